@@ -1,0 +1,104 @@
+"""Read machine descriptions from TOML presets or files, with keyword overrides."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from mimdsim.arch.spec import MachineSpec
+from mimdsim.errors import ConfigError
+
+__all__ = ["load_machine", "list_presets", "models_dir", "format_validation_error", "read_toml"]
+
+
+def models_dir() -> Path:
+    """Folder holding the TOML presets (``models/`` of the repository, or ``$MIMDSIM_MODELS``)."""
+    env = os.environ.get("MIMDSIM_MODELS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "models"
+
+
+def list_presets(kind: str = "machines") -> list[str]:
+    """Names of the presets of one kind (``machines``, ``snn``, ``gpus``)."""
+    folder = models_dir() / kind
+    return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+
+
+def format_validation_error(err: ValidationError, source: str) -> str:
+    """One line per problem: ``source: field.path: message (got value)``."""
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "<root>"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif e["type"] == "missing":
+            msg = "missing required key"
+        got = "" if e["type"] == "missing" else f" (got {e.get('input')!r})"
+        lines.append(f"{source}: {loc}: {msg}{got}")
+    return "\n".join(lines)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file, turning I/O and syntax errors into :class:`ConfigError`."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as err:
+        raise ConfigError(f"{path}: file not found") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err}") from err
+
+
+def _resolve(name_or_path: str | os.PathLike[str]) -> Path:
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"{path}: file not found")
+        return path
+    preset = models_dir() / "machines" / f"{name_or_path}.toml"
+    if not preset.is_file():
+        known = ", ".join(list_presets("machines")) or "none found"
+        raise ConfigError(f"unknown machine preset {str(name_or_path)!r} (presets: {known}; or give a .toml path)")
+    return preset
+
+
+def load_machine(name_or_path: str | os.PathLike[str] | MachineSpec, **overrides: Any) -> MachineSpec:
+    """Load a machine by preset name (``mk1``, ``mk2``, ``bow``) or TOML path.
+
+    Keyword ``overrides`` replace fields before validation, e.g.
+    ``load_machine("bow", n_ipus=4, memory_bytes_per_tile=2 * 638976)``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown preset, unreadable file, unknown or missing key, wrong type or value.
+        The message names the file and the dotted field path of every problem.
+
+    Examples
+    --------
+    >>> m = load_machine("mk2", n_ipus=2)
+    >>> (m.n_tiles, m.tile_clock_hz)
+    (2944, 1325000000.0)
+    """
+    if isinstance(name_or_path, MachineSpec):
+        data: dict[str, Any] = name_or_path.model_dump()
+        source = f"machine {name_or_path.name!r}"
+    else:
+        path = _resolve(name_or_path)
+        data = read_toml(path)
+        source = str(path)
+    data.update(overrides)
+    if overrides:
+        source += " (with overrides " + ", ".join(sorted(overrides)) + ")"
+    try:
+        return MachineSpec.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, source)) from None

@@ -1,0 +1,114 @@
+"""Machine description: a frozen, validated record of an IPU-like machine.
+
+Field names follow Poplar's ``IPUModel`` where one exists, so a user can carry
+numbers over from ``poplar::Target`` getters. Every quantity carries its unit.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["MachineSpec", "LinkTopology"]
+
+LinkTopology = Literal["ladder", "torus2d", "all_to_all"]
+
+
+class MachineSpec(BaseModel):
+    """One machine: ``n_ipus`` chips of ``tiles_per_ipu`` tiles joined by IPU-Links.
+
+    Tiles are numbered globally: tile ``t`` sits on IPU ``t // tiles_per_ipu``.
+    Two tiles ``2j`` and ``2j+1`` of one IPU form a supertile when
+    ``tiles_per_supertile == 2``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+    name: str = "custom"
+    description: str = ""
+
+    # chip and tile
+    n_ipus: int = Field(1, ge=1, le=1024)
+    tiles_per_ipu: int = Field(ge=1)
+    tiles_per_supertile: int = Field(2, ge=1)
+    num_worker_contexts: int = Field(6, ge=1)
+    memory_bytes_per_tile: int = Field(gt=0)
+    tile_clock_hz: float = Field(gt=0)
+    compute_set_overhead_cycles: int = Field(0, ge=0)
+
+    # on-chip exchange
+    exchange_bytes_per_cycle: int = Field(4, gt=0)
+    memcpy_bytes_per_cycle: int = Field(8, gt=0)
+    supports_supertile_send_receive: bool = True
+    exchange_overhead_cycles: int = Field(0, ge=0)
+    exchange_transit_cycles: int = Field(0, ge=0)
+
+    # sync
+    min_ipu_sync_delay: int = Field(0, ge=0)
+    max_ipu_sync_delay: int = Field(0, ge=0)
+    global_sync_cycles: int = Field(0, ge=0)
+    global_sync_hop_cycles: int = Field(0, ge=0)
+
+    # IPU-Links
+    link_topology: LinkTopology = "all_to_all"
+    links_per_ipu_pair: int = Field(1, ge=1)
+    link_bytes_per_s: float = Field(16e9, gt=0)
+    link_latency_cycles: int = Field(0, ge=0)
+
+    # host
+    host_bytes_per_s: float = Field(8e9, gt=0)
+    host_overhead_cycles: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _check_cross_fields(self) -> MachineSpec:
+        if self.tiles_per_ipu % self.tiles_per_supertile:
+            raise ValueError(
+                f"tiles_per_ipu ({self.tiles_per_ipu}) must be a multiple of "
+                f"tiles_per_supertile ({self.tiles_per_supertile})"
+            )
+        return self
+
+    # ---- derived quantities -------------------------------------------------
+    @property
+    def n_tiles(self) -> int:
+        """Tiles of the whole machine."""
+        return self.n_ipus * self.tiles_per_ipu
+
+    @property
+    def link_bytes_per_cycle(self) -> float:
+        """Bytes per tile cycle through one directed link group between two IPUs."""
+        return self.links_per_ipu_pair * self.link_bytes_per_s / self.tile_clock_hz
+
+    @property
+    def host_bytes_per_cycle(self) -> float:
+        """Bytes per tile cycle that one IPU's host link carries."""
+        return self.host_bytes_per_s / self.tile_clock_hz
+
+    def ipu_of(self, tile: int) -> int:
+        """IPU that holds global tile ``tile``."""
+        return tile // self.tiles_per_ipu
+
+    def seconds(self, cycles: float) -> float:
+        """Convert tile cycles to seconds."""
+        return cycles / self.tile_clock_hz
+
+    def torus_shape(self) -> tuple[int, int]:
+        """Rows and columns of the 2D torus the IPUs form (as square as possible)."""
+        rows = int(math.isqrt(self.n_ipus))
+        while self.n_ipus % rows:
+            rows -= 1
+        return rows, self.n_ipus // rows
+
+    def summary(self) -> dict[str, object]:
+        """Key numbers, as shown by ``mimdsim machines``."""
+        return {
+            "name": self.name,
+            "n_ipus": self.n_ipus,
+            "tiles": self.n_tiles,
+            "memory_kib_per_tile": self.memory_bytes_per_tile / 1024,
+            "clock_ghz": self.tile_clock_hz / 1e9,
+            "exchange_bytes_per_cycle": self.exchange_bytes_per_cycle,
+            "link_topology": self.link_topology,
+        }

@@ -1,0 +1,61 @@
+"""Exception hierarchy of mimdsim: every error a user can cause has its own class.
+
+The CLI turns any :class:`MimdsimError` into one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MimdsimError",
+    "ConfigError",
+    "ProgramError",
+    "ProgramFormatError",
+    "MappingError",
+    "TileMemoryError",
+    "SimulationLimitError",
+    "TraceFormatError",
+    "DatasetError",
+]
+
+
+class MimdsimError(Exception):
+    """Base class of every error mimdsim raises on bad input."""
+
+
+class ConfigError(MimdsimError, ValueError):
+    """A machine, model or sweep description is invalid (unknown key, wrong type, bad value)."""
+
+
+class ProgramError(MimdsimError, ValueError):
+    """A BSP program is inconsistent with itself or with the machine it is run on."""
+
+
+class ProgramFormatError(ProgramError):
+    """A program file is truncated, of the wrong version or otherwise unreadable."""
+
+
+class MappingError(MimdsimError, ValueError):
+    """A workload cannot be mapped onto the machine (too few tiles, bad partition)."""
+
+
+class TileMemoryError(MimdsimError):
+    """Some tiles need more memory than the machine gives them.
+
+    ``report`` holds the per-tile details (tile, bytes over, largest items).
+    """
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class SimulationLimitError(MimdsimError, RuntimeError):
+    """A simulation loop exceeded its cycle or event limit."""
+
+
+class TraceFormatError(MimdsimError, ValueError):
+    """A spike-activity trace or timeline file is malformed."""
+
+
+class DatasetError(MimdsimError, ValueError):
+    """A dataset file is missing or not in the expected format."""

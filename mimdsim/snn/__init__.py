@@ -1,0 +1,1 @@
+"""Spiking-neural-network BPTT workload: spec, functional model, lowering, GPU baseline."""

@@ -1,0 +1,192 @@
+"""SNN description: layer sizes, sparse sizes, neuron constants and training-step shape.
+
+The constants default to the seed paper's benchmark values (snn-on-ipu.md §1.2-1.3, §3.2):
+decay 0.95, thresholds 1.0 / 0.9, SuperSpike beta 10, input-current scale 10, weight_mul 2.0.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mimdsim.errors import ConfigError
+
+__all__ = [
+    "LayerSpec",
+    "SNNSpec",
+    "RunHints",
+    "sparse_size_for_activity",
+    "load_snn_model",
+    "snn_from_sizes",
+]
+
+
+class LayerSpec(BaseModel):
+    """One LIF layer: ``n_neurons`` neurons whose output holds at most ``sparse_size`` spike ids.
+
+    ``connection_density`` < 1 makes the layer's input connectivity sparse (a random mask
+    drawn from ``connection_seed``); 1.0 is the paper's dense all-to-all case.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    n_neurons: int = Field(gt=0)
+    sparse_size: int = Field(gt=0)
+    connection_density: float = Field(1.0, gt=0, le=1)
+    connection_seed: int = 0
+
+    @model_validator(mode="after")
+    def _sparse_fits(self) -> LayerSpec:
+        if self.sparse_size > self.n_neurons:
+            raise ValueError(f"sparse_size ({self.sparse_size}) exceeds n_neurons ({self.n_neurons})")
+        return self
+
+
+class SNNSpec(BaseModel):
+    """A feed-forward LIF network trained by BPTT, one training step of B samples x T steps.
+
+    ``layers`` lists the hidden layers and, last, the output layer. Layer ``l`` receives the
+    spikes of layer ``l-1`` (layer 0 receives the input) delayed by one time step.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "snn"
+    dataset: Literal["synthetic", "nmnist", "shd", "dvsgesture"] = "synthetic"
+    n_inputs: int = Field(gt=0)
+    input_sparse_size: int = Field(gt=0)
+    layers: tuple[LayerSpec, ...] = Field(min_length=1)
+    batch_size: int = Field(gt=0)
+    n_timesteps: int = Field(gt=0)
+    decay: float = Field(0.95, gt=0, lt=1)
+    threshold: float = 1.0
+    second_threshold: float = 0.9
+    surrogate_beta: float = Field(10.0, gt=0)
+    input_scale: float = Field(10.0, gt=0)
+    weight_mul: float = Field(2.0, gt=0)
+    optimizer: Literal["adam", "sgd"] = "adam"
+
+    @model_validator(mode="after")
+    def _check(self) -> SNNSpec:
+        if self.input_sparse_size > self.n_inputs:
+            raise ValueError(f"input_sparse_size ({self.input_sparse_size}) exceeds n_inputs ({self.n_inputs})")
+        if self.second_threshold > self.threshold:
+            raise ValueError("second_threshold must not exceed threshold")
+        return self
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """Neurons of every layer, input first: ``(n_inputs, N_1, ..., N_L)``."""
+        return (self.n_inputs, *(lay.n_neurons for lay in self.layers))
+
+    @property
+    def sparse_sizes(self) -> tuple[int, ...]:
+        """Sparse sizes of every spike tensor, input first: ``(S_0, S_1, ..., S_L)``."""
+        return (self.input_sparse_size, *(lay.sparse_size for lay in self.layers))
+
+    @property
+    def n_weights(self) -> int:
+        """Dense weight count of all layers (before any connectivity mask)."""
+        sizes = self.layer_sizes
+        return sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+
+
+class RunHints(BaseModel):
+    """Optional ``[run]`` table of a model file: defaults for the CLI."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    machine: str = "bow"
+    n_ipus: int | None = Field(None, ge=1)
+    neurons_per_tile: int | None = Field(None, ge=1)
+    engine: Literal["des", "fast"] = "fast"
+    seed: int = 0
+    activity: float | None = Field(None, gt=0, le=1)
+
+
+def sparse_size_for_activity(n_neurons: int, activity: float, *, is_output: bool = False) -> int:
+    """Sparse size for a maximum activity ``a``: ``2*floor(a*N/2)`` as the paper's script does.
+
+    The output layer gets at least 2 (``max(2*floor(a*C/2), 2)``); hidden layers are also
+    kept at 2 or more so that no layer is silenced outright, and never above ``N``.
+
+    >>> sparse_size_for_activity(1466, 0.01), sparse_size_for_activity(10, 0.01, is_output=True)
+    (14, 2)
+    """
+    if not 0 < activity <= 1:
+        raise ConfigError(f"activity: {activity!r} is outside (0, 1]")
+    s = 2 * int(activity * n_neurons // 2)
+    return min(max(s, 2), n_neurons)
+
+
+def snn_from_sizes(
+    layer_sizes: list[int] | tuple[int, ...],
+    *,
+    activity: float,
+    input_sparse_size: int,
+    batch_size: int,
+    n_timesteps: int,
+    **fields: Any,
+) -> SNNSpec:
+    """Build an :class:`SNNSpec` from ``[n_inputs, N_1, ..., N_L]`` and a maximum activity."""
+    if len(layer_sizes) < 2:
+        raise ConfigError(f"layers: need the input size and at least one layer, got {list(layer_sizes)}")
+    n_in, *sizes = layer_sizes
+    layers = [
+        {"n_neurons": n, "sparse_size": sparse_size_for_activity(n, activity, is_output=i == len(sizes) - 1)}
+        for i, n in enumerate(sizes)
+    ]
+    data = dict(
+        n_inputs=n_in,
+        input_sparse_size=input_sparse_size,
+        layers=layers,
+        batch_size=batch_size,
+        n_timesteps=n_timesteps,
+        **fields,
+    )
+    try:
+        return SNNSpec.model_validate(data)
+    except ValidationError as err:
+        from mimdsim.arch.load import format_validation_error
+
+        raise ConfigError(format_validation_error(err, "SNN model")) from None
+
+
+def load_snn_model(path: str | Path) -> tuple[SNNSpec, RunHints]:
+    """Read an SNN model TOML file (format in docs/snn.md).
+
+    The file holds the :class:`SNNSpec` fields at top level. Layers are given either as
+    ``[[layers]]`` tables (``n_neurons``, ``sparse_size``, ...) or as ``layer_sizes`` plus
+    ``max_activity`` (sparse sizes derived as the paper does). An optional ``[run]`` table
+    holds :class:`RunHints`.
+    """
+    from mimdsim.arch.load import format_validation_error, read_toml
+
+    path = Path(path)
+    data = read_toml(path)
+    run = data.pop("run", {})
+    sizes = data.pop("layer_sizes", None)
+    activity = data.pop("max_activity", None)
+    if sizes is not None:
+        if "layers" in data:
+            raise ConfigError(f"{path}: layers: give either [[layers]] or layer_sizes, not both")
+        if activity is None:
+            raise ConfigError(f"{path}: max_activity: required with layer_sizes (a number in (0, 1])")
+        if not isinstance(sizes, list) or not all(isinstance(n, int) and n > 0 for n in sizes):
+            raise ConfigError(f"{path}: layer_sizes: {sizes!r} is not a list of positive integers")
+        if not isinstance(activity, int | float) or not 0 < activity <= 1:
+            raise ConfigError(f"{path}: max_activity: {activity!r} is outside (0, 1]")
+        data["layers"] = [
+            {"n_neurons": n, "sparse_size": sparse_size_for_activity(n, activity, is_output=i == len(sizes) - 1)}
+            for i, n in enumerate(sizes)
+        ]
+    elif activity is not None:
+        raise ConfigError(f"{path}: max_activity: only allowed together with layer_sizes")
+    try:
+        spec = SNNSpec.model_validate(data)
+        hints = RunHints.model_validate(run)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, str(path))) from None
+    return spec, hints
