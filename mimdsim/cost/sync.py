@@ -1,0 +1,59 @@
+"""BSP sync and host-transfer costs (ipu-hardware.md §3, §5; poplar-tut6.md §6-7).
+
+* Internal (on-chip) sync: tree latency to the sync controller plus the release skew of
+  the farthest tile: ``min_ipu_sync_delay + max_ipu_sync_delay``.
+* External (multi-IPU) sync: the internal cost plus ``global_sync_cycles`` plus a round
+  trip of ``hops`` hops, ``hops = 1 + floor(floor(n_ipus/2)/2)`` (the POPLIBS Mk1 IPU-Model
+  form, Util.cpp:432-437), at ``global_sync_hop_cycles`` per hop.
+* Host copy: preceded by an external sync; each IPU's host link carries that IPU's bytes
+  at ``host_bytes_per_s`` while each tile receives or sends at ``exchange_bytes_per_cycle``;
+  the phase is the slower of the two, plus ``host_overhead_cycles``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mimdsim.arch.spec import MachineSpec
+
+__all__ = ["sync_cycles", "sync_hops", "host_copy_cycles"]
+
+
+def sync_hops(n_ipus: int) -> int:
+    """Hops of the multi-IPU sync tree: ``1 + (n // 2) // 2`` (1, 2, 3, 5 for 2, 4, 8, 16 IPUs... )."""
+    return 1 + (n_ipus // 2) // 2
+
+
+def sync_cycles(machine: MachineSpec, scope: str) -> int:
+    """Cycles from the last tile done to every tile released.
+
+    >>> from mimdsim.arch import load_machine
+    >>> m = load_machine("mk1", n_ipus=16, min_ipu_sync_delay=0, max_ipu_sync_delay=0, global_sync_cycles=0)
+    >>> sync_cycles(m, "external")   # 2 x 5 hops x 24 cycles: POPLIBS' 240 at 1.6 GHz
+    240
+    """
+    internal = machine.min_ipu_sync_delay + machine.max_ipu_sync_delay
+    if scope == "internal":
+        return internal
+    hops = sync_hops(machine.n_ipus)
+    return internal + machine.global_sync_cycles + 2 * hops * machine.global_sync_hop_cycles
+
+
+def host_copy_cycles(machine: MachineSpec, tiles: np.ndarray, nbytes: np.ndarray) -> int:
+    """Host-exchange phase cycles of one stream copy (0 when no bytes move).
+
+    >>> from mimdsim.arch import load_machine
+    >>> m = load_machine("mk2", host_bytes_per_s=1.325e9 * 6)   # 6 B/cycle
+    >>> host_copy_cycles(m, np.array([0, 1]), np.array([600, 600]))
+    200
+    """
+    if nbytes.size == 0 or int(nbytes.sum()) == 0:
+        return 0
+    ipu = tiles // machine.tiles_per_ipu
+    per_ipu = np.bincount(ipu, weights=nbytes, minlength=machine.n_ipus)
+    per_tile = np.bincount(tiles, weights=nbytes)
+    link = math.ceil(float(per_ipu.max()) / machine.host_bytes_per_cycle)
+    port = -(-int(per_tile.max()) // machine.exchange_bytes_per_cycle)
+    return machine.host_overhead_cycles + max(link, port)

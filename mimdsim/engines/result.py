@@ -1,0 +1,136 @@
+"""Simulation results: named, picklable records whose field names carry their units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["CATEGORIES", "SuperstepRecord", "RunResult"]
+
+CATEGORIES: tuple[str, ...] = ("compute", "exchange", "global_exchange", "host_exchange", "sync")
+"""Critical-path categories; with ``compute_excl_idle`` they are the Poplar profile's lines."""
+
+
+@dataclass(frozen=True)
+class SuperstepRecord:
+    """One static step of the program (a Superstep or HostCopy), over all its executions.
+
+    ``cycles`` is the sum over executions of how far the step moved the end of the
+    slowest tile; ``*_cycles`` split it along the critical tile's path (they add up to
+    ``cycles``). ``critical_tile`` and ``bound`` come from the execution that took longest
+    (the first of equals).
+    """
+
+    index: int
+    name: str
+    kind: str
+    n_executions: int
+    cycles: int
+    compute_cycles: int
+    exchange_cycles: int
+    global_exchange_cycles: int
+    host_exchange_cycles: int
+    sync_cycles: int
+    critical_tile: int
+    bound: str
+
+    def breakdown(self) -> dict[str, int]:
+        return {c: getattr(self, f"{c}_cycles") for c in CATEGORIES}
+
+
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """What one simulation of a program on a machine produced.
+
+    Per-tile arrays (length ``n_tiles``): each tile's cycles in every category; for
+    every tile ``compute + exchange + global_exchange + host_exchange + sync == total``,
+    where ``sync`` includes waiting for slower tiles (as in a Poplar profile).
+    """
+
+    program: str
+    machine: str
+    engine: str
+    total_cycles: int
+    tile_clock_hz: float
+    batch_size: int | None
+    tile_compute_cycles: np.ndarray
+    tile_compute_excl_idle_cycles: np.ndarray
+    tile_exchange_cycles: np.ndarray
+    tile_global_exchange_cycles: np.ndarray
+    tile_host_exchange_cycles: np.ndarray
+    tile_sync_cycles: np.ndarray
+    tile_memory_bytes: np.ndarray
+    supersteps: tuple[SuperstepRecord, ...]
+    n_steps_executed: int
+    metadata: dict[str, object] = field(default_factory=dict)
+
+    # ---- derived figures ------------------------------------------------------
+    @property
+    def n_tiles(self) -> int:
+        return int(self.tile_compute_cycles.size)
+
+    @property
+    def seconds(self) -> float:
+        return self.total_cycles / self.tile_clock_hz
+
+    @property
+    def samples_per_s(self) -> float | None:
+        if not self.batch_size or self.total_cycles == 0:
+            return None
+        return self.batch_size / self.seconds
+
+    @property
+    def tile_busy_cycles(self) -> np.ndarray:
+        """Cycles each tile spent computing (incl. idle worker slots)."""
+        return self.tile_compute_cycles
+
+    @property
+    def tile_idle_cycles(self) -> np.ndarray:
+        """Cycles each tile did not compute: exchange, sync and waiting."""
+        return self.total_cycles - self.tile_compute_cycles
+
+    @property
+    def max_tile_memory_bytes(self) -> int:
+        return int(self.tile_memory_bytes.max()) if self.tile_memory_bytes.size else 0
+
+    def breakdown_cycles(self) -> dict[str, float]:
+        """Poplar-profile lines: per-tile averages (compute, compute_excl_idle, ..., sync)."""
+        return {
+            "compute": float(self.tile_compute_cycles.mean()),
+            "compute_excl_idle": float(self.tile_compute_excl_idle_cycles.mean()),
+            "exchange": float(self.tile_exchange_cycles.mean()),
+            "global_exchange": float(self.tile_global_exchange_cycles.mean()),
+            "host_exchange": float(self.tile_host_exchange_cycles.mean()),
+            "sync": float(self.tile_sync_cycles.mean()),
+        }
+
+    def critical_path_cycles(self) -> dict[str, int]:
+        """Total cycles split along the critical path of every step (adds up to the total)."""
+        out = dict.fromkeys(CATEGORIES, 0)
+        for rec in self.supersteps:
+            for c in CATEGORIES:
+                out[c] += getattr(rec, f"{c}_cycles")
+        return out
+
+    def top_supersteps(self, n: int = 5) -> list[SuperstepRecord]:
+        """The ``n`` static steps that cost most cycles, most expensive first."""
+        return sorted(self.supersteps, key=lambda r: (-r.cycles, r.index))[:n]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready summary (per-tile arrays reduced to max/mean)."""
+        return {
+            "program": self.program,
+            "machine": self.machine,
+            "engine": self.engine,
+            "total_cycles": self.total_cycles,
+            "seconds": self.seconds,
+            "samples_per_s": self.samples_per_s,
+            "breakdown_cycles": self.breakdown_cycles(),
+            "critical_path_cycles": self.critical_path_cycles(),
+            "max_tile_memory_bytes": self.max_tile_memory_bytes,
+            "n_steps_executed": self.n_steps_executed,
+            "n_tiles": self.n_tiles,
+            "supersteps": [rec.__dict__ for rec in self.supersteps],
+            "metadata": self.metadata,
+        }

@@ -1,0 +1,100 @@
+"""Check a program against itself and a machine before any simulation runs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mimdsim.arch.spec import MachineSpec
+from mimdsim.errors import ProgramError
+from mimdsim.program.ir import TENSOR_KINDS, ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep
+
+__all__ = ["check_program"]
+
+
+def _tiles_in_range(where: str, tiles: np.ndarray, n_tiles: int) -> None:
+    if tiles.size and (tiles.min() < 0 or tiles.max() >= n_tiles):
+        bad = int(tiles[(tiles < 0) | (tiles >= n_tiles)][0])
+        raise ProgramError(f"{where}: tile {bad} does not exist (machine has tiles 0..{n_tiles - 1})")
+
+
+def _non_negative(where: str, values: np.ndarray, what: str) -> None:
+    if values.size and values.min() < 0:
+        raise ProgramError(f"{where}: {what} {int(values.min())} is negative (must be >= 0)")
+
+
+def _check_compute(where: str, cs: ComputeSet, n_tiles: int) -> None:
+    for k, b in enumerate(cs.blocks):
+        w = f"{where}: compute set {cs.name!r} block {k} ({b.codelet})"
+        _tiles_in_range(w, b.tiles, n_tiles)
+        _non_negative(w, b.worker_cycles, "vertex cycles")
+        _non_negative(w, b.worker_counts, "vertex count")
+        if b.worker_counts.shape != b.worker_cycles.shape:
+            raise ProgramError(f"{w}: worker_counts has {b.worker_counts.size} entries, worker_cycles {b.worker_cycles.size}")
+        if b.supervisor_cycles < 0:
+            raise ProgramError(f"{w}: supervisor_cycles {b.supervisor_cycles} is negative (must be >= 0)")
+        if np.unique(b.tiles).size != b.tiles.size:
+            raise ProgramError(f"{w}: a tile appears twice in one block")
+
+
+def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) -> None:
+    w = f"{where}: exchange {ex.name!r}"
+    n = ex.src.size
+    if ex.dst_ptr.size != n + 1 or ex.nbytes.size != n:
+        raise ProgramError(f"{w}: src, dst_ptr and nbytes disagree on the number of transfers")
+    if n and (ex.dst_ptr[0] != 0 or ex.dst_ptr[-1] != ex.dst.size or np.any(np.diff(ex.dst_ptr) < 1)):
+        raise ProgramError(f"{w}: dst_ptr must start at 0, end at len(dst) and give each transfer >= 1 destination")
+    _tiles_in_range(w, ex.src, machine.n_tiles)
+    _tiles_in_range(w, ex.dst, machine.n_tiles)
+    _non_negative(w, ex.nbytes, "byte count")
+    tpi = machine.tiles_per_ipu
+    for i in range(n):
+        d = ex.destinations(i)
+        if np.any(d == ex.src[i]):
+            raise ProgramError(f"{w}: transfer {i} sends from tile {int(ex.src[i])} to itself")
+        if np.unique(d).size != d.size:
+            raise ProgramError(f"{w}: transfer {i} names a destination tile twice")
+        if scope == "internal" and np.any(d // tpi != ex.src[i] // tpi):
+            raise ProgramError(
+                f"{w}: transfer {i} crosses IPUs (tile {int(ex.src[i])} -> IPU {int(d[d // tpi != ex.src[i] // tpi][0] // tpi)}) "
+                "in a superstep with an internal sync (use sync='external')"
+            )
+
+
+def _check_steps(steps: tuple[Step, ...], machine: MachineSpec, prefix: str) -> None:
+    for k, s in enumerate(steps):
+        where = f"{prefix}step {k} ({getattr(s, 'name', '?')!r})"
+        if isinstance(s, Superstep):
+            if s.sync not in ("internal", "external"):
+                raise ProgramError(f"{where}: sync {s.sync!r} is not 'internal' or 'external'")
+            if s.exchange is not None:
+                _check_exchange(where, s.exchange, s.sync, machine)
+            if s.compute is not None:
+                _check_compute(where, s.compute, machine.n_tiles)
+        elif isinstance(s, HostCopy):
+            _tiles_in_range(where, s.tiles, machine.n_tiles)
+            _non_negative(where, s.nbytes, "byte count")
+            if s.tiles.size != s.nbytes.size:
+                raise ProgramError(f"{where}: tiles and nbytes differ in length")
+            if s.direction not in ("to_device", "from_device"):
+                raise ProgramError(f"{where}: direction {s.direction!r} is not 'to_device' or 'from_device'")
+        elif isinstance(s, Repeat):
+            if not isinstance(s.count, int | np.integer) or s.count < 0:
+                raise ProgramError(f"{where}: repeat count {s.count!r} must be an integer >= 0")
+            _check_steps(s.body, machine, f"{where} > ")
+        else:
+            raise ProgramError(f"{where}: {type(s).__name__} is not a Superstep, HostCopy or Repeat")
+
+
+def check_program(program: Program, machine: MachineSpec) -> None:
+    """Raise :class:`ProgramError` naming the step, field and value of the first problem."""
+    if program.batch_size is not None and program.batch_size <= 0:
+        raise ProgramError(f"program {program.name!r}: batch_size {program.batch_size} must be > 0")
+    for t in program.tensors:
+        where = f"program {program.name!r}: tensor {t.name!r}"
+        if t.kind not in TENSOR_KINDS:
+            raise ProgramError(f"{where}: kind {t.kind!r} is not one of {', '.join(TENSOR_KINDS)}")
+        if t.tiles.size != t.nbytes.size:
+            raise ProgramError(f"{where}: tiles and nbytes differ in length")
+        _tiles_in_range(where, t.tiles, machine.n_tiles)
+        _non_negative(where, t.nbytes, "byte count")
+    _check_steps(program.body, machine, f"program {program.name!r}: ")
