@@ -1,0 +1,160 @@
+"""Hypothesis strategies for random valid programs and machines (shared by engine tests).
+
+Use :func:`machine_and_program` for a ``(MachineSpec, Program)`` pair, or
+:func:`machines` and :func:`programs` separately. Every program drawn passes
+:func:`mimdsim.program.validate.check_program` and fits in tile memory on its machine.
+
+What is covered: 1-4 IPUs of 2-16 tiles, all three link topologies, supertiles on and
+off, random sync/exchange/link/host costs; compute sets of several blocks (a tile may
+appear in several blocks; worker counts around the 6-context barrel, e.g. 47 or 48
+copies); multicasts, supertile-pair destinations and inter-IPU transfers (external sync
+only); host copies; repeats nested two deep with counts 0-4.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from mimdsim.arch.spec import MachineSpec
+from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep, Tensor, VertexBlock
+
+__all__ = ["machines", "programs", "machine_and_program", "compute_sets", "exchanges", "host_copies"]
+
+_LINK_BYTES_PER_S = (1e9, 2e9, 4e9, 6.4e9, 14.6e9, 32e9)
+_HOST_BYTES_PER_S = (0.5e9, 3e9, 8e9, 20.2e9)
+
+
+@st.composite
+def machines(draw: st.DrawFn, *, max_ipus: int = 4, max_tiles_per_ipu: int = 16) -> MachineSpec:
+    """A tiny random machine: 1-``max_ipus`` IPUs of 2-``max_tiles_per_ipu`` tiles."""
+    n_ipus = draw(st.integers(1, max_ipus))
+    tiles_per_supertile = draw(st.sampled_from((1, 2, 2)))
+    tiles_per_ipu = 2 * draw(st.integers(1, max_tiles_per_ipu // 2))
+    # NOTE: ladder routes assume full rungs (an even number of IPUs); odd ladders are not drawn.
+    topologies = ["all_to_all", "torus2d"] + (["ladder"] if n_ipus % 2 == 0 or n_ipus == 1 else [])
+    return MachineSpec(
+        name="hyp",
+        n_ipus=n_ipus,
+        tiles_per_ipu=tiles_per_ipu,
+        tiles_per_supertile=tiles_per_supertile,
+        num_worker_contexts=draw(st.sampled_from((1, 2, 4, 6, 6, 6))),
+        memory_bytes_per_tile=1 << 20,
+        tile_clock_hz=1e9,
+        compute_set_overhead_cycles=draw(st.integers(0, 20)),
+        exchange_bytes_per_cycle=draw(st.integers(1, 8)),
+        supports_supertile_send_receive=draw(st.booleans()),
+        exchange_overhead_cycles=draw(st.integers(0, 100)),
+        exchange_transit_cycles=draw(st.integers(0, 10)),
+        min_ipu_sync_delay=draw(st.integers(0, 50)),
+        max_ipu_sync_delay=draw(st.integers(0, 200)),
+        global_sync_cycles=draw(st.integers(0, 1000)),
+        global_sync_hop_cycles=draw(st.integers(0, 30)),
+        link_topology=draw(st.sampled_from(topologies)),
+        links_per_ipu_pair=draw(st.integers(1, 3)),
+        link_bytes_per_s=draw(st.sampled_from(_LINK_BYTES_PER_S)),
+        link_latency_cycles=draw(st.integers(0, 50)),
+        host_bytes_per_s=draw(st.sampled_from(_HOST_BYTES_PER_S)),
+        host_overhead_cycles=draw(st.integers(0, 100)),
+    )
+
+
+def _tile_sets(n_tiles: int, max_size: int | None = None) -> st.SearchStrategy[list[int]]:
+    return st.lists(st.integers(0, n_tiles - 1), min_size=1, max_size=max_size or n_tiles, unique=True)
+
+
+@st.composite
+def compute_sets(draw: st.DrawFn, machine: MachineSpec, name: str = "cs") -> ComputeSet:
+    """1-3 vertex blocks; a later block may reuse an earlier block's tiles (a tile in several blocks)."""
+    blocks: list[VertexBlock] = []
+    for k in range(draw(st.integers(1, 3))):
+        if blocks and draw(st.booleans()):
+            tiles = draw(st.sampled_from([b.tiles.tolist() for b in blocks]))
+        else:
+            tiles = draw(_tile_sets(machine.n_tiles))
+        n_kinds = draw(st.integers(0, 4))
+        cycles = draw(st.lists(st.integers(0, 300), min_size=n_kinds, max_size=n_kinds))
+        counts = draw(
+            st.lists(st.one_of(st.integers(1, 13), st.sampled_from((47, 48, 49))), min_size=n_kinds, max_size=n_kinds)
+        )
+        supervisor = draw(st.one_of(st.just(0), st.integers(0, 200)))
+        blocks.append(VertexBlock(f"V{k}", tiles, cycles, counts, supervisor))
+    return ComputeSet(name, tuple(blocks))
+
+
+@st.composite
+def exchanges(draw: st.DrawFn, machine: MachineSpec, scope: str, name: str = "ex") -> Exchange:
+    """0-6 transfers: unicasts, multicasts, supertile pairs; inter-IPU only when ``scope == 'external'``."""
+    tpi = machine.tiles_per_ipu
+    transfers: list[tuple[int, list[int], int]] = []
+    for _ in range(draw(st.integers(0, 6))):
+        src = draw(st.integers(0, machine.n_tiles - 1))
+        ipu = src // tpi
+        pool = range(machine.n_tiles) if scope == "external" else range(ipu * tpi, (ipu + 1) * tpi)
+        pool = [t for t in pool if t != src]
+        # a supertile pair as the whole destination set exercises the double-rate receive
+        pairs = [p for p in range(0, machine.n_tiles - 1, 2) if p in pool and p + 1 in pool]
+        if pairs and draw(st.integers(0, 2)) == 0:
+            first = draw(st.sampled_from(pairs))
+            dst = [first, first + 1]
+        else:
+            dst = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=min(len(pool), 6), unique=True))
+        nbytes = draw(st.one_of(st.just(0), st.integers(1, 4000)))
+        transfers.append((src, dst, nbytes))
+    return Exchange.from_transfers(name, transfers)
+
+
+@st.composite
+def host_copies(draw: st.DrawFn, machine: MachineSpec, name: str = "host") -> HostCopy:
+    """Bytes between the host and a random set of tiles (possibly none, possibly 0 bytes)."""
+    tiles = draw(st.lists(st.integers(0, machine.n_tiles - 1), max_size=machine.n_tiles, unique=True))
+    nbytes = draw(st.lists(st.integers(0, 5000), min_size=len(tiles), max_size=len(tiles)))
+    direction = draw(st.sampled_from(("to_device", "from_device")))
+    return HostCopy(name, np.array(tiles, np.int64), np.array(nbytes, np.int64), direction)
+
+
+@st.composite
+def _superstep(draw: st.DrawFn, machine: MachineSpec, name: str) -> Superstep:
+    scope = draw(st.sampled_from(("internal", "external")))
+    ex = draw(st.one_of(st.none(), exchanges(machine, scope, f"{name}.ex")))
+    cs = draw(st.one_of(st.none(), compute_sets(machine, f"{name}.cs")))
+    return Superstep(name, scope, ex, cs)
+
+
+@st.composite
+def _steps(draw: st.DrawFn, machine: MachineSpec, depth: int, prefix: str, max_len: int) -> tuple[Step, ...]:
+    out: list[Step] = []
+    for k in range(draw(st.integers(1, max_len))):
+        name = f"{prefix}{k}"
+        kind = draw(st.sampled_from(("step", "step", "step", "host") + (("repeat",) if depth > 0 else ())))
+        if kind == "step":
+            out.append(draw(_superstep(machine, name)))
+        elif kind == "host":
+            out.append(draw(host_copies(machine, name)))
+        else:
+            body = draw(_steps(machine, depth - 1, f"{name}.", 3))
+            out.append(Repeat(draw(st.integers(0, 4)), body, name))
+    return tuple(out)
+
+
+@st.composite
+def programs(draw: st.DrawFn, machine: MachineSpec, *, max_depth: int = 2, max_len: int = 6) -> Program:
+    """A valid program for ``machine``: up to ``max_len`` top-level steps, repeats nested ``max_depth`` deep."""
+    body = draw(_steps(machine, max_depth, "s", max_len))
+    tensors = []
+    for k in range(draw(st.integers(0, 3))):
+        tiles = draw(_tile_sets(machine.n_tiles))
+        nbytes = draw(st.lists(st.integers(0, 4096), min_size=len(tiles), max_size=len(tiles)))
+        kind = draw(st.sampled_from(("tensor", "vertex_state", "code", "exchange_buffer")))
+        tensors.append(Tensor(f"t{k}", tiles, nbytes, kind))
+    batch = draw(st.one_of(st.none(), st.integers(1, 64)))
+    return Program("hyp", body, tuple(tensors), batch_size=batch)
+
+
+@st.composite
+def machine_and_program(
+    draw: st.DrawFn, *, max_ipus: int = 4, max_tiles_per_ipu: int = 16, max_depth: int = 2, max_len: int = 6
+) -> tuple[MachineSpec, Program]:
+    """A random tiny machine and a random valid program for it."""
+    machine = draw(machines(max_ipus=max_ipus, max_tiles_per_ipu=max_tiles_per_ipu))
+    return machine, draw(programs(machine, max_depth=max_depth, max_len=max_len))
