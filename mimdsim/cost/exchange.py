@@ -130,6 +130,9 @@ def exchange_kernel(
     for i in range(src.shape[0]):
         s = src[i]
         b = nbytes[i]
+        if b == 0:
+            # no traffic; also keeps `touched` (tracked through non-zero counters) within n_tiles
+            continue
         sipu = s // tiles_per_ipu
         d0 = dst_ptr[i]
         d1 = dst_ptr[i + 1]
