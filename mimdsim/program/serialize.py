@@ -1,0 +1,404 @@
+"""Program files: save and load a :class:`~mimdsim.program.ir.Program` as versioned JSON.
+
+The format is described in ``docs/program_format.md``. In short: one JSON object with
+``"format": "mimdsim-program"``, ``"version": 1``, the program's name, batch size,
+metadata and tensors, a table of exchanges and a table of compute sets, and a ``body``
+of steps that name their exchange and compute set by index in those tables (so an
+exchange used by many supersteps is stored once). Arrays are JSON lists of integers.
+A path ending in ``.gz`` is gzip-compressed.
+
+Every problem with a file raises :class:`~mimdsim.errors.ProgramFormatError` naming the
+file, the JSON path of the field (``body[3].exchange.nbytes``), the value found and what
+is allowed. Writes are atomic: the file is written under a temporary name and renamed,
+so an interrupted save never leaves a half-written program.
+
+Examples
+--------
+>>> import tempfile, os
+>>> from mimdsim.program.builder import ProgramBuilder
+>>> b = ProgramBuilder("tiny")
+>>> b.superstep("s", compute=b.compute_set("c").add("V", [0, 1], cycles=10))
+>>> path = os.path.join(tempfile.mkdtemp(), "tiny.json")
+>>> save_program(b.build(), path)
+>>> load_program(path).iter_static()[0].compute.blocks[0].tiles.tolist()
+[0, 1]
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mimdsim.errors import ProgramFormatError
+from mimdsim.program.ir import (
+    FORMAT_VERSION,
+    TENSOR_KINDS,
+    ComputeSet,
+    Exchange,
+    HostCopy,
+    Program,
+    Repeat,
+    Step,
+    Superstep,
+    Tensor,
+    VertexBlock,
+)
+
+__all__ = ["FORMAT_NAME", "save_program", "load_program", "program_to_dict", "program_from_dict", "atomic_write_bytes"]
+
+FORMAT_NAME = "mimdsim-program"
+"""Value of the ``"format"`` key of every program file."""
+
+_SYNCS = ("internal", "external")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_DIRECTIONS = ("to_device", "from_device")
+
+
+# ---- writing --------------------------------------------------------------------
+def _ints(arr: np.ndarray) -> list[int]:
+    return arr.tolist()
+
+
+def _compute_to_dict(cs: ComputeSet) -> dict[str, Any]:
+    return {
+        "name": cs.name,
+        "blocks": [
+            {
+                "codelet": b.codelet,
+                "tiles": _ints(b.tiles),
+                "worker_cycles": _ints(b.worker_cycles),
+                "worker_counts": _ints(b.worker_counts),
+                "supervisor_cycles": b.supervisor_cycles,
+            }
+            for b in cs.blocks
+        ],
+    }
+
+
+def _exchange_to_dict(ex: Exchange) -> dict[str, Any]:
+    return {"name": ex.name, "src": _ints(ex.src), "dst_ptr": _ints(ex.dst_ptr), "dst": _ints(ex.dst), "nbytes": _ints(ex.nbytes)}
+
+
+def program_to_dict(program: Program) -> dict[str, Any]:
+    """The JSON-ready form of ``program`` (exchanges and compute sets shared by identity)."""
+    exchanges: dict[int, int] = {}
+    computes: dict[int, int] = {}
+    ex_list: list[dict[str, Any]] = []
+    cs_list: list[dict[str, Any]] = []
+
+    def index(obj: Any, seen: dict[int, int], table: list[dict[str, Any]], to_dict: Any) -> int | None:
+        if obj is None:
+            return None
+        if id(obj) not in seen:
+            seen[id(obj)] = len(table)
+            table.append(to_dict(obj))
+        return seen[id(obj)]
+
+    def step(s: Step) -> dict[str, Any]:
+        if isinstance(s, Superstep):
+            return {
+                "type": "superstep",
+                "name": s.name,
+                "sync": s.sync,
+                "exchange": index(s.exchange, exchanges, ex_list, _exchange_to_dict),
+                "compute": index(s.compute, computes, cs_list, _compute_to_dict),
+            }
+        if isinstance(s, HostCopy):
+            return {"type": "host_copy", "name": s.name, "direction": s.direction, "tiles": _ints(s.tiles), "nbytes": _ints(s.nbytes)}
+        if isinstance(s, Repeat):
+            return {"type": "repeat", "name": s.name, "count": int(s.count), "body": [step(x) for x in s.body]}
+        raise ProgramFormatError(f"program {program.name!r}: cannot save a step of type {type(s).__name__}")
+
+    body = [step(s) for s in program.body]
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "name": program.name,
+        "batch_size": program.batch_size,
+        "metadata": program.metadata,
+        "tensors": [{"name": t.name, "kind": t.kind, "tiles": _ints(t.tiles), "nbytes": _ints(t.nbytes)} for t in program.tensors],
+        "exchanges": ex_list,
+        "compute_sets": cs_list,
+        "body": body,
+    }
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    """JSON with one line per top-level key and per table entry: diffable, still compact."""
+    lines = ["{"]
+    keys = list(data)
+    for k, key in enumerate(keys):
+        value = data[key]
+        comma = "," if k < len(keys) - 1 else ""
+        head = json.dumps(key) + ": "
+        if isinstance(value, list) and value:
+            items = ",\n  ".join(json.dumps(v, separators=(", ", ": "), allow_nan=False) for v in value)
+            lines.append(f" {head}[\n  {items}\n ]{comma}")
+        else:
+            lines.append(f" {head}{json.dumps(value, allow_nan=False)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
+
+    Readers see the old file or the new one, never a partial write.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_program(program: Program, path: str | os.PathLike[str]) -> None:
+    """Write ``program`` to ``path`` (gzip-compressed when it ends with ``.gz``), atomically.
+
+    Raises
+    ------
+    ProgramFormatError
+        The program holds something the format cannot store (non-JSON metadata).
+    OSError
+        The folder does not exist or is not writable.
+    """
+    try:
+        text = _dumps(program_to_dict(program))
+    except (TypeError, ValueError) as err:
+        raise ProgramFormatError(f"program {program.name!r}: cannot be saved as JSON: {err}") from err
+    data = text.encode("utf-8")
+    if str(path).endswith(".gz"):
+        data = gzip.compress(data, compresslevel=6, mtime=0)
+    atomic_write_bytes(path, data)
+
+
+# ---- reading --------------------------------------------------------------------
+class _Reader:
+    """Type-checked access to a parsed file; every error names the file and JSON path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, message: str, value: Any = None, *, show_value: bool = True) -> ProgramFormatError:
+        got = f" (got {_short(value)})" if show_value else ""
+        return ProgramFormatError(f"{self.source}: {where or '<root>'}: {message}{got}")
+
+    def obj(self, value: Any, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, "expected a JSON object", value)
+        return value
+
+    def field(self, obj: dict[str, Any], key: str, where: str) -> Any:
+        if key not in obj:
+            raise self.fail(_join(where, key), "missing required field", show_value=False)
+        return obj[key]
+
+    def string(self, obj: dict[str, Any], key: str, where: str, default: str | None = None, allowed: tuple[str, ...] = ()) -> str:
+        w = _join(where, key)
+        value = obj.get(key, default) if default is not None else self.field(obj, key, where)
+        if not isinstance(value, str):
+            raise self.fail(w, "expected a string", value)
+        if allowed and value not in allowed:
+            raise self.fail(w, f"expected one of {', '.join(repr(a) for a in allowed)}", value)
+        return value
+
+    def integer(self, value: Any, where: str, minimum: int | None = 0) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.fail(where, "expected an integer" + (f" >= {minimum}" if minimum is not None else ""), value)
+        if minimum is not None and value < minimum:
+            raise self.fail(where, f"expected an integer >= {minimum}", value)
+        return value
+
+    def array(self, obj: dict[str, Any], key: str, where: str, minimum: int = 0) -> np.ndarray:
+        w = _join(where, key)
+        value = self.field(obj, key, where)
+        if not isinstance(value, list):
+            raise self.fail(w, f"expected a list of integers >= {minimum}", value)
+        bad = next((i for i, v in enumerate(value) if type(v) is not int or not _INT64_MIN <= v <= _INT64_MAX), None)
+        if bad is not None:
+            raise self.fail(f"{w}[{bad}]", f"expected an integer >= {minimum}", value[bad])
+        arr = np.array(value, dtype=np.int64) if value else np.zeros(0, np.int64)
+        if arr.size and arr.min() < minimum:
+            bad = int(np.argmax(arr < minimum))
+            raise self.fail(f"{w}[{bad}]", f"expected an integer >= {minimum}", int(arr[bad]))
+        arr.flags.writeable = False
+        return arr
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value) if isinstance(value, str | int | float | bool | type(None)) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _read_tensor(r: _Reader, value: Any, where: str) -> Tensor:
+    o = r.obj(value, where)
+    tiles = r.array(o, "tiles", where)
+    nbytes = r.array(o, "nbytes", where)
+    if tiles.size != nbytes.size:
+        raise r.fail(_join(where, "nbytes"), f"has {nbytes.size} entries, expected one per tile ({tiles.size})", show_value=False)
+    kind = r.string(o, "kind", where, default="tensor", allowed=TENSOR_KINDS)
+    return Tensor(r.string(o, "name", where), tiles, nbytes, kind)  # type: ignore[arg-type]
+
+
+def _read_exchange(r: _Reader, value: Any, where: str) -> Exchange:
+    o = r.obj(value, where)
+    src = r.array(o, "src", where)
+    dst_ptr = r.array(o, "dst_ptr", where)
+    dst = r.array(o, "dst", where)
+    nbytes = r.array(o, "nbytes", where)
+    if nbytes.size != src.size:
+        raise r.fail(_join(where, "nbytes"), f"has {nbytes.size} entries, expected one per transfer ({src.size})", show_value=False)
+    if dst_ptr.size != src.size + 1 or dst_ptr[0] != 0 or dst_ptr[-1] != dst.size or np.any(np.diff(dst_ptr) < 1):
+        raise r.fail(
+            _join(where, "dst_ptr"),
+            f"expected {src.size + 1} increasing offsets from 0 to len(dst) = {dst.size}, each transfer with >= 1 destination",
+            _ints(dst_ptr),
+        )
+    return Exchange(r.string(o, "name", where), src, dst_ptr, dst, nbytes)
+
+
+def _read_compute(r: _Reader, value: Any, where: str) -> ComputeSet:
+    o = r.obj(value, where)
+    blocks_val = r.field(o, "blocks", where)
+    if not isinstance(blocks_val, list):
+        raise r.fail(_join(where, "blocks"), "expected a list of vertex blocks", blocks_val)
+    blocks = []
+    for k, bv in enumerate(blocks_val):
+        w = f"{where}.blocks[{k}]"
+        b = r.obj(bv, w)
+        cycles = r.array(b, "worker_cycles", w)
+        counts = r.array(b, "worker_counts", w) if "worker_counts" in b else np.ones(cycles.size, np.int64)
+        if counts.size != cycles.size:
+            raise r.fail(_join(w, "worker_counts"), f"has {counts.size} entries, expected one per worker_cycles entry ({cycles.size})", show_value=False)
+        sup = r.integer(b.get("supervisor_cycles", 0), _join(w, "supervisor_cycles"))
+        blocks.append(VertexBlock(r.string(b, "codelet", w), r.array(b, "tiles", w), cycles, counts, sup))
+    return ComputeSet(r.string(o, "name", where), tuple(blocks))
+
+
+def _read_phase(r: _Reader, o: dict[str, Any], key: str, where: str, table: list[Any], read: Any, what: str) -> Any:
+    """A step's exchange or compute set: null, an index into its table, or an inline object."""
+    value = o.get(key)
+    w = _join(where, key)
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return read(r, value, w)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(table):
+        return table[value]
+    raise r.fail(w, f"expected null, an index into {what} (0..{len(table) - 1}) or an inline object", value)
+
+
+def _read_steps(r: _Reader, value: Any, where: str, exchanges: list[Exchange], computes: list[ComputeSet], depth: int = 0) -> tuple[Step, ...]:
+    if not isinstance(value, list):
+        raise r.fail(where, "expected a list of steps", value)
+    if depth > 64:
+        raise r.fail(where, "repeats nested deeper than 64 levels", show_value=False)
+    steps: list[Step] = []
+    for k, sv in enumerate(value):
+        w = f"{where}[{k}]"
+        s = r.obj(sv, w)
+        kind = r.string(s, "type", w, allowed=("superstep", "host_copy", "repeat"))
+        if kind == "superstep":
+            ex = _read_phase(r, s, "exchange", w, exchanges, _read_exchange, "exchanges")
+            cs = _read_phase(r, s, "compute", w, computes, _read_compute, "compute_sets")
+            steps.append(Superstep(r.string(s, "name", w), r.string(s, "sync", w, default="internal", allowed=_SYNCS), ex, cs))  # type: ignore[arg-type]
+        elif kind == "host_copy":
+            tiles = r.array(s, "tiles", w)
+            nbytes = r.array(s, "nbytes", w)
+            if tiles.size != nbytes.size:
+                raise r.fail(_join(w, "nbytes"), f"has {nbytes.size} entries, expected one per tile ({tiles.size})", show_value=False)
+            direction = r.string(s, "direction", w, default="to_device", allowed=_DIRECTIONS)
+            steps.append(HostCopy(r.string(s, "name", w), tiles, nbytes, direction))  # type: ignore[arg-type]
+        else:
+            count = r.integer(r.field(s, "count", w), _join(w, "count"))
+            body = _read_steps(r, r.field(s, "body", w), _join(w, "body"), exchanges, computes, depth + 1)
+            steps.append(Repeat(count, body, r.string(s, "name", w, default="repeat")))
+    return tuple(steps)
+
+
+def program_from_dict(data: Any, source: str = "<dict>") -> Program:
+    """Build a :class:`Program` from the parsed JSON of a program file.
+
+    ``source`` names the input in error messages. Raises :class:`ProgramFormatError`.
+    """
+    r = _Reader(source)
+    o = r.obj(data, "")
+    fmt = r.field(o, "format", "")
+    if fmt != FORMAT_NAME:
+        raise r.fail("format", f"expected {FORMAT_NAME!r} (not a mimdsim program file)", fmt)
+    version = r.field(o, "version", "")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise r.fail("version", f"expected {FORMAT_VERSION} (this mimdsim reads program format version {FORMAT_VERSION} only)", version)
+    name = r.string(o, "name", "")
+    batch = o.get("batch_size")
+    if batch is not None:
+        r.integer(batch, "batch_size", minimum=1)
+    metadata = o.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise r.fail("metadata", "expected a JSON object", metadata)
+    tables = {}
+    for key in ("tensors", "exchanges", "compute_sets"):
+        tables[key] = o.get(key, [])
+        if not isinstance(tables[key], list):
+            raise r.fail(key, "expected a list", tables[key])
+    tensors = tuple(_read_tensor(r, v, f"tensors[{k}]") for k, v in enumerate(tables["tensors"]))
+    exchanges = [_read_exchange(r, v, f"exchanges[{k}]") for k, v in enumerate(tables["exchanges"])]
+    computes = [_read_compute(r, v, f"compute_sets[{k}]") for k, v in enumerate(tables["compute_sets"])]
+    body = _read_steps(r, r.field(o, "body", ""), "body", exchanges, computes)
+    return Program(name, body, tensors, batch, dict(metadata))
+
+
+def load_program(path: str | os.PathLike[str]) -> Program:
+    """Read a program file written by :func:`save_program` (or by hand, see docs/program_format.md).
+
+    gzip-compressed files are recognised by their content, whatever their name.
+
+    Raises
+    ------
+    ProgramFormatError
+        Missing, unreadable, truncated or non-JSON file; wrong format or version; a
+        missing or wrongly typed field (the message gives the file, the JSON path of the
+        field, the value and what is allowed).
+    """
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError as err:
+        raise ProgramFormatError(f"{source}: file not found") from err
+    except OSError as err:
+        raise ProgramFormatError(f"{source}: cannot read: {err.strerror or err}") from err
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as err:
+            raise ProgramFormatError(f"{source}: truncated or corrupt gzip data ({err})") from err
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError as err:
+        raise ProgramFormatError(f"{source}: not a JSON program file (not UTF-8 text)") from err
+    except json.JSONDecodeError as err:
+        what = "truncated JSON" if err.pos >= len(raw.rstrip()) else "not valid JSON"
+        raise ProgramFormatError(f"{source}: {what}: {err.msg} at line {err.lineno} column {err.colno}") from err
+    except RecursionError as err:
+        raise ProgramFormatError(f"{source}: JSON nested too deeply") from err
+    return program_from_dict(data, source)
