@@ -176,7 +176,8 @@ def test_vertex_costs() -> None:
         dot_vertex_cycles(1, "guess")  # type: ignore[arg-type]
 
 
-def test_program_structure(machine_mk2) -> None:
+def test_program_structure(machine_mk2, mapping) -> None:
+    assert machine_mk2 == tut6_machine("ipu_model_mk2")
     p = build_tut6_program(machine_mk2)
     assert p.metadata["vertex_cost"] == "estimate"  # the estimates are the default
     kinds = [(type(s).__name__, s.name) for s in p.body]
@@ -200,9 +201,9 @@ def test_program_structure(machine_mk2) -> None:
     thr_red = sum(b.thread_cycles_per_tile * b.tiles.size for b in red.compute.blocks)
     assert (n_dot, thr_dot, n_red, thr_red) == (70_000, 5_380_000, 10_000, 90_000)
     assert mul.exchange.n_transfers == 1000 and int(mul.exchange.nbytes.sum()) == 4000
-    assert int(red.exchange.nbytes.sum()) // 4 == 70_000 - int(
-        (tut6_mapping(R, C, 1472, 7).dot_tile == np.tile(tut6_mapping(R, C, 1472, 7).reduce_tile, 7)).sum()
-    )
+    local = int((mapping.dot_tile == np.tile(mapping.reduce_tile, 7)).sum())
+    assert int(red.exchange.nbytes.sum()) == 4 * (70_000 - local)
+    assert np.all(np.diff(red.exchange.dst_ptr) == 1)  # point to point
     tensors = {t.name: t.total_bytes for t in p.tensors}
     assert tensors["matrix"] == 40_000_000 and tensors["vector"] == 4_000
     assert tensors["partials"] == 280_000 and tensors["out"] == 40_000
