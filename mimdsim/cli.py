@@ -1,0 +1,276 @@
+"""Command line: ``mimdsim machines | run | demo`` (argument parsing and printing only).
+
+Every subcommand is one ``add_<name>_parser(subparsers)`` function listed in
+:data:`SUBCOMMANDS`; it registers its options and sets ``func`` to a handler
+``(args) -> int``. Any :class:`~mimdsim.errors.MimdsimError` (or I/O error) becomes one
+line ``mimdsim: error: ...`` on stderr and exit status 2, as argparse does for bad
+arguments.
+
+Examples
+--------
+>>> main(["machines", "--json"]) == 0   # doctest: +ELLIPSIS
+{...
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tomllib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from mimdsim import __version__
+from mimdsim.arch import MachineSpec, list_presets, load_machine
+from mimdsim.errors import MimdsimError
+
+__all__ = ["main", "build_parser", "SUBCOMMANDS"]
+
+_SubParsers = Any  # argparse._SubParsersAction (private in the stdlib)
+
+
+# ---- shared options ---------------------------------------------------------------
+def _parse_set(text: str) -> tuple[str, Any]:
+    """``key=value``; the value is read as a TOML value (``4``, ``1.85e9``, ``true``), else kept as text."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected key=value (got {text!r})")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.strip(), value
+
+
+def _add_machine_options(p: argparse.ArgumentParser, default: str | None) -> None:
+    presets = ", ".join(list_presets("machines")) or "bow, mk2, mk1"
+    p.add_argument("--machine", "-m", default=default, metavar="NAME|PATH.toml", help=f"machine preset ({presets}) or TOML file (default: {default})")
+    p.add_argument(
+        "--set", dest="overrides", action="append", type=_parse_set, default=[], metavar="KEY=VALUE",
+        help="override a machine field, e.g. --set n_ipus=4 --set exchange_bytes_per_cycle=8 (repeatable)",
+    )
+
+
+def _add_engine_options(p: argparse.ArgumentParser) -> None:
+    from mimdsim.engines import DEFAULT_ENGINE, ENGINES
+
+    p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=DEFAULT_ENGINE, help=f"simulation engine (default: {DEFAULT_ENGINE})")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object instead of tables")
+
+
+def _machine(args: argparse.Namespace) -> MachineSpec:
+    return load_machine(args.machine, **dict(args.overrides))  # a key set twice: the last wins
+
+
+# ---- output -----------------------------------------------------------------------
+def _json_default(obj: object) -> object:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, default=_json_default))
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: str = "") -> str:
+    """A plain-text table; ``align`` has one ``<`` or ``>`` per column (default: first left, rest right)."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[k]) for r in cells) for k in range(len(headers))]
+    align = align or "<" + ">" * (len(headers) - 1)
+    lines = ["  ".join(f"{c:{a}{w}}" for c, a, w in zip(r, align, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+_LABELS = {
+    "compute": "compute (incl. idle threads)",
+    "compute_excl_idle": "compute (excl. idle threads)",
+    "exchange": "IPU exchange",
+    "global_exchange": "global exchange",
+    "host_exchange": "host exchange",
+    "sync": "sync",
+}
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "-"
+
+
+def _format_result(res: Any, machine: MachineSpec) -> str:
+    """The readable report of one run (a ``RunResult``)."""
+    total = res.total_cycles
+    head = [
+        f"program   {res.program}  ({res.n_steps_executed:,} steps executed)",
+        f"machine   {machine.name}: {machine.n_ipus} IPU x {machine.tiles_per_ipu} tiles, {machine.tile_clock_hz / 1e9:g} GHz",
+        f"engine    {res.engine}",
+        "",
+        f"total     {total:,} cycles = {res.seconds * 1e3:.4g} ms",
+    ]
+    if res.samples_per_s is not None:
+        head.append(f"          {res.samples_per_s:,.1f} samples/s (batch of {res.batch_size})")
+    cap = machine.memory_bytes_per_tile
+    mem = res.max_tile_memory_bytes
+    head.append(f"memory    max {mem:,} B on one tile ({_pct(mem, cap)} of {cap:,} B; tile {int(np.argmax(res.tile_memory_bytes)) if res.n_tiles else 0})")
+    poplar = res.breakdown_cycles()
+    rows = [(_LABELS[k], f"{v:,.1f}", _pct(v, total)) for k, v in poplar.items()]
+    crit = res.critical_path_cycles()
+    crit_rows = [(_LABELS[k], f"{v:,}", _pct(v, total)) for k, v in crit.items()]
+    top = [
+        (r.index, r.name, r.kind, f"{r.n_executions:,}", f"{r.cycles:,}", _pct(r.cycles, total), r.bound, r.critical_tile)
+        for r in res.top_supersteps(5)
+    ]
+    return "\n".join(
+        [
+            *head,
+            "",
+            "Poplar-style breakdown (mean over tiles; compute excl. idle is a sub-line of compute)",
+            _table(("category", "cycles/tile", "share"), rows),
+            "",
+            "Critical-path breakdown (adds up to the total)",
+            _table(("category", "cycles", "share"), crit_rows),
+            "",
+            "Top supersteps",
+            _table(("#", "name", "kind", "runs", "cycles", "share", "bound", "crit. tile"), top, "><<>>><>"),
+        ]
+    )
+
+
+def _report(args: argparse.Namespace, res: Any, machine: MachineSpec) -> int:
+    if args.json:
+        _print_json({**res.to_dict(), "machine_spec": machine.model_dump()})
+    else:
+        print(_format_result(res, machine))
+    return 0
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty()
+
+
+# ---- subcommands ------------------------------------------------------------------
+def _cmd_machines(args: argparse.Namespace) -> int:
+    specs = [load_machine(name) for name in list_presets("machines")]
+    if args.json:
+        _print_json({m.name: {**m.model_dump(), "n_tiles": m.n_tiles} for m in specs})
+        return 0
+    rows = [
+        (
+            m.name,
+            m.n_ipus,
+            f"{m.tiles_per_ipu:,}",
+            f"{m.memory_bytes_per_tile // 1024:,}",
+            f"{m.tiles_per_ipu * m.memory_bytes_per_tile / 2**20:,.1f}",
+            f"{m.tile_clock_hz / 1e9:g}",
+            m.num_worker_contexts,
+            m.exchange_bytes_per_cycle,
+            m.min_ipu_sync_delay + m.max_ipu_sync_delay,
+            m.global_sync_cycles,
+            f"{m.link_topology} {m.links_per_ipu_pair}x{m.link_bytes_per_s / 1e9:g}",
+            f"{m.host_bytes_per_s / 1e9:g}",
+        )
+        for m in specs
+    ]
+    headers = ("preset", "IPUs", "tiles/IPU", "KiB/tile", "MiB/IPU", "GHz", "workers", "exch B/cyc", "sync cyc",
+               "global sync", "links GB/s", "host GB/s")
+    print(_table(headers, rows))
+    print("\nAny field can be changed with --set KEY=VALUE; see docs/machine_format.md.")
+    return 0
+
+
+def add_machines_parser(sub: _SubParsers) -> None:
+    p = sub.add_parser("machines", help="list the machine presets and their key numbers", description="List the machine presets.")
+    p.add_argument("--json", action="store_true", help="print one JSON object: every preset's full description")
+    p.set_defaults(func=_cmd_machines)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from mimdsim.engines import simulate
+    from mimdsim.program.serialize import load_program
+
+    machine = _machine(args)
+    program = load_program(args.program)
+    res = simulate(program, machine, args.engine, progress=_progress(), check_memory_fits=not args.allow_oom)
+    return _report(args, res, machine)
+
+
+def add_run_parser(sub: _SubParsers) -> None:
+    p = sub.add_parser(
+        "run", help="simulate a program file on a machine",
+        description="Simulate a program file (docs/program_format.md) on a machine (docs/machine_format.md).",
+    )
+    p.add_argument("program", metavar="PROGRAM.json", help="program file (.json or .json.gz)")
+    _add_machine_options(p, "bow")
+    _add_engine_options(p)
+    p.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory")
+    p.set_defaults(func=_cmd_run)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from mimdsim.examples.demo import run_demo
+
+    machine = _machine(args)
+    res = run_demo(machine, engine=args.engine, progress=_progress())
+    return _report(args, res, machine)
+
+
+def add_demo_parser(sub: _SubParsers) -> None:
+    p = sub.add_parser("demo", help="simulate the built-in demo program", description="Simulate the built-in demo program (mimdsim/examples/demo.py).")
+    _add_machine_options(p, "bow")
+    _add_engine_options(p)
+    p.set_defaults(func=_cmd_demo)
+
+
+SUBCOMMANDS: list[Callable[[_SubParsers], None]] = [add_machines_parser, add_run_parser, add_demo_parser]
+"""Parser builders, in the order ``mimdsim --help`` lists them; add a subcommand by appending one."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``mimdsim`` argument parser with every subcommand of :data:`SUBCOMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog="mimdsim",
+        description="Tile-level simulator of IPU-like MIMD manycores.",
+        epilog="Docs: docs/concepts.md, docs/program_format.md, docs/machine_format.md",
+    )
+    parser.add_argument("--version", action="version", version=f"mimdsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``mimdsim`` command line; returns the exit status (0 ok, 2 bad input)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+    except SystemExit as exc:  # argparse: --help / --version (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else 2
+    except MimdsimError as err:
+        print(f"mimdsim: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if isinstance(err, BrokenPipeError):  # e.g. `mimdsim machines | head`
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        print(f"mimdsim: error: {where}{err.strerror or _one_line(err)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mimdsim: interrupted", file=sys.stderr)
+        return 130
