@@ -397,8 +397,9 @@ def load_program(path: str | os.PathLike[str]) -> Program:
     except UnicodeDecodeError as err:
         raise ProgramFormatError(f"{source}: not a JSON program file (not UTF-8 text)") from err
     except json.JSONDecodeError as err:
-        what = "truncated JSON" if err.pos >= len(raw.rstrip()) else "not valid JSON"
-        raise ProgramFormatError(f"{source}: {what}: {err.msg} at line {err.lineno} column {err.colno}") from err
+        truncated = err.pos >= len(raw.rstrip()) or err.msg.startswith("Unterminated")
+        what = "truncated JSON" if truncated else "not valid JSON"
+        raise ProgramFormatError(f"{source}: {what}: {err.msg} (line {err.lineno}, column {err.colno})") from err
     except RecursionError as err:
         raise ProgramFormatError(f"{source}: JSON nested too deeply") from err
     return program_from_dict(data, source)
