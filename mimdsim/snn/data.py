@@ -48,7 +48,7 @@ NMNIST_OVERFLOW_Y = 240  # y value of a timestamp-overflow marker event
 NMNIST_OVERFLOW_US = 2**13  # µs added to all later events per marker
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SpikeBatch:
     """A batch of input samples in the network's sparse input format.
 

@@ -93,6 +93,8 @@ from mimdsim.snn.spec import SNNSpec
 
 __all__ = [
     "SparseRun",
+    "OptimizerState",
+    "train_step",
     "connection_mask",
     "init_weights",
     "run_sparse",
@@ -104,7 +106,7 @@ __all__ = [
 _FLOATS = (np.float32, np.float64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SparseRun:
     """Result of :func:`run_sparse`: spike sequences, states, loss and gradients.
 
@@ -140,8 +142,8 @@ class SparseRun:
 def superspike(v: np.ndarray, threshold: float, beta: float) -> np.ndarray:
     """SuperSpike surrogate ``dS/dV = 1 / (β·|V - θ1| + 1)²`` (elementwise, dtype of ``v``).
 
-    >>> float(superspike(np.array([1.0]), 1.0, 10.0)[0]), float(superspike(np.array([1.1]), 1.0, 10.0)[0])
-    (1.0, 0.25)
+    >>> superspike(np.array([1.0, 1.5, 0.5]), 1.0, 10.0).tolist()
+    [1.0, 0.027777777777777776, 0.027777777777777776]
     """
     v = np.asarray(v)
     d = v.dtype.type(beta) * np.abs(v - v.dtype.type(threshold)) + 1
@@ -160,7 +162,7 @@ def connection_mask(spec: SNNSpec, layer: int) -> np.ndarray | None:
     >>> spec = SNNSpec(n_inputs=50, input_sparse_size=5, batch_size=1, n_timesteps=1,
     ...                layers=[LayerSpec(n_neurons=40, sparse_size=4, connection_density=0.25)])
     >>> m = connection_mask(spec, 0)
-    >>> m.shape, 0.2 < m.mean() < 0.3
+    >>> m.shape, bool(0.2 < m.mean() < 0.3)
     ((50, 40), True)
     """
     if not 0 <= layer < len(spec.layers):
@@ -332,7 +334,59 @@ def run_sparse(
             dw *= mask
         grads[l] = dw
         slot_grad = in_grad
-    return SparseRun(tuple(ids_seq), tuple(counts_seq), tuple(states_seq), logits, loss, tuple(grads), tuple(spike_grads))
+    return SparseRun(
+        tuple(ids_seq), tuple(counts_seq), tuple(states_seq), logits, loss, tuple(grads), tuple(spike_grads)
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class OptimizerState:
+    """Adam moments (empty for SGD) and the number of updates applied so far."""
+
+    step: int
+    m: tuple[np.ndarray, ...] = ()
+    v: tuple[np.ndarray, ...] = ()
+
+
+ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-7  # Keras defaults, as the authors' runs used
+
+
+def train_step(
+    spec: SNNSpec,
+    weights: Sequence[np.ndarray],
+    input_ids: np.ndarray,
+    input_counts: np.ndarray,
+    labels: np.ndarray,
+    *,
+    lr: float,
+    state: OptimizerState | None = None,
+    second_threshold: float | Sequence[float] | None = None,
+) -> tuple[list[np.ndarray], OptimizerState, SparseRun]:
+    """One training step: :func:`run_sparse`, then an update with ``spec.optimizer``.
+
+    SGD: ``W -= lr·g``. Adam (Kingma & Ba, Keras constants β1 = 0.9, β2 = 0.999,
+    ε = 1e-7): ``m = β1·m + (1-β1)·g``, ``v = β2·v + (1-β2)·g²``,
+    ``W -= lr·(m / (1-β1^k)) / (sqrt(v / (1-β2^k)) + ε)`` at update ``k``. Masked weights
+    have zero gradient, hence zero moments, and stay 0. Returns the new weights (new arrays),
+    the optimizer state to pass to the next call, and the run.
+    """
+    run = run_sparse(spec, weights, input_ids, input_counts, labels, second_threshold=second_threshold)
+    assert run.weight_grads is not None
+    k = (0 if state is None else state.step) + 1
+    ws = [np.asarray(w) for w in weights]
+    if spec.optimizer == "sgd":
+        new = [w - w.dtype.type(lr) * g for w, g in zip(ws, run.weight_grads, strict=True)]
+        return new, OptimizerState(k), run
+    ms = [np.zeros_like(w) for w in ws] if state is None or not state.m else list(state.m)
+    vs = [np.zeros_like(w) for w in ws] if state is None or not state.v else list(state.v)
+    new = []
+    for i, (w, g) in enumerate(zip(ws, run.weight_grads, strict=True)):
+        ms[i] = ADAM_BETA1 * ms[i] + (1 - ADAM_BETA1) * g
+        vs[i] = ADAM_BETA2 * vs[i] + (1 - ADAM_BETA2) * g * g
+        m_hat = ms[i] / (1 - ADAM_BETA1**k)
+        v_hat = vs[i] / (1 - ADAM_BETA2**k)
+        new.append((w - lr * m_hat / (np.sqrt(v_hat) + ADAM_EPS)).astype(w.dtype))
+    return new, OptimizerState(k, tuple(ms), tuple(vs)), run
 
 
 # --------------------------------------------------------------------------- checks
@@ -351,7 +405,8 @@ def _check_weights(spec: SNNSpec, weights: Sequence[np.ndarray]) -> list[np.ndar
         raise ConfigError(f"weights: {len(weights)} arrays given for {len(spec.layers)} layers")
     out = []
     dt = np.asarray(weights[0]).dtype
-    _float_dtype(dt)
+    if dt.type not in _FLOATS:
+        raise ConfigError(f"weights[0]: dtype {dt} is not supported (allowed: float32, float64)")
     for l, w in enumerate(weights):
         w = np.asarray(w)
         want = (sizes[l], sizes[l + 1])
@@ -417,7 +472,9 @@ def _gather_slots(dense_grad: np.ndarray, ids: np.ndarray, counts: np.ndarray) -
 
 
 @njit(cache=True)
-def _forward_layer(w, in_ids, in_true, shift, alpha, scale, th1, th2, ids_out, counts_out, states_out, keep_states):  # pragma: no cover - numba
+def _forward_layer(
+    w, in_ids, in_true, shift, alpha, scale, th1, th2, ids_out, counts_out, states_out, keep_states
+):  # pragma: no cover - numba
     """One layer over all steps; input step for output step ``t`` is ``t - shift``."""
     T, B = in_true.shape
     N = w.shape[1]

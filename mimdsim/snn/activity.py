@@ -1,0 +1,316 @@
+"""Spike-activity records: how many ids each spike tensor holds at every step and batch element.
+
+The simulator's data-dependent costs (forward row adds, weight-gradient updates, input-spike
+gradient dot products, state-gradient scans) are linear in these counts (snn-on-ipu.md §5),
+so a :class:`SpikeActivity` is all it needs from the network's numerics.
+
+Spike tensors are numbered input first: tensor 0 is the network input (``S_in`` slots),
+tensor ``l + 1`` is layer ``l``'s output. For each one the record holds ``true_counts`` (ids
+that are true spikes, i.e. summed in the forward pass and the weight gradient) and
+``valid_counts`` (true + gradient-only entries, the ones the backward pass visits); for the
+input both are the same.
+
+Three sources:
+
+* :meth:`SpikeActivity.from_run` - counts of a :func:`~mimdsim.snn.functional.run_sparse` run.
+* :func:`functional_activity` - the functional model on Poisson input (the simulator default).
+* :func:`parametric_activity` - binomial counts at a given firing rate, no network.
+
+Traces are ``.npz`` files (:func:`save_activity` / :func:`load_activity`, format in
+``traces/README.md``).
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mimdsim.errors import ConfigError, TraceFormatError
+from mimdsim.snn.spec import SNNSpec
+
+if TYPE_CHECKING:
+    from mimdsim.snn.functional import SparseRun
+
+__all__ = [
+    "SpikeActivity",
+    "functional_activity",
+    "parametric_activity",
+    "save_activity",
+    "load_activity",
+    "FORMAT_VERSION",
+    "TRACE_KIND",
+    "DEFAULT_INPUT_RATE",
+    "DEFAULT_GRAD_FRACTION",
+]
+
+FORMAT_VERSION = 1
+TRACE_KIND = "mimdsim.spike_activity"
+DEFAULT_INPUT_RATE = 0.01  # spikes per input per step: about 23 of NMNIST's 2312 inputs per 1 ms
+# Gradient-only entries (θ2 < V <= θ1) per true spike in parametric_activity. Measured with
+# functional_activity on the paper's [2312, 1466, 1466, 10] net at init (input_rate 0.005-0.02,
+# S = N/10): 1.7-3.4 in the hidden layers, because the membrane spends much time just below θ1.
+DEFAULT_GRAD_FRACTION = 2.0
+
+
+@dataclass(frozen=True, eq=False)
+class SpikeActivity:
+    """Per-step, per-sample spike counts of every spike tensor of one training step.
+
+    Attributes
+    ----------
+    true_counts, valid_counts : tuple of ndarray
+        One ``[T, B]`` int32 array per spike tensor, input first. ``0 <= true <= valid <= S``
+        and, for the input, ``valid == true``. Stored read-only.
+    sparse_sizes : tuple of int
+        ``S`` of every tensor, input first (``SNNSpec.sparse_sizes``).
+    n_timesteps, batch_size : int
+        ``T`` and ``B``.
+    source : str
+        Free text saying how the record was made.
+
+    Raises
+    ------
+    TraceFormatError
+        When the arrays are inconsistent (shapes, counts out of range, input valid != true).
+    """
+
+    true_counts: tuple[np.ndarray, ...]
+    valid_counts: tuple[np.ndarray, ...]
+    sparse_sizes: tuple[int, ...]
+    n_timesteps: int
+    batch_size: int
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        sizes = tuple(int(s) for s in self.sparse_sizes)
+        T, B = int(self.n_timesteps), int(self.batch_size)
+        if T <= 0 or B <= 0:
+            raise TraceFormatError(f"n_timesteps/batch_size: {T}/{B} must be positive")
+        if len(sizes) < 2:
+            raise TraceFormatError(f"sparse_sizes: {sizes} needs the input and at least one layer")
+        if len(self.true_counts) != len(sizes) or len(self.valid_counts) != len(sizes):
+            raise TraceFormatError(
+                f"true_counts/valid_counts: {len(self.true_counts)}/{len(self.valid_counts)} tensors"
+                f" for {len(sizes)} sparse sizes"
+            )
+        true, valid = [], []
+        for k, (tc, vc, s) in enumerate(zip(self.true_counts, self.valid_counts, sizes, strict=True)):
+            tc, vc = _counts(tc, f"true_counts[{k}]", T, B), _counts(vc, f"valid_counts[{k}]", T, B)
+            if tc.min() < 0 or vc.max() > s or (tc > vc).any():
+                raise TraceFormatError(
+                    f"counts[{k}]: need 0 <= true <= valid <= S = {s}, got true {tc.min()}..{tc.max()},"
+                    f" valid {vc.min()}..{vc.max()}, true > valid at {int((tc > vc).sum())} entries"
+                )
+            if k == 0 and not np.array_equal(tc, vc):
+                raise TraceFormatError("valid_counts[0]: the input tensor's valid counts must equal its true counts")
+            true.append(tc)
+            valid.append(vc)
+        object.__setattr__(self, "true_counts", tuple(true))
+        object.__setattr__(self, "valid_counts", tuple(valid))
+        object.__setattr__(self, "sparse_sizes", sizes)
+        object.__setattr__(self, "n_timesteps", T)
+        object.__setattr__(self, "batch_size", B)
+
+    @property
+    def n_tensors(self) -> int:
+        """Number of spike tensors (input + layers)."""
+        return len(self.sparse_sizes)
+
+    def mean_counts(self) -> tuple[tuple[float, float], ...]:
+        """``(mean true, mean valid)`` count per tensor, over steps and samples."""
+        pairs = zip(self.true_counts, self.valid_counts, strict=True)
+        return tuple((float(t.mean()), float(v.mean())) for t, v in pairs)
+
+    def check_against(self, spec: SNNSpec) -> None:
+        """Raise :class:`ConfigError` naming the first field that disagrees with ``spec``.
+
+        >>> from mimdsim.snn.spec import snn_from_sizes
+        >>> spec = snn_from_sizes([20, 8, 2], activity=0.5, input_sparse_size=4, batch_size=2, n_timesteps=3)
+        >>> parametric_activity(spec, 0.1, seed=0).check_against(spec)
+        """
+        mine = {"sparse_sizes": self.sparse_sizes, "n_timesteps": self.n_timesteps, "batch_size": self.batch_size}
+        theirs = {"sparse_sizes": spec.sparse_sizes, "n_timesteps": spec.n_timesteps, "batch_size": spec.batch_size}
+        for key, value in mine.items():
+            if value != theirs[key]:
+                raise ConfigError(f"activity: {key}: trace has {value}, model {spec.name!r} has {theirs[key]}")
+
+    @classmethod
+    def from_run(
+        cls, spec: SNNSpec, run: SparseRun, input_counts: np.ndarray, *, source: str = "run_sparse"
+    ) -> SpikeActivity:
+        """Activity of a :class:`~mimdsim.snn.functional.SparseRun` and its input counts ``[T, B]``."""
+        counts = run.counts
+        inp = np.asarray(input_counts)
+        act = cls(
+            true_counts=(inp, *(c[..., 0] for c in counts)),
+            valid_counts=(inp, *(c[..., 1] for c in counts)),
+            sparse_sizes=spec.sparse_sizes,
+            n_timesteps=spec.n_timesteps,
+            batch_size=spec.batch_size,
+            source=source,
+        )
+        act.check_against(spec)
+        return act
+
+
+def _counts(a: object, name: str, T: int, B: int) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.shape != (T, B):
+        raise TraceFormatError(f"{name}: shape {arr.shape} is not [T, B] = {(T, B)}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TraceFormatError(f"{name}: dtype {arr.dtype} is not an integer type")
+    out = np.array(arr, dtype=np.int32)
+    out.setflags(write=False)
+    return out
+
+
+def parametric_activity(
+    spec: SNNSpec,
+    rate: float,
+    seed: int,
+    *,
+    input_rate: float | None = None,
+    grad_fraction: float = DEFAULT_GRAD_FRACTION,
+) -> SpikeActivity:
+    """Binomial spike counts at a fixed firing rate, without running the network.
+
+    For every step and sample, layer ``l`` gets ``true ~ Binomial(N_l, rate)`` capped at
+    ``S_l`` and ``valid = min(true + Binomial(N_l, min(1, rate·grad_fraction)), S_l)`` (the gradient-only
+    band ``θ2 < V <= θ1`` holds about ``grad_fraction`` neurons per true spike; see
+    ``DEFAULT_GRAD_FRACTION`` for the measured value).
+    The input gets ``Binomial(n_inputs, input_rate)`` capped at ``S_in``; ``input_rate``
+    defaults to ``rate``. All draws come from ``np.random.default_rng(seed)``.
+
+    >>> from mimdsim.snn.spec import snn_from_sizes
+    >>> spec = snn_from_sizes([2312, 1466, 1466, 10], activity=0.01, input_sparse_size=32,
+    ...                       batch_size=48, n_timesteps=100)
+    >>> act = parametric_activity(spec, 0.005, seed=0)
+    >>> act.sparse_sizes, act.true_counts[1].shape
+    ((32, 14, 14, 2), (100, 48))
+    """
+    in_rate = rate if input_rate is None else input_rate
+    for name, value in (("rate", rate), ("input_rate", in_rate)):
+        if not 0 <= value <= 1:
+            raise ConfigError(f"{name}: {value!r} is outside [0, 1]")
+    if not grad_fraction >= 0:
+        raise ConfigError(f"grad_fraction: {grad_fraction!r} must be >= 0")
+    grad_rate = min(1.0, rate * grad_fraction)
+    rng = np.random.default_rng(seed)
+    shape = (spec.n_timesteps, spec.batch_size)
+    inp = np.minimum(rng.binomial(spec.n_inputs, in_rate, size=shape), spec.input_sparse_size)
+    true, valid = [inp], [inp]
+    for lay in spec.layers:
+        t = rng.binomial(lay.n_neurons, rate, size=shape)
+        g = rng.binomial(lay.n_neurons, grad_rate, size=shape)
+        true.append(np.minimum(t, lay.sparse_size))
+        valid.append(np.minimum(t + g, lay.sparse_size))
+    return SpikeActivity(
+        tuple(true), tuple(valid), spec.sparse_sizes, spec.n_timesteps, spec.batch_size,
+        source=f"parametric rate={rate} input_rate={in_rate} grad_fraction={grad_fraction} seed={seed}",
+    )  # fmt: skip
+
+
+def functional_activity(
+    spec: SNNSpec,
+    seed: int = 0,
+    *,
+    input_rate: float = DEFAULT_INPUT_RATE,
+    weights: list[np.ndarray] | None = None,
+) -> SpikeActivity:
+    """Activity of the functional sparse model (forward pass) on Poisson input.
+
+    Weights are :func:`~mimdsim.snn.functional.init_weights` ``(spec, seed)`` unless given;
+    the input is :func:`~mimdsim.snn.data.poisson_input` ``(spec, input_rate, seed)`` (an
+    independent random stream). Only the forward pass runs: the backward pass does not change
+    any count. States are not kept, so memory stays at the sparse tensors.
+
+    >>> from mimdsim.snn.spec import snn_from_sizes
+    >>> spec = snn_from_sizes([200, 50, 10], activity=0.1, input_sparse_size=16, batch_size=4, n_timesteps=10)
+    >>> act = functional_activity(spec, seed=0)
+    >>> act.n_tensors, act.valid_counts[2].shape
+    (3, (10, 4))
+    """
+    from mimdsim.snn.data import poisson_input
+    from mimdsim.snn.functional import init_weights, run_sparse
+
+    ws = init_weights(spec, seed) if weights is None else weights
+    ids, counts = poisson_input(spec, input_rate, seed)
+    run = run_sparse(spec, ws, ids, counts, None, keep_states=False)
+    src = f"functional seed={seed} input_rate={input_rate}" + ("" if weights is None else " (given weights)")
+    return SpikeActivity.from_run(spec, run, counts, source=src)
+
+
+# --------------------------------------------------------------------------- trace files
+
+
+def save_activity(path: str | os.PathLike[str], act: SpikeActivity) -> None:
+    """Write ``act`` as a compressed ``.npz`` trace (keys in ``traces/README.md``)."""
+    np.savez_compressed(
+        Path(path),
+        format_version=np.int64(FORMAT_VERSION),
+        kind=np.str_(TRACE_KIND),
+        sparse_sizes=np.asarray(act.sparse_sizes, dtype=np.int64),
+        n_timesteps=np.int64(act.n_timesteps),
+        batch_size=np.int64(act.batch_size),
+        true_counts=np.stack(act.true_counts),
+        valid_counts=np.stack(act.valid_counts),
+        source=np.str_(act.source),
+    )
+
+
+_KEYS = ("format_version", "kind", "sparse_sizes", "n_timesteps", "batch_size", "true_counts", "valid_counts")
+
+
+def load_activity(path: str | os.PathLike[str]) -> SpikeActivity:
+    """Read a trace written by :func:`save_activity`.
+
+    Raises
+    ------
+    TraceFormatError
+        Missing or unreadable file, a missing key, a wrong ``kind`` or ``format_version``,
+        or arrays of the wrong shape/range; the message names the file and the key.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            data = {k: npz[k] for k in npz.files}
+    except FileNotFoundError:
+        raise TraceFormatError(f"{path}: file not found") from None
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as err:
+        raise TraceFormatError(f"{path}: not a readable .npz activity trace ({type(err).__name__}: {err})") from None
+    for key in _KEYS:
+        if key not in data:
+            raise TraceFormatError(f"{path}: key {key!r} missing (a trace holds {', '.join(_KEYS)})")
+    kind = data["kind"]
+    if kind.shape != () or str(kind) != TRACE_KIND:
+        raise TraceFormatError(f"{path}: kind: {kind!r} is not an activity trace (allowed: {TRACE_KIND!r})")
+    version = data["format_version"]
+    if version.shape != () or not np.issubdtype(version.dtype, np.integer) or int(version) != FORMAT_VERSION:
+        raise TraceFormatError(f"{path}: format_version: {version!r} is not supported (allowed: {FORMAT_VERSION})")
+    sizes = data["sparse_sizes"]
+    if sizes.ndim != 1 or not np.issubdtype(sizes.dtype, np.integer) or (sizes <= 0).any():
+        raise TraceFormatError(f"{path}: sparse_sizes: {sizes!r} is not a 1-D array of positive integers")
+    T, B = _scalar(path, data, "n_timesteps"), _scalar(path, data, "batch_size")
+    want = (len(sizes), T, B)
+    for key in ("true_counts", "valid_counts"):
+        if data[key].shape != want:
+            raise TraceFormatError(f"{path}: {key}: shape {data[key].shape} is not [n_tensors, T, B] = {want}")
+    source = str(data["source"]) if "source" in data else ""
+    try:
+        return SpikeActivity(
+            tuple(data["true_counts"]), tuple(data["valid_counts"]), tuple(int(s) for s in sizes), T, B, source=source
+        )
+    except TraceFormatError as err:
+        raise TraceFormatError(f"{path}: {err}") from None
+
+
+def _scalar(path: Path, data: dict[str, np.ndarray], key: str) -> int:
+    v = data[key]
+    if v.shape != () or not np.issubdtype(v.dtype, np.integer) or int(v) <= 0:
+        raise TraceFormatError(f"{path}: {key}: {v!r} is not a positive integer scalar")
+    return int(v)
