@@ -1,0 +1,232 @@
+"""The ``fast`` engine: docs/concepts.md in numba kernels over the program's arrays.
+
+Pipeline: :func:`~mimdsim.program.arrays.to_arrays` flattens the program (each distinct
+compute set, exchange and host copy once); the costs of every distinct object are
+computed once with the kernels of :mod:`mimdsim.cost`
+(``compute_set_kernel``, ``exchange_kernel``, ``host_copy_cycles``); :func:`~mimdsim.engines._kernels.run_steps`
+runs the control flow with one clock per IPU and repeat extrapolation;
+:func:`~mimdsim.engines._kernels.tile_totals` fills the per-tile accumulators. The
+results are identical, integer for integer, to the ``des`` engine's; see the kernels'
+docstrings for why each shortcut is exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mimdsim.arch.spec import MachineSpec
+from mimdsim.cost.compute import compute_set_kernel
+from mimdsim.cost.exchange import ExchangeParams, ExchangeWorkspace, exchange_kernel
+from mimdsim.cost.sync import host_copy_cycles, sync_cycles
+from mimdsim.engines import _kernels as K
+from mimdsim.engines.result import CATEGORIES, RunResult, SuperstepRecord
+from mimdsim.errors import SimulationLimitError
+from mimdsim.program.arrays import STEP_HOST_COPY, ProgramArrays, to_arrays
+from mimdsim.program.ir import Program
+
+__all__ = ["simulate_fast", "PROGRESS_MIN_STEPS"]
+
+PROGRESS_MIN_STEPS = 2_000_000
+"""Runs of fewer executed steps never show a progress bar."""
+
+_CHUNK_STEPS = 500_000
+_NO_EXECUTION_TILE = -1
+"""``critical_tile`` of a step that never ran (inside a ``Repeat(0)``)."""
+_NO_EXECUTION_BOUND = "none"
+
+
+def _static_costs(arr: ProgramArrays, machine: MachineSpec) -> dict[str, np.ndarray]:
+    """Costs of every distinct compute set, exchange and host copy on ``machine``.
+
+    The :mod:`mimdsim.cost` kernels are called from here, once per distinct object, not
+    from the engine's kernels (see the NOTE in :mod:`mimdsim.engines._kernels`).
+    """
+    n_tiles, n_ctx = machine.n_tiles, machine.num_worker_contexts
+    cap = arr.block_tiles.size
+    cs_ptr = np.zeros(arr.n_compute_sets + 1, np.int64)
+    cs_tiles, cs_incl, cs_excl = (np.zeros(cap, np.int64) for _ in range(3))
+    slot = np.full(n_tiles, -1, np.int64)
+    loads = np.zeros((max(min(cap, n_tiles), 1), n_ctx), np.int64)
+    bp, tp, vp = arr.cs_block_ptr, arr.block_tile_ptr, arr.block_vtx_ptr
+    n = 0
+    for c in range(arr.n_compute_sets):
+        b0, b1 = bp[c], bp[c + 1]
+        n += compute_set_kernel(
+            tp[b0 : b1 + 1], arr.block_tiles, vp[b0 : b1 + 1], arr.vtx_cycles, arr.vtx_counts, arr.block_sup[b0:b1],
+            n_ctx, machine.compute_set_overhead_cycles, slot, loads, cs_tiles[n:], cs_incl[n:], cs_excl[n:],
+        )  # fmt: skip
+        cs_ptr[c + 1] = n
+    cs_max, cs_crit = K.ipu_critical(cs_ptr, cs_tiles, cs_incl, n_tiles, machine.tiles_per_ipu)
+
+    params = ExchangeParams(machine).as_tuple()
+    ws = ExchangeWorkspace(machine).as_tuple()
+    ex_phase = np.zeros((arr.n_exchanges, machine.n_ipus), np.int64)
+    ex_global = np.zeros(arr.n_exchanges, np.int64)
+    xp = arr.ex_transfer_ptr
+    for e in range(arr.n_exchanges):
+        t0, t1 = xp[e], xp[e + 1]
+        ex_global[e] = exchange_kernel(
+            arr.ex_src[t0:t1], arr.ex_dst_ptr[t0 : t1 + 1], arr.ex_dst, arr.ex_nbytes[t0:t1], *params, *ws, ex_phase[e]
+        )
+
+    hp = arr.host_ptr
+    host = np.array(
+        [
+            host_copy_cycles(machine, arr.host_tiles[hp[k] : hp[k + 1]], arr.host_nbytes[hp[k] : hp[k + 1]])
+            for k in range(arr.n_host_copies)
+        ],
+        np.int64,
+    ).reshape(-1)
+    return {
+        "cs_ptr": cs_ptr,
+        "cs_tiles": cs_tiles[:n],
+        "cs_incl": cs_incl[:n],
+        "cs_excl": cs_excl[:n],
+        "cs_max": cs_max,
+        "cs_crit": cs_crit,
+        "ex_phase": ex_phase,
+        "ex_global": ex_global,
+        "host": host,
+    }
+
+
+def _run(
+    arr: ProgramArrays, costs: dict[str, np.ndarray], machine: MachineSpec, *, extrapolate: bool, progress: bool
+) -> tuple[np.ndarray, int]:
+    """The record table ``rec[field, static_step]`` and the total cycles."""
+    clock = np.zeros(machine.n_ipus, np.int64)
+    state = np.zeros(3, np.int64)
+    depth = max(arr.max_depth, 1)
+    stack = np.zeros((depth, 2), np.int64)
+    snap_clock = np.zeros((depth, machine.n_ipus), np.int64)
+    snap_rec = np.zeros((K.N_REC_SUMS, max(arr.n_snapshot, 1)), np.int64)
+    rec = np.zeros((K.N_REC_FIELDS, arr.n_static), np.int64)
+    args = (
+        arr.ops,
+        arr.step_table,
+        costs["cs_max"],
+        costs["cs_crit"],
+        costs["ex_phase"],
+        costs["ex_global"],
+        costs["host"],
+        sync_cycles(machine, "internal"),
+        sync_cycles(machine, "external"),
+        machine.tiles_per_ipu,
+        extrapolate,
+        clock,
+        state,
+        stack,
+        snap_clock,
+        snap_rec,
+        rec,
+    )
+    n_ops = arr.ops.shape[0]
+    if not progress or arr.n_executed < PROGRESS_MIN_STEPS:
+        K.run_steps(*args, np.iinfo(np.int64).max)
+    else:
+        from tqdm import tqdm
+
+        with tqdm(total=arr.n_executed, unit="step", desc=f"fast {arr.name}") as bar:
+            while state[K.ST_PC] < n_ops:
+                bar.update(int(K.run_steps(*args, _CHUNK_STEPS)))
+    return rec, int(state[K.ST_MAX])
+
+
+def _records(arr: ProgramArrays, rec: np.ndarray) -> tuple[SuperstepRecord, ...]:
+    kinds = ("superstep", "host_copy")
+    table = arr.step_table
+    cols = rec.tolist()
+    out = []
+    for s in range(arr.n_static):
+        ran = cols[K.REC_N][s] > 0
+        out.append(
+            SuperstepRecord(
+                index=s,
+                name=arr.step_names[s],
+                kind=kinds[1 if table[s, 0] == STEP_HOST_COPY else 0],
+                n_executions=cols[K.REC_N][s],
+                cycles=cols[K.REC_CYCLES][s],
+                compute_cycles=cols[K.REC_COMPUTE][s],
+                exchange_cycles=cols[K.REC_EXCHANGE][s],
+                global_exchange_cycles=cols[K.REC_GLOBAL][s],
+                host_exchange_cycles=cols[K.REC_HOST][s],
+                sync_cycles=cols[K.REC_SYNC][s],
+                critical_tile=cols[K.REC_CRITICAL][s] if ran else _NO_EXECUTION_TILE,
+                bound=CATEGORIES[cols[K.REC_BOUND][s]] if ran else _NO_EXECUTION_BOUND,
+            )
+        )
+    return tuple(out)
+
+
+def simulate_fast(
+    program: Program,
+    machine: MachineSpec,
+    tile_memory_bytes: np.ndarray,
+    *,
+    max_steps: int,
+    progress: bool = False,
+    extrapolate: bool = True,
+) -> RunResult:
+    """Simulate a validated ``program`` on ``machine`` with the numba kernels.
+
+    ``tile_memory_bytes`` (from the memory ledger) is passed through to the result.
+    ``extrapolate=False`` simulates every repeat iteration (same result, slower; for
+    tests and benchmarks). Use :func:`mimdsim.engines.simulate`, which validates the
+    program and checks its memory first.
+
+    Raises
+    ------
+    SimulationLimitError
+        If the program executes more than ``max_steps`` supersteps and host copies
+        (counted before anything runs, repeats expanded).
+
+    Examples
+    --------
+    >>> from mimdsim.arch import load_machine
+    >>> from mimdsim.program.ir import ComputeSet, Program, Repeat, Superstep, VertexBlock
+    >>> m = load_machine("mk2", n_ipus=1)
+    >>> cs = ComputeSet("mul", (VertexBlock("Dot", [0, 1], [77], [48]),))
+    >>> p = Program("p", (Repeat(1000, (Superstep("s", compute=cs),)),))
+    >>> r = simulate_fast(p, m, np.zeros(m.n_tiles, np.int64), max_steps=10_000)
+    >>> r.total_cycles, int(r.tile_compute_cycles[0]), r.supersteps[0].n_executions
+    (3822000, 3696000, 1000)
+    """
+    arr = to_arrays(program)
+    if arr.n_executed > max_steps:
+        raise SimulationLimitError(
+            f"program {program.name!r}: {arr.n_executed:,} steps to execute exceed max_steps={max_steps:,}"
+        )
+    costs = _static_costs(arr, machine)
+    rec, total = _run(arr, costs, machine, extrapolate=extrapolate, progress=progress)
+    tiles = K.tile_totals(
+        arr.step_table,
+        np.ascontiguousarray(rec[K.REC_N]),
+        costs["cs_ptr"],
+        costs["cs_tiles"],
+        costs["cs_incl"],
+        costs["cs_excl"],
+        costs["ex_phase"],
+        costs["ex_global"],
+        costs["host"],
+        total,
+        machine.n_tiles,
+        machine.tiles_per_ipu,
+    )
+    return RunResult(
+        program=program.name,
+        machine=machine.name,
+        engine="fast",
+        total_cycles=total,
+        tile_clock_hz=machine.tile_clock_hz,
+        batch_size=program.batch_size,
+        tile_compute_cycles=tiles[0],
+        tile_compute_excl_idle_cycles=tiles[1],
+        tile_exchange_cycles=tiles[2],
+        tile_global_exchange_cycles=tiles[3],
+        tile_host_exchange_cycles=tiles[4],
+        tile_sync_cycles=tiles[5],
+        tile_memory_bytes=np.asarray(tile_memory_bytes, np.int64).copy(),
+        supersteps=_records(arr, rec),
+        n_steps_executed=arr.n_executed,
+        metadata={},
+    )

@@ -1,0 +1,238 @@
+"""Struct-of-arrays view of a BSP program, for the numba (``fast``) engine.
+
+:func:`to_arrays` turns the object tree of a :class:`~mimdsim.program.ir.Program` into
+flat int64 arrays that numba kernels can read:
+
+* **static steps** (every Superstep/HostCopy once, in program order, as in
+  :meth:`Program.iter_static`): ``step_table[s] = (kind, scope, cs, ex, host)`` where
+  ``cs``/``ex``/``host`` index the distinct compute sets, exchanges and host copies
+  (-1: none);
+* **compute sets**: every distinct :class:`ComputeSet` flattened with
+  :func:`mimdsim.cost.compute.flatten_compute_set` and concatenated; compute set ``c``
+  owns blocks ``cs_block_ptr[c]:cs_block_ptr[c+1]``, and the block pointers index the
+  concatenated tile and vertex arrays directly (absolute offsets), so a slice of them is a
+  valid argument of :func:`mimdsim.cost.compute.compute_set_kernel`;
+* **exchanges**: every distinct :class:`Exchange` concatenated; exchange ``e`` owns
+  transfers ``ex_transfer_ptr[e]:ex_transfer_ptr[e+1]`` and ``dst_ptr`` indexes the
+  concatenated ``dst`` (absolute offsets), so slices are valid arguments of
+  :func:`mimdsim.cost.exchange.exchange_kernel`;
+* **host copies**: tiles and bytes of every distinct :class:`HostCopy`;
+* **control flow**: a flat op list ``ops[k] = (kind, arg, link, lo, hi, snap)``:
+  ``OP_STEP`` runs static step ``arg``; ``OP_BEGIN`` opens a repeat of ``arg`` iterations
+  whose matching ``OP_END`` is op ``link`` and whose body holds static steps
+  ``lo:hi``; ``OP_END`` closes the repeat opened at op ``link``. ``snap`` is the offset
+  of the repeat's slice of the engine's snapshot buffer (``n_snapshot`` in all).
+
+Objects are shared by identity: a compute set (exchange, host copy) used by many steps
+is flattened once. The IR is immutable, so one object always costs the same.
+
+Examples
+--------
+>>> from mimdsim.program.ir import ComputeSet, Program, Repeat, Superstep, VertexBlock
+>>> cs = ComputeSet("c", (VertexBlock("V", [0, 1], [10], [3]),))
+>>> p = Program("p", (Superstep("a", compute=cs), Repeat(4, (Superstep("b", compute=cs),))))
+>>> a = to_arrays(p)
+>>> a.n_static, a.n_compute_sets, a.n_executed
+(2, 1, 5)
+>>> a.ops.tolist()   # step 0; repeat x4 of static steps 1:2; end
+[[0, 0, -1, 0, 0, -1], [1, 4, 3, 1, 2, 0], [0, 1, -1, 0, 0, -1], [2, 0, 1, 1, 2, -1]]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mimdsim.cost.compute import flatten_compute_set
+from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep
+
+__all__ = [
+    "ProgramArrays",
+    "to_arrays",
+    "STEP_SUPERSTEP",
+    "STEP_HOST_COPY",
+    "SCOPE_INTERNAL",
+    "SCOPE_EXTERNAL",
+    "OP_STEP",
+    "OP_BEGIN",
+    "OP_END",
+]
+
+STEP_SUPERSTEP = 0
+STEP_HOST_COPY = 1
+SCOPE_INTERNAL = 0
+SCOPE_EXTERNAL = 1
+OP_STEP = 0
+OP_BEGIN = 1
+OP_END = 2
+
+
+@dataclass(frozen=True, eq=False)
+class ProgramArrays:
+    """Flat int64 arrays of one program (see the module docstring for the layout)."""
+
+    name: str
+    step_names: tuple[str, ...]
+    step_table: np.ndarray  # (n_static, 5): kind, scope, cs, ex, host
+    cs_block_ptr: np.ndarray
+    block_tile_ptr: np.ndarray
+    block_tiles: np.ndarray
+    block_vtx_ptr: np.ndarray
+    vtx_cycles: np.ndarray
+    vtx_counts: np.ndarray
+    block_sup: np.ndarray
+    ex_transfer_ptr: np.ndarray
+    ex_src: np.ndarray
+    ex_dst_ptr: np.ndarray
+    ex_dst: np.ndarray
+    ex_nbytes: np.ndarray
+    host_ptr: np.ndarray
+    host_tiles: np.ndarray
+    host_nbytes: np.ndarray
+    ops: np.ndarray  # (n_ops, 6): kind, arg, link, lo, hi, snap
+    n_snapshot: int
+    max_depth: int
+    n_executed: int
+
+    @property
+    def n_static(self) -> int:
+        return int(self.step_table.shape[0])
+
+    @property
+    def n_compute_sets(self) -> int:
+        return int(self.cs_block_ptr.size - 1)
+
+    @property
+    def n_exchanges(self) -> int:
+        return int(self.ex_transfer_ptr.size - 1)
+
+    @property
+    def n_host_copies(self) -> int:
+        return int(self.host_ptr.size - 1)
+
+
+def _ptr(sizes: list[int]) -> np.ndarray:
+    out = np.zeros(len(sizes) + 1, np.int64)
+    if sizes:
+        np.cumsum(sizes, out=out[1:])
+    return out
+
+
+def _cat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, np.int64)
+
+
+class _Flattener:
+    """Walks the step tree once, collecting distinct objects and the op list."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.table: list[tuple[int, int, int, int, int]] = []
+        self.cs_index: dict[int, int] = {}
+        self.ex_index: dict[int, int] = {}
+        self.host_index: dict[int, int] = {}
+        self.cs_list: list[ComputeSet] = []
+        self.ex_list: list[Exchange] = []
+        self.host_list: list[HostCopy] = []
+        self.ops: list[list[int]] = []
+        self.n_snapshot = 0
+        self.max_depth = 0
+
+    def _intern(self, obj: object, index: dict[int, int], items: list) -> int:  # type: ignore[type-arg]
+        k = index.get(id(obj))
+        if k is None:
+            k = index[id(obj)] = len(items)
+            items.append(obj)
+        return k
+
+    def walk(self, steps: tuple[Step, ...], depth: int) -> int:
+        """Append ``steps``' ops; return how many steps one pass executes."""
+        self.max_depth = max(self.max_depth, depth)
+        n_exec = 0
+        for s in steps:
+            if isinstance(s, Repeat):
+                begin = len(self.ops)
+                lo = len(self.table)
+                self.ops.append([OP_BEGIN, int(s.count), -1, lo, lo, -1])
+                body_exec = self.walk(s.body, depth + 1)
+                hi = len(self.table)
+                self.ops[begin][2] = len(self.ops)
+                self.ops[begin][4] = hi
+                self.ops[begin][5] = self.n_snapshot
+                self.n_snapshot += hi - lo
+                self.ops.append([OP_END, 0, begin, lo, hi, -1])
+                n_exec += int(s.count) * body_exec
+                continue
+            self.ops.append([OP_STEP, len(self.table), -1, 0, 0, -1])
+            self.names.append(s.name)
+            n_exec += 1
+            if isinstance(s, Superstep):
+                scope = SCOPE_EXTERNAL if s.sync == "external" else SCOPE_INTERNAL
+                cs = -1 if s.compute is None else self._intern(s.compute, self.cs_index, self.cs_list)
+                ex = -1 if s.exchange is None else self._intern(s.exchange, self.ex_index, self.ex_list)
+                self.table.append((STEP_SUPERSTEP, scope, cs, ex, -1))
+            else:
+                host = self._intern(s, self.host_index, self.host_list)
+                self.table.append((STEP_HOST_COPY, SCOPE_EXTERNAL, -1, -1, host))
+        return n_exec
+
+
+def _flatten_compute_sets(cs_list: list[ComputeSet]) -> tuple[np.ndarray, ...]:
+    flat = [flatten_compute_set(cs) for cs in cs_list]
+    n_blocks = [f[5].size for f in flat]
+    tile_sizes = [f[1].size for f in flat]
+    vtx_sizes = [f[3].size for f in flat]
+    tile_off = _ptr(tile_sizes)
+    vtx_off = _ptr(vtx_sizes)
+    # per-compute-set block pointers shifted to absolute offsets, their last entries dropped
+    tile_ptr = [f[0][:-1] + tile_off[k] for k, f in enumerate(flat)] + [tile_off[-1:]]
+    vtx_ptr = [f[2][:-1] + vtx_off[k] for k, f in enumerate(flat)] + [vtx_off[-1:]]
+    return (
+        _ptr(n_blocks),
+        _cat(tile_ptr),
+        _cat([f[1] for f in flat]),
+        _cat(vtx_ptr),
+        _cat([f[3] for f in flat]),
+        _cat([f[4] for f in flat]),
+        _cat([f[5] for f in flat]),
+    )
+
+
+def _flatten_exchanges(ex_list: list[Exchange]) -> tuple[np.ndarray, ...]:
+    dst_off = _ptr([e.dst.size for e in ex_list])
+    dst_ptr = [e.dst_ptr[:-1] + dst_off[k] for k, e in enumerate(ex_list)] + [dst_off[-1:]]
+    return (
+        _ptr([e.src.size for e in ex_list]),
+        _cat([e.src for e in ex_list]),
+        _cat(dst_ptr),
+        _cat([e.dst for e in ex_list]),
+        _cat([e.nbytes for e in ex_list]),
+    )
+
+
+def to_arrays(program: Program) -> ProgramArrays:
+    """The struct-of-arrays view of ``program`` (no machine needed, no cost computed).
+
+    The program is assumed valid (:func:`mimdsim.program.validate.check_program`).
+    """
+    f = _Flattener()
+    n_executed = f.walk(program.body, 0)
+    table = np.array(f.table, np.int64).reshape(-1, 5)
+    ops = np.array(f.ops, np.int64).reshape(-1, 6)
+    cs_arrays = _flatten_compute_sets(f.cs_list)
+    ex_arrays = _flatten_exchanges(f.ex_list)
+    return ProgramArrays(
+        program.name,
+        tuple(f.names),
+        table,
+        *cs_arrays,
+        *ex_arrays,
+        _ptr([h.tiles.size for h in f.host_list]),
+        _cat([h.tiles for h in f.host_list]),
+        _cat([h.nbytes for h in f.host_list]),
+        ops,
+        f.n_snapshot,
+        f.max_depth,
+        n_executed,
+    )
