@@ -58,6 +58,12 @@ FORMAT_NAME = "mimdsim-program"
 
 _SYNCS = ("internal", "external")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_TOP_KEYS = ("format", "version", "name", "batch_size", "metadata", "tensors", "exchanges", "compute_sets", "body")
+_STEP_KEYS = {
+    "superstep": ("type", "name", "sync", "exchange", "compute"),
+    "host_copy": ("type", "name", "direction", "tiles", "nbytes"),
+    "repeat": ("type", "name", "count", "body"),
+}
 _DIRECTIONS = ("to_device", "from_device")
 
 
@@ -199,9 +205,12 @@ class _Reader:
         got = f" (got {_short(value)})" if show_value else ""
         return ProgramFormatError(f"{self.source}: {where or '<root>'}: {message}{got}")
 
-    def obj(self, value: Any, where: str) -> dict[str, Any]:
+    def obj(self, value: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(where, "expected a JSON object", value)
+        unknown = [k for k in value if k not in allowed]
+        if unknown:
+            raise self.fail(_join(where, unknown[0]), f"unknown field (allowed: {', '.join(allowed)})", show_value=False)
         return value
 
     def field(self, obj: dict[str, Any], key: str, where: str) -> Any:
@@ -251,7 +260,7 @@ def _join(where: str, key: str) -> str:
 
 
 def _read_tensor(r: _Reader, value: Any, where: str) -> Tensor:
-    o = r.obj(value, where)
+    o = r.obj(value, where, ("name", "kind", "tiles", "nbytes"))
     tiles = r.array(o, "tiles", where)
     nbytes = r.array(o, "nbytes", where)
     if tiles.size != nbytes.size:
@@ -261,7 +270,7 @@ def _read_tensor(r: _Reader, value: Any, where: str) -> Tensor:
 
 
 def _read_exchange(r: _Reader, value: Any, where: str) -> Exchange:
-    o = r.obj(value, where)
+    o = r.obj(value, where, ("name", "src", "dst_ptr", "dst", "nbytes"))
     src = r.array(o, "src", where)
     dst_ptr = r.array(o, "dst_ptr", where)
     dst = r.array(o, "dst", where)
@@ -278,14 +287,14 @@ def _read_exchange(r: _Reader, value: Any, where: str) -> Exchange:
 
 
 def _read_compute(r: _Reader, value: Any, where: str) -> ComputeSet:
-    o = r.obj(value, where)
+    o = r.obj(value, where, ("name", "blocks"))
     blocks_val = r.field(o, "blocks", where)
     if not isinstance(blocks_val, list):
         raise r.fail(_join(where, "blocks"), "expected a list of vertex blocks", blocks_val)
     blocks = []
     for k, bv in enumerate(blocks_val):
         w = f"{where}.blocks[{k}]"
-        b = r.obj(bv, w)
+        b = r.obj(bv, w, ("codelet", "tiles", "worker_cycles", "worker_counts", "supervisor_cycles"))
         cycles = r.array(b, "worker_cycles", w)
         counts = r.array(b, "worker_counts", w) if "worker_counts" in b else np.ones(cycles.size, np.int64)
         if counts.size != cycles.size:
@@ -316,8 +325,10 @@ def _read_steps(r: _Reader, value: Any, where: str, exchanges: list[Exchange], c
     steps: list[Step] = []
     for k, sv in enumerate(value):
         w = f"{where}[{k}]"
-        s = r.obj(sv, w)
-        kind = r.string(s, "type", w, allowed=("superstep", "host_copy", "repeat"))
+        if not isinstance(sv, dict):
+            raise r.fail(w, "expected a JSON object", sv)
+        kind = r.string(sv, "type", w, allowed=tuple(_STEP_KEYS))
+        s = r.obj(sv, w, _STEP_KEYS[kind])
         if kind == "superstep":
             ex = _read_phase(r, s, "exchange", w, exchanges, _read_exchange, "exchanges")
             cs = _read_phase(r, s, "compute", w, computes, _read_compute, "compute_sets")
@@ -342,7 +353,7 @@ def program_from_dict(data: Any, source: str = "<dict>") -> Program:
     ``source`` names the input in error messages. Raises :class:`ProgramFormatError`.
     """
     r = _Reader(source)
-    o = r.obj(data, "")
+    o = r.obj(data, "", _TOP_KEYS)
     fmt = r.field(o, "format", "")
     if fmt != FORMAT_NAME:
         raise r.fail("format", f"expected {FORMAT_NAME!r} (not a mimdsim program file)", fmt)
