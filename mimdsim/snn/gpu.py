@@ -363,41 +363,52 @@ def gpu_kernel_list(spec: SNNSpec) -> list[Kernel]:
     c = sizes[-1]
     out: list[Kernel] = []
 
-    # forward: per time step all layers (they only read the previous step's spikes)
-    for l in range(1, n_layers + 1):
-        m, n = sizes[l - 1], sizes[l]
-        out.append(Kernel(f"fwd_matmul_l{l}", "fwd", 2 * b * m * n * t, f * (b * m + m * n + b * n) * t, t,
-                          "matmul", f"[{b},{m}]x[{m},{n}]"))
-        out.append(Kernel(f"fwd_lif_l{l}", "fwd", LIF_FWD_FLOPS * b * n * t, f * 5 * b * n * t, t,
-                          "elementwise", f"[{b},{n}]"))
+    def each_step(name: str, phase: Phase, kind: KernelKind, shape: str, flops: int, nbytes: int) -> None:
+        """A kernel launched once per time step; ``flops`` and ``nbytes`` are per launch."""
+        out.append(Kernel(name, phase, flops * t, nbytes * t, t, kind, shape))
+
+    def once(name: str, phase: Phase, kind: KernelKind, shape: str, flops: int, nbytes: int) -> None:
+        out.append(Kernel(name, phase, flops, nbytes, 1, kind, shape))
+
+    # forward, per time step: all layers (each reads only the previous step's spikes)
+    for li in range(1, n_layers + 1):
+        m, n = sizes[li - 1], sizes[li]
+        each_step(
+            f"fwd_matmul_l{li}", "fwd", "matmul", f"[{b},{m}]x[{m},{n}]", 2 * b * m * n, f * (b * m + m * n + b * n)
+        )
+        each_step(f"fwd_lif_l{li}", "fwd", "elementwise", f"[{b},{n}]", LIF_FWD_FLOPS * b * n, f * 5 * b * n)
     # readout and loss, once
-    out.append(Kernel("fwd_readout_sum", "fwd", t * b * c, f * (t * b * c + b * c), 1, "reduce", f"[{t},{b},{c}]"))
-    out.append(Kernel("fwd_loss_xent", "fwd", 4 * b * c, f * (b * c + b + 1), 1, "reduce", f"[{b},{c}]"))
-    out.append(Kernel("bwd_loss_grad", "bwd", 5 * b * c, f * (2 * b * c + b), 1, "elementwise", f"[{b},{c}]"))
-    for l in range(n_layers, 0, -1):
-        m, n = sizes[l - 1], sizes[l]
-        out.append(Kernel(f"bwd_init_l{l}", "bwd", 0, f * (m * n + b * n), 1, "fill", f"[{m},{n}]+[{b},{n}]"))
-    # backward: per time step, in reverse, layers from the last
-    for l in range(n_layers, 0, -1):
-        m, n = sizes[l - 1], sizes[l]
-        out.append(Kernel(f"bwd_dv_l{l}", "bwd", LIF_BWD_FLOPS * b * n * t, f * 5 * b * n * t, t,
-                          "elementwise", f"[{b},{n}]"))
-        out.append(Kernel(f"bwd_dw_l{l}", "bwd", (2 * b * m * n + m * n) * t, f * (b * m + b * n + 2 * m * n) * t, t,
-                          "matmul", f"[{m},{b}]x[{b},{n}]"))
-        if l > 1:
-            out.append(Kernel(f"bwd_dx_l{l}", "bwd", 2 * b * n * m * t, f * (b * n + n * m + b * m) * t, t,
-                              "matmul", f"[{b},{n}]x[{n},{m}]"))
-    # optimizer
+    once("fwd_readout_sum", "fwd", "reduce", f"[{t},{b},{c}]", t * b * c, f * (t * b * c + b * c))
+    once("fwd_loss_xent", "fwd", "reduce", f"[{b},{c}]", 4 * b * c, f * (b * c + b + 1))
+    once("bwd_loss_grad", "bwd", "elementwise", f"[{b},{c}]", 5 * b * c, f * (2 * b * c + b))
+    for li in range(n_layers, 0, -1):
+        m, n = sizes[li - 1], sizes[li]
+        once(f"bwd_init_l{li}", "bwd", "fill", f"[{m},{n}]+[{b},{n}]", 0, f * (m * n + b * n))
+    # backward, per time step in reverse: layers from the last
+    for li in range(n_layers, 0, -1):
+        m, n = sizes[li - 1], sizes[li]
+        each_step(f"bwd_dv_l{li}", "bwd", "elementwise", f"[{b},{n}]", LIF_BWD_FLOPS * b * n, f * 5 * b * n)
+        each_step(
+            f"bwd_dw_l{li}",
+            "bwd",
+            "matmul",
+            f"[{m},{b}]x[{b},{n}]",
+            2 * b * m * n + m * n,
+            f * (b * m + b * n + 2 * m * n),
+        )
+        if li > 1:
+            each_step(
+                f"bwd_dx_l{li}", "bwd", "matmul", f"[{b},{n}]x[{n},{m}]", 2 * b * n * m, f * (b * n + n * m + b * m)
+            )
+    # optimizer, once
     adam = spec.optimizer == "adam"
-    out.append(Kernel("update_step", "update", 8 if adam else 1, 12 if adam else 8, 1, "elementwise", "[1]"))
-    for l in range(1, n_layers + 1):
-        mn = sizes[l - 1] * sizes[l]
+    once("update_step", "update", "elementwise", "[1]", 8 if adam else 1, 12 if adam else 8)
+    for li in range(1, n_layers + 1):
+        m, n = sizes[li - 1], sizes[li]
         if adam:
-            out.append(Kernel(f"update_adam_l{l}", "update", ADAM_FLOPS * mn, f * 7 * mn, 1, "elementwise",
-                              f"[{sizes[l - 1]},{sizes[l]}]"))
+            once(f"update_adam_l{li}", "update", "elementwise", f"[{m},{n}]", ADAM_FLOPS * m * n, f * 7 * m * n)
         else:
-            out.append(Kernel(f"update_sgd_l{l}", "update", SGD_FLOPS * mn, f * 3 * mn, 1, "elementwise",
-                              f"[{sizes[l - 1]},{sizes[l]}]"))
+            once(f"update_sgd_l{li}", "update", "elementwise", f"[{m},{n}]", SGD_FLOPS * m * n, f * 3 * m * n)
     return out
 
 
