@@ -46,30 +46,43 @@ def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) 
     _tiles_in_range(w, ex.src, machine.n_tiles)
     _tiles_in_range(w, ex.dst, machine.n_tiles)
     _non_negative(w, ex.nbytes, "byte count")
+    if n == 0:
+        return
     tpi = machine.tiles_per_ipu
-    for i in range(n):
-        d = ex.destinations(i)
-        if np.any(d == ex.src[i]):
-            raise ProgramError(f"{w}: transfer {i} sends from tile {int(ex.src[i])} to itself")
-        if np.unique(d).size != d.size:
-            raise ProgramError(f"{w}: transfer {i} names a destination tile twice")
-        if scope == "internal" and np.any(d // tpi != ex.src[i] // tpi):
+    transfer = np.repeat(np.arange(n), np.diff(ex.dst_ptr))
+    src_of_dst = ex.src[transfer]
+    own = np.flatnonzero(ex.dst == src_of_dst)
+    if own.size:
+        i = int(transfer[own[0]])
+        raise ProgramError(f"{w}: transfer {i} sends from tile {int(ex.src[i])} to itself")
+    key = transfer * machine.n_tiles + ex.dst
+    order = np.sort(key)
+    dup = np.flatnonzero(order[1:] == order[:-1])
+    if dup.size:
+        raise ProgramError(f"{w}: transfer {int(order[dup[0]] // machine.n_tiles)} names a destination tile twice")
+    if scope == "internal":
+        cross = np.flatnonzero(ex.dst // tpi != src_of_dst // tpi)
+        if cross.size:
+            i, d = int(transfer[cross[0]]), int(ex.dst[cross[0]])
             raise ProgramError(
-                f"{w}: transfer {i} crosses IPUs (tile {int(ex.src[i])} -> IPU {int(d[d // tpi != ex.src[i] // tpi][0] // tpi)}) "
+                f"{w}: transfer {i} crosses IPUs (tile {int(ex.src[i])} -> tile {d} on IPU {d // tpi}) "
                 "in a superstep with an internal sync (use sync='external')"
             )
 
 
-def _check_steps(steps: tuple[Step, ...], machine: MachineSpec, prefix: str) -> None:
+def _check_steps(steps: tuple[Step, ...], machine: MachineSpec, prefix: str, seen: set[tuple[int, str]]) -> None:
+    """Check each step; an exchange or compute set shared by several steps is checked once."""
     for k, s in enumerate(steps):
         where = f"{prefix}step {k} ({getattr(s, 'name', '?')!r})"
         if isinstance(s, Superstep):
             if s.sync not in ("internal", "external"):
                 raise ProgramError(f"{where}: sync {s.sync!r} is not 'internal' or 'external'")
-            if s.exchange is not None:
+            if s.exchange is not None and (id(s.exchange), s.sync) not in seen:
                 _check_exchange(where, s.exchange, s.sync, machine)
-            if s.compute is not None:
+                seen.add((id(s.exchange), s.sync))
+            if s.compute is not None and (id(s.compute), "") not in seen:
                 _check_compute(where, s.compute, machine.n_tiles)
+                seen.add((id(s.compute), ""))
         elif isinstance(s, HostCopy):
             _tiles_in_range(where, s.tiles, machine.n_tiles)
             _non_negative(where, s.nbytes, "byte count")
@@ -80,7 +93,7 @@ def _check_steps(steps: tuple[Step, ...], machine: MachineSpec, prefix: str) -> 
         elif isinstance(s, Repeat):
             if not isinstance(s.count, int | np.integer) or s.count < 0:
                 raise ProgramError(f"{where}: repeat count {s.count!r} must be an integer >= 0")
-            _check_steps(s.body, machine, f"{where} > ")
+            _check_steps(s.body, machine, f"{where} > ", seen)
         else:
             raise ProgramError(f"{where}: {type(s).__name__} is not a Superstep, HostCopy or Repeat")
 
@@ -97,4 +110,4 @@ def check_program(program: Program, machine: MachineSpec) -> None:
             raise ProgramError(f"{where}: tiles and nbytes differ in length")
         _tiles_in_range(where, t.tiles, machine.n_tiles)
         _non_negative(where, t.nbytes, "byte count")
-    _check_steps(program.body, machine, f"program {program.name!r}: ")
+    _check_steps(program.body, machine, f"program {program.name!r}: ", set())

@@ -1,0 +1,254 @@
+"""Cycle estimators of the codelets the sparse SNN training step runs (snn-on-ipu.md §1.5-1.6, §5).
+
+The paper's code registers no cycle estimates (every vertex has the placeholder 1, §5), so
+each estimator here is derived from the codelet's inner loop, in the style of the PopLibs
+estimators (ipu-hardware.md §4): ``overhead + iterations x cycles per iteration``.
+
+Derivation rules, used throughout:
+
+* A worker issues one instruction per *thread cycle* (barrel, §1a); a load's 6-cycle
+  latency is hidden by the barrel (§6.1), so every instruction counts 1 thread cycle.
+* The paper's codelets are C++ (``custom_codelet.cpp``). Loops are counted instruction by
+  instruction as the compiler would emit them without bundling: the tut6 calibration
+  (poplar-tut6.md §7.1) found a 4-instruction scalar C++ MAC loop costs about 4 thread
+  cycles per element on hardware, i.e. one cycle per instruction.
+* Float vectors are 2 wide (64-bit data path, §1a): a float2 load/add is 1 instruction.
+* ``VERTEX_OVERHEAD_THREAD_CYCLES`` = 20: entry, field pointer loads and exit of a worker
+  vertex, the base of PopLibs' UnaryOp2D estimator (ipu-hardware.md §4).
+* Elementwise PopLibs MultiVertex operations use PopLibs' own formula (§4):
+  ``11 + 6 x (worker_overhead + ceil(ceil(n/6)/2) x (cycles_per_vector + loop_overhead))``
+  tile cycles.
+
+Every function takes numpy arrays of spike counts and returns int64 thread cycles (worker
+vertices) or tile cycles (supervisor vertices, named ``*_tile_cycles``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "VERTEX_OVERHEAD_THREAD_CYCLES",
+    "state_update_cycles",
+    "dense_flags_cycles",
+    "dense_to_sparse_cycles",
+    "tile_combine_cycles",
+    "final_combine_cycles",
+    "state_grad_cycles",
+    "weight_grad_cycles",
+    "input_grad_cycles",
+    "reduce_stage1_cycles",
+    "reduce_stage2_cycles",
+    "slice_copy_cycles",
+    "elementwise_tile_cycles",
+    "reduce_replicas_tile_cycles",
+    "optimizer_tile_cycles",
+    "fill_tile_cycles",
+    "loop_counter_tile_cycles",
+    "loss_cycles",
+    "copy_tile_cycles",
+]
+
+VERTEX_OVERHEAD_THREAD_CYCLES = 20
+"""Entry + field loads + exit of a C++ worker vertex (PopLibs UnaryOp2D base, ipu-hardware.md §4)."""
+
+# Per-iteration instruction counts (one thread cycle each), from the loop bodies in §5.
+_ID_LOOP = 5
+"""Sparse input loop per id and neuron pair: ld32 id, address arithmetic, ld64 weight pair,
+f32v2add, loop branch (brnzdec)."""
+_STATE_UPDATE_PER_PAIR = 10
+"""State update of a neuron pair: ld64 V, 2 compares with theta, 2 selects of the reset
+multiplier, f32v2mul by alpha, f32v2 fma of the input, st64 V, pointer increment, branch."""
+_FLAG_VERTEX = 6
+"""DenseSpikesMultiThresh body: ld V, 2 compares, 2 st32 flags, return."""
+_SCAN_PER_FLAG = 3
+"""DenseToSparse scan per flag: ld32 flag, test, branch."""
+_WRITE_PER_HIT = 2
+"""Per listed id: st32 id, increment count."""
+_COPY_PER_ID = 3
+"""Copying one id between lists: ld32, st32, increment/branch."""
+_LIST_OVERHEAD = 5
+"""Setting up one source list in a combine: load pointer and count, compare with the cap."""
+_SLOT_SCAN = 4
+"""State-grad scan per output slot: ld32 id, subtract tile start, unsigned range compare, branch."""
+_SUPERSPIKE = 12 + 312
+"""A slot whose id is on this tile: ld V, sub theta, abs, mul beta, add 1, ld g, mul, add to
+dL/dV, st (12) plus a float ``pow`` call, 312 cycles (PopLibs POWER float, §4)."""
+_WGRAD_PER_ID = 6
+"""Weight-grad per id and neuron pair: ld32 id, address, ld64 dW, f32v2add of g-hat, st64, branch."""
+_WGRAD_PER_SAMPLE = 5
+"""Per batch element of a weight-grad vertex: load count, g-hat pair, pointers."""
+_IGRAD_PER_ID = 4
+"""Input-grad per slot: ld32 id, address, horizontal add of the pair products, st32 (+branch
+folded in the pair loop below)."""
+_IGRAD_PER_PAIR = 3
+"""Input-grad per neuron pair of a slot: ld64 W pair, f32v2mul by g-hat, f32v2add accumulate."""
+_REDUCE1_PER_PARTIAL = 2
+"""Stage-1 reduce per partial: ld32, f32add."""
+_REDUCE1_SKIP = 3
+"""Stage-1 reduce vertex of an inactive slot: load count, compare, exit."""
+
+
+def _ceil_div(a: np.ndarray | int, b: int) -> np.ndarray:
+    return -(-np.asarray(a, np.int64) // b)
+
+
+def state_update_cycles(n_in: np.ndarray, k: int) -> np.ndarray:
+    """``LIFStateUpdateInPlace{Two,Multi}NeuronSIMD`` per (tile, batch element).
+
+    ``k/2`` neuron pairs, each looping over the ``n_in`` true input ids (the multi-neuron
+    vertex re-reads the ids per pair, §5) and then updating its state:
+    ``20 + ceil(k/2) x (5 n_in + 10)``.
+
+    >>> state_update_cycles(np.array([0, 14]), 2).tolist()
+    [30, 100]
+    """
+    pairs = _ceil_div(k, 2)
+    return VERTEX_OVERHEAD_THREAD_CYCLES + pairs * (_ID_LOOP * np.asarray(n_in, np.int64) + _STATE_UPDATE_PER_PAIR)
+
+
+def dense_flags_cycles() -> int:
+    """``DenseSpikesMultiThresh`` per (neuron, batch element): ``20 + 6`` (overhead-dominated)."""
+    return VERTEX_OVERHEAD_THREAD_CYCLES + _FLAG_VERTEX
+
+
+def dense_to_sparse_cycles(slice_len: int | np.ndarray, hits: np.ndarray) -> np.ndarray:
+    """``DenseToSparseSpikes`` per (batch, threshold, slice): ``20 + 3 x slice + 2 x hits``."""
+    return (
+        VERTEX_OVERHEAD_THREAD_CYCLES
+        + _SCAN_PER_FLAG * np.asarray(slice_len, np.int64)
+        + _WRITE_PER_HIT * np.asarray(hits, np.int64)
+    )
+
+
+def tile_combine_cycles(n_lists: int, n_ids: np.ndarray) -> np.ndarray:
+    """Stage 2 ``...Combine_singleThresh`` per spike-gen tile: ``20 + 5 x lists + 3 x ids``."""
+    return VERTEX_OVERHEAD_THREAD_CYCLES + _LIST_OVERHEAD * n_lists + _COPY_PER_ID * np.asarray(n_ids, np.int64)
+
+
+def final_combine_cycles(n_lists: int, n_true: np.ndarray, n_valid: np.ndarray) -> np.ndarray:
+    """``LIFOutSpikesMultiThreshsCombine`` per (layer, batch): two passes over ``n_lists`` lists.
+
+    ``20 + 2 x 5 x lists + 3 x valid + 4`` (the true ids and then the gradient-only ids
+    are copied, ``valid`` in all; 4 for writing both counts).
+    """
+    return VERTEX_OVERHEAD_THREAD_CYCLES + 2 * _LIST_OVERHEAD * n_lists + _COPY_PER_ID * np.asarray(n_valid, np.int64) + 4
+
+
+def state_grad_cycles(n_valid: np.ndarray, hits: np.ndarray) -> np.ndarray:
+    """``calcLIFStateGrad_stateWise`` per (tile, batch): ``20 + 4 x valid + 324 x hits``.
+
+    ``hits`` (slots whose id is on this tile) may be fractional: its expectation
+    ``valid x k / N`` when only counts are known; the result is rounded up.
+    """
+    v = np.asarray(n_valid, np.int64)
+    return VERTEX_OVERHEAD_THREAD_CYCLES + _SLOT_SCAN * v + np.ceil(_SUPERSPIKE * np.asarray(hits, float)).astype(np.int64)
+
+
+def weight_grad_cycles(n_true_per_sample: np.ndarray, k: int) -> int:
+    """``LIFWeightsGrad{Two,Multi}NeuronSIMD``: one vertex per worker over its batch share.
+
+    ``20 + sum_b (5 + ceil(k/2) x 6 x n_true[b])``.
+    """
+    pairs = int(_ceil_div(k, 2))
+    n = np.asarray(n_true_per_sample, np.int64)
+    return int(VERTEX_OVERHEAD_THREAD_CYCLES + (_WGRAD_PER_SAMPLE + pairs * _WGRAD_PER_ID * n).sum())
+
+
+def input_grad_cycles(n_valid_in: np.ndarray, k: int) -> np.ndarray:
+    """``LIFInpSpikesGrad{TwoRow,MultiRow}SIMD`` per (tile, batch): ``20 + valid x (4 + 3 ceil(k/2))``."""
+    pairs = _ceil_div(k, 2)
+    return VERTEX_OVERHEAD_THREAD_CYCLES + np.asarray(n_valid_in, np.int64) * (_IGRAD_PER_ID + _IGRAD_PER_PAIR * pairs)
+
+
+def reduce_stage1_cycles(group_size: int, active: bool) -> int:
+    """``CustomSparseReduceStage1`` per (group, batch, slot): ``20 + 2 g`` if active, else ``20 + 3``."""
+    if not active:
+        return VERTEX_OVERHEAD_THREAD_CYCLES + _REDUCE1_SKIP
+    return VERTEX_OVERHEAD_THREAD_CYCLES + _REDUCE1_PER_PARTIAL * group_size
+
+
+def reduce_stage2_cycles(n_partials: int, n_out: int) -> int:
+    """One worker's share of ``popops::reduceMany``: ``n_out`` floats from ``n_partials`` group results.
+
+    PopLibs reduction estimate (ipu-hardware.md §4): 7 entry/exit + 26 setup + 16 per
+    output row + (7 + 3) per partial per float2 vector. The row of ``S_in`` outputs of a
+    (layer, batch) is split over the 6 workers (PopLibs reductions partition their
+    outputs over workers), so each worker reduces ``ceil(S_in / 6)`` outputs.
+    """
+    return 7 + 26 + 16 + 10 * n_partials * int(_ceil_div(n_out, 2))
+
+
+def slice_copy_cycles(n_bytes: int | np.ndarray) -> np.ndarray:
+    """``MultiSlice``/``MultiUpdate`` of one row: 30 pro/epilogue + 19 per offset + 3 per 64-bit vector (§4)."""
+    return 30 + 19 + 3 * _ceil_div(n_bytes, 8)
+
+
+def elementwise_tile_cycles(n_elements: int, cycles_per_vector: int = 1, worker_overhead: int = 29, loop_overhead: int = 2) -> int:
+    """A PopLibs float MultiVertex over ``n_elements`` (6 workers, float2 vectors), in tile cycles.
+
+    ``11 + 6 x (worker_overhead + ceil(ceil(n/6)/2) x (cycles_per_vector + loop_overhead))``;
+    defaults: BinaryOp1D float, ADD/SUB/MUL (1 cycle per vector, +2 loop overhead), §4.
+
+    >>> elementwise_tile_cycles(96)
+    329
+    """
+    if n_elements <= 0:
+        return 0
+    per_worker = -(-n_elements // 6)
+    return 11 + 6 * (worker_overhead + -(-per_worker // 2) * (cycles_per_vector + loop_overhead))
+
+
+def reduce_replicas_tile_cycles(n_outputs: int, n_replicas: int = 6) -> int:
+    """Reducing ``n_replicas`` weight-gradient replicas of ``n_outputs`` floats, spread over 6 workers.
+
+    PopLibs reduction: 7 + 26 setup, then (7 + 3) per partial per float2 vector (§4); each
+    worker takes ``ceil(n/6)`` outputs; tile cycles = 6 x the worker's thread cycles.
+    """
+    if n_outputs <= 0:
+        return 0
+    per_worker = -(-n_outputs // 6)
+    return 6 * (7 + 26 + 10 * n_replicas * -(-per_worker // 2))
+
+
+def optimizer_tile_cycles(n_weights: int, optimizer: str) -> int:
+    """Weight update on a tile holding ``n_weights`` weights.
+
+    SGD: one ScaledAdd (``w -= lr g``; 5 cycles per vector, per-worker prologue 16, §4).
+    Adam: the elementwise ops TF emits for ``m, v, w``: 6 multiply/add ops (1 cycle per
+    vector), one square (1), one SQRT (10 per 2), one DIVIDE (10 per 2) and one subtract
+    (1): each a MultiVertex by :func:`elementwise_tile_cycles`.
+    """
+    if optimizer == "sgd":
+        return elementwise_tile_cycles(n_weights, cycles_per_vector=5, worker_overhead=16, loop_overhead=0)
+    cheap = 8 * elementwise_tile_cycles(n_weights)
+    costly = 2 * elementwise_tile_cycles(n_weights, cycles_per_vector=10, loop_overhead=5)
+    return cheap + costly
+
+
+def fill_tile_cycles(n_bytes: int, store_bytes_per_cycle: int = 8) -> int:
+    """Zeroing ``n_bytes`` with a Fill MultiVertex: 11 + 6 x (5 + bytes per worker / 8) (64-bit stores, §1a)."""
+    if n_bytes <= 0:
+        return 0
+    return 11 + 6 * (5 + -(-(-(-n_bytes // 6)) // store_bytes_per_cycle))
+
+
+def loop_counter_tile_cycles() -> int:
+    """Counted-loop bookkeeping on tile 0: increment, compare, branch, as one supervisor step (11, §4)."""
+    return 11
+
+
+def loss_cycles(sparse_size: int, n_classes: int, n_timesteps: int) -> int:
+    """Sparse-to-dense output, sum over time, softmax cross-entropy and its gradient per sample.
+
+    ``20 + T x 2 x 3 x S`` (sparse2dense scatter and its gradient gather, 3 per id)
+    ``+ 16 x C`` (per class: sum, EXP float 6 per 2, LOG, divide).
+    """
+    return VERTEX_OVERHEAD_THREAD_CYCLES + 6 * n_timesteps * sparse_size + 16 * n_classes
+
+
+def copy_tile_cycles(n_bytes: int, memcpy_bytes_per_cycle: int) -> int:
+    """An on-tile copy of ``n_bytes`` by the supervisor: 11 (supervisor overhead, §4) + bytes / memcpy rate."""
+    if n_bytes <= 0:
+        return 0
+    return 11 + -(-n_bytes // memcpy_bytes_per_cycle)
