@@ -22,18 +22,37 @@ def _non_negative(where: str, values: np.ndarray, what: str) -> None:
         raise ProgramError(f"{where}: {what} {int(values.min())} is negative (must be >= 0)")
 
 
-def _check_compute(where: str, cs: ComputeSet, n_tiles: int) -> None:
-    for k, b in enumerate(cs.blocks):
-        w = f"{where}: compute set {cs.name!r} block {k} ({b.codelet})"
-        _tiles_in_range(w, b.tiles, n_tiles)
-        _non_negative(w, b.worker_cycles, "vertex cycles")
-        _non_negative(w, b.worker_counts, "vertex count")
+def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> None:
+    """Check every block of every compute set at once (vectorised over the whole program)."""
+    blocks = [(where, cs, k, b) for where, cs in sets for k, b in enumerate(cs.blocks)]
+    if not blocks:
+        return
+
+    def where_of(i: int) -> str:
+        where, cs, k, b = blocks[int(i)]
+        return f"{where}: compute set {cs.name!r} block {k} ({b.codelet})"
+
+    for i, (_, _, _, b) in enumerate(blocks):
         if b.worker_counts.shape != b.worker_cycles.shape:
-            raise ProgramError(f"{w}: worker_counts has {b.worker_counts.size} entries, worker_cycles {b.worker_cycles.size}")
-        if b.supervisor_cycles < 0:
-            raise ProgramError(f"{w}: supervisor_cycles {b.supervisor_cycles} is negative (must be >= 0)")
-        if np.unique(b.tiles).size != b.tiles.size:
-            raise ProgramError(f"{w}: a tile appears twice in one block")
+            raise ProgramError(f"{where_of(i)}: worker_counts has {b.worker_counts.size} entries, worker_cycles {b.worker_cycles.size}")
+    idx = np.arange(len(blocks))
+    tiles = np.concatenate([b.tiles for *_, b in blocks])
+    tile_owner = np.repeat(idx, [b.tiles.size for *_, b in blocks])
+    cyc = np.concatenate([b.worker_cycles for *_, b in blocks])
+    cnt = np.concatenate([b.worker_counts for *_, b in blocks])
+    vtx_owner = np.repeat(idx, [b.worker_cycles.size for *_, b in blocks])
+    sup = np.array([b.supervisor_cycles for *_, b in blocks], np.int64)
+    bad = np.flatnonzero((tiles < 0) | (tiles >= n_tiles))
+    if bad.size:
+        raise ProgramError(f"{where_of(tile_owner[bad[0]])}: tile {int(tiles[bad[0]])} does not exist (machine has tiles 0..{n_tiles - 1})")
+    for name, values, owner in (("vertex cycles", cyc, vtx_owner), ("vertex count", cnt, vtx_owner), ("supervisor_cycles", sup, idx)):
+        bad = np.flatnonzero(values < 0)
+        if bad.size:
+            raise ProgramError(f"{where_of(owner[bad[0]])}: {name} {int(values[bad[0]])} is negative (must be >= 0)")
+    key = np.sort(tile_owner * n_tiles + tiles)
+    dup = np.flatnonzero(key[1:] == key[:-1])
+    if dup.size:
+        raise ProgramError(f"{where_of(key[dup[0]] // n_tiles)}: tile {int(key[dup[0]] % n_tiles)} appears twice in one block")
 
 
 def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) -> None:
@@ -70,8 +89,10 @@ def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) 
             )
 
 
-def _check_steps(steps: tuple[Step, ...], machine: MachineSpec, prefix: str, seen: set[tuple[int, str]]) -> None:
-    """Check each step; an exchange or compute set shared by several steps is checked once."""
+def _check_steps(
+    steps: tuple[Step, ...], machine: MachineSpec, prefix: str, seen: set[tuple[int, str]], sets: list[tuple[str, ComputeSet]]
+) -> None:
+    """Check each step; an exchange shared by several steps is checked once; compute sets go to ``sets``."""
     for k, s in enumerate(steps):
         where = f"{prefix}step {k} ({getattr(s, 'name', '?')!r})"
         if isinstance(s, Superstep):
@@ -81,7 +102,7 @@ def _check_steps(steps: tuple[Step, ...], machine: MachineSpec, prefix: str, see
                 _check_exchange(where, s.exchange, s.sync, machine)
                 seen.add((id(s.exchange), s.sync))
             if s.compute is not None and (id(s.compute), "") not in seen:
-                _check_compute(where, s.compute, machine.n_tiles)
+                sets.append((where, s.compute))
                 seen.add((id(s.compute), ""))
         elif isinstance(s, HostCopy):
             _tiles_in_range(where, s.tiles, machine.n_tiles)
@@ -93,7 +114,7 @@ def _check_steps(steps: tuple[Step, ...], machine: MachineSpec, prefix: str, see
         elif isinstance(s, Repeat):
             if not isinstance(s.count, int | np.integer) or s.count < 0:
                 raise ProgramError(f"{where}: repeat count {s.count!r} must be an integer >= 0")
-            _check_steps(s.body, machine, f"{where} > ", seen)
+            _check_steps(s.body, machine, f"{where} > ", seen, sets)
         else:
             raise ProgramError(f"{where}: {type(s).__name__} is not a Superstep, HostCopy or Repeat")
 
@@ -110,4 +131,6 @@ def check_program(program: Program, machine: MachineSpec) -> None:
             raise ProgramError(f"{where}: tiles and nbytes differ in length")
         _tiles_in_range(where, t.tiles, machine.n_tiles)
         _non_negative(where, t.nbytes, "byte count")
-    _check_steps(program.body, machine, f"program {program.name!r}: ", set())
+    sets: list[tuple[str, ComputeSet]] = []
+    _check_steps(program.body, machine, f"program {program.name!r}: ", set(), sets)
+    _check_compute_sets(sets, machine.n_tiles)

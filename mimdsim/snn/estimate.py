@@ -1,0 +1,246 @@
+"""One call from an SNN description to a training-step estimate on a machine (and a GPU).
+
+``estimate_training_step`` runs the whole pipeline of DESIGN.md: spike activity
+(functional model, trace, parametric or saturated) -> mapping (partitioner) -> lowering ->
+memory check -> engine -> :class:`SNNEstimate`, optionally with the dense GPU baseline.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mimdsim.arch.spec import MachineSpec
+from mimdsim.engines import simulate
+from mimdsim.engines.result import CATEGORIES, RunResult
+from mimdsim.errors import ConfigError, TileMemoryError
+from mimdsim.memory.ledger import MemoryLedger, memory_ledger
+from mimdsim.partition import partition_layers
+from mimdsim.partition.mapping import NeuronMapping
+from mimdsim.snn.activity import SpikeActivity, functional_activity, load_activity, parametric_activity
+from mimdsim.snn.lower import LoweringOptions, check_batch, lower_snn
+from mimdsim.snn.spec import SNNSpec
+
+__all__ = ["SNNEstimate", "StepKind", "estimate_training_step", "make_activity", "ACTIVITY_SOURCES"]
+
+ACTIVITY_SOURCES = ("functional", "parametric", "saturated")
+"""Named activity sources; a path to a ``.npz`` trace or a :class:`SpikeActivity` also works."""
+
+
+@dataclass(frozen=True)
+class StepKind:
+    """One kind of superstep (its name without the time-step index), over all its executions."""
+
+    name: str
+    n_executions: int
+    cycles: int
+    cycles_per_timestep: float
+    bound: str
+    breakdown_cycles: dict[str, int]
+
+
+@dataclass(frozen=True, eq=False)
+class SNNEstimate:
+    """The estimate of one training step (forward over T steps, BPTT, weight update)."""
+
+    spec: SNNSpec
+    machine: MachineSpec
+    engine: str
+    result: RunResult
+    mapping: NeuronMapping
+    ledger: MemoryLedger
+    activity_source: str
+    gpu: object | None = None  # mimdsim.snn.gpu.GpuEstimate
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def cycles_per_step(self) -> int:
+        return self.result.total_cycles
+
+    @property
+    def ms_per_step(self) -> float:
+        return self.result.seconds * 1e3
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.spec.batch_size / self.result.seconds
+
+    @property
+    def breakdown_cycles(self) -> dict[str, int]:
+        """Critical-path split of the step (adds up to ``cycles_per_step``)."""
+        return self.result.critical_path_cycles()
+
+    @property
+    def neurons_per_tile(self) -> int:
+        return self.mapping.neurons_per_tile
+
+    @property
+    def oom_tiles(self) -> list[int]:
+        return [int(t) for t in self.ledger.oom_tiles]
+
+    @property
+    def speedup_vs_gpu(self) -> float | None:
+        if self.gpu is None:
+            return None
+        return float(self.gpu.ms_per_step) / self.ms_per_step  # type: ignore[attr-defined]
+
+    def step_kinds(self) -> list[StepKind]:
+        """Supersteps grouped by kind (``fwd.state_update[t=3]`` -> ``fwd.state_update``), costliest first."""
+        cycles: dict[str, int] = defaultdict(int)
+        runs: dict[str, int] = defaultdict(int)
+        bounds: dict[str, Counter[str]] = defaultdict(Counter)
+        parts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
+        for rec in self.result.supersteps:
+            kind = re.sub(r"\[t=\d+\]$", "", rec.name)
+            cycles[kind] += rec.cycles
+            runs[kind] += rec.n_executions
+            bounds[kind][rec.bound] += rec.cycles
+            for c in CATEGORIES:
+                parts[kind][c] += getattr(rec, f"{c}_cycles")
+        T = self.spec.n_timesteps
+        out = [
+            StepKind(k, runs[k], cycles[k], cycles[k] / T, bounds[k].most_common(1)[0][0], parts[k])
+            for k in cycles
+        ]
+        return sorted(out, key=lambda s: (-s.cycles, s.name))
+
+    def top_step_kinds(self, n: int = 5, *, per_timestep: bool = True) -> list[StepKind]:
+        """The ``n`` costliest superstep kinds; with ``per_timestep`` only those of the time loops."""
+        kinds = self.step_kinds()
+        if per_timestep:
+            kinds = [k for k in kinds if k.n_executions >= self.spec.n_timesteps - 1 and self.spec.n_timesteps > 1] or kinds
+        return kinds[:n]
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON object of ``mimdsim snn --json``."""
+        out: dict[str, object] = {
+            "model": self.spec.name,
+            "machine": self.machine.name,
+            "engine": self.engine,
+            "n_ipus": self.machine.n_ipus,
+            "n_ipus_used": self.mapping.n_ipus_used,
+            "neurons_per_tile": self.mapping.neurons_per_tile,
+            "partitioner": self.mapping.method,
+            "layers": list(self.spec.layer_sizes),
+            "sparse_sizes": list(self.spec.sparse_sizes),
+            "batch_size": self.spec.batch_size,
+            "n_timesteps": self.spec.n_timesteps,
+            "activity_source": self.activity_source,
+            "ms_per_step": self.ms_per_step,
+            "samples_per_s": self.samples_per_s,
+            "cycles_per_step": self.cycles_per_step,
+            "breakdown_cycles": self.breakdown_cycles,
+            "profile_cycles": self.result.breakdown_cycles(),
+            "max_tile_memory_bytes": self.ledger.max_tile_bytes,
+            "memory_bytes_per_tile": self.machine.memory_bytes_per_tile,
+            "oom_tiles": self.oom_tiles,
+            "top_supersteps": [
+                {"name": k.name, "cycles_per_timestep": k.cycles_per_timestep, "bound": k.bound} for k in self.top_step_kinds(5)
+            ],
+        }
+        if self.gpu is not None:
+            out["gpu"] = self.gpu.gpu  # type: ignore[attr-defined]
+            out["gpu_ms_per_step"] = float(self.gpu.ms_per_step)  # type: ignore[attr-defined]
+            out["speedup_vs_gpu"] = self.speedup_vs_gpu
+        out.update(self.extra)
+        return out
+
+
+def saturated_activity(spec: SNNSpec) -> SpikeActivity:
+    """Every spike tensor full at every step: the worst case the sparse sizes allow."""
+    T, B = spec.n_timesteps, spec.batch_size
+    full = tuple(np.full((T, B), s, np.int32) for s in spec.sparse_sizes)
+    return SpikeActivity(full, full, tuple(spec.sparse_sizes), T, B, source="saturated")
+
+
+def make_activity(
+    spec: SNNSpec, source: str | os.PathLike[str] | SpikeActivity = "functional", *, seed: int = 0, rate: float | None = None,
+    input_rate: float | None = None,
+) -> tuple[SpikeActivity, str]:
+    """The spike activity driving the data-dependent costs, and a label saying where it came from."""
+    if isinstance(source, SpikeActivity):
+        source.check_against(spec)
+        return source, source.source or "given"
+    if source == "functional":
+        kw = {} if input_rate is None else {"input_rate": input_rate}
+        return functional_activity(spec, seed, **kw), "functional"
+    if source == "parametric":
+        if rate is None:
+            raise ConfigError("activity: 'parametric' needs a firing rate (rate=..., --rate)")
+        kw = {} if input_rate is None else {"input_rate": input_rate}
+        return parametric_activity(spec, rate, seed, **kw), f"parametric(rate={rate})"
+    if source == "saturated":
+        return saturated_activity(spec), "saturated"
+    path = Path(source)
+    if path.suffix == ".npz" or path.exists():
+        act = load_activity(path)
+        act.check_against(spec)
+        return act, f"trace:{path.name}"
+    raise ConfigError(f"activity: {str(source)!r} is not one of {', '.join(ACTIVITY_SOURCES)} or an .npz trace path")
+
+
+def estimate_training_step(
+    spec: SNNSpec,
+    machine: MachineSpec,
+    *,
+    activity: str | os.PathLike[str] | SpikeActivity = "functional",
+    rate: float | None = None,
+    input_rate: float | None = None,
+    engine: str = "fast",
+    neurons_per_tile: int | None = None,
+    partitioner: str = "contiguous",
+    seed: int = 0,
+    gpu: str | None = None,
+    allow_oom: bool = False,
+    options: LoweringOptions | None = None,
+) -> SNNEstimate:
+    """Estimate one training step of ``spec`` on ``machine``.
+
+    Raises
+    ------
+    ConfigError
+        Bad batch (not a multiple of 6), activity or engine.
+    MappingError
+        The layers do not fit the machine's tiles.
+    TileMemoryError
+        Some tile is over its memory (unless ``allow_oom``, which reports ``oom_tiles``
+        and simulates anyway). Larger neurons-per-tile only add memory per tile, so the
+        smallest ``k`` that fits the tiles is the only candidate.
+
+    Examples
+    --------
+    >>> from mimdsim import load_machine
+    >>> from mimdsim.snn.spec import snn_from_sizes
+    >>> spec = snn_from_sizes([64, 24, 24, 4], activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3)
+    >>> est = estimate_training_step(spec, load_machine("bow", tiles_per_ipu=64), activity="saturated")
+    >>> est.neurons_per_tile, est.cycles_per_step == sum(est.breakdown_cycles.values())
+    (2, True)
+    """
+    check_batch(spec)
+    act, label = make_activity(spec, activity, seed=seed, rate=rate, input_rate=input_rate)
+    mapping = partition_layers(
+        spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus, method=partitioner, neurons_per_tile=neurons_per_tile
+    )
+    program = lower_snn(spec, machine, mapping, act, options)
+    ledger = memory_ledger(program, machine)
+    if ledger.oom_tiles.size and not allow_oom:
+        worst = ledger.overflows(1)[0]
+        raise TileMemoryError(
+            f"{spec.name}: does not fit {machine.name} with {mapping.neurons_per_tile} neurons per tile "
+            f"({machine.memory_bytes_per_tile:,} B per tile): {ledger.oom_tiles.size} tile(s) over; worst: "
+            f"{worst.describe()}. More neurons per tile only add memory per tile: use more IPUs, a smaller "
+            "T or B, or allow_oom to simulate anyway",
+            report=ledger,
+        )
+    result = simulate(program, machine, engine, check_memory_fits=False)
+    gpu_est = None
+    if gpu is not None:
+        from mimdsim.snn.gpu import estimate_gpu_step
+
+        gpu_est = estimate_gpu_step(spec, gpu)
+    return SNNEstimate(spec, machine, engine, result, mapping, ledger, label, gpu_est)
