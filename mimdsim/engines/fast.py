@@ -133,29 +133,20 @@ def _run(
 
 
 def _records(arr: ProgramArrays, rec: np.ndarray) -> tuple[SuperstepRecord, ...]:
-    kinds = ("superstep", "host_copy")
-    table = arr.step_table
+    kind_names = ("superstep", "host_copy")
+    kinds = [kind_names[k == STEP_HOST_COPY] for k in arr.step_table[:, 0].tolist()]
     cols = rec.tolist()
-    out = []
-    for s in range(arr.n_static):
-        ran = cols[K.REC_N][s] > 0
-        out.append(
-            SuperstepRecord(
-                index=s,
-                name=arr.step_names[s],
-                kind=kinds[1 if table[s, 0] == STEP_HOST_COPY else 0],
-                n_executions=cols[K.REC_N][s],
-                cycles=cols[K.REC_CYCLES][s],
-                compute_cycles=cols[K.REC_COMPUTE][s],
-                exchange_cycles=cols[K.REC_EXCHANGE][s],
-                global_exchange_cycles=cols[K.REC_GLOBAL][s],
-                host_exchange_cycles=cols[K.REC_HOST][s],
-                sync_cycles=cols[K.REC_SYNC][s],
-                critical_tile=cols[K.REC_CRITICAL][s] if ran else _NO_EXECUTION_TILE,
-                bound=CATEGORIES[cols[K.REC_BOUND][s]] if ran else _NO_EXECUTION_BOUND,
-            )
-        )
-    return tuple(out)
+    n, cycles, comp, exch = cols[K.REC_N], cols[K.REC_CYCLES], cols[K.REC_COMPUTE], cols[K.REC_EXCHANGE]
+    glob, host, sync = cols[K.REC_GLOBAL], cols[K.REC_HOST], cols[K.REC_SYNC]
+    crit, bound = cols[K.REC_CRITICAL], cols[K.REC_BOUND]
+    return tuple(
+        SuperstepRecord(
+            s, name, kind, n[s], cycles[s], comp[s], exch[s], glob[s], host[s], sync[s],
+            crit[s] if n[s] else _NO_EXECUTION_TILE,
+            CATEGORIES[bound[s]] if n[s] else _NO_EXECUTION_BOUND,
+        )  # fmt: skip
+        for s, (name, kind) in enumerate(zip(arr.step_names, kinds, strict=True))
+    )
 
 
 def simulate_fast(

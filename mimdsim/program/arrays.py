@@ -124,58 +124,90 @@ def _cat(parts: list[np.ndarray]) -> np.ndarray:
 
 
 class _Flattener:
-    """Walks the step tree once, collecting distinct objects and the op list."""
+    """Walks the step tree once, collecting distinct objects and the op list (by columns)."""
 
     def __init__(self) -> None:
         self.names: list[str] = []
-        self.table: list[tuple[int, int, int, int, int]] = []
-        self.cs_index: dict[int, int] = {}
-        self.ex_index: dict[int, int] = {}
-        self.host_index: dict[int, int] = {}
+        self.table: tuple[list[int], ...] = ([], [], [], [], [])  # kind, scope, cs, ex, host
+        self.index: dict[int, int] = {}  # id(object) -> its index in cs_list, ex_list or host_list
         self.cs_list: list[ComputeSet] = []
         self.ex_list: list[Exchange] = []
         self.host_list: list[HostCopy] = []
-        self.ops: list[list[int]] = []
+        self.ops: tuple[list[int], ...] = ([], [], [], [], [], [])  # kind, arg, link, lo, hi, snap
         self.n_snapshot = 0
         self.max_depth = 0
 
-    def _intern(self, obj: object, index: dict[int, int], items: list) -> int:  # type: ignore[type-arg]
-        k = index.get(id(obj))
+    def _intern(self, obj: object, items: list) -> int:  # type: ignore[type-arg]
+        k = self.index.get(id(obj))
         if k is None:
-            k = index[id(obj)] = len(items)
+            k = self.index[id(obj)] = len(items)
             items.append(obj)
         return k
 
+    def _op(self, kind: int, arg: int, link: int, lo: int, hi: int, snap: int) -> None:
+        for col, v in zip(self.ops, (kind, arg, link, lo, hi, snap), strict=True):
+            col.append(v)
+
     def walk(self, steps: tuple[Step, ...], depth: int) -> int:
         """Append ``steps``' ops; return how many steps one pass executes."""
+        # NOTE: written for speed (programs of 10^5 steps): locals instead of attribute lookups
         self.max_depth = max(self.max_depth, depth)
+        names = self.names
+        t_kind, t_scope, t_cs, t_ex, t_host = self.table
+        o_kind, o_arg, o_link, o_lo, o_hi, o_snap = self.ops
+        index = self.index
+        cs_list, ex_list = self.cs_list, self.ex_list
         n_exec = 0
         for s in steps:
-            if isinstance(s, Repeat):
-                begin = len(self.ops)
-                lo = len(self.table)
-                self.ops.append([OP_BEGIN, int(s.count), -1, lo, lo, -1])
+            if isinstance(s, Superstep):
+                cs = -1
+                if s.compute is not None:
+                    cs = index.get(id(s.compute), -1)
+                    if cs < 0:
+                        cs = self._intern(s.compute, cs_list)
+                ex = -1
+                if s.exchange is not None:
+                    ex = index.get(id(s.exchange), -1)
+                    if ex < 0:
+                        ex = self._intern(s.exchange, ex_list)
+                kind, scope, host = STEP_SUPERSTEP, SCOPE_EXTERNAL if s.sync == "external" else SCOPE_INTERNAL, -1
+            elif isinstance(s, Repeat):
+                begin = len(o_kind)
+                lo = len(names)
+                self._op(OP_BEGIN, int(s.count), -1, lo, lo, -1)
                 body_exec = self.walk(s.body, depth + 1)
-                hi = len(self.table)
-                self.ops[begin][2] = len(self.ops)
-                self.ops[begin][4] = hi
-                self.ops[begin][5] = self.n_snapshot
+                hi = len(names)
+                o_link[begin] = len(o_kind)
+                o_hi[begin] = hi
+                o_snap[begin] = self.n_snapshot
                 self.n_snapshot += hi - lo
-                self.ops.append([OP_END, 0, begin, lo, hi, -1])
+                self._op(OP_END, 0, begin, lo, hi, -1)
                 n_exec += int(s.count) * body_exec
                 continue
-            self.ops.append([OP_STEP, len(self.table), -1, 0, 0, -1])
-            self.names.append(s.name)
-            n_exec += 1
-            if isinstance(s, Superstep):
-                scope = SCOPE_EXTERNAL if s.sync == "external" else SCOPE_INTERNAL
-                cs = -1 if s.compute is None else self._intern(s.compute, self.cs_index, self.cs_list)
-                ex = -1 if s.exchange is None else self._intern(s.exchange, self.ex_index, self.ex_list)
-                self.table.append((STEP_SUPERSTEP, scope, cs, ex, -1))
             else:
-                host = self._intern(s, self.host_index, self.host_list)
-                self.table.append((STEP_HOST_COPY, SCOPE_EXTERNAL, -1, -1, host))
+                kind, scope, cs, ex = STEP_HOST_COPY, SCOPE_EXTERNAL, -1, -1
+                host = self._intern(s, self.host_list)
+            o_kind.append(OP_STEP)
+            o_arg.append(len(names))
+            o_link.append(-1)
+            o_lo.append(0)
+            o_hi.append(0)
+            o_snap.append(-1)
+            names.append(s.name)
+            t_kind.append(kind)
+            t_scope.append(scope)
+            t_cs.append(cs)
+            t_ex.append(ex)
+            t_host.append(host)
+            n_exec += 1
         return n_exec
+
+
+def _columns(cols: tuple[list[int], ...]) -> np.ndarray:
+    out = np.empty((len(cols[0]), len(cols)), np.int64)
+    for k, col in enumerate(cols):
+        out[:, k] = col
+    return out
 
 
 def _flatten_compute_sets(cs_list: list[ComputeSet]) -> tuple[np.ndarray, ...]:
@@ -218,8 +250,8 @@ def to_arrays(program: Program) -> ProgramArrays:
     """
     f = _Flattener()
     n_executed = f.walk(program.body, 0)
-    table = np.array(f.table, np.int64).reshape(-1, 5)
-    ops = np.array(f.ops, np.int64).reshape(-1, 6)
+    table = _columns(f.table)
+    ops = _columns(f.ops)
     cs_arrays = _flatten_compute_sets(f.cs_list)
     ex_arrays = _flatten_exchanges(f.ex_list)
     return ProgramArrays(
