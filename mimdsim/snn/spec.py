@@ -154,13 +154,14 @@ def snn_from_sizes(
         raise ConfigError(format_validation_error(err, "SNN model")) from None
 
 
-def load_snn_model(path: str | Path) -> tuple[SNNSpec, RunHints]:
+def load_snn_model(path: str | Path, *, activity: float | None = None) -> tuple[SNNSpec, RunHints]:
     """Read an SNN model TOML file (format in docs/snn.md).
 
     The file holds the :class:`SNNSpec` fields at top level. Layers are given either as
     ``[[layers]]`` tables (``n_neurons``, ``sparse_size``, ...) or as ``layer_sizes`` plus
     ``max_activity`` (sparse sizes derived as the paper does). An optional ``[run]`` table
-    holds :class:`RunHints`.
+    holds :class:`RunHints`. ``activity`` replaces the file's ``max_activity`` (and so
+    every derived sparse size); it needs the ``layer_sizes`` form.
     """
     from mimdsim.arch.load import format_validation_error, read_toml
 
@@ -168,7 +169,10 @@ def load_snn_model(path: str | Path) -> tuple[SNNSpec, RunHints]:
     data = read_toml(path)
     run = data.pop("run", {})
     sizes = data.pop("layer_sizes", None)
-    activity = data.pop("max_activity", None)
+    file_activity = data.pop("max_activity", None)
+    if activity is not None and sizes is None:
+        raise ConfigError(f"{path}: an activity override needs layer_sizes + max_activity, not explicit [[layers]]")
+    activity = file_activity if activity is None else activity
     if sizes is not None:
         if "layers" in data:
             raise ConfigError(f"{path}: layers: give either [[layers]] or layer_sizes, not both")
