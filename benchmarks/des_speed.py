@@ -1,0 +1,152 @@
+"""Measure the speed of the ``des`` (SimPy) engine in tile-events per second.
+
+The workload is a synthetic, SNN-like BSP program on one Mk2 IPU (1472 tiles):
+``--steps`` supersteps, each with an exchange in which every tile multicasts its spikes to
+``--fanout`` other tiles, then a compute set of ``--groups`` vertex blocks (tiles in
+contiguous ranges, like layers) whose vertex counts and cycles are drawn at random for
+every step (data-dependent costs). Variants:
+
+* ``distinct``: every superstep is its own static step (an unrolled BPTT, costs computed
+  once per step);
+* ``repeat``: a body of ``--body`` supersteps repeated (costs computed once, reused);
+* ``per-tile``: like ``distinct`` but every tile gets its own vertex count, so (almost)
+  every tile finishes at its own time: the worst case for the DES's tile grouping.
+
+A tile-event is what a process-per-tile DES would process (see ``mimdsim/engines/des.py``);
+the script also prints tile-steps/s (one tile through one superstep) and SimPy events/s.
+Only :func:`simulate_des` is timed. The program is valid by construction and is not
+passed through ``check_program`` (``--validate`` does; it is slow on programs this big). Example::
+
+    python benchmarks/des_speed.py --variant distinct --steps 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from mimdsim.arch import load_machine
+from mimdsim.arch.spec import MachineSpec
+from mimdsim.engines.des import simulate_des
+from mimdsim.program.ir import ComputeSet, Exchange, Program, Repeat, Superstep, VertexBlock
+from mimdsim.program.validate import check_program
+
+VARIANTS = ("distinct", "repeat", "per-tile")
+
+
+def _exchange(rng: np.random.Generator, n_tiles: int, fanout: int, name: str) -> Exchange:
+    """Every tile multicasts 0-256 B to ``fanout`` random other tiles."""
+    offsets = rng.integers(1, n_tiles, size=(n_tiles, fanout))
+    dst = (np.arange(n_tiles)[:, None] + offsets) % n_tiles
+    dst = np.sort(dst, axis=1)
+    keep = np.ones_like(dst, bool)
+    keep[:, 1:] = dst[:, 1:] != dst[:, :-1]  # unique destinations per transfer
+    counts = keep.sum(axis=1)
+    ptr = np.concatenate([[0], np.cumsum(counts)])
+    return Exchange(name, np.arange(n_tiles), ptr, dst[keep], rng.integers(0, 257, n_tiles))
+
+
+def _compute(rng: np.random.Generator, n_tiles: int, n_groups: int, per_tile: bool, name: str) -> ComputeSet:
+    """Blocks of contiguous tiles with random (data-dependent) vertex counts."""
+    if per_tile:
+        blocks = tuple(
+            VertexBlock("Lif", [t], [int(rng.integers(20, 40))], [int(rng.integers(1, 60))], 30) for t in range(n_tiles)
+        )
+        return ComputeSet(name, blocks)
+    edges = np.linspace(0, n_tiles, n_groups + 1).astype(int)
+    blocks = tuple(
+        VertexBlock(
+            "Lif",
+            np.arange(a, b),
+            rng.integers(20, 200, size=3),
+            rng.integers(1, 60, size=3),
+            int(rng.integers(0, 100)),
+        )
+        for a, b in zip(edges[:-1], edges[1:], strict=True)
+    )
+    return ComputeSet(name, blocks)
+
+
+def build_program(variant: str, n_steps: int, machine: MachineSpec, *, groups: int, fanout: int, body: int, seed: int) -> Program:
+    """The benchmark program (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    n = machine.n_tiles
+    n_static = body if variant == "repeat" else n_steps
+    steps = tuple(
+        Superstep(
+            f"t{k}",
+            "internal",
+            _exchange(rng, n, fanout, f"x{k}"),
+            _compute(rng, n, groups, variant == "per-tile", f"c{k}"),
+        )
+        for k in range(n_static)
+    )
+    if variant == "repeat":
+        return Program(f"des-speed-{variant}", (Repeat(n_steps // body, steps),))
+    return Program(f"des-speed-{variant}", steps)
+
+
+def measure(
+    variant: str, n_steps: int, *, groups: int, fanout: int, body: int, seed: int, validate: bool = False
+) -> dict[str, object]:
+    """Build (and optionally validate) the program, time one run; return the figures."""
+    machine = load_machine("mk2")
+    t0 = time.perf_counter()
+    program = build_program(variant, n_steps, machine, groups=groups, fanout=fanout, body=body, seed=seed)
+    if validate:
+        check_program(program, machine)
+    build_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    result = simulate_des(program, machine, np.zeros(machine.n_tiles, np.int64), max_steps=10**9)
+    wall_s = time.perf_counter() - t0
+    tile_events = int(result.metadata["tile_events"])  # type: ignore[call-overload]
+    simpy_events = int(result.metadata["simpy_events"])  # type: ignore[call-overload]
+    tile_steps = result.n_steps_executed * machine.n_tiles
+    return {
+        "variant": variant,
+        "tiles": machine.n_tiles,
+        "steps_executed": result.n_steps_executed,
+        "total_cycles": result.total_cycles,
+        "build_s": round(build_s, 2),
+        "wall_s": round(wall_s, 2),
+        "tile_events": tile_events,
+        "tile_events_per_s": round(tile_events / wall_s),
+        "tile_steps_per_s": round(tile_steps / wall_s),
+        "simpy_events": simpy_events,
+        "simpy_events_per_s": round(simpy_events / wall_s),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--variant", choices=(*VARIANTS, "all"), default="all")
+    ap.add_argument("--steps", type=int, default=10_000, help="supersteps executed")
+    ap.add_argument("--groups", type=int, default=8, help="vertex blocks per compute set")
+    ap.add_argument("--fanout", type=int, default=4, help="destinations per multicast")
+    ap.add_argument("--body", type=int, default=10, help="supersteps in the repeated body (variant repeat)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--validate", action="store_true", help="run check_program on the program first")
+    ap.add_argument("--json", action="store_true", help="print one JSON object per variant")
+    args = ap.parse_args(argv)
+    variants = VARIANTS if args.variant == "all" else (args.variant,)
+    print(f"# {platform.node()} {platform.processor() or platform.machine()} python {platform.python_version()}")
+    for v in variants:
+        row = measure(v, args.steps, groups=args.groups, fanout=args.fanout, body=args.body, seed=args.seed, validate=args.validate)
+        if args.json:
+            print(json.dumps(row))
+        else:
+            print(
+                f"{v:9s} {row['steps_executed']:>7,} steps x {row['tiles']} tiles: {row['wall_s']:6.2f} s  "
+                f"{row['tile_events_per_s']:>12,} tile-events/s  {row['tile_steps_per_s']:>12,} tile-steps/s  "
+                f"{row['simpy_events_per_s']:>10,} SimPy events/s  (build {row['build_s']} s)"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

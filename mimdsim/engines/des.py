@@ -1,0 +1,501 @@
+"""The reference engine: a SimPy discrete-event model of the BSP machine (docs/concepts.md).
+
+Model
+-----
+* **One SimPy process per IPU** drives that IPU's tiles through every executed step, in
+  program order, with every ``Repeat`` iteration simulated literally. IPUs run on their
+  own timelines and drift apart under internal syncs; they meet only at external syncs
+  and host copies.
+* **Barriers.** An internal sync of IPU ``i`` is reached when its last tile group has
+  finished computing (so ``env.now`` *is* ``b_i = max(ready)`` over its tiles); an
+  external sync or host copy is a machine-wide barrier event that the last IPU to arrive
+  triggers.
+* **Phases.** After the barrier each IPU runs timed phases: sync release ``S(scope)``,
+  the global (IPU-link) exchange ``G``, its on-chip exchange ``E_i`` (or the host copy
+  ``H``). The exchange is compiler-scheduled, so the per-phase durations computed by
+  :func:`mimdsim.cost.exchange.exchange_kernel` (per-tile exchange ports, supertile
+  receive, link sharing) are the truth; they are computed once per distinct exchange.
+* **Compute.** Each tile's compute set time ``C_t`` (barrel-scheduled worker contexts)
+  comes from :func:`mimdsim.cost.compute.compute_set_kernel`, once per distinct compute
+  set. Tiles of an IPU with equal ``C_t`` share one timeline in that step, so they
+  finish as **one** SimPy event (a *tile group*); each tile's clock ``ready[t]`` is
+  set from the simulated time of its group's event.
+
+What an "event" is
+------------------
+``metadata["tile_events"]`` counts *tile-events*: what a process-per-tile DES would
+process. Every SimPy event processed stands for the tiles whose timelines it advances:
+a barrier release and every non-zero phase (S, G, E_i, H) of IPU ``i`` count its
+``tiles_per_ipu`` tiles, a tile group's compute completion counts the tiles in the
+group (tiles without compute, or with ``C_t = 0``, have no compute event). So one
+superstep on one IPU of ``n`` tiles with non-zero sync, exchange and compute is ``4 n``
+tile-events, represented by ``3 +`` (number of distinct ``C_t``) SimPy events
+(``metadata["simpy_events"]``). ``max_events`` limits tile-events. Batching never skips
+semantics: every tile's accumulators and clock are updated at every executed step.
+
+Costs are cached by the identity of the (immutable) compute set, exchange or host copy
+and dropped after their last use, so a program of many distinct steps holds only the
+costs of the steps in flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import simpy
+from tqdm.auto import tqdm
+
+from mimdsim.arch.spec import MachineSpec
+from mimdsim.cost.compute import compute_set_kernel, flatten_compute_set
+from mimdsim.cost.exchange import ExchangeParams, ExchangeWorkspace, exchange_kernel
+from mimdsim.cost.sync import host_copy_cycles, sync_cycles
+from mimdsim.engines.result import CATEGORIES, RunResult, SuperstepRecord
+from mimdsim.errors import SimulationLimitError
+from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep
+
+__all__ = ["simulate_des"]
+
+_PROGRESS_DELAY_S = 1.0
+"""The progress bar appears only once a run has lasted this long."""
+_PROGRESS_EVERY_STEPS = 256
+_NO_EXECUTION_TILE = -1
+"""``critical_tile`` of a step that never ran (inside a ``Repeat(0)``), as in the fast engine."""
+_NO_EXECUTION_BOUND = "none"
+
+SimGen = Generator[simpy.Event, Any, None]
+
+
+# ---- static costs ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class _IpuCompute:
+    """One compute set on one IPU: what its tiles run and how they group by finish time.
+
+    ``tiles``/``incl_cycles``/``excl_cycles``: tiles with vertices. ``timed_tiles``: those
+    with ``C_t > 0``, sorted by ``(C_t, tile)``; group ``g`` is the next
+    ``group_sizes[g]`` of them and finishes ``group_delays[g]`` cycles after the
+    previous group. ``crit_tile``: the lowest tile with the IPU's largest ``C_t``
+    (``crit_cycles``).
+    """
+
+    tiles: np.ndarray
+    incl_cycles: np.ndarray
+    excl_cycles: np.ndarray
+    timed_tiles: np.ndarray
+    group_delays: tuple[int, ...]
+    group_sizes: np.ndarray
+    crit_tile: int
+    crit_cycles: int
+
+
+@dataclass(frozen=True, eq=False)
+class _ExchangeCosts:
+    ipu_cycles: tuple[int, ...]
+    global_cycles: int
+
+
+class _CostModel:
+    """Cost of every distinct compute set / exchange / host copy, from :mod:`mimdsim.cost`."""
+
+    def __init__(self, machine: MachineSpec) -> None:
+        n = machine.n_tiles
+        self.machine = machine
+        self.tpi = machine.tiles_per_ipu
+        self.n_ctx = machine.num_worker_contexts
+        self.overhead_cycles = machine.compute_set_overhead_cycles
+        self._slot = np.full(n, -1, np.int64)
+        self._loads = np.zeros((n, self.n_ctx), np.int64)
+        self._out = (np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
+        self._ex_params = ExchangeParams(machine).as_tuple()
+        self._ex_ws = ExchangeWorkspace(machine).as_tuple()
+        self._ex_out = np.zeros(machine.n_ipus, np.int64)
+
+    def compute(self, cs: ComputeSet) -> tuple[_IpuCompute | None, ...]:
+        """Per IPU: its tiles' compute cycles in ``cs`` and their tile groups (None: no vertices)."""
+        out_t, out_i, out_e = self._out
+        n = compute_set_kernel(
+            *flatten_compute_set(cs), self.n_ctx, self.overhead_cycles, self._slot, self._loads, out_t, out_i, out_e
+        )
+        tiles, incl, excl = out_t[:n].copy(), out_i[:n].copy(), out_e[:n].copy()
+        ipu = tiles // self.tpi
+        order = np.lexsort((tiles, incl, ipu))
+        tiles, incl, excl, ipu = tiles[order], incl[order], excl[order], ipu[order]
+        bounds = np.searchsorted(ipu, np.arange(self.machine.n_ipus + 1))
+        return tuple(
+            self._ipu_compute(i, tiles[a:b], incl[a:b], excl[a:b]) if b > a else None
+            for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))
+        )
+
+    def _ipu_compute(self, ipu: int, tiles: np.ndarray, incl: np.ndarray, excl: np.ndarray) -> _IpuCompute:
+        """Tile groups of one IPU; ``tiles``/``incl``/``excl`` are sorted by ``(incl, tile)``."""
+        first_timed = int(np.searchsorted(incl, 0, side="right"))
+        timed_tiles, timed_incl = tiles[first_timed:], incl[first_timed:]
+        if not timed_tiles.size:  # every tile of the IPU finishes with its exchange
+            return _IpuCompute(tiles, incl, excl, timed_tiles, (), np.zeros(0, np.int64), ipu * self.tpi, 0)
+        starts = np.flatnonzero(np.concatenate(([True], timed_incl[1:] != timed_incl[:-1])))
+        sizes = np.diff(np.append(starts, timed_incl.size))
+        values = timed_incl[starts].tolist()
+        delays = tuple(b - a for a, b in zip([0, *values[:-1]], values, strict=True))
+        # the lowest tile with the largest C_t: first of the last group
+        return _IpuCompute(tiles, incl, excl, timed_tiles, delays, sizes, int(timed_tiles[starts[-1]]), values[-1])
+
+    def exchange(self, ex: Exchange) -> _ExchangeCosts:
+        g = exchange_kernel(ex.src, ex.dst_ptr, ex.dst, ex.nbytes, *self._ex_params, *self._ex_ws, self._ex_out)
+        return _ExchangeCosts(tuple(int(c) for c in self._ex_out), int(g))
+
+    def host(self, hc: HostCopy) -> int:
+        return host_copy_cycles(self.machine, hc.tiles, hc.nbytes)
+
+
+class _UseCountedCache:
+    """Values computed on first use and dropped after their last expected use."""
+
+    def __init__(self, uses: dict[int, int]) -> None:
+        self._uses_left = dict(uses)
+        self._values: dict[int, object] = {}
+
+    def get(self, obj: object, make: Callable[[Any], Any]) -> Any:
+        key = id(obj)
+        try:
+            value = self._values[key]
+        except KeyError:
+            value = self._values[key] = make(obj)
+        left = self._uses_left[key] - 1
+        if left:
+            self._uses_left[key] = left
+        else:
+            del self._values[key], self._uses_left[key]
+        return value
+
+
+# ---- program walk ------------------------------------------------------------------
+
+def _compile(program: Program) -> tuple[tuple[Any, ...], list[Step], dict[int, int]]:
+    """The program as nested ``(record index, step)`` / ``(count, body)`` tuples.
+
+    Also returns the static steps (record order, as :meth:`Program.iter_static`) and how
+    many times each distinct cost object (compute set, exchange, host copy) is used.
+    """
+    static: list[Step] = []
+    uses: dict[int, int] = {}
+
+    def count_use(obj: object, n: int) -> None:
+        if obj is not None and n:
+            uses[id(obj)] = uses.get(id(obj), 0) + n
+
+    def walk(steps: tuple[Step, ...], mult: int) -> tuple[Any, ...]:
+        out: list[Any] = []
+        for s in steps:
+            if isinstance(s, Repeat):
+                out.append(("repeat", s.count, walk(s.body, mult * s.count)))
+                continue
+            out.append(("step", len(static), s))
+            static.append(s)
+            if isinstance(s, Superstep):
+                count_use(s.compute, mult)
+                count_use(s.exchange, mult)
+            else:
+                count_use(s, mult)
+        return tuple(out)
+
+    return walk(program.body, 1), static, uses
+
+
+# ---- records ---------------------------------------------------------------------
+
+
+class _Recorder:
+    """Turns each IPU's end-of-step report into per-static-step critical-path records.
+
+    An execution is complete once every IPU has reported it; IPUs report their own
+    executions in order, so executions complete in order.
+    """
+
+    def __init__(self, n_static: int, n_ipus: int, on_done: Callable[[], None]) -> None:
+        self.n_ipus = n_ipus
+        self.max_ready = 0
+        self.n_done = 0
+        self._on_done = on_done
+        self._pending: dict[int, list[int]] = {}
+        self.sums = np.zeros((n_static, 2 + len(CATEGORIES)), np.int64)  # n, cycles, categories
+        self.best_increment = np.full(n_static, -1, np.int64)
+        self.crit_tile = np.full(n_static, _NO_EXECUTION_TILE, np.int64)
+        self.bound = [_NO_EXECUTION_BOUND] * n_static
+
+    def report(self, k: int, rec: int, ready: int, tile: int, compute: int, exchange: int, glob: int, host: int) -> None:
+        """IPU's execution ``k`` of static step ``rec`` ended at ``ready``; ``tile`` is its critical tile."""
+        mine = [1, ready, tile, compute, exchange, glob, host]
+        if self.n_ipus > 1:
+            cur = self._pending.get(k)
+            if cur is None:
+                self._pending[k] = mine
+                return
+            cur[0] += 1
+            if ready > cur[1] or (ready == cur[1] and tile < cur[2]):
+                cur[1:] = mine[1:]
+            if cur[0] < self.n_ipus:
+                return
+            mine = self._pending.pop(k)
+        self._finish(rec, *mine[1:])
+
+    def _finish(self, rec: int, new: int, tile: int, compute: int, exchange: int, glob: int, host: int) -> None:
+        increment = new - self.max_ready
+        self.max_ready = new
+        parts = (compute, exchange, glob, host, increment - compute - exchange - glob - host)
+        row = self.sums[rec]
+        row[0] += 1
+        row[1] += increment
+        row[2:] += parts
+        if increment > self.best_increment[rec]:
+            self.best_increment[rec] = increment
+            self.crit_tile[rec] = tile
+            self.bound[rec] = CATEGORIES[parts.index(max(parts))]  # first of equals: CATEGORIES order
+        self.n_done += 1
+        self._on_done()
+
+    def records(self, static: list[Step]) -> tuple[SuperstepRecord, ...]:
+        out = []
+        for r, s in enumerate(static):
+            n, cycles, *parts = self.sums[r].tolist()
+            out.append(
+                SuperstepRecord(
+                    r,
+                    s.name,
+                    "superstep" if isinstance(s, Superstep) else "host_copy",
+                    n,
+                    cycles,
+                    *parts,
+                    critical_tile=int(self.crit_tile[r]),
+                    bound=self.bound[r],
+                )
+            )
+        return tuple(out)
+
+
+# ---- the model -------------------------------------------------------------------
+
+
+class _MachineBarrier:
+    """A machine-wide barrier: the last IPU to arrive releases every IPU."""
+
+    def __init__(self, env: simpy.Environment, n_ipus: int) -> None:
+        self.env = env
+        self.n_ipus = n_ipus
+        self._arrived = 0
+        self._event = env.event()
+
+    def arrive(self) -> simpy.Event:
+        event = self._event
+        self._arrived += 1
+        if self._arrived == self.n_ipus:
+            self._arrived = 0
+            self._event = self.env.event()
+            event.succeed()
+        return event
+
+
+class _DesModel:
+    """State of one simulation: tile clocks and accumulators, processes, counters."""
+
+    def __init__(self, program: Program, machine: MachineSpec, max_events: int, recorder_done: Callable[[], None]) -> None:
+        self.machine = machine
+        self.tpi = machine.tiles_per_ipu
+        self.max_events = max_events
+        self.sync_cycles = {"internal": sync_cycles(machine, "internal"), "external": sync_cycles(machine, "external")}
+        self.tree, self.static, uses = _compile(program)
+        self.costs = _CostModel(machine)
+        self.cache = _UseCountedCache({k: v * machine.n_ipus for k, v in uses.items()})
+        n = machine.n_tiles
+        self.ready = np.zeros(n, np.int64)
+        self.acc = {name: np.zeros(n, np.int64) for name in ("compute", "compute_excl_idle", *CATEGORIES[1:])}
+        self.tile_events = 0
+        self.simpy_events = 0
+        self.env = simpy.Environment()
+        self.barrier = _MachineBarrier(self.env, machine.n_ipus)
+        self.recorder = _Recorder(len(self.static), machine.n_ipus, recorder_done)
+
+    def run(self) -> None:
+        for i in range(self.machine.n_ipus):
+            self.env.process(self._ipu_process(i))
+        self.env.run()
+
+    def _count(self, tile_events: int, simpy_events: int) -> None:
+        self.tile_events += tile_events
+        self.simpy_events += simpy_events
+        if self.tile_events > self.max_events:
+            raise SimulationLimitError(
+                f"des: more than max_events={self.max_events:,} tile-events after {self.recorder.n_done:,} steps "
+                f"(simulated cycle {self.env.now:,}); raise max_events or use engine='fast'"
+            )
+
+    def _ipu_process(self, i: int) -> SimGen:
+        yield from self._walk(i, self.tree, [0])
+
+    def _walk(self, i: int, nodes: tuple[Any, ...], k: list[int]) -> SimGen:
+        for kind, a, b in nodes:
+            if kind == "repeat":
+                for _ in range(a):
+                    yield from self._walk(i, b, k)
+            elif isinstance(b, Superstep):
+                yield from self._superstep(i, k[0], a, b)
+                k[0] += 1
+            else:
+                yield from self._host_copy(i, k[0], a, b)
+                k[0] += 1
+
+    def _release(self, i: int, lo: int, hi: int, external: bool) -> SimGen:
+        """Barrier, then sync release: ``sync[t] += b_i - ready[t] + S`` for the IPU's tiles."""
+        if external:
+            yield self.barrier.arrive()
+        s = self.sync_cycles["external" if external else "internal"]
+        self.acc["sync"][lo:hi] += (self.env.now + s) - self.ready[lo:hi]
+        if s:
+            yield self.env.timeout(s)
+
+    def _superstep(self, i: int, k: int, rec: int, step: Superstep) -> SimGen:
+        env, tpi = self.env, self.tpi
+        lo, hi = i * tpi, (i + 1) * tpi
+        external = step.sync == "external"
+        yield from self._release(i, lo, hi, external)
+        n_phases = 1 + (self.sync_cycles[step.sync] > 0)
+        glob = exch = 0
+        if step.exchange is not None:
+            ex: _ExchangeCosts = self.cache.get(step.exchange, self.costs.exchange)
+            glob, exch = ex.global_cycles, ex.ipu_cycles[i]
+            if glob:
+                self.acc["global_exchange"][lo:hi] += glob
+                yield env.timeout(glob)
+            if exch:
+                self.acc["exchange"][lo:hi] += exch
+                yield env.timeout(exch)
+            n_phases += (glob > 0) + (exch > 0)
+        self.ready[lo:hi] = env.now
+        comp = None if step.compute is None else self.cache.get(step.compute, self.costs.compute)[i]
+        if comp is None:
+            self._count(n_phases * tpi, n_phases)
+            self.recorder.report(k, rec, env.now, lo, 0, exch, glob, 0)
+            return
+        self.acc["compute"][comp.tiles] += comp.incl_cycles
+        self.acc["compute_excl_idle"][comp.tiles] += comp.excl_cycles
+        times = []
+        for delay in comp.group_delays:
+            yield env.timeout(delay)
+            times.append(env.now)
+        if times:
+            self.ready[comp.timed_tiles] = np.repeat(np.array(times, np.int64), comp.group_sizes)
+        self._count(n_phases * tpi + comp.timed_tiles.size, n_phases + len(times))
+        self.recorder.report(k, rec, env.now, comp.crit_tile, comp.crit_cycles, exch, glob, 0)
+
+    def _host_copy(self, i: int, k: int, rec: int, step: HostCopy) -> SimGen:
+        lo, hi = i * self.tpi, (i + 1) * self.tpi
+        yield from self._release(i, lo, hi, True)
+        host: int = self.cache.get(step, self.costs.host)
+        if host:
+            self.acc["host_exchange"][lo:hi] += host
+            yield self.env.timeout(host)
+        self.ready[lo:hi] = self.env.now
+        n_phases = 1 + (self.sync_cycles["external"] > 0) + (host > 0)
+        self._count(n_phases * self.tpi, n_phases)
+        self.recorder.report(k, rec, self.env.now, lo, 0, 0, 0, host)
+
+
+# ---- entry point -----------------------------------------------------------------
+
+
+def simulate_des(
+    program: Program,
+    machine: MachineSpec,
+    tile_memory_bytes: np.ndarray,
+    *,
+    max_steps: int,
+    progress: bool = False,
+    max_events: int = 200_000_000,
+) -> RunResult:
+    """Simulate ``program`` on ``machine`` with the SimPy reference engine.
+
+    The program is assumed valid (:func:`mimdsim.engines.simulate` checks it first).
+
+    Parameters
+    ----------
+    program, machine
+        What to run, and on what.
+    tile_memory_bytes
+        Bytes held by each tile (from the memory ledger), copied into the result.
+    max_steps
+        Most supersteps and host copies the run may execute (repeats expanded).
+    progress
+        Show a tqdm progress bar (only once the run has lasted about a second).
+    max_events
+        Most tile-events the run may process (see the module docstring).
+
+    Returns
+    -------
+    RunResult
+        With ``engine="des"``; ``metadata`` holds ``tile_events`` and ``simpy_events``.
+
+    Raises
+    ------
+    SimulationLimitError
+        If the program executes more than ``max_steps`` steps (checked before the run) or
+        the run exceeds ``max_events`` tile-events.
+
+    Examples
+    --------
+    >>> from mimdsim.arch import load_machine
+    >>> from mimdsim.program.ir import ComputeSet, Program, Repeat, Superstep, VertexBlock
+    >>> m = load_machine("mk2", tiles_per_ipu=4, max_ipu_sync_delay=10)
+    >>> cs = ComputeSet("mul", (VertexBlock("Dot", [0, 1], [77], [48]),))
+    >>> r = simulate_des(Program("p", (Repeat(3, (Superstep("s", compute=cs),)),)), m, np.zeros(4, np.int64), max_steps=10)
+    >>> r.total_cycles, r.tile_compute_cycles.tolist(), r.tile_sync_cycles.tolist()
+    (11118, [11088, 11088, 0, 0], [30, 30, 11118, 11118])
+    """
+    n_exec = program.n_executed_steps()
+    if n_exec > max_steps:
+        raise SimulationLimitError(
+            f"program {program.name!r} executes {n_exec:,} steps, more than max_steps={max_steps:,}; raise max_steps"
+        )
+    with tqdm(total=n_exec, desc=f"des {program.name}", unit="step", disable=not progress, delay=_PROGRESS_DELAY_S) as bar:
+        model: _DesModel
+
+        def on_step_done() -> None:
+            if model.recorder.n_done % _PROGRESS_EVERY_STEPS == 0:
+                bar.update(_PROGRESS_EVERY_STEPS)
+
+        model = _DesModel(program, machine, max_events, on_step_done)
+        try:
+            model.run()
+        except SimulationLimitError as err:  # SimPy re-raises a copy; give the caller the original
+            raise (err.__cause__ if isinstance(err.__cause__, SimulationLimitError) else err) from None
+        bar.update(n_exec - bar.n)
+    return _result(program, machine, model, np.asarray(tile_memory_bytes, np.int64).copy())
+
+
+def _result(program: Program, machine: MachineSpec, model: _DesModel, memory_bytes: np.ndarray) -> RunResult:
+    """Add every tile's trailing wait to its sync and package the result."""
+    assert model.recorder.n_done == program.n_executed_steps(), "every executed step reports once per IPU"
+    total = int(model.ready.max()) if model.ready.size else 0
+    assert total == model.recorder.max_ready
+    acc = model.acc
+    acc["sync"] += total - model.ready
+    return RunResult(
+        program=program.name,
+        machine=machine.name,
+        engine="des",
+        total_cycles=total,
+        tile_clock_hz=machine.tile_clock_hz,
+        batch_size=program.batch_size,
+        tile_compute_cycles=acc["compute"],
+        tile_compute_excl_idle_cycles=acc["compute_excl_idle"],
+        tile_exchange_cycles=acc["exchange"],
+        tile_global_exchange_cycles=acc["global_exchange"],
+        tile_host_exchange_cycles=acc["host_exchange"],
+        tile_sync_cycles=acc["sync"],
+        tile_memory_bytes=memory_bytes,
+        supersteps=model.recorder.records(model.static),
+        n_steps_executed=model.recorder.n_done,
+        metadata={"tile_events": model.tile_events, "simpy_events": model.simpy_events},
+    )
