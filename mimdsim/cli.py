@@ -27,7 +27,10 @@ import numpy as np
 
 from mimdsim import __version__
 from mimdsim.arch import MachineSpec, list_presets, load_machine
+from mimdsim.engines import DEFAULT_ENGINE, ENGINES, RunResult, simulate
 from mimdsim.errors import MimdsimError
+from mimdsim.examples.demo import run_demo
+from mimdsim.program.serialize import load_program
 
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
@@ -57,8 +60,6 @@ def _add_machine_options(p: argparse.ArgumentParser, default: str | None) -> Non
 
 
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
-    from mimdsim.engines import DEFAULT_ENGINE, ENGINES
-
     p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=DEFAULT_ENGINE, help=f"simulation engine (default: {DEFAULT_ENGINE})")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object instead of tables")
 
@@ -106,12 +107,13 @@ def _pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f} %" if whole else "-"
 
 
-def _format_result(res: Any, machine: MachineSpec) -> str:
+def _format_result(res: RunResult, machine: MachineSpec) -> str:
     """The readable report of one run (a ``RunResult``)."""
     total = res.total_cycles
     head = [
         f"program   {res.program}  ({res.n_steps_executed:,} steps executed)",
-        f"machine   {machine.name}: {machine.n_ipus} IPU x {machine.tiles_per_ipu} tiles, {machine.tile_clock_hz / 1e9:g} GHz",
+        f"machine   {machine.name}: {machine.n_ipus} IPU{'s' if machine.n_ipus > 1 else ''} x {machine.tiles_per_ipu:,} tiles, "
+        f"{machine.tile_clock_hz / 1e9:g} GHz",
         f"engine    {res.engine}",
         "",
         f"total     {total:,} cycles = {res.seconds * 1e3:.4g} ms",
@@ -145,7 +147,7 @@ def _format_result(res: Any, machine: MachineSpec) -> str:
     )
 
 
-def _report(args: argparse.Namespace, res: Any, machine: MachineSpec) -> int:
+def _report(args: argparse.Namespace, res: RunResult, machine: MachineSpec) -> int:
     if args.json:
         _print_json({**res.to_dict(), "machine_spec": machine.model_dump()})
     else:
@@ -194,9 +196,6 @@ def add_machines_parser(sub: _SubParsers) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from mimdsim.engines import simulate
-    from mimdsim.program.serialize import load_program
-
     machine = _machine(args)
     program = load_program(args.program)
     res = simulate(program, machine, args.engine, progress=_progress(), check_memory_fits=not args.allow_oom)
@@ -216,8 +215,6 @@ def add_run_parser(sub: _SubParsers) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from mimdsim.examples.demo import run_demo
-
     machine = _machine(args)
     res = run_demo(machine, engine=args.engine, progress=_progress())
     return _report(args, res, machine)
