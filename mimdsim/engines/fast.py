@@ -30,6 +30,8 @@ PROGRESS_MIN_STEPS = 2_000_000
 """Runs of fewer executed steps never show a progress bar."""
 
 _CHUNK_STEPS = 500_000
+_PROGRESS_DELAY_S = 1.0
+"""The progress bar appears only once a run has lasted this long."""
 _NO_EXECUTION_TILE = -1
 """``critical_tile`` of a step that never ran (inside a ``Repeat(0)``)."""
 _NO_EXECUTION_BOUND = "none"
@@ -126,7 +128,7 @@ def _run(
     else:
         from tqdm import tqdm
 
-        with tqdm(total=arr.n_executed, unit="step", desc=f"fast {arr.name}") as bar:
+        with tqdm(total=arr.n_executed, unit="step", desc=f"fast {arr.name}", delay=_PROGRESS_DELAY_S) as bar:
             while state[K.ST_PC] < n_ops:
                 bar.update(int(K.run_steps(*args, _CHUNK_STEPS)))
     return rec, int(state[K.ST_MAX])
