@@ -9,8 +9,11 @@ every step (data-dependent costs). Variants:
 * ``distinct``: every superstep is its own static step (an unrolled BPTT, costs computed
   once per step);
 * ``repeat``: a body of ``--body`` supersteps repeated (costs computed once, reused);
-* ``per-tile``: like ``distinct`` but every tile gets its own vertex count, so (almost)
-  every tile finishes at its own time: the worst case for the DES's tile grouping.
+* ``per-tile``: like ``distinct`` but every tile has its own one-tile block (drawn from a
+  pool of 16 per tile), so tiles finish at ~150 distinct times per step: the hard case
+  for the DES's tile grouping;
+* ``snn``: the real thing, :func:`mimdsim.snn.lower.lower_snn` of the paper's N-MNIST
+  network (2312-1466-1466-10, 1% activity, batch 48) with ``--steps / 18`` time steps.
 
 A tile-event is what a process-per-tile DES would process (see ``mimdsim/engines/des.py``);
 the script also prints tile-steps/s (one tile through one superstep) and SimPy events/s.
@@ -36,7 +39,7 @@ from mimdsim.engines.des import simulate_des
 from mimdsim.program.ir import ComputeSet, Exchange, Program, Repeat, Superstep, VertexBlock
 from mimdsim.program.validate import check_program
 
-VARIANTS = ("distinct", "repeat", "per-tile")
+VARIANTS = ("distinct", "repeat", "per-tile", "snn")
 
 
 def _exchange(rng: np.random.Generator, n_tiles: int, fanout: int, name: str) -> Exchange:
@@ -51,13 +54,8 @@ def _exchange(rng: np.random.Generator, n_tiles: int, fanout: int, name: str) ->
     return Exchange(name, np.arange(n_tiles), ptr, dst[keep], rng.integers(0, 257, n_tiles))
 
 
-def _compute(rng: np.random.Generator, n_tiles: int, n_groups: int, per_tile: bool, name: str) -> ComputeSet:
+def _compute(rng: np.random.Generator, n_tiles: int, n_groups: int, name: str) -> ComputeSet:
     """Blocks of contiguous tiles with random (data-dependent) vertex counts."""
-    if per_tile:
-        blocks = tuple(
-            VertexBlock("Lif", [t], [int(rng.integers(20, 40))], [int(rng.integers(1, 60))], 30) for t in range(n_tiles)
-        )
-        return ComputeSet(name, blocks)
     edges = np.linspace(0, n_tiles, n_groups + 1).astype(int)
     blocks = tuple(
         VertexBlock(
@@ -72,17 +70,54 @@ def _compute(rng: np.random.Generator, n_tiles: int, n_groups: int, per_tile: bo
     return ComputeSet(name, blocks)
 
 
+def _per_tile_pool(rng: np.random.Generator, n_tiles: int, n_variants: int = 16) -> list[list[VertexBlock]]:
+    """``n_variants`` one-tile blocks per tile (1-60 vertices of 20-40 thread cycles)."""
+    return [
+        [VertexBlock("Lif", [t], [int(rng.integers(20, 40))], [int(rng.integers(1, 60))], 30) for _ in range(n_variants)]
+        for t in range(n_tiles)
+    ]
+
+
+def _per_tile_compute(rng: np.random.Generator, pool: list[list[VertexBlock]], name: str) -> ComputeSet:
+    """A new compute set (costed anew) of one block per tile, drawn from the tile's pool."""
+    pick = rng.integers(0, len(pool[0]), size=len(pool)).tolist()
+    return ComputeSet(name, tuple(blocks[k] for blocks, k in zip(pool, pick, strict=True)))
+
+
+def _snn_program(machine: MachineSpec, n_steps: int, seed: int) -> Program:
+    """The lowered SNN BPTT training step of the paper's N-MNIST network, about ``n_steps`` supersteps."""
+    from mimdsim.partition import partition_layers
+    from mimdsim.snn.activity import parametric_activity
+    from mimdsim.snn.lower import lower_snn
+    from mimdsim.snn.spec import snn_from_sizes
+
+    steps_per_timestep = 18  # measured: 1,803 supersteps for 100 time steps
+    spec = snn_from_sizes(
+        [2312, 1466, 1466, 10],
+        activity=0.01,
+        input_sparse_size=32,
+        batch_size=48,
+        n_timesteps=max(1, n_steps // steps_per_timestep),
+        dataset="nmnist",
+    )
+    mapping = partition_layers(spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus)
+    return lower_snn(spec, machine, mapping, parametric_activity(spec, 0.01, seed))
+
+
 def build_program(variant: str, n_steps: int, machine: MachineSpec, *, groups: int, fanout: int, body: int, seed: int) -> Program:
     """The benchmark program (see the module docstring)."""
+    if variant == "snn":
+        return _snn_program(machine, n_steps, seed)
     rng = np.random.default_rng(seed)
     n = machine.n_tiles
     n_static = body if variant == "repeat" else n_steps
+    pool = _per_tile_pool(rng, n) if variant == "per-tile" else []
     steps = tuple(
         Superstep(
             f"t{k}",
             "internal",
             _exchange(rng, n, fanout, f"x{k}"),
-            _compute(rng, n, groups, variant == "per-tile", f"c{k}"),
+            _per_tile_compute(rng, pool, f"c{k}") if pool else _compute(rng, n, groups, f"c{k}"),
         )
         for k in range(n_static)
     )

@@ -24,14 +24,16 @@ Model
 What an "event" is
 ------------------
 ``metadata["tile_events"]`` counts *tile-events*: what a process-per-tile DES would
-process. Every SimPy event processed stands for the tiles whose timelines it advances:
-a barrier release and every non-zero phase (S, G, E_i, H) of IPU ``i`` count its
-``tiles_per_ipu`` tiles, a tile group's compute completion counts the tiles in the
-group (tiles without compute, or with ``C_t = 0``, have no compute event). So one
-superstep on one IPU of ``n`` tiles with non-zero sync, exchange and compute is ``4 n``
-tile-events, represented by ``3 +`` (number of distinct ``C_t``) SimPy events
-(``metadata["simpy_events"]``). ``max_events`` limits tile-events. Batching never skips
-semantics: every tile's accumulators and clock are updated at every executed step.
+process. Every step of every tile has a barrier release (each tile resumes), then one
+event per non-zero phase (S, G, E_i or H), then, for a tile with ``C_t > 0``, its compute
+completion. The model batches them: a barrier release and a phase of IPU ``i`` are one
+SimPy event for its ``tiles_per_ipu`` tiles (an internal barrier needs none: the IPU's
+process is there when its last group finishes), and a tile group's completion is one
+SimPy event for the tiles in the group. So one internal superstep on an IPU of ``n``
+tiles, all with non-zero sync, exchange and compute, is ``4 n`` tile-events and
+``2 +`` (number of distinct ``C_t``) SimPy events (``metadata["simpy_events"]``).
+``max_events`` limits tile-events. Batching never skips semantics: every tile's
+accumulators and clock are updated at every executed step.
 
 Costs are cached by the identity of the (immutable) compute set, exchange or host copy
 and dropped after their last use, so a program of many distinct steps holds only the
@@ -75,14 +77,15 @@ SimGen = Generator[simpy.Event, Any, None]
 class _IpuCompute:
     """One compute set on one IPU: what its tiles run and how they group by finish time.
 
-    ``tiles``/``incl_cycles``/``excl_cycles``: tiles with vertices. ``timed_tiles``: those
-    with ``C_t > 0``, sorted by ``(C_t, tile)``; group ``g`` is the next
-    ``group_sizes[g]`` of them and finishes ``group_delays[g]`` cycles after the
-    previous group. ``crit_tile``: the lowest tile with the IPU's largest ``C_t``
-    (``crit_cycles``).
+    ``where``: the tiles with vertices (a slice when they are a contiguous range, else an
+    index array, ascending); ``incl_cycles``/``excl_cycles``: their compute cycles in that
+    order. ``timed_tiles``: the tiles with ``C_t > 0`` sorted by ``(C_t, tile)``; group
+    ``g`` is the next ``group_sizes[g]`` of them and finishes ``group_delays[g]`` cycles
+    after the previous group. ``crit_tile``: the lowest tile with the IPU's largest
+    ``C_t`` (``crit_cycles``).
     """
 
-    tiles: np.ndarray
+    where: slice | np.ndarray
     incl_cycles: np.ndarray
     excl_cycles: np.ndarray
     timed_tiles: np.ndarray
@@ -120,28 +123,30 @@ class _CostModel:
         n = compute_set_kernel(
             *flatten_compute_set(cs), self.n_ctx, self.overhead_cycles, self._slot, self._loads, out_t, out_i, out_e
         )
-        tiles, incl, excl = out_t[:n].copy(), out_i[:n].copy(), out_e[:n].copy()
-        ipu = tiles // self.tpi
-        order = np.lexsort((tiles, incl, ipu))
-        tiles, incl, excl, ipu = tiles[order], incl[order], excl[order], ipu[order]
-        bounds = np.searchsorted(ipu, np.arange(self.machine.n_ipus + 1))
+        order = np.argsort(out_t[:n])
+        tiles, incl, excl = out_t[order], out_i[order], out_e[order]
+        bounds = np.searchsorted(tiles, np.arange(self.machine.n_ipus + 1) * self.tpi).tolist()
         return tuple(
             self._ipu_compute(i, tiles[a:b], incl[a:b], excl[a:b]) if b > a else None
             for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))
         )
 
     def _ipu_compute(self, ipu: int, tiles: np.ndarray, incl: np.ndarray, excl: np.ndarray) -> _IpuCompute:
-        """Tile groups of one IPU; ``tiles``/``incl``/``excl`` are sorted by ``(incl, tile)``."""
-        first_timed = int(np.searchsorted(incl, 0, side="right"))
-        timed_tiles, timed_incl = tiles[first_timed:], incl[first_timed:]
+        """Tile groups of one IPU; ``tiles`` ascending, ``incl``/``excl`` their cycles."""
+        first, last = int(tiles[0]), int(tiles[-1])
+        where = slice(first, last + 1) if last - first + 1 == tiles.size else tiles
+        timed = incl > 0
+        timed_tiles, timed_incl = tiles[timed], incl[timed]
         if not timed_tiles.size:  # every tile of the IPU finishes with its exchange
-            return _IpuCompute(tiles, incl, excl, timed_tiles, (), np.zeros(0, np.int64), ipu * self.tpi, 0)
+            return _IpuCompute(where, incl, excl, timed_tiles, (), np.zeros(0, np.int64), ipu * self.tpi, 0)
+        by_cycles = np.argsort(timed_incl, kind="stable")  # stable: ties stay in tile order
+        timed_tiles, timed_incl = timed_tiles[by_cycles], timed_incl[by_cycles]
         starts = np.flatnonzero(np.concatenate(([True], timed_incl[1:] != timed_incl[:-1])))
         sizes = np.diff(np.append(starts, timed_incl.size))
         values = timed_incl[starts].tolist()
         delays = tuple(b - a for a, b in zip([0, *values[:-1]], values, strict=True))
         # the lowest tile with the largest C_t: first of the last group
-        return _IpuCompute(tiles, incl, excl, timed_tiles, delays, sizes, int(timed_tiles[starts[-1]]), values[-1])
+        return _IpuCompute(where, incl, excl, timed_tiles, delays, sizes, int(timed_tiles[starts[-1]]), values[-1])
 
     def exchange(self, ex: Exchange) -> _ExchangeCosts:
         g = exchange_kernel(ex.src, ex.dst_ptr, ex.dst, ex.nbytes, *self._ex_params, *self._ex_ws, self._ex_out)
@@ -221,9 +226,9 @@ class _Recorder:
         self.n_done = 0
         self._on_done = on_done
         self._pending: dict[int, list[int]] = {}
-        self.sums = np.zeros((n_static, 2 + len(CATEGORIES)), np.int64)  # n, cycles, categories
-        self.best_increment = np.full(n_static, -1, np.int64)
-        self.crit_tile = np.full(n_static, _NO_EXECUTION_TILE, np.int64)
+        self.sums = [[0] * (2 + len(CATEGORIES)) for _ in range(n_static)]  # n, cycles, categories
+        self.best_increment = [-1] * n_static
+        self.crit_tile = [_NO_EXECUTION_TILE] * n_static
         self.bound = [_NO_EXECUTION_BOUND] * n_static
 
     def report(self, k: int, rec: int, ready: int, tile: int, compute: int, exchange: int, glob: int, host: int) -> None:
@@ -249,7 +254,8 @@ class _Recorder:
         row = self.sums[rec]
         row[0] += 1
         row[1] += increment
-        row[2:] += parts
+        for j, part in enumerate(parts, 2):
+            row[j] += part
         if increment > self.best_increment[rec]:
             self.best_increment[rec] = increment
             self.crit_tile[rec] = tile
@@ -260,7 +266,7 @@ class _Recorder:
     def records(self, static: list[Step]) -> tuple[SuperstepRecord, ...]:
         out = []
         for r, s in enumerate(static):
-            n, cycles, *parts = self.sums[r].tolist()
+            n, cycles, *parts = self.sums[r]
             out.append(
                 SuperstepRecord(
                     r,
@@ -269,7 +275,7 @@ class _Recorder:
                     n,
                     cycles,
                     *parts,
-                    critical_tile=int(self.crit_tile[r]),
+                    critical_tile=self.crit_tile[r],
                     bound=self.bound[r],
                 )
             )
@@ -376,18 +382,18 @@ class _DesModel:
         self.ready[lo:hi] = env.now
         comp = None if step.compute is None else self.cache.get(step.compute, self.costs.compute)[i]
         if comp is None:
-            self._count(n_phases * tpi, n_phases)
+            self._count(n_phases * tpi, n_phases - 1 + external)
             self.recorder.report(k, rec, env.now, lo, 0, exch, glob, 0)
             return
-        self.acc["compute"][comp.tiles] += comp.incl_cycles
-        self.acc["compute_excl_idle"][comp.tiles] += comp.excl_cycles
+        self.acc["compute"][comp.where] += comp.incl_cycles
+        self.acc["compute_excl_idle"][comp.where] += comp.excl_cycles
         times = []
         for delay in comp.group_delays:
             yield env.timeout(delay)
             times.append(env.now)
         if times:
             self.ready[comp.timed_tiles] = np.repeat(np.array(times, np.int64), comp.group_sizes)
-        self._count(n_phases * tpi + comp.timed_tiles.size, n_phases + len(times))
+        self._count(n_phases * tpi + comp.timed_tiles.size, n_phases - 1 + external + len(times))
         self.recorder.report(k, rec, env.now, comp.crit_tile, comp.crit_cycles, exch, glob, 0)
 
     def _host_copy(self, i: int, k: int, rec: int, step: HostCopy) -> SimGen:
@@ -399,7 +405,7 @@ class _DesModel:
             yield self.env.timeout(host)
         self.ready[lo:hi] = self.env.now
         n_phases = 1 + (self.sync_cycles["external"] > 0) + (host > 0)
-        self._count(n_phases * self.tpi, n_phases)
+        self._count(n_phases * self.tpi, n_phases)  # the barrier is a SimPy event here
         self.recorder.report(k, rec, self.env.now, lo, 0, 0, 0, host)
 
 
