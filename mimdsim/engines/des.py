@@ -179,6 +179,7 @@ class _UseCountedCache:
 
 # ---- program walk ------------------------------------------------------------------
 
+
 def _compile(program: Program) -> tuple[tuple[Any, ...], list[Step], dict[int, int]]:
     """The program as nested ``(record index, step)`` / ``(count, body)`` tuples.
 
@@ -196,7 +197,9 @@ def _compile(program: Program) -> tuple[tuple[Any, ...], list[Step], dict[int, i
         out: list[Any] = []
         for s in steps:
             if isinstance(s, Repeat):
-                out.append(("repeat", s.count, walk(s.body, mult * s.count)))
+                body = walk(s.body, mult * s.count)
+                if s.count and body:  # a repeat that runs no step (even 10**12 times) is dropped
+                    out.append(("repeat", s.count, body))
                 continue
             out.append(("step", len(static), s))
             static.append(s)

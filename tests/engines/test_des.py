@@ -334,3 +334,9 @@ def test_invariants_on_random_programs(mp: tuple[MachineSpec, Program]) -> None:
     check_run(r, program, machine)
     assert r.engine == "des"
     assert int(r.metadata["tile_events"]) >= r.n_steps_executed * machine.n_tiles  # type: ignore[call-overload]
+
+
+def test_repeat_of_nothing_is_skipped() -> None:
+    a = Superstep("a", compute=_sup("c", {0: 10}))
+    r = _run((Repeat(10**12, ()), Repeat(10**12, (Repeat(0, (a,)),)), a), _machine())
+    assert r.total_cycles == 10 and [rec.n_executions for rec in r.supersteps] == [0, 1]
