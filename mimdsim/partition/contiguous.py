@@ -27,11 +27,11 @@ def _try_pack(layer_sizes: tuple[int, ...], k: int, tiles_per_ipu: int, n_ipus: 
     ipu, offset = 0, 1  # tile 0 of IPU 0 stays free
     for n in layer_sizes:
         need = -(-n // k)
-        if need > tiles_per_ipu - (1 if ipu == 0 else 0):
-            return None
         if offset + need > tiles_per_ipu:
+            # does not fit the rest of this IPU: start at tile 0 of the next one (even a
+            # layer as wide as a whole IPU, which IPU 0 cannot hold with its tile 0 free)
             ipu, offset = ipu + 1, 0
-            if ipu >= n_ipus:
+            if ipu >= n_ipus or need > tiles_per_ipu:
                 return None
         out.append((ipu, offset, need))
         offset += need

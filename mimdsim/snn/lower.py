@@ -570,7 +570,8 @@ class _Lowering:
             put("decay", tl, 2 * WORD_BYTES * k)
             put("dense_flags", tl, 2 * WORD_BYTES * B * k)
             put("input_ids", tl, WORD_BYTES * B * (np.minimum(s_in, src) + 1), "exchange_buffer")
-            put("input_ids_replica", tl, WORD_BYTES * B * (np.minimum(s_in, src) + 2), "exchange_buffer")
+            # B2's destination: ids + counts (one count for the network input, two for a layer's output)
+            put("input_ids_replica", tl, WORD_BYTES * B * (np.minimum(s_in, src) + (1 if li == 0 else 2)), "exchange_buffer")
             put("output_slots", tl, WORD_BYTES * B * (2 * s + 2), "exchange_buffer")
             if li >= 1:
                 put("input_grad_partials", tl, WORD_BYTES * B * s_in)

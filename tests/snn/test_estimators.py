@@ -1,0 +1,181 @@
+"""Codelet cycle estimators (mimdsim/snn/estimators.py): hand-computed values of every
+formula and monotonicity in the spike counts (snn-on-ipu.md §5: work is linear in the
+actual counts)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mimdsim.snn import estimators as est
+
+counts = st.integers(0, 2000)
+ks = st.integers(1, 64)
+
+
+# ---------------------------------------------------------------- hand-computed values
+def test_state_update() -> None:
+    # 20 + ceil(k/2) x (5 n_in + 10)
+    assert est.state_update_cycles(np.array([0, 14, 32]), 2).tolist() == [30, 100, 190]
+    assert est.state_update_cycles(np.array([10]), 4).tolist() == [20 + 2 * 60]
+    assert est.state_update_cycles(np.array([1]), 3).tolist() == [20 + 2 * 15]  # odd k: a tail pair
+
+
+def test_dense_flags() -> None:
+    assert est.dense_flags_cycles() == 20 + 6
+
+
+def test_dense_to_sparse() -> None:
+    # 20 + 3 x slice + 2 x hits
+    assert est.dense_to_sparse_cycles(62, np.array([3])).tolist() == [20 + 186 + 6]
+    assert est.dense_to_sparse_cycles(np.array([61, 62]), np.array([0, 62])).tolist() == [203, 20 + 186 + 124]
+
+
+def test_tile_combine() -> None:
+    # 20 + 5 x lists + 3 x ids
+    assert est.tile_combine_cycles(6, np.array([14])).tolist() == [20 + 30 + 42]
+    assert est.tile_combine_cycles(1, np.array([0])).tolist() == [25]
+
+
+def test_final_combine() -> None:
+    # 20 + 2 x 5 x lists + 3 x valid + 4; the true count only splits the valid ids
+    assert est.final_combine_cycles(4, np.array([5]), np.array([14])).tolist() == [20 + 40 + 42 + 4]
+    assert est.final_combine_cycles(4, np.array([0]), np.array([14])).tolist() == [106]
+
+
+def test_state_grad() -> None:
+    # 20 + 4 x valid + ceil(324 x hits): scan every slot, SuperSpike (with pow) on the tile's hits
+    assert est.state_grad_cycles(np.array([14]), np.array([1])).tolist() == [20 + 56 + 324]
+    assert est.state_grad_cycles(np.array([14]), np.array([0.5])).tolist() == [20 + 56 + 162]
+    assert est.state_grad_cycles(np.array([14]), np.array([0.01])).tolist() == [20 + 56 + 4]  # rounded up
+    assert est.state_grad_cycles(np.array([0]), np.array([0.0])).tolist() == [20]
+
+
+def test_weight_grad() -> None:
+    # one worker over its B/6 samples: 20 + sum_b (5 + ceil(k/2) x 6 x n_true[b])
+    assert est.weight_grad_cycles(np.array([3, 5]), 2) == 20 + 23 + 35
+    assert est.weight_grad_cycles(np.array([3, 5]), 4) == 20 + 41 + 65
+    assert est.weight_grad_cycles(np.array([], np.int64), 2) == 20
+    assert isinstance(est.weight_grad_cycles(np.array([1]), 2), int)
+
+
+def test_input_grad() -> None:
+    # 20 + valid x (4 + 3 ceil(k/2))
+    assert est.input_grad_cycles(np.array([14]), 2).tolist() == [20 + 14 * 7]
+    assert est.input_grad_cycles(np.array([14, 0]), 4).tolist() == [20 + 14 * 10, 20]
+
+
+def test_reduce_stage1() -> None:
+    # active: 20 + 2 g; skipped slot: 20 + 3
+    assert est.reduce_stage1_cycles(24, True) == 68
+    assert est.reduce_stage1_cycles(37, True) == 94
+    assert est.reduce_stage1_cycles(24, False) == est.reduce_stage1_cycles(0, False) == 23
+
+
+def test_reduce_stage2() -> None:
+    # 7 + 26 + 16 + 10 x partials x ceil(outputs / 2)
+    assert est.reduce_stage2_cycles(30, 3) == 49 + 10 * 30 * 2
+    assert est.reduce_stage2_cycles(1, 1) == 59
+
+
+def test_slice_copy() -> None:
+    # 30 + 19 + 3 per 64-bit vector
+    assert est.slice_copy_cycles(64).tolist() == 73
+    assert est.slice_copy_cycles(np.array([65, 8, 0])).tolist() == [76, 52, 49]
+
+
+def test_elementwise() -> None:
+    # 11 + 6 x (worker_overhead + ceil(ceil(n/6)/2) x (cycles_per_vector + loop_overhead))
+    assert est.elementwise_tile_cycles(96) == 11 + 6 * (29 + 8 * 3) == 329
+    assert est.elementwise_tile_cycles(1) == 11 + 6 * (29 + 3)
+    assert est.elementwise_tile_cycles(96, worker_overhead=58) == 11 + 6 * (58 + 24)
+    assert est.elementwise_tile_cycles(0) == 0
+
+
+def test_reduce_replicas() -> None:
+    # 6 x (7 + 26 + 10 x replicas x ceil(ceil(n/6)/2))
+    assert est.reduce_replicas_tile_cycles(12, 6) == 6 * (33 + 60 * 1)
+    assert est.reduce_replicas_tile_cycles(4624, 6) == 6 * (33 + 60 * 386)  # 2312 inputs x k = 2
+    assert est.reduce_replicas_tile_cycles(0) == 0
+
+
+def test_optimizer() -> None:
+    # SGD: one ScaledAdd, 5 cycles per vector, 16 per-worker prologue, no loop overhead
+    assert est.optimizer_tile_cycles(12, "sgd") == 11 + 6 * (16 + 5)
+    # Adam: 8 one-cycle elementwise ops + SQRT and DIVIDE (10 per vector + 5 loop)
+    assert est.optimizer_tile_cycles(12, "adam") == 8 * (11 + 6 * 32) + 2 * (11 + 6 * (29 + 15)) == 2174
+
+
+def test_fill() -> None:
+    # 11 + 6 x (5 + ceil(ceil(bytes/6) / 8))
+    assert est.fill_tile_cycles(96) == 11 + 6 * 7
+    assert est.fill_tile_cycles(100) == 11 + 6 * 8
+    assert est.fill_tile_cycles(0) == 0
+
+
+def test_loop_loss_copy() -> None:
+    assert est.loop_counter_tile_cycles() == 11
+    # 20 + 6 T S + 16 C
+    assert est.loss_cycles(2, 10, 100) == 20 + 1200 + 160
+    # 11 + bytes / memcpy rate
+    assert est.copy_tile_cycles(1536, 8) == 11 + 192
+    assert est.copy_tile_cycles(1537, 8) == 11 + 193
+    assert est.copy_tile_cycles(0, 8) == 0
+
+
+def test_paper_k2_forward_work_per_tile() -> None:
+    """§5: per time step and tile (k = 2) the forward state update is about B x S_in float2 adds."""
+    B, s_in = 48, 32
+    per_tile = int(est.state_update_cycles(np.full(B, s_in), 2).sum())
+    assert per_tile == B * (20 + 5 * s_in + 10)
+    assert 5 * B * s_in / per_tile > 0.8  # the id loop dominates
+
+
+# ---------------------------------------------------------------- monotonicity
+@settings(max_examples=200, deadline=None)
+@given(a=counts, b=counts, k=ks)
+def test_non_decreasing_in_spike_counts(a: int, b: int, k: int) -> None:
+    lo, hi = min(a, b), max(a, b)
+    x = np.array([lo])
+    y = np.array([hi])
+    assert est.state_update_cycles(x, k)[0] <= est.state_update_cycles(y, k)[0]
+    assert est.dense_to_sparse_cycles(64, x)[0] <= est.dense_to_sparse_cycles(64, y)[0]
+    assert est.tile_combine_cycles(6, x)[0] <= est.tile_combine_cycles(6, y)[0]
+    assert est.final_combine_cycles(4, x, x)[0] <= est.final_combine_cycles(4, y, y)[0]
+    assert est.state_grad_cycles(x, x * k / 2000)[0] <= est.state_grad_cycles(y, y * k / 2000)[0]
+    assert est.input_grad_cycles(x, k)[0] <= est.input_grad_cycles(y, k)[0]
+    assert est.weight_grad_cycles(np.array([lo, 3]), k) <= est.weight_grad_cycles(np.array([hi, 3]), k)
+    assert est.reduce_stage2_cycles(lo, 7) <= est.reduce_stage2_cycles(hi, 7)
+    assert est.reduce_stage2_cycles(5, lo) <= est.reduce_stage2_cycles(5, hi)
+    assert est.slice_copy_cycles(lo) <= est.slice_copy_cycles(hi)
+    assert est.loss_cycles(lo, 10, 5) <= est.loss_cycles(hi, 10, 5)
+    assert est.reduce_stage1_cycles(lo, True) <= est.reduce_stage1_cycles(hi, True)
+    # more neurons per tile never costs less
+    assert est.state_update_cycles(y, k)[0] <= est.state_update_cycles(y, k + 1)[0]
+    assert est.input_grad_cycles(y, k)[0] <= est.input_grad_cycles(y, k + 1)[0]
+    assert est.weight_grad_cycles(y, k) <= est.weight_grad_cycles(y, k + 1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(a=st.integers(0, 200_000), b=st.integers(0, 200_000))
+def test_tile_cycle_estimators_non_decreasing_in_size(a: int, b: int) -> None:
+    lo, hi = min(a, b), max(a, b)
+    for f in (
+        est.elementwise_tile_cycles,
+        est.reduce_replicas_tile_cycles,
+        est.fill_tile_cycles,
+        lambda n: est.optimizer_tile_cycles(n, "sgd"),
+        lambda n: est.optimizer_tile_cycles(n, "adam"),
+        lambda n: est.copy_tile_cycles(n, 8),
+    ):
+        assert f(lo) <= f(hi)
+
+
+@pytest.mark.parametrize("k", [2, 4, 16])
+def test_linear_in_counts(k: int) -> None:
+    """Costs are affine in the counts (§5: linear in the actual spike counts, bounded by S)."""
+    n = np.arange(0, 50)
+    for cyc in (est.state_update_cycles(n, k), est.input_grad_cycles(n, k), est.dense_to_sparse_cycles(64, n)):
+        assert len(set(np.diff(cyc).tolist())) == 1
