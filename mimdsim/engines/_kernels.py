@@ -70,7 +70,7 @@ ST_PC = 0
 ST_DEPTH = 1
 ST_MAX = 2
 
-# static-step table columns and codes (mimdsim.program.arrays)
+# static-step table columns and codes: literal copies of mimdsim.program.arrays (tested)
 _KIND = 0
 _SCOPE = 1
 _CS = 2
@@ -78,7 +78,7 @@ _EX = 3
 _HOST = 4
 _STEP_HOST_COPY = 1
 _SCOPE_EXTERNAL = 1
-# op table columns and codes (mimdsim.program.arrays)
+# op table columns and codes: literal copies of mimdsim.program.arrays (tested)
 _OP_KIND = 0
 _OP_ARG = 1
 _OP_LINK = 2

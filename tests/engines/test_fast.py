@@ -236,3 +236,11 @@ def test_progress_bar_chunks_give_the_same_result(monkeypatch: pytest.MonkeyPatc
     assert chunked.total_cycles == plain.total_cycles
     assert chunked.supersteps == plain.supersteps
     np.testing.assert_array_equal(chunked.tile_sync_cycles, plain.tile_sync_cycles)
+
+
+def test_kernel_codes_match_the_program_arrays() -> None:
+    # the kernels keep literal copies (a numba cache would freeze imported globals)
+    from mimdsim.program import arrays as A
+
+    assert (K._STEP_HOST_COPY, K._SCOPE_EXTERNAL) == (A.STEP_HOST_COPY, A.SCOPE_EXTERNAL)
+    assert (K._OP_STEP, K._OP_BEGIN) == (A.OP_STEP, A.OP_BEGIN)
