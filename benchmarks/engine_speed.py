@@ -22,7 +22,8 @@ blocks), with random vertex cycles and counts. Variants:
 A tile-superstep is one tile through one executed superstep: ``n_steps_executed x
 n_tiles``. ``fast`` is timed end to end (:func:`simulate_fast`: program arrays, static
 costs, step loop, per-tile totals), after a JIT warm-up, as the median of ``--runs`` runs;
-the breakdown times the same phases separately. Both engines are single-threaded; CPU
+the breakdown times the same phases separately (medians too, so they need not add up
+exactly). Both engines are single-threaded; CPU
 seconds (``time.process_time``) are reported next to wall seconds because they are less
 disturbed by other processes on a shared machine. ``des`` (:func:`simulate_des`) runs once
 per variant on the same program (``--des-steps`` caps its length; 0 skips it); its
@@ -130,13 +131,17 @@ def same_result(a: RunResult, b: RunResult) -> bool:
     )
 
 
-def _median_s(fn: Callable[[], object], runs: int, clock: Callable[[], float] = time.perf_counter) -> float:
+def _times_s(fn: Callable[[], object], runs: int, clock: Callable[[], float] = time.perf_counter) -> list[float]:
     times = []
     for _ in range(runs):
         t0 = clock()
         fn()
         times.append(clock() - t0)
-    return statistics.median(times)
+    return times
+
+
+def _median_s(fn: Callable[[], object], runs: int, clock: Callable[[], float] = time.perf_counter) -> float:
+    return statistics.median(_times_s(fn, runs, clock))
 
 
 def _fast_breakdown(program: Program, machine: MachineSpec, runs: int, extrapolate: bool) -> dict[str, float]:
@@ -169,7 +174,8 @@ def measure_fast(program: Program, machine: MachineSpec, runs: int, *, extrapola
         return simulate_fast(program, machine, mem, max_steps=10**12, extrapolate=extrapolate)
 
     result = run()  # JIT warm-up (compiles, or loads the numba cache)
-    wall = _median_s(run, runs)
+    walls = _times_s(run, runs)
+    wall = statistics.median(walls)
     cpu = _median_s(run, runs, time.process_time)
     tile_steps = result.n_steps_executed * machine.n_tiles  # type: ignore[attr-defined]
     return {
@@ -177,8 +183,10 @@ def measure_fast(program: Program, machine: MachineSpec, runs: int, *, extrapola
         "steps_executed": result.n_steps_executed,  # type: ignore[attr-defined]
         "total_cycles": result.total_cycles,  # type: ignore[attr-defined]
         "wall_s": wall,
+        "best_wall_s": min(walls),
         "cpu_s": cpu,
         "tile_supersteps_per_s": tile_steps / wall,
+        "best_tile_supersteps_per_s": tile_steps / min(walls),
         "tile_supersteps_per_cpu_s": tile_steps / cpu,
         "breakdown_s": _fast_breakdown(program, machine, runs, extrapolate),
         "result": result,
