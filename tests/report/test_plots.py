@@ -1,0 +1,113 @@
+"""mimdsim.report.plots: the data behind the figures, and that the files are written (not pixels)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+
+pytest.importorskip("matplotlib")
+
+from mimdsim.errors import ConfigError  # noqa: E402
+from mimdsim.report import PAPER_SPEEDUP_BAND, PAPER_SPEEDUP_MAX  # noqa: E402
+from mimdsim.report.plots import (  # noqa: E402
+    GPU_CATEGORIES,
+    IPU_CATEGORIES,
+    breakdown_data,
+    plot_breakdown,
+    plot_speedup_vs_activity,
+    speedup_figure_data,
+    speedup_series,
+)
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _row(depth: int, act: float) -> dict:
+    ipu_ms = 1.0 + 10 * act + 0.1 * (5 - depth)
+    gpu_ms = 10.0 + depth
+    return {
+        "model": f"nmnist_a_{depth}hidden",
+        "depth": depth,
+        "activity": act,
+        "machine": "bow",
+        "gpu": "a100_40gb",
+        "ipu_ms_per_step": ipu_ms,
+        "ipu_cycles_per_step": 1000,
+        "breakdown_cycles": {"compute": 600, "exchange": 250, "global_exchange": 0, "host_exchange": 50, "sync": 100},
+        "gpu_ms_per_step": gpu_ms,
+        "speedup_vs_gpu": gpu_ms / ipu_ms,
+        "gpu_breakdown": {"compute_bound_ms": 0.0, "memory_bound_ms": gpu_ms - 7.0, "launch_ms": 7.0},
+    }
+
+
+ROWS = [_row(d, a) for d in (5, 2) for a in (0.1, 0.005, 0.01)] + [{"model": "x", "depth": 3, "activity": 0.5, "error": "boom"}]
+
+
+def test_series_grouped_by_depth_and_sorted() -> None:
+    s = speedup_series(ROWS)
+    assert [x.depth for x in s] == [2, 5]  # the error row (depth 3) is skipped
+    assert s[0].activities == (0.005, 0.01, 0.1)
+    assert s[1].speedups == tuple(_row(5, a)["speedup_vs_gpu"] for a in (0.005, 0.01, 0.1))
+    assert s[0].label == "2 hidden layers"
+
+
+def test_speedup_figure_data_defaults() -> None:
+    d = speedup_figure_data(ROWS)
+    assert d.band == PAPER_SPEEDUP_BAND and d.peak == PAPER_SPEEDUP_MAX
+    assert d.peak_activity == 0.005  # the sparsest activity of the rows
+    assert d.machine == "bow" and d.gpu == "a100_40gb" and "bow" in d.title
+    assert d.max_point[:2] == (5, 0.005)
+    assert speedup_figure_data(ROWS, peak_activity=0.01, band=(4, 8)).band == (4.0, 8.0)
+
+
+def test_speedup_figure_needs_speedups() -> None:
+    with pytest.raises(ConfigError, match="no row has a speed-up"):
+        speedup_figure_data([{"depth": 2, "activity": 0.1, "ipu_ms_per_step": 1.0}])
+
+
+def test_plot_speedup_writes_a_png(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "speedup.png"
+    d = plot_speedup_vs_activity(ROWS, path)
+    assert path.read_bytes()[:8] == PNG
+    assert d.path == path and d == speedup_figure_data(ROWS, path=path)
+    # same data, same bytes (no timestamp or version tag in the file)
+    again = tmp_path / "again.png"
+    plot_speedup_vs_activity(ROWS, again)
+    assert again.read_bytes() == path.read_bytes()
+    svg = tmp_path / "speedup.svg"
+    plot_speedup_vs_activity(ROWS, svg)
+    assert b"<svg" in svg.read_bytes()[:500]
+
+
+def test_breakdown_data_in_ms() -> None:
+    b = breakdown_data(ROWS)
+    assert len(b.labels) == 6 and b.labels[0] == "5L a=0.1"
+    assert set(b.ipu_ms) == set(IPU_CATEGORIES) and set(b.gpu_ms) == set(GPU_CATEGORIES)
+    for i, r in enumerate(r for r in ROWS if "error" not in r):
+        assert sum(v[i] for v in b.ipu_ms.values()) == pytest.approx(r["ipu_ms_per_step"])
+        assert sum(v[i] for v in b.gpu_ms.values()) == pytest.approx(r["gpu_ms_per_step"])
+    no_gpu = [{k: v for k, v in r.items() if k != "gpu_breakdown"} for r in ROWS[:2]]
+    assert breakdown_data(no_gpu).gpu_ms == {}
+    with pytest.raises(ConfigError, match="breakdown"):
+        breakdown_data([ROWS[-1]])
+
+
+def test_plot_breakdown_writes_a_png(tmp_path: Path) -> None:
+    path = tmp_path / "bd.png"
+    b = plot_breakdown(ROWS, path)
+    assert path.read_bytes()[:8] == PNG and b.path == path
+    path1 = tmp_path / "bd_ipu_only.png"
+    plot_breakdown([{k: v for k, v in r.items() if k != "gpu_breakdown"} for r in ROWS[:2]], path1)
+    assert path1.stat().st_size > 0
+
+
+def test_importing_plots_does_not_import_matplotlib() -> None:
+    code = "import sys, mimdsim.report.plots, mimdsim.report.validation; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

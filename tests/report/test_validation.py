@@ -1,0 +1,154 @@
+"""mimdsim.report.validation: the rows, the findings and the generated page (docs/validation.md)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from mimdsim.arch import load_machine  # noqa: E402
+from mimdsim.report import PAPER_SPEEDUP_MAX  # noqa: E402
+from mimdsim.report import validation as V  # noqa: E402
+from mimdsim.report.tables import pivot_table  # noqa: E402
+from mimdsim.snn.estimate import estimate_training_step  # noqa: E402
+from mimdsim.snn.spec import load_snn_model  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _fake(depth: int, act: float, speedup: float) -> dict:
+    """A sweep row with the fields the speed-up rows and findings read."""
+    gpu_ms = 10.0 + depth
+    ipu_ms = gpu_ms / speedup
+    top = [{"name": "fwd.state_update", "share": 0.25, "bound": "compute", "critical_layer": "L1", "cycles": 100}]
+    return {
+        "model": f"nmnist_a_{depth}hidden", "depth": depth, "activity": act, "layers": [2312, 10], "sparse_sizes": [32, 4, 2],
+        "machine": "bow", "gpu": "a100_40gb", "engine": "fast", "activity_source": "functional seed=0 input_rate=0.01",
+        "batch_size": 48, "n_timesteps": 100, "neurons_per_tile": 2, "ipu_ms_per_step": ipu_ms,
+        "ipu_cycles_per_step": int(ipu_ms * 1.85e6), "gpu_ms_per_step": gpu_ms, "speedup_vs_gpu": speedup,
+        "top_supersteps": top, "cycles_by_critical_layer": {"L1": int(ipu_ms * 1.85e6)},
+        "breakdown_cycles": {"compute": 1, "exchange": 0, "global_exchange": 0, "host_exchange": 0, "sync": 1000},
+        "mean_true_spikes": [23.0, 1.0, 0.0],
+        "gpu_breakdown": {"dominant": "launch", "launch_ms": 7.0, "memory_bound_ms": gpu_ms - 7.0, "compute_bound_ms": 0.0, "launches": 1410},
+    }
+
+
+def test_band_error() -> None:
+    assert V.band_error(5.0, 5, 10) == 0.0 and V.band_error(10.0, 5, 10) == 0.0
+    assert V.band_error(2.5, 5, 10) == pytest.approx(-0.5)
+    assert V.band_error(15.0, 5, 10) == pytest.approx(0.5)
+
+
+def test_speedup_rows_against_the_band_and_the_maximum() -> None:
+    sweep = [_fake(2, 0.005, 6.0), _fake(2, 0.05, 4.0), _fake(3, 0.05, 7.0), _fake(3, 0.005, 12.0), {"model": "m", "depth": 4, "activity": 0.1, "error": "MappingError: x"}]
+    rows = V.speedup_rows(sweep)
+    assert len(rows) == len(sweep) + 1
+    by_q = {r["quantity"]: r for r in rows}
+    out_of_range = by_q["speed-up over the A100, 2 hidden layers, max activity 0.005"]
+    assert out_of_range["published"] is None and out_of_range["rel_error"] is None
+    below = by_q["speed-up over the A100, 2 hidden layers, max activity 0.05"]
+    assert below["published"] == "5-10" and below["rel_error"] == pytest.approx(-0.2)
+    assert below["explanation"].startswith("below the band (-20 %)")
+    assert "fwd.state_update 25 %" in below["explanation"] and "1,410 launches" in below["explanation"]
+    assert by_q["speed-up over the A100, 3 hidden layers, max activity 0.05"]["rel_error"] == 0.0
+    assert by_q["speed-up over the A100, 4 hidden layers, max activity 0.1"]["explanation"].startswith("not estimated: MappingError")
+    best = by_q["largest speed-up over the A100"]
+    assert best["mimdsim"] == 12.0 and best["published"] == PAPER_SPEEDUP_MAX
+    assert best["rel_error"] == pytest.approx(12 / 38 - 1)
+    assert "the sparsest and deepest setting" in best["explanation"]
+
+
+def test_findings_follow_the_data() -> None:
+    good = [_fake(d, a, s) for d, a, s in ((2, 0.01, 6.0), (2, 0.1, 5.5), (5, 0.01, 9.0), (5, 0.1, 7.0))]
+    text = "\n".join(V.speedup_findings(good))
+    assert "4 of 4 settings fall inside" in text and "The model reproduces the band." in text
+    assert "grows as max activity falls" in text and "NOT" not in text
+    reversed_ = [_fake(d, a, s) for d, a, s in ((2, 0.01, 3.0), (2, 0.1, 4.0), (5, 0.01, 2.0), (5, 0.1, 2.5))]
+    text = "\n".join(V.speedup_findings(reversed_))
+    assert "0 of 4 settings fall inside" in text and "Below the band: 2L/0.01 (3.00x)" in text
+    assert "does NOT grow monotonically as activity falls" in text and "does NOT grow with depth" in text
+    assert "NOT the sparsest and deepest setting" in text
+    assert V.speedup_findings([{"error": "x", "activity": 0.1}])[0].startswith("No sweep point")
+
+
+def test_hardware_rows() -> None:
+    rows = V.hardware_rows()
+    by_q = {r["quantity"]: r for r in rows}
+    for n, pub in ((2, 48), (4, 96), (8, 144), (16, 240)):
+        r = by_q[f"multi-IPU sync, {n} IPUs (Mk1 IPU-Model form)"]
+        assert (r["mimdsim"], r["published"], r["rel_error"]) == (pub, pub, 0.0)
+    assert by_q["simulated external sync, 16 IPUs (Mk1 IPU-Model form)"]["mimdsim"] == 240
+    assert by_q["multi-IPU sync, 16 IPUs (at 1.325 GHz)"]["mimdsim"] == 200  # 20 cycles per hop, vs 199
+    agg = by_q["on-chip exchange, aggregate (mk2)"]
+    assert agg["mimdsim"] == pytest.approx(4 * 1472 * 1.325e9 / 1e12) and agg["published"] == 8.0
+    assert -0.03 < agg["rel_error"] < -0.02
+    sim = by_q["simulated all-to-all exchange, aggregate (mk2)"]
+    assert 7.6 < sim["mimdsim"] < agg["mimdsim"]  # the fixed exchange overhead on top of 4 B/cycle
+    assert by_q["simulated hot-spot receive rate (mk2)"]["mimdsim"] == pytest.approx(4.0, rel=0.01)
+    assert by_q["tile memory per IPU (mk2)"]["mimdsim"] == pytest.approx(897.0)
+    assert all(r["section"] == "hardware" and r["explanation"] and r["source"] for r in rows)
+    assert all(r["rel_error"] == 0.0 for r in rows if r["explanation"].startswith("preset copies the sourced value"))
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The generator on the reduced grid (2 and 5 hidden layers x 0.005 and 0.1), 2 spawned workers."""
+    d = tmp_path_factory.mktemp("validation")
+    rep = V.write_validation(d / "validation.md", d / "figures", processes=2, quick=True)
+    return rep, d
+
+
+def test_quick_page_has_every_section(quick) -> None:  # type: ignore[no-untyped-def]
+    rep, d = quick
+    page = (d / "validation.md").read_text()
+    for head in ("## Summary", "## 1. The paper's speed-up", "### Findings", "### Rows", "## 2. Hardware constants",
+                 "## 3. Poplar tutorial 6", "## Not validated here"):
+        assert head in page
+    assert "reduced grid (--quick)" in page
+    assert "![speed-up vs max activity](figures/speedup_vs_activity.png)" in page
+    for name in ("speedup_vs_activity.png", "breakdown_family_a.png"):
+        assert (d / "figures" / name).read_bytes()[:4] == b"\x89PNG"
+    assert len(rep.tut6) > 30 and len(rep.hardware) > 20 and len(rep.speedup) == 5
+    assert {r["section"] for r in rep.rows()} == set(V.SECTIONS)
+    for r in rep.rows():
+        assert set(r) >= {"quantity", "source", "configuration", "mimdsim", "published", "rel_error", "explanation"}
+    assert "```python" not in page  # tests/test_docs.py would run it
+    assert pivot_table(rep.sweep, fmt="markdown") in page
+
+
+def test_quick_speedup_rows_match_estimate_training_step(quick) -> None:  # type: ignore[no-untyped-def]
+    rep, _ = quick
+    assert [(r["depth"], r["activity"]) for r in rep.sweep] == [(2, 0.005), (2, 0.1), (5, 0.005), (5, 0.1)]
+    spec, _ = load_snn_model(ROOT / "models/snn/nmnist_a_5hidden.toml", activity=0.1)
+    est = estimate_training_step(spec, load_machine("bow"), gpu="a100", engine="fast")
+    row = next(r for r in rep.speedup if r["quantity"].endswith("5 hidden layers, max activity 0.1"))
+    assert row["mimdsim"] == pytest.approx(est.speedup_vs_gpu, rel=1e-12)
+    assert f"IPU {est.ms_per_step:.3f} ms" in row["explanation"]
+    best = rep.speedup[-1]
+    assert best["mimdsim"] == max(r["speedup_vs_gpu"] for r in rep.sweep)
+
+
+def test_main_parses_its_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seen: dict = {}
+
+    def fake(out, figure_dir, **kw):  # type: ignore[no-untyped-def]
+        seen.update(out=out, figure_dir=figure_dir, **kw)
+        return V.ValidationReport("fast", [], [], [], [], [], True, {})
+
+    monkeypatch.setattr(V, "write_validation", fake)
+    assert V.main(["--quick", "--out", str(tmp_path / "v.md"), "--figures", "none", "--processes", "1"]) == 0
+    assert seen == {"out": str(tmp_path / "v.md"), "figure_dir": None, "engine": "fast", "processes": 1, "quick": True}
+    assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_full_generation_reproduces_the_committed_page(tmp_path: Path) -> None:
+    """Regenerating with the default options gives docs/validation.md byte for byte (deterministic and up to date)."""
+    out = tmp_path / "docs" / "validation.md"
+    V.write_validation(out, tmp_path / "docs" / "figures", processes=2)
+    assert out.read_text() == (ROOT / "docs" / "validation.md").read_text()
+    for name in ("speedup_vs_activity.png", "breakdown_family_a.png"):
+        assert (tmp_path / "docs" / "figures" / name).read_bytes() == (ROOT / "docs" / "figures" / name).read_bytes()
