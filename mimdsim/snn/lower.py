@@ -430,6 +430,7 @@ class _Lowering:
             valid, n_true_in, n_valid_in = self.valid_out(li, t), self.true_in(li, t), self.valid_in(li, t)
             for tiles, k, src in self.groups[li]:
                 slices.add("DynamicSliceState", tiles, [], supervisor=est.copy_tile_cycles(WORD_BYTES * B * k, m.memcpy_bytes_per_cycle), unique=True)
+                # in-place MultiVertex: PopLibs BinaryOp1DInPlace worker overhead 58 (ipu-hardware.md §4)
                 alpha.add("popops.MulInPlace", tiles, [], supervisor=est.elementwise_tile_cycles(B * k, worker_overhead=58), unique=True)
                 sgrad.add("calcLIFStateGrad", tiles, est.state_grad_cycles(valid, valid * k / n), unique=True)
                 scale.add("popops.CopyMul", tiles, [], supervisor=2 * est.elementwise_tile_cycles(B * k), unique=True)
