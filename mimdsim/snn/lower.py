@@ -300,14 +300,20 @@ class _Lowering:
         self.external = {k: _crosses_ipus(v, tpi) for k, v in self.ex.items()}
 
     def _reduction_transfers(self, lay: LayerLayout, b3: _Transfers, b3b: _Transfers) -> None:
-        assert lay.stage1_tile is not None and lay.group_of_tile is not None and lay.stage2_tiles is not None
-        for g in range(lay.n_groups):
-            members = lay.tiles[lay.group_of_tile == g]
-            for b in range(self.B):
-                tiles, counts = np.unique(lay.stage1_tile[g, b], return_counts=True)
-                nb = WORD_BYTES * counts
-                b3.unicast(np.repeat(members, tiles.size), np.tile(tiles, members.size), np.tile(nb, members.size))
-                b3b.unicast(tiles, np.full(tiles.size, lay.stage2_tiles[b]), nb)
+        """B3: each tile's partials of (b, slots) to the stage-1 tiles of its group; B3b: group
+        results to the stage-2 tile. One transfer per run of slots held by one stage-1 tile."""
+        assert lay.group_of_tile is not None and lay.stage2_tiles is not None
+        tile, _, b, s_lo, s_hi, group = self._stage1_segments(lay)
+        nbytes = WORD_BYTES * (s_hi - s_lo)
+        order = np.argsort(lay.group_of_tile, kind="stable")
+        members = lay.tiles[order]
+        size = np.bincount(lay.group_of_tile, minlength=lay.n_groups)
+        first = np.concatenate([[0], np.cumsum(size)[:-1]])
+        reps = size[group]
+        seg = np.repeat(np.arange(tile.size), reps)
+        offset = np.arange(seg.size) - np.repeat(np.cumsum(reps) - reps, reps)
+        b3.unicast(members[first[group[seg]] + offset], tile[seg], nbytes[seg])
+        b3b.unicast(tile, lay.stage2_tiles[b], nbytes)
 
     def superstep(self, name: str, exchange: str | None, cs: _ComputeSetBuilder | None) -> Superstep:
         ex = self.ex[exchange] if exchange else None
@@ -464,7 +470,8 @@ class _Lowering:
         return steps
 
     def _stage1_segments(self, lay: LayerLayout) -> tuple[np.ndarray, ...]:
-        """Static part of stage 1: (tile, group size, batch, first slot, end slot) runs of vertices."""
+        """Static part of stage 1: runs of vertices on one tile as (tile, group size, batch,
+        first slot, end slot, group) arrays."""
         key = id(lay)
         if key not in self._segments:
             assert lay.stage1_tile is not None and lay.group_of_tile is not None
@@ -479,7 +486,7 @@ class _Lowering:
             last = np.append(row[1:] != row[:-1], True)
             s_hi = np.where(last, n_s, nxt)
             tile = flat[row, s_lo]
-            self._segments[key] = (tile, g_sizes[row // n_b], row % n_b, s_lo, s_hi)
+            self._segments[key] = (tile, g_sizes[row // n_b], row % n_b, s_lo, s_hi, row // n_b)
         return self._segments[key]
 
     def _reduction_compute(self, lay: LayerLayout, n_valid_in: np.ndarray, red1: _ComputeSetBuilder, red2: _ComputeSetBuilder) -> None:
@@ -489,7 +496,7 @@ class _Lowering:
         the skipped ones; the order only affects how they share the 6 worker contexts.
         """
         assert lay.stage2_tiles is not None
-        tile, gsize, b, s_lo, s_hi = self._stage1_segments(lay)
+        tile, gsize, b, s_lo, s_hi, _ = self._stage1_segments(lay)
         active = np.clip(n_valid_in[b] - s_lo, 0, s_hi - s_lo)
         idle = (s_hi - s_lo) - active
         g_values = np.unique(gsize)[::-1]
