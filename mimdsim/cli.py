@@ -20,7 +20,7 @@ import json
 import os
 import sys
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from mimdsim.engines import DEFAULT_ENGINE, ENGINES, RunResult, simulate
 from mimdsim.errors import MimdsimError
 from mimdsim.examples.demo import run_demo
 from mimdsim.program.serialize import load_program
+from mimdsim.report.tables import Column, text_table
 
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
@@ -83,16 +84,6 @@ def _print_json(data: object) -> None:
     print(json.dumps(data, default=_json_default))
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: str = "") -> str:
-    """A plain-text table; ``align`` has one ``<`` or ``>`` per column (default: first left, rest right)."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[k]) for r in cells) for k in range(len(headers))]
-    align = align or "<" + ">" * (len(headers) - 1)
-    lines = ["  ".join(f"{c:{a}{w}}" for c, a, w in zip(r, align, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
 _LABELS = {
     "compute": "compute (incl. idle threads)",
     "compute_excl_idle": "compute (excl. idle threads)",
@@ -103,8 +94,16 @@ _LABELS = {
 }
 
 
+_SHARE = Column("share", "share", align="right")
+
+
 def _pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f} %" if whole else "-"
+
+
+def _category_table(values: dict[str, Any], total: int, header: str, fmt: str) -> str:
+    rows = [{"category": _LABELS[k], "cycles": v, "share": _pct(v, total)} for k, v in values.items()]
+    return text_table(rows, (Column("category", "category"), Column("cycles", header, fmt), _SHARE))
 
 
 def _format_result(res: RunResult, machine: MachineSpec) -> str:
@@ -123,26 +122,23 @@ def _format_result(res: RunResult, machine: MachineSpec) -> str:
     cap = machine.memory_bytes_per_tile
     mem = res.max_tile_memory_bytes
     head.append(f"memory    max {mem:,} B on one tile ({_pct(mem, cap)} of {cap:,} B; tile {int(np.argmax(res.tile_memory_bytes)) if res.n_tiles else 0})")
-    poplar = res.breakdown_cycles()
-    rows = [(_LABELS[k], f"{v:,.1f}", _pct(v, total)) for k, v in poplar.items()]
-    crit = res.critical_path_cycles()
-    crit_rows = [(_LABELS[k], f"{v:,}", _pct(v, total)) for k, v in crit.items()]
-    top = [
-        (r.index, r.name, r.kind, f"{r.n_executions:,}", f"{r.cycles:,}", _pct(r.cycles, total), r.bound, r.critical_tile)
-        for r in res.top_supersteps(5)
-    ]
+    top = [{**r.__dict__, "share": _pct(r.cycles, total)} for r in res.top_supersteps(5)]
+    top_columns = (
+        Column("index", "#"), Column("name", "name"), Column("kind", "kind"), Column("n_executions", "runs", "{:,}"),
+        Column("cycles", "cycles", "{:,}"), _SHARE, Column("bound", "bound"), Column("critical_tile", "crit. tile"),
+    )
     return "\n".join(
         [
             *head,
             "",
             "Poplar-style breakdown (mean over tiles; compute excl. idle is a sub-line of compute)",
-            _table(("category", "cycles/tile", "share"), rows),
+            _category_table(res.breakdown_cycles(), total, "cycles/tile", "{:,.1f}"),
             "",
             "Critical-path breakdown (adds up to the total)",
-            _table(("category", "cycles", "share"), crit_rows),
+            _category_table(res.critical_path_cycles(), total, "cycles", "{:,}"),
             "",
             "Top supersteps",
-            _table(("#", "name", "kind", "runs", "cycles", "share", "bound", "crit. tile"), top, "><<>>><>"),
+            text_table(top, top_columns),
         ]
     )
 
@@ -166,25 +162,25 @@ def _cmd_machines(args: argparse.Namespace) -> int:
         _print_json({m.name: {**m.model_dump(), "n_tiles": m.n_tiles} for m in specs})
         return 0
     rows = [
-        (
-            m.name,
-            m.n_ipus,
-            f"{m.tiles_per_ipu:,}",
-            f"{m.memory_bytes_per_tile // 1024:,}",
-            f"{m.tiles_per_ipu * m.memory_bytes_per_tile / 2**20:,.1f}",
-            f"{m.tile_clock_hz / 1e9:g}",
-            m.num_worker_contexts,
-            m.exchange_bytes_per_cycle,
-            m.min_ipu_sync_delay + m.max_ipu_sync_delay,
-            m.global_sync_cycles,
-            f"{m.link_topology} {m.links_per_ipu_pair}x{m.link_bytes_per_s / 1e9:g}",
-            f"{m.host_bytes_per_s / 1e9:g}",
-        )
+        {
+            **m.model_dump(),
+            "kib_per_tile": m.memory_bytes_per_tile // 1024,
+            "mib_per_ipu": m.tiles_per_ipu * m.memory_bytes_per_tile / 2**20,
+            "ghz": m.tile_clock_hz / 1e9,
+            "sync_cycles": m.min_ipu_sync_delay + m.max_ipu_sync_delay,
+            "links": f"{m.link_topology} {m.links_per_ipu_pair}x{m.link_bytes_per_s / 1e9:g}",
+            "host_gb_s": m.host_bytes_per_s / 1e9,
+        }
         for m in specs
     ]
-    headers = ("preset", "IPUs", "tiles/IPU", "KiB/tile", "MiB/IPU", "GHz", "workers", "exch B/cyc", "sync cyc",
-               "global sync", "links GB/s", "host GB/s")
-    print(_table(headers, rows))
+    columns = (
+        Column("name", "preset"), Column("n_ipus", "IPUs"), Column("tiles_per_ipu", "tiles/IPU", "{:,}"),
+        Column("kib_per_tile", "KiB/tile", "{:,}"), Column("mib_per_ipu", "MiB/IPU", "{:,.1f}"), Column("ghz", "GHz", "{:g}"),
+        Column("num_worker_contexts", "workers"), Column("exchange_bytes_per_cycle", "exch B/cyc"),
+        Column("sync_cycles", "sync cyc"), Column("global_sync_cycles", "global sync"),
+        Column("links", "links GB/s", align="right"), Column("host_gb_s", "host GB/s", "{:g}"),
+    )
+    print(text_table(rows, columns))
     print("\nAny field can be changed with --set KEY=VALUE; see docs/machine_format.md.")
     return 0
 
