@@ -68,6 +68,8 @@ class MachineSpec(BaseModel):
                 f"tiles_per_ipu ({self.tiles_per_ipu}) must be a multiple of "
                 f"tiles_per_supertile ({self.tiles_per_supertile})"
             )
+        if self.link_topology == "ladder" and self.n_ipus > 1 and self.n_ipus % 2:
+            raise ValueError(f"link_topology 'ladder' needs an even n_ipus (IPUs come in pairs, one per rung side), got {self.n_ipus}")
         return self
 
     # ---- derived quantities -------------------------------------------------
