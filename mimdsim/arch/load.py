@@ -39,7 +39,9 @@ def format_validation_error(err: ValidationError, source: str) -> str:
             msg = "unknown key"
         elif e["type"] == "missing":
             msg = "missing required key"
-        got = "" if e["type"] == "missing" else f" (got {e.get('input')!r})"
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        got = "" if e["type"] == "missing" or not e["loc"] else f" (got {e.get('input')!r})"
         lines.append(f"{source}: {loc}: {msg}{got}")
     return "\n".join(lines)
 
