@@ -1,4 +1,5 @@
-# mimdsim: `make test` runs the whole test suite, `make demo` runs the built-in demo.
+# mimdsim: `make test` runs the whole test suite, `make demo` runs the main job (an SNN
+# training-step estimate), `make validation` regenerates docs/validation.md.
 # Both create .venv on first use and reinstall only when pyproject.toml changes.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -6,13 +7,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 
-.PHONY: test demo venv clean
+.PHONY: test demo validation venv clean
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 demo: $(VENV)/.installed
 	$(BIN)/mimdsim demo
+
+validation: $(VENV)/.installed-test
+	$(BIN)/python -m mimdsim.report.validation --out docs/validation.md --figures docs/figures --processes 2
 
 venv: $(VENV)/.installed
 

@@ -1,4 +1,4 @@
-"""Command line: ``mimdsim machines | run | demo`` (argument parsing and printing only).
+"""Command line: ``mimdsim machines | run | snn | demo`` (argument parsing and printing only).
 
 Every subcommand is one ``add_<name>_parser(subparsers)`` function listed in
 :data:`SUBCOMMANDS`; it registers its options and sets ``func`` to a handler
@@ -210,20 +210,155 @@ def add_run_parser(sub: _SubParsers) -> None:
     p.set_defaults(func=_cmd_run)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (got {text!r})") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (got {value})")
+    return value
+
+
+def _layer_list(text: str) -> list[int]:
+    try:
+        sizes = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, input first (got {text!r})") from None
+    if len(sizes) < 2 or min(sizes) <= 0:
+        raise argparse.ArgumentTypeError(f"expected the input size and at least one layer, all > 0 (got {text!r})")
+    return sizes
+
+
+def _snn_estimate(args: argparse.Namespace) -> Any:
+    """Resolve model file, run hints and flags (flags win), then estimate."""
+    from mimdsim.snn.estimate import estimate_training_step
+    from mimdsim.snn.spec import RunHints, load_snn_model, snn_from_sizes
+
+    if args.model is not None:
+        if args.layers is not None:
+            raise MimdsimError("give either a MODEL.toml or --layers, not both")
+        spec, hints = load_snn_model(args.model, activity=args.activity)
+        shape = {k: v for k, v in (("batch_size", args.batch), ("n_timesteps", args.timesteps)) if v is not None}
+        if args.input_sparse_size is not None:
+            shape["input_sparse_size"] = args.input_sparse_size
+        if args.optimizer is not None:
+            shape["optimizer"] = args.optimizer
+        if shape:
+            spec = type(spec).model_validate({**spec.model_dump(), **shape})
+    else:
+        if args.layers is None:
+            raise MimdsimError("give a MODEL.toml (see models/snn/) or --layers N_IN,N_1,...,N_OUT")
+        hints = RunHints()
+        spec = snn_from_sizes(
+            args.layers,
+            activity=0.01 if args.activity is None else args.activity,
+            input_sparse_size=32 if args.input_sparse_size is None else args.input_sparse_size,
+            batch_size=48 if args.batch is None else args.batch,
+            n_timesteps=100 if args.timesteps is None else args.timesteps,
+            optimizer=args.optimizer or "adam",
+            name="cli",
+        )
+    overrides = dict(args.overrides)
+    n_ipus = args.n_ipus if args.n_ipus is not None else hints.n_ipus
+    if n_ipus is not None:
+        overrides.setdefault("n_ipus", n_ipus)
+    machine = load_machine(args.machine or hints.machine, **overrides)
+    return estimate_training_step(
+        spec,
+        machine,
+        activity=args.activity_source,
+        rate=args.rate,
+        input_rate=args.input_rate,
+        engine=args.engine or hints.engine,
+        neurons_per_tile=args.neurons_per_tile if args.neurons_per_tile is not None else hints.neurons_per_tile,
+        seed=args.seed if args.seed is not None else hints.seed,
+        gpu=args.compare_gpu,
+        allow_oom=args.allow_oom,
+    )
+
+
+def _cmd_snn(args: argparse.Namespace) -> int:
+    from mimdsim.report.snn import format_snn_estimate
+
+    est = _snn_estimate(args)
+    if args.json:
+        _print_json(est.to_dict())
+    else:
+        print(format_snn_estimate(est))
+    return 0
+
+
+def _add_snn_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("network (without MODEL.toml; these also override a model file's values)")
+    g.add_argument("--layers", type=_layer_list, metavar="N_IN,N_1,...,N_OUT", help="layer sizes, input first, e.g. 2312,1466,1466,10")
+    g.add_argument("--batch", type=_positive_int, help="batch size B (default 48; a multiple of 6)")
+    g.add_argument("--timesteps", type=_positive_int, help="time steps T (default 100)")
+    g.add_argument("--activity", type=float, metavar="A", help="max activity in (0, 1]: sparse size 2*floor(A*N/2) per layer (default 0.01)")
+    g.add_argument("--input-sparse-size", type=_positive_int, metavar="S_IN", help="input sparse size (default 32)")
+    g.add_argument("--optimizer", choices=("adam", "sgd"), help="optimizer (default adam)")
+    r = p.add_argument_group("run")
+    r.add_argument("--machine", "-m", default=None, metavar="NAME|PATH.toml", help="machine preset or TOML file (default: the model's [run] machine, else bow)")
+    r.add_argument("--set", dest="overrides", action="append", type=_parse_set, default=[], metavar="KEY=VALUE", help="override a machine field (repeatable)")
+    r.add_argument("--n-ipus", type=_positive_int, help="number of IPUs (sets the machine's n_ipus)")
+    r.add_argument("--neurons-per-tile", type=_positive_int, metavar="K", help="neurons per tile (default: smallest even k that fits the tiles)")
+    r.add_argument("--engine", "-e", choices=sorted(ENGINES), default=None, help=f"simulation engine (default: {DEFAULT_ENGINE})")
+    r.add_argument("--seed", type=int, help="seed of the functional model's weights and input (default 0)")
+    r.add_argument(
+        "--activity-source", default="functional", metavar="SOURCE",
+        help="spike counts: functional (run the sparse SNN on Poisson input; default), parametric (needs --rate), "
+        "saturated (every sparse tensor full) or a trace file PATH.npz",
+    )
+    r.add_argument("--rate", type=float, help="firing rate for --activity-source parametric")
+    r.add_argument("--input-rate", type=float, help="input spike probability per input and step (default 0.01)")
+    r.add_argument("--compare-gpu", metavar="GPU", help="also estimate the dense step on a GPU preset (a100, a100_80gb, h100) and the speed-up")
+    r.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory (listed in oom_tiles)")
+    r.add_argument("--json", action="store_true", help="print exactly one JSON object instead of tables")
+
+
+def add_snn_parser(sub: _SubParsers) -> None:
+    p = sub.add_parser(
+        "snn", help="estimate one sparse SNN BPTT training step on a machine",
+        description="Estimate one training step (forward over T steps, BPTT, update) of a sparse SNN, as lowered by the "
+        "seed paper (Finkbeiner et al., AAAI 2024), tile by tile and cycle by cycle. See docs/snn.md.",
+    )
+    p.add_argument("model", nargs="?", metavar="MODEL.toml", help="SNN model file (models/snn/*.toml)")
+    _add_snn_options(p)
+    p.set_defaults(func=_cmd_snn)
+
+
+DEMO_MODEL = "nmnist_a_2hidden.toml"
+"""The network ``mimdsim demo`` estimates: the paper's family (a), 2 hidden layers."""
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
-    machine = _machine(args)
-    res = run_demo(machine, engine=args.engine, progress=_progress())
-    return _report(args, res, machine)
+    if args.bsp:
+        machine = _machine(args)
+        res = run_demo(machine, engine=args.engine, progress=_progress())
+        return _report(args, res, machine)
+    from mimdsim.arch.load import models_dir
+
+    snn_args = build_parser().parse_args(
+        ["snn", str(models_dir() / "snn" / DEMO_MODEL), "--machine", args.machine, "--engine", args.engine, "--compare-gpu", "a100"]
+        + [f"--set={k}={v}" for k, v in args.overrides]
+        + (["--json"] if args.json else [])
+    )
+    return _cmd_snn(snn_args)
 
 
 def add_demo_parser(sub: _SubParsers) -> None:
-    p = sub.add_parser("demo", help="simulate the built-in demo program", description="Simulate the built-in demo program (mimdsim/examples/demo.py).")
+    p = sub.add_parser(
+        "demo", help="the main job: estimate the paper's 2-hidden-layer SNN training step on a Bow IPU vs an A100",
+        description=f"Estimate the training step of models/snn/{DEMO_MODEL} on the machine (default bow) with the A100 "
+        "comparison; with --bsp, simulate the built-in BSP demo program instead (mimdsim/examples/demo.py).",
+    )
     _add_machine_options(p, "bow")
     _add_engine_options(p)
+    p.add_argument("--bsp", action="store_true", help="run the built-in BSP program (a 2D Jacobi solve) instead of the SNN estimate")
     p.set_defaults(func=_cmd_demo)
 
 
-SUBCOMMANDS: list[Callable[[_SubParsers], None]] = [add_machines_parser, add_run_parser, add_demo_parser]
+SUBCOMMANDS: list[Callable[[_SubParsers], None]] = [add_machines_parser, add_run_parser, add_snn_parser, add_demo_parser]
 """Parser builders, in the order ``mimdsim --help`` lists them; add a subcommand by appending one."""
 
 

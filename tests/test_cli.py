@@ -124,7 +124,7 @@ def test_set_values_are_typed(capsys: pytest.CaptureFixture[str], program_file: 
         (["run", "{prog}", "--set", "tiles_per_ipu=0", "--set", "n_ipus=x"], ["tiles_per_ipu:", "n_ipus:"]),
         (["run", "{prog}", "--set", "tiles_per_ipu=4"], ["tile 4 does not exist"]),
         (["run", "{prog}", "--set", "tiles_per_ipu=8", "--set", "memory_bytes_per_tile=512"], ["does not fit", "tile 0 needs 1,024 B"]),
-        (["demo", "--set", "memory_bytes_per_tile=1000"], ["does not fit"]),
+        (["demo", "--bsp", "--set", "memory_bytes_per_tile=1000"], ["does not fit"]),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path, program_file: Path, argv: list[str],
@@ -161,7 +161,7 @@ def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
 # ---- demo -------------------------------------------------------------------------
 @pytest.mark.parametrize("engine", sorted(ENGINES))
 def test_demo_small(capsys: pytest.CaptureFixture[str], engine: str) -> None:
-    rc, out, err = _run(capsys, "demo", "--set", "tiles_per_ipu=64", "--engine", engine, "--json")
+    rc, out, err = _run(capsys, "demo", "--bsp", "--set", "tiles_per_ipu=64", "--engine", engine, "--json")
     assert rc == 0 and err == ""
     data = json.loads(out)
     assert data["program"] == "jacobi-2d" and data["n_tiles"] == 64 and data["total_cycles"] > 0
@@ -170,7 +170,7 @@ def test_demo_small(capsys: pytest.CaptureFixture[str], engine: str) -> None:
 def test_demo_engines_agree(capsys: pytest.CaptureFixture[str]) -> None:
     totals = set()
     for engine in sorted(ENGINES):
-        rc, out, _ = _run(capsys, "demo", "--set", "tiles_per_ipu=32", "--set", "n_ipus=2", "-e", engine, "--json")
+        rc, out, _ = _run(capsys, "demo", "--bsp", "--set", "tiles_per_ipu=32", "--set", "n_ipus=2", "-e", engine, "--json")
         assert rc == 0
         totals.add(json.dumps({k: v for k, v in json.loads(out).items() if k not in ("engine", "metadata")}, sort_keys=True))
     assert len(totals) == 1

@@ -1,0 +1,67 @@
+"""Readable report of one SNN training-step estimate (``mimdsim snn`` without ``--json``)."""
+
+from __future__ import annotations
+
+from mimdsim.report.tables import Column, text_table
+from mimdsim.snn.estimate import SNNEstimate
+
+__all__ = ["format_snn_estimate"]
+
+_LABELS = {
+    "compute": "compute",
+    "exchange": "IPU exchange",
+    "global_exchange": "global (inter-IPU) exchange",
+    "host_exchange": "host exchange",
+    "sync": "sync",
+}
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "-"
+
+
+def format_snn_estimate(est: SNNEstimate) -> str:
+    """Summary, critical-path breakdown, memory and the top 5 superstep kinds of a time step."""
+    spec, m = est.spec, est.machine
+    total = est.cycles_per_step
+    lines = [
+        f"model      {spec.name}: layers {'-'.join(map(str, spec.layer_sizes))}, sparse sizes "
+        f"{'-'.join(map(str, spec.sparse_sizes))}, B={spec.batch_size}, T={spec.n_timesteps}, {spec.optimizer}",
+        f"machine    {m.name}: {m.n_ipus} IPU{'s' if m.n_ipus > 1 else ''} x {m.tiles_per_ipu:,} tiles at "
+        f"{m.tile_clock_hz / 1e9:g} GHz; {est.neurons_per_tile} neurons per tile ({est.mapping.method}), "
+        f"{est.mapping.n_ipus_used} IPU{'s' if est.mapping.n_ipus_used > 1 else ''} used",
+        f"engine     {est.engine}; spike activity: {est.activity_source}",
+        "",
+        f"step       {est.ms_per_step:.4g} ms = {total:,} cycles;  {est.samples_per_s:,.0f} samples/s",
+    ]
+    if est.gpu is not None:
+        gpu = est.gpu
+        lines.append(
+            f"GPU        {gpu.gpu} (dense, analytic model): {gpu.ms_per_step:.4g} ms/step, "  # type: ignore[attr-defined]
+            f"{gpu.samples_per_s:,.0f} samples/s ({gpu.dominant}-bound) -> speed-up {est.speedup_vs_gpu:.2f}x"  # type: ignore[attr-defined]
+        )
+    cap = m.memory_bytes_per_tile
+    mem = est.ledger.max_tile_bytes
+    oom = est.oom_tiles
+    lines.append(
+        f"memory     max {mem:,} B on one tile ({_pct(mem, cap)} of {cap:,} B)"
+        + (f"; {len(oom)} tile(s) OVER capacity, first {oom[:5]}" if oom else "")
+    )
+    rows = [{"category": _LABELS[k], "cycles": v, "share": _pct(v, total)} for k, v in est.breakdown_cycles.items()]
+    lines += [
+        "",
+        "Critical-path breakdown of the step",
+        text_table(rows, (Column("category", "category"), Column("cycles", "cycles", "{:,}"), Column("share", "share", align="right"))),
+        "",
+        "Top 5 supersteps of a time step (mean over the T steps; bound = what sets their length)",
+    ]
+    top = [
+        {"name": k.name, "per_t": k.cycles_per_timestep, "runs": k.n_executions, "share": _pct(k.cycles, total), "bound": k.bound}
+        for k in est.top_step_kinds(5)
+    ]
+    cols = (
+        Column("name", "superstep"), Column("per_t", "cycles/time step", "{:,.0f}"), Column("runs", "runs", "{:,}"),
+        Column("share", "share of step", align="right"), Column("bound", "bound"),
+    )
+    lines.append(text_table(top, cols))
+    return "\n".join(lines)

@@ -1,0 +1,111 @@
+"""``mimdsim snn`` and the SNN ``mimdsim demo``: options, JSON keys, model files, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mimdsim.cli import main
+
+TINY = ["--layers", "64,24,24,4", "--batch", "6", "--timesteps", "3", "--set", "tiles_per_ipu=32", "--input-sparse-size", "8"]
+JSON_KEYS = {
+    "ms_per_step", "samples_per_s", "cycles_per_step", "breakdown_cycles", "max_tile_memory_bytes", "oom_tiles",
+    "neurons_per_tile", "n_ipus", "machine", "engine",
+}
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.mark.parametrize("engine", ["des", "fast"])
+def test_snn_json_has_the_issue_keys(capsys: pytest.CaptureFixture[str], engine: str) -> None:
+    rc, out, err = _run(capsys, "snn", *TINY, "--engine", engine, "--json")
+    assert rc == 0 and err == ""
+    data = json.loads(out)
+    assert JSON_KEYS <= data.keys()
+    assert set(data["breakdown_cycles"]) == {"compute", "exchange", "global_exchange", "host_exchange", "sync"}
+    assert sum(data["breakdown_cycles"].values()) == data["cycles_per_step"]
+    assert data["engine"] == engine and data["n_ipus"] == 1 and data["oom_tiles"] == []
+    assert data["samples_per_s"] == pytest.approx(6 / (data["ms_per_step"] / 1e3))
+
+
+def test_snn_engines_agree(capsys: pytest.CaptureFixture[str]) -> None:
+    outs = []
+    for engine in ("des", "fast"):
+        rc, out, _ = _run(capsys, "snn", *TINY, "--engine", engine, "--json")
+        outs.append({k: v for k, v in json.loads(out).items() if k != "engine"})
+    assert outs[0] == outs[1]
+
+
+def test_snn_table_and_gpu_comparison(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = _run(capsys, "snn", *TINY, "--compare-gpu", "a100")
+    assert rc == 0
+    assert "Critical-path breakdown" in out and "Top 5 supersteps" in out and "speed-up" in out
+    rc, out, _ = _run(capsys, "snn", *TINY, "--compare-gpu", "h100", "--json")
+    data = json.loads(out)
+    assert data["speedup_vs_gpu"] == pytest.approx(data["gpu_ms_per_step"] / data["ms_per_step"])
+
+
+def test_activity_sets_sparse_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = _run(capsys, "snn", *TINY, "--activity", "0.25", "--json")
+    assert json.loads(out)["sparse_sizes"] == [8, 6, 6, 2]  # 2*floor(0.25*24/2) = 6; output at least 2
+
+
+def test_model_file_with_overrides(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    model = tmp_path / "m.toml"
+    model.write_text(
+        'name = "m"\nn_inputs = 64\ninput_sparse_size = 8\nlayer_sizes = [24, 4]\nmax_activity = 0.5\n'
+        'batch_size = 6\nn_timesteps = 2\n[run]\nmachine = "mk2"\nneurons_per_tile = 4\n'
+    )
+    rc, out, _ = _run(capsys, "snn", str(model), "--set", "tiles_per_ipu=32", "--json")
+    data = json.loads(out)
+    assert rc == 0 and data["machine"] == "mk2" and data["neurons_per_tile"] == 4 and data["sparse_sizes"] == [8, 12, 2]
+    rc, out, _ = _run(capsys, "snn", str(model), "--set", "tiles_per_ipu=32", "--neurons-per-tile", "2", "--timesteps", "3", "--json")
+    data = json.loads(out)
+    assert data["neurons_per_tile"] == 2 and data["n_timesteps"] == 3
+
+
+def test_multi_ipu_option(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = _run(capsys, "snn", "--layers", "64,40,40,4", "--batch", "6", "--timesteps", "2", "--set", "tiles_per_ipu=24",
+                      "--n-ipus", "2", "--json")
+    data = json.loads(out)
+    assert rc == 0 and data["n_ipus"] == 2 and data["n_ipus_used"] == 2 and data["breakdown_cycles"]["global_exchange"] > 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--batch", "8"], ["batch_size: 8 is not a multiple of 6"]),
+        (["--activity", "1.5"], ["activity: 1.5 is outside (0, 1]"]),
+        (["--activity-source", "nope"], ["activity: 'nope'"]),
+        (["--activity-source", "parametric"], ["needs a firing rate"]),
+        (["--set", "memory_bytes_per_tile=4096"], ["does not fit", "B over", "largest"]),
+        (["--set", "tiles_per_ipu=2"], ["do not fit"]),
+    ],
+)
+def test_bad_input_exit_2_one_line(capsys: pytest.CaptureFixture[str], extra: list[str], words: list[str]) -> None:
+    rc, out, err = _run(capsys, "snn", *TINY, *extra)
+    assert rc == 2 and out == "" and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("mimdsim: error:")
+    for w in words:
+        assert w in err
+
+
+def test_oom_reported_with_allow_oom(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = _run(capsys, "snn", *TINY, "--set", "memory_bytes_per_tile=30000", "--allow-oom", "--json")
+    data = json.loads(out)
+    assert rc == 0 and data["oom_tiles"] and data["max_tile_memory_bytes"] > 30000
+
+
+def test_missing_model_and_both_sources(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rc, _, err = _run(capsys, "snn", str(tmp_path / "none.toml"))
+    assert rc == 2 and "none.toml: file not found" in err
+    rc, _, err = _run(capsys, "snn")
+    assert rc == 2 and "--layers" in err
+    rc, _, err = _run(capsys, "snn", str(tmp_path / "none.toml"), "--layers", "4,2")
+    assert rc == 2 and "not both" in err
