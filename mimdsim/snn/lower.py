@@ -218,6 +218,7 @@ class _Lowering:
         self.zero = np.zeros(self.B, np.int64)
         self._segments: dict[int, tuple[np.ndarray, ...]] = {}
         self.slots_unique = [np.unique(lay.slot_tiles).size == lay.slot_tiles.size for lay in layout.layers]
+        self._build_static_sets()
         self._build_exchanges()
 
     # ---- spike counts -----------------------------------------------------------
@@ -315,48 +316,79 @@ class _Lowering:
         b3.unicast(members[first[group[seg]] + offset], tile[seg], nbytes[seg])
         b3b.unicast(tile, lay.stage2_tiles[b], nbytes)
 
-    def superstep(self, name: str, exchange: str | None, cs: _ComputeSetBuilder | None) -> Superstep:
+    def superstep(self, name: str, exchange: str | None, cs: _ComputeSetBuilder | ComputeSet | None) -> Superstep:
         ex = self.ex[exchange] if exchange else None
         scope = "external" if exchange and self.external[exchange] else "internal"
-        return Superstep(name, scope, ex, cs.build() if cs is not None else None)
+        if isinstance(cs, _ComputeSetBuilder):
+            cs = cs.build()
+        return Superstep(name, scope, ex, cs)
+
+    def _build_static_sets(self) -> None:
+        """Compute sets whose vertices do not depend on spike counts: built once, shared by every step."""
+        B, m = self.B, self.machine
+        flags = _ComputeSetBuilder("fwd.dense_flags")
+        rand = _ComputeSetBuilder("fwd.rand_offsets")
+        store = _ComputeSetBuilder("fwd.store")
+        slices = _ComputeSetBuilder("bwd.slices")
+        alpha = _ComputeSetBuilder("bwd.alpha_mul")
+        scale = _ComputeSetBuilder("bwd.scale")
+        red2 = _ComputeSetBuilder("bwd.reduce_stage2")
+        for li, lay in enumerate(self.layout.layers):
+            row = est.slice_copy_cycles(np.array([WORD_BYTES * (lay.sparse_size + 2)]))
+            for tiles, k, _ in self.groups[li]:
+                state_copy = est.copy_tile_cycles(WORD_BYTES * B * k, m.memcpy_bytes_per_cycle)
+                flags.add("DenseSpikesMultiThresh", tiles, [est.dense_flags_cycles()], [k * B], unique=True)
+                store.add("DynamicUpdateState", tiles, [], supervisor=state_copy, unique=True)
+                slices.add("DynamicSliceState", tiles, [], supervisor=state_copy, unique=True)
+                # in-place MultiVertex: PopLibs BinaryOp1DInPlace worker overhead 58 (ipu-hardware.md §4)
+                alpha.add("popops.MulInPlace", tiles, [], supervisor=est.elementwise_tile_cycles(B * k, worker_overhead=58), unique=True)
+                scale.add("popops.CopyMul", tiles, [], supervisor=2 * est.elementwise_tile_cycles(B * k), unique=True)
+            rand.add("poprand.Uniform", lay.combine_tiles, [], supervisor=est.elementwise_tile_cycles(1))
+            store.add("DynamicUpdateRow", lay.seq_tiles, row)
+            # output row at t, and (as the next layer's input) at t-1
+            slices.add("DynamicSliceRow", lay.seq_tiles, np.repeat(row, 2 if li < self.L - 1 else 1))
+            if li >= 1:
+                assert lay.stage2_tiles is not None
+                s_in = lay.input_sparse_size
+                n_workers = min(N_REPLICAS, s_in)
+                per_worker = -(-s_in // n_workers)
+                red2.add("popops.ReduceMany", lay.stage2_tiles, [est.reduce_stage2_cycles(lay.n_groups, per_worker)], [n_workers])
+        input_row = est.slice_copy_cycles(np.array([WORD_BYTES * (self.spec.input_sparse_size + 1)]))
+        slices.add("DynamicSliceRow", self.layout.input_seq_tiles, input_row)
+        slices.add("DynamicSliceRow", self.layout.loss_tiles, est.slice_copy_cycles(np.array([WORD_BYTES * self.layout.layers[-1].sparse_size])))
+        counter = np.array([self.layout.counter_tile])
+        loops = []
+        for name in ("fwd.loop", "bwd.loop"):
+            loop = _ComputeSetBuilder(name)
+            loop.add("CountedLoop", counter, [], supervisor=est.loop_counter_tile_cycles())
+            loops.append(loop.build())
+        self.static = {
+            cs.name: cs
+            for cs in (flags.build(), rand.build(), store.build(), slices.build(), alpha.build(), scale.build(), red2.build(), *loops)
+        }
 
     # ---- forward --------------------------------------------------------------------
     def forward_step(self, t: int) -> list[Step]:
-        B = self.B
         upd = _ComputeSetBuilder("fwd.state_update")
-        flags = _ComputeSetBuilder("fwd.dense_flags")
-        rand = _ComputeSetBuilder("fwd.rand_offsets")
         d2s = _ComputeSetBuilder("fwd.dense_to_sparse")
         comb1 = _ComputeSetBuilder("fwd.tile_combine")
         comb2 = _ComputeSetBuilder("fwd.final_combine")
-        store = _ComputeSetBuilder("fwd.store")
         for li, lay in enumerate(self.layout.layers):
             n_in = self.true_in(li, t)
             for tiles, k, src in self.groups[li]:
                 ids = -(-n_in * src // lay.n_inputs)  # ids that reach this tile
                 upd.add("LIFStateUpdateInPlace", tiles, est.state_update_cycles(ids, k), unique=True)
-                flags.add("DenseSpikesMultiThresh", tiles, [est.dense_flags_cycles()], [k * B], unique=True)
-                store.add(
-                    "DynamicUpdateState",
-                    tiles,
-                    [],
-                    supervisor=est.copy_tile_cycles(WORD_BYTES * B * k, self.machine.memcpy_bytes_per_cycle),
-                    unique=True,
-                )
-            rand.add("poprand.Uniform", lay.combine_tiles, [], supervisor=est.elementwise_tile_cycles(1))
             self._spike_generation(li, lay, t, d2s, comb1, comb2)
-            store.add("DynamicUpdateRow", lay.seq_tiles, est.slice_copy_cycles(np.array([WORD_BYTES * (lay.sparse_size + 2)])))
-        loop = _ComputeSetBuilder("fwd.loop")
-        loop.add("CountedLoop", np.array([self.layout.counter_tile]), [], supervisor=est.loop_counter_tile_cycles())
+        st = self.static
         return [
             self.superstep(f"fwd.state_update[t={t}]", "f1", upd),
-            self.superstep(f"fwd.dense_flags[t={t}]", None, flags),
-            self.superstep(f"fwd.rand_offsets[t={t}]", None, rand),
+            self.superstep(f"fwd.dense_flags[t={t}]", None, st["fwd.dense_flags"]),
+            self.superstep(f"fwd.rand_offsets[t={t}]", None, st["fwd.rand_offsets"]),
             self.superstep(f"fwd.dense_to_sparse[t={t}]", "f2", d2s),
             self.superstep(f"fwd.tile_combine[t={t}]", None, comb1),
             self.superstep(f"fwd.final_combine[t={t}]", "f3", comb2),
-            self.superstep(f"fwd.store[t={t}]", "f4", store),
-            self.superstep(f"fwd.loop[t={t}]", None, loop),
+            self.superstep(f"fwd.store[t={t}]", "f4", st["fwd.store"]),
+            self.superstep(f"fwd.loop[t={t}]", None, st["fwd.loop"]),
         ]
 
     def _spike_generation(
@@ -419,27 +451,17 @@ class _Lowering:
         return self.superstep("bwd.zero_grads", None, cs)
 
     def backward_step(self, t: int) -> list[Step]:
-        B, m = self.B, self.machine
-        slices = _ComputeSetBuilder("bwd.slices")
-        alpha = _ComputeSetBuilder("bwd.alpha_mul")
+        B = self.B
         sgrad = _ComputeSetBuilder("bwd.state_grad")
-        scale = _ComputeSetBuilder("bwd.scale")
         wgrad = _ComputeSetBuilder("bwd.weight_grad")
         igrad = _ComputeSetBuilder("bwd.input_grad")
         red1 = _ComputeSetBuilder("bwd.reduce_stage1")
-        red2 = _ComputeSetBuilder("bwd.reduce_stage2")
         per_thread = B // N_REPLICAS
         for li, lay in enumerate(self.layout.layers):
-            s, s_in, n = lay.sparse_size, lay.input_sparse_size, lay.n_neurons
-            row = est.slice_copy_cycles(np.array([WORD_BYTES * (s + 2)]))
-            slices.add("DynamicSliceRow", lay.seq_tiles, np.repeat(row, 2 if li < self.L - 1 else 1))
+            n = lay.n_neurons
             valid, n_true_in, n_valid_in = self.valid_out(li, t), self.true_in(li, t), self.valid_in(li, t)
             for tiles, k, src in self.groups[li]:
-                slices.add("DynamicSliceState", tiles, [], supervisor=est.copy_tile_cycles(WORD_BYTES * B * k, m.memcpy_bytes_per_cycle), unique=True)
-                # in-place MultiVertex: PopLibs BinaryOp1DInPlace worker overhead 58 (ipu-hardware.md §4)
-                alpha.add("popops.MulInPlace", tiles, [], supervisor=est.elementwise_tile_cycles(B * k, worker_overhead=58), unique=True)
                 sgrad.add("calcLIFStateGrad", tiles, est.state_grad_cycles(valid, valid * k / n), unique=True)
-                scale.add("popops.CopyMul", tiles, [], supervisor=2 * est.elementwise_tile_cycles(B * k), unique=True)
                 ids = -(-n_true_in * src // lay.n_inputs)
                 wcyc = [est.weight_grad_cycles(ids[w * per_thread : (w + 1) * per_thread], k) for w in range(N_REPLICAS)]
                 wgrad.add("LIFWeightsGrad", tiles, wcyc, unique=True)
@@ -447,16 +469,13 @@ class _Lowering:
                     vids = -(-n_valid_in * src // lay.n_inputs)
                     igrad.add("LIFInpSpikesGrad", tiles, est.input_grad_cycles(vids, k), unique=True)
             if li >= 1 and t >= 1:
-                self._reduction_compute(lay, n_valid_in, red1, red2)
-        slices.add("DynamicSliceRow", self.layout.input_seq_tiles, est.slice_copy_cycles(np.array([WORD_BYTES * (self.spec.input_sparse_size + 1)])))
-        slices.add("DynamicSliceRow", self.layout.loss_tiles, est.slice_copy_cycles(np.array([WORD_BYTES * self.layout.layers[-1].sparse_size])))
-        loop = _ComputeSetBuilder("bwd.loop")
-        loop.add("CountedLoop", np.array([self.layout.counter_tile]), [], supervisor=est.loop_counter_tile_cycles())
+                self._reduction_compute(lay, n_valid_in, red1)
+        st = self.static
         steps = [
-            self.superstep(f"bwd.slices[t={t}]", None, slices),
-            self.superstep(f"bwd.alpha_mul[t={t}]", None, alpha),
+            self.superstep(f"bwd.slices[t={t}]", None, st["bwd.slices"]),
+            self.superstep(f"bwd.alpha_mul[t={t}]", None, st["bwd.alpha_mul"]),
             self.superstep(f"bwd.state_grad[t={t}]", "b1", sgrad),
-            self.superstep(f"bwd.scale[t={t}]", None, scale),
+            self.superstep(f"bwd.scale[t={t}]", None, st["bwd.scale"]),
             self.superstep(f"bwd.replicate[t={t}]", "b2", None),
             self.superstep(f"bwd.weight_grad[t={t}]", None, wgrad),
         ]
@@ -464,9 +483,9 @@ class _Lowering:
             steps += [
                 self.superstep(f"bwd.input_grad[t={t}]", None, igrad),
                 self.superstep(f"bwd.reduce_stage1[t={t}]", "b3", red1),
-                self.superstep(f"bwd.reduce_stage2[t={t}]", "b3b", red2),
+                self.superstep(f"bwd.reduce_stage2[t={t}]", "b3b", st["bwd.reduce_stage2"]),
             ]
-        steps.append(self.superstep(f"bwd.loop[t={t}]", None, loop))
+        steps.append(self.superstep(f"bwd.loop[t={t}]", None, st["bwd.loop"]))
         return steps
 
     def _stage1_segments(self, lay: LayerLayout) -> tuple[np.ndarray, ...]:
@@ -489,8 +508,8 @@ class _Lowering:
             self._segments[key] = (tile, g_sizes[row // n_b], row % n_b, s_lo, s_hi, row // n_b)
         return self._segments[key]
 
-    def _reduction_compute(self, lay: LayerLayout, n_valid_in: np.ndarray, red1: _ComputeSetBuilder, red2: _ComputeSetBuilder) -> None:
-        """Stage-1 vertices (group, b, slot) active when slot < valid; stage 2 per batch element.
+    def _reduction_compute(self, lay: LayerLayout, n_valid_in: np.ndarray, red1: _ComputeSetBuilder) -> None:
+        """Stage-1 vertices (group, b, slot), active when slot < valid (stage 2 is static).
 
         On each stage-1 tile the active vertices are listed (larger groups first) before
         the skipped ones; the order only affects how they share the 6 worker contexts.
@@ -518,10 +537,6 @@ class _Lowering:
                 counts[keep],
                 unique=True,
             )
-        s_in = lay.input_sparse_size
-        n_workers = min(N_REPLICAS, s_in)
-        per_worker = -(-s_in // n_workers)
-        red2.add("popops.ReduceMany", lay.stage2_tiles, [est.reduce_stage2_cycles(lay.n_groups, per_worker)], [n_workers])
 
     def update_steps(self) -> list[Step]:
         red = _ComputeSetBuilder("update.reduce_replicas")
