@@ -1,4 +1,4 @@
-"""Command line: ``mimdsim machines | run | snn | demo`` (argument parsing and printing only).
+"""Command line: ``mimdsim machines | run | snn | sweep | demo`` (argument parsing and printing only).
 
 Every subcommand is one ``add_<name>_parser(subparsers)`` function listed in
 :data:`SUBCOMMANDS`; it registers its options and sets ``func`` to a handler
@@ -327,6 +327,67 @@ def add_snn_parser(sub: _SubParsers) -> None:
     p.set_defaults(func=_cmd_snn)
 
 
+def _float_list(text: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers (got {text!r})") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from mimdsim.program.serialize import atomic_write_bytes
+    from mimdsim.report.tables import SNN_COLUMNS, format_table, pivot_table
+    from mimdsim.sweep import PAPER_FAMILY_A_ACTIVITIES, PAPER_FAMILY_A_MODELS, snn_sweep
+
+    models = args.models or list(PAPER_FAMILY_A_MODELS)
+    activities = args.activities or list(PAPER_FAMILY_A_ACTIVITIES)
+    machine = load_machine(args.machine, **dict(args.overrides))
+    rows = snn_sweep(
+        models, activities, machine, args.compare_gpu, args.engine, processes=args.processes,
+        activity_source=args.activity_source, seed=args.seed,
+    )
+    if args.csv:
+        atomic_write_bytes(args.csv, format_table(rows, SNN_COLUMNS, "csv").encode())
+    if args.plot:
+        from mimdsim.report.plots import plot_speedup_vs_activity
+
+        if args.compare_gpu is None:
+            raise MimdsimError("--plot draws the speed-up over a GPU: give --compare-gpu too")
+        plot_speedup_vs_activity(rows, args.plot)
+    if args.json:
+        _print_json(rows)
+        return 0
+    print(format_table(rows, SNN_COLUMNS, "text"))
+    if args.compare_gpu:
+        print(f"\nSpeed-up over the dense step on {args.compare_gpu} (hidden layers x max activity)")
+        print(pivot_table(rows))
+    return 0
+
+
+def add_sweep_parser(sub: _SubParsers) -> None:
+    p = sub.add_parser(
+        "sweep", help="estimate SNN models over max activities (default: the paper's family (a) sweep)",
+        description="Estimate every MODEL at every max activity; by default the paper's family (a): "
+        "models/snn/nmnist_a_{2,3,4,5}hidden x activities 0.005..0.1, on bow vs a100.",
+    )
+    p.add_argument("models", nargs="*", metavar="MODEL", help="model preset names (models/snn/) or TOML paths")
+    p.add_argument("--activities", type=_float_list, metavar="A,B,...", help="max activities (default 0.005,0.01,0.02,0.05,0.1)")
+    p.add_argument("--machine", "-m", default="bow", metavar="NAME|PATH.toml", help="machine preset or TOML file (default bow)")
+    p.add_argument("--set", dest="overrides", action="append", type=_parse_set, default=[], metavar="KEY=VALUE", help="override a machine field (repeatable)")
+    p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=DEFAULT_ENGINE, help=f"simulation engine (default {DEFAULT_ENGINE})")
+    p.add_argument("--compare-gpu", default="a100", metavar="GPU", help="GPU preset of the dense baseline (default a100)")
+    p.add_argument("--activity-source", default="functional", choices=("functional", "saturated"), help="spike counts (default functional)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the functional model (default 0)")
+    p.add_argument("--processes", type=_positive_int, default=1, help="worker processes (default 1)")
+    p.add_argument("--csv", metavar="PATH", help="also write the rows as CSV")
+    p.add_argument("--plot", metavar="PATH.png", help="also draw the speed-up vs activity figure (needs matplotlib)")
+    p.add_argument("--json", action="store_true", help="print one JSON array of rows instead of tables")
+    p.set_defaults(func=_cmd_sweep)
+
+
 DEMO_MODEL = "nmnist_a_2hidden.toml"
 """The network ``mimdsim demo`` estimates: the paper's family (a), 2 hidden layers."""
 
@@ -358,7 +419,13 @@ def add_demo_parser(sub: _SubParsers) -> None:
     p.set_defaults(func=_cmd_demo)
 
 
-SUBCOMMANDS: list[Callable[[_SubParsers], None]] = [add_machines_parser, add_run_parser, add_snn_parser, add_demo_parser]
+SUBCOMMANDS: list[Callable[[_SubParsers], None]] = [
+    add_machines_parser,
+    add_run_parser,
+    add_snn_parser,
+    add_sweep_parser,
+    add_demo_parser,
+]
 """Parser builders, in the order ``mimdsim --help`` lists them; add a subcommand by appending one."""
 
 

@@ -109,3 +109,32 @@ def test_missing_model_and_both_sources(capsys: pytest.CaptureFixture[str], tmp_
     assert rc == 2 and "--layers" in err
     rc, _, err = _run(capsys, "snn", str(tmp_path / "none.toml"), "--layers", "4,2")
     assert rc == 2 and "not both" in err
+
+
+def _tiny_model(tmp_path: Path) -> Path:
+    model = tmp_path / "tiny.toml"
+    model.write_text(
+        'name = "tiny"\nn_inputs = 64\ninput_sparse_size = 8\nlayer_sizes = [24, 24, 4]\nmax_activity = 0.25\n'
+        "batch_size = 6\nn_timesteps = 2\n"
+    )
+    return model
+
+
+def test_sweep_table_csv_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    model = _tiny_model(tmp_path)
+    csv = tmp_path / "rows.csv"
+    rc, out, err = _run(capsys, "sweep", str(model), "--activities", "0.25,0.5", "--set", "tiles_per_ipu=32", "--csv", str(csv))
+    assert rc == 0 and err == ""
+    assert "Speed-up over the dense step on a100" in out
+    lines = csv.read_text().splitlines()
+    assert lines[0].startswith("model,") and len(lines) == 3
+    rc, out, _ = _run(capsys, "sweep", str(model), "--activities", "0.5", "--set", "tiles_per_ipu=32", "--json")
+    (row,) = json.loads(out)
+    assert row["activity"] == 0.5 and row["speedup_vs_gpu"] == pytest.approx(row["gpu_ms_per_step"] / row["ipu_ms_per_step"])
+
+
+def test_sweep_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rc, out, err = _run(capsys, "sweep", str(_tiny_model(tmp_path)), "--activities", "2", "--set", "tiles_per_ipu=32")
+    assert rc == 2 and out == "" and "outside (0, 1]" in err and len(err.strip().splitlines()) == 1
+    rc, _, err = _run(capsys, "sweep", "no_such_model", "--activities", "0.1")
+    assert rc == 2 and "no_such_model" in err
