@@ -197,18 +197,9 @@ def resolve_snn_model(name_or_path: str | os.PathLike[str]) -> Path:
     >>> resolve_snn_model("nmnist_a_2hidden").name
     'nmnist_a_2hidden.toml'
     """
-    from mimdsim.arch.load import list_presets, models_dir
+    from mimdsim.arch.load import resolve_preset
 
-    path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise ConfigError(f"{path}: file not found")
-        return path
-    preset = models_dir() / "snn" / f"{name_or_path}.toml"
-    if not preset.is_file():
-        known = ", ".join(list_presets("snn")) or "none found"
-        raise ConfigError(f"unknown SNN model {str(name_or_path)!r} (presets: {known}; or give a .toml path)")
-    return preset
+    return resolve_preset(name_or_path, "snn", "SNN model")
 
 
 def snn_points(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import ConfigError
 
-__all__ = ["load_machine", "list_presets", "models_dir", "format_validation_error", "read_toml"]
+__all__ = ["load_machine", "load_spec", "resolve_preset", "list_presets", "models_dir", "format_validation_error", "read_toml"]
 
 
 def models_dir() -> Path:
@@ -59,17 +59,51 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {err}") from err
 
 
-def _resolve(name_or_path: str | os.PathLike[str]) -> Path:
+def resolve_preset(
+    name_or_path: str | os.PathLike[str], kind: str, what: str, aliases: dict[str, str] | None = None
+) -> Path:
+    """The TOML file of a preset of ``kind`` (``machines``, ``gpus``, ``snn``) or a given ``.toml`` path.
+
+    Raises :class:`ConfigError` naming the missing file, or the unknown preset and the known ones.
+    """
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise ConfigError(f"{path}: file not found")
         return path
-    preset = models_dir() / "machines" / f"{name_or_path}.toml"
+    name = str(name_or_path)
+    if aliases is not None:
+        name = name.lower().replace("-", "_")
+        name = aliases.get(name, name)
+    preset = models_dir() / kind / f"{name}.toml"
     if not preset.is_file():
-        known = ", ".join(list_presets("machines")) or "none found"
-        raise ConfigError(f"unknown machine preset {str(name_or_path)!r} (presets: {known}; or give a .toml path)")
+        known = ", ".join([*list_presets(kind), *(aliases or {})]) or "none found"
+        raise ConfigError(f"unknown {what} {str(name_or_path)!r} (presets: {known}; or give a .toml path)")
     return preset
+
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
+
+
+def load_spec(
+    cls: type[SpecT], name_or_path: str | os.PathLike[str] | SpecT, kind: str, what: str, overrides: dict[str, Any],
+    aliases: dict[str, str] | None = None,
+) -> SpecT:
+    """Validate a preset, TOML file or existing spec of ``cls`` with field ``overrides`` applied."""
+    if isinstance(name_or_path, cls):
+        data: dict[str, Any] = name_or_path.model_dump()
+        source = f"{what} {getattr(name_or_path, 'name', '')!r}"
+    else:
+        path = resolve_preset(name_or_path, kind, what, aliases)  # type: ignore[arg-type]
+        data = read_toml(path)
+        source = str(path)
+    data.update(overrides)
+    if overrides:
+        source += " (with overrides " + ", ".join(sorted(overrides)) + ")"
+    try:
+        return cls.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, source)) from None
 
 
 def load_machine(name_or_path: str | os.PathLike[str] | MachineSpec, **overrides: Any) -> MachineSpec:
@@ -90,17 +124,4 @@ def load_machine(name_or_path: str | os.PathLike[str] | MachineSpec, **overrides
     >>> (m.n_tiles, m.tile_clock_hz)
     (2944, 1325000000.0)
     """
-    if isinstance(name_or_path, MachineSpec):
-        data: dict[str, Any] = name_or_path.model_dump()
-        source = f"machine {name_or_path.name!r}"
-    else:
-        path = _resolve(name_or_path)
-        data = read_toml(path)
-        source = str(path)
-    data.update(overrides)
-    if overrides:
-        source += " (with overrides " + ", ".join(sorted(overrides)) + ")"
-    try:
-        return MachineSpec.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source)) from None
+    return load_spec(MachineSpec, name_or_path, "machines", "machine preset", overrides)

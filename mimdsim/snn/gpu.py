@@ -29,13 +29,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from mimdsim.arch.load import format_validation_error, list_presets, models_dir, read_toml
-from mimdsim.errors import ConfigError
+from mimdsim.arch.load import load_spec
 from mimdsim.snn.spec import SNNSpec
 
 __all__ = [
@@ -99,21 +97,6 @@ class GPUSpec(BaseModel):
         return self.hbm_bytes_per_s * self.efficiency
 
 
-def _resolve(name_or_path: str | os.PathLike[str]) -> Path:
-    path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise ConfigError(f"{path}: file not found")
-        return path
-    name = str(name_or_path).lower().replace("-", "_")
-    name = GPU_ALIASES.get(name, name)
-    preset = models_dir() / "gpus" / f"{name}.toml"
-    if not preset.is_file():
-        known = ", ".join([*list_presets("gpus"), *GPU_ALIASES]) or "none found"
-        raise ConfigError(f"unknown GPU preset {str(name_or_path)!r} (presets: {known}; or give a .toml path)")
-    return preset
-
-
 def load_gpu(name_or_path: str | os.PathLike[str] | GPUSpec, **overrides: Any) -> GPUSpec:
     """Load a GPU by preset name (``a100_40gb``, ``a100_80gb``, ``h100_sxm``; aliases ``a100``, ``h100``) or TOML path.
 
@@ -134,20 +117,7 @@ def load_gpu(name_or_path: str | os.PathLike[str] | GPUSpec, **overrides: Any) -
     >>> load_gpu("h100", matmul_precision="fp32").matmul_flops_per_s
     67000000000000.0
     """
-    if isinstance(name_or_path, GPUSpec):
-        data: dict[str, Any] = name_or_path.model_dump()
-        source = f"GPU {name_or_path.name!r}"
-    else:
-        path = _resolve(name_or_path)
-        data = read_toml(path)
-        source = str(path)
-    data.update(overrides)
-    if overrides:
-        source += " (with overrides " + ", ".join(sorted(overrides)) + ")"
-    try:
-        return GPUSpec.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source)) from None
+    return load_spec(GPUSpec, name_or_path, "gpus", "GPU preset", overrides, GPU_ALIASES)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from mimdsim.program.ir import Superstep
 from mimdsim.snn.activity import functional_activity, parametric_activity
 from mimdsim.snn.estimate import estimate_training_step, make_activity
 from mimdsim.snn.lower import lower_snn
-from mimdsim.partition import partition_layers
 from mimdsim.snn.spec import load_snn_model, snn_from_sizes, sparse_size_for_activity
 
 REPO = Path(__file__).resolve().parents[2]
