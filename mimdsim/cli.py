@@ -282,6 +282,10 @@ def _cmd_snn(args: argparse.Namespace) -> int:
     from mimdsim.report.snn import format_snn_estimate
 
     est = _snn_estimate(args)
+    if args.save_program:
+        from mimdsim.program.serialize import save_program
+
+        save_program(est.program, args.save_program)
     if args.json:
         _print_json(est.to_dict())
     else:
@@ -313,6 +317,7 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--input-rate", type=float, help="input spike probability per input and step (default 0.01)")
     r.add_argument("--compare-gpu", metavar="GPU", help="also estimate the dense step on a GPU preset (a100, a100_80gb, h100) and the speed-up")
     r.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory (listed in oom_tiles)")
+    r.add_argument("--save-program", metavar="PATH.json[.gz]", help="also save the lowered BSP program (replay it with `mimdsim run`)")
     r.add_argument("--json", action="store_true", help="print exactly one JSON object instead of tables")
 
 

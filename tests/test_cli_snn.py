@@ -138,3 +138,13 @@ def test_sweep_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     assert rc == 2 and out == "" and "outside (0, 1]" in err and len(err.strip().splitlines()) == 1
     rc, _, err = _run(capsys, "sweep", "no_such_model", "--activities", "0.1")
     assert rc == 2 and "no_such_model" in err
+
+
+def test_saved_program_replays_on_another_machine(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "step.json.gz"
+    rc, out, _ = _run(capsys, "snn", *TINY, "--save-program", str(path), "--json")
+    est = json.loads(out)
+    rc2, out2, _ = _run(capsys, "run", str(path), "--machine", "bow", "--set", "tiles_per_ipu=32", "--json")
+    assert rc == rc2 == 0 and json.loads(out2)["total_cycles"] == est["cycles_per_step"]
+    rc3, out3, _ = _run(capsys, "run", str(path), "--machine", "bow", "--set", "tiles_per_ipu=32", "--set", "exchange_bytes_per_cycle=8", "--json")
+    assert rc3 == 0 and json.loads(out3)["total_cycles"] < est["cycles_per_step"]

@@ -22,6 +22,7 @@ from mimdsim.errors import ConfigError, TileMemoryError
 from mimdsim.memory.ledger import MemoryLedger, memory_ledger
 from mimdsim.partition import partition_layers
 from mimdsim.partition.mapping import NeuronMapping
+from mimdsim.program.ir import Program
 from mimdsim.snn.activity import SpikeActivity, functional_activity, load_activity, parametric_activity
 from mimdsim.snn.lower import LoweringOptions, check_batch, lower_snn
 from mimdsim.snn.spec import SNNSpec
@@ -46,7 +47,11 @@ class StepKind:
 
 @dataclass(frozen=True, eq=False)
 class SNNEstimate:
-    """The estimate of one training step (forward over T steps, BPTT, weight update)."""
+    """The estimate of one training step (forward over T steps, BPTT, weight update).
+
+    ``program`` is the lowered BSP program, which can be saved
+    (:func:`mimdsim.program.serialize.save_program`) and replayed on other machines.
+    """
 
     spec: SNNSpec
     machine: MachineSpec
@@ -56,6 +61,7 @@ class SNNEstimate:
     ledger: MemoryLedger
     activity_source: str
     gpu: object | None = None  # mimdsim.snn.gpu.GpuEstimate
+    program: Program | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -243,4 +249,4 @@ def estimate_training_step(
         from mimdsim.snn.gpu import estimate_gpu_step
 
         gpu_est = estimate_gpu_step(spec, gpu)
-    return SNNEstimate(spec, machine, engine, result, mapping, ledger, label, gpu_est)
+    return SNNEstimate(spec, machine, engine, result, mapping, ledger, label, gpu_est, program)
