@@ -183,15 +183,6 @@ class _ComputeSetBuilder:
                 VertexBlock(codelet, sel, np.tile(cyc, m), np.tile(cnt, m), supervisor_cycles=int(supervisor) * int(m))
             )
 
-    def add_grouped(
-        self, codelet: str, tiles: np.ndarray, keys: np.ndarray, cycles_of_key: dict[int, np.ndarray], *, unique: bool = False
-    ) -> None:
-        """Tiles ``tiles[i]`` run the vertex list ``cycles_of_key[keys[i]]``; one block per key."""
-        values, inverse = np.unique(keys, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        for i, key in enumerate(values.tolist()):
-            self.add(codelet, tiles[inverse == i], cycles_of_key[key], unique=unique)
-
     def build(self) -> ComputeSet:
         return ComputeSet(self.name, tuple(self.blocks))
 
@@ -304,7 +295,7 @@ class _Lowering:
         """B3: each tile's partials of (b, slots) to the stage-1 tiles of its group; B3b: group
         results to the stage-2 tile. One transfer per run of slots held by one stage-1 tile."""
         assert lay.group_of_tile is not None and lay.stage2_tiles is not None
-        tile, _, b, s_lo, s_hi, group = self._stage1_segments(lay)
+        tile, _, b, s_lo, s_hi, group, _, _ = self._stage1_segments(lay)
         nbytes = WORD_BYTES * (s_hi - s_lo)
         order = np.argsort(lay.group_of_tile, kind="stable")
         members = lay.tiles[order]
@@ -400,7 +391,8 @@ class _Lowering:
         evenly over the layer's neurons: a slice of ``len`` neurons holds
         ``ceil(count x len / N)`` of them (capped at ``min(S, len)``). Each vertex position
         uses the longest slice of that position over the slots (slices differ by <= 1).
-        The final combine is costed per batch element with its own counts.
+        The final combine vertices (one per batch element) are costed the same way, with
+        the batch's largest counts.
         """
         n, s, f = lay.n_neurons, lay.sparse_size, lay.spread
         lens = np.diff(lay.slice_bounds)
@@ -426,12 +418,12 @@ class _Lowering:
                 est.tile_combine_cycles(width, np.array([min(s, int(hits.sum()))])),
                 unique=uniq,
             )
-        pair = true * (s + 1) + valid
-        comb2.add_grouped(
+        # the final combine of every batch element is costed with the largest counts too
+        # (one vertex per combine tile; the slowest sets the phase)
+        comb2.add(
             "LIFOutSpikesMultiThreshsCombine",
             lay.combine_tiles,
-            pair,
-            {int(p): est.final_combine_cycles(f, np.array([p // (s + 1)]), np.array([p % (s + 1)])) for p in np.unique(pair)},
+            est.final_combine_cycles(f, true.max(keepdims=True), valid.max(keepdims=True)),
             unique=uniq,
         )
 
@@ -490,7 +482,7 @@ class _Lowering:
 
     def _stage1_segments(self, lay: LayerLayout) -> tuple[np.ndarray, ...]:
         """Static part of stage 1: runs of vertices on one tile as (tile, group size, batch,
-        first slot, end slot, group) arrays."""
+        first slot, end slot, group) arrays, plus the distinct tiles and each run's index among them."""
         key = id(lay)
         if key not in self._segments:
             assert lay.stage1_tile is not None and lay.group_of_tile is not None
@@ -505,7 +497,8 @@ class _Lowering:
             last = np.append(row[1:] != row[:-1], True)
             s_hi = np.where(last, n_s, nxt)
             tile = flat[row, s_lo]
-            self._segments[key] = (tile, g_sizes[row // n_b], row % n_b, s_lo, s_hi, row // n_b)
+            uniq_tiles, inv = np.unique(tile, return_inverse=True)
+            self._segments[key] = (tile, g_sizes[row // n_b], row % n_b, s_lo, s_hi, row // n_b, uniq_tiles, inv.reshape(-1))
         return self._segments[key]
 
     def _reduction_compute(self, lay: LayerLayout, n_valid_in: np.ndarray, red1: _ComputeSetBuilder) -> None:
@@ -515,11 +508,10 @@ class _Lowering:
         the skipped ones; the order only affects how they share the 6 worker contexts.
         """
         assert lay.stage2_tiles is not None
-        tile, gsize, b, s_lo, s_hi, _ = self._stage1_segments(lay)
+        tile, gsize, b, s_lo, s_hi, _, uniq_tiles, inv = self._stage1_segments(lay)
         active = np.clip(n_valid_in[b] - s_lo, 0, s_hi - s_lo)
         idle = (s_hi - s_lo) - active
         g_values = np.unique(gsize)[::-1]
-        uniq_tiles, inv = np.unique(tile, return_inverse=True)
         cols = [np.bincount(inv, weights=active * (gsize == g), minlength=uniq_tiles.size) for g in g_values]
         cols.append(np.bincount(inv, weights=idle, minlength=uniq_tiles.size))
         table = np.stack(cols, axis=1).astype(np.int64)
