@@ -270,6 +270,7 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
         activity=args.activity_source,
         rate=args.rate,
         input_rate=args.input_rate,
+        input_data=args.input_data,
         engine=args.engine or hints.engine,
         neurons_per_tile=args.neurons_per_tile if args.neurons_per_tile is not None else hints.neurons_per_tile,
         seed=args.seed if args.seed is not None else hints.seed,
@@ -315,6 +316,10 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
     )
     r.add_argument("--rate", type=float, help="firing rate for --activity-source parametric")
     r.add_argument("--input-rate", type=float, help="input spike probability per input and step (default 0.01)")
+    r.add_argument(
+        "--input-data", metavar="PATH",
+        help="drive the functional model with the first B samples of a dataset you hold: an SHD .h5 file or a folder of NMNIST .bin files",
+    )
     r.add_argument("--compare-gpu", metavar="GPU", help="also estimate the dense step on a GPU preset (a100, a100_80gb, h100) and the speed-up")
     r.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory (listed in oom_tiles)")
     r.add_argument("--save-program", metavar="PATH.json[.gz]", help="also save the lowered BSP program (replay it with `mimdsim run`)")

@@ -148,3 +148,16 @@ def test_saved_program_replays_on_another_machine(capsys: pytest.CaptureFixture[
     assert rc == rc2 == 0 and json.loads(out2)["total_cycles"] == est["cycles_per_step"]
     rc3, out3, _ = _run(capsys, "run", str(path), "--machine", "bow", "--set", "tiles_per_ipu=32", "--set", "exchange_bytes_per_cycle=8", "--json")
     assert rc3 == 0 and json.loads(out3)["total_cycles"] < est["cycles_per_step"]
+
+
+def test_input_data_drives_the_functional_model(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from tests.snn.test_data import write_shd
+
+    shd = write_shd(tmp_path / "shd.h5", [([0.001 * t for t in range(4)], [1, 2, 3, 4])] * 6, [0] * 6)
+    args = ["snn", "--layers", "700,24,4", "--batch", "6", "--timesteps", "4", "--input-sparse-size", "8", "--set", "tiles_per_ipu=32"]
+    rc, out, _ = _run(capsys, *args, "--input-data", str(shd), "--json")
+    assert rc == 0 and json.loads(out)["activity_source"] == "functional(shd.h5)"
+    rc, _, err = _run(capsys, *args, "--input-data", str(shd), "--activity-source", "saturated")
+    assert rc == 2 and "only the functional activity source reads a dataset" in err
+    rc, _, err = _run(capsys, *args, "--input-data", str(tmp_path / "none.h5"))
+    assert rc == 2 and "none.h5: not found" in err

@@ -221,8 +221,13 @@ def functional_activity(
     *,
     input_rate: float = DEFAULT_INPUT_RATE,
     weights: list[np.ndarray] | None = None,
+    input_data: str | os.PathLike[str] | None = None,
 ) -> SpikeActivity:
-    """Activity of the functional sparse model (forward pass) on Poisson input.
+    """Activity of the functional sparse model (forward pass) on Poisson input or a dataset.
+
+    With ``input_data`` (an SHD ``.h5`` file or a folder of NMNIST ``.bin`` files, see
+    :func:`~mimdsim.snn.data.load_input_batch`) the first ``B`` samples drive the model
+    instead of Poisson input.
 
     Weights are :func:`~mimdsim.snn.functional.init_weights` ``(spec, seed)`` unless given;
     the input is :func:`~mimdsim.snn.data.poisson_input` ``(spec, input_rate, seed)`` (an
@@ -239,9 +244,17 @@ def functional_activity(
     from mimdsim.snn.functional import init_weights, run_sparse
 
     ws = init_weights(spec, seed) if weights is None else weights
-    ids, counts = poisson_input(spec, input_rate, seed)
+    if input_data is None:
+        ids, counts = poisson_input(spec, input_rate, seed)
+        src = f"functional seed={seed} input_rate={input_rate}"
+    else:
+        from mimdsim.snn.data import load_input_batch
+
+        batch = load_input_batch(spec, input_data, seed=seed)
+        ids, counts = batch.ids, batch.counts
+        src = f"functional seed={seed} input={Path(input_data).name}"
     run = run_sparse(spec, ws, ids, counts, None, keep_states=False)
-    src = f"functional seed={seed} input_rate={input_rate}" + ("" if weights is None else " (given weights)")
+    src += "" if weights is None else " (given weights)"
     return SpikeActivity.from_run(spec, run, counts, source=src)
 
 

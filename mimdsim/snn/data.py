@@ -40,6 +40,7 @@ __all__ = [
     "read_nmnist_events",
     "load_nmnist",
     "load_shd",
+    "load_input_batch",
     "NMNIST_OVERFLOW_Y",
     "NMNIST_OVERFLOW_US",
 ]
@@ -329,3 +330,42 @@ def _h5_get(fh: Any, path: Path, key: str) -> Any:
     if key not in fh:
         raise DatasetError(f"{path}: key {key!r} missing (an SHD file holds spikes/times, spikes/units, labels)")
     return fh[key]
+
+
+def load_input_batch(spec: SNNSpec, path: str | os.PathLike[str], *, seed: int = 0, bin_us: float = 1000.0) -> SpikeBatch:
+    """The first ``B`` samples of a dataset a user holds, in ``spec``'s input format.
+
+    ``path`` is an SHD HDF5 file (``.h5``/``.hdf5``) or a folder of NMNIST ``.bin`` files
+    (searched recursively, sorted by path; labels from the digit folders). Events are
+    binned into ``spec.n_timesteps`` bins of ``bin_us`` and capped at
+    ``spec.input_sparse_size`` ids per bin (:func:`bin_events`).
+
+    Raises
+    ------
+    DatasetError
+        Missing path, unknown format, fewer than ``B`` samples, or ids that do not fit
+        ``spec.n_inputs`` (e.g. 34x34x2 NMNIST for a 24x24x2 model).
+    """
+    p = Path(path)
+    common = {"n_timesteps": spec.n_timesteps, "sparse_size": spec.input_sparse_size, "bin_us": bin_us, "seed": seed}
+    B = spec.batch_size
+    if not p.exists():
+        raise DatasetError(f"{p}: not found (give an SHD .h5 file or a folder of NMNIST .bin files)")
+    if p.is_dir():
+        files = sorted(p.rglob("*.bin"))
+        if len(files) < B:
+            raise DatasetError(f"{p}: {len(files)} NMNIST .bin files found, the batch needs {B}")
+        batch = load_nmnist(files[:B], **common)
+        n_in = 34 * 34 * 2
+    elif p.suffix.lower() in (".h5", ".hdf5"):
+        batch = load_shd(p, indices=list(range(B)), **common)
+        n_in = 700
+    else:
+        raise DatasetError(f"{p}: unknown dataset format (allowed: an SHD .h5/.hdf5 file, a folder of NMNIST .bin files)")
+    top = int(batch.ids.max(initial=-1, where=np.arange(spec.input_sparse_size)[None, None, :] < batch.counts[:, :, None]))
+    if top >= spec.n_inputs:
+        raise DatasetError(
+            f"{p}: input ids reach {top} ({n_in} inputs in this dataset's format), but the model has n_inputs = {spec.n_inputs}"
+        )
+    return batch
+

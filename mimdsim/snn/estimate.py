@@ -166,14 +166,22 @@ def saturated_activity(spec: SNNSpec) -> SpikeActivity:
 
 def make_activity(
     spec: SNNSpec, source: str | os.PathLike[str] | SpikeActivity = "functional", *, seed: int = 0, rate: float | None = None,
-    input_rate: float | None = None,
+    input_rate: float | None = None, input_data: str | os.PathLike[str] | None = None,
 ) -> tuple[SpikeActivity, str]:
-    """The spike activity driving the data-dependent costs, and a label saying where it came from."""
+    """The spike activity driving the data-dependent costs, and a label saying where it came from.
+
+    ``input_data`` (an SHD ``.h5`` file or a folder of NMNIST ``.bin`` files) feeds the
+    functional model real samples instead of Poisson input.
+    """
+    if input_data is not None and source != "functional":
+        raise ConfigError(f"input data: only the functional activity source reads a dataset (got {str(source)!r})")
     if isinstance(source, SpikeActivity):
         source.check_against(spec)
         return source, source.source or "given"
     if source == "functional":
-        kw = {} if input_rate is None else {"input_rate": input_rate}
+        kw: dict[str, object] = {} if input_rate is None else {"input_rate": input_rate}
+        if input_data is not None:
+            return functional_activity(spec, seed, input_data=input_data), f"functional({Path(input_data).name})"
         return functional_activity(spec, seed, **kw), "functional"
     if source == "parametric":
         if rate is None:
@@ -197,6 +205,7 @@ def estimate_training_step(
     activity: str | os.PathLike[str] | SpikeActivity = "functional",
     rate: float | None = None,
     input_rate: float | None = None,
+    input_data: str | os.PathLike[str] | None = None,
     engine: str = "fast",
     neurons_per_tile: int | None = None,
     partitioner: str = "contiguous",
@@ -228,7 +237,7 @@ def estimate_training_step(
     (2, True)
     """
     check_batch(spec)
-    act, label = make_activity(spec, activity, seed=seed, rate=rate, input_rate=input_rate)
+    act, label = make_activity(spec, activity, seed=seed, rate=rate, input_rate=input_rate, input_data=input_data)
     mapping = partition_layers(
         spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus, method=partitioner, neurons_per_tile=neurons_per_tile
     )

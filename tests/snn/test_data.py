@@ -155,3 +155,36 @@ def test_shd_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "h5py", None)
     with pytest.raises(DatasetError, match="needs h5py"):
         load_shd(path, n_timesteps=2, sparse_size=2)
+
+
+# ---- load_input_batch: a dataset a user holds as the functional model's input --------------
+def test_load_input_batch_shd_and_nmnist(tmp_path: Path) -> None:
+    from mimdsim.snn.data import load_input_batch
+
+    shd = write_shd(tmp_path / "shd.h5", [([0.001, 0.0021], [699, 5]), ([0.003], [1]), ([0.0], [2])], [1, 2, 3])
+    spec = snn_from_sizes([700, 8, 2], activity=0.5, input_sparse_size=4, batch_size=2, n_timesteps=4)
+    batch = load_input_batch(spec, shd)
+    assert batch.ids.shape == (4, 2, 4) and batch.labels.tolist() == [1, 2]  # the first B samples
+    assert int(batch.counts[:, 0].sum()) == 2 and int(batch.counts[:, 1].sum()) == 1
+    for i in range(3):
+        write_nmnist(tmp_path / "nm" / str(i) / f"{i}.bin", [(i, 0, 1, 100)])
+    nspec = snn_from_sizes([2312, 8, 2], activity=0.5, input_sparse_size=4, batch_size=3, n_timesteps=2)
+    nb = load_input_batch(nspec, tmp_path / "nm")
+    assert nb.labels.tolist() == [0, 1, 2] and nb.ids[0, :, 0].tolist() == [34 * 34 + i for i in range(3)]
+
+
+def test_load_input_batch_errors(tmp_path: Path) -> None:
+    from mimdsim.snn.data import load_input_batch
+
+    write_nmnist(tmp_path / "nm" / "0" / "a.bin", [(33, 33, 1, 100)])
+    small = snn_from_sizes([1152, 8, 2], activity=0.5, input_sparse_size=4, batch_size=1, n_timesteps=2)
+    with pytest.raises(DatasetError, match="n_inputs = 1152"):
+        load_input_batch(small, tmp_path / "nm")
+    two = snn_from_sizes([2312, 8, 2], activity=0.5, input_sparse_size=4, batch_size=2, n_timesteps=2)
+    with pytest.raises(DatasetError, match="1 NMNIST .bin files found, the batch needs 2"):
+        load_input_batch(two, tmp_path / "nm")
+    (tmp_path / "x.txt").write_text("hi")
+    with pytest.raises(DatasetError, match="unknown dataset format"):
+        load_input_batch(two, tmp_path / "x.txt")
+    with pytest.raises(DatasetError, match="not found"):
+        load_input_batch(two, tmp_path / "missing.h5")
