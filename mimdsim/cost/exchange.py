@@ -78,7 +78,9 @@ class ExchangeWorkspace:
         self.route_buf = np.zeros(2 * m.n_ipus + 2, np.int64)
         self.link_touched = np.zeros(self.links.size, np.int64)
 
-    def as_tuple(self) -> tuple[np.ndarray, ...]:
+    def as_tuple(
+        self,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return (
             self.send,
             self.recv2,

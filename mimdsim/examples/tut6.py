@@ -41,12 +41,15 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from mimdsim.arch import MachineSpec, load_machine
-from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Superstep, Tensor, VertexBlock
+from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Step, Superstep, SyncScope, Tensor, VertexBlock
+
+if TYPE_CHECKING:
+    from mimdsim.engines.result import RunResult, SuperstepRecord
 
 __all__ = [
     "WORD_BYTES",
@@ -412,7 +415,7 @@ def build_tut6_program(
     e1 = Exchange("E1_vector_segments", m.e1_src, m.e1_ptr, m.e1_dst, m.e1_words * WORD_BYTES)
     ones = np.arange(m.e2_src.size + 1, dtype=np.int64)
     e2 = Exchange("E2_partials", m.e2_src, ones, m.e2_dst, m.e2_words * WORD_BYTES)
-    scope = "internal" if machine.n_ipus == 1 else "external"
+    scope: SyncScope = "internal" if machine.n_ipus == 1 else "external"
 
     dot_per_tile = m.dot_vertices_per_tile()
     matrix_bytes = m.matrix_bytes_per_tile()
@@ -431,7 +434,8 @@ def build_tut6_program(
         tiles = np.flatnonzero(per_tile)
         return HostCopy(name, tiles, per_tile[tiles], direction)  # type: ignore[arg-type]
 
-    supersteps = [Superstep("mulCS", scope, e1, mul_cs), Superstep("reduceCS", scope, e2, red_cs)]
+    supersteps: list[Step] = [Superstep("mulCS", scope, e1, mul_cs), Superstep("reduceCS", scope, e2, red_cs)]
+    body: list[Step]
     if include_host:
         body = [
             host("host_to_device_vector", vector_bytes, "to_device"),
@@ -599,7 +603,7 @@ def _row(quantity: str, source: str, config: str, mimdsim: float, published: flo
     }
 
 
-def _simulate(config: str, engine: str, vertex_cost: VertexCost = "estimate", split: int | None = None):  # type: ignore[no-untyped-def]
+def _simulate(config: str, engine: str, vertex_cost: VertexCost = "estimate", split: int | None = None) -> tuple[RunResult, Program]:
     from mimdsim.engines import simulate
 
     machine = tut6_machine(config)
@@ -607,7 +611,7 @@ def _simulate(config: str, engine: str, vertex_cost: VertexCost = "estimate", sp
     return simulate(prog, machine, engine), prog
 
 
-def _step(res, name: str):  # type: ignore[no-untyped-def]
+def _step(res: RunResult, name: str) -> SuperstepRecord:
     return next(r for r in res.supersteps if r.name == name)
 
 
@@ -623,11 +627,11 @@ def tut6_validation_rows(engine: str = "fast") -> list[dict[str, object]]:
     # planner
     for gen, T, src in (("mk2", 1472, "T6 README + tests/test_tut6.py"), ("mk1", 1216, "T7-MK1 README + T6 tests")):
         p = plan_tut6(10000, 1000, T)
-        pub = {"mk2": (7, 3996, 3696, 143, 49, 108, 53807), "mk1": (5, 4751, 4410, 200, 45, 96, 64373)}[gen]
+        pub_plan = {"mk2": (7, 3996, 3696, 143, 49, 108, 53807), "mk1": (5, 4751, 4410, 200, 45, 96, 64373)}[gen]
         cfg = f"planner, {gen} (T={T}, W=6, B=4)"
         got = (p.split, p.total, p.compute, p.exchange, p.reduce_exchange, p.reduce_compute, p.worst_cost)
         names = ("split S", "planner total", "planner compute", "planner exchange", "planner reduce exchange", "planner reduce compute", "worst cost seen")
-        for n, g, q in zip(names, got, pub):
+        for n, g, q in zip(names, got, pub_plan, strict=True):
             rows.append(_row(n, src, cfg, g, q, "exact re-implementation of the tutorial's planner"))
 
     ipu_lines = (
@@ -687,7 +691,8 @@ def tut6_validation_rows(engine: str = "fast") -> list[dict[str, object]]:
             mul = next(s for s in prog.body if isinstance(s, Superstep) and s.name == "mulCS")
             red = next(s for s in prog.body if isinstance(s, Superstep) and s.name == "reduceCS")
             for cs, pubv, label in ((mul.compute, 5_250_000, "DotProductVertex"), (red.compute, 80_000, "ReduceVertex")):
-                tot = sum(blk.thread_cycles_per_tile * blk.tiles.size for blk in cs.blocks)  # type: ignore[union-attr]
+                assert cs is not None
+                tot = sum(blk.thread_cycles_per_tile * blk.tiles.size for blk in cs.blocks)
                 rows.append(_row(f"cycles by vertex type: {label} (sum over tiles)", _SRC[config], cfg, tot, pubv, "the IPU Model charges exactly the registered estimates"))
     return rows
 

@@ -41,6 +41,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -137,7 +138,7 @@ class _Flattener:
         self.n_snapshot = 0
         self.max_depth = 0
 
-    def _intern(self, obj: object, items: list) -> int:  # type: ignore[type-arg]
+    def _intern(self, obj: object, items: list[Any]) -> int:
         k = self.index.get(id(obj))
         if k is None:
             k = self.index[id(obj)] = len(items)
@@ -210,7 +211,9 @@ def _columns(cols: tuple[list[int], ...]) -> np.ndarray:
     return out
 
 
-def _flatten_compute_sets(cs_list: list[ComputeSet]) -> tuple[np.ndarray, ...]:
+def _flatten_compute_sets(
+    cs_list: list[ComputeSet],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     flat = [flatten_compute_set(cs) for cs in cs_list]
     n_blocks = [f[5].size for f in flat]
     tile_sizes = [f[1].size for f in flat]
@@ -231,7 +234,7 @@ def _flatten_compute_sets(cs_list: list[ComputeSet]) -> tuple[np.ndarray, ...]:
     )
 
 
-def _flatten_exchanges(ex_list: list[Exchange]) -> tuple[np.ndarray, ...]:
+def _flatten_exchanges(ex_list: list[Exchange]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     dst_off = _ptr([e.dst.size for e in ex_list])
     dst_ptr = [e.dst_ptr[:-1] + dst_off[k] for k, e in enumerate(ex_list)] + [dst_off[-1:]]
     return (

@@ -165,7 +165,7 @@ class ComputeSetBuilder:
         inverse = inverse.reshape(-1)
         for g in np.argsort(first, kind="stable"):
             c, n = int(uniq[g, 0]), int(uniq[g, 1])
-            self._append(VertexBlock(codelet, tile_arr[inverse == g], [c], [n], int(supervisor_cycles)))
+            self._append(VertexBlock(codelet, tile_arr[inverse == g], np.array([c], np.int64), np.array([n], np.int64), int(supervisor_cycles)))
         return self
 
     def _append(self, block: VertexBlock) -> None:

@@ -59,7 +59,7 @@ def frozen_array(values: object, dtype: type) -> np.ndarray:
         and values.flags.c_contiguous
     ):
         return values
-    arr = np.array(values, dtype=dtype)
+    arr: np.ndarray = np.array(values, dtype=dtype)
     arr.flags.writeable = False
     return arr
 
@@ -113,7 +113,7 @@ class VertexBlock:
     @property
     def n_vertices_per_tile(self) -> int:
         """Worker vertices on each tile (supervisor vertices not counted)."""
-        return int(self.worker_counts.sum())
+        return int(self.worker_counts.sum())  # type: ignore[union-attr]  # None only before __post_init__
 
     @property
     def thread_cycles_per_tile(self) -> int:

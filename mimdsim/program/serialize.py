@@ -80,7 +80,7 @@ def _compute_to_dict(cs: ComputeSet) -> dict[str, Any]:
                 "codelet": b.codelet,
                 "tiles": _ints(b.tiles),
                 "worker_cycles": _ints(b.worker_cycles),
-                "worker_counts": _ints(b.worker_counts),
+                "worker_counts": _ints(b.worker_counts),  # type: ignore[arg-type]  # an array after __post_init__
                 "supervisor_cycles": b.supervisor_cycles,
             }
             for b in cs.blocks

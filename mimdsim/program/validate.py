@@ -33,8 +33,8 @@ def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> Non
         return f"{where}: compute set {cs.name!r} block {k} ({b.codelet})"
 
     for i, (_, _, _, b) in enumerate(blocks):
-        if b.worker_counts.shape != b.worker_cycles.shape:
-            raise ProgramError(f"{where_of(i)}: worker_counts has {b.worker_counts.size} entries, worker_cycles {b.worker_cycles.size}")
+        if b.worker_counts.shape != b.worker_cycles.shape:  # type: ignore[union-attr]  # an array after __post_init__
+            raise ProgramError(f"{where_of(i)}: worker_counts has {b.worker_counts.size} entries, worker_cycles {b.worker_cycles.size}")  # type: ignore[union-attr]
     idx = np.arange(len(blocks))
     tiles = np.concatenate([b.tiles for *_, b in blocks])
     tile_owner = np.repeat(idx, [b.tiles.size for *_, b in blocks])

@@ -22,10 +22,13 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mimdsim.errors import ConfigError
 from mimdsim.report import PAPER_BAND_ACTIVITIES, PAPER_SPEEDUP_BAND, PAPER_SPEEDUP_MAX
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "SpeedupSeries",
@@ -164,7 +167,7 @@ def speedup_figure_data(
     )
 
 
-def _figure(width: float, height: float):  # type: ignore[no-untyped-def]
+def _figure(width: float, height: float) -> Figure:
     """A bare Figure on the Agg canvas (no pyplot, no global backend)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -174,7 +177,7 @@ def _figure(width: float, height: float):  # type: ignore[no-untyped-def]
     return fig
 
 
-def _save(fig, path: Path) -> None:  # type: ignore[no-untyped-def]
+def _save(fig: Figure, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     kw: dict[str, Any] = {"metadata": {"Software": None}} if path.suffix.lower() == ".png" else {}
     fig.savefig(path, **kw)

@@ -35,11 +35,14 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mimdsim.report import PAPER_BAND_ACTIVITIES, PAPER_SOURCE, PAPER_SPEEDUP_BAND, PAPER_SPEEDUP_MAX
 from mimdsim.report.tables import Column, markdown_table, pivot_table
 from mimdsim.sweep import PAPER_FAMILY_A_ACTIVITIES, PAPER_FAMILY_A_MODELS, snn_sweep
+
+if TYPE_CHECKING:
+    from mimdsim.program.ir import Program
 
 __all__ = [
     "SECTIONS",
@@ -139,7 +142,7 @@ _PRESET_VALUES: tuple[tuple[str, str, float, str, str, str], ...] = (
 )
 
 
-def _exchange_program(kind: str, machine: Any, nbytes: int):  # type: ignore[no-untyped-def]
+def _exchange_program(kind: str, machine: Any, nbytes: int) -> Program:
     import numpy as np
 
     from mimdsim.program.builder import ProgramBuilder

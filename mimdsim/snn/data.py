@@ -23,6 +23,7 @@ holding more than ``S_in`` distinct addresses keeps a uniformly random subset of
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,7 @@ def poisson_input(spec: SNNSpec, rate: float, seed: int) -> tuple[np.ndarray, np
 
 
 @njit(cache=True)
-def _floyd_subsets(n, counts, uniforms, ids):  # pragma: no cover - numba
+def _floyd_subsets(n: int, counts: np.ndarray, uniforms: np.ndarray, ids: np.ndarray) -> None:  # pragma: no cover - numba
     """Floyd's algorithm: a uniform ``k``-subset of ``0..n-1`` per row, sorted."""
     T, B = counts.shape
     for t in range(T):
@@ -227,7 +228,7 @@ def read_nmnist_events(path: str | os.PathLike[str], *, width: int = 34, height:
 
 
 def load_nmnist(
-    paths: list[str | os.PathLike[str]] | tuple[str | os.PathLike[str], ...],
+    paths: Sequence[str | os.PathLike[str]],
     *,
     n_timesteps: int,
     sparse_size: int,
@@ -347,7 +348,7 @@ def load_input_batch(spec: SNNSpec, path: str | os.PathLike[str], *, seed: int =
         ``spec.n_inputs`` (e.g. 34x34x2 NMNIST for a 24x24x2 model).
     """
     p = Path(path)
-    common = {"n_timesteps": spec.n_timesteps, "sparse_size": spec.input_sparse_size, "bin_us": bin_us, "seed": seed}
+    common: dict[str, Any] = {"n_timesteps": spec.n_timesteps, "sparse_size": spec.input_sparse_size, "bin_us": bin_us, "seed": seed}
     B = spec.batch_size
     if not p.exists():
         raise DatasetError(f"{p}: not found (give an SHD .h5 file or a folder of NMNIST .bin files)")

@@ -130,7 +130,7 @@ def run_dense(
     if second_threshold is None:
         th2 = [spec.second_threshold] * L
     elif np.isscalar(second_threshold):
-        th2 = [second_threshold] * L
+        th2 = [second_threshold] * L  # type: ignore[list-item]  # np.isscalar narrows to numpy scalar types
     else:
         th2 = list(second_threshold)  # type: ignore[arg-type]
     alpha, c = dt(spec.decay), dt(spec.input_scale * (1.0 - spec.decay))

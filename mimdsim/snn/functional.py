@@ -473,8 +473,10 @@ def _gather_slots(dense_grad: np.ndarray, ids: np.ndarray, counts: np.ndarray) -
 
 @njit(cache=True)
 def _forward_layer(
-    w, in_ids, in_true, shift, alpha, scale, th1, th2, ids_out, counts_out, states_out, keep_states
-):  # pragma: no cover - numba
+    w: np.ndarray, in_ids: np.ndarray, in_true: np.ndarray, shift: int,
+    alpha: np.floating, scale: np.floating, th1: np.floating, th2: np.floating,
+    ids_out: np.ndarray, counts_out: np.ndarray, states_out: np.ndarray, keep_states: bool,
+) -> None:  # fmt: skip  # pragma: no cover - numba
     """One layer over all steps; input step for output step ``t`` is ``t - shift``."""
     T, B = in_true.shape
     N = w.shape[1]
@@ -516,9 +518,11 @@ def _forward_layer(
 
 @njit(cache=True)
 def _backward_layer(
-    w, in_ids, in_true, in_valid, shift, out_ids, out_counts, states, slot_grad,
-    alpha, scale, th1, beta, dw, in_grad, want_in_grad,
-):  # fmt: skip  # pragma: no cover - numba
+    w: np.ndarray, in_ids: np.ndarray, in_true: np.ndarray, in_valid: np.ndarray, shift: int,
+    out_ids: np.ndarray, out_counts: np.ndarray, states: np.ndarray, slot_grad: np.ndarray,
+    alpha: np.floating, scale: np.floating, th1: np.floating, beta: np.floating,
+    dw: np.ndarray, in_grad: np.ndarray, want_in_grad: bool,
+) -> None:  # fmt: skip  # pragma: no cover - numba
     """BPTT of one layer in reverse time (module docstring); accumulates ``dw``, fills ``in_grad``."""
     T, B = out_counts.shape[0], out_counts.shape[1]
     N = w.shape[1]

@@ -47,7 +47,7 @@ import numpy as np
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import ConfigError
 from mimdsim.partition.mapping import NeuronMapping
-from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Step, Superstep, Tensor, VertexBlock
+from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Step, Superstep, SyncScope, Tensor, VertexBlock
 from mimdsim.snn import estimators as est
 from mimdsim.snn.activity import SpikeActivity
 from mimdsim.snn.layout import LayerLayout, SNNLayout, build_layout
@@ -104,7 +104,7 @@ class _Transfers:
             self.ndst.append(np.array([dsts.size], np.int64))
             self.dst.append(dsts.astype(np.int64))
 
-    def unicast(self, src: np.ndarray, dst: np.ndarray, nbytes: np.ndarray) -> None:
+    def unicast(self, src: np.ndarray, dst: np.ndarray, nbytes: np.ndarray | int) -> None:
         src, dst, nbytes = np.broadcast_arrays(np.asarray(src, np.int64), np.asarray(dst, np.int64), np.asarray(nbytes, np.int64))
         keep = (src != dst) & (nbytes > 0)
         if keep.any():
@@ -251,7 +251,8 @@ class _Lowering:
                 self._broadcast(f1, lay, src, WORD_BYTES * (s_in + 1), s_in)
                 # B1: output ids + 2 counts, and the slot gradients
                 b1.multicast(int(lay.seq_tiles[b]), lay.tiles, WORD_BYTES * (s + 2))
-                gsrc = int(self.layout.loss_tiles[b] if li == self.L - 1 else lay_all[li + 1].stage2_tiles[b])
+                # stage2_tiles is set on every layer after the first
+                gsrc = int(self.layout.loss_tiles[b] if li == self.L - 1 else lay_all[li + 1].stage2_tiles[b])  # type: ignore[index]
                 b1.multicast(gsrc, lay.tiles, WORD_BYTES * s)
                 # B2: forward input ids + counts replicated on every tile
                 if li == 0:
@@ -309,7 +310,7 @@ class _Lowering:
 
     def superstep(self, name: str, exchange: str | None, cs: _ComputeSetBuilder | ComputeSet | None) -> Superstep:
         ex = self.ex[exchange] if exchange else None
-        scope = "external" if exchange and self.external[exchange] else "internal"
+        scope: SyncScope = "external" if exchange and self.external[exchange] else "internal"
         if isinstance(cs, _ComputeSetBuilder):
             cs = cs.build()
         return Superstep(name, scope, ex, cs)
@@ -463,7 +464,7 @@ class _Lowering:
             if li >= 1 and t >= 1:
                 self._reduction_compute(lay, n_valid_in, red1)
         st = self.static
-        steps = [
+        steps: list[Step] = [
             self.superstep(f"bwd.slices[t={t}]", None, st["bwd.slices"]),
             self.superstep(f"bwd.alpha_mul[t={t}]", None, st["bwd.alpha_mul"]),
             self.superstep(f"bwd.state_grad[t={t}]", "b1", sgrad),
