@@ -230,7 +230,8 @@ def fill_tile_cycles(n_bytes: int, store_bytes_per_cycle: int = 8) -> int:
     """Zeroing ``n_bytes`` with a Fill MultiVertex: 11 + 6 x (5 + bytes per worker / 8) (64-bit stores, §1a)."""
     if n_bytes <= 0:
         return 0
-    return 11 + 6 * (5 + -(-(-(-n_bytes // 6)) // store_bytes_per_cycle))
+    per_worker = -(-n_bytes // 6)
+    return 11 + 6 * (5 + -(-per_worker // store_bytes_per_cycle))
 
 
 def loop_counter_tile_cycles() -> int:
