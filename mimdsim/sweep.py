@@ -87,7 +87,7 @@ def expand_grid(base: Mapping[str, Any], axes: Mapping[str, Sequence[Any]]) -> l
         if not vals:
             raise ConfigError(f"sweep axis {name!r}: no values")
         values.append(vals)
-    return [{**base, **dict(zip(names, combo))} for combo in itertools.product(*values)]
+    return [{**base, **dict(zip(names, combo, strict=True))} for combo in itertools.product(*values)]
 
 
 def _init_worker() -> None:
@@ -167,8 +167,7 @@ def run_sweep(
 def _collect(ex: Executor, pts: list[Any], fn: Callable[[Any], R], progress: Callable[[int, int], None] | None) -> list[R]:
     futures: dict[Future[R], int] = {ex.submit(fn, p): i for i, p in enumerate(pts)}
     results: list[Any] = [None] * len(pts)
-    done = 0
-    for fut in as_completed(futures):
+    for done, fut in enumerate(as_completed(futures), start=1):
         i = futures[fut]
         try:
             results[i] = fut.result()
@@ -177,7 +176,6 @@ def _collect(ex: Executor, pts: list[Any], fn: Callable[[Any], R], progress: Cal
                 other.cancel()
             err.add_note(f"in sweep point {i}: {_describe(pts[i])}")
             raise
-        done += 1
         if progress is not None:
             progress(done, len(pts))
     return results

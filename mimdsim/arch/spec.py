@@ -98,7 +98,7 @@ class MachineSpec(BaseModel):
 
     def torus_shape(self) -> tuple[int, int]:
         """Rows and columns of the 2D torus the IPUs form (as square as possible)."""
-        rows = int(math.isqrt(self.n_ipus))
+        rows = math.isqrt(self.n_ipus)
         while self.n_ipus % rows:
             rows -= 1
         return rows, self.n_ipus // rows

@@ -208,7 +208,7 @@ def exchange_kernel(
     glink = 0
     for j in range(n_links_touched):
         lk = link_touched[j]
-        c = int(math.ceil(links[lk] / link_bpc))
+        c = int(math.ceil(links[lk] / link_bpc))  # noqa: RUF046 - explicit int in the numba kernel
         if c > glink:
             glink = c
         links[lk] = 0.0

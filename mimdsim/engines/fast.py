@@ -146,9 +146,9 @@ def _records(arr: ProgramArrays, rec: np.ndarray) -> tuple[SuperstepRecord, ...]
             s, name, kind, n[s], cycles[s], comp[s], exch[s], glob[s], host[s], sync[s],
             crit[s] if n[s] else _NO_EXECUTION_TILE,
             CATEGORIES[bound[s]] if n[s] else _NO_EXECUTION_BOUND,
-        )  # fmt: skip
+        )
         for s, (name, kind) in enumerate(zip(arr.step_names, kinds, strict=True))
-    )
+    )  # fmt: skip
 
 
 def simulate_fast(

@@ -291,7 +291,7 @@ def tut6_mapping(rows: int, cols: int, n_tiles: int, split: int) -> Tut6Mapping:
         lo, hi = int(dot_tile[i * R]), int(dot_tile[(i + 1) * R - 1])
         need = np.arange(lo, hi + 1, dtype=np.int64)
         srcs, counts = np.unique(vec_tile[a:b], return_counts=True)
-        for s, c in zip(srcs.tolist(), counts.tolist()):
+        for s, c in zip(srcs.tolist(), counts.tolist(), strict=True):
             d = need[need != s]
             if d.size:
                 e1_src.append(s)

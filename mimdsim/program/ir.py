@@ -18,7 +18,7 @@ Nothing here computes a cost: see :mod:`mimdsim.cost`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 
@@ -204,7 +204,7 @@ class Repeat:
         object.__setattr__(self, "body", tuple(self.body))
 
 
-Step = Union[Superstep, HostCopy, Repeat]
+Step = Superstep | HostCopy | Repeat
 
 
 @dataclass(frozen=True, eq=False)

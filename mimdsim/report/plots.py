@@ -88,8 +88,7 @@ class SpeedupFigure:
     @property
     def max_point(self) -> tuple[int, float, float]:
         """``(depth, activity, speed-up)`` of the largest simulated speed-up."""
-        best = max(((s.depth, a, v) for s in self.series for a, v in zip(s.activities, s.speedups)), key=lambda t: t[2])
-        return best
+        return max(((s.depth, a, v) for s in self.series for a, v in zip(s.activities, s.speedups, strict=False)), key=lambda t: t[2])
 
 
 @dataclass(frozen=True)

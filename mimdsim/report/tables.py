@@ -150,7 +150,7 @@ def text_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column] = SN
     right = [_right(c, rows) for c in columns]
 
     def line(vals: Sequence[str]) -> str:
-        out = [v.rjust(w) if r else v.ljust(w) for v, w, r in zip(vals, widths, right)]
+        out = [v.rjust(w) if r else v.ljust(w) for v, w, r in zip(vals, widths, right, strict=True)]
         return "  ".join(out).rstrip()
 
     lines = [line([c.header for c in columns]), line(["-" * w for w in widths])]

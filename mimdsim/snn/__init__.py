@@ -5,7 +5,7 @@ from mimdsim.snn.data import SpikeBatch, bin_events, load_nmnist, load_shd, pois
 from mimdsim.snn.dense_ref import DenseRun, dense_input, run_dense
 from mimdsim.snn.estimate import SNNEstimate, estimate_training_step, make_activity
 from mimdsim.snn.functional import SparseRun, connection_mask, init_weights, run_sparse, train_step
-from mimdsim.snn.gpu import GPUSpec, GpuEstimate, Kernel, KernelTime, estimate_gpu_step, gpu_kernel_list, load_gpu
+from mimdsim.snn.gpu import GpuEstimate, GPUSpec, Kernel, KernelTime, estimate_gpu_step, gpu_kernel_list, load_gpu
 from mimdsim.snn.lower import LoweringOptions, lower_snn
 from mimdsim.snn.spec import LayerSpec, RunHints, SNNSpec, load_snn_model, snn_from_sizes, sparse_size_for_activity
 

@@ -119,7 +119,7 @@ def _floyd_subsets(n: int, counts: np.ndarray, uniforms: np.ndarray, ids: np.nda
                         seen = True
                         break
                 ids[t, b, m] = j if seen else r
-                m += 1
+                m += 1  # noqa: SIM113 - numba kernel, explicit counter
             ids[t, b, :k] = np.sort(ids[t, b, :k])
 
 

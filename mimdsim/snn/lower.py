@@ -295,7 +295,8 @@ class _Lowering:
     def _reduction_transfers(self, lay: LayerLayout, b3: _Transfers, b3b: _Transfers) -> None:
         """B3: each tile's partials of (b, slots) to the stage-1 tiles of its group; B3b: group
         results to the stage-2 tile. One transfer per run of slots held by one stage-1 tile."""
-        assert lay.group_of_tile is not None and lay.stage2_tiles is not None
+        assert lay.group_of_tile is not None
+        assert lay.stage2_tiles is not None
         tile, _, b, s_lo, s_hi, group, _, _ = self._stage1_segments(lay)
         nbytes = WORD_BYTES * (s_hi - s_lo)
         order = np.argsort(lay.group_of_tile, kind="stable")
@@ -437,7 +438,7 @@ class _Lowering:
     # ---- backward -------------------------------------------------------------------
     def zero_grads_step(self) -> Step:
         cs = _ComputeSetBuilder("bwd.zero_grads")
-        for li, lay in enumerate(self.layout.layers):
+        for li in range(len(self.layout.layers)):
             for tiles, k, src in self.groups[li]:
                 nbytes = WORD_BYTES * (N_REPLICAS * src * k + 2 * self.B * k)
                 cs.add("Fill", tiles, [], supervisor=est.fill_tile_cycles(nbytes), unique=True)
@@ -486,7 +487,8 @@ class _Lowering:
         first slot, end slot, group) arrays, plus the distinct tiles and each run's index among them."""
         key = id(lay)
         if key not in self._segments:
-            assert lay.stage1_tile is not None and lay.group_of_tile is not None
+            assert lay.stage1_tile is not None
+            assert lay.group_of_tile is not None
             g_sizes = np.bincount(lay.group_of_tile, minlength=lay.n_groups)
             n_g, n_b, n_s = lay.stage1_tile.shape
             flat = lay.stage1_tile.reshape(n_g * n_b, n_s)
@@ -509,7 +511,7 @@ class _Lowering:
         the skipped ones; the order only affects how they share the 6 worker contexts.
         """
         assert lay.stage2_tiles is not None
-        tile, gsize, b, s_lo, s_hi, _, uniq_tiles, inv = self._stage1_segments(lay)
+        _, gsize, b, s_lo, s_hi, _, uniq_tiles, inv = self._stage1_segments(lay)
         active = np.clip(n_valid_in[b] - s_lo, 0, s_hi - s_lo)
         idle = (s_hi - s_lo) - active
         g_values = np.unique(gsize)[::-1]
@@ -534,7 +536,7 @@ class _Lowering:
     def update_steps(self) -> list[Step]:
         red = _ComputeSetBuilder("update.reduce_replicas")
         upd = _ComputeSetBuilder("update.optimizer")
-        for li, lay in enumerate(self.layout.layers):
+        for li in range(len(self.layout.layers)):
             for tiles, k, src in self.groups[li]:
                 red.add("popops.ReduceReplicas", tiles, [], supervisor=est.reduce_replicas_tile_cycles(src * k, N_REPLICAS), unique=True)
                 upd.add(

@@ -6,6 +6,7 @@ decay 0.95, thresholds 1.0 / 0.9, SuperSpike beta 10, input-current scale 10, we
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any, Literal
 
@@ -90,7 +91,7 @@ class SNNSpec(BaseModel):
     def n_weights(self) -> int:
         """Dense weight count of all layers (before any connectivity mask)."""
         sizes = self.layer_sizes
-        return sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+        return sum(a * b for a, b in itertools.pairwise(sizes))
 
 
 class RunHints(BaseModel):
