@@ -194,7 +194,16 @@ def add_machines_parser(sub: _SubParsers) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     machine = _machine(args)
     program = load_program(args.program)
-    res = simulate(program, machine, args.engine, progress=_progress(), check_memory_fits=not args.allow_oom)
+    if args.timeline:
+        from mimdsim.trace.timeline import check_output_path, write_chrome_trace
+
+        check_output_path(args.timeline)  # before the run, not after it
+    res = simulate(
+        program, machine, "des" if args.timeline else args.engine, progress=_progress(), check_memory_fits=not args.allow_oom,
+        timeline=bool(args.timeline),
+    )
+    if args.timeline:
+        write_chrome_trace(res, args.timeline)
     return _report(args, res, machine)
 
 
@@ -207,6 +216,7 @@ def add_run_parser(sub: _SubParsers) -> None:
     _add_machine_options(p, "bow")
     _add_engine_options(p)
     p.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory")
+    p.add_argument("--timeline", metavar="PATH.json[.gz]", help="also write the run's timeline for ui.perfetto.dev (runs the des engine whatever --engine says; docs/timeline_format.md)")
     p.set_defaults(func=_cmd_run)
 
 
@@ -271,7 +281,8 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
         rate=args.rate,
         input_rate=args.input_rate,
         input_data=args.input_data,
-        engine=args.engine or hints.engine,
+        engine=args.engine or ("des" if args.timeline else hints.engine),
+        timeline=bool(args.timeline),
         neurons_per_tile=args.neurons_per_tile if args.neurons_per_tile is not None else hints.neurons_per_tile,
         seed=args.seed if args.seed is not None else hints.seed,
         gpu=args.compare_gpu,
@@ -282,11 +293,17 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
 def _cmd_snn(args: argparse.Namespace) -> int:
     from mimdsim.report.snn import format_snn_estimate
 
+    if args.timeline:
+        from mimdsim.trace.timeline import check_output_path, write_chrome_trace
+
+        check_output_path(args.timeline)  # before the estimate, not after it
     est = _snn_estimate(args)
     if args.save_program:
         from mimdsim.program.serialize import save_program
 
         save_program(est.program, args.save_program)
+    if args.timeline:
+        write_chrome_trace(est.result, args.timeline)
     if args.json:
         _print_json(est.to_dict())
     else:
@@ -323,6 +340,7 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--compare-gpu", metavar="GPU", help="also estimate the dense step on a GPU preset (a100, a100_80gb, h100) and the speed-up")
     r.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory (listed in oom_tiles)")
     r.add_argument("--save-program", metavar="PATH.json[.gz]", help="also save the lowered BSP program (replay it with `mimdsim run`)")
+    r.add_argument("--timeline", metavar="PATH.json[.gz]", help="also write the step's timeline for ui.perfetto.dev (needs the des engine, the default with it; docs/timeline_format.md)")
     r.add_argument("--json", action="store_true", help="print exactly one JSON object instead of tables")
 
 

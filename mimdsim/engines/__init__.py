@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
-from mimdsim.engines.result import CATEGORIES, RunResult, SuperstepRecord
+from mimdsim.engines.result import (
+    CATEGORIES,
+    DEFAULT_MAX_TIMELINE_EVENTS,
+    TIMELINE_PHASES,
+    RunResult,
+    SuperstepRecord,
+    Timeline,
+)
 from mimdsim.errors import ConfigError
 from mimdsim.memory.ledger import check_memory
 from mimdsim.program.ir import Program
 from mimdsim.program.validate import check_program
 
-__all__ = ["simulate", "ENGINES", "DEFAULT_ENGINE", "RunResult", "SuperstepRecord", "CATEGORIES"]
+__all__ = [
+    "simulate",
+    "ENGINES",
+    "DEFAULT_ENGINE",
+    "RunResult",
+    "SuperstepRecord",
+    "CATEGORIES",
+    "Timeline",
+    "TIMELINE_PHASES",
+    "DEFAULT_MAX_TIMELINE_EVENTS",
+]
 
 DEFAULT_ENGINE = "fast"
 
@@ -39,15 +58,27 @@ def simulate(
     max_steps: int = 50_000_000,
     progress: bool = False,
     check_memory_fits: bool = True,
+    timeline: bool | str = False,
+    timeline_tiles: Sequence[int] | None = None,
+    max_timeline_events: int = DEFAULT_MAX_TIMELINE_EVENTS,
 ) -> RunResult:
     """Simulate ``program`` on ``machine`` with the ``des`` or ``fast`` engine.
 
     The program is validated (``ProgramError``) and its memory checked
     (``TileMemoryError``, unless ``check_memory_fits=False``) before anything runs. Both
     engines give identical results (docs/concepts.md).
+
+    Timelines (docs/timeline_format.md): ``timeline=True`` makes the ``des`` engine record
+    every phase interval of every executed step per IPU in ``RunResult.timeline``;
+    ``timeline="tiles"`` adds every tile's compute intervals (small machines), and
+    ``timeline_tiles=[...]`` those of the listed tiles. Only ``engine="des"`` records
+    timelines: any other engine raises ``ConfigError`` rather than silently switching.
+    More than ``max_timeline_events`` intervals raise ``SimulationLimitError``. The
+    figures of the result are the same with or without a timeline.
     """
     if engine not in ENGINES:
         raise ConfigError(f"engine: {engine!r} is not one of {', '.join(sorted(ENGINES))}")
+    extra = _timeline_options(engine, machine, timeline, timeline_tiles, max_timeline_events)
     check_program(program, machine)
     if check_memory_fits:
         ledger = check_memory(program, machine)
@@ -55,4 +86,30 @@ def simulate(
         from mimdsim.memory.ledger import memory_ledger
 
         ledger = memory_ledger(program, machine)
-    return ENGINES[engine](program, machine, ledger.tile_bytes, max_steps=max_steps, progress=progress)
+    return ENGINES[engine](program, machine, ledger.tile_bytes, max_steps=max_steps, progress=progress, **extra)
+
+
+def _timeline_options(
+    engine: str, machine: MachineSpec, timeline: bool | str, tiles: Sequence[int] | None, max_events: int
+) -> dict[str, object]:
+    """The ``des`` keyword arguments of a timeline request (none without one), checked."""
+    if timeline not in (False, True, "tiles"):
+        raise ConfigError(f"timeline: expected True, False or 'tiles' (got {timeline!r})")
+    if not timeline:
+        if tiles is not None:
+            raise ConfigError("timeline_tiles: only with timeline=True")
+        return {}
+    if engine != "des":
+        raise ConfigError(f"timeline: only the des engine records timelines; use engine='des' (got engine={engine!r})")
+    if isinstance(max_events, bool) or not isinstance(max_events, int | np.integer) or max_events < 0:
+        raise ConfigError(f"max_timeline_events: expected an integer >= 0 (got {max_events!r})")
+    chosen = np.arange(machine.n_tiles) if timeline == "tiles" else np.zeros(0, np.int64)
+    if tiles is not None:
+        arr = np.asarray(tiles)
+        if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+            raise ConfigError(f"timeline_tiles: expected a list of tile numbers (got {tiles!r})")
+        bad = arr[(arr < 0) | (arr >= machine.n_tiles)]
+        if bad.size:
+            raise ConfigError(f"timeline_tiles: tile {int(bad[0])} is not on {machine.name} (tiles 0..{machine.n_tiles - 1})")
+        chosen = np.union1d(chosen, arr.astype(np.int64))
+    return {"timeline": True, "timeline_tiles": chosen, "max_timeline_events": int(max_events)}

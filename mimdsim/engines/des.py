@@ -35,6 +35,13 @@ tiles, all with non-zero sync, exchange and compute, is ``4 n`` tile-events and
 ``max_events`` limits tile-events. Batching never skips semantics: every tile's
 accumulators and clock are updated at every executed step.
 
+Timeline
+--------
+With ``timeline=True`` the model also records every phase interval of every executed
+step on every IPU (and, for ``timeline_tiles``, those tiles' compute intervals) from the
+SimPy clock into a :class:`~mimdsim.engines.result.Timeline`; without it, the only cost
+is one ``is None`` test per step and IPU.
+
 Costs are cached by the identity of the (immutable) compute set, exchange or host copy
 and dropped after their last use, so a program of many distinct steps holds only the
 costs of the steps in flight.
@@ -42,7 +49,7 @@ costs of the steps in flight.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +61,14 @@ from mimdsim.arch.spec import MachineSpec
 from mimdsim.cost.compute import compute_set_kernel, flatten_compute_set
 from mimdsim.cost.exchange import ExchangeParams, ExchangeWorkspace, exchange_kernel
 from mimdsim.cost.sync import host_copy_cycles, sync_cycles
-from mimdsim.engines.result import CATEGORIES, RunResult, SuperstepRecord
+from mimdsim.engines.result import (
+    CATEGORIES,
+    DEFAULT_MAX_TIMELINE_EVENTS,
+    TIMELINE_PHASES,
+    RunResult,
+    SuperstepRecord,
+    Timeline,
+)
 from mimdsim.errors import SimulationLimitError
 from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep
 
@@ -285,6 +299,78 @@ class _Recorder:
         return tuple(out)
 
 
+# ---- timeline -------------------------------------------------------------------
+
+_WAIT, _SYNC, _GLOBAL, _EXCHANGE, _COMPUTE, _HOST = range(len(TIMELINE_PHASES))
+_TIMELINE_COLUMNS = 7  # step, record, ipu, tile, phase, start, end
+_TIMELINE_CHUNK = 1 << 16
+"""Events buffered as Python ints before they are packed into an int64 block."""
+
+
+class _TimelineRecorder:
+    """Collects phase intervals; raises ``SimulationLimitError`` past ``max_events``."""
+
+    def __init__(self, machine: MachineSpec, tiles: np.ndarray, max_events: int) -> None:
+        tpi = machine.tiles_per_ipu
+        self.max_events = max_events
+        self.n = 0
+        self.tiles = np.unique(np.asarray(tiles, np.int64))
+        self.tiles_by_ipu = [self.tiles[(self.tiles >= i * tpi) & (self.tiles < (i + 1) * tpi)] for i in range(machine.n_ipus)]
+        self._rows: list[float] = []
+        self._blocks: list[np.ndarray] = []
+
+    def add(self, k: int, rec: int, ipu: int, tile: int, phase: int, start: float, end: float) -> None:
+        """One interval; ``start``/``end`` are SimPy times, integers in this model."""
+        self.n += 1
+        if self.n > self.max_events:
+            raise SimulationLimitError(
+                f"des: the timeline has more than max_timeline_events={self.max_events:,} intervals (at step {k:,}); "
+                "raise max_timeline_events, record fewer timeline_tiles or simulate a shorter program"
+            )
+        rows = self._rows
+        rows += (k, rec, ipu, tile, phase, start, end)
+        if len(rows) >= _TIMELINE_COLUMNS * _TIMELINE_CHUNK:
+            self._flush()
+
+    def tile_computes(self, k: int, rec: int, ipu: int, start: float, comp: _IpuCompute) -> None:
+        """``[start, start + C_t]`` for each recorded tile of ``ipu`` with ``C_t > 0``."""
+        sel = self.tiles_by_ipu[ipu]
+        if not sel.size:
+            return
+        where = comp.where
+        if isinstance(where, slice):
+            hit = (sel >= where.start) & (sel < where.stop)
+            tiles, cycles = sel[hit], comp.incl_cycles[sel[hit] - where.start]
+        else:
+            pos = np.minimum(np.searchsorted(where, sel), where.size - 1)
+            hit = where[pos] == sel
+            tiles, cycles = sel[hit], comp.incl_cycles[pos[hit]]
+        for t, c in zip(tiles.tolist(), cycles.tolist(), strict=True):
+            if c > 0:
+                self.add(k, rec, ipu, t, _COMPUTE, start, start + c)
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._blocks.append(np.array(self._rows, np.int64).reshape(-1, _TIMELINE_COLUMNS))
+            self._rows = []
+
+    def timeline(self, names: tuple[str, ...]) -> Timeline:
+        self._flush()
+        rows = np.concatenate(self._blocks) if self._blocks else np.zeros((0, _TIMELINE_COLUMNS), np.int64)
+        rows = rows[np.lexsort((rows[:, 4], rows[:, 3], rows[:, 2], rows[:, 0]))]
+        return Timeline(
+            step=rows[:, 0].copy(),
+            record=rows[:, 1].astype(np.int32),
+            ipu=rows[:, 2].astype(np.int32),
+            tile=rows[:, 3].astype(np.int32),
+            phase=rows[:, 4].astype(np.int8),
+            start_cycles=rows[:, 5].copy(),
+            end_cycles=rows[:, 6].copy(),
+            names=names,
+            tiles=tuple(self.tiles.tolist()),
+        )
+
+
 # ---- the model -------------------------------------------------------------------
 
 
@@ -310,8 +396,16 @@ class _MachineBarrier:
 class _DesModel:
     """State of one simulation: tile clocks and accumulators, processes, counters."""
 
-    def __init__(self, program: Program, machine: MachineSpec, max_events: int, recorder_done: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        program: Program,
+        machine: MachineSpec,
+        max_events: int,
+        recorder_done: Callable[[], None],
+        timeline: _TimelineRecorder | None = None,
+    ) -> None:
         self.machine = machine
+        self.timeline = timeline
         self.tpi = machine.tiles_per_ipu
         self.max_events = max_events
         self.sync_cycles = {"internal": sync_cycles(machine, "internal"), "external": sync_cycles(machine, "external")}
@@ -356,12 +450,20 @@ class _DesModel:
                 yield from self._host_copy(i, k[0], a, b)
                 k[0] += 1
 
-    def _release(self, i: int, lo: int, hi: int, external: bool) -> SimGen:
+    def _release(self, i: int, lo: int, hi: int, external: bool, k: int, rec: int) -> SimGen:
         """Barrier, then sync release: ``sync[t] += b_i - ready[t] + S`` for the IPU's tiles."""
+        arrived = self.env.now
         if external:
             yield self.barrier.arrive()
         s = self.sync_cycles["external" if external else "internal"]
-        self.acc["sync"][lo:hi] += (self.env.now + s) - self.ready[lo:hi]
+        now = self.env.now
+        self.acc["sync"][lo:hi] += (now + s) - self.ready[lo:hi]
+        tl = self.timeline
+        if tl is not None:
+            if now > arrived:
+                tl.add(k, rec, i, -1, _WAIT, arrived, now)
+            if s:
+                tl.add(k, rec, i, -1, _SYNC, now, now + s)
         if s:
             yield self.env.timeout(s)
 
@@ -369,17 +471,22 @@ class _DesModel:
         env, tpi = self.env, self.tpi
         lo, hi = i * tpi, (i + 1) * tpi
         external = step.sync == "external"
-        yield from self._release(i, lo, hi, external)
+        yield from self._release(i, lo, hi, external, k, rec)
         n_phases = 1 + (self.sync_cycles[step.sync] > 0)
         glob = exch = 0
+        tl = self.timeline
         if step.exchange is not None:
             ex: _ExchangeCosts = self.cache.get(step.exchange, self.costs.exchange)
             glob, exch = ex.global_cycles, ex.ipu_cycles[i]
             if glob:
                 self.acc["global_exchange"][lo:hi] += glob
+                if tl is not None:
+                    tl.add(k, rec, i, -1, _GLOBAL, env.now, env.now + glob)
                 yield env.timeout(glob)
             if exch:
                 self.acc["exchange"][lo:hi] += exch
+                if tl is not None:
+                    tl.add(k, rec, i, -1, _EXCHANGE, env.now, env.now + exch)
                 yield env.timeout(exch)
             n_phases += (glob > 0) + (exch > 0)
         self.ready[lo:hi] = env.now
@@ -390,6 +497,11 @@ class _DesModel:
             return
         self.acc["compute"][comp.where] += comp.incl_cycles
         self.acc["compute_excl_idle"][comp.where] += comp.excl_cycles
+        if tl is not None:
+            start = env.now
+            if comp.crit_cycles:
+                tl.add(k, rec, i, -1, _COMPUTE, start, start + comp.crit_cycles)
+            tl.tile_computes(k, rec, i, start, comp)
         times = []
         for delay in comp.group_delays:
             yield env.timeout(delay)
@@ -401,10 +513,12 @@ class _DesModel:
 
     def _host_copy(self, i: int, k: int, rec: int, step: HostCopy) -> SimGen:
         lo, hi = i * self.tpi, (i + 1) * self.tpi
-        yield from self._release(i, lo, hi, True)
+        yield from self._release(i, lo, hi, True, k, rec)
         host: int = self.cache.get(step, self.costs.host)
         if host:
             self.acc["host_exchange"][lo:hi] += host
+            if self.timeline is not None:
+                self.timeline.add(k, rec, i, -1, _HOST, self.env.now, self.env.now + host)
             yield self.env.timeout(host)
         self.ready[lo:hi] = self.env.now
         n_phases = 1 + (self.sync_cycles["external"] > 0) + (host > 0)
@@ -423,6 +537,9 @@ def simulate_des(
     max_steps: int,
     progress: bool = False,
     max_events: int = 200_000_000,
+    timeline: bool = False,
+    timeline_tiles: Sequence[int] | np.ndarray | None = None,
+    max_timeline_events: int = DEFAULT_MAX_TIMELINE_EVENTS,
 ) -> RunResult:
     """Simulate ``program`` on ``machine`` with the SimPy reference engine.
 
@@ -440,17 +557,25 @@ def simulate_des(
         Show a tqdm progress bar (only once the run has lasted about a second).
     max_events
         Most tile-events the run may process (see the module docstring).
+    timeline
+        Record every phase interval of every executed step per IPU
+        (:class:`~mimdsim.engines.result.Timeline`, in ``RunResult.timeline``).
+    timeline_tiles
+        With ``timeline``, also record these tiles' compute intervals (tile tracks).
+    max_timeline_events
+        Most intervals the timeline may hold.
 
     Returns
     -------
     RunResult
-        With ``engine="des"``; ``metadata`` holds ``tile_events`` and ``simpy_events``.
+        With ``engine="des"``; ``metadata`` holds ``tile_events`` and ``simpy_events``;
+        ``timeline`` is set when ``timeline`` is true.
 
     Raises
     ------
     SimulationLimitError
-        If the program executes more than ``max_steps`` steps (checked before the run) or
-        the run exceeds ``max_events`` tile-events.
+        If the program executes more than ``max_steps`` steps (checked before the run),
+        the run exceeds ``max_events`` tile-events or the timeline ``max_timeline_events``.
 
     Examples
     --------
@@ -474,7 +599,11 @@ def simulate_des(
             if model.recorder.n_done % _PROGRESS_EVERY_STEPS == 0:
                 bar.update(_PROGRESS_EVERY_STEPS)
 
-        model = _DesModel(program, machine, max_events, on_step_done)
+        recorder = None
+        if timeline:
+            tiles = np.zeros(0, np.int64) if timeline_tiles is None else np.asarray(timeline_tiles, np.int64)
+            recorder = _TimelineRecorder(machine, tiles, max_timeline_events)
+        model = _DesModel(program, machine, max_events, on_step_done, recorder)
         try:
             model.run()
         except SimulationLimitError as err:  # SimPy re-raises a copy; give the caller the original
@@ -507,4 +636,5 @@ def _result(program: Program, machine: MachineSpec, model: _DesModel, memory_byt
         supersteps=model.recorder.records(model.static),
         n_steps_executed=model.recorder.n_done,
         metadata={"tile_events": model.tile_events, "simpy_events": model.simpy_events},
+        timeline=None if model.timeline is None else model.timeline.timeline(tuple(s.name for s in model.static)),
     )

@@ -6,10 +6,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CATEGORIES", "SuperstepRecord", "RunResult"]
+__all__ = ["CATEGORIES", "TIMELINE_PHASES", "DEFAULT_MAX_TIMELINE_EVENTS", "SuperstepRecord", "RunResult", "Timeline"]
 
 CATEGORIES: tuple[str, ...] = ("compute", "exchange", "global_exchange", "host_exchange", "sync")
 """Critical-path categories; with ``compute_excl_idle`` they are the Poplar profile's lines."""
+
+TIMELINE_PHASES: tuple[str, ...] = ("wait", "sync", "global_exchange", "exchange", "compute", "host_exchange")
+"""Phase codes of :attr:`Timeline.phase`, in the order the phases of one step follow each other."""
+
+DEFAULT_MAX_TIMELINE_EVENTS = 5_000_000
+"""Default cap on the intervals a timeline may hold (about 0.5 GB of Chrome trace JSON)."""
 
 
 @dataclass(frozen=True)
@@ -40,12 +46,62 @@ class SuperstepRecord:
 
 
 @dataclass(frozen=True, eq=False)
+class Timeline:
+    """Phase intervals of every executed step, as the ``des`` engine clocked them (integer cycles).
+
+    One row per interval; the columns are arrays of equal length, sorted by ``(step, ipu,
+    tile, phase)``:
+
+    * ``step`` (int64): executed step index, 0-based in program order, repeats expanded;
+    * ``record`` (int32): the static step (index into ``RunResult.supersteps`` and
+      :attr:`names`), so ``names[record]`` names the interval;
+    * ``ipu`` (int32), ``tile`` (int32): the track; ``tile == -1`` is the IPU's phase
+      track, a tile ``t >= 0`` is that tile's own compute track;
+    * ``phase`` (int8): index into :data:`TIMELINE_PHASES`;
+    * ``start_cycles``, ``end_cycles`` (int64): the interval, ``end > start``
+      (zero-length phases are not recorded).
+
+    On an IPU track, a step's intervals are ``wait`` (an external barrier: from the IPU's
+    own ready max to the machine-wide barrier), ``sync`` (the sync latency ``S``),
+    ``global_exchange`` (``G``), ``exchange`` (``E_i``) then ``compute`` (to the end of
+    the IPU's slowest tile, ``max C_t``), or ``wait``, ``sync``, ``host_exchange`` for a
+    host copy. They follow each other without gaps, and each step starts where the IPU's
+    previous one ended, so an IPU's track covers ``[0, its last ready max]``. A tile track
+    holds one ``compute`` interval ``[compute start, compute start + C_t]`` per step in
+    which the tile computes (``C_t > 0``); ``tiles`` lists the tiles that were recorded.
+    """
+
+    step: np.ndarray
+    record: np.ndarray
+    ipu: np.ndarray
+    tile: np.ndarray
+    phase: np.ndarray
+    start_cycles: np.ndarray
+    end_cycles: np.ndarray
+    names: tuple[str, ...]
+    tiles: tuple[int, ...] = ()
+
+    def __len__(self) -> int:
+        return int(self.step.size)
+
+    @property
+    def n_events(self) -> int:
+        return int(self.step.size)
+
+    @property
+    def duration_cycles(self) -> np.ndarray:
+        return self.end_cycles - self.start_cycles
+
+
+@dataclass(frozen=True, eq=False)
 class RunResult:
     """What one simulation of a program on a machine produced.
 
     Per-tile arrays (length ``n_tiles``): each tile's cycles in every category; for
     every tile ``compute + exchange + global_exchange + host_exchange + sync == total``,
     where ``sync`` includes waiting for slower tiles (as in a Poplar profile).
+    ``timeline`` holds the phase intervals when the run recorded them
+    (``simulate(..., engine="des", timeline=True)``), else None.
     """
 
     program: str
@@ -64,6 +120,7 @@ class RunResult:
     supersteps: tuple[SuperstepRecord, ...]
     n_steps_executed: int
     metadata: dict[str, object] = field(default_factory=dict)
+    timeline: Timeline | None = None
 
     # ---- derived figures ------------------------------------------------------
     @property

@@ -213,13 +213,15 @@ def estimate_training_step(
     gpu: str | None = None,
     allow_oom: bool = False,
     options: LoweringOptions | None = None,
+    timeline: bool = False,
 ) -> SNNEstimate:
     """Estimate one training step of ``spec`` on ``machine``.
 
     Raises
     ------
     ConfigError
-        Bad batch (not a multiple of 6), activity or engine.
+        Bad batch (not a multiple of 6), activity or engine (``timeline=True``, which records
+        the run's phase intervals in ``result.timeline``, needs ``engine="des"``).
     MappingError
         The layers do not fit the machine's tiles.
     TileMemoryError
@@ -237,6 +239,8 @@ def estimate_training_step(
     (2, True)
     """
     check_batch(spec)
+    if timeline and engine != "des":
+        raise ConfigError(f"timeline: only the des engine records timelines; use engine='des' (got engine={engine!r})")
     act, label = make_activity(spec, activity, seed=seed, rate=rate, input_rate=input_rate, input_data=input_data)
     mapping = partition_layers(
         spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus, method=partitioner, neurons_per_tile=neurons_per_tile
@@ -252,7 +256,7 @@ def estimate_training_step(
             "T or B, or allow_oom to simulate anyway",
             report=ledger,
         )
-    result = simulate(program, machine, engine, check_memory_fits=False)
+    result = simulate(program, machine, engine, check_memory_fits=False, timeline=timeline)
     gpu_est = None
     if gpu is not None:
         from mimdsim.snn.gpu import estimate_gpu_step
