@@ -26,6 +26,7 @@ Only :func:`simulate_des` is timed (the program is built and validated first). E
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -66,7 +67,7 @@ def _compute(rng: np.random.Generator, n_tiles: int, n_groups: int, name: str) -
             rng.integers(1, 60, size=3),
             int(rng.integers(0, 100)),
         )
-        for a, b in zip(edges[:-1], edges[1:], strict=True)
+        for a, b in itertools.pairwise(edges)
     )
     return ComputeSet(name, blocks)
 

@@ -38,6 +38,7 @@ subprocesses. Example::
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -47,7 +48,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +98,7 @@ def _compute(rng: np.random.Generator, n_tiles: int, groups: int, name: str) -> 
     edges = np.linspace(0, n_tiles, groups + 1).astype(int)
     blocks = [
         VertexBlock("Lif", np.arange(a, b), rng.integers(20, 200, 3), rng.integers(1, 60, 3), int(rng.integers(0, 100)))
-        for a, b in zip(edges[:-1], edges[1:], strict=True)
+        for a, b in itertools.pairwise(edges)
     ]
     blocks.append(VertexBlock("Reduce", np.arange(0, n_tiles, 2), rng.integers(10, 50, 2), rng.integers(1, 13, 2)))
     return ComputeSet(name, tuple(blocks))
@@ -349,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = _machine_info()
     print(f"# {info.get('cpu', platform.machine())}, {info['cpus']} CPUs, python {info['python']}, numba {info.get('numba')}")
     report: dict[str, object] = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average_before": os.getloadavg(),
         "machine": info,
         "simulated_machine": {"name": machine.name, "n_tiles": machine.n_tiles},

@@ -34,7 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mimdsim.arch import load_machine
@@ -84,7 +84,7 @@ def host_info() -> dict[str, object]:
             return ""
 
     return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "nproc": sh("nproc"),
         "lscpu": sh("lscpu | head -15"),
         "python": platform.python_version(),

@@ -38,6 +38,7 @@ def test_snn_engines_agree(capsys: pytest.CaptureFixture[str]) -> None:
     outs = []
     for engine in ("des", "fast"):
         rc, out, _ = _run(capsys, "snn", *TINY, "--engine", engine, "--json")
+        assert rc == 0
         outs.append({k: v for k, v in json.loads(out).items() if k != "engine"})
     assert outs[0] == outs[1]
 

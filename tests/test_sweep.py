@@ -178,7 +178,7 @@ def test_snn_point_matches_estimate_training_step(tiny: Path, small_bow) -> None
     assert 0 < len(row["top_supersteps"]) <= 6
     assert row["top_supersteps"][0]["cycles"] >= row["top_supersteps"][-1]["cycles"]
     assert len(row["mean_true_spikes"]) == len(spec.sparse_sizes)
-    assert all(t <= v for t, v in zip(row["mean_true_spikes"], row["mean_valid_spikes"]))
+    assert all(t <= v for t, v in zip(row["mean_true_spikes"], row["mean_valid_spikes"], strict=True))
     assert row["gpu_breakdown"]["launches"] == est.gpu.total_launches  # type: ignore[union-attr]
     assert pickle.loads(pickle.dumps(row)) == row
 

@@ -15,6 +15,7 @@ group of an IPU's layers across IPUs.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,7 @@ def hidden_per_ipu(n_ipus: int, layers_per_ipu: int, k: int, n_classes: int) -> 
     """
     out = []
     for i in range(n_ipus):
-        if i < n_ipus - 1:
+        if i < n_ipus - 1:  # noqa: SIM108 - two cases read better as branches than as a nested conditional
             tiles = TILES_IPU0
         else:
             tiles = (TILES_IPU0 if i == 0 else TILES_IPU) - ceil_div(n_classes, k)
@@ -99,7 +100,7 @@ class Model:
     @property
     def n_weights(self) -> int:
         sizes = [self.data[0], *self.layer_sizes]
-        return sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        return sum(a * b for a, b in itertools.pairwise(sizes))
 
     def render(self) -> str:
         n_in, n_cls, s_in = self.data
@@ -136,7 +137,7 @@ class Model:
         for i, g in enumerate(groups):
             row = "    " + ", ".join(map(str, g)) + ","
             if self.group_label:
-                k = int(dict((key, v) for key, v, _ in self.run).get("neurons_per_tile", "2"))
+                k = int({key: v for key, v, _ in self.run}.get("neurons_per_tile", "2"))
                 tiles = "+".join(str(n // k) for n in g)
                 last = i == len(groups) - 1
                 extra = f" + output {ceil_div(n_cls, k)}" if last else ""
@@ -155,7 +156,7 @@ SPARSITY_NOTE = (
 
 
 def family_a() -> list[Model]:
-    n_in, n_cls, _ = NMNIST_34
+    _n_in, n_cls, _ = NMNIST_34
     out = []
     for h in A_HIDDEN:
         hidden = hidden_per_ipu(1, h, 2, n_cls)
@@ -184,7 +185,7 @@ def family_a() -> list[Model]:
 
 
 def family_b(data: tuple[int, int, int], dataset: str, prefix: str, ks: tuple[int, ...]) -> list[Model]:
-    n_in, n_cls, s_in = data
+    _n_in, n_cls, s_in = data
     out = []
     for k in ks:
         n_hidden = 3 * k // 2
@@ -226,7 +227,7 @@ def family_b(data: tuple[int, int, int], dataset: str, prefix: str, ks: tuple[in
 
 
 def family_c() -> list[Model]:
-    n_in, n_cls, s_in = NMNIST_24
+    _n_in, n_cls, s_in = NMNIST_24
     k = 2
     out = []
     for n in C_IPUS:
@@ -265,7 +266,7 @@ def family_c() -> list[Model]:
 
 
 def shd_a() -> Model:
-    n_in, n_cls, s_in = SHD
+    _n_in, n_cls, _s_in = SHD
     return Model(
         name="shd_a_2hidden",
         header=[
@@ -291,7 +292,7 @@ def shd_a() -> Model:
 
 
 def dvsgesture() -> Model:
-    n_in, n_cls, s_in = DVSGESTURE
+    _n_in, n_cls, _s_in = DVSGESTURE
     # The (d) "base" mode's DVSGesture sizes at one IPU: [4608, 1470, 1076, 384, 11]. At k = 2
     # they take 735 + 538 + 192 + 6 = 1471 tiles: exactly IPU 0, like the rule of (a)-(c).
     hidden = [[1470, 1076, 384]]

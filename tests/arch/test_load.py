@@ -138,7 +138,9 @@ def test_cross_field_rule(tmp_path: Path) -> None:
 
 def test_every_problem_is_reported(tmp_path: Path) -> None:
     path = _write(tmp_path, tiles_per_ipu=0, foo=1, tile_clock_hz=None)
-    msg = str(pytest.raises(ConfigError, load_machine, path).value)
+    with pytest.raises(ConfigError) as excinfo:
+        load_machine(path)
+    msg = str(excinfo.value)
     assert f"{path}: tiles_per_ipu:" in msg and f"{path}: foo: unknown key" in msg and f"{path}: tile_clock_hz: missing" in msg
 
 

@@ -65,7 +65,7 @@ def test_planner_mk2_exact() -> None:
 
 
 @pytest.mark.parametrize(
-    "split, total, compute, exch, red_exch, red_comp",
+    ("split", "total", "compute", "exch", "red_exch", "red_comp"),
     [
         (7, 3996, 3696, 143, 49, 108),
         (6, 4043, 3738, 167, 42, 96),
@@ -116,7 +116,7 @@ def mapping():
 
 def _hist(a: np.ndarray) -> dict[int, int]:
     v, n = np.unique(a, return_counts=True)
-    return dict(zip(v.tolist(), n.tolist()))
+    return dict(zip(v.tolist(), n.tolist(), strict=True))
 
 
 def test_mapping_segments(mapping) -> None:

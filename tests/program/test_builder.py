@@ -171,7 +171,7 @@ def test_nested_repeats_and_host_copies() -> None:
 
 def test_exception_inside_repeat_discards_its_steps() -> None:
     b = ProgramBuilder("p")
-    with pytest.raises(RuntimeError), b.repeat(2):
+    with pytest.raises(RuntimeError), b.repeat(2):  # noqa: PT012 - the raise must happen inside the repeat block
         b.superstep("lost")
         raise RuntimeError("boom")
     b.superstep("kept")

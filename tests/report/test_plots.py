@@ -9,13 +9,13 @@ from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import pytest  # noqa: E402
+import pytest
 
 pytest.importorskip("matplotlib")
 
-from mimdsim.errors import ConfigError  # noqa: E402
-from mimdsim.report import PAPER_SPEEDUP_BAND, PAPER_SPEEDUP_MAX  # noqa: E402
-from mimdsim.report.plots import (  # noqa: E402
+from mimdsim.errors import ConfigError
+from mimdsim.report import PAPER_SPEEDUP_BAND, PAPER_SPEEDUP_MAX
+from mimdsim.report.plots import (
     GPU_CATEGORIES,
     IPU_CATEGORIES,
     breakdown_data,

@@ -9,12 +9,12 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from mimdsim.arch import load_machine  # noqa: E402
-from mimdsim.report import PAPER_SPEEDUP_MAX  # noqa: E402
-from mimdsim.report import validation as V  # noqa: E402
-from mimdsim.report.tables import pivot_table  # noqa: E402
-from mimdsim.snn.estimate import estimate_training_step  # noqa: E402
-from mimdsim.snn.spec import load_snn_model  # noqa: E402
+from mimdsim.arch import load_machine
+from mimdsim.report import PAPER_SPEEDUP_MAX
+from mimdsim.report import validation as V
+from mimdsim.report.tables import pivot_table
+from mimdsim.snn.estimate import estimate_training_step
+from mimdsim.snn.spec import load_snn_model
 
 ROOT = Path(__file__).resolve().parents[2]
 

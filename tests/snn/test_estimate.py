@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -138,7 +139,7 @@ def test_step_time_falls_with_activity() -> None:
     for a in (0.5, 0.2, 0.1, 0.05):
         spec = snn_from_sizes([256, 96, 96, 10], activity=a, input_sparse_size=24, batch_size=12, n_timesteps=8)
         ms.append(estimate_training_step(spec, machine, input_rate=0.05).ms_per_step)
-    assert all(x > y for x, y in zip(ms, ms[1:], strict=False)), ms
+    assert all(x > y for x, y in itertools.pairwise(ms)), ms
 
 
 def test_saturated_is_the_worst_case_and_parametric_in_between() -> None:

@@ -42,7 +42,7 @@ def test_spread_factor(n: int, f: int) -> None:
 
 
 def test_paper_slices_slots_and_combine_tiles(paper) -> None:
-    spec, machine, lay = paper
+    _spec, _machine, lay = paper
     assert [l.spread for l in lay.layers] == [4, 4, 1]  # §3.4 printout: spread factors {4, 4, 1}
     for l in lay.layers[:2]:
         lens = np.diff(l.slice_bounds)
@@ -64,7 +64,7 @@ def test_paper_slices_slots_and_combine_tiles(paper) -> None:
 
 
 def test_paper_stage1_groups_and_budgets(paper) -> None:
-    spec, machine, lay = paper
+    spec, _machine, lay = paper
     first, second, out = lay.layers
     assert first.group_of_tile is None and first.stage1_tile is None  # layer 0 has no input gradient
     # the 733-tile layer: g = min(B/2, P) = 24, 30 groups, the last with 37 tiles (§3.4)

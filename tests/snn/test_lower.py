@@ -66,7 +66,7 @@ def total(ex: Exchange) -> int:
 def small():
     spec = small_spec()
     machine = load_machine("bow", tiles_per_ipu=128)
-    program, lay, mapping = lowered(spec, machine)
+    program, lay, _mapping = lowered(spec, machine)
     return spec, machine, program, lay
 
 
@@ -76,7 +76,7 @@ def _kinds(program: Program) -> list[str]:
 
 
 def test_superstep_sequence_per_time_step(small) -> None:
-    spec, machine, program, lay = small
+    _spec, _machine, program, _lay = small
     names = _kinds(program)
     fwd = ["state_update", "dense_flags", "rand_offsets", "dense_to_sparse", "tile_combine", "final_combine", "store", "loop"]
     bwd = ["slices", "alpha_mul", "state_grad", "scale", "replicate", "weight_grad", "input_grad", "reduce_stage1", "reduce_stage2", "loop"]
@@ -113,7 +113,7 @@ def test_superstep_counts_scale_with_t_and_t0_has_no_input_grad() -> None:
 
 
 def test_input_grad_is_costed_only_on_layers_after_the_first(small) -> None:
-    spec, machine, program, lay = small
+    _spec, _machine, program, lay = small
     step = next(s for s in program.body if s.name == "bwd.input_grad[t=1]")
     tiles = np.concatenate([b.tiles for b in step.compute.blocks])
     assert set(tiles.tolist()) == set(lay.layers[1].tiles.tolist()) | set(lay.layers[2].tiles.tolist())
@@ -246,7 +246,7 @@ def test_b3_reduction_bytes(small) -> None:
 
 
 def test_loss_gather_bytes(small) -> None:
-    spec, machine, program, lay = small
+    spec, _machine, program, lay = small
     ex = exchange_of(program, "loss")
     last = lay.layers[-1]
     want = sum(W * spec.n_timesteps * (last.sparse_size + 2) for b in range(6) if last.seq_tiles[b] != lay.loss_tiles[b])
@@ -260,7 +260,7 @@ def test_paper_net_exchange_spot_checks() -> None:
     program, lay, _ = lowered(spec, machine, include_backward=True)
     n = machine.n_tiles
     f1 = received(exchange_of(program, "fwd.state_update[t=0]"), n)
-    l0, l1, out = lay.layers
+    l0, l1, _out = lay.layers
     clean0 = np.setdiff1d(l0.tiles, lay.input_seq_tiles)
     clean1 = np.setdiff1d(l1.tiles, l0.combine_tiles)
     assert set(f1[clean0].tolist()) == {6336}  # the 32-id input: 4*48*33 = 6.3 KB per tile
@@ -336,7 +336,7 @@ def test_memory_options_change_only_memory() -> None:
     spec = small_spec()
     machine = load_machine("bow", tiles_per_ipu=32)
     act = parametric_activity(spec, 0.3, 0)
-    p1, lay, _ = lowered(spec, machine, act=act)
+    p1, _, _ = lowered(spec, machine, act=act)
     p2, _, _ = lowered(spec, machine, act=act, code_bytes_per_tile=0, vertex_state_bytes=0)
     m1, m2 = memory_ledger(p1, machine), memory_ledger(p2, machine)
     np.testing.assert_array_equal(m1.tile_bytes - m2.tile_bytes - 24 * 1024, m1.kind_bytes["vertex_state"])
@@ -358,8 +358,8 @@ def test_activity_must_match_the_spec() -> None:
     mapping = partition_layers(spec.layer_sizes[1:], 32, 1)
     with pytest.raises(ConfigError, match=r"activity: n_timesteps: trace has 3, model 'snn' has 2"):
         lower_snn(spec, machine, mapping, parametric_activity(small_spec(n_timesteps=3), 0.1, 0))
+    other = small_spec(layers=[{"n_neurons": 12, "sparse_size": 4}, {"n_neurons": 8, "sparse_size": 2}, {"n_neurons": 4, "sparse_size": 4}])
     with pytest.raises(ConfigError, match=r"activity: sparse_sizes: trace has \(6, 4, 2, 4\)"):
-        other = small_spec(layers=[{"n_neurons": 12, "sparse_size": 4}, {"n_neurons": 8, "sparse_size": 2}, {"n_neurons": 4, "sparse_size": 4}])
         lower_snn(spec, machine, mapping, parametric_activity(other, 0.1, 0))
     with pytest.raises(ConfigError, match=r"activity: batch_size: trace has 12"):
         lower_snn(spec, machine, mapping, parametric_activity(small_spec(batch_size=12), 0.1, 0))

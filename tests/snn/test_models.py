@@ -8,6 +8,7 @@ except one small multi-IPU smoke estimate.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import sys
 from pathlib import Path
 
@@ -171,7 +172,7 @@ def test_family_c_rule_for_larger_k(k, layers, hidden_k, max_weights_m):
         assert _m(sum(hidden) / 1e3, 1) == hk
     hidden = [w for g in gen.hidden_per_ipu(16, 3 * k // 2, k, 10) for w in g]
     sizes = [1152, *hidden, 10]
-    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    weights = sum(a * b for a, b in itertools.pairwise(sizes))
     assert _m(weights / 1e6, 1) == max_weights_m
 
 
@@ -179,7 +180,7 @@ def test_family_c_rule_for_larger_k(k, layers, hidden_k, max_weights_m):
 
 
 def test_shd_a_2hidden():
-    spec, hints = _load("shd_a_2hidden")
+    spec, _hints = _load("shd_a_2hidden")
     assert list(spec.layer_sizes) == [700, 1462, 1460, 20]
     assert (spec.input_sparse_size, spec.batch_size, spec.n_timesteps, spec.dataset) == (48, 48, 100, "shd")
 
