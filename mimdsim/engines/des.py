@@ -49,6 +49,7 @@ costs of the steps in flight.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -142,7 +143,7 @@ class _CostModel:
         bounds = np.searchsorted(tiles, np.arange(self.machine.n_ipus + 1) * self.tpi).tolist()
         return tuple(
             self._ipu_compute(i, tiles[a:b], incl[a:b], excl[a:b]) if b > a else None
-            for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))
+            for i, (a, b) in enumerate(itertools.pairwise(bounds))
         )
 
     def _ipu_compute(self, ipu: int, tiles: np.ndarray, incl: np.ndarray, excl: np.ndarray) -> _IpuCompute:
@@ -286,12 +287,12 @@ class _Recorder:
             n, cycles, *parts = self.sums[r]
             out.append(
                 SuperstepRecord(
-                    r,
-                    s.name,
-                    "superstep" if isinstance(s, Superstep) else "host_copy",
-                    n,
-                    cycles,
-                    *parts,
+                    index=r,
+                    name=s.name,
+                    kind="superstep" if isinstance(s, Superstep) else "host_copy",
+                    n_executions=n,
+                    cycles=cycles,
+                    **{f"{c}_cycles": v for c, v in zip(CATEGORIES, parts, strict=True)},
                     critical_tile=self.crit_tile[r],
                     bound=self.bound[r],
                 )
@@ -456,7 +457,7 @@ class _DesModel:
         if external:
             yield self.barrier.arrive()
         s = self.sync_cycles["external" if external else "internal"]
-        now = self.env.now
+        now = int(self.env.now)  # every timeout is an integer number of cycles
         self.acc["sync"][lo:hi] += (now + s) - self.ready[lo:hi]
         tl = self.timeline
         if tl is not None:
@@ -493,7 +494,7 @@ class _DesModel:
         comp = None if step.compute is None else self.cache.get(step.compute, self.costs.compute)[i]
         if comp is None:
             self._count(n_phases * tpi, n_phases - 1 + external)
-            self.recorder.report(k, rec, env.now, lo, 0, exch, glob, 0)
+            self.recorder.report(k, rec, int(env.now), lo, 0, exch, glob, 0)
             return
         self.acc["compute"][comp.where] += comp.incl_cycles
         self.acc["compute_excl_idle"][comp.where] += comp.excl_cycles
@@ -509,7 +510,7 @@ class _DesModel:
         if times:
             self.ready[comp.timed_tiles] = np.repeat(np.array(times, np.int64), comp.group_sizes)
         self._count(n_phases * tpi + comp.timed_tiles.size, n_phases - 1 + external + len(times))
-        self.recorder.report(k, rec, env.now, comp.crit_tile, comp.crit_cycles, exch, glob, 0)
+        self.recorder.report(k, rec, int(env.now), comp.crit_tile, comp.crit_cycles, exch, glob, 0)
 
     def _host_copy(self, i: int, k: int, rec: int, step: HostCopy) -> SimGen:
         lo, hi = i * self.tpi, (i + 1) * self.tpi
@@ -523,7 +524,7 @@ class _DesModel:
         self.ready[lo:hi] = self.env.now
         n_phases = 1 + (self.sync_cycles["external"] > 0) + (host > 0)
         self._count(n_phases * self.tpi, n_phases)  # the barrier is a SimPy event here
-        self.recorder.report(k, rec, self.env.now, lo, 0, 0, 0, host)
+        self.recorder.report(k, rec, int(self.env.now), lo, 0, 0, 0, host)
 
 
 # ---- entry point -----------------------------------------------------------------

@@ -157,11 +157,15 @@ def _dumps(data: dict[str, Any]) -> str:
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
-    Readers see the old file or the new one, never a partial write.
+    Readers see the old file or the new one, never a partial write. The file gets the
+    permissions a plain ``open`` would give it (0666 less the umask), not mkstemp's 0600.
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -12,6 +12,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -179,7 +180,7 @@ def make_activity(
         source.check_against(spec)
         return source, source.source or "given"
     if source == "functional":
-        kw: dict[str, object] = {} if input_rate is None else {"input_rate": input_rate}
+        kw: dict[str, Any] = {} if input_rate is None else {"input_rate": input_rate}
         if input_data is not None:
             return functional_activity(spec, seed, input_data=input_data), f"functional({Path(input_data).name})"
         return functional_activity(spec, seed, **kw), "functional"
