@@ -46,7 +46,7 @@ class ExchangeParams:
         self.link_bpc = m.link_bytes_per_cycle
         self.link_latency = m.link_latency_cycles
 
-    def as_tuple(self) -> tuple[int, int, int, int, int, int, int, int, int, float, int]:
+    def as_tuple(self) -> tuple[int, int, int, int, int, int, int, int, float, int]:
         return (
             self.tiles_per_ipu,
             self.n_ipus,
@@ -56,7 +56,6 @@ class ExchangeParams:
             self.transit,
             self.topo,
             self.cols,
-            0,
             self.link_bpc,
             self.link_latency,
         )
@@ -109,7 +108,6 @@ def exchange_kernel(
     transit: int,
     topo: int,
     cols: int,
-    _unused: int,
     link_bpc: float,
     link_latency: int,
     send: np.ndarray,
