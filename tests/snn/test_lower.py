@@ -363,3 +363,42 @@ def test_activity_must_match_the_spec() -> None:
         lower_snn(spec, machine, mapping, parametric_activity(other, 0.1, 0))
     with pytest.raises(ConfigError, match=r"activity: batch_size: trace has 12"):
         lower_snn(spec, machine, mapping, parametric_activity(small_spec(batch_size=12), 0.1, 0))
+
+
+# ---- sparse connectivity: a spike goes only to the tiles that hold its targets ---------------
+def test_sparse_connectivity_sends_and_stores_only_connected_inputs() -> None:
+    from mimdsim.engines import simulate
+    from mimdsim.snn.functional import connection_mask
+
+    layers = [
+        {"n_neurons": 12, "sparse_size": 4, "connection_density": 0.05, "connection_seed": 3},
+        {"n_neurons": 8, "sparse_size": 2},
+        {"n_neurons": 4, "sparse_size": 2},
+    ]
+    spec = small_spec(layers=layers)
+    dense = small_spec()
+    m = load_machine("bow", tiles_per_ipu=16, exchange_overhead_cycles=0)
+    program, layout, _ = lowered(spec, m, saturated_activity(spec))
+    lay = layout.layers[0]
+    mask = connection_mask(spec, 0)
+    assert mask is not None
+    # sources per tile: input neurons with at least one synapse onto the tile's neurons
+    pos = np.searchsorted(lay.tiles, np.repeat(lay.tiles, lay.tile_neurons))
+    expect = [int(mask[:, pos == p].any(axis=1).sum()) for p in range(lay.tiles.size)]
+    assert lay.tile_sources.tolist() == expect and min(expect) < spec.input_sparse_size
+    # F1: each tile of layer 0 receives min(S_in, sources) ids + 1 count per sample (a sample
+    # whose input row sits on the tile itself is not exchanged)
+    got = received(exchange_of(program, "fwd.state_update[t=0]"), m.n_tiles)[lay.tiles]
+    remote = [int((layout.input_seq_tiles != t).sum()) for t in lay.tiles]
+    assert got.tolist() == [W * r * (min(spec.input_sparse_size, s) + 1) for r, s in zip(remote, expect, strict=True)]
+    # weights: a row per connected input plus its index
+    weights = {t.name: t for t in program.tensors}["weights"]
+    per_tile = dict(zip(weights.tiles.tolist(), weights.nbytes.tolist(), strict=True))
+    assert [per_tile[int(t)] for t in lay.tiles] == [W * s * k + W * s for s, k in zip(expect, lay.tile_neurons, strict=True)]
+    # fewer ids per tile than the dense net: a faster forward state update, and equal engines
+    res = {e: simulate(program, m, e) for e in ("des", "fast")}
+    assert res["des"].total_cycles == res["fast"].total_cycles
+    dense_prog, _, _ = lowered(dense, m, saturated_activity(dense))
+    upd = next(r for r in res["fast"].supersteps if r.name == "fwd.state_update[t=0]")
+    dense_upd = next(r for r in simulate(dense_prog, m, "fast").supersteps if r.name == "fwd.state_update[t=0]")
+    assert upd.compute_cycles < dense_upd.compute_cycles
