@@ -202,7 +202,8 @@ def family_b(data: tuple[int, int, int], dataset: str, prefix: str, ks: tuple[in
         ]
         if k >= 16:
             header.append(
-                f"k = {k} is expected not to fit a tile's 624 KiB (snn-on-ipu.md §2.2): the sizes are the paper's, not shrunk to fit."
+                f"k = {k} is near or over a tile's 624 KiB (snn-on-ipu.md §2.2; mimdsim: k = 16 fits with SGD at about 95 %, "
+                "k = 32 does not): the sizes are the paper's, not shrunk to fit."
             )
         out.append(
             Model(
