@@ -25,6 +25,18 @@ __all__ = [
 ]
 
 
+TILE_ARRAYS = (
+    "tile_compute_cycles",
+    "tile_compute_excl_idle_cycles",
+    "tile_exchange_cycles",
+    "tile_global_exchange_cycles",
+    "tile_host_exchange_cycles",
+    "tile_sync_cycles",
+    "tile_memory_bytes",
+)
+"""Every per-tile array of a RunResult; two runs agree when all of them are equal."""
+
+
 def _tile_arrays(r: RunResult) -> dict[str, np.ndarray]:
     return {c: getattr(r, f"tile_{c}_cycles") for c in CATEGORIES}
 

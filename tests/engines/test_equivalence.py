@@ -20,17 +20,8 @@ from mimdsim.engines.result import RunResult
 from mimdsim.memory.ledger import memory_ledger
 from mimdsim.program.ir import Program, Repeat
 from tests.engines.strategies import machine_and_program, machines, programs
-from tests.invariants import check_run
+from tests.invariants import TILE_ARRAYS, check_run
 
-TILE_ARRAYS = (
-    "tile_compute_cycles",
-    "tile_compute_excl_idle_cycles",
-    "tile_exchange_cycles",
-    "tile_global_exchange_cycles",
-    "tile_host_exchange_cycles",
-    "tile_sync_cycles",
-    "tile_memory_bytes",
-)
 _SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large]
 
 

@@ -19,17 +19,9 @@ from mimdsim.snn.activity import functional_activity, parametric_activity
 from mimdsim.snn.estimate import estimate_training_step, make_activity
 from mimdsim.snn.lower import lower_snn
 from mimdsim.snn.spec import load_snn_model, snn_from_sizes, sparse_size_for_activity
+from tests.invariants import TILE_ARRAYS
 
 REPO = Path(__file__).resolve().parents[2]
-TILE_ARRAYS = (
-    "tile_compute_cycles",
-    "tile_compute_excl_idle_cycles",
-    "tile_exchange_cycles",
-    "tile_global_exchange_cycles",
-    "tile_host_exchange_cycles",
-    "tile_sync_cycles",
-    "tile_memory_bytes",
-)
 
 
 def small_spec(**kw):
