@@ -37,12 +37,14 @@ class MachineSpec(BaseModel):
     memory_bytes_per_tile: int = Field(gt=0)
     tile_clock_hz: float = Field(gt=0)
     compute_set_overhead_cycles: int = Field(0, ge=0)
+    worker_launch_cycles: int = Field(0, ge=0)
 
     # on-chip exchange
     exchange_bytes_per_cycle: int = Field(4, gt=0)
     memcpy_bytes_per_cycle: int = Field(8, gt=0)
     supports_supertile_send_receive: bool = True
     exchange_overhead_cycles: int = Field(0, ge=0)
+    exchange_message_cycles: int = Field(0, ge=0)
     exchange_transit_cycles: int = Field(0, ge=0)
 
     # sync

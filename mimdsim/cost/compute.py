@@ -5,13 +5,22 @@ Model (ipu-hardware.md §4; poplar-tut6.md §4):
 * Worker vertices are launched in program order; each goes to the worker context that
   becomes free first (greedy list scheduling; ties go to the lowest context index).
   ``n_ctx`` contexts share one pipeline in a barrel, each issuing once every ``n_ctx``
-  tile cycles, so a context that runs ``L`` thread cycles of work finishes after
-  ``n_ctx * L`` tile cycles.
+  tile cycles, so a vertex of ``c`` thread cycles keeps its context busy for
+  ``n_ctx * c`` tile cycles, plus ``worker_launch_cycles``: the supervisor launches each
+  worker vertex in the issue slot the vertex then runs in (the supervisor owns the slots
+  and hands one to a worker with ``run``), so the launch is paid in that context.
 * Supervisor vertices cost tile cycles and run on the supervisor, before the workers.
-* ``compute incl. idle`` (tile cycles) = supervisor + ``n_ctx`` x busiest context
+* ``compute incl. idle`` (tile cycles) = supervisor + the busiest context
   + ``compute_set_overhead_cycles`` on a tile that has any vertex.
 * ``compute excl. idle`` = supervisor + the sum of worker thread cycles (what the Poplar
   IPU Model reports: the sum of the vertices' estimates).
+
+Tiles in the same blocks cost the same, so a compute set is costed per **tile class**,
+not per tile: :func:`compute_structure` groups the tiles of one IPU by the ordered list of
+blocks they are in (a trie over blocks, built once per compute set), and
+:func:`compute_costs` costs every class once per row of the compute set's cycle tables
+(docs/concepts.md). A tile in several blocks runs their vertex lists concatenated in block
+order, which is the class's path in the trie.
 
 Example (tut6, Mk2): 48 dot vertices of 77 thread cycles on 6 contexts -> 8 each ->
 6 x 8 x 77 = 3,696 tile cycles; 7 reduce vertices of 9 -> one context runs 2 -> 108.
@@ -19,20 +28,32 @@ Example (tut6, Mk2): 48 dot vertices of 77 thread cycles on 6 contexts -> 8 each
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numba import njit
 
 from mimdsim.program.ir import ComputeSet
 
-__all__ = ["schedule_worker_vertices", "compute_set_kernel", "tile_compute_cycles", "flatten_compute_set"]
+__all__ = [
+    "schedule_worker_vertices",
+    "ComputeStructure",
+    "ComputeCosts",
+    "compute_structure",
+    "compute_costs",
+    "tile_compute_cycles",
+]
 
 
 @njit(cache=True)
-def schedule_worker_vertices(loads: np.ndarray, cycles: np.ndarray, counts: np.ndarray) -> None:
-    """Add vertices (``counts[j]`` copies of ``cycles[j]``) to context ``loads`` in place."""
-    n_ctx = loads.shape[0]
+def schedule_worker_vertices(loads: np.ndarray, cycles: np.ndarray, counts: np.ndarray, n_ctx: int, launch: int) -> None:
+    """Add vertices (``counts[j]`` copies of ``cycles[j]`` thread cycles) to context ``loads`` (tile cycles) in place.
+
+    Each vertex occupies the least-loaded context (the lowest on ties) for
+    ``n_ctx * cycles[j] + launch`` tile cycles.
+    """
     for j in range(cycles.shape[0]):
-        c = cycles[j]
+        c = n_ctx * cycles[j] + launch
         n = counts[j]
         # NOTE: whole rounds over equally loaded contexts are added at once; the
         # greedy rule gives every context one vertex per round when loads are equal.
@@ -61,89 +82,282 @@ def schedule_worker_vertices(loads: np.ndarray, cycles: np.ndarray, counts: np.n
 
 
 @njit(cache=True)
-def compute_set_kernel(
-    block_tile_ptr: np.ndarray,
-    block_tiles: np.ndarray,
-    block_vtx_ptr: np.ndarray,
-    vtx_cycles: np.ndarray,
-    vtx_counts: np.ndarray,
-    block_sup: np.ndarray,
-    n_ctx: int,
-    overhead_cycles: int,
-    slot_of_tile: np.ndarray,
-    loads_ws: np.ndarray,
-    out_tiles: np.ndarray,
-    out_incl: np.ndarray,
-    out_excl: np.ndarray,
-) -> int:
-    """Tile cycles of one compute set given as flat arrays; returns the number of tiles touched.
+def _structure_kernel(
+    block_tile_ptr: np.ndarray, block_tiles: np.ndarray, tiles_per_ipu: int, n_ipus: int, cur: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The trie of tile classes: node ``k`` extends ``parent[k]`` by block ``block[k]``.
 
-    Block ``b`` places vertices ``vtx_*[block_vtx_ptr[b]:block_vtx_ptr[b+1]]`` and
-    ``block_sup[b]`` supervisor cycles on tiles ``block_tiles[block_tile_ptr[b]:...]``.
-    A tile in several blocks runs their vertex lists concatenated in block order.
-    ``slot_of_tile`` (all -1) and ``loads_ws`` are workspaces, restored before return.
-    Results go to ``out_*[:n]`` in first-touch order.
+    Nodes ``0 .. n_ipus-1`` are the roots (no block) of each IPU. ``cur`` (all -1, length
+    ``n_tiles``) is a workspace, restored before return. Returns ``(parent, block, ipu,
+    tiles, tile_node)``: the touched tiles in first-touch order and their final node.
     """
-    n_out = 0
-    one = np.zeros(n_ctx, np.int64)
-    for b in range(block_tile_ptr.shape[0] - 1):
-        v0 = block_vtx_ptr[b]
-        v1 = block_vtx_ptr[b + 1]
-        sup = block_sup[b]
-        thread_sum = 0
-        for j in range(v0, v1):
-            thread_sum += vtx_cycles[j] * vtx_counts[j]
-        # schedule of this block on an empty tile, reused for every fresh tile
-        one[:] = 0
-        schedule_worker_vertices(one, vtx_cycles[v0:v1], vtx_counts[v0:v1])
+    n_blocks = block_tile_ptr.shape[0] - 1
+    total = block_tile_ptr[n_blocks]
+    max_nodes = n_ipus + total
+    parent = np.full(max_nodes, -1, np.int64)
+    block = np.full(max_nodes, -1, np.int64)
+    ipu = np.zeros(max_nodes, np.int64)
+    for i in range(n_ipus):
+        ipu[i] = i
+    child = np.full(max_nodes, -1, np.int64)
+    reset = np.zeros(max_nodes, np.int64)
+    order = np.zeros(total, np.int64)
+    n = n_ipus
+    n_touched = 0
+    for b in range(n_blocks):
+        n_reset = 0
         for p in range(block_tile_ptr[b], block_tile_ptr[b + 1]):
             t = block_tiles[p]
-            s = slot_of_tile[t]
-            if s < 0:
-                s = n_out
-                slot_of_tile[t] = s
-                out_tiles[s] = t
-                out_incl[s] = 0
-                out_excl[s] = 0
+            c = cur[t]
+            if c < 0:
+                c = t // tiles_per_ipu
+                order[n_touched] = t
+                n_touched += 1
+            k = child[c]
+            if k < 0:
+                k = n
+                n += 1
+                parent[k] = c
+                block[k] = b
+                ipu[k] = ipu[c]
+                child[c] = k
+                reset[n_reset] = c
+                n_reset += 1
+            cur[t] = k
+        for j in range(n_reset):
+            child[reset[j]] = -1
+    tiles = order[:n_touched].copy()
+    tile_node = np.zeros(n_touched, np.int64)
+    for j in range(n_touched):
+        tile_node[j] = cur[tiles[j]]
+        cur[tiles[j]] = -1
+    return parent[:n].copy(), block[:n].copy(), ipu[:n].copy(), tiles, tile_node
+
+
+@njit(cache=True)
+def _row_costs_kernel(
+    parent: np.ndarray,
+    block: np.ndarray,
+    blk_nvtx: np.ndarray,
+    blk_cyc_ptr: np.ndarray,
+    blk_cyc_rows: np.ndarray,
+    blk_cnt_ptr: np.ndarray,
+    blk_cnt_rows: np.ndarray,
+    blk_sup_ptr: np.ndarray,
+    blk_sup_rows: np.ndarray,
+    cyc: np.ndarray,
+    cnt: np.ndarray,
+    sup: np.ndarray,
+    n_rows: int,
+    n_ctx: int,
+    launch: int,
+    overhead: int,
+    out_incl: np.ndarray,
+    out_excl: np.ndarray,
+) -> None:
+    """Compute cycles incl./excl. idle threads of every trie node in every row (``out_*[row, node]``)."""
+    n = parent.shape[0]
+    loads = np.zeros((n, n_ctx), np.int64)
+    sup_acc = np.zeros(n, np.int64)
+    thr_acc = np.zeros(n, np.int64)
+    for r in range(n_rows):
+        for k in range(n):
+            p = parent[k]
+            if p < 0:
                 for q in range(n_ctx):
-                    loads_ws[s, q] = one[q]
-                n_out += 1
-            else:
-                schedule_worker_vertices(loads_ws[s], vtx_cycles[v0:v1], vtx_counts[v0:v1])
-            out_incl[s] += sup
-            out_excl[s] += sup + thread_sum
-    for s in range(n_out):
-        busiest = 0
-        for q in range(n_ctx):
-            if loads_ws[s, q] > busiest:
-                busiest = loads_ws[s, q]
-            loads_ws[s, q] = 0
-        out_incl[s] += n_ctx * busiest + overhead_cycles
-        slot_of_tile[out_tiles[s]] = -1
-    return n_out
+                    loads[k, q] = 0
+                sup_acc[k] = 0
+                thr_acc[k] = 0
+                out_incl[r, k] = 0
+                out_excl[r, k] = 0
+                continue
+            for q in range(n_ctx):
+                loads[k, q] = loads[p, q]
+            b = block[k]
+            nv = blk_nvtx[b]
+            c0 = blk_cyc_ptr[b] + (r * nv if blk_cyc_rows[b] > 1 else 0)
+            n0 = blk_cnt_ptr[b] + (r * nv if blk_cnt_rows[b] > 1 else 0)
+            s = sup[blk_sup_ptr[b] + (r if blk_sup_rows[b] > 1 else 0)]
+            schedule_worker_vertices(loads[k], cyc[c0 : c0 + nv], cnt[n0 : n0 + nv], n_ctx, launch)
+            th = thr_acc[p]
+            for j in range(nv):
+                th += cyc[c0 + j] * cnt[n0 + j]
+            thr_acc[k] = th
+            sup_acc[k] = sup_acc[p] + s
+            busiest = 0
+            for q in range(n_ctx):
+                if loads[k, q] > busiest:
+                    busiest = loads[k, q]
+            out_incl[r, k] = sup_acc[k] + busiest + overhead
+            out_excl[r, k] = sup_acc[k] + th
 
 
-def flatten_compute_set(cs: ComputeSet) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The flat arrays of :func:`compute_set_kernel` for one compute set."""
+@njit(cache=True)
+def _ipu_critical_kernel(
+    incl: np.ndarray,
+    final: np.ndarray,
+    node_ipu: np.ndarray,
+    node_min_tile: np.ndarray,
+    idle_tile: np.ndarray,
+    out_max: np.ndarray,
+    out_crit: np.ndarray,
+) -> None:
+    """Per row and IPU: the largest tile compute time and the lowest tile reaching it.
+
+    ``final`` lists the nodes some tile ends at; a tile without vertices counts as
+    ``C_t = 0`` (``idle_tile[i]``: the lowest such tile of IPU ``i``, or -1).
+    """
+    n_ipus = idle_tile.shape[0]
+    for r in range(incl.shape[0]):
+        for i in range(n_ipus):
+            out_max[r, i] = -1
+            out_crit[r, i] = 0
+        for j in range(final.shape[0]):
+            k = final[j]
+            i = node_ipu[k]
+            v = incl[r, k]
+            t = node_min_tile[k]
+            if v > out_max[r, i] or (v == out_max[r, i] and t < out_crit[r, i]):
+                out_max[r, i] = v
+                out_crit[r, i] = t
+        for i in range(n_ipus):
+            # tiles without vertices (C_t = 0) compete when no tile of the IPU computes longer
+            u = idle_tile[i]
+            if out_max[r, i] <= 0 and u >= 0:
+                if out_max[r, i] < 0 or u < out_crit[r, i]:
+                    out_crit[r, i] = u
+                out_max[r, i] = 0
+
+
+@dataclass(frozen=True, eq=False)
+class ComputeStructure:
+    """The tile classes of one compute set on one machine (no costs).
+
+    Trie node ``k`` (``n_nodes`` in all) is the class of the tiles of IPU ``node_ipu[k]``
+    whose block list is ``node_parent[k]``'s followed by block ``node_block[k]``; nodes
+    ``0 .. n_ipus-1`` are the empty roots. ``tiles`` (ascending) are the tiles with
+    vertices and ``tile_node`` their classes; ``final`` the nodes some tile ends at, with
+    ``node_min_tile`` (their lowest tile; -1 for other nodes); ``idle_tile[i]`` the lowest
+    tile of IPU ``i`` outside every block (-1 if none).
+    """
+
+    n_rows: int
+    node_parent: np.ndarray
+    node_block: np.ndarray
+    node_ipu: np.ndarray
+    node_min_tile: np.ndarray
+    tiles: np.ndarray
+    tile_node: np.ndarray
+    final: np.ndarray
+    idle_tile: np.ndarray
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.node_parent.size)
+
+
+@dataclass(frozen=True, eq=False)
+class ComputeCosts:
+    """Costs of every class of one compute set in every row of its cycle tables.
+
+    ``incl[r, k]`` / ``excl[r, k]``: compute cycles incl./excl. idle threads of a tile of
+    class ``k`` in row ``r``; ``ipu_max[r, i]`` the largest tile compute time on IPU ``i``
+    (0 when no tile computes) and ``ipu_crit[r, i]`` the lowest tile reaching it.
+    """
+
+    structure: ComputeStructure
+    incl: np.ndarray
+    excl: np.ndarray
+    ipu_max: np.ndarray
+    ipu_crit: np.ndarray
+
+    def tile_cycles(self, row: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(tiles, incl, excl)`` of the tiles with vertices in ``row``, tiles ascending."""
+        st = self.structure
+        return st.tiles, self.incl[row, st.tile_node], self.excl[row, st.tile_node]
+
+
+def compute_structure(cs: ComputeSet, n_tiles: int, tiles_per_ipu: int) -> ComputeStructure:
+    """Group the tiles of ``cs`` into classes of equal block lists (see the module docstring)."""
+    n_ipus = n_tiles // tiles_per_ipu
     blocks = cs.blocks
-    tile_ptr = np.zeros(len(blocks) + 1, np.int64)
-    vtx_ptr = np.zeros(len(blocks) + 1, np.int64)
+    ptr = np.zeros(len(blocks) + 1, np.int64)
     if blocks:
-        tile_ptr[1:] = np.cumsum([b.tiles.size for b in blocks])
-        vtx_ptr[1:] = np.cumsum([b.worker_cycles.size for b in blocks])
-        tiles = np.concatenate([b.tiles for b in blocks])
-        cyc = np.concatenate([b.worker_cycles for b in blocks])
-        cnt = np.concatenate([b.worker_counts for b in blocks])
+        np.cumsum([b.tiles.size for b in blocks], out=ptr[1:])
+        tiles_cat = np.concatenate([b.tiles for b in blocks])
     else:
-        tiles = cyc = cnt = np.zeros(0, np.int64)
-    sup = np.array([b.supervisor_cycles for b in blocks], np.int64)
-    return tile_ptr, tiles, vtx_ptr, cyc, cnt, sup
+        tiles_cat = np.zeros(0, np.int64)
+    cur = np.full(n_tiles, -1, np.int64)
+    parent, block, ipu, tiles, tile_node = _structure_kernel(ptr, tiles_cat, tiles_per_ipu, n_ipus, cur)
+    order = np.argsort(tiles, kind="stable")
+    tiles, tile_node = tiles[order], tile_node[order]
+    min_tile = np.full(parent.size, -1, np.int64)
+    final, first = np.unique(tile_node, return_index=True)  # tiles ascending: first = lowest tile
+    min_tile[final] = tiles[first]
+    touched = np.zeros(n_tiles, bool)
+    touched[tiles] = True
+    idle = np.full(n_ipus, -1, np.int64)
+    if n_ipus:
+        free = ~touched.reshape(n_ipus, tiles_per_ipu)
+        has = free.any(axis=1)
+        idle[has] = np.argmax(free[has], axis=1) + np.flatnonzero(has) * tiles_per_ipu
+    arrays = (parent, block, ipu, min_tile, tiles, tile_node, final, idle)
+    for a in arrays:
+        a.flags.writeable = False
+    return ComputeStructure(cs.n_rows, *arrays)
+
+
+def _block_tables(cs: ComputeSet) -> tuple[np.ndarray, ...]:
+    """The flat cycle tables of the blocks of ``cs`` (per block: vertex count, offsets, rows)."""
+    blocks = cs.blocks
+    nvtx = np.array([b.n_vertex_kinds for b in blocks], np.int64)
+    cyc_rows = np.array([b.worker_cycles.shape[0] if b.worker_cycles.ndim == 2 else 1 for b in blocks], np.int64)
+    cnt_rows = np.array([b.worker_counts.shape[0] if b.worker_counts.ndim == 2 else 1 for b in blocks], np.int64)  # type: ignore[union-attr]
+    sups = [np.atleast_1d(np.asarray(b.supervisor_cycles, np.int64)) for b in blocks]
+    sup_rows = np.array([s.size for s in sups], np.int64)
+
+    def ptr(sizes: np.ndarray) -> np.ndarray:
+        out = np.zeros(sizes.size, np.int64)
+        if sizes.size > 1:
+            np.cumsum(sizes[:-1], out=out[1:])
+        return out
+
+    def cat(parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate([p.reshape(-1) for p in parts]) if parts else np.zeros(0, np.int64)
+
+    cyc = cat([b.worker_cycles for b in blocks])
+    cnt = cat([b.worker_counts for b in blocks])  # type: ignore[misc]
+    sup = cat(sups)
+    return (nvtx, ptr(nvtx * cyc_rows), cyc_rows, ptr(nvtx * cnt_rows), cnt_rows, ptr(sup_rows), sup_rows, cyc, cnt, sup)
+
+
+def compute_costs(
+    cs: ComputeSet,
+    structure: ComputeStructure,
+    n_ctx: int,
+    *,
+    launch_cycles: int = 0,
+    overhead_cycles: int = 0,
+) -> ComputeCosts:
+    """Cost every tile class of ``cs`` in every row (``structure`` from :func:`compute_structure`)."""
+    st = structure
+    n_rows = st.n_rows
+    incl = np.zeros((n_rows, st.n_nodes), np.int64)
+    excl = np.zeros((n_rows, st.n_nodes), np.int64)
+    _row_costs_kernel(
+        st.node_parent, st.node_block, *_block_tables(cs), n_rows, n_ctx, launch_cycles, overhead_cycles, incl, excl
+    )
+    n_ipus = st.idle_tile.size
+    ipu_max = np.zeros((n_rows, n_ipus), np.int64)
+    ipu_crit = np.zeros((n_rows, n_ipus), np.int64)
+    _ipu_critical_kernel(incl, st.final, st.node_ipu, st.node_min_tile, st.idle_tile, ipu_max, ipu_crit)
+    return ComputeCosts(st, incl, excl, ipu_max, ipu_crit)
 
 
 def tile_compute_cycles(
-    cs: ComputeSet, n_tiles: int, n_ctx: int = 6, overhead_cycles: int = 0
+    cs: ComputeSet, n_tiles: int, n_ctx: int = 6, overhead_cycles: int = 0, *, row: int = 0, launch_cycles: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tiles that run vertices in ``cs``, with their compute cycles incl. and excl. idle threads.
+    """Tiles that run vertices in ``cs`` (ascending), with their compute cycles incl. and excl. idle threads.
 
     Examples
     --------
@@ -153,12 +367,5 @@ def tile_compute_cycles(
     >>> incl.tolist(), excl.tolist()
     ([3696, 3696], [3696, 3696])
     """
-    arrays = flatten_compute_set(cs)
-    n_max = int(arrays[1].size)
-    slot = np.full(n_tiles, -1, np.int64)
-    loads = np.zeros((max(n_max, 1), n_ctx), np.int64)
-    out_t = np.zeros(n_max, np.int64)
-    out_i = np.zeros(n_max, np.int64)
-    out_e = np.zeros(n_max, np.int64)
-    n = compute_set_kernel(*arrays, n_ctx, overhead_cycles, slot, loads, out_t, out_i, out_e)
-    return out_t[:n], out_i[:n], out_e[:n]
+    st = compute_structure(cs, n_tiles, n_tiles)
+    return compute_costs(cs, st, n_ctx, launch_cycles=launch_cycles, overhead_cycles=overhead_cycles).tile_cycles(row)

@@ -5,15 +5,18 @@ On-chip model (ipu-hardware.md §2; Poplar's planners' form):
 * every transfer's bytes leave its source tile once (a multicast is one send);
 * each destination tile receives the bytes; when another tile of its supertile receives
   the same transfer (and ``supports_supertile_send_receive``), it receives at double rate;
-* a tile's time is ``max(ceil(send_bytes / bpc), ceil((2*solo + shared) / (2*bpc)))``
-  plus ``exchange_transit_cycles``;
+* every message (one transfer, i.e. one contiguous region from one source tile) costs
+  ``exchange_message_cycles`` at its source (once per multicast) and at each destination
+  (switching the receive multiplexer to the next source and setting up the region);
+* a tile's time is ``max(ceil(send_bytes / bpc) + m * sends,
+  ceil((2*solo + shared) / (2*bpc)) + m * receives)`` plus ``exchange_transit_cycles``;
 * an IPU's phase lasts ``exchange_overhead_cycles`` + its slowest tile (0 with no traffic).
 
 Inter-IPU (global) model (§5): a transfer whose destinations lie on other IPUs sends one
 flow per destination IPU along its route; each directed link group is shared by all flows
 through it, so the phase lasts the busiest link's ``ceil(bytes / link_bytes_per_cycle)``,
-or the busiest tile port for global traffic if that is longer, plus the longest route x
-``link_latency_cycles`` plus ``exchange_overhead_cycles``.
+or the busiest tile port for global traffic if that is longer (bytes and messages as on
+chip), plus the longest route x ``link_latency_cycles`` plus ``exchange_overhead_cycles``.
 """
 
 from __future__ import annotations
@@ -40,19 +43,21 @@ class ExchangeParams:
         self.tiles_per_supertile = m.tiles_per_supertile if m.supports_supertile_send_receive else 1
         self.bpc = m.exchange_bytes_per_cycle
         self.overhead = m.exchange_overhead_cycles
+        self.message = m.exchange_message_cycles
         self.transit = m.exchange_transit_cycles
         self.topo = TOPOLOGY_CODES[m.link_topology]
         self.cols = m.torus_shape()[1] if m.link_topology == "torus2d" else 2
         self.link_bpc = m.link_bytes_per_cycle
         self.link_latency = m.link_latency_cycles
 
-    def as_tuple(self) -> tuple[int, int, int, int, int, int, int, int, float, int]:
+    def as_tuple(self) -> tuple[int, int, int, int, int, int, int, int, int, float, int]:
         return (
             self.tiles_per_ipu,
             self.n_ipus,
             self.tiles_per_supertile,
             self.bpc,
             self.overhead,
+            self.message,
             self.transit,
             self.topo,
             self.cols,
@@ -70,6 +75,7 @@ class ExchangeWorkspace:
         self.recv2 = np.zeros(n, np.int64)
         self.gsend = np.zeros(n, np.int64)
         self.grecv = np.zeros(n, np.int64)
+        self.msgs = np.zeros((4, n), np.int64)  # messages sent, received, sent off-IPU, received from off-IPU
         self.group = np.zeros(n, np.int64)
         self.ipu_mark = np.zeros(m.n_ipus, np.int64)
         self.touched = np.zeros(n, np.int64)
@@ -79,12 +85,13 @@ class ExchangeWorkspace:
 
     def as_tuple(
         self,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return (
             self.send,
             self.recv2,
             self.gsend,
             self.grecv,
+            self.msgs,
             self.group,
             self.ipu_mark,
             self.touched,
@@ -105,6 +112,7 @@ def exchange_kernel(
     tps: int,
     bpc: int,
     overhead: int,
+    message: int,
     transit: int,
     topo: int,
     cols: int,
@@ -114,6 +122,7 @@ def exchange_kernel(
     recv2: np.ndarray,
     gsend: np.ndarray,
     grecv: np.ndarray,
+    msgs: np.ndarray,
     group: np.ndarray,
     ipu_mark: np.ndarray,
     touched: np.ndarray,
@@ -150,12 +159,14 @@ def exchange_kernel(
                 touched[n_touched] = d
                 n_touched += 1
             if dipu == sipu:
+                msgs[1, d] += 1
                 if tps > 1 and group[d // tps] > 1:
                     recv2[d] += b
                 else:
                     recv2[d] += 2 * b
             else:
                 grecv[d] += b
+                msgs[3, d] += 1
                 if ipu_mark[dipu] != i + 1:
                     ipu_mark[dipu] = i + 1
                     any_global = True
@@ -163,6 +174,7 @@ def exchange_kernel(
                         touched[n_touched] = s
                         n_touched += 1
                     gsend[s] += b
+                    msgs[2, s] += 1
                     h = route(topo, n_ipus, cols, sipu, dipu, route_buf)
                     if h > max_hops:
                         max_hops = h
@@ -181,6 +193,7 @@ def exchange_kernel(
                 touched[n_touched] = s
                 n_touched += 1
             send[s] += b
+            msgs[0, s] += 1
     for k in range(n_ipus):
         out_ipu_phase[k] = 0
         ipu_mark[k] = 0
@@ -188,19 +201,21 @@ def exchange_kernel(
     for j in range(n_touched):
         t = touched[j]
         if send[t] > 0 or recv2[t] > 0:
-            c_send = (send[t] + bpc - 1) // bpc
-            c_recv = (recv2[t] + 2 * bpc - 1) // (2 * bpc)
+            c_send = (send[t] + bpc - 1) // bpc + message * msgs[0, t]
+            c_recv = (recv2[t] + 2 * bpc - 1) // (2 * bpc) + message * msgs[1, t]
             c = max(c_send, c_recv) + transit
             k = t // tiles_per_ipu
             if c + overhead > out_ipu_phase[k]:
                 out_ipu_phase[k] = c + overhead
-        g = max((gsend[t] + bpc - 1) // bpc, (grecv[t] + bpc - 1) // bpc)
+        g = max((gsend[t] + bpc - 1) // bpc + message * msgs[2, t], (grecv[t] + bpc - 1) // bpc + message * msgs[3, t])
         if g > gport:
             gport = g
         send[t] = 0
         recv2[t] = 0
         gsend[t] = 0
         grecv[t] = 0
+        for q in range(4):
+            msgs[q, t] = 0
     if not any_global:
         return 0
     glink = 0

@@ -16,13 +16,14 @@ Every tile takes part in every sync, and after a superstep tile ``t`` on IPU ``i
 ``b_i + S + G + E_i + C_t``: its previous clock survives only through the barrier
 ``b_i``, which is a max. So the only thing the next step (and the record) ever reads of
 the per-tile clocks is, per IPU, their maximum ``b_i + S + G + E_i + max_t C_t`` and the
-lowest tile reaching it; both depend on the static step alone and are computed once per
-distinct compute set (:func:`ipu_critical`). The step loop (:func:`run_steps`)
+lowest tile reaching it; both depend on the static step and the row of its compute set's
+cycle tables alone, and are computed once per distinct (compute set, row), a *variant*
+(:func:`mimdsim.cost.compute.compute_costs`). The step loop (:func:`run_steps`)
 therefore keeps ``clock[i] = max(ready[t] for t on IPU i)``, an exact reformulation.
-The per-tile accumulators follow in closed form (:func:`tile_totals`): a tile's compute,
-exchange, global and host cycles are sums over static steps of (executions x that step's
-cost), and its sync is the rest of the total, since the semantics make every tile's
-categories add up to the total.
+The per-tile accumulators follow in closed form (:func:`tile_totals` and
+:mod:`mimdsim.engines.fast`): a tile's compute, exchange, global and host cycles are sums
+over static steps and variants of (executions x that cost), and its sync is the rest of
+the total, since the semantics make every tile's categories add up to the total.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import numpy as np
 from numba import njit
 
 __all__ = [
-    "ipu_critical",
     "run_steps",
     "tile_totals",
     "REC_N",
@@ -76,6 +76,7 @@ _SCOPE = 1
 _CS = 2
 _EX = 3
 _HOST = 4
+_ROWS = 5
 _STEP_HOST_COPY = 1
 _SCOPE_EXTERNAL = 1
 # op table columns and codes: literal copies of mimdsim.program.arrays (tested)
@@ -85,59 +86,19 @@ _OP_LINK = 2
 _OP_LO = 3
 _OP_HI = 4
 _OP_SNAP = 5
+_OP_VARIES = 6
 _OP_STEP = 0
 _OP_BEGIN = 1
 
 
 @njit(cache=True)
-def ipu_critical(
-    cs_ptr: np.ndarray, cs_tiles: np.ndarray, cs_incl: np.ndarray, n_tiles: int, tiles_per_ipu: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per compute set and IPU: the largest tile compute time and the lowest tile reaching it.
-
-    Compute set ``c`` runs on tiles ``cs_tiles[cs_ptr[c]:cs_ptr[c+1]]`` for ``cs_incl``
-    cycles (incl. idle threads, from :func:`mimdsim.cost.compute.compute_set_kernel`).
-    Returns ``(ipu_max[c, i], ipu_crit[c, i])``, where a tile without vertices counts as
-    ``C_t = 0``.
-    """
-    n_cs = cs_ptr.shape[0] - 1
-    n_ipus = n_tiles // tiles_per_ipu
-    ipu_max = np.zeros((n_cs, n_ipus), np.int64)
-    ipu_crit = np.zeros((n_cs, n_ipus), np.int64)
-    touched = np.zeros(n_tiles, np.bool_)
-    n_touched = np.zeros(n_ipus, np.int64)
-    for c in range(n_cs):
-        for i in range(n_ipus):
-            ipu_max[c, i] = -1  # no tile with vertices seen yet
-            n_touched[i] = 0
-        for j in range(cs_ptr[c], cs_ptr[c + 1]):
-            t = cs_tiles[j]
-            i = t // tiles_per_ipu
-            touched[t] = True
-            n_touched[i] += 1
-            if cs_incl[j] > ipu_max[c, i] or (cs_incl[j] == ipu_max[c, i] and t < ipu_crit[c, i]):
-                ipu_max[c, i] = cs_incl[j]
-                ipu_crit[c, i] = t
-        for i in range(n_ipus):
-            # tiles without vertices (C_t = 0) compete when no tile of the IPU computes longer
-            if n_touched[i] < tiles_per_ipu and ipu_max[c, i] <= 0:
-                u = i * tiles_per_ipu
-                while touched[u]:
-                    u += 1
-                if ipu_max[c, i] < 0 or u < ipu_crit[c, i]:
-                    ipu_crit[c, i] = u
-                ipu_max[c, i] = 0
-        for j in range(cs_ptr[c], cs_ptr[c + 1]):
-            touched[cs_tiles[j]] = False
-    return ipu_max, ipu_crit
-
-
-@njit(cache=True)
 def _execute_step(
     s: int,
+    row: int,
     step_table: np.ndarray,
-    cs_max: np.ndarray,
-    cs_crit: np.ndarray,
+    var_ptr: np.ndarray,
+    var_max: np.ndarray,
+    var_crit: np.ndarray,
     ex_phase: np.ndarray,
     ex_global: np.ndarray,
     host_cycles: np.ndarray,
@@ -148,7 +109,8 @@ def _execute_step(
     old: int,
     rec: np.ndarray,
 ) -> int:
-    """Run static step ``s`` once from IPU clocks ``clock`` (max ``old``); record it; return the new max."""
+    """Run static step ``s`` once (``row`` of its compute set's tables) from IPU clocks ``clock``
+    (max ``old``); record it; return the new max."""
     n_ipus = clock.shape[0]
     if step_table[s, _KIND] == _STEP_HOST_COPY:
         h = host_cycles[step_table[s, _HOST]]
@@ -165,6 +127,7 @@ def _execute_step(
         sync = sync_external if external else sync_internal
         cs = step_table[s, _CS]
         ex = step_table[s, _EX]
+        var = var_ptr[cs] + row if cs >= 0 else -1
         g_cyc = ex_global[ex] if ex >= 0 else 0
         new = np.iinfo(np.int64).min
         best = 0
@@ -172,15 +135,15 @@ def _execute_step(
             v = (old if external else clock[i]) + sync + g_cyc
             if ex >= 0:
                 v += ex_phase[ex, i]
-            if cs >= 0:
-                v += cs_max[cs, i]
+            if var >= 0:
+                v += var_max[var, i]
             clock[i] = v
             if v > new:  # strict: the lowest IPU, hence the lowest tile, wins ties
                 new = v
                 best = i
-        c_cyc = cs_max[cs, best] if cs >= 0 else 0
+        c_cyc = var_max[var, best] if var >= 0 else 0
         e_cyc = ex_phase[ex, best] if ex >= 0 else 0
-        crit = cs_crit[cs, best] if cs >= 0 else best * tiles_per_ipu
+        crit = var_crit[var, best] if var >= 0 else best * tiles_per_ipu
     inc = new - old
     y_cyc = inc - c_cyc - e_cyc - g_cyc - h
     rec[REC_N, s] += 1
@@ -215,8 +178,9 @@ def _execute_step(
 def run_steps(
     ops: np.ndarray,
     step_table: np.ndarray,
-    cs_max: np.ndarray,
-    cs_crit: np.ndarray,
+    var_ptr: np.ndarray,
+    var_max: np.ndarray,
+    var_crit: np.ndarray,
     ex_phase: np.ndarray,
     ex_global: np.ndarray,
     host_cycles: np.ndarray,
@@ -236,7 +200,9 @@ def run_steps(
 
     ``clock[i]`` is the latest tile clock of IPU ``i`` (see the module docstring) and
     ``rec[field, s]`` the record table of static step ``s`` (``REC_*`` rows, zeros at
-    the start). ``state`` (``ST_PC``, ``ST_DEPTH``, ``ST_MAX``), ``stack[depth] =
+    the start). Compute set ``c`` in row ``r`` is variant ``var_ptr[c] + r`` of
+    ``var_max``/``var_crit``; a step whose compute set has tables runs row ``i`` in
+    iteration ``i`` of its innermost repeat. ``state`` (``ST_PC``, ``ST_DEPTH``, ``ST_MAX``), ``stack[depth] =
     (begin op, iteration)`` and ``clock``/``rec`` carry everything between calls, so a
     caller can run a long program in chunks (progress bar); the program has ended when
     ``state[ST_PC] == len(ops)``. Extrapolated iterations count towards ``budget`` and the
@@ -251,8 +217,8 @@ def run_steps(
     ``count - 2`` times iteration 2's record deltas (executions, cycles and categories;
     critical tile and bound keep the first of equal increments, so they do not change)
     and ``(count - 2) * d`` to the clocks instead of simulating them. Otherwise (IPUs
-    drifting apart under internal syncs) every iteration is simulated. The result is
-    identical either way.
+    drifting apart under internal syncs, or a body that runs cycle tables, whose
+    iterations differ) every iteration is simulated. The result is identical either way.
     """
     n_ops = ops.shape[0]
     n_ipus = clock.shape[0]
@@ -263,11 +229,15 @@ def run_steps(
     while pc < n_ops and done < budget:
         kind = ops[pc, _OP_KIND]
         if kind == _OP_STEP:
+            s = ops[pc, _OP_ARG]
+            row = stack[depth - 1, 1] - 1 if step_table[s, _ROWS] > 1 else 0
             cur = _execute_step(
-                ops[pc, _OP_ARG],
+                s,
+                row,
                 step_table,
-                cs_max,
-                cs_crit,
+                var_ptr,
+                var_max,
+                var_crit,
                 ex_phase,
                 ex_global,
                 host_cycles,
@@ -295,7 +265,9 @@ def run_steps(
             lo = ops[begin, _OP_LO]
             hi = ops[begin, _OP_HI]
             off = ops[begin, _OP_SNAP] - lo
-            if extrapolate and count > 2 and it == 1:
+            if ops[begin, _OP_VARIES]:
+                pass  # iterations differ: simulate every one
+            elif extrapolate and count > 2 and it == 1:
                 for i in range(n_ipus):
                     snap_clock[depth - 1, i] = clock[i]
                 for f in range(N_REC_SUMS):
@@ -314,6 +286,7 @@ def run_steps(
                         done += k * (rec[REC_N, s] - snap_rec[REC_N, off + s])
                         for f in range(N_REC_SUMS):
                             rec[f, s] += k * (rec[f, s] - snap_rec[f, off + s])
+
                     for i in range(n_ipus):
                         clock[i] += k * d
                     cur += k * d
@@ -336,10 +309,8 @@ def run_steps(
 def tile_totals(
     step_table: np.ndarray,
     rec_n: np.ndarray,
-    cs_ptr: np.ndarray,
-    cs_tiles: np.ndarray,
-    cs_incl: np.ndarray,
-    cs_excl: np.ndarray,
+    compute: np.ndarray,
+    compute_excl: np.ndarray,
     ex_phase: np.ndarray,
     ex_global: np.ndarray,
     host_cycles: np.ndarray,
@@ -350,12 +321,13 @@ def tile_totals(
     """Per-tile accumulators ``out[k, t]``, ``k`` = compute, compute_excl_idle, exchange,
     global_exchange, host_exchange, sync, from each static step's executions ``rec_n``.
 
-    Each is a sum over static steps of executions x the step's (static) cost; ``sync`` is
-    ``total`` minus a tile's other categories (docs/concepts.md: they add up to the total,
-    the trailing wait included).
+    ``compute``/``compute_excl`` are the tiles' compute totals (summed over compute-set
+    variants by the caller); the exchange, global and host parts are sums over static
+    steps of executions x the step's (static) cost; ``sync`` is ``total`` minus a tile's
+    other categories (docs/concepts.md: they add up to the total, the trailing wait
+    included).
     """
     n_ipus = n_tiles // tiles_per_ipu
-    w_cs = np.zeros(cs_ptr.shape[0] - 1, np.int64)
     ex_ipu = np.zeros(n_ipus, np.int64)
     g = 0
     h = 0
@@ -364,26 +336,17 @@ def tile_totals(
         if step_table[s, _KIND] == _STEP_HOST_COPY:
             h += n * host_cycles[step_table[s, _HOST]]
             continue
-        cs = step_table[s, _CS]
         ex = step_table[s, _EX]
-        if cs >= 0:
-            w_cs[cs] += n
         if ex >= 0:
             g += n * ex_global[ex]
             for i in range(n_ipus):
                 ex_ipu[i] += n * ex_phase[ex, i]
     out = np.zeros((6, n_tiles), np.int64)
-    for c in range(w_cs.shape[0]):
-        w = w_cs[c]
-        if w == 0:
-            continue
-        for j in range(cs_ptr[c], cs_ptr[c + 1]):
-            t = cs_tiles[j]
-            out[0, t] += w * cs_incl[j]
-            out[1, t] += w * cs_excl[j]
     for t in range(n_tiles):
+        out[0, t] = compute[t]
+        out[1, t] = compute_excl[t]
         out[2, t] = ex_ipu[t // tiles_per_ipu]
         out[3, t] = g
         out[4, t] = h
-        out[5, t] = total - out[0, t] - out[2, t] - g - h
+        out[5, t] = total - compute[t] - out[2, t] - g - h
     return out

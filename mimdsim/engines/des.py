@@ -16,10 +16,11 @@ Model
   :func:`mimdsim.cost.exchange.exchange_kernel` (per-tile exchange ports, supertile
   receive, link sharing) are the truth; they are computed once per distinct exchange.
 * **Compute.** Each tile's compute set time ``C_t`` (barrel-scheduled worker contexts)
-  comes from :func:`mimdsim.cost.compute.compute_set_kernel`, once per distinct compute
-  set. Tiles of an IPU with equal ``C_t`` share one timeline in that step, so they
-  finish as **one** SimPy event (a *tile group*); each tile's clock ``ready[t]`` is
-  set from the simulated time of its group's event.
+  comes from :func:`mimdsim.cost.compute.compute_costs`, once per tile class of each
+  distinct compute set and row of its cycle tables (a step inside a repeat runs row
+  ``i`` of its tables in iteration ``i``). Tiles of an IPU with equal ``C_t`` share one
+  timeline in that step, so they finish as **one** SimPy event (a *tile group*); each
+  tile's clock ``ready[t]`` is set from the simulated time of its group's event.
 
 What an "event" is
 ------------------
@@ -49,7 +50,6 @@ costs of the steps in flight.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,7 +59,7 @@ import simpy
 from tqdm.auto import tqdm
 
 from mimdsim.arch.spec import MachineSpec
-from mimdsim.cost.compute import compute_set_kernel, flatten_compute_set
+from mimdsim.cost.compute import ComputeCosts, compute_costs, compute_structure
 from mimdsim.cost.exchange import ExchangeParams, ExchangeWorkspace, exchange_kernel
 from mimdsim.cost.sync import host_copy_cycles, sync_cycles
 from mimdsim.engines.result import (
@@ -90,24 +90,53 @@ SimGen = Generator[simpy.Event, Any, None]
 
 @dataclass(frozen=True, eq=False)
 class _IpuCompute:
-    """One compute set on one IPU: what its tiles run and how they group by finish time.
+    """One compute set in one row on one IPU: its tiles' cycles and how they group by finish time.
 
-    ``where``: the tiles with vertices (a slice when they are a contiguous range, else an
-    index array, ascending); ``incl_cycles``/``excl_cycles``: their compute cycles in that
-    order. ``timed_tiles``: the tiles with ``C_t > 0`` sorted by ``(C_t, tile)``; group
-    ``g`` is the next ``group_sizes[g]`` of them and finishes ``group_delays[g]`` cycles
-    after the previous group. ``crit_tile``: the lowest tile with the IPU's largest
-    ``C_t`` (``crit_cycles``).
+    ``incl_cycles``/``excl_cycles``: every tile of the IPU (0 without vertices);
+    ``group_delays[g]``: group ``g`` of equal ``C_t > 0`` finishes that many cycles after
+    the previous group; ``n_timed``: the tiles with ``C_t > 0``; ``crit_tile``: the
+    lowest tile with the IPU's largest ``C_t`` (``crit_cycles``).
     """
 
-    where: slice | np.ndarray
     incl_cycles: np.ndarray
     excl_cycles: np.ndarray
-    timed_tiles: np.ndarray
     group_delays: tuple[int, ...]
-    group_sizes: np.ndarray
+    n_timed: int
     crit_tile: int
     crit_cycles: int
+
+
+class _ComputeSetCosts:
+    """A compute set's class costs (:class:`~mimdsim.cost.compute.ComputeCosts`), viewed per IPU and row."""
+
+    def __init__(self, costs: ComputeCosts, tiles_per_ipu: int) -> None:
+        st = costs.structure
+        self.costs = costs
+        self.tpi = tiles_per_ipu
+        n_ipus = st.idle_tile.size
+        zero = st.n_nodes  # index of an extra zero-cost class for tiles without vertices
+        self.node_of_tile = np.full(n_ipus * tiles_per_ipu, zero, np.int64)
+        self.node_of_tile[st.tiles] = st.tile_node
+        self.node_tiles = np.bincount(st.tile_node, minlength=st.n_nodes)
+        self.has_vertices = np.zeros(n_ipus, bool)
+        self.has_vertices[st.node_ipu[st.final]] = True
+        self.final_by_ipu = [st.final[st.node_ipu[st.final] == i] for i in range(n_ipus)]
+
+    def ipu(self, row: int, i: int) -> _IpuCompute | None:
+        """IPU ``i`` in ``row`` (None: no tile of the IPU has vertices)."""
+        if not self.has_vertices[i]:
+            return None
+        c = self.costs
+        lo, hi = i * self.tpi, (i + 1) * self.tpi
+        nodes = self.node_of_tile[lo:hi]
+        incl = np.append(c.incl[row], 0)[nodes]
+        excl = np.append(c.excl[row], 0)[nodes]
+        final = self.final_by_ipu[i]
+        values = c.incl[row, final]
+        timed = values > 0
+        delays = tuple(np.diff(np.unique(values[timed]), prepend=0).tolist())
+        n_timed = int(self.node_tiles[final[timed]].sum())
+        return _IpuCompute(incl, excl, delays, n_timed, int(c.ipu_crit[row, i]), int(c.ipu_max[row, i]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,48 +149,20 @@ class _CostModel:
     """Cost of every distinct compute set / exchange / host copy, from :mod:`mimdsim.cost`."""
 
     def __init__(self, machine: MachineSpec) -> None:
-        n = machine.n_tiles
         self.machine = machine
         self.tpi = machine.tiles_per_ipu
         self.n_ctx = machine.num_worker_contexts
         self.overhead_cycles = machine.compute_set_overhead_cycles
-        self._slot = np.full(n, -1, np.int64)
-        self._loads = np.zeros((n, self.n_ctx), np.int64)
-        self._out = (np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
         self._ex_params = ExchangeParams(machine).as_tuple()
         self._ex_ws = ExchangeWorkspace(machine).as_tuple()
         self._ex_out = np.zeros(machine.n_ipus, np.int64)
 
-    def compute(self, cs: ComputeSet) -> tuple[_IpuCompute | None, ...]:
-        """Per IPU: its tiles' compute cycles in ``cs`` and their tile groups (None: no vertices)."""
-        out_t, out_i, out_e = self._out
-        n = compute_set_kernel(
-            *flatten_compute_set(cs), self.n_ctx, self.overhead_cycles, self._slot, self._loads, out_t, out_i, out_e
-        )
-        order = np.argsort(out_t[:n])
-        tiles, incl, excl = out_t[order], out_i[order], out_e[order]
-        bounds = np.searchsorted(tiles, np.arange(self.machine.n_ipus + 1) * self.tpi).tolist()
-        return tuple(
-            self._ipu_compute(i, tiles[a:b], incl[a:b], excl[a:b]) if b > a else None
-            for i, (a, b) in enumerate(itertools.pairwise(bounds))
-        )
-
-    def _ipu_compute(self, ipu: int, tiles: np.ndarray, incl: np.ndarray, excl: np.ndarray) -> _IpuCompute:
-        """Tile groups of one IPU; ``tiles`` ascending, ``incl``/``excl`` their cycles."""
-        first, last = int(tiles[0]), int(tiles[-1])
-        where = slice(first, last + 1) if last - first + 1 == tiles.size else tiles
-        timed = incl > 0
-        timed_tiles, timed_incl = tiles[timed], incl[timed]
-        if not timed_tiles.size:  # every tile of the IPU finishes with its exchange
-            return _IpuCompute(where, incl, excl, timed_tiles, (), np.zeros(0, np.int64), ipu * self.tpi, 0)
-        by_cycles = np.argsort(timed_incl, kind="stable")  # stable: ties stay in tile order
-        timed_tiles, timed_incl = timed_tiles[by_cycles], timed_incl[by_cycles]
-        starts = np.flatnonzero(np.concatenate(([True], timed_incl[1:] != timed_incl[:-1])))
-        sizes = np.diff(np.append(starts, timed_incl.size))
-        values = timed_incl[starts].tolist()
-        delays = tuple(b - a for a, b in zip([0, *values[:-1]], values, strict=True))
-        # the lowest tile with the largest C_t: first of the last group
-        return _IpuCompute(where, incl, excl, timed_tiles, delays, sizes, int(timed_tiles[starts[-1]]), values[-1])
+    def compute(self, cs: ComputeSet) -> _ComputeSetCosts:
+        """Every tile class of ``cs`` costed in every row of its tables."""
+        m = self.machine
+        st = compute_structure(cs, m.n_tiles, self.tpi)
+        costs = compute_costs(cs, st, self.n_ctx, launch_cycles=m.worker_launch_cycles, overhead_cycles=self.overhead_cycles)
+        return _ComputeSetCosts(costs, self.tpi)
 
     def exchange(self, ex: Exchange) -> _ExchangeCosts:
         g = exchange_kernel(ex.src, ex.dst_ptr, ex.dst, ex.nbytes, *self._ex_params, *self._ex_ws, self._ex_out)
@@ -333,20 +334,13 @@ class _TimelineRecorder:
         if len(rows) >= _TIMELINE_COLUMNS * _TIMELINE_CHUNK:
             self._flush()
 
-    def tile_computes(self, k: int, rec: int, ipu: int, start: float, comp: _IpuCompute) -> None:
+    def tile_computes(self, k: int, rec: int, ipu: int, start: float, comp: _IpuCompute, first_tile: int) -> None:
         """``[start, start + C_t]`` for each recorded tile of ``ipu`` with ``C_t > 0``."""
         sel = self.tiles_by_ipu[ipu]
         if not sel.size:
             return
-        where = comp.where
-        if isinstance(where, slice):
-            hit = (sel >= where.start) & (sel < where.stop)
-            tiles, cycles = sel[hit], comp.incl_cycles[sel[hit] - where.start]
-        else:
-            pos = np.minimum(np.searchsorted(where, sel), where.size - 1)
-            hit = where[pos] == sel
-            tiles, cycles = sel[hit], comp.incl_cycles[pos[hit]]
-        for t, c in zip(tiles.tolist(), cycles.tolist(), strict=True):
+        cycles = comp.incl_cycles[sel - first_tile]
+        for t, c in zip(sel.tolist(), cycles.tolist(), strict=True):
             if c > 0:
                 self.add(k, rec, ipu, t, _COMPUTE, start, start + c)
 
@@ -437,15 +431,16 @@ class _DesModel:
             )
 
     def _ipu_process(self, i: int) -> SimGen:
-        yield from self._walk(i, self.tree, [0])
+        yield from self._walk(i, self.tree, [0], 0)
 
-    def _walk(self, i: int, nodes: tuple[Any, ...], k: list[int]) -> SimGen:
+    def _walk(self, i: int, nodes: tuple[Any, ...], k: list[int], it: int) -> SimGen:
+        """Run ``nodes``; ``it`` is the iteration of the innermost repeat around them (the row of their tables)."""
         for kind, a, b in nodes:
             if kind == "repeat":
-                for _ in range(a):
-                    yield from self._walk(i, b, k)
+                for j in range(a):
+                    yield from self._walk(i, b, k, j)
             elif isinstance(b, Superstep):
-                yield from self._superstep(i, k[0], a, b)
+                yield from self._superstep(i, k[0], a, b, it)
                 k[0] += 1
             else:
                 yield from self._host_copy(i, k[0], a, b)
@@ -468,7 +463,7 @@ class _DesModel:
         if s:
             yield self.env.timeout(s)
 
-    def _superstep(self, i: int, k: int, rec: int, step: Superstep) -> SimGen:
+    def _superstep(self, i: int, k: int, rec: int, step: Superstep, it: int) -> SimGen:
         env, tpi = self.env, self.tpi
         lo, hi = i * tpi, (i + 1) * tpi
         external = step.sync == "external"
@@ -490,26 +485,27 @@ class _DesModel:
                     tl.add(k, rec, i, -1, _EXCHANGE, env.now, env.now + exch)
                 yield env.timeout(exch)
             n_phases += (glob > 0) + (exch > 0)
-        self.ready[lo:hi] = env.now
-        comp = None if step.compute is None else self.cache.get(step.compute, self.costs.compute)[i]
+        start = int(env.now)
+        comp = None
+        if step.compute is not None:
+            row = it if step.compute.n_rows > 1 else 0
+            comp = self.cache.get(step.compute, self.costs.compute).ipu(row, i)
         if comp is None:
+            self.ready[lo:hi] = start
             self._count(n_phases * tpi, n_phases - 1 + external)
-            self.recorder.report(k, rec, int(env.now), lo, 0, exch, glob, 0)
+            self.recorder.report(k, rec, start, lo, 0, exch, glob, 0)
             return
-        self.acc["compute"][comp.where] += comp.incl_cycles
-        self.acc["compute_excl_idle"][comp.where] += comp.excl_cycles
+        self.acc["compute"][lo:hi] += comp.incl_cycles
+        self.acc["compute_excl_idle"][lo:hi] += comp.excl_cycles
+        self.ready[lo:hi] = start + comp.incl_cycles
         if tl is not None:
-            start = env.now
             if comp.crit_cycles:
                 tl.add(k, rec, i, -1, _COMPUTE, start, start + comp.crit_cycles)
-            tl.tile_computes(k, rec, i, start, comp)
-        times = []
-        for delay in comp.group_delays:
+            tl.tile_computes(k, rec, i, start, comp, lo)
+        for delay in comp.group_delays:  # one event per group of tiles finishing together
             yield env.timeout(delay)
-            times.append(env.now)
-        if times:
-            self.ready[comp.timed_tiles] = np.repeat(np.array(times, np.int64), comp.group_sizes)
-        self._count(n_phases * tpi + comp.timed_tiles.size, n_phases - 1 + external + len(times))
+        assert env.now == start + comp.crit_cycles
+        self._count(n_phases * tpi + comp.n_timed, n_phases - 1 + external + len(comp.group_delays))
         self.recorder.report(k, rec, int(env.now), comp.crit_tile, comp.crit_cycles, exch, glob, 0)
 
     def _host_copy(self, i: int, k: int, rec: int, step: HostCopy) -> SimGen:

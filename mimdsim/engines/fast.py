@@ -2,20 +2,23 @@
 
 Pipeline: :func:`~mimdsim.program.arrays.to_arrays` flattens the program (each distinct
 compute set, exchange and host copy once); the costs of every distinct object are
-computed once with the kernels of :mod:`mimdsim.cost`
-(``compute_set_kernel``, ``exchange_kernel``, ``host_copy_cycles``); :func:`~mimdsim.engines._kernels.run_steps`
-runs the control flow with one clock per IPU and repeat extrapolation;
-:func:`~mimdsim.engines._kernels.tile_totals` fills the per-tile accumulators. The
-results are identical, integer for integer, to the ``des`` engine's; see the kernels'
+computed once with :mod:`mimdsim.cost` (``compute_structure`` + ``compute_costs``: every
+tile class of a compute set in every row of its cycle tables; ``exchange_kernel``;
+``host_copy_cycles``); :func:`~mimdsim.engines._kernels.run_steps` runs the control flow
+with one clock per IPU and repeat extrapolation; the per-tile accumulators follow from
+each variant's executions and the tile classes (:func:`~mimdsim.engines._kernels.tile_totals`).
+The results are identical, integer for integer, to the ``des`` engine's; see the kernels'
 docstrings for why each shortcut is exact.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
-from mimdsim.cost.compute import compute_set_kernel
+from mimdsim.cost.compute import ComputeCosts, compute_costs, compute_structure
 from mimdsim.cost.exchange import ExchangeParams, ExchangeWorkspace, exchange_kernel
 from mimdsim.cost.sync import host_copy_cycles, sync_cycles
 from mimdsim.engines import _kernels as K
@@ -37,32 +40,35 @@ _NO_EXECUTION_TILE = -1
 _NO_EXECUTION_BOUND = "none"
 
 
-def _static_costs(arr: ProgramArrays, machine: MachineSpec) -> dict[str, np.ndarray]:
-    """Costs of every distinct compute set, exchange and host copy on ``machine``.
+def _compute_costs(arr: ProgramArrays, machine: MachineSpec) -> list[ComputeCosts]:
+    """Costs of every distinct compute set on ``machine``, every row of its tables."""
+    n_tiles, tpi, n_ctx = machine.n_tiles, machine.tiles_per_ipu, machine.num_worker_contexts
+    return [
+        compute_costs(
+            cs, compute_structure(cs, n_tiles, tpi), n_ctx,
+            launch_cycles=machine.worker_launch_cycles, overhead_cycles=machine.compute_set_overhead_cycles,
+        )
+        for cs in arr.compute_sets
+    ]  # fmt: skip
+
+
+def _static_costs(arr: ProgramArrays, machine: MachineSpec) -> dict[str, Any]:
+    """Costs of every distinct exchange and host copy, and the compute-set variants' IPU maxima.
 
     The :mod:`mimdsim.cost` kernels are called from here, once per distinct object, not
     from the engine's kernels (see the NOTE in :mod:`mimdsim.engines._kernels`).
     """
-    n_tiles, n_ctx = machine.n_tiles, machine.num_worker_contexts
-    cap = arr.block_tiles.size
-    cs_ptr = np.zeros(arr.n_compute_sets + 1, np.int64)
-    cs_tiles, cs_incl, cs_excl = (np.zeros(cap, np.int64) for _ in range(3))
-    slot = np.full(n_tiles, -1, np.int64)
-    loads = np.zeros((max(min(cap, n_tiles), 1), n_ctx), np.int64)
-    bp, tp, vp = arr.cs_block_ptr, arr.block_tile_ptr, arr.block_vtx_ptr
-    n = 0
-    for c in range(arr.n_compute_sets):
-        b0, b1 = bp[c], bp[c + 1]
-        n += compute_set_kernel(
-            tp[b0 : b1 + 1], arr.block_tiles, vp[b0 : b1 + 1], arr.vtx_cycles, arr.vtx_counts, arr.block_sup[b0:b1],
-            n_ctx, machine.compute_set_overhead_cycles, slot, loads, cs_tiles[n:], cs_incl[n:], cs_excl[n:],
-        )  # fmt: skip
-        cs_ptr[c + 1] = n
-    cs_max, cs_crit = K.ipu_critical(cs_ptr, cs_tiles, cs_incl, n_tiles, machine.tiles_per_ipu)
+    cc = _compute_costs(arr, machine)
+    var_ptr = np.zeros(len(cc) + 1, np.int64)
+    if cc:
+        np.cumsum([c.incl.shape[0] for c in cc], out=var_ptr[1:])
+    n_ipus = machine.n_ipus
+    var_max = np.concatenate([c.ipu_max for c in cc]) if cc else np.zeros((0, n_ipus), np.int64)
+    var_crit = np.concatenate([c.ipu_crit for c in cc]) if cc else np.zeros((0, n_ipus), np.int64)
 
     params = ExchangeParams(machine).as_tuple()
     ws = ExchangeWorkspace(machine).as_tuple()
-    ex_phase = np.zeros((arr.n_exchanges, machine.n_ipus), np.int64)
+    ex_phase = np.zeros((arr.n_exchanges, n_ipus), np.int64)
     ex_global = np.zeros(arr.n_exchanges, np.int64)
     xp = arr.ex_transfer_ptr
     for e in range(arr.n_exchanges):
@@ -80,20 +86,41 @@ def _static_costs(arr: ProgramArrays, machine: MachineSpec) -> dict[str, np.ndar
         np.int64,
     ).reshape(-1)
     return {
-        "cs_ptr": cs_ptr,
-        "cs_tiles": cs_tiles[:n],
-        "cs_incl": cs_incl[:n],
-        "cs_excl": cs_excl[:n],
-        "cs_max": cs_max,
-        "cs_crit": cs_crit,
+        "compute": cc,
+        "var_ptr": var_ptr,
+        "var_max": np.ascontiguousarray(var_max),
+        "var_crit": np.ascontiguousarray(var_crit),
         "ex_phase": ex_phase,
         "ex_global": ex_global,
         "host": host,
     }
 
 
+def _tile_compute(arr: ProgramArrays, costs: dict[str, Any], rec_n: np.ndarray, n_tiles: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-tile compute cycles incl./excl. idle threads: each variant's executions x its class costs.
+
+    A step whose compute set has ``R`` rows of tables sits directly in a repeat of ``R``
+    iterations, so each of its ``rec_n`` executions covers the rows evenly: every row runs
+    ``rec_n / R`` times.
+    """
+    cc: list[ComputeCosts] = costs["compute"]
+    runs = [np.zeros(c.incl.shape[0], np.int64) for c in cc]
+    for s, (cs, rows) in enumerate(arr.step_table[:, [2, 5]].tolist()):
+        if cs >= 0 and rec_n[s]:
+            runs[cs] += rec_n[s] // rows
+    incl = np.zeros(n_tiles, np.int64)
+    excl = np.zeros(n_tiles, np.int64)
+    for c, n in zip(cc, runs, strict=True):
+        if not n.any():
+            continue
+        st = c.structure
+        incl[st.tiles] += (n @ c.incl)[st.tile_node]
+        excl[st.tiles] += (n @ c.excl)[st.tile_node]
+    return incl, excl
+
+
 def _run(
-    arr: ProgramArrays, costs: dict[str, np.ndarray], machine: MachineSpec, *, extrapolate: bool, progress: bool
+    arr: ProgramArrays, costs: dict[str, Any], machine: MachineSpec, *, extrapolate: bool, progress: bool
 ) -> tuple[np.ndarray, int]:
     """The record table ``rec[field, static_step]`` and the total cycles."""
     clock = np.zeros(machine.n_ipus, np.int64)
@@ -106,8 +133,9 @@ def _run(
     args = (
         arr.ops,
         arr.step_table,
-        costs["cs_max"],
-        costs["cs_crit"],
+        costs["var_ptr"],
+        costs["var_max"],
+        costs["var_crit"],
         costs["ex_phase"],
         costs["ex_global"],
         costs["host"],
@@ -191,13 +219,11 @@ def simulate_fast(
         )
     costs = _static_costs(arr, machine)
     rec, total = _run(arr, costs, machine, extrapolate=extrapolate, progress=progress)
+    rec_n = np.ascontiguousarray(rec[K.REC_N])
     tiles = K.tile_totals(
         arr.step_table,
-        np.ascontiguousarray(rec[K.REC_N]),
-        costs["cs_ptr"],
-        costs["cs_tiles"],
-        costs["cs_incl"],
-        costs["cs_excl"],
+        rec_n,
+        *_tile_compute(arr, costs, rec_n, machine.n_tiles),
         costs["ex_phase"],
         costs["ex_global"],
         costs["host"],

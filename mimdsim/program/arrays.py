@@ -4,24 +4,25 @@
 flat int64 arrays that numba kernels can read:
 
 * **static steps** (every Superstep/HostCopy once, in program order, as in
-  :meth:`Program.iter_static`): ``step_table[s] = (kind, scope, cs, ex, host)`` where
+  :meth:`Program.iter_static`): ``step_table[s] = (kind, scope, cs, ex, host, rows)`` where
   ``cs``/``ex``/``host`` index the distinct compute sets, exchanges and host copies
-  (-1: none);
-* **compute sets**: every distinct :class:`ComputeSet` flattened with
-  :func:`mimdsim.cost.compute.flatten_compute_set` and concatenated; compute set ``c``
-  owns blocks ``cs_block_ptr[c]:cs_block_ptr[c+1]``, and the block pointers index the
-  concatenated tile and vertex arrays directly (absolute offsets), so a slice of them is a
-  valid argument of :func:`mimdsim.cost.compute.compute_set_kernel`;
+  (-1: none) and ``rows`` is the number of rows of the compute set's cycle tables (1:
+  the same cost in every iteration; more: row ``i`` in iteration ``i`` of the innermost
+  repeat);
+* **compute sets**: the distinct :class:`ComputeSet` objects (``compute_sets``), which
+  the engines cost with :mod:`mimdsim.cost.compute`;
 * **exchanges**: every distinct :class:`Exchange` concatenated; exchange ``e`` owns
   transfers ``ex_transfer_ptr[e]:ex_transfer_ptr[e+1]`` and ``dst_ptr`` indexes the
   concatenated ``dst`` (absolute offsets), so slices are valid arguments of
   :func:`mimdsim.cost.exchange.exchange_kernel`;
 * **host copies**: tiles and bytes of every distinct :class:`HostCopy`;
-* **control flow**: a flat op list ``ops[k] = (kind, arg, link, lo, hi, snap)``:
+* **control flow**: a flat op list ``ops[k] = (kind, arg, link, lo, hi, snap, varies)``:
   ``OP_STEP`` runs static step ``arg``; ``OP_BEGIN`` opens a repeat of ``arg`` iterations
   whose matching ``OP_END`` is op ``link`` and whose body holds static steps
   ``lo:hi``; ``OP_END`` closes the repeat opened at op ``link``. ``snap`` is the offset
-  of the repeat's slice of the engine's snapshot buffer (``n_snapshot`` in all).
+  of the repeat's slice of the engine's snapshot buffer (``n_snapshot`` in all);
+  ``varies`` is 1 on a ``OP_BEGIN`` whose own body (not a nested repeat's) runs a
+  compute set with cycle tables, so that its iterations differ.
 
 Objects are shared by identity: a compute set (exchange, host copy) used by many steps
 is flattened once. The IR is immutable, so one object always costs the same.
@@ -35,7 +36,7 @@ Examples
 >>> a.n_static, a.n_compute_sets, a.n_executed
 (2, 1, 5)
 >>> a.ops.tolist()   # step 0; repeat x4 of static steps 1:2; end
-[[0, 0, -1, 0, 0, -1], [1, 4, 3, 1, 2, 0], [0, 1, -1, 0, 0, -1], [2, 0, 1, 1, 2, -1]]
+[[0, 0, -1, 0, 0, -1, 0], [1, 4, 3, 1, 2, 0, 0], [0, 1, -1, 0, 0, -1, 0], [2, 0, 1, 1, 2, -1, 0]]
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ from typing import Any
 
 import numpy as np
 
-from mimdsim.cost.compute import flatten_compute_set
 from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep
 
 __all__ = [
@@ -75,14 +75,8 @@ class ProgramArrays:
 
     name: str
     step_names: tuple[str, ...]
-    step_table: np.ndarray  # (n_static, 5): kind, scope, cs, ex, host
-    cs_block_ptr: np.ndarray
-    block_tile_ptr: np.ndarray
-    block_tiles: np.ndarray
-    block_vtx_ptr: np.ndarray
-    vtx_cycles: np.ndarray
-    vtx_counts: np.ndarray
-    block_sup: np.ndarray
+    step_table: np.ndarray  # (n_static, 6): kind, scope, cs, ex, host, rows
+    compute_sets: tuple[ComputeSet, ...]
     ex_transfer_ptr: np.ndarray
     ex_src: np.ndarray
     ex_dst_ptr: np.ndarray
@@ -91,7 +85,7 @@ class ProgramArrays:
     host_ptr: np.ndarray
     host_tiles: np.ndarray
     host_nbytes: np.ndarray
-    ops: np.ndarray  # (n_ops, 6): kind, arg, link, lo, hi, snap
+    ops: np.ndarray  # (n_ops, 7): kind, arg, link, lo, hi, snap, varies
     n_snapshot: int
     max_depth: int
     n_executed: int
@@ -102,7 +96,7 @@ class ProgramArrays:
 
     @property
     def n_compute_sets(self) -> int:
-        return int(self.cs_block_ptr.size - 1)
+        return len(self.compute_sets)
 
     @property
     def n_exchanges(self) -> int:
@@ -129,12 +123,13 @@ class _Flattener:
 
     def __init__(self) -> None:
         self.names: list[str] = []
-        self.table: tuple[list[int], ...] = ([], [], [], [], [])  # kind, scope, cs, ex, host
+        self.table: tuple[list[int], ...] = ([], [], [], [], [], [])  # kind, scope, cs, ex, host, rows
         self.index: dict[int, int] = {}  # id(object) -> its index in cs_list, ex_list or host_list
         self.cs_list: list[ComputeSet] = []
         self.ex_list: list[Exchange] = []
         self.host_list: list[HostCopy] = []
-        self.ops: tuple[list[int], ...] = ([], [], [], [], [], [])  # kind, arg, link, lo, hi, snap
+        self.ops: tuple[list[int], ...] = ([], [], [], [], [], [], [])  # kind, arg, link, lo, hi, snap, varies
+        self.rows_of: list[int] = []  # rows of each distinct compute set's cycle tables
         self.n_snapshot = 0
         self.max_depth = 0
 
@@ -146,26 +141,33 @@ class _Flattener:
         return k
 
     def _op(self, kind: int, arg: int, link: int, lo: int, hi: int, snap: int) -> None:
-        for col, v in zip(self.ops, (kind, arg, link, lo, hi, snap), strict=True):
+        for col, v in zip(self.ops, (kind, arg, link, lo, hi, snap, 0), strict=True):
             col.append(v)
 
-    def walk(self, steps: tuple[Step, ...], depth: int) -> int:
-        """Append ``steps``' ops; return how many steps one pass executes."""
+    def walk(self, steps: tuple[Step, ...], depth: int) -> tuple[int, bool]:
+        """Append ``steps``' ops; return how many steps one pass executes and whether one of
+        them (not counting nested repeats) runs a compute set with cycle tables."""
         # NOTE: written for speed (programs of 10^5 steps): locals instead of attribute lookups
         self.max_depth = max(self.max_depth, depth)
         names = self.names
-        t_kind, t_scope, t_cs, t_ex, t_host = self.table
-        o_kind, o_arg, o_link, o_lo, o_hi, o_snap = self.ops
+        t_kind, t_scope, t_cs, t_ex, t_host, t_rows = self.table
+        o_kind, o_arg, o_link, o_lo, o_hi, o_snap, o_vary = self.ops
         index = self.index
         cs_list, ex_list = self.cs_list, self.ex_list
+        rows_of = self.rows_of
         n_exec = 0
+        varies = False
         for s in steps:
+            rows = 1
             if isinstance(s, Superstep):
                 cs = -1
                 if s.compute is not None:
                     cs = index.get(id(s.compute), -1)
                     if cs < 0:
                         cs = self._intern(s.compute, cs_list)
+                        rows_of.append(s.compute.n_rows if s.compute.is_table else 1)
+                    rows = rows_of[cs]
+                    varies = varies or rows > 1
                 ex = -1
                 if s.exchange is not None:
                     ex = index.get(id(s.exchange), -1)
@@ -176,10 +178,11 @@ class _Flattener:
                 begin = len(o_kind)
                 lo = len(names)
                 self._op(OP_BEGIN, int(s.count), -1, lo, lo, -1)
-                body_exec = self.walk(s.body, depth + 1)
+                body_exec, body_varies = self.walk(s.body, depth + 1)
                 hi = len(names)
                 o_link[begin] = len(o_kind)
                 o_hi[begin] = hi
+                o_vary[begin] = int(body_varies)
                 o_snap[begin] = self.n_snapshot
                 self.n_snapshot += hi - lo
                 self._op(OP_END, 0, begin, lo, hi, -1)
@@ -194,14 +197,16 @@ class _Flattener:
             o_lo.append(0)
             o_hi.append(0)
             o_snap.append(-1)
+            o_vary.append(0)
             names.append(s.name)
             t_kind.append(kind)
             t_scope.append(scope)
             t_cs.append(cs)
             t_ex.append(ex)
             t_host.append(host)
+            t_rows.append(rows)
             n_exec += 1
-        return n_exec
+        return n_exec, varies
 
 
 def _columns(cols: tuple[list[int], ...]) -> np.ndarray:
@@ -209,29 +214,6 @@ def _columns(cols: tuple[list[int], ...]) -> np.ndarray:
     for k, col in enumerate(cols):
         out[:, k] = col
     return out
-
-
-def _flatten_compute_sets(
-    cs_list: list[ComputeSet],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    flat = [flatten_compute_set(cs) for cs in cs_list]
-    n_blocks = [f[5].size for f in flat]
-    tile_sizes = [f[1].size for f in flat]
-    vtx_sizes = [f[3].size for f in flat]
-    tile_off = _ptr(tile_sizes)
-    vtx_off = _ptr(vtx_sizes)
-    # per-compute-set block pointers shifted to absolute offsets, their last entries dropped
-    tile_ptr = [f[0][:-1] + tile_off[k] for k, f in enumerate(flat)] + [tile_off[-1:]]
-    vtx_ptr = [f[2][:-1] + vtx_off[k] for k, f in enumerate(flat)] + [vtx_off[-1:]]
-    return (
-        _ptr(n_blocks),
-        _cat(tile_ptr),
-        _cat([f[1] for f in flat]),
-        _cat(vtx_ptr),
-        _cat([f[3] for f in flat]),
-        _cat([f[4] for f in flat]),
-        _cat([f[5] for f in flat]),
-    )
 
 
 def _flatten_exchanges(ex_list: list[Exchange]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -252,16 +234,15 @@ def to_arrays(program: Program) -> ProgramArrays:
     The program is assumed valid (:func:`mimdsim.program.validate.check_program`).
     """
     f = _Flattener()
-    n_executed = f.walk(program.body, 0)
+    n_executed, _ = f.walk(program.body, 0)
     table = _columns(f.table)
     ops = _columns(f.ops)
-    cs_arrays = _flatten_compute_sets(f.cs_list)
     ex_arrays = _flatten_exchanges(f.ex_list)
     return ProgramArrays(
         program.name,
         tuple(f.names),
         table,
-        *cs_arrays,
+        tuple(f.cs_list),
         *ex_arrays,
         _ptr([h.tiles.size for h in f.host_list]),
         _cat([h.tiles for h in f.host_list]),

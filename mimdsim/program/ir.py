@@ -7,7 +7,9 @@ programs (1472 tiles x thousands of supersteps) stay compact:
 
 * a :class:`ComputeSet` holds :class:`VertexBlock` s, each placing *the same list of
   vertices* on every tile of a set of tiles (vertices of one codelet on many tiles are one
-  block; identical consecutive vertices are one entry with a count);
+  block; identical consecutive vertices are one entry with a count); a block's costs may
+  be a *cycle table* with one row per iteration of the loop that runs it, so that loops
+  whose costs change from one iteration to the next stay loops;
 * an :class:`Exchange` holds transfers in CSR form: transfer ``i`` goes from tile
   ``src[i]`` to tiles ``dst[dst_ptr[i]:dst_ptr[i+1]]`` (a multicast is one transfer) and
   carries ``nbytes[i]`` bytes.
@@ -38,8 +40,8 @@ __all__ = [
     "frozen_array",
 ]
 
-FORMAT_VERSION = 1
-"""Version of the program file format (docs/program_format.md)."""
+FORMAT_VERSION = 2
+"""Version of the program file format written (docs/program_format.md); version 1 is still read."""
 
 SyncScope = Literal["internal", "external"]
 TensorKind = Literal["tensor", "vertex_state", "code", "exchange_buffer"]
@@ -94,42 +96,114 @@ class VertexBlock:
     ``worker_counts[j]`` how many identical copies of it follow one another in launch
     order. ``supervisor_cycles`` is the cost in *tile cycles* of the supervisor
     vertices of this block on each tile.
+
+    **Cycle tables.** Costs that change from one iteration of a loop to the next (an
+    SNN's spike counts) are given as tables: ``worker_cycles`` and/or ``worker_counts``
+    of shape ``[n_rows, n_vertices]`` and/or ``supervisor_cycles`` of shape
+    ``[n_rows]``. Row ``r`` is what the block costs in iteration ``r`` of the innermost
+    :class:`Repeat` around the superstep that runs it (docs/concepts.md); a 1-D
+    ``worker_cycles``/``worker_counts`` or an integer ``supervisor_cycles`` is the same
+    in every row. A block without a table has ``n_rows == 1``.
     """
 
     codelet: str
     tiles: np.ndarray
     worker_cycles: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     worker_counts: np.ndarray | None = None
-    supervisor_cycles: int = 0
+    supervisor_cycles: int | np.ndarray = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tiles", frozen_array(self.tiles, np.int64).reshape(-1))
-        cyc = frozen_array(self.worker_cycles, np.int64).reshape(-1)
+        cyc = _table(self.worker_cycles)
         object.__setattr__(self, "worker_cycles", cyc)
-        counts = np.ones(cyc.shape, np.int64) if self.worker_counts is None else self.worker_counts
-        object.__setattr__(self, "worker_counts", frozen_array(counts, np.int64).reshape(-1))
-        object.__setattr__(self, "supervisor_cycles", int(self.supervisor_cycles))
+        counts = np.ones(cyc.shape[-1:], np.int64) if self.worker_counts is None else self.worker_counts
+        object.__setattr__(self, "worker_counts", _table(counts))
+        sup = self.supervisor_cycles
+        if np.ndim(sup) == 0:
+            object.__setattr__(self, "supervisor_cycles", int(sup))  # type: ignore[arg-type]
+        else:
+            object.__setattr__(self, "supervisor_cycles", frozen_array(sup, np.int64).reshape(-1))
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the block's cycle table (1 when it has none)."""
+        rows = [a.shape[0] for a in (self.worker_cycles, self.worker_counts) if a.ndim == 2]  # type: ignore[union-attr]
+        if isinstance(self.supervisor_cycles, np.ndarray):
+            rows.append(self.supervisor_cycles.size)
+        return max(rows, default=1)
+
+    @property
+    def is_table(self) -> bool:
+        """True when some cost of the block changes from row to row."""
+        return (
+            self.worker_cycles.ndim == 2
+            or self.worker_counts.ndim == 2  # type: ignore[union-attr]
+            or isinstance(self.supervisor_cycles, np.ndarray)
+        )
+
+    @property
+    def n_vertex_kinds(self) -> int:
+        """Entries of the vertex list (each with its count)."""
+        return int(self.worker_cycles.shape[-1])
+
+    def row(self, r: int) -> VertexBlock:
+        """The block as it runs in row ``r`` of its table (the block itself when it has none)."""
+        if not self.is_table:
+            return self
+        counts = self.worker_counts
+        cyc = self.worker_cycles[r] if self.worker_cycles.ndim == 2 else self.worker_cycles
+        cnt = counts[r] if counts.ndim == 2 else counts  # type: ignore[union-attr]
+        sup = self.supervisor_cycles
+        sup_r = int(sup[r]) if isinstance(sup, np.ndarray) else sup
+        return VertexBlock(self.codelet, self.tiles, cyc, cnt, sup_r)
 
     @property
     def n_vertices_per_tile(self) -> int:
-        """Worker vertices on each tile (supervisor vertices not counted)."""
-        return int(self.worker_counts.sum())  # type: ignore[union-attr]  # None only before __post_init__
+        """Worker vertices on each tile (supervisor vertices not counted; the largest row of a table)."""
+        per_row = self.worker_counts.sum(axis=-1)  # type: ignore[union-attr]  # an array after __post_init__
+        return int(np.max(per_row)) if np.ndim(per_row) else int(per_row)
 
     @property
     def thread_cycles_per_tile(self) -> int:
-        """Sum of worker thread cycles on each tile."""
-        return int((self.worker_cycles * self.worker_counts).sum())
+        """Sum of worker thread cycles on each tile (the largest row of a table)."""
+        per_row = (self.worker_cycles * self.worker_counts).sum(axis=-1)
+        return int(np.max(per_row)) if np.ndim(per_row) else int(per_row)
+
+
+def _table(values: object) -> np.ndarray:
+    """A vertex list (1-D) or a cycle table (2-D) as a frozen int64 array."""
+    arr = frozen_array(values, np.int64)
+    return arr if arr.ndim in (1, 2) else arr.reshape(-1)
 
 
 @dataclass(frozen=True, eq=False)
 class ComputeSet:
-    """Vertices that run in one BSP compute phase."""
+    """Vertices that run in one BSP compute phase.
+
+    ``n_rows`` is the number of rows of its blocks' cycle tables (1 when none has one);
+    every block with a table must have that many rows (checked by
+    :func:`~mimdsim.program.validate.check_program`).
+    """
 
     name: str
     blocks: tuple[VertexBlock, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "blocks", tuple(self.blocks))
+
+    @property
+    def n_rows(self) -> int:
+        return max((b.n_rows for b in self.blocks), default=1)
+
+    @property
+    def is_table(self) -> bool:
+        return any(b.is_table for b in self.blocks)
+
+    def row(self, r: int) -> ComputeSet:
+        """The compute set of row ``r`` (itself when no block has a table)."""
+        if not self.is_table:
+            return self
+        return ComputeSet(self.name, tuple(b.row(r) for b in self.blocks))
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,7 +268,11 @@ class HostCopy:
 
 @dataclass(frozen=True, eq=False)
 class Repeat:
-    """Run ``body`` ``count`` times (``count`` >= 0)."""
+    """Run ``body`` ``count`` times (``count`` >= 0).
+
+    A superstep directly in ``body`` (not in a nested repeat) whose compute set has cycle
+    tables runs row ``i`` of them in iteration ``i``; such tables have ``count`` rows.
+    """
 
     count: int
     body: tuple[Step, ...]

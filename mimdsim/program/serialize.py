@@ -1,11 +1,12 @@
 """Program files: save and load a :class:`~mimdsim.program.ir.Program` as versioned JSON.
 
 The format is described in ``docs/program_format.md``. In short: one JSON object with
-``"format": "mimdsim-program"``, ``"version": 1``, the program's name, batch size,
+``"format": "mimdsim-program"``, ``"version": 2``, the program's name, batch size,
 metadata and tensors, a table of exchanges and a table of compute sets, and a ``body``
 of steps that name their exchange and compute set by index in those tables (so an
-exchange used by many supersteps is stored once). Arrays are JSON lists of integers.
-A path ending in ``.gz`` is gzip-compressed.
+exchange used by many supersteps is stored once). Arrays are JSON lists of integers; a
+block's cycle table (version 2) is a list of rows. Version 1 files (no cycle tables) are
+still read. A path ending in ``.gz`` is gzip-compressed.
 
 Every problem with a file raises :class:`~mimdsim.errors.ProgramFormatError` naming the
 file, the JSON path of the field (``body[3].exchange.nbytes``), the value found and what
@@ -52,10 +53,12 @@ from mimdsim.program.ir import (
     VertexBlock,
 )
 
-__all__ = ["FORMAT_NAME", "save_program", "load_program", "program_to_dict", "program_from_dict", "atomic_write_bytes"]
+__all__ = ["FORMAT_NAME", "READ_VERSIONS", "save_program", "load_program", "program_to_dict", "program_from_dict", "atomic_write_bytes"]
 
 FORMAT_NAME = "mimdsim-program"
 """Value of the ``"format"`` key of every program file."""
+READ_VERSIONS = (1, 2)
+"""Program format versions :func:`load_program` reads (it writes :data:`~mimdsim.program.ir.FORMAT_VERSION`)."""
 
 _SYNCS = ("internal", "external")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -69,7 +72,7 @@ _DIRECTIONS = ("to_device", "from_device")
 
 
 # ---- writing --------------------------------------------------------------------
-def _ints(arr: np.ndarray) -> list[int]:
+def _ints(arr: np.ndarray) -> Any:
     return arr.tolist()
 
 
@@ -82,7 +85,7 @@ def _compute_to_dict(cs: ComputeSet) -> dict[str, Any]:
                 "tiles": _ints(b.tiles),
                 "worker_cycles": _ints(b.worker_cycles),
                 "worker_counts": _ints(b.worker_counts),  # type: ignore[arg-type]  # an array after __post_init__
-                "supervisor_cycles": b.supervisor_cycles,
+                "supervisor_cycles": _ints(b.supervisor_cycles) if isinstance(b.supervisor_cycles, np.ndarray) else b.supervisor_cycles,
             }
             for b in cs.blocks
         ],
@@ -237,8 +240,21 @@ class _Reader:
             raise self.fail(where, f"expected an integer >= {minimum}", value)
         return value
 
-    def array(self, obj: dict[str, Any], key: str, where: str, minimum: int = 0) -> np.ndarray:
+    def table(self, obj: dict[str, Any], key: str, where: str, allow_table: bool) -> np.ndarray:
+        """A list of integers >= 0, or (``allow_table``) a non-empty list of equally long such lists."""
+        value = self.field(obj, key, where)
+        if not (allow_table and isinstance(value, list) and value and all(isinstance(v, list) for v in value)):
+            return self.array(obj, key, where)
         w = _join(where, key)
+        rows = [self.array({key: v}, key, f"{w}[{k}]", key_path=False) for k, v in enumerate(value)]
+        if len({r.size for r in rows}) > 1:
+            raise self.fail(w, "the rows of a cycle table must have equal lengths", [r.size for r in rows])
+        out = np.stack(rows)
+        out.flags.writeable = False
+        return out
+
+    def array(self, obj: dict[str, Any], key: str, where: str, minimum: int = 0, *, key_path: bool = True) -> np.ndarray:
+        w = _join(where, key) if key_path else where
         value = self.field(obj, key, where)
         if not isinstance(value, list):
             raise self.fail(w, f"expected a list of integers >= {minimum}", value)
@@ -289,20 +305,36 @@ def _read_exchange(r: _Reader, value: Any, where: str) -> Exchange:
     return Exchange(r.string(o, "name", where), src, dst_ptr, dst, nbytes)
 
 
-def _read_compute(r: _Reader, value: Any, where: str) -> ComputeSet:
+def _read_compute(r: _Reader, value: Any, where: str, version: int) -> ComputeSet:
     o = r.obj(value, where, ("name", "blocks"))
     blocks_val = r.field(o, "blocks", where)
     if not isinstance(blocks_val, list):
         raise r.fail(_join(where, "blocks"), "expected a list of vertex blocks", blocks_val)
+    tables = version >= 2
     blocks = []
     for k, bv in enumerate(blocks_val):
         w = f"{where}.blocks[{k}]"
         b = r.obj(bv, w, ("codelet", "tiles", "worker_cycles", "worker_counts", "supervisor_cycles"))
-        cycles = r.array(b, "worker_cycles", w)
-        counts = r.array(b, "worker_counts", w) if "worker_counts" in b else np.ones(cycles.size, np.int64)
-        if counts.size != cycles.size:
-            raise r.fail(_join(w, "worker_counts"), f"has {counts.size} entries, expected one per worker_cycles entry ({cycles.size})", show_value=False)
-        sup = r.integer(b.get("supervisor_cycles", 0), _join(w, "supervisor_cycles"))
+        cycles = r.table(b, "worker_cycles", w, tables)
+        counts = r.table(b, "worker_counts", w, tables) if "worker_counts" in b else np.ones(cycles.shape[-1], np.int64)
+        if counts.shape[-1] != cycles.shape[-1]:
+            raise r.fail(
+                _join(w, "worker_counts"),
+                f"has {counts.shape[-1]} entries, expected one per worker_cycles entry ({cycles.shape[-1]})",
+                show_value=False,
+            )
+        sup_val = b.get("supervisor_cycles", 0)
+        w_sup = _join(w, "supervisor_cycles")
+        sup: int | np.ndarray
+        if tables and isinstance(sup_val, list):
+            sup = r.array(b, "supervisor_cycles", w)
+            if sup.size == 0:
+                raise r.fail(w_sup, "a table of supervisor cycles needs at least one row", sup_val)
+        else:
+            sup = r.integer(sup_val, w_sup)
+        rows = {a.shape[0] for a in (cycles, counts) if a.ndim == 2} | ({sup.size} if isinstance(sup, np.ndarray) else set())
+        if len(rows) > 1:
+            raise r.fail(w, f"its cycle tables have different numbers of rows ({', '.join(map(str, sorted(rows)))})", show_value=False)
         blocks.append(VertexBlock(r.string(b, "codelet", w), r.array(b, "tiles", w), cycles, counts, sup))
     return ComputeSet(r.string(o, "name", where), tuple(blocks))
 
@@ -314,13 +346,15 @@ def _read_phase(r: _Reader, o: dict[str, Any], key: str, where: str, table: list
     if value is None:
         return None
     if isinstance(value, dict):
-        return read(r, value, w)
+        return read(value, w)
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(table):
         return table[value]
     raise r.fail(w, f"expected null, an index into {what} (0..{len(table) - 1}) or an inline object", value)
 
 
-def _read_steps(r: _Reader, value: Any, where: str, exchanges: list[Exchange], computes: list[ComputeSet], depth: int = 0) -> tuple[Step, ...]:
+def _read_steps(
+    r: _Reader, value: Any, where: str, exchanges: list[Exchange], computes: list[ComputeSet], version: int, depth: int = 0
+) -> tuple[Step, ...]:
     if not isinstance(value, list):
         raise r.fail(where, "expected a list of steps", value)
     if depth > 64:
@@ -333,8 +367,8 @@ def _read_steps(r: _Reader, value: Any, where: str, exchanges: list[Exchange], c
         kind = r.string(sv, "type", w, allowed=tuple(_STEP_KEYS))
         s = r.obj(sv, w, _STEP_KEYS[kind])
         if kind == "superstep":
-            ex = _read_phase(r, s, "exchange", w, exchanges, _read_exchange, "exchanges")
-            cs = _read_phase(r, s, "compute", w, computes, _read_compute, "compute_sets")
+            ex = _read_phase(r, s, "exchange", w, exchanges, lambda v, ww: _read_exchange(r, v, ww), "exchanges")
+            cs = _read_phase(r, s, "compute", w, computes, lambda v, ww: _read_compute(r, v, ww, version), "compute_sets")
             steps.append(Superstep(r.string(s, "name", w), r.string(s, "sync", w, default="internal", allowed=_SYNCS), ex, cs))  # type: ignore[arg-type]
         elif kind == "host_copy":
             tiles = r.array(s, "tiles", w)
@@ -345,7 +379,7 @@ def _read_steps(r: _Reader, value: Any, where: str, exchanges: list[Exchange], c
             steps.append(HostCopy(r.string(s, "name", w), tiles, nbytes, direction))  # type: ignore[arg-type]
         else:
             count = r.integer(r.field(s, "count", w), _join(w, "count"))
-            body = _read_steps(r, r.field(s, "body", w), _join(w, "body"), exchanges, computes, depth + 1)
+            body = _read_steps(r, r.field(s, "body", w), _join(w, "body"), exchanges, computes, version, depth + 1)
             steps.append(Repeat(count, body, r.string(s, "name", w, default="repeat")))
     return tuple(steps)
 
@@ -361,8 +395,9 @@ def program_from_dict(data: Any, source: str = "<dict>") -> Program:
     if fmt != FORMAT_NAME:
         raise r.fail("format", f"expected {FORMAT_NAME!r} (not a mimdsim program file)", fmt)
     version = r.field(o, "version", "")
-    if version != FORMAT_VERSION or isinstance(version, bool):
-        raise r.fail("version", f"expected {FORMAT_VERSION} (this mimdsim reads program format version {FORMAT_VERSION} only)", version)
+    if version not in READ_VERSIONS or isinstance(version, bool):
+        allowed = " or ".join(map(str, READ_VERSIONS))
+        raise r.fail("version", f"expected {allowed} (the program format versions this mimdsim reads)", version)
     name = r.string(o, "name", "")
     batch = o.get("batch_size")
     if batch is not None:
@@ -377,8 +412,8 @@ def program_from_dict(data: Any, source: str = "<dict>") -> Program:
             raise r.fail(key, "expected a list", tables[key])
     tensors = tuple(_read_tensor(r, v, f"tensors[{k}]") for k, v in enumerate(tables["tensors"]))
     exchanges = [_read_exchange(r, v, f"exchanges[{k}]") for k, v in enumerate(tables["exchanges"])]
-    computes = [_read_compute(r, v, f"compute_sets[{k}]") for k, v in enumerate(tables["compute_sets"])]
-    body = _read_steps(r, r.field(o, "body", ""), "body", exchanges, computes)
+    computes = [_read_compute(r, v, f"compute_sets[{k}]", version) for k, v in enumerate(tables["compute_sets"])]
+    body = _read_steps(r, r.field(o, "body", ""), "body", exchanges, computes, version)
     return Program(name, body, tensors, batch, dict(metadata))
 
 

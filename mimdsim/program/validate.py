@@ -6,7 +6,7 @@ import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import ProgramError
-from mimdsim.program.ir import TENSOR_KINDS, ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep
+from mimdsim.program.ir import TENSOR_KINDS, ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep, VertexBlock
 
 __all__ = ["check_program"]
 
@@ -32,20 +32,22 @@ def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> Non
         where, cs, k, b = blocks[int(i)]
         return f"{where}: compute set {cs.name!r} block {k} ({b.codelet})"
 
-    for i, (_, _, _, b) in enumerate(blocks):
-        if b.worker_counts.shape != b.worker_cycles.shape:  # type: ignore[union-attr]  # an array after __post_init__
-            raise ProgramError(f"{where_of(i)}: worker_counts has {b.worker_counts.size} entries, worker_cycles {b.worker_cycles.size}")  # type: ignore[union-attr]
+    for i, (_, cs, _, b) in enumerate(blocks):
+        _check_block_tables(where_of(i), b, cs.n_rows)
     idx = np.arange(len(blocks))
     tiles = np.concatenate([b.tiles for *_, b in blocks])
     tile_owner = np.repeat(idx, [b.tiles.size for *_, b in blocks])
-    cyc = np.concatenate([b.worker_cycles for *_, b in blocks])
-    cnt = np.concatenate([b.worker_counts for *_, b in blocks])
+    cyc = np.concatenate([b.worker_cycles.reshape(-1) for *_, b in blocks])
+    cnt = np.concatenate([b.worker_counts.reshape(-1) for *_, b in blocks])  # type: ignore[union-attr]
     vtx_owner = np.repeat(idx, [b.worker_cycles.size for *_, b in blocks])
-    sup = np.array([b.supervisor_cycles for *_, b in blocks], np.int64)
+    cnt_owner = np.repeat(idx, [b.worker_counts.size for *_, b in blocks])  # type: ignore[union-attr]
+    sups = [np.atleast_1d(np.asarray(b.supervisor_cycles, np.int64)) for *_, b in blocks]
+    sup = np.concatenate(sups)
+    sup_owner = np.repeat(idx, [x.size for x in sups])
     bad = np.flatnonzero((tiles < 0) | (tiles >= n_tiles))
     if bad.size:
         raise ProgramError(f"{where_of(tile_owner[bad[0]])}: tile {int(tiles[bad[0]])} does not exist (machine has tiles 0..{n_tiles - 1})")
-    for name, values, owner in (("vertex cycles", cyc, vtx_owner), ("vertex count", cnt, vtx_owner), ("supervisor_cycles", sup, idx)):
+    for name, values, owner in (("vertex cycles", cyc, vtx_owner), ("vertex count", cnt, cnt_owner), ("supervisor_cycles", sup, sup_owner)):
         bad = np.flatnonzero(values < 0)
         if bad.size:
             raise ProgramError(f"{where_of(owner[bad[0]])}: {name} {int(values[bad[0]])} is negative (must be >= 0)")
@@ -53,6 +55,23 @@ def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> Non
     dup = np.flatnonzero(key[1:] == key[:-1])
     if dup.size:
         raise ProgramError(f"{where_of(key[dup[0]] // n_tiles)}: tile {int(key[dup[0]] % n_tiles)} appears twice in one block")
+
+
+def _check_block_tables(where: str, b: VertexBlock, cs_rows: int) -> None:
+    """A block's vertex list and cycle tables agree in shape, and with the compute set's rows."""
+    cyc, cnt = b.worker_cycles, b.worker_counts
+    assert cnt is not None  # an array after __post_init__
+    if cyc.shape[-1] != cnt.shape[-1]:
+        raise ProgramError(f"{where}: worker_counts has {cnt.shape[-1]} entries, worker_cycles {cyc.shape[-1]}")
+    rows = {a.shape[0] for a in (cyc, cnt) if a.ndim == 2}
+    if isinstance(b.supervisor_cycles, np.ndarray):
+        rows.add(b.supervisor_cycles.size)
+    if len(rows) > 1:
+        raise ProgramError(f"{where}: its cycle tables have different numbers of rows ({', '.join(map(str, sorted(rows)))})")
+    if rows and rows != {cs_rows}:
+        raise ProgramError(f"{where}: cycle table of {rows.pop()} rows in a compute set whose tables have {cs_rows}")
+    if rows and cs_rows == 0:
+        raise ProgramError(f"{where}: a cycle table needs at least one row")
 
 
 def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) -> None:
@@ -90,14 +109,24 @@ def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) 
 
 
 def _check_steps(
-    steps: tuple[Step, ...], machine: MachineSpec, prefix: str, seen: set[tuple[int, str]], sets: list[tuple[str, ComputeSet]]
+    steps: tuple[Step, ...],
+    machine: MachineSpec,
+    prefix: str,
+    seen: set[tuple[int, str]],
+    sets: list[tuple[str, ComputeSet]],
+    tables: list[tuple[str, ComputeSet, int | None]],
+    loop_count: int | None = None,
 ) -> None:
-    """Check each step; an exchange shared by several steps is checked once; compute sets go to ``sets``."""
+    """Check each step; an exchange shared by several steps is checked once; compute sets go to
+    ``sets``, and those with cycle tables, with ``loop_count`` (the count of the innermost
+    repeat around ``steps``; None at the top), to ``tables``."""
     for k, s in enumerate(steps):
         where = f"{prefix}step {k} ({getattr(s, 'name', '?')!r})"
         if isinstance(s, Superstep):
             if s.sync not in ("internal", "external"):
                 raise ProgramError(f"{where}: sync {s.sync!r} is not 'internal' or 'external'")
+            if s.compute is not None and s.compute.is_table:
+                tables.append((where, s.compute, loop_count))
             if s.exchange is not None and (id(s.exchange), s.sync) not in seen:
                 _check_exchange(where, s.exchange, s.sync, machine)
                 seen.add((id(s.exchange), s.sync))
@@ -114,7 +143,7 @@ def _check_steps(
         elif isinstance(s, Repeat):
             if not isinstance(s.count, int | np.integer) or s.count < 0:
                 raise ProgramError(f"{where}: repeat count {s.count!r} must be an integer >= 0")
-            _check_steps(s.body, machine, f"{where} > ", seen, sets)
+            _check_steps(s.body, machine, f"{where} > ", seen, sets, tables, int(s.count))
         else:
             raise ProgramError(f"{where}: {type(s).__name__} is not a Superstep, HostCopy or Repeat")
 
@@ -132,5 +161,13 @@ def check_program(program: Program, machine: MachineSpec) -> None:
         _tiles_in_range(where, t.tiles, machine.n_tiles)
         _non_negative(where, t.nbytes, "byte count")
     sets: list[tuple[str, ComputeSet]] = []
-    _check_steps(program.body, machine, f"program {program.name!r}: ", set(), sets)
+    tables: list[tuple[str, ComputeSet, int | None]] = []
+    _check_steps(program.body, machine, f"program {program.name!r}: ", set(), sets, tables)
     _check_compute_sets(sets, machine.n_tiles)
+    for where, cs, loop_count in tables:
+        if cs.n_rows != 1 and cs.n_rows != loop_count:
+            inside = "outside any repeat" if loop_count is None else f"directly in a repeat of {loop_count}"
+            raise ProgramError(
+                f"{where}: compute set {cs.name!r} has cycle tables of {cs.n_rows} rows but runs {inside} "
+                "(row i is used in iteration i of the innermost repeat, so the counts must be equal)"
+            )

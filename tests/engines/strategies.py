@@ -8,7 +8,8 @@ What is covered: 1-4 IPUs of 2-16 tiles, all three link topologies, supertiles o
 off, random sync/exchange/link/host costs; compute sets of several blocks (a tile may
 appear in several blocks; worker counts around the 6-context barrel, e.g. 47 or 48
 copies); multicasts, supertile-pair destinations and inter-IPU transfers (external sync
-only); host copies; repeats nested two deep with counts 0-4.
+only); host copies; repeats nested two deep with counts 0-4, whose supersteps may run
+compute sets with cycle tables (one row per iteration of the repeat).
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ def machines(draw: st.DrawFn, *, max_ipus: int = 4, max_tiles_per_ipu: int = 16)
         memory_bytes_per_tile=1 << 20,
         tile_clock_hz=1e9,
         compute_set_overhead_cycles=draw(st.integers(0, 20)),
+        worker_launch_cycles=draw(st.sampled_from((0, 0, 3, 11))),
         exchange_bytes_per_cycle=draw(st.integers(1, 8)),
         supports_supertile_send_receive=draw(st.booleans()),
         exchange_overhead_cycles=draw(st.integers(0, 100)),
+        exchange_message_cycles=draw(st.sampled_from((0, 0, 1, 5))),
         exchange_transit_cycles=draw(st.integers(0, 10)),
         min_ipu_sync_delay=draw(st.integers(0, 50)),
         max_ipu_sync_delay=draw(st.integers(0, 200)),
@@ -63,9 +66,16 @@ def _tile_sets(n_tiles: int, max_size: int | None = None) -> st.SearchStrategy[l
     return st.lists(st.integers(0, n_tiles - 1), min_size=1, max_size=max_size or n_tiles, unique=True)
 
 
+_COUNTS = st.one_of(st.integers(1, 13), st.sampled_from((47, 48, 49)))
+
+
 @st.composite
-def compute_sets(draw: st.DrawFn, machine: MachineSpec, name: str = "cs") -> ComputeSet:
-    """1-3 vertex blocks; a later block may reuse an earlier block's tiles (a tile in several blocks)."""
+def compute_sets(draw: st.DrawFn, machine: MachineSpec, name: str = "cs", rows: int = 1) -> ComputeSet:
+    """1-3 vertex blocks; a later block may reuse an earlier block's tiles (a tile in several blocks).
+
+    With ``rows > 1`` a block may carry cycle tables of that many rows (worker cycles,
+    worker counts, supervisor cycles, each independently).
+    """
     blocks: list[VertexBlock] = []
     for k in range(draw(st.integers(1, 3))):
         if blocks and draw(st.booleans()):
@@ -73,11 +83,16 @@ def compute_sets(draw: st.DrawFn, machine: MachineSpec, name: str = "cs") -> Com
         else:
             tiles = draw(_tile_sets(machine.n_tiles))
         n_kinds = draw(st.integers(0, 4))
-        cycles = draw(st.lists(st.integers(0, 300), min_size=n_kinds, max_size=n_kinds))
-        counts = draw(
-            st.lists(st.one_of(st.integers(1, 13), st.sampled_from((47, 48, 49))), min_size=n_kinds, max_size=n_kinds)
-        )
-        supervisor = draw(st.one_of(st.just(0), st.integers(0, 200)))
+
+        def vector_or_table(elements: st.SearchStrategy[int]) -> object:
+            if rows > 1 and draw(st.booleans()):
+                return draw(st.lists(st.lists(elements, min_size=n_kinds, max_size=n_kinds), min_size=rows, max_size=rows))
+            return draw(st.lists(elements, min_size=n_kinds, max_size=n_kinds))
+
+        cycles = vector_or_table(st.integers(0, 300))
+        counts = vector_or_table(_COUNTS)
+        sup_value = st.one_of(st.just(0), st.integers(0, 200))
+        supervisor = draw(st.lists(sup_value, min_size=rows, max_size=rows)) if rows > 1 and draw(st.booleans()) else draw(sup_value)
         blocks.append(VertexBlock(f"V{k}", tiles, cycles, counts, supervisor))
     return ComputeSet(name, tuple(blocks))
 
@@ -114,26 +129,27 @@ def host_copies(draw: st.DrawFn, machine: MachineSpec, name: str = "host") -> Ho
 
 
 @st.composite
-def _superstep(draw: st.DrawFn, machine: MachineSpec, name: str) -> Superstep:
+def _superstep(draw: st.DrawFn, machine: MachineSpec, name: str, loop_count: int) -> Superstep:
     scope = draw(st.sampled_from(("internal", "external")))
     ex = draw(st.one_of(st.none(), exchanges(machine, scope, f"{name}.ex")))
-    cs = draw(st.one_of(st.none(), compute_sets(machine, f"{name}.cs")))
+    cs = draw(st.one_of(st.none(), compute_sets(machine, f"{name}.cs", rows=loop_count)))
     return Superstep(name, scope, ex, cs)
 
 
 @st.composite
-def _steps(draw: st.DrawFn, machine: MachineSpec, depth: int, prefix: str, max_len: int) -> tuple[Step, ...]:
+def _steps(draw: st.DrawFn, machine: MachineSpec, depth: int, prefix: str, max_len: int, loop_count: int = 1) -> tuple[Step, ...]:
     out: list[Step] = []
     for k in range(draw(st.integers(1, max_len))):
         name = f"{prefix}{k}"
         kind = draw(st.sampled_from(("step", "step", "step", "host") + (("repeat",) if depth > 0 else ())))
         if kind == "step":
-            out.append(draw(_superstep(machine, name)))
+            out.append(draw(_superstep(machine, name, loop_count)))
         elif kind == "host":
             out.append(draw(host_copies(machine, name)))
         else:
-            body = draw(_steps(machine, depth - 1, f"{name}.", 3))
-            out.append(Repeat(draw(st.integers(0, 4)), body, name))
+            count = draw(st.integers(0, 4))
+            body = draw(_steps(machine, depth - 1, f"{name}.", 3, count))
+            out.append(Repeat(count, body, name))
     return tuple(out)
 
 

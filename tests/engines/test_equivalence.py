@@ -19,6 +19,7 @@ from mimdsim.engines.fast import simulate_fast
 from mimdsim.engines.result import RunResult
 from mimdsim.memory.ledger import memory_ledger
 from mimdsim.program.ir import Program, Repeat
+from mimdsim.program.unroll import unroll_tables
 from tests.engines.strategies import machine_and_program, machines, programs
 from tests.invariants import TILE_ARRAYS, check_run
 
@@ -76,3 +77,30 @@ def test_fast_equals_des_long_repeats(mp: tuple[MachineSpec, Program]) -> None:
     check_run(fast, program, machine)
     assert_same_result(des, fast)
     assert_same_result(des, _fast(program, machine, extrapolate=False))
+
+
+def _by_name(r: RunResult) -> dict[str, tuple[int, ...]]:
+    """Records summed over the static steps of each name (an unrolled table is many steps of one name)."""
+    out: dict[str, tuple[int, ...]] = {}
+    for rec in r.supersteps:
+        mine = (rec.n_executions, rec.cycles, *rec.breakdown().values())
+        prev = out.get(rec.name, (0,) * len(mine))
+        out[rec.name] = tuple(a + b for a, b in zip(prev, mine, strict=True))
+    return out
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=_SUPPRESS)
+@given(machine_and_program())
+def test_cycle_tables_equal_their_unrolled_program(mp: tuple[MachineSpec, Program]) -> None:
+    """Keeping a loop whose costs change per iteration as a loop changes no figure (both engines)."""
+    machine, program = mp
+    flat = unroll_tables(program)
+    assert not any(s.compute is not None and s.compute.n_rows > 1 for s in flat.iter_static() if hasattr(s, "compute"))
+    for engine in ("fast", "des"):
+        rolled, unrolled = simulate(program, machine, engine), simulate(flat, machine, engine)
+        assert rolled.total_cycles == unrolled.total_cycles
+        assert rolled.n_steps_executed == unrolled.n_steps_executed
+        for name in TILE_ARRAYS:
+            np.testing.assert_array_equal(getattr(rolled, name), getattr(unrolled, name), err_msg=name)
+        assert _by_name(rolled) == _by_name(unrolled)
+        assert rolled.critical_path_cycles() == unrolled.critical_path_cycles()

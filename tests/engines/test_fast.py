@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mimdsim.arch.spec import MachineSpec
-from mimdsim.cost.compute import compute_set_kernel, tile_compute_cycles
+from mimdsim.cost.compute import compute_costs, compute_structure, tile_compute_cycles
 from mimdsim.engines import _kernels as K
 from mimdsim.engines import fast
 from mimdsim.engines.fast import simulate_fast
@@ -40,7 +40,7 @@ def test_to_arrays_layout_nested_repeats_and_sharing() -> None:
     assert arr.step_names == ("h", "s1", "s2", "s3")
     assert (arr.n_static, arr.n_compute_sets, arr.n_exchanges, arr.n_host_copies) == (4, 2, 1, 1)
     assert arr.n_executed == prog.n_executed_steps() == 1 + 3 * (1 + 2) + 1
-    assert arr.step_table.tolist() == [[1, 1, -1, -1, 0], [0, 0, 0, 0, -1], [0, 0, 1, -1, -1], [0, 1, 0, 0, -1]]
+    assert arr.step_table.tolist() == [[1, 1, -1, -1, 0, 1], [0, 0, 0, 0, -1, 1], [0, 0, 1, -1, -1, 1], [0, 1, 0, 0, -1, 1]]
     assert arr.ops[:, 0].tolist() == [OP_STEP, OP_BEGIN, OP_STEP, OP_BEGIN, OP_STEP, OP_END, OP_END, OP_STEP]
     outer, inner = arr.ops[1], arr.ops[3]
     assert (outer[1], outer[2], outer[3], outer[4]) == (3, 6, 1, 3)  # count, end op, static steps 1:3
@@ -48,50 +48,85 @@ def test_to_arrays_layout_nested_repeats_and_sharing() -> None:
     assert arr.ops[5, 2] == 3 and arr.ops[6, 2] == 1  # each end links to its begin
     assert (inner[5], outer[5], arr.n_snapshot) == (0, 1, 3)  # disjoint slices: [0:1] and [1:3]
     assert arr.max_depth == 2
-    # the absolute offsets make a slice a valid compute_set_kernel argument
-    for c, cs in enumerate((a, b)):
-        b0, b1 = arr.cs_block_ptr[c], arr.cs_block_ptr[c + 1]
-        out = [np.zeros(8, np.int64) for _ in range(3)]
-        n = compute_set_kernel(
-            arr.block_tile_ptr[b0 : b1 + 1], arr.block_tiles, arr.block_vtx_ptr[b0 : b1 + 1], arr.vtx_cycles,
-            arr.vtx_counts, arr.block_sup[b0:b1], 6, 0, np.full(2, -1, np.int64), np.zeros((8, 6), np.int64), *out,
-        )  # fmt: skip
-        expect = tile_compute_cycles(cs, 2)
-        for got, want in zip(out, expect, strict=True):
-            assert got[:n].tolist() == want.tolist()
+    assert arr.compute_sets == (a, b)
+    assert arr.ops[:, 6].tolist() == [0] * 8  # no cycle tables: every repeat may be extrapolated
     assert arr.ex_dst_ptr.tolist() == [0, 1] and arr.ex_dst.tolist() == [1]
 
 
 def test_to_arrays_empty_program() -> None:
     arr = to_arrays(Program("empty", ()))
-    assert (arr.n_static, arr.n_executed, arr.ops.shape) == (0, 0, (0, 6))
-    assert arr.cs_block_ptr.tolist() == [0] and arr.ex_transfer_ptr.tolist() == [0]
+    assert (arr.n_static, arr.n_executed, arr.ops.shape) == (0, 0, (0, 7))
+    assert arr.compute_sets == () and arr.ex_transfer_ptr.tolist() == [0]
 
 
-# ---- ipu_critical ------------------------------------------------------------------
+def test_to_arrays_marks_repeats_whose_body_runs_cycle_tables() -> None:
+    table = ComputeSet("t", (VertexBlock("V", [0], [[1], [2], [3]]),))
+    static = _cs("s", [0], [5], [1])
+    inner = Repeat(3, (Superstep("a", compute=table),))
+    p = Program("p", (Repeat(2, (Superstep("b", compute=static), inner)),))
+    arr = to_arrays(p)
+    assert arr.step_table[:, 5].tolist() == [1, 3]
+    begins = arr.ops[arr.ops[:, 0] == OP_BEGIN]
+    assert begins[:, 6].tolist() == [0, 1]  # the outer body's own steps are static: it may be extrapolated
 
 
-def test_ipu_critical_counts_tiles_without_vertices_as_zero() -> None:
-    # 2 IPUs of 4 tiles; per compute set: touched tiles and their C_t
+# ---- compute classes ------------------------------------------------------------------
+
+
+def test_critical_tile_counts_tiles_without_vertices_as_zero() -> None:
+    # 2 IPUs of 4 tiles; per compute set: touched tiles and their C_t (one worker vertex each, 1 context)
     sets = [
         ([2, 1], [5, 5]),  # IPU 0: max 5 at the lower tile 1; IPU 1: no vertices -> 0 at tile 4
         ([0, 1, 2, 3, 5], [0, 3, 3, 1, 0]),  # IPU 0 full: 3 at tile 1; IPU 1: 0, untouched tile 4 < 5
         ([5, 4, 6, 7], [0, 0, 0, 0]),  # IPU 1 full of zeros: tile 4; IPU 0: tile 0
         ([1], [0]),  # IPU 0: C = 0 on tile 1, untouched tile 0 is lower
     ]
-    ptr = np.cumsum([0] + [len(t) for t, _ in sets])
-    tiles = np.concatenate([t for t, _ in sets]).astype(np.int64)
-    incl = np.concatenate([c for _, c in sets]).astype(np.int64)
-    mx, crit = K.ipu_critical(ptr.astype(np.int64), tiles, incl, 8, 4)
-    assert mx.tolist() == [[5, 0], [3, 0], [0, 0], [0, 0]]
-    assert crit.tolist() == [[1, 4], [1, 4], [0, 4], [0, 4]]
+    got_max, got_crit = [], []
+    for tiles, cycles in sets:
+        cs = ComputeSet("c", tuple(VertexBlock("V", [t], [c]) for t, c in zip(tiles, cycles, strict=True)))
+        cc = compute_costs(cs, compute_structure(cs, 8, 4), 1)
+        got_max.append(cc.ipu_max[0].tolist())
+        got_crit.append(cc.ipu_crit[0].tolist())
+    assert got_max == [[5, 0], [3, 0], [0, 0], [0, 0]]
+    assert got_crit == [[1, 4], [1, 4], [0, 4], [0, 4]]
+
+
+def test_tile_classes_follow_block_membership_per_ipu() -> None:
+    # tiles 0, 1 in A; tile 1 also in B; tile 4 (IPU 1) in A and B; tile 5 in B only
+    cs = ComputeSet("c", (VertexBlock("A", [0, 1, 4], [10], [6]), VertexBlock("B", [1, 4, 5], [7], [1], 3)))
+    st = compute_structure(cs, 8, 4)
+    assert st.tiles.tolist() == [0, 1, 4, 5]
+    # nodes: 2 roots, A@0, A@1, A+B@0, A+B@1, B@1
+    assert st.n_nodes == 7 and len(set(st.tile_node.tolist())) == 4
+    assert st.idle_tile.tolist() == [2, 6]
+    cc = compute_costs(cs, st, 6)
+    tiles, incl, excl = cc.tile_cycles()
+    # A: 6 x 10 thread cycles -> 60 tile cycles on each context; +B on context 0: 60 + 42; +3 supervisor
+    assert incl.tolist() == [60, 105, 105, 45] and excl.tolist() == [60, 70, 70, 10]
+    assert (tiles.tolist(), cc.ipu_max[0].tolist(), cc.ipu_crit[0].tolist()) == ([0, 1, 4, 5], [105, 105], [1, 4])
+
+
+def test_cycle_tables_cost_every_row() -> None:
+    cs = ComputeSet("c", (VertexBlock("V", [0, 1], [[10], [20], [30]], [[6], [6], [7]], [0, 5, 0]),))
+    cc = compute_costs(cs, compute_structure(cs, 2, 2), 6)
+    assert cc.incl[:, 1].tolist() == [60, 125, 360]  # row 2: 7 vertices, one context runs two
+    for r in range(3):
+        np.testing.assert_array_equal(tile_compute_cycles(cs.row(r), 2)[1], cc.tile_cycles(r)[1])
+
+
+def test_worker_launch_cycles_occupy_the_vertex_context() -> None:
+    cs = _cs("c", [0], [10], [7])
+    # 7 vertices on 6 contexts: context 0 runs two, each 6 x 10 + 4 tile cycles
+    assert tile_compute_cycles(cs, 1, launch_cycles=4)[1].tolist() == [128]
+    assert tile_compute_cycles(cs, 1)[2].tolist() == [70]  # excl. idle: the vertices' thread cycles only
 
 
 # ---- run_steps -----------------------------------------------------------------------
 
 # 2 IPUs of 2 tiles. Static steps: 0 internal with compute set 0; 1 external with
 # exchange 0; 2 a host copy of 5 cycles. S(internal) = 1, S(external) = 2.
-_TABLE = np.array([[0, 0, 0, -1, -1], [0, 1, -1, 0, -1], [1, 1, -1, -1, 0]], np.int64)
+_TABLE = np.array([[0, 0, 0, -1, -1, 1], [0, 1, -1, 0, -1, 1], [1, 1, -1, -1, 0, 1]], np.int64)
+_VAR_PTR = np.array([0, 1], np.int64)
 _CS_MAX = np.array([[10, 3]], np.int64)
 _CS_CRIT = np.array([[1, 2]], np.int64)
 _EX_PHASE = np.array([[4, 6]], np.int64)
@@ -100,7 +135,7 @@ _HOST = np.array([5], np.int64)
 
 
 def _ops(*ops: tuple[int, int, int, int, int, int]) -> np.ndarray:
-    return np.array(ops, np.int64).reshape(-1, 6)
+    return np.hstack([np.array(ops, np.int64).reshape(-1, 6), np.zeros((len(ops), 1), np.int64)])
 
 
 def _run(ops: np.ndarray, *, extrapolate: bool = True, budget: int = 1 << 62) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -114,7 +149,7 @@ def _run(ops: np.ndarray, *, extrapolate: bool = True, budget: int = 1 << 62) ->
     done = 0
     while state[K.ST_PC] < ops.shape[0]:
         done += K.run_steps(
-            ops, _TABLE, _CS_MAX, _CS_CRIT, _EX_PHASE, _EX_GLOBAL, _HOST, 1, 2, 2, extrapolate,
+            ops, _TABLE, _VAR_PTR, _CS_MAX, _CS_CRIT, _EX_PHASE, _EX_GLOBAL, _HOST, 1, 2, 2, extrapolate,
             clock, state, stack, snap_clock, snap_rec, rec, budget,
         )  # fmt: skip
     return rec, clock, int(state[K.ST_MAX]), done
@@ -170,12 +205,10 @@ def test_run_steps_resumes_in_chunks() -> None:
 
 
 def test_tile_totals_sums_static_costs_and_closes_on_sync() -> None:
-    # compute set 0 runs on tiles 1 (incl 10, excl 8) and 2 (incl 3, excl 3)
     rec_n = np.array([4, 2, 3], np.int64)
-    out = K.tile_totals(
-        _TABLE, rec_n, np.array([0, 2], np.int64), np.array([1, 2], np.int64), np.array([10, 3], np.int64),
-        np.array([8, 3], np.int64), _EX_PHASE, _EX_GLOBAL, _HOST, 1000, 4, 2,
-    )  # fmt: skip
+    compute = np.array([0, 40, 12, 0], np.int64)
+    excl = np.array([0, 32, 12, 0], np.int64)
+    out = K.tile_totals(_TABLE, rec_n, compute, excl, _EX_PHASE, _EX_GLOBAL, _HOST, 1000, 4, 2)
     assert out[0].tolist() == [0, 40, 12, 0]
     assert out[1].tolist() == [0, 32, 12, 0]
     assert out[2].tolist() == [8, 8, 12, 12]  # 2 x E_i
@@ -244,3 +277,13 @@ def test_kernel_codes_match_the_program_arrays() -> None:
 
     assert (K._STEP_HOST_COPY, K._SCOPE_EXTERNAL) == (A.STEP_HOST_COPY, A.SCOPE_EXTERNAL)
     assert (K._OP_STEP, K._OP_BEGIN) == (A.OP_STEP, A.OP_BEGIN)
+
+
+def test_cycle_tables_run_row_i_in_iteration_i() -> None:
+    m = _machine(n_ipus=1)
+    cs = ComputeSet("c", (VertexBlock("V", [0], [[10], [20], [30]], [6]),))
+    p = Program("p", (Repeat(2, (Repeat(3, (Superstep("s", compute=cs),)),)),))
+    r = _sim(p, m)
+    assert r.total_cycles == 2 * (3 * 3 + 6 * (10 + 20 + 30))
+    assert r.tile_compute_cycles[0] == 2 * 6 * 60 and r.supersteps[0].n_executions == 6
+    assert r.supersteps[0].compute_cycles == 720

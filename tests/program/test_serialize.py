@@ -70,7 +70,7 @@ def test_saved_file_is_versioned_and_readable(tmp_path: Path) -> None:
     save_program(_program(), tmp_path / "p.json")
     text = (tmp_path / "p.json").read_text()
     data = json.loads(text)
-    assert data["format"] == "mimdsim-program" and data["version"] == 1
+    assert data["format"] == "mimdsim-program" and data["version"] == 2
     assert text.count("\n") > 10  # one line per table entry, not one giant line
     assert [s["type"] for s in data["body"]] == ["host_copy", "repeat", "host_copy"]
 
@@ -166,9 +166,9 @@ _DELETE = object()
 _BAD_FIELDS = [
     ("format", "something-else", "format", "expected 'mimdsim-program'"),
     ("format", _DELETE, "format", "missing required field"),
-    ("version", 2, "version", "expected 1"),
-    ("version", "1", "version", "expected 1"),
-    ("version", True, "version", "expected 1"),
+    ("version", 3, "version", "expected 1 or 2"),
+    ("version", "1", "version", "expected 1 or 2"),
+    ("version", True, "version", "expected 1 or 2"),
     ("name", 5, "name", "expected a string"),
     ("name", _DELETE, "name", "missing required field"),
     ("batch_size", 0, "batch_size", "expected an integer >= 1"),
@@ -192,6 +192,10 @@ _BAD_FIELDS = [
     ("compute_sets[0].blocks", None, "compute_sets[0].blocks", "expected a list of vertex blocks"),
     ("compute_sets[0].blocks[0].worker_counts", [1, 2], "compute_sets[0].blocks[0].worker_counts", "has 2 entries, expected one per worker_cycles"),
     ("compute_sets[0].blocks[0].supervisor_cycles", -3, "compute_sets[0].blocks[0].supervisor_cycles", "expected an integer >= 0"),
+    ("compute_sets[0].blocks[0].worker_cycles", [[1], [2, 3]], "compute_sets[0].blocks[0].worker_cycles", "rows of a cycle table must have equal lengths"),
+    ("compute_sets[0].blocks[0].worker_cycles", [[1], [-2]], "compute_sets[0].blocks[0].worker_cycles[1][0]", "expected an integer >= 0"),
+    ("compute_sets[0].blocks[0].supervisor_cycles", [1, -2], "compute_sets[0].blocks[0].supervisor_cycles[1]", "expected an integer >= 0"),
+    ("compute_sets[0].blocks[0].supervisor_cycles", [], "compute_sets[0].blocks[0].supervisor_cycles", "at least one row"),
     ("compute_sets[0].blocks[0].codelet", None, "compute_sets[0].blocks[0].codelet", "expected a string"),
     ("compute_sets[0].blocks[0].worker_count", [7], "compute_sets[0].blocks[0].worker_count", "unknown field (allowed: codelet, tiles,"),
     ("tensors[0].bytes", [1, 2], "tensors[0].bytes", "unknown field (allowed: name, kind, tiles, nbytes)"),
