@@ -145,14 +145,18 @@ def state_grad_cycles(n_valid: np.ndarray, hits: np.ndarray) -> np.ndarray:
     return VERTEX_OVERHEAD_THREAD_CYCLES + _SLOT_SCAN * v + np.ceil(_SUPERSPIKE * np.asarray(hits, float)).astype(np.int64)
 
 
-def weight_grad_cycles(n_true_per_sample: np.ndarray, k: int) -> int:
+def weight_grad_cycles(n_true_per_sample: np.ndarray, k: int) -> np.ndarray:
     """``LIFWeightsGrad{Two,Multi}NeuronSIMD``: one vertex per worker over its batch share.
 
-    ``20 + sum_b (5 + ceil(k/2) x 6 x n_true[b])``.
+    ``20 + sum_b (5 + ceil(k/2) x 6 x n_true[b])``, summed over the last axis (the
+    worker's samples), so ``[steps, samples]`` gives one cost per step.
+
+    >>> weight_grad_cycles(np.array([[1, 2], [0, 0]]), 2).tolist()
+    [48, 30]
     """
     pairs = int(_ceil_div(k, 2))
     n = np.asarray(n_true_per_sample, np.int64)
-    return int(VERTEX_OVERHEAD_THREAD_CYCLES + (_WGRAD_PER_SAMPLE + pairs * _WGRAD_PER_ID * n).sum())
+    return VERTEX_OVERHEAD_THREAD_CYCLES + (_WGRAD_PER_SAMPLE + pairs * _WGRAD_PER_ID * n).sum(axis=-1)
 
 
 def input_grad_cycles(n_valid_in: np.ndarray, k: int) -> np.ndarray:

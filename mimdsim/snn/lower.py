@@ -47,7 +47,7 @@ import numpy as np
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import ConfigError
 from mimdsim.partition.mapping import NeuronMapping
-from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Step, Superstep, SyncScope, Tensor, VertexBlock
+from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep, SyncScope, Tensor, VertexBlock
 from mimdsim.snn import estimators as est
 from mimdsim.snn.activity import SpikeActivity
 from mimdsim.snn.layout import LayerLayout, SNNLayout, build_layout
@@ -140,6 +140,12 @@ def _ones(n: int) -> np.ndarray:
     return _ONES[n]
 
 
+def _vertex_array(values: np.ndarray | list[int]) -> np.ndarray:
+    """A vertex list ``[n]`` or a cycle table ``[rows, n]`` as int64."""
+    arr = np.asarray(values, np.int64)
+    return arr if arr.ndim == 2 else arr.reshape(-1)
+
+
 def _crosses_ipus(ex: Exchange | None, tiles_per_ipu: int) -> bool:
     if ex is None or ex.src.size == 0:
         return False
@@ -160,28 +166,31 @@ class _ComputeSetBuilder:
         tiles: np.ndarray,
         cycles: np.ndarray | list[int],
         counts: np.ndarray | list[int] | None = None,
-        supervisor: int = 0,
+        supervisor: int | np.ndarray = 0,
         *,
         unique: bool = False,
     ) -> None:
         """The same vertex list on every tile of ``tiles`` (a tile listed m times runs it m times).
 
-        ``unique=True`` promises that no tile is listed twice (skips the check).
+        ``cycles`` and ``counts`` are a vertex list ``[n]`` or a cycle table ``[rows, n]``
+        (one row per iteration of the loop the compute set runs in); ``supervisor`` an
+        int or ``[rows]``. ``unique=True`` promises that no tile is listed twice.
         """
         tiles = _frozen(tiles)
         if tiles.size == 0:
             return
-        cyc = _frozen(np.asarray(cycles, np.int64).reshape(-1))
-        cnt = _ones(cyc.size) if counts is None else _frozen(np.asarray(counts, np.int64).reshape(-1))
+        cyc = _frozen(_vertex_array(cycles))
+        cnt = _ones(cyc.shape[-1]) if counts is None else _frozen(_vertex_array(counts))
+        sup = supervisor if np.ndim(supervisor) == 0 else _frozen(np.asarray(supervisor, np.int64))
         if unique or tiles.size == 1:
-            self.blocks.append(VertexBlock(codelet, tiles, cyc, cnt, supervisor_cycles=int(supervisor)))
+            self.blocks.append(VertexBlock(codelet, tiles, cyc, cnt, supervisor_cycles=sup))
             return
         uniq, mult = np.unique(tiles, return_counts=True)
-        for m in np.unique(mult):
+        for m in np.unique(mult).tolist():
             sel = uniq[mult == m]
-            self.blocks.append(
-                VertexBlock(codelet, sel, np.tile(cyc, m), np.tile(cnt, m), supervisor_cycles=int(supervisor) * int(m))
-            )
+            reps = (1, m) if cyc.ndim == 2 else m
+            cnt_reps = (1, m) if cnt.ndim == 2 else m
+            self.blocks.append(VertexBlock(codelet, sel, np.tile(cyc, reps), np.tile(cnt, cnt_reps), supervisor_cycles=sup * m))
 
     def build(self) -> ComputeSet:
         return ComputeSet(self.name, tuple(self.blocks))
@@ -206,29 +215,33 @@ class _Lowering:
         self.B, self.T = spec.batch_size, spec.n_timesteps
         self.L = len(spec.layers)
         self.groups = [_tile_groups(lay) for lay in layout.layers]
-        self.zero = np.zeros(self.B, np.int64)
         self._segments: dict[int, tuple[np.ndarray, ...]] = {}
         self.slots_unique = [np.unique(lay.slot_tiles).size == lay.slot_tiles.size for lay in layout.layers]
         self._build_static_sets()
         self._build_exchanges()
 
-    # ---- spike counts -----------------------------------------------------------
-    def true_out(self, li: int, t: int) -> np.ndarray:
-        return self.act.true_counts[li + 1][t].astype(np.int64)
+    # ---- spike counts: [len(ts), B] for the time steps ts of one loop ----------------
+    def true_out(self, li: int, ts: np.ndarray) -> np.ndarray:
+        return self.act.true_counts[li + 1][ts].astype(np.int64)
 
-    def valid_out(self, li: int, t: int) -> np.ndarray:
-        return self.act.valid_counts[li + 1][t].astype(np.int64)
+    def valid_out(self, li: int, ts: np.ndarray) -> np.ndarray:
+        return self.act.valid_counts[li + 1][ts].astype(np.int64)
 
-    def true_in(self, li: int, t: int) -> np.ndarray:
-        """True input ids layer ``li`` sums at step ``t`` (one-step delay for li >= 1)."""
+    def _delayed(self, counts: tuple[np.ndarray, ...], li: int, ts: np.ndarray) -> np.ndarray:
+        """Layer ``li``'s input counts at steps ``ts`` (one-step delay for li >= 1; zeros at t = 0)."""
         if li == 0:
-            return self.act.true_counts[0][t].astype(np.int64)
-        return self.act.true_counts[li][t - 1].astype(np.int64) if t >= 1 else self.zero
+            return counts[0][ts].astype(np.int64)
+        out = np.zeros((ts.size, self.B), np.int64)
+        late = ts >= 1
+        out[late] = counts[li][ts[late] - 1]
+        return out
 
-    def valid_in(self, li: int, t: int) -> np.ndarray:
-        if li == 0:
-            return self.act.valid_counts[0][t].astype(np.int64)
-        return self.act.valid_counts[li][t - 1].astype(np.int64) if t >= 1 else self.zero
+    def true_in(self, li: int, ts: np.ndarray) -> np.ndarray:
+        """True input ids layer ``li`` sums at steps ``ts``."""
+        return self._delayed(self.act.true_counts, li, ts)
+
+    def valid_in(self, li: int, ts: np.ndarray) -> np.ndarray:
+        return self._delayed(self.act.valid_counts, li, ts)
 
     # ---- static exchanges ---------------------------------------------------------
     def _broadcast(self, tr: _Transfers, lay: LayerLayout, src: int, nbytes_dense: int, slots: int) -> None:
@@ -361,31 +374,32 @@ class _Lowering:
         }
 
     # ---- forward --------------------------------------------------------------------
-    def forward_step(self, t: int) -> list[Step]:
+    def forward_body(self, ts: np.ndarray) -> list[Step]:
+        """The forward supersteps of one time step; their count-dependent costs are tables over ``ts``."""
         upd = _ComputeSetBuilder("fwd.state_update")
         d2s = _ComputeSetBuilder("fwd.dense_to_sparse")
         comb1 = _ComputeSetBuilder("fwd.tile_combine")
         comb2 = _ComputeSetBuilder("fwd.final_combine")
         for li, lay in enumerate(self.layout.layers):
-            n_in = self.true_in(li, t)
+            n_in = self.true_in(li, ts)
             for tiles, k, src in self.groups[li]:
                 ids = -(-n_in * src // lay.n_inputs)  # ids that reach this tile
                 upd.add("LIFStateUpdateInPlace", tiles, est.state_update_cycles(ids, k), unique=True)
-            self._spike_generation(li, lay, t, d2s, comb1, comb2)
+            self._spike_generation(li, lay, ts, d2s, comb1, comb2)
         st = self.static
         return [
-            self.superstep(f"fwd.state_update[t={t}]", "f1", upd),
-            self.superstep(f"fwd.dense_flags[t={t}]", None, st["fwd.dense_flags"]),
-            self.superstep(f"fwd.rand_offsets[t={t}]", None, st["fwd.rand_offsets"]),
-            self.superstep(f"fwd.dense_to_sparse[t={t}]", "f2", d2s),
-            self.superstep(f"fwd.tile_combine[t={t}]", None, comb1),
-            self.superstep(f"fwd.final_combine[t={t}]", "f3", comb2),
-            self.superstep(f"fwd.store[t={t}]", "f4", st["fwd.store"]),
-            self.superstep(f"fwd.loop[t={t}]", None, st["fwd.loop"]),
+            self.superstep("fwd.state_update", "f1", upd),
+            self.superstep("fwd.dense_flags", None, st["fwd.dense_flags"]),
+            self.superstep("fwd.rand_offsets", None, st["fwd.rand_offsets"]),
+            self.superstep("fwd.dense_to_sparse", "f2", d2s),
+            self.superstep("fwd.tile_combine", None, comb1),
+            self.superstep("fwd.final_combine", "f3", comb2),
+            self.superstep("fwd.store", "f4", st["fwd.store"]),
+            self.superstep("fwd.loop", None, st["fwd.loop"]),
         ]
 
     def _spike_generation(
-        self, li: int, lay: LayerLayout, t: int, d2s: _ComputeSetBuilder, comb1: _ComputeSetBuilder, comb2: _ComputeSetBuilder
+        self, li: int, lay: LayerLayout, ts: np.ndarray, d2s: _ComputeSetBuilder, comb1: _ComputeSetBuilder, comb2: _ComputeSetBuilder
     ) -> None:
         """Dense-to-sparse (stage 1), per-tile combine (stage 2) and the final combine.
 
@@ -403,21 +417,21 @@ class _Lowering:
         pos_len = np.zeros(width, np.int64)
         for x in slot_lens:
             pos_len[: x.size] = np.maximum(pos_len[: x.size], x)
-        true, valid = self.true_out(li, t), self.valid_out(li, t)
+        true, valid = self.true_out(li, ts), self.valid_out(li, ts)
         uniq = self.slots_unique[li]
         for thr, counts in ((0, true), (1, valid - true)):
             # NOTE: every slot of a (layer, threshold) is costed with the batch's largest
             # count: the slot tile with that count sets the compute phase's time anyway,
             # and one block per (layer, threshold) keeps the program small (the per-tile
             # mean of these few-hundred-cycle vertices is overstated by <= 2 cycles a hit).
-            c = int(counts.max())
+            c = counts.max(axis=1, keepdims=True)
             hits = np.minimum(-(-c * pos_len // n), np.minimum(s, pos_len))
             tiles = lay.slot_tiles[:, thr, :].reshape(-1)
             d2s.add("DenseToSparseSpikes", tiles, est.dense_to_sparse_cycles(pos_len, hits), unique=uniq)
             comb1.add(
                 "LIFOutSpikesCombine_singleThresh",
                 tiles,
-                est.tile_combine_cycles(width, np.array([min(s, int(hits.sum()))])),
+                est.tile_combine_cycles(width, np.minimum(s, hits.sum(axis=1, keepdims=True))),
                 unique=uniq,
             )
         # the final combine of every batch element is costed with the largest counts too
@@ -425,7 +439,7 @@ class _Lowering:
         comb2.add(
             "LIFOutSpikesMultiThreshsCombine",
             lay.combine_tiles,
-            est.final_combine_cycles(f, true.max(keepdims=True), valid.max(keepdims=True)),
+            est.final_combine_cycles(f, true.max(axis=1, keepdims=True), valid.max(axis=1, keepdims=True)),
             unique=uniq,
         )
 
@@ -444,8 +458,11 @@ class _Lowering:
                 cs.add("Fill", tiles, [], supervisor=est.fill_tile_cycles(nbytes), unique=True)
         return self.superstep("bwd.zero_grads", None, cs)
 
-    def backward_step(self, t: int) -> list[Step]:
+    def backward_body(self, ts: np.ndarray) -> list[Step]:
+        """The backward supersteps of time steps ``ts`` (all >= 1, or the single step 0, which
+        computes no input-spike gradient); count-dependent costs are tables over ``ts``."""
         B = self.B
+        grads = bool(ts[0] >= 1)
         sgrad = _ComputeSetBuilder("bwd.state_grad")
         wgrad = _ComputeSetBuilder("bwd.weight_grad")
         igrad = _ComputeSetBuilder("bwd.input_grad")
@@ -453,33 +470,35 @@ class _Lowering:
         per_thread = B // N_REPLICAS
         for li, lay in enumerate(self.layout.layers):
             n = lay.n_neurons
-            valid, n_true_in, n_valid_in = self.valid_out(li, t), self.true_in(li, t), self.valid_in(li, t)
+            valid, n_true_in, n_valid_in = self.valid_out(li, ts), self.true_in(li, ts), self.valid_in(li, ts)
             for tiles, k, src in self.groups[li]:
                 sgrad.add("calcLIFStateGrad", tiles, est.state_grad_cycles(valid, valid * k / n), unique=True)
                 ids = -(-n_true_in * src // lay.n_inputs)
-                wcyc = [est.weight_grad_cycles(ids[w * per_thread : (w + 1) * per_thread], k) for w in range(N_REPLICAS)]
+                wcyc = np.stack(
+                    [est.weight_grad_cycles(ids[:, w * per_thread : (w + 1) * per_thread], k) for w in range(N_REPLICAS)], axis=1
+                )
                 wgrad.add("LIFWeightsGrad", tiles, wcyc, unique=True)
-                if li >= 1 and t >= 1:
+                if li >= 1 and grads:
                     vids = -(-n_valid_in * src // lay.n_inputs)
                     igrad.add("LIFInpSpikesGrad", tiles, est.input_grad_cycles(vids, k), unique=True)
-            if li >= 1 and t >= 1:
+            if li >= 1 and grads:
                 self._reduction_compute(lay, n_valid_in, red1)
         st = self.static
         steps: list[Step] = [
-            self.superstep(f"bwd.slices[t={t}]", None, st["bwd.slices"]),
-            self.superstep(f"bwd.alpha_mul[t={t}]", None, st["bwd.alpha_mul"]),
-            self.superstep(f"bwd.state_grad[t={t}]", "b1", sgrad),
-            self.superstep(f"bwd.scale[t={t}]", None, st["bwd.scale"]),
-            self.superstep(f"bwd.replicate[t={t}]", "b2", None),
-            self.superstep(f"bwd.weight_grad[t={t}]", None, wgrad),
+            self.superstep("bwd.slices", None, st["bwd.slices"]),
+            self.superstep("bwd.alpha_mul", None, st["bwd.alpha_mul"]),
+            self.superstep("bwd.state_grad", "b1", sgrad),
+            self.superstep("bwd.scale", None, st["bwd.scale"]),
+            self.superstep("bwd.replicate", "b2", None),
+            self.superstep("bwd.weight_grad", None, wgrad),
         ]
-        if t >= 1 and self.L > 1:
+        if grads and self.L > 1:
             steps += [
-                self.superstep(f"bwd.input_grad[t={t}]", None, igrad),
-                self.superstep(f"bwd.reduce_stage1[t={t}]", "b3", red1),
-                self.superstep(f"bwd.reduce_stage2[t={t}]", "b3b", st["bwd.reduce_stage2"]),
+                self.superstep("bwd.input_grad", None, igrad),
+                self.superstep("bwd.reduce_stage1", "b3", red1),
+                self.superstep("bwd.reduce_stage2", "b3b", st["bwd.reduce_stage2"]),
             ]
-        steps.append(self.superstep(f"bwd.loop[t={t}]", None, st["bwd.loop"]))
+        steps.append(self.superstep("bwd.loop", None, st["bwd.loop"]))
         return steps
 
     def _stage1_segments(self, lay: LayerLayout) -> tuple[np.ndarray, ...]:
@@ -507,29 +526,33 @@ class _Lowering:
     def _reduction_compute(self, lay: LayerLayout, n_valid_in: np.ndarray, red1: _ComputeSetBuilder) -> None:
         """Stage-1 vertices (group, b, slot), active when slot < valid (stage 2 is static).
 
-        On each stage-1 tile the active vertices are listed (larger groups first) before
-        the skipped ones; the order only affects how they share the 6 worker contexts.
+        ``n_valid_in`` is ``[rows, B]``. On each stage-1 tile the active vertices are listed
+        (larger groups first) before the skipped ones; the order only affects how they
+        share the 6 worker contexts. Tiles whose counts agree in every row share a block.
         """
         assert lay.stage2_tiles is not None
         _, gsize, b, s_lo, s_hi, _, uniq_tiles, inv = self._stage1_segments(lay)
-        active = np.clip(n_valid_in[b] - s_lo, 0, s_hi - s_lo)
+        rows = n_valid_in.shape[0]
+        n_t = uniq_tiles.size
+        active = np.clip(n_valid_in[:, b] - s_lo, 0, s_hi - s_lo)  # [rows, segments]
         idle = (s_hi - s_lo) - active
         g_values = np.unique(gsize)[::-1]
-        cols = [np.bincount(inv, weights=active * (gsize == g), minlength=uniq_tiles.size) for g in g_values]
-        cols.append(np.bincount(inv, weights=idle, minlength=uniq_tiles.size))
-        table = np.stack(cols, axis=1).astype(np.int64)
-        radix = int(table.max()) + 1
-        code = table @ (radix ** np.arange(table.shape[1], dtype=np.int64))
-        _, first, row_of_tile = np.unique(code, return_index=True, return_inverse=True)
-        rows = table[first]
-        costs = [est.reduce_stage1_cycles(int(g), True) for g in g_values] + [est.reduce_stage1_cycles(0, False)]
-        for r, counts in enumerate(rows):
-            keep = counts > 0
+        idx = (np.arange(rows)[:, None] * n_t + inv[None, :]).reshape(-1)
+
+        def per_tile(weights: np.ndarray) -> np.ndarray:
+            return np.bincount(idx, weights=weights.reshape(-1), minlength=rows * n_t).reshape(rows, n_t)
+
+        cols = [per_tile(active * (gsize == g)) for g in g_values] + [per_tile(idle)]
+        table = np.stack(cols, axis=2).astype(np.int64)  # [rows, tiles, kinds]
+        by_tile = table.transpose(1, 0, 2).reshape(n_t, -1)
+        _, first, tile_row = np.unique(by_tile, axis=0, return_index=True, return_inverse=True)
+        costs = np.array([est.reduce_stage1_cycles(int(g), True) for g in g_values] + [est.reduce_stage1_cycles(0, False)], np.int64)
+        for r, f in enumerate(first.tolist()):
             red1.add(
                 "CustomSparseReduceStage1",
-                uniq_tiles[row_of_tile.reshape(-1) == r],
-                np.array(costs)[keep],
-                counts[keep],
+                uniq_tiles[tile_row.reshape(-1) == r],
+                costs,
+                table[:, f, :],
                 unique=True,
             )
 
@@ -639,16 +662,16 @@ def lower_snn(
     activity.check_against(spec)
     layout = build_layout(spec, machine, mapping)
     low = _Lowering(spec, machine, layout, activity, opt)
+    T = spec.n_timesteps
     steps: list[Step] = []
     if opt.include_host_io:
         steps.append(low.host_in())
-    for t in range(spec.n_timesteps):
-        steps += low.forward_step(t)
+    steps.append(Repeat(T, tuple(low.forward_body(np.arange(T))), "fwd.time_loop"))
     steps.append(low.loss_step())
     if opt.include_backward:
         steps.append(low.zero_grads_step())
-        for t in reversed(range(spec.n_timesteps)):
-            steps += low.backward_step(t)
+        steps.append(Repeat(T - 1, tuple(low.backward_body(np.arange(T - 1, 0, -1))) if T > 1 else (), "bwd.time_loop"))
+        steps += low.backward_body(np.zeros(1, np.int64))
         steps += low.update_steps()
     if opt.include_host_io:
         steps.append(low.host_out())

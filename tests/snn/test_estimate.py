@@ -114,7 +114,7 @@ def test_two_ipus_use_external_syncs_and_links() -> None:
     assert fast.neurons_per_tile == 2 and fast.mapping.n_ipus_used == 2
     assert [lp.ipu for lp in fast.mapping.layers] == [0, 1, 1]
     program = lower_snn(spec, machine, fast.mapping, functional_activity(spec, 0))
-    external = {s.name.split("[")[0] for s in program.body if isinstance(s, Superstep) and s.sync == "external"}
+    external = {s.name for s in program.iter_static() if isinstance(s, Superstep) and s.sync == "external"}
     # F1 (layer 0 -> layer 1 hand-off), B1 (slot gradients back), B2 (input replication) cross IPUs
     assert external == {"fwd.state_update", "bwd.state_grad", "bwd.replicate"}
     assert fast.breakdown_cycles["global_exchange"] > 0

@@ -58,7 +58,7 @@ def test_weight_grad() -> None:
     assert est.weight_grad_cycles(np.array([3, 5]), 2) == 20 + 23 + 35
     assert est.weight_grad_cycles(np.array([3, 5]), 4) == 20 + 41 + 65
     assert est.weight_grad_cycles(np.array([], np.int64), 2) == 20
-    assert isinstance(est.weight_grad_cycles(np.array([1]), 2), int)
+    assert isinstance(est.weight_grad_cycles(np.array([1]), 2), np.integer)
 
 
 def test_input_grad() -> None:

@@ -4,7 +4,6 @@ tile (§2.2), on small machines where every number can be worked out by hand."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 import numpy as np
@@ -14,7 +13,7 @@ from mimdsim import load_machine
 from mimdsim.errors import ConfigError
 from mimdsim.memory.ledger import memory_ledger
 from mimdsim.partition import partition_layers
-from mimdsim.program.ir import Exchange, HostCopy, Program, Superstep
+from mimdsim.program.ir import Exchange, HostCopy, Program, Repeat, Superstep
 from mimdsim.snn.activity import parametric_activity
 from mimdsim.snn.estimate import saturated_activity
 from mimdsim.snn.layout import build_layout
@@ -45,7 +44,8 @@ def lowered(spec, machine, act=None, **opt):
 
 
 def exchange_of(program: Program, step: str) -> Exchange:
-    for s in program.body:
+    """The exchange of the first static step named ``step`` (a loop body's step comes before the t = 0 body's)."""
+    for s in program.iter_static():
         if isinstance(s, Superstep) and s.name == step:
             assert s.exchange is not None, step
             return s.exchange
@@ -72,24 +72,38 @@ def small():
 
 # ------------------------------------------------------------------ structure
 def _kinds(program: Program) -> list[str]:
-    return [s.name for s in program.body]
+    """Every executed step's name, repeats expanded."""
+    out: list[str] = []
+
+    def walk(steps: tuple) -> None:
+        for s in steps:
+            if isinstance(s, Repeat):
+                for _ in range(s.count):
+                    walk(s.body)
+            else:
+                out.append(s.name)
+
+    walk(program.body)
+    return out
 
 
 def test_superstep_sequence_per_time_step(small) -> None:
     _spec, _machine, program, _lay = small
-    names = _kinds(program)
     fwd = ["state_update", "dense_flags", "rand_offsets", "dense_to_sparse", "tile_combine", "final_combine", "store", "loop"]
     bwd = ["slices", "alpha_mul", "state_grad", "scale", "replicate", "weight_grad", "input_grad", "reduce_stage1", "reduce_stage2", "loop"]
     expected = ["host.input_spikes_and_labels"]
-    expected += [f"fwd.{k}[t={t}]" for t in range(2) for k in fwd]
+    expected += [f"fwd.{k}" for t in range(2) for k in fwd]
     expected += ["loss", "bwd.zero_grads"]
-    expected += [f"bwd.{k}[t=1]" for k in bwd]
-    expected += [f"bwd.{k}[t=0]" for k in bwd if k not in ("input_grad", "reduce_stage1", "reduce_stage2")]
+    expected += [f"bwd.{k}" for k in bwd]
+    expected += [f"bwd.{k}" for k in bwd if k not in ("input_grad", "reduce_stage1", "reduce_stage2")]
     expected += ["update.reduce_replicas", "update.optimizer", "host.loss"]
-    assert names == expected
+    assert _kinds(program) == expected
+    # the time loops stay loops: one static step per kind and loop
+    loops = [s for s in program.body if isinstance(s, Repeat)]
+    assert [(r.name, r.count, len(r.body)) for r in loops] == [("fwd.time_loop", 2, 8), ("bwd.time_loop", 1, 10)]
     assert isinstance(program.body[0], HostCopy) and isinstance(program.body[-1], HostCopy)
     # one machine, one IPU: every sync is internal
-    assert {s.sync for s in program.body if isinstance(s, Superstep)} == {"internal"}
+    assert {s.sync for s in program.iter_static() if isinstance(s, Superstep)} == {"internal"}
     assert program.batch_size == 6 and program.metadata["neurons_per_tile"] == 2
 
 
@@ -97,12 +111,12 @@ def test_superstep_counts_scale_with_t_and_t0_has_no_input_grad() -> None:
     machine = load_machine("bow", tiles_per_ipu=32)
     spec = small_spec(n_timesteps=5)
     program, _, _ = lowered(spec, machine)
-    c = Counter(re.sub(r"\[t=\d+\]$", "", n) for n in _kinds(program))
+    c = Counter(_kinds(program))
     assert c["fwd.state_update"] == 5 and sum(v for k, v in c.items() if k.startswith("fwd.")) == 8 * 5
     # backward: 10 supersteps for t = 4..1, 7 at t = 0 (layer inputs are the initial zeros)
     assert sum(v for k, v in c.items() if k.startswith("bwd.") and k != "bwd.zero_grads") == 10 * 4 + 7
     assert c["bwd.input_grad"] == c["bwd.reduce_stage1"] == c["bwd.reduce_stage2"] == 4
-    assert "bwd.input_grad[t=0]" not in _kinds(program)
+    assert _kinds(program)[-3 - 7 : -3] == [f"bwd.{k}" for k in ("slices", "alpha_mul", "state_grad", "scale", "replicate", "weight_grad", "loop")]
     # a single layer has no input-spike gradient at all
     one = small_spec(layers=[{"n_neurons": 4, "sparse_size": 2}], n_timesteps=3)
     p1, _, _ = lowered(one, machine)
@@ -114,7 +128,7 @@ def test_superstep_counts_scale_with_t_and_t0_has_no_input_grad() -> None:
 
 def test_input_grad_is_costed_only_on_layers_after_the_first(small) -> None:
     _spec, _machine, program, lay = small
-    step = next(s for s in program.body if s.name == "bwd.input_grad[t=1]")
+    step = next(s for s in program.iter_static() if s.name == "bwd.input_grad")
     tiles = np.concatenate([b.tiles for b in step.compute.blocks])
     assert set(tiles.tolist()) == set(lay.layers[1].tiles.tolist()) | set(lay.layers[2].tiles.tolist())
     # B vertices per tile (one per batch element)
@@ -125,7 +139,7 @@ def test_input_grad_is_costed_only_on_layers_after_the_first(small) -> None:
 def test_f1_handoff_bytes(small) -> None:
     """F1: every tile of layer l receives 4 B (S_{l-1} + 1) per step, minus rows it holds itself."""
     spec, machine, program, lay = small
-    got = received(exchange_of(program, "fwd.state_update[t=0]"), machine.n_tiles)
+    got = received(exchange_of(program, "fwd.state_update"), machine.n_tiles)
     want = np.zeros(machine.n_tiles, np.int64)
     S = spec.sparse_sizes
     for l, L in enumerate(lay.layers):
@@ -139,13 +153,13 @@ def test_f1_handoff_bytes(small) -> None:
         clean = [t for t in L.tiles if t not in src]
         assert clean and set(got[clean].tolist()) == {[168, 120, 72][l]}
     # the exchange is static: the same object at every step
-    assert exchange_of(program, "fwd.state_update[t=1]") is exchange_of(program, "fwd.state_update[t=0]")
+    assert exchange_of(program, "fwd.state_update") is exchange_of(program, "fwd.state_update")
 
 
 def test_f2_flag_bytes(small) -> None:
     """F2: N_l x B x 2 x 4 B of flags per layer, each (b, thr, j) slot tile gets its slices' flags."""
     spec, machine, program, lay = small
-    ex = exchange_of(program, "fwd.dense_to_sparse[t=0]")
+    ex = exchange_of(program, "fwd.dense_to_sparse")
     want = np.zeros(machine.n_tiles, np.int64)
     local = 0
     for L in lay.layers:
@@ -170,8 +184,8 @@ def test_f2_flag_bytes(small) -> None:
 def test_f3_f4_partial_lists_and_store(small) -> None:
     """F3: per (layer, b) 2 f (S + 1) x 4 B to the combine tile; F4: 4 (S + 2) B to the sequence row."""
     spec, machine, program, lay = small
-    f3 = received(exchange_of(program, "fwd.final_combine[t=0]"), machine.n_tiles)
-    f4 = received(exchange_of(program, "fwd.store[t=0]"), machine.n_tiles)
+    f3 = received(exchange_of(program, "fwd.final_combine"), machine.n_tiles)
+    f4 = received(exchange_of(program, "fwd.store"), machine.n_tiles)
     w3 = np.zeros(machine.n_tiles, np.int64)
     w4 = np.zeros(machine.n_tiles, np.int64)
     for L in lay.layers:
@@ -185,14 +199,14 @@ def test_f3_f4_partial_lists_and_store(small) -> None:
     np.testing.assert_array_equal(f4, w4)
     # f = 1 everywhere here, so each (layer, b) is 2 (S + 1) x 4 B before locality: 40, 24, 24;
     # the combine tile is slot (b, thr 0, j 0) itself, so at least that half stays local
-    assert total(exchange_of(program, "fwd.final_combine[t=0]")) <= 6 * (40 + 24 + 24) - 6 * (20 + 12 + 12)
+    assert total(exchange_of(program, "fwd.final_combine")) <= 6 * (40 + 24 + 24) - 6 * (20 + 12 + 12)
 
 
 def test_b1_b2_backward_broadcasts(small) -> None:
     """B1: 4 B (2 S_l + 2) per tile (ids + 2 counts + slot gradients); B2: 4 B (S_{l-1} + 2), layer 0: + 1."""
     spec, machine, program, lay = small
-    b1 = received(exchange_of(program, "bwd.state_grad[t=1]"), machine.n_tiles)
-    b2 = received(exchange_of(program, "bwd.replicate[t=1]"), machine.n_tiles)
+    b1 = received(exchange_of(program, "bwd.state_grad"), machine.n_tiles)
+    b2 = received(exchange_of(program, "bwd.replicate"), machine.n_tiles)
     w1 = np.zeros(machine.n_tiles, np.int64)
     w2 = np.zeros(machine.n_tiles, np.int64)
     S = spec.sparse_sizes
@@ -213,15 +227,15 @@ def test_b1_b2_backward_broadcasts(small) -> None:
         if clean:
             assert set(b1[clean].tolist()) == {[240, 144, 144][l]}
     # B2 at t = 0 is the same static exchange
-    assert exchange_of(program, "bwd.replicate[t=0]") is exchange_of(program, "bwd.replicate[t=1]")
+    assert exchange_of(program, "bwd.replicate") is exchange_of(program, "bwd.replicate")
 
 
 def test_b3_reduction_bytes(small) -> None:
     """B3: 4 P_l B S_{l-1} B of partials in total, each stage-1 vertex gets 4 B from every tile
     of its group; B3b: 4 B per (group, b, slot) to the stage-2 tile."""
     spec, machine, program, lay = small
-    b3 = exchange_of(program, "bwd.reduce_stage1[t=1]")
-    b3b = exchange_of(program, "bwd.reduce_stage2[t=1]")
+    b3 = exchange_of(program, "bwd.reduce_stage1")
+    b3b = exchange_of(program, "bwd.reduce_stage2")
     w3 = np.zeros(machine.n_tiles, np.int64)
     w3b = np.zeros(machine.n_tiles, np.int64)
     local = 0
@@ -259,28 +273,28 @@ def test_paper_net_exchange_spot_checks() -> None:
     machine = load_machine("bow")
     program, lay, _ = lowered(spec, machine, include_backward=True)
     n = machine.n_tiles
-    f1 = received(exchange_of(program, "fwd.state_update[t=0]"), n)
+    f1 = received(exchange_of(program, "fwd.state_update"), n)
     l0, l1, _out = lay.layers
     clean0 = np.setdiff1d(l0.tiles, lay.input_seq_tiles)
     clean1 = np.setdiff1d(l1.tiles, l0.combine_tiles)
     assert set(f1[clean0].tolist()) == {6336}  # the 32-id input: 4*48*33 = 6.3 KB per tile
     assert set(f1[clean1].tolist()) == {2880}  # S = 14: 4*48*15 = 2.9 KB per tile
     # F2: 1466*48*8 = 563 KB per hidden layer (less the flags whose slot tile is their neuron tile)
-    f2 = exchange_of(program, "fwd.dense_to_sparse[t=0]")
+    f2 = exchange_of(program, "fwd.dense_to_sparse")
     nominal = (1466 + 1466 + 10) * 48 * 8
     assert 1466 * 48 * 8 == 562_944
     assert 0.99 * nominal < total(f2) <= nominal
     # B3: 733*48*14*4 = 1.97 MB of partials for the second hidden layer (+ 5*48*14*4 for the output)
     # (T = 1: the only backward step is t = 0, which has no input gradient)
-    assert not any(s.name.startswith("bwd.reduce_stage1") for s in program.body)
+    assert not any(s.name.startswith("bwd.reduce_stage1") for s in program.iter_static())
     spec2 = spec.model_copy(update={"n_timesteps": 2})
     program2, _, _ = lowered(spec2, machine)
-    b3 = exchange_of(program2, "bwd.reduce_stage1[t=1]")
+    b3 = exchange_of(program2, "bwd.reduce_stage1")
     assert 733 * 48 * 14 * 4 == 1_970_304
     nominal = 1_970_304 + 5 * 48 * 14 * 4
     assert 0.99 * nominal < total(b3) <= nominal
     # B1 on a clean tile of the first hidden layer: 4*48*(2*14+2) = 5760
-    b1 = received(exchange_of(program2, "bwd.state_grad[t=1]"), n)
+    b1 = received(exchange_of(program2, "bwd.state_grad"), n)
     clean = np.setdiff1d(l0.tiles, np.concatenate([l0.seq_tiles, l1.stage2_tiles]))
     assert set(b1[clean].tolist()) == {5760}
 
@@ -340,7 +354,7 @@ def test_memory_options_change_only_memory() -> None:
     p2, _, _ = lowered(spec, machine, act=act, code_bytes_per_tile=0, vertex_state_bytes=0)
     m1, m2 = memory_ledger(p1, machine), memory_ledger(p2, machine)
     np.testing.assert_array_equal(m1.tile_bytes - m2.tile_bytes - 24 * 1024, m1.kind_bytes["vertex_state"])
-    assert [s.name for s in p1.body] == [s.name for s in p2.body]
+    assert [s.name for s in p1.iter_static()] == [s.name for s in p2.iter_static()]
 
 
 # ------------------------------------------------------------------ bad inputs
@@ -388,7 +402,7 @@ def test_sparse_connectivity_sends_and_stores_only_connected_inputs() -> None:
     assert lay.tile_sources.tolist() == expect and min(expect) < spec.input_sparse_size
     # F1: each tile of layer 0 receives min(S_in, sources) ids + 1 count per sample (a sample
     # whose input row sits on the tile itself is not exchanged)
-    got = received(exchange_of(program, "fwd.state_update[t=0]"), m.n_tiles)[lay.tiles]
+    got = received(exchange_of(program, "fwd.state_update"), m.n_tiles)[lay.tiles]
     remote = [int((layout.input_seq_tiles != t).sum()) for t in lay.tiles]
     assert got.tolist() == [W * r * (min(spec.input_sparse_size, s) + 1) for r, s in zip(remote, expect, strict=True)]
     # weights: a row per connected input plus its index
@@ -399,6 +413,6 @@ def test_sparse_connectivity_sends_and_stores_only_connected_inputs() -> None:
     res = {e: simulate(program, m, e) for e in ("des", "fast")}
     assert res["des"].total_cycles == res["fast"].total_cycles
     dense_prog, _, _ = lowered(dense, m, saturated_activity(dense))
-    upd = next(r for r in res["fast"].supersteps if r.name == "fwd.state_update[t=0]")
-    dense_upd = next(r for r in simulate(dense_prog, m, "fast").supersteps if r.name == "fwd.state_update[t=0]")
+    upd = next(r for r in res["fast"].supersteps if r.name == "fwd.state_update")
+    dense_upd = next(r for r in simulate(dense_prog, m, "fast").supersteps if r.name == "fwd.state_update")
     assert upd.compute_cycles < dense_upd.compute_cycles
