@@ -187,17 +187,14 @@ class ComputeSet:
 
     name: str
     blocks: tuple[VertexBlock, ...] = ()
+    n_rows: int = field(init=False, repr=False, compare=False)
+    is_table: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "blocks", tuple(self.blocks))
-
-    @property
-    def n_rows(self) -> int:
-        return max((b.n_rows for b in self.blocks), default=1)
-
-    @property
-    def is_table(self) -> bool:
-        return any(b.is_table for b in self.blocks)
+        tables = [b for b in self.blocks if b.is_table]
+        object.__setattr__(self, "is_table", bool(tables))
+        object.__setattr__(self, "n_rows", max((b.n_rows for b in tables), default=1))
 
     def row(self, r: int) -> ComputeSet:
         """The compute set of row ``r`` (itself when no block has a table)."""
