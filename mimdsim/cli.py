@@ -240,22 +240,57 @@ def _layer_list(text: str) -> list[int]:
     return sizes
 
 
+def _float_values(text: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or comma-separated numbers (got {text!r})") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
+def _spec_overrides(args: argparse.Namespace, spec: Any) -> Any:
+    """``spec`` with the run's network options applied (batch, T, S_in, optimizer, weight scale, θ2, ...)."""
+    fields: dict[str, Any] = {}
+    for key, attr in (
+        ("batch_size", "batch"), ("n_timesteps", "timesteps"), ("input_sparse_size", "input_sparse_size"), ("optimizer", "optimizer"),
+        ("weight_mul", "weight_mul"), ("n_input_addresses", "input_addresses"), ("steps_per_execution", "steps_per_execution"),
+    ):  # fmt: skip
+        if getattr(args, attr) is not None:
+            fields[key] = getattr(args, attr)
+    data = {**spec.model_dump(), **fields}
+    if args.second_threshold is not None:
+        values = args.second_threshold
+        if len(values) == 1:
+            data["second_threshold"] = values[0]
+            data["layers"] = [{**lay, "second_threshold": None} for lay in data["layers"]]
+        elif len(values) == len(data["layers"]):
+            data["layers"] = [{**lay, "second_threshold": v} for lay, v in zip(data["layers"], values, strict=True)]
+        else:
+            raise MimdsimError(f"--second-threshold: {len(values)} values for {len(data['layers'])} layers (give one, or one per layer)")
+    if not fields and args.second_threshold is None:
+        return spec
+    from pydantic import ValidationError
+
+    from mimdsim.arch.load import format_validation_error
+
+    try:
+        return type(spec).model_validate(data)
+    except ValidationError as err:
+        raise MimdsimError(format_validation_error(err, "SNN model (with the command line's options)")) from None
+
+
 def _snn_estimate(args: argparse.Namespace) -> Any:
     """Resolve model file, run hints and flags (flags win), then estimate."""
     from mimdsim.snn.estimate import estimate_training_step
+    from mimdsim.snn.lower import LoweringOptions
     from mimdsim.snn.spec import RunHints, load_snn_model, snn_from_sizes
 
     if args.model is not None:
         if args.layers is not None:
             raise MimdsimError("give either a MODEL.toml or --layers, not both")
         spec, hints = load_snn_model(args.model, activity=args.activity)
-        shape = {k: v for k, v in (("batch_size", args.batch), ("n_timesteps", args.timesteps)) if v is not None}
-        if args.input_sparse_size is not None:
-            shape["input_sparse_size"] = args.input_sparse_size
-        if args.optimizer is not None:
-            shape["optimizer"] = args.optimizer
-        if shape:
-            spec = type(spec).model_validate({**spec.model_dump(), **shape})
     else:
         if args.layers is None:
             raise MimdsimError("give a MODEL.toml (see models/snn/) or --layers N_IN,N_1,...,N_OUT")
@@ -269,6 +304,7 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
             optimizer=args.optimizer or "adam",
             name="cli",
         )
+    spec = _spec_overrides(args, spec)
     overrides = dict(args.overrides)
     n_ipus = args.n_ipus if args.n_ipus is not None else hints.n_ipus
     if n_ipus is not None:
@@ -287,6 +323,7 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
         seed=args.seed if args.seed is not None else hints.seed,
         gpu=args.compare_gpu,
         allow_oom=args.allow_oom,
+        options=LoweringOptions(lowering=args.lowering),
     )
 
 
@@ -319,12 +356,26 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--activity", type=float, metavar="A", help="max activity in (0, 1]: sparse size 2*floor(A*N/2) per layer (default 0.01)")
     g.add_argument("--input-sparse-size", type=_positive_int, metavar="S_IN", help="input sparse size (default 32)")
     g.add_argument("--optimizer", choices=("adam", "sgd"), help="optimizer (default adam)")
+    g.add_argument("--weight-mul", type=float, metavar="W", help="initial weight scale, the authors' weight_mul (default 2.0, their final benchmark script)")
+    g.add_argument(
+        "--second-threshold", type=_float_values, metavar="TH2[,TH2,...]",
+        help="second threshold θ2: one value for every layer, or one per layer (default 0.9; the scripts use 0.9-0.98, -100 on the output layer in one)",
+    )
+    g.add_argument(
+        "--input-addresses", type=_positive_int, metavar="N",
+        help="distinct input ids the data uses, when fewer than the first layer's inputs (the scripts' NMNIST: 1152 of 2312)",
+    )
+    g.add_argument("--steps-per-execution", type=_positive_int, metavar="N", help="Keras steps per device execution: they share the machine's execution_overhead_s")
     r = p.add_argument_group("run")
     r.add_argument("--machine", "-m", default=None, metavar="NAME|PATH.toml", help="machine preset or TOML file (default: the model's [run] machine, else bow)")
     r.add_argument("--set", dest="overrides", action="append", type=_parse_set, default=[], metavar="KEY=VALUE", help="override a machine field (repeatable)")
     r.add_argument("--n-ipus", type=_positive_int, help="number of IPUs (sets the machine's n_ipus)")
     r.add_argument("--neurons-per-tile", type=_positive_int, metavar="K", help="neurons per tile (default: smallest even k that fits the tiles)")
     r.add_argument("--engine", "-e", choices=sorted(ENGINES), default=None, help=f"simulation engine (default: {DEFAULT_ENGINE})")
+    r.add_argument(
+        "--lowering", choices=("poplar", "fused"), default="poplar",
+        help="poplar: the authors' Poplar program call by call (default); fused: the condensed sequence, a what-if (docs/snn.md)",
+    )
     r.add_argument("--seed", type=int, help="seed of the functional model's weights and input (default 0)")
     r.add_argument(
         "--activity-source", default="functional", metavar="SOURCE",

@@ -30,7 +30,6 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
-import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -236,10 +235,6 @@ def snn_points(
     return expand_grid(base, {"model": paths, "activity": list(activities)})
 
 
-def _kind(name: str) -> str:
-    return re.sub(r"\[t=\d+\]$", "", name)
-
-
 def _phase(name: str) -> str:
     head = name.split(".", 1)[0]
     return head if head in ("fwd", "bwd", "update", "host") else "other"
@@ -277,6 +272,7 @@ def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
     """
     t0 = time.perf_counter()
     from mimdsim.arch import load_machine
+    from mimdsim.engines.result import step_family
     from mimdsim.snn.estimate import estimate_training_step, make_activity
     from mimdsim.snn.spec import load_snn_model
 
@@ -322,7 +318,7 @@ def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
         label = "support" if lay is None else f"L{lay + 1}"
         by_layer[label] += rec.cycles
         phase[_phase(rec.name)] += rec.cycles
-        kind_layer[_kind(rec.name)][label] += rec.cycles
+        kind_layer[step_family(rec.name)][label] += rec.cycles
     top = [
         {
             "name": k.name,

@@ -81,7 +81,7 @@ def test_multi_ipu_option(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("extra", "words"),
     [
-        (["--batch", "8"], ["batch_size: 8 is not a multiple of 6"]),
+        (["--batch", "8"], ["batch_size: 8 is not a multiple of num_worker_contexts = 6"]),
         (["--activity", "1.5"], ["activity: 1.5 is outside (0, 1]"]),
         (["--activity-source", "nope"], ["activity: 'nope'"]),
         (["--activity-source", "parametric"], ["needs a firing rate"]),

@@ -206,4 +206,4 @@ def test_snn_sweep_parallel_equals_serial(tiny: Path, small_bow) -> None:  # typ
     strip = [{k: v for k, v in r.items() if k != "elapsed_s"} for r in serial]
     assert strip == [{k: v for k, v in r.items() if k != "elapsed_s"} for r in parallel]
     assert [r["activity"] for r in serial] == [0.25, 0.5]
-    assert serial[0]["ipu_cycles_per_step"] <= serial[1]["ipu_cycles_per_step"]
+    assert serial[0]["sparse_sizes"] != serial[1]["sparse_sizes"]

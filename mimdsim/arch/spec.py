@@ -62,6 +62,7 @@ class MachineSpec(BaseModel):
     # host
     host_bytes_per_s: float = Field(8e9, gt=0)
     host_overhead_cycles: int = Field(0, ge=0)
+    execution_overhead_s: float = Field(0.0, ge=0)
 
     @model_validator(mode="after")
     def _check_cross_fields(self) -> MachineSpec:

@@ -307,12 +307,15 @@ def compute_structure(cs: ComputeSet, n_tiles: int, tiles_per_ipu: int) -> Compu
     return ComputeStructure(cs.n_rows, *arrays)
 
 
-def _block_tables(cs: ComputeSet) -> tuple[np.ndarray, ...]:
+_A = np.ndarray
+
+
+def _block_tables(cs: ComputeSet) -> tuple[_A, _A, _A, _A, _A, _A, _A, _A, _A, _A]:
     """The flat cycle tables of the blocks of ``cs`` (per block: vertex count, offsets, rows)."""
     blocks = cs.blocks
     nvtx = np.array([b.n_vertex_kinds for b in blocks], np.int64)
     cyc_rows = np.array([b.worker_cycles.shape[0] if b.worker_cycles.ndim == 2 else 1 for b in blocks], np.int64)
-    cnt_rows = np.array([b.worker_counts.shape[0] if b.worker_counts.ndim == 2 else 1 for b in blocks], np.int64)  # type: ignore[union-attr]
+    cnt_rows = np.array([b.worker_counts.shape[0] if b.worker_counts.ndim == 2 else 1 for b in blocks], np.int64)
     sups = [np.atleast_1d(np.asarray(b.supervisor_cycles, np.int64)) for b in blocks]
     sup_rows = np.array([s.size for s in sups], np.int64)
 
@@ -326,7 +329,7 @@ def _block_tables(cs: ComputeSet) -> tuple[np.ndarray, ...]:
         return np.concatenate([p.reshape(-1) for p in parts]) if parts else np.zeros(0, np.int64)
 
     cyc = cat([b.worker_cycles for b in blocks])
-    cnt = cat([b.worker_counts for b in blocks])  # type: ignore[misc]
+    cnt = cat([b.worker_counts for b in blocks])
     sup = cat(sups)
     return (nvtx, ptr(nvtx * cyc_rows), cyc_rows, ptr(nvtx * cnt_rows), cnt_rows, ptr(sup_rows), sup_rows, cyc, cnt, sup)
 

@@ -5,7 +5,8 @@ On-chip model (ipu-hardware.md §2; Poplar's planners' form):
 * every transfer's bytes leave its source tile once (a multicast is one send);
 * each destination tile receives the bytes; when another tile of its supertile receives
   the same transfer (and ``supports_supertile_send_receive``), it receives at double rate;
-* every message (one transfer, i.e. one contiguous region from one source tile) costs
+* every message (one contiguous region from one source tile; a transfer holds
+  ``messages[i]`` of them, 1 by default) costs
   ``exchange_message_cycles`` at its source (once per multicast) and at each destination
   (switching the receive multiplexer to the next source and setting up the region);
 * a tile's time is ``max(ceil(send_bytes / bpc) + m * sends,
@@ -30,7 +31,10 @@ from mimdsim.arch.spec import MachineSpec
 from mimdsim.cost.links import TOPOLOGY_CODES, n_link_ids, route
 from mimdsim.program.ir import Exchange
 
-__all__ = ["ExchangeParams", "ExchangeWorkspace", "exchange_kernel", "exchange_phase_cycles"]
+__all__ = ["ExchangeParams", "ExchangeWorkspace", "NO_TILE_OUTPUT", "exchange_kernel", "exchange_phase_cycles", "exchange_tile_cycles"]
+
+NO_TILE_OUTPUT = np.zeros(0, np.int64)
+"""The ``out_tile`` argument of :func:`exchange_kernel` when the per-tile times are not needed."""
 
 
 class ExchangeParams:
@@ -107,6 +111,7 @@ def exchange_kernel(
     dst_ptr: np.ndarray,
     dst: np.ndarray,
     nbytes: np.ndarray,
+    messages: np.ndarray,
     tiles_per_ipu: int,
     n_ipus: int,
     tps: int,
@@ -130,8 +135,15 @@ def exchange_kernel(
     route_buf: np.ndarray,
     link_touched: np.ndarray,
     out_ipu_phase: np.ndarray,
+    out_tile: np.ndarray,
 ) -> int:
-    """Per-IPU on-chip phase cycles into ``out_ipu_phase``; returns the global phase cycles."""
+    """Per-IPU on-chip phase cycles into ``out_ipu_phase``; returns the global phase cycles.
+
+    ``out_tile`` (length ``n_tiles``, or empty to skip) receives every tile's own on-chip
+    time (send or receive bound plus transit, without the phase overhead; 0 for a tile
+    without on-chip traffic).
+    """
+    keep_tiles = out_tile.shape[0] > 0
     n_touched = 0
     n_links_touched = 0
     max_hops = 0
@@ -139,6 +151,7 @@ def exchange_kernel(
     for i in range(src.shape[0]):
         s = src[i]
         b = nbytes[i]
+        mi = messages[i]
         if b == 0:
             # no traffic; also keeps `touched` (tracked through non-zero counters) within n_tiles
             continue
@@ -159,14 +172,14 @@ def exchange_kernel(
                 touched[n_touched] = d
                 n_touched += 1
             if dipu == sipu:
-                msgs[1, d] += 1
+                msgs[1, d] += mi
                 if tps > 1 and group[d // tps] > 1:
                     recv2[d] += b
                 else:
                     recv2[d] += 2 * b
             else:
                 grecv[d] += b
-                msgs[3, d] += 1
+                msgs[3, d] += mi
                 if ipu_mark[dipu] != i + 1:
                     ipu_mark[dipu] = i + 1
                     any_global = True
@@ -174,7 +187,7 @@ def exchange_kernel(
                         touched[n_touched] = s
                         n_touched += 1
                     gsend[s] += b
-                    msgs[2, s] += 1
+                    msgs[2, s] += mi
                     h = route(topo, n_ipus, cols, sipu, dipu, route_buf)
                     if h > max_hops:
                         max_hops = h
@@ -193,7 +206,7 @@ def exchange_kernel(
                 touched[n_touched] = s
                 n_touched += 1
             send[s] += b
-            msgs[0, s] += 1
+            msgs[0, s] += mi
     for k in range(n_ipus):
         out_ipu_phase[k] = 0
         ipu_mark[k] = 0
@@ -207,6 +220,8 @@ def exchange_kernel(
             k = t // tiles_per_ipu
             if c + overhead > out_ipu_phase[k]:
                 out_ipu_phase[k] = c + overhead
+            if keep_tiles:
+                out_tile[t] = c
         g = max((gsend[t] + bpc - 1) // bpc + message * msgs[2, t], (grecv[t] + bpc - 1) // bpc + message * msgs[3, t])
         if g > gport:
             gport = g
@@ -236,11 +251,29 @@ def exchange_phase_cycles(ex: Exchange, machine: MachineSpec) -> tuple[np.ndarra
     >>> from mimdsim.arch import load_machine
     >>> m = load_machine("mk2", exchange_overhead_cycles=0)
     >>> ex = Exchange.from_transfers("e", [(5, [0, 1], 40), (6, [0], 40)])
-    >>> exchange_phase_cycles(ex, m)[0].tolist()   # tile 0: 40 B at 8 B/cycle + 40 B at 4
-    [15]
+    >>> exchange_phase_cycles(ex, m)[0].tolist()   # tile 0: 40 B at 8 B/cycle + 40 B at 4 + 2 messages of 8
+    [31]
     """
     p = ExchangeParams(machine)
     ws = ExchangeWorkspace(machine)
     out = np.zeros(machine.n_ipus, np.int64)
-    g = exchange_kernel(ex.src, ex.dst_ptr, ex.dst, ex.nbytes, *p.as_tuple(), *ws.as_tuple(), out)
+    g = exchange_kernel(ex.src, ex.dst_ptr, ex.dst, ex.nbytes, ex.messages, *p.as_tuple(), *ws.as_tuple(), out, NO_TILE_OUTPUT)
     return out, int(g)
+
+
+def exchange_tile_cycles(ex: Exchange, machine: MachineSpec) -> np.ndarray:
+    """Each tile's own on-chip exchange time in ``ex`` (the phase lasts the slowest one plus the overhead).
+
+    Examples
+    --------
+    >>> from mimdsim.arch import load_machine
+    >>> m = load_machine("mk2", tiles_per_ipu=4, exchange_message_cycles=2)
+    >>> exchange_tile_cycles(Exchange.from_transfers("e", [(0, [1], 40), (2, [1], 8)]), m).tolist()
+    [12, 16, 4, 0]
+    """
+    p = ExchangeParams(machine)
+    ws = ExchangeWorkspace(machine)
+    out = np.zeros(machine.n_ipus, np.int64)
+    tiles = np.zeros(machine.n_tiles, np.int64)
+    exchange_kernel(ex.src, ex.dst_ptr, ex.dst, ex.nbytes, ex.messages, *p.as_tuple(), *ws.as_tuple(), out, tiles)
+    return tiles

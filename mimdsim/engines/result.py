@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CATEGORIES", "TIMELINE_PHASES", "DEFAULT_MAX_TIMELINE_EVENTS", "SuperstepRecord", "RunResult", "Timeline"]
+__all__ = ["CATEGORIES", "TIMELINE_PHASES", "DEFAULT_MAX_TIMELINE_EVENTS", "SuperstepRecord", "RunResult", "Timeline", "step_family"]
 
 CATEGORIES: tuple[str, ...] = ("compute", "exchange", "global_exchange", "host_exchange", "sync")
 """Critical-path categories; with ``compute_excl_idle`` they are the Poplar profile's lines."""
@@ -16,6 +16,15 @@ TIMELINE_PHASES: tuple[str, ...] = ("wait", "sync", "global_exchange", "exchange
 
 DEFAULT_MAX_TIMELINE_EVENTS = 5_000_000
 """Default cap on the intervals a timeline may hold (about 0.5 GB of Chrome trace JSON)."""
+
+
+def step_family(name: str) -> str:
+    """A step's name without a trailing ``[...]`` qualifier: the family records are grouped by.
+
+    >>> step_family("fwd.update.ids[l=2]"), step_family("bwd.state_grad")
+    ('fwd.update.ids', 'bwd.state_grad')
+    """
+    return name[: name.index("[")] if name.endswith("]") and "[" in name else name
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,7 @@ class ProgramArrays:
     ex_dst_ptr: np.ndarray
     ex_dst: np.ndarray
     ex_nbytes: np.ndarray
+    ex_messages: np.ndarray
     host_ptr: np.ndarray
     host_tiles: np.ndarray
     host_nbytes: np.ndarray
@@ -216,7 +217,7 @@ def _columns(cols: tuple[list[int], ...]) -> np.ndarray:
     return out
 
 
-def _flatten_exchanges(ex_list: list[Exchange]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _flatten_exchanges(ex_list: list[Exchange]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     dst_off = _ptr([e.dst.size for e in ex_list])
     dst_ptr = [e.dst_ptr[:-1] + dst_off[k] for k, e in enumerate(ex_list)] + [dst_off[-1:]]
     return (
@@ -225,6 +226,7 @@ def _flatten_exchanges(ex_list: list[Exchange]) -> tuple[np.ndarray, np.ndarray,
         _cat(dst_ptr),
         _cat([e.dst for e in ex_list]),
         _cat([e.nbytes for e in ex_list]),
+        _cat([e.messages for e in ex_list]),
     )
 
 

@@ -109,7 +109,7 @@ class VertexBlock:
     codelet: str
     tiles: np.ndarray
     worker_cycles: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    worker_counts: np.ndarray | None = None
+    worker_counts: np.ndarray = None  # type: ignore[assignment]  # None -> ones in __post_init__
     supervisor_cycles: int | np.ndarray = 0
 
     def __post_init__(self) -> None:
@@ -120,14 +120,14 @@ class VertexBlock:
         object.__setattr__(self, "worker_counts", _table(counts))
         sup = self.supervisor_cycles
         if np.ndim(sup) == 0:
-            object.__setattr__(self, "supervisor_cycles", int(sup))  # type: ignore[arg-type]
+            object.__setattr__(self, "supervisor_cycles", int(sup))
         else:
             object.__setattr__(self, "supervisor_cycles", frozen_array(sup, np.int64).reshape(-1))
 
     @property
     def n_rows(self) -> int:
         """Rows of the block's cycle table (1 when it has none)."""
-        rows = [a.shape[0] for a in (self.worker_cycles, self.worker_counts) if a.ndim == 2]  # type: ignore[union-attr]
+        rows = [a.shape[0] for a in (self.worker_cycles, self.worker_counts) if a.ndim == 2]
         if isinstance(self.supervisor_cycles, np.ndarray):
             rows.append(self.supervisor_cycles.size)
         return max(rows, default=1)
@@ -137,7 +137,7 @@ class VertexBlock:
         """True when some cost of the block changes from row to row."""
         return (
             self.worker_cycles.ndim == 2
-            or self.worker_counts.ndim == 2  # type: ignore[union-attr]
+            or self.worker_counts.ndim == 2
             or isinstance(self.supervisor_cycles, np.ndarray)
         )
 
@@ -152,7 +152,7 @@ class VertexBlock:
             return self
         counts = self.worker_counts
         cyc = self.worker_cycles[r] if self.worker_cycles.ndim == 2 else self.worker_cycles
-        cnt = counts[r] if counts.ndim == 2 else counts  # type: ignore[union-attr]
+        cnt = counts[r] if counts.ndim == 2 else counts
         sup = self.supervisor_cycles
         sup_r = int(sup[r]) if isinstance(sup, np.ndarray) else sup
         return VertexBlock(self.codelet, self.tiles, cyc, cnt, sup_r)
@@ -160,7 +160,7 @@ class VertexBlock:
     @property
     def n_vertices_per_tile(self) -> int:
         """Worker vertices on each tile (supervisor vertices not counted; the largest row of a table)."""
-        per_row = self.worker_counts.sum(axis=-1)  # type: ignore[union-attr]  # an array after __post_init__
+        per_row = self.worker_counts.sum(axis=-1)  # an array after __post_init__
         return int(np.max(per_row)) if np.ndim(per_row) else int(per_row)
 
     @property
@@ -205,23 +205,31 @@ class ComputeSet:
 
 @dataclass(frozen=True, eq=False)
 class Exchange:
-    """Compiler-scheduled transfers of one exchange phase (CSR multicast form)."""
+    """Compiler-scheduled transfers of one exchange phase (CSR multicast form).
+
+    ``messages[i]`` (default 1) is how many contiguous memory regions transfer ``i``'s
+    bytes form; each region is one message, which costs ``exchange_message_cycles`` at
+    the source and at every destination (docs/concepts.md).
+    """
 
     name: str
     src: np.ndarray
     dst_ptr: np.ndarray
     dst: np.ndarray
     nbytes: np.ndarray
+    messages: np.ndarray = None  # type: ignore[assignment]  # None -> ones in __post_init__
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "src", frozen_array(self.src, np.int64).reshape(-1))
         object.__setattr__(self, "dst_ptr", frozen_array(self.dst_ptr, np.int64).reshape(-1))
         object.__setattr__(self, "dst", frozen_array(self.dst, np.int64).reshape(-1))
         object.__setattr__(self, "nbytes", frozen_array(self.nbytes, np.int64).reshape(-1))
+        msgs = np.ones(self.src.shape, np.int64) if self.messages is None else self.messages
+        object.__setattr__(self, "messages", frozen_array(msgs, np.int64).reshape(-1))
 
     @classmethod
     def from_transfers(cls, name: str, transfers: list[tuple[int, list[int] | np.ndarray, int]]) -> Exchange:
-        """Build from ``[(src_tile, dst_tiles, nbytes), ...]``."""
+        """Build from ``[(src_tile, dst_tiles, nbytes), ...]`` (one message each)."""
         src = np.array([t[0] for t in transfers], np.int64)
         dsts = [np.asarray(t[1], np.int64).reshape(-1) for t in transfers]
         ptr = np.zeros(len(transfers) + 1, np.int64)

@@ -84,7 +84,7 @@ def _compute_to_dict(cs: ComputeSet) -> dict[str, Any]:
                 "codelet": b.codelet,
                 "tiles": _ints(b.tiles),
                 "worker_cycles": _ints(b.worker_cycles),
-                "worker_counts": _ints(b.worker_counts),  # type: ignore[arg-type]  # an array after __post_init__
+                "worker_counts": _ints(b.worker_counts),  # an array after __post_init__
                 "supervisor_cycles": _ints(b.supervisor_cycles) if isinstance(b.supervisor_cycles, np.ndarray) else b.supervisor_cycles,
             }
             for b in cs.blocks
@@ -93,7 +93,10 @@ def _compute_to_dict(cs: ComputeSet) -> dict[str, Any]:
 
 
 def _exchange_to_dict(ex: Exchange) -> dict[str, Any]:
-    return {"name": ex.name, "src": _ints(ex.src), "dst_ptr": _ints(ex.dst_ptr), "dst": _ints(ex.dst), "nbytes": _ints(ex.nbytes)}
+    out = {"name": ex.name, "src": _ints(ex.src), "dst_ptr": _ints(ex.dst_ptr), "dst": _ints(ex.dst), "nbytes": _ints(ex.nbytes)}
+    if ex.messages is not None and ex.messages.size and int(ex.messages.max()) != 1:
+        out["messages"] = _ints(ex.messages)
+    return out
 
 
 def program_to_dict(program: Program) -> dict[str, Any]:
@@ -288,8 +291,8 @@ def _read_tensor(r: _Reader, value: Any, where: str) -> Tensor:
     return Tensor(r.string(o, "name", where), tiles, nbytes, kind)  # type: ignore[arg-type]
 
 
-def _read_exchange(r: _Reader, value: Any, where: str) -> Exchange:
-    o = r.obj(value, where, ("name", "src", "dst_ptr", "dst", "nbytes"))
+def _read_exchange(r: _Reader, value: Any, where: str, version: int) -> Exchange:
+    o = r.obj(value, where, ("name", "src", "dst_ptr", "dst", "nbytes", "messages") if version >= 2 else ("name", "src", "dst_ptr", "dst", "nbytes"))
     src = r.array(o, "src", where)
     dst_ptr = r.array(o, "dst_ptr", where)
     dst = r.array(o, "dst", where)
@@ -302,7 +305,12 @@ def _read_exchange(r: _Reader, value: Any, where: str) -> Exchange:
             f"expected {src.size + 1} increasing offsets from 0 to len(dst) = {dst.size}, each transfer with >= 1 destination",
             _ints(dst_ptr),
         )
-    return Exchange(r.string(o, "name", where), src, dst_ptr, dst, nbytes)
+    messages: np.ndarray | None = None
+    if "messages" in o:
+        messages = r.array(o, "messages", where, minimum=1)
+        if messages.size != src.size:
+            raise r.fail(_join(where, "messages"), f"has {messages.size} entries, expected one per transfer ({src.size})", show_value=False)
+    return Exchange(r.string(o, "name", where), src, dst_ptr, dst, nbytes, messages)  # type: ignore[arg-type]  # None -> ones
 
 
 def _read_compute(r: _Reader, value: Any, where: str, version: int) -> ComputeSet:
@@ -367,7 +375,7 @@ def _read_steps(
         kind = r.string(sv, "type", w, allowed=tuple(_STEP_KEYS))
         s = r.obj(sv, w, _STEP_KEYS[kind])
         if kind == "superstep":
-            ex = _read_phase(r, s, "exchange", w, exchanges, lambda v, ww: _read_exchange(r, v, ww), "exchanges")
+            ex = _read_phase(r, s, "exchange", w, exchanges, lambda v, ww: _read_exchange(r, v, ww, version), "exchanges")
             cs = _read_phase(r, s, "compute", w, computes, lambda v, ww: _read_compute(r, v, ww, version), "compute_sets")
             steps.append(Superstep(r.string(s, "name", w), r.string(s, "sync", w, default="internal", allowed=_SYNCS), ex, cs))  # type: ignore[arg-type]
         elif kind == "host_copy":
@@ -411,7 +419,7 @@ def program_from_dict(data: Any, source: str = "<dict>") -> Program:
         if not isinstance(tables[key], list):
             raise r.fail(key, "expected a list", tables[key])
     tensors = tuple(_read_tensor(r, v, f"tensors[{k}]") for k, v in enumerate(tables["tensors"]))
-    exchanges = [_read_exchange(r, v, f"exchanges[{k}]") for k, v in enumerate(tables["exchanges"])]
+    exchanges = [_read_exchange(r, v, f"exchanges[{k}]", version) for k, v in enumerate(tables["exchanges"])]
     computes = [_read_compute(r, v, f"compute_sets[{k}]", version) for k, v in enumerate(tables["compute_sets"])]
     body = _read_steps(r, r.field(o, "body", ""), "body", exchanges, computes, version)
     return Program(name, body, tensors, batch, dict(metadata))

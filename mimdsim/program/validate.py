@@ -38,9 +38,9 @@ def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> Non
     tiles = np.concatenate([b.tiles for *_, b in blocks])
     tile_owner = np.repeat(idx, [b.tiles.size for *_, b in blocks])
     cyc = np.concatenate([b.worker_cycles.reshape(-1) for *_, b in blocks])
-    cnt = np.concatenate([b.worker_counts.reshape(-1) for *_, b in blocks])  # type: ignore[union-attr]
+    cnt = np.concatenate([b.worker_counts.reshape(-1) for *_, b in blocks])
     vtx_owner = np.repeat(idx, [b.worker_cycles.size for *_, b in blocks])
-    cnt_owner = np.repeat(idx, [b.worker_counts.size for *_, b in blocks])  # type: ignore[union-attr]
+    cnt_owner = np.repeat(idx, [b.worker_counts.size for *_, b in blocks])
     sups = [np.atleast_1d(np.asarray(b.supervisor_cycles, np.int64)) for *_, b in blocks]
     sup = np.concatenate(sups)
     sup_owner = np.repeat(idx, [x.size for x in sups])
@@ -77,8 +77,10 @@ def _check_block_tables(where: str, b: VertexBlock, cs_rows: int) -> None:
 def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) -> None:
     w = f"{where}: exchange {ex.name!r}"
     n = ex.src.size
-    if ex.dst_ptr.size != n + 1 or ex.nbytes.size != n:
-        raise ProgramError(f"{w}: src, dst_ptr and nbytes disagree on the number of transfers")
+    if ex.dst_ptr.size != n + 1 or ex.nbytes.size != n or ex.messages.size != n:
+        raise ProgramError(f"{w}: src, dst_ptr, nbytes and messages disagree on the number of transfers")
+    if n and ex.messages.min() < 1:
+        raise ProgramError(f"{w}: transfer {int(np.argmin(ex.messages))} has {int(ex.messages.min())} messages (must be >= 1)")
     if n and (ex.dst_ptr[0] != 0 or ex.dst_ptr[-1] != ex.dst.size or np.any(np.diff(ex.dst_ptr) < 1)):
         raise ProgramError(f"{w}: dst_ptr must start at 0, end at len(dst) and give each transfer >= 1 destination")
     _tiles_in_range(w, ex.src, machine.n_tiles)

@@ -5,7 +5,7 @@ Three sections, each a list of rows with the same fields (``section``, ``quantit
 ``explanation``):
 
 1. **Poplar tutorial 6** (:func:`tut6_rows`): the rows of
-   :func:`mimdsim.examples.tut6.tut6_validation_rows` (planner, profile categories,
+   :func:`mimdsim.examples.tut6_validation.tut6_validation_rows` (planner, profile categories,
    critical-path exchange and compute on the IPU Model and on Mk2 hardware).
 2. **Hardware constants** (:func:`hardware_rows`): the machine presets' sourced values
    against ``shared/reference/ipu-hardware.md``, the aggregate figures they imply
@@ -107,8 +107,8 @@ def band_error(value: float, lo: float, hi: float) -> float:
 # 1. Poplar tutorial 6
 # ---------------------------------------------------------------------------
 def tut6_rows(engine: str = "fast") -> list[dict[str, Any]]:
-    """The tutorial-6 rows of :func:`mimdsim.examples.tut6.tut6_validation_rows`, in this page's format."""
-    from mimdsim.examples.tut6 import tut6_validation_rows
+    """The tutorial-6 rows of :func:`mimdsim.examples.tut6_validation.tut6_validation_rows`, in this page's format."""
+    from mimdsim.examples.tut6_validation import tut6_validation_rows
 
     out = []
     for r in tut6_validation_rows(engine):
@@ -649,7 +649,7 @@ def validation_page(rep: ValidationReport, *, out_path: str | os.PathLike[str] |
     L.append(_table(rep.hardware) + "\n")
 
     L.append("## 3. Poplar tutorial 6 (matrix-vector 10000 x 1000 fp32)\n")
-    L.append("The rows of `mimdsim.examples.tut6.tut6_validation_rows()`; the program, the configurations and the gaps "
+    L.append("The rows of `mimdsim.examples.tut6_validation.tut6_validation_rows()`; the program, the configurations and the gaps "
              "are described in [validation_tut6.md](validation_tut6.md).\n")
     L.append(_table(rep.tut6, short_config=True) + "\n")
 

@@ -183,7 +183,7 @@ def parametric_activity(
     ``S_l`` and ``valid = min(true + Binomial(N_l, min(1, rate·grad_fraction)), S_l)`` (the gradient-only
     band ``θ2 < V <= θ1`` holds about ``grad_fraction`` neurons per true spike; see
     ``DEFAULT_GRAD_FRACTION`` for the measured value).
-    The input gets ``Binomial(n_inputs, input_rate)`` capped at ``S_in``; ``input_rate``
+    The input gets ``Binomial(input_addresses, input_rate)`` capped at ``S_in``; ``input_rate``
     defaults to ``rate``. All draws come from ``np.random.default_rng(seed)``.
 
     >>> from mimdsim.snn.spec import snn_from_sizes
@@ -202,7 +202,7 @@ def parametric_activity(
     grad_rate = min(1.0, rate * grad_fraction)
     rng = np.random.default_rng(seed)
     shape = (spec.n_timesteps, spec.batch_size)
-    inp = np.minimum(rng.binomial(spec.n_inputs, in_rate, size=shape), spec.input_sparse_size)
+    inp = np.minimum(rng.binomial(spec.input_addresses, in_rate, size=shape), spec.input_sparse_size)
     true, valid = [inp], [inp]
     for lay in spec.layers:
         t = rng.binomial(lay.n_neurons, rate, size=shape)

@@ -14,7 +14,12 @@ holding more than ``S_in`` distinct addresses keeps a uniformly random subset of
   ``x[39:32] y[31:24] polarity[23] timestamp_us[22:0]``. An event with ``y == 240`` is a
   timestamp-overflow marker: it adds 2**13 µs to all later events and is not a spike.
   Address ``id = (p·height + y)·width + x`` (polarity-major, as a ``[2, H, W]`` frame
-  flattened), ``width = height = 34`` by default, so ``n_inputs = 2312``.
+  flattened), ``width = height = 34`` by default, so ``n_inputs = 2312``. The authors'
+  final scripts (``nmnist_util.py`` 151-213, 607-620) first denoise (an event is kept only
+  if one of its 4 neighbours fired within the last 10 ms, :func:`denoise_events`, as
+  tonic's ``Denoise(filter_time=10000)``) and downsample by 24/34 (``x, y ->
+  floor(x 24/34), floor(y 24/34)``), giving ``24 x 24 x 2 = 1152`` addresses:
+  :func:`load_input_batch` does so for a model whose ``input_addresses`` is 1152.
 * SHD (Cramer et al. 2020 HDF5): ``spikes/times`` (ragged, seconds), ``spikes/units``
   (ragged channel ids 0..699) and ``labels``; id = unit. Needs ``h5py`` (``pip install
   mimdsim[data]``).
@@ -42,10 +47,14 @@ __all__ = [
     "load_nmnist",
     "load_shd",
     "load_input_batch",
+    "denoise_events",
+    "NMNIST_DENOISE_US",
     "NMNIST_OVERFLOW_Y",
     "NMNIST_OVERFLOW_US",
 ]
 
+NMNIST_DENOISE_US = 10_000  # the scripts' denoise filter time (nmnist_util.py)
+NMNIST_SCRIPT_SIZE = 24  # the scripts' downsampled sensor: 24 x 24 x 2 = 1152 addresses
 NMNIST_OVERFLOW_Y = 240  # y value of a timestamp-overflow marker event
 NMNIST_OVERFLOW_US = 2**13  # µs added to all later events per marker
 
@@ -70,7 +79,7 @@ class SpikeBatch:
 
 
 def poisson_input(spec: SNNSpec, rate: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Poisson input: each of ``n_inputs`` inputs spikes with probability ``rate`` per step.
+    """Poisson input: each of the ``input_addresses`` inputs spikes with probability ``rate`` per step.
 
     Draws the number of spikes per ``(t, b)`` as ``k ~ Binomial(n_inputs, rate)`` and then a
     uniform random set of ``min(k, S_in)`` distinct ids. That is exactly "Bernoulli(rate)
@@ -94,7 +103,7 @@ def poisson_input(spec: SNNSpec, rate: float, seed: int) -> tuple[np.ndarray, np
     """
     if not 0 <= rate <= 1:
         raise DatasetError(f"rate: {rate!r} is outside [0, 1]")
-    T, B, S, n = spec.n_timesteps, spec.batch_size, spec.input_sparse_size, spec.n_inputs
+    T, B, S, n = spec.n_timesteps, spec.batch_size, spec.input_sparse_size, spec.input_addresses
     rng = np.random.default_rng([seed, 1])
     counts = np.minimum(rng.binomial(n, rate, size=(T, B)), S).astype(np.int32)
     uniforms = rng.random((T, B, S))
@@ -227,6 +236,38 @@ def read_nmnist_events(path: str | os.PathLike[str], *, width: int = 34, height:
     return {"x": x, "y": y, "p": p, "t_us": t}
 
 
+@njit(cache=True)
+def _denoise_keep(x: np.ndarray, y: np.ndarray, t: np.ndarray, width: int, height: int, filter_us: float) -> np.ndarray:  # pragma: no cover - numba
+    keep = np.zeros(x.shape[0], np.bool_)
+    memory = np.full((width, height), filter_us)  # tonic initialises the memory to filter_time
+    for i in range(x.shape[0]):
+        xi, yi, ti = x[i], y[i], t[i]
+        memory[xi, yi] = ti + filter_us
+        keep[i] = (
+            (xi > 0 and memory[xi - 1, yi] > ti)
+            or (xi < width - 1 and memory[xi + 1, yi] > ti)
+            or (yi > 0 and memory[xi, yi - 1] > ti)
+            or (yi < height - 1 and memory[xi, yi + 1] > ti)
+        )
+    return keep
+
+
+def denoise_events(x: np.ndarray, y: np.ndarray, t_us: np.ndarray, *, width: int, height: int, filter_us: float = NMNIST_DENOISE_US) -> np.ndarray:
+    """Which events (in time order) survive the denoise filter: a 4-neighbour fired within ``filter_us`` before.
+
+    The memory starts at ``filter_us`` (as tonic's), so events of the first ``filter_us`` pass.
+
+    >>> denoise_events(np.array([3, 4, 9]), np.array([3, 3, 9]), np.array([20000, 25000, 40000]), width=10, height=10).tolist()
+    [False, True, False]
+    """
+    order = np.argsort(t_us, kind="stable")
+    keep = np.zeros(t_us.size, bool)
+    keep[order] = _denoise_keep(
+        np.asarray(x, np.int64)[order], np.asarray(y, np.int64)[order], np.asarray(t_us, np.float64)[order], width, height, float(filter_us)
+    )
+    return keep
+
+
 def load_nmnist(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -236,11 +277,16 @@ def load_nmnist(
     width: int = 34,
     height: int = 34,
     seed: int = 0,
+    denoise_us: float | None = None,
+    downsample_to: int | None = None,
 ) -> SpikeBatch:
     """Load NMNIST sample files as one batch (``B = len(paths)``).
 
-    The label of a sample is its parent folder's name when that is a number (the dataset's
-    ``Train/<digit>/<n>.bin`` layout), else -1.
+    ``denoise_us`` applies :func:`denoise_events`; ``downsample_to`` maps the sensor to a
+    ``downsample_to x downsample_to`` grid (``floor(x n / width)``), both as the authors'
+    scripts do (24: ``24 x 24 x 2 = 1152`` addresses). The label of a sample is its parent
+    folder's name when that is a number (the dataset's ``Train/<digit>/<n>.bin`` layout),
+    else -1.
 
     Raises
     ------
@@ -255,10 +301,15 @@ def load_nmnist(
     labels = np.full(len(paths), -1, dtype=np.int64)
     for b, path in enumerate(paths):
         ev = read_nmnist_events(path, width=width, height=height)
-        addr = (ev["p"] * height + ev["y"]) * width + ev["x"]
-        ids[:, b], counts[:, b] = bin_events(
-            ev["t_us"], addr, n_timesteps=n_timesteps, sparse_size=sparse_size, bin_us=bin_us, rng=rng
-        )
+        x, y, p, t = ev["x"], ev["y"], ev["p"], ev["t_us"]
+        if denoise_us is not None:
+            keep = denoise_events(x, y, t, width=width, height=height, filter_us=denoise_us)
+            x, y, p, t = x[keep], y[keep], p[keep], t[keep]
+        w, h = width, height
+        if downsample_to is not None:
+            x, y, w, h = (x * downsample_to) // width, (y * downsample_to) // height, downsample_to, downsample_to
+        addr = (p * h + y) * w + x
+        ids[:, b], counts[:, b] = bin_events(t, addr, n_timesteps=n_timesteps, sparse_size=sparse_size, bin_us=bin_us, rng=rng)
         parent = Path(path).parent.name
         if parent.isdigit():
             labels[b] = int(parent)
@@ -339,7 +390,9 @@ def load_input_batch(spec: SNNSpec, path: str | os.PathLike[str], *, seed: int =
     ``path`` is an SHD HDF5 file (``.h5``/``.hdf5``) or a folder of NMNIST ``.bin`` files
     (searched recursively, sorted by path; labels from the digit folders). Events are
     binned into ``spec.n_timesteps`` bins of ``bin_us`` and capped at
-    ``spec.input_sparse_size`` ids per bin (:func:`bin_events`).
+    ``spec.input_sparse_size`` ids per bin (:func:`bin_events`). NMNIST is denoised and
+    downsampled to 24 x 24 x 2 as the authors' scripts do when the model's
+    ``input_addresses`` is 1152.
 
     Raises
     ------
@@ -356,17 +409,20 @@ def load_input_batch(spec: SNNSpec, path: str | os.PathLike[str], *, seed: int =
         files = sorted(p.rglob("*.bin"))
         if len(files) < B:
             raise DatasetError(f"{p}: {len(files)} NMNIST .bin files found, the batch needs {B}")
-        batch = load_nmnist(files[:B], **common)
-        n_in = 34 * 34 * 2
+        scripts = spec.input_addresses == 2 * NMNIST_SCRIPT_SIZE**2
+        prep: dict[str, Any] = {"denoise_us": NMNIST_DENOISE_US, "downsample_to": NMNIST_SCRIPT_SIZE} if scripts else {}
+        batch = load_nmnist(files[:B], **common, **prep)
+        n_in = 2 * NMNIST_SCRIPT_SIZE**2 if scripts else 34 * 34 * 2
     elif p.suffix.lower() in (".h5", ".hdf5"):
         batch = load_shd(p, indices=list(range(B)), **common)
         n_in = 700
     else:
         raise DatasetError(f"{p}: unknown dataset format (allowed: an SHD .h5/.hdf5 file, a folder of NMNIST .bin files)")
     top = int(batch.ids.max(initial=-1, where=np.arange(spec.input_sparse_size)[None, None, :] < batch.counts[:, :, None]))
-    if top >= spec.n_inputs:
+    if top >= spec.input_addresses:
         raise DatasetError(
-            f"{p}: input ids reach {top} ({n_in} inputs in this dataset's format), but the model has n_inputs = {spec.n_inputs}"
+            f"{p}: input ids reach {top} ({n_in} inputs in this dataset's format), but the model's input has "
+            f"{spec.input_addresses} addresses (n_inputs / n_input_addresses)"
         )
     return batch
 

@@ -111,7 +111,7 @@ def run_dense(
     labels : ndarray or None
         ``[B]`` class ids; None for the forward pass only.
     second_threshold : float or sequence of float, optional
-        θ2 (one, or one per layer); default ``spec.second_threshold``.
+        θ2 (one, or one per layer); default ``spec.layer_second_thresholds``.
     masks : sequence of (ndarray or None), optional
         Per-layer connectivity masks applied to the weight gradients.
     dtype : numpy float type, optional
@@ -128,7 +128,7 @@ def run_dense(
     if x_in.shape != (T, B, spec.n_inputs):
         raise ConfigError(f"inputs: shape {x_in.shape} does not match [T, B, n_inputs] = {(T, B, spec.n_inputs)}")
     if second_threshold is None:
-        th2 = [spec.second_threshold] * L
+        th2 = list(spec.layer_second_thresholds)
     elif np.isscalar(second_threshold):
         th2 = [second_threshold] * L  # type: ignore[list-item]  # np.isscalar narrows to numpy scalar types
     else:

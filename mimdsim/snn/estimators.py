@@ -46,6 +46,8 @@ __all__ = [
     "fill_tile_cycles",
     "loop_counter_tile_cycles",
     "loss_cycles",
+    "sparse_to_dense_cycles",
+    "time_sum_xent_cycles",
     "copy_tile_cycles",
 ]
 
@@ -188,10 +190,12 @@ def slice_copy_cycles(n_bytes: int | np.ndarray) -> np.ndarray:
     return 30 + 19 + 3 * _ceil_div(n_bytes, 8)
 
 
-def elementwise_tile_cycles(n_elements: int, cycles_per_vector: int = 1, worker_overhead: int = 29, loop_overhead: int = 2) -> int:
-    """A PopLibs float MultiVertex over ``n_elements`` (6 workers, float2 vectors), in tile cycles.
+def elementwise_tile_cycles(
+    n_elements: int, cycles_per_vector: int = 1, worker_overhead: int = 29, loop_overhead: int = 2, n_workers: int = 6
+) -> int:
+    """A PopLibs float MultiVertex over ``n_elements`` (``W`` workers, float2 vectors), in tile cycles.
 
-    ``11 + 6 x (worker_overhead + ceil(ceil(n/6)/2) x (cycles_per_vector + loop_overhead))``;
+    ``11 + W x (worker_overhead + ceil(ceil(n/W)/2) x (cycles_per_vector + loop_overhead))``;
     defaults: BinaryOp1D float, ADD/SUB/MUL (1 cycle per vector, +2 loop overhead), §4.
 
     >>> elementwise_tile_cycles(96)
@@ -199,23 +203,23 @@ def elementwise_tile_cycles(n_elements: int, cycles_per_vector: int = 1, worker_
     """
     if n_elements <= 0:
         return 0
-    per_worker = -(-n_elements // 6)
-    return 11 + 6 * (worker_overhead + -(-per_worker // 2) * (cycles_per_vector + loop_overhead))
+    per_worker = -(-n_elements // n_workers)
+    return 11 + n_workers * (worker_overhead + -(-per_worker // 2) * (cycles_per_vector + loop_overhead))
 
 
-def reduce_replicas_tile_cycles(n_outputs: int, n_replicas: int = 6) -> int:
-    """Reducing ``n_replicas`` weight-gradient replicas of ``n_outputs`` floats, spread over 6 workers.
+def reduce_replicas_tile_cycles(n_outputs: int, n_replicas: int = 6, n_workers: int = 6) -> int:
+    """Reducing ``n_replicas`` weight-gradient replicas of ``n_outputs`` floats, spread over ``W`` workers.
 
     PopLibs reduction: 7 + 26 setup, then (7 + 3) per partial per float2 vector (§4); each
-    worker takes ``ceil(n/6)`` outputs; tile cycles = 6 x the worker's thread cycles.
+    worker takes ``ceil(n/W)`` outputs; tile cycles = W x the worker's thread cycles.
     """
     if n_outputs <= 0:
         return 0
-    per_worker = -(-n_outputs // 6)
-    return 6 * (7 + 26 + 10 * n_replicas * -(-per_worker // 2))
+    per_worker = -(-n_outputs // n_workers)
+    return n_workers * (7 + 26 + 10 * n_replicas * -(-per_worker // 2))
 
 
-def optimizer_tile_cycles(n_weights: int, optimizer: str) -> int:
+def optimizer_tile_cycles(n_weights: int, optimizer: str, n_workers: int = 6) -> int:
     """Weight update on a tile holding ``n_weights`` weights.
 
     SGD: one ScaledAdd (``w -= lr g``; 5 cycles per vector, per-worker prologue 16, §4).
@@ -224,18 +228,18 @@ def optimizer_tile_cycles(n_weights: int, optimizer: str) -> int:
     (1): each a MultiVertex by :func:`elementwise_tile_cycles`.
     """
     if optimizer == "sgd":
-        return elementwise_tile_cycles(n_weights, cycles_per_vector=5, worker_overhead=16, loop_overhead=0)
-    cheap = 8 * elementwise_tile_cycles(n_weights)
-    costly = 2 * elementwise_tile_cycles(n_weights, cycles_per_vector=10, loop_overhead=5)
+        return elementwise_tile_cycles(n_weights, cycles_per_vector=5, worker_overhead=16, loop_overhead=0, n_workers=n_workers)
+    cheap = 8 * elementwise_tile_cycles(n_weights, n_workers=n_workers)
+    costly = 2 * elementwise_tile_cycles(n_weights, cycles_per_vector=10, loop_overhead=5, n_workers=n_workers)
     return cheap + costly
 
 
-def fill_tile_cycles(n_bytes: int, store_bytes_per_cycle: int = 8) -> int:
-    """Zeroing ``n_bytes`` with a Fill MultiVertex: 11 + 6 x (5 + bytes per worker / 8) (64-bit stores, §1a)."""
+def fill_tile_cycles(n_bytes: int, store_bytes_per_cycle: int = 8, n_workers: int = 6) -> int:
+    """Zeroing ``n_bytes`` with a Fill MultiVertex: 11 + W x (5 + bytes per worker / 8) (64-bit stores, §1a)."""
     if n_bytes <= 0:
         return 0
-    per_worker = -(-n_bytes // 6)
-    return 11 + 6 * (5 + -(-per_worker // store_bytes_per_cycle))
+    per_worker = -(-n_bytes // n_workers)
+    return 11 + n_workers * (5 + -(-per_worker // store_bytes_per_cycle))
 
 
 def loop_counter_tile_cycles() -> int:
@@ -250,6 +254,19 @@ def loss_cycles(sparse_size: int, n_classes: int, n_timesteps: int) -> int:
     ``+ 16 x C`` (per class: sum, EXP float 6 per 2, LOG, divide).
     """
     return VERTEX_OVERHEAD_THREAD_CYCLES + 6 * n_timesteps * sparse_size + 16 * n_classes
+
+
+def sparse_to_dense_cycles(n_slots: int) -> int:
+    """``Sparse2Dense`` / ``Sparse2DenseGradMultiThresh`` per (t, b): ``20 + 3 x S``
+    (per slot: ld32 id, st32 the one / ld the gradient, branch)."""
+    return VERTEX_OVERHEAD_THREAD_CYCLES + _COPY_PER_ID * int(n_slots)
+
+
+def time_sum_xent_cycles(n_timesteps: int, n_classes: int) -> int:
+    """Sum of the dense output spikes over time, softmax cross-entropy and its gradient for one
+    sample (TensorFlow's ops on the IPU, one vertex): ``20 + T x ceil(C/2) + 16 x C`` (float2
+    adds; per class EXP, LOG, divide and the gradient)."""
+    return VERTEX_OVERHEAD_THREAD_CYCLES + n_timesteps * -(-n_classes // 2) + 16 * n_classes
 
 
 def copy_tile_cycles(n_bytes: int, memcpy_bytes_per_cycle: int) -> int:

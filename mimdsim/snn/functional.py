@@ -202,7 +202,7 @@ def init_weights(spec: SNNSpec, seed: int, *, dtype: type = np.float32) -> list[
 
 
 def second_thresholds(spec: SNNSpec, second_threshold: float | Sequence[float] | None) -> tuple[float, ...]:
-    """Per-layer θ2: the spec's value, one override for all layers, or one value per layer.
+    """Per-layer θ2: the spec's (each layer's own or the network's), one override for all layers, or one value per layer.
 
     >>> from mimdsim.snn.spec import snn_from_sizes
     >>> spec = snn_from_sizes([6, 4, 2], activity=0.5, input_sparse_size=3, batch_size=1, n_timesteps=1)
@@ -211,7 +211,7 @@ def second_thresholds(spec: SNNSpec, second_threshold: float | Sequence[float] |
     """
     n = len(spec.layers)
     if second_threshold is None:
-        values = [spec.second_threshold] * n
+        values = list(spec.layer_second_thresholds)
     elif np.isscalar(second_threshold):
         values = [float(second_threshold)] * n  # type: ignore[arg-type]
     else:

@@ -8,9 +8,10 @@ the network input) and writes spike tensor ``l + 1``.
   last tile.
 * **Spike-generation slots** (§2.3): per IPU, ``sum_l B x 2 x f_l`` slots for the layers on
   that IPU, ordered (layer, batch, threshold, j), slot ``i`` on tile
-  ``floor(i x tiles_per_ipu / total)`` of that IPU. Layer ``l`` splits its neurons into
-  ``min(6 f_l, N)`` contiguous slices and slot ``j`` holds slices ``6j .. 6j+5``. The
-  spread factor ``f_l`` is ``max(w // 6 + [w mod 6 >= 2], 1)`` with
+  ``floor(i x tiles_per_ipu / total)`` of that IPU. With ``W`` worker contexts per tile
+  (6 on the IPU; the authors' code reads ``getNumWorkerContexts()``), layer ``l`` splits
+  its neurons into ``min(W f_l, N)`` contiguous slices and slot ``j`` holds slices
+  ``Wj .. Wj+W-1``. The spread factor ``f_l`` is ``max(w // W + [w mod W >= 2], 1)`` with
   ``w = N // 64 + [N mod 64 > 32]``. The final combine of (layer, b) is on the slot tile
   of (layer, b, threshold 0, j = 0).
 * **Sequence buffers**: the input ids ``[T, B, S_0 + 1]``, every layer's output ids and
@@ -40,14 +41,14 @@ DESIRED_SLICE_NEURONS = 64
 """``desired_per_worker_size`` of the paper's dense-to-sparse split (§1.5 step 5)."""
 
 
-def spread_factor(n_neurons: int) -> int:
+def spread_factor(n_neurons: int, n_workers: int = 6) -> int:
     """Spike-generation tiles per (batch, threshold) of a layer of ``n_neurons``.
 
     >>> spread_factor(1466), spread_factor(10)   # snn-on-ipu.md §2.3: f = 4 and 1
     (4, 1)
     """
     w = n_neurons // DESIRED_SLICE_NEURONS + (1 if n_neurons % DESIRED_SLICE_NEURONS > 32 else 0)
-    return max(w // 6 + (1 if w % 6 >= 2 else 0), 1)
+    return max(w // n_workers + (1 if w % n_workers >= 2 else 0), 1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +73,7 @@ class LayerLayout:
     n_groups: int
     stage1_tile: np.ndarray | None  # [n_groups, B, S_in] tile of each stage-1 vertex
     stage2_tiles: np.ndarray | None  # [B] tile of the stage-2 result of each batch element
+    workers: int = 6  # dense-to-sparse slices per slot: the tile's worker contexts
 
     @property
     def dense(self) -> bool:
@@ -80,7 +82,7 @@ class LayerLayout:
     def slot_slices(self, j: int) -> tuple[int, int]:
         """First and one-past-last slice index held by slot ``j``."""
         n = self.slice_bounds.size - 1
-        return min(6 * j, n), min(6 * j + 6, n)
+        return min(self.workers * j, n), min(self.workers * j + self.workers, n)
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,6 +104,7 @@ def build_layout(spec: SNNSpec, machine: MachineSpec, mapping: NeuronMapping) ->
     from mimdsim.snn.functional import connection_mask
 
     tpi = machine.tiles_per_ipu
+    n_workers = machine.num_worker_contexts
     b_size = spec.batch_size
     sizes = spec.layer_sizes
     sparse = spec.sparse_sizes
@@ -125,11 +128,11 @@ def build_layout(spec: SNNSpec, machine: MachineSpec, mapping: NeuronMapping) ->
     slot_tiles: dict[int, np.ndarray] = {}
     for ipu in sorted(set(ipus)):
         on_ipu = [li for li in range(n_layers) if ipus[li] == ipu]
-        total = sum(b_size * 2 * spread_factor(sizes[li + 1]) for li in on_ipu)
+        total = sum(b_size * 2 * spread_factor(sizes[li + 1], n_workers) for li in on_ipu)
         tiles = ipu * tpi + (np.arange(total, dtype=np.int64) * tpi) // total
         offset = 0
         for li in on_ipu:
-            f = spread_factor(sizes[li + 1])
+            f = spread_factor(sizes[li + 1], n_workers)
             n = b_size * 2 * f
             slot_tiles[li] = tiles[offset : offset + n].reshape(b_size, 2, f)
             offset += n
@@ -161,8 +164,8 @@ def build_layout(spec: SNNSpec, machine: MachineSpec, mapping: NeuronMapping) ->
         else:
             pos = np.searchsorted(tiles, lp.neuron_tile)
             sources = np.array([int(mask[:, pos == p].any(axis=1).sum()) for p in range(tiles.size)], np.int64)
-        f = spread_factor(n)
-        n_slices = min(6 * f, n)
+        f = spread_factor(n, n_workers)
+        n_slices = min(n_workers * f, n)
         bounds = (np.arange(n_slices + 1, dtype=np.int64) * n) // n_slices
         s_in = sparse[li]
         group_of_tile = stage1 = stage2 = None
@@ -197,6 +200,7 @@ def build_layout(spec: SNNSpec, machine: MachineSpec, mapping: NeuronMapping) ->
                 n_groups=n_groups,
                 stage1_tile=stage1,
                 stage2_tiles=stage2,
+                workers=n_workers,
             )
         )
     return SNNLayout(

@@ -29,6 +29,9 @@ class LayerSpec(BaseModel):
 
     ``connection_density`` < 1 makes the layer's input connectivity sparse (a random mask
     drawn from ``connection_seed``); 1.0 is the paper's dense all-to-all case.
+    ``second_threshold`` is this layer's θ2 (None: the network's ``second_threshold``);
+    the authors' scripts use 0.9 to 0.98, and -100 on the output layer in
+    ``train_nmnist.py`` (every output neuron gradient-eligible).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -37,6 +40,7 @@ class LayerSpec(BaseModel):
     sparse_size: int = Field(gt=0)
     connection_density: float = Field(1.0, gt=0, le=1)
     connection_seed: int = 0
+    second_threshold: float | None = None
 
     @model_validator(mode="after")
     def _sparse_fits(self) -> LayerSpec:
@@ -50,6 +54,12 @@ class SNNSpec(BaseModel):
 
     ``layers`` lists the hidden layers and, last, the output layer. Layer ``l`` receives the
     spikes of layer ``l-1`` (layer 0 receives the input) delayed by one time step.
+    ``weight_mul`` scales the initial weights (the authors' ``weight_mul``: 2.0 in the final
+    benchmark script, 1.0 its argparse default, 4.0 in a GPU sweep). ``n_input_addresses``
+    is how many distinct input ids the data uses (see :attr:`input_addresses`).
+    ``steps_per_execution`` is Keras' steps per device execution (100 in the paper's
+    family (a) runs): the host's per-execution overhead (the machine's
+    ``execution_overhead_s``) is shared by that many steps.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -68,6 +78,8 @@ class SNNSpec(BaseModel):
     input_scale: float = Field(10.0, gt=0)
     weight_mul: float = Field(2.0, gt=0)
     optimizer: Literal["adam", "sgd"] = "adam"
+    n_input_addresses: int | None = Field(None, gt=0)
+    steps_per_execution: int = Field(1, ge=1)
 
     @model_validator(mode="after")
     def _check(self) -> SNNSpec:
@@ -75,7 +87,26 @@ class SNNSpec(BaseModel):
             raise ValueError(f"input_sparse_size ({self.input_sparse_size}) exceeds n_inputs ({self.n_inputs})")
         if self.second_threshold > self.threshold:
             raise ValueError("second_threshold must not exceed threshold")
+        for k, lay in enumerate(self.layers):
+            if lay.second_threshold is not None and lay.second_threshold > self.threshold:
+                raise ValueError(f"layers[{k}].second_threshold ({lay.second_threshold}) exceeds threshold ({self.threshold})")
+        if self.n_input_addresses is not None and self.n_input_addresses > self.n_inputs:
+            raise ValueError(f"n_input_addresses ({self.n_input_addresses}) exceeds n_inputs ({self.n_inputs})")
+        if self.input_sparse_size > self.input_addresses:
+            raise ValueError(f"input_sparse_size ({self.input_sparse_size}) exceeds n_input_addresses ({self.input_addresses})")
         return self
+
+    @property
+    def input_addresses(self) -> int:
+        """Distinct input ids the data uses: ``n_input_addresses``, or ``n_inputs``. The
+        authors' final scripts downsample NMNIST to 24x24x2 = 1152 addresses even where the
+        first layer declares 2312 inputs (nmnist_util.py:151-213, 607-620)."""
+        return self.n_input_addresses or self.n_inputs
+
+    @property
+    def layer_second_thresholds(self) -> tuple[float, ...]:
+        """θ2 of every layer (its own, or the network's)."""
+        return tuple(self.second_threshold if lay.second_threshold is None else lay.second_threshold for lay in self.layers)
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:

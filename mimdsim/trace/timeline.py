@@ -16,7 +16,7 @@ Examples
 >>> cs = ComputeSet("mul", (VertexBlock("Dot", [0, 1], [77], [48]),))
 >>> r = simulate(Program("p", (Superstep("s", compute=cs),)), m, "des", timeline=True)
 >>> [(int(a), int(b)) for a, b in zip(r.timeline.start_cycles, r.timeline.end_cycles)]
-[(0, 10), (10, 3706)]
+[(0, 10), (10, 3794)]
 >>> with tempfile.TemporaryDirectory() as d:
 ...     write_chrome_trace(r, os.path.join(d, "run.json"))
 ...     events = json.load(open(os.path.join(d, "run.json")))["traceEvents"]

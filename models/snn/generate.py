@@ -92,6 +92,7 @@ class Model:
     run: list[tuple[str, str, str]] = field(default_factory=list)  # (key, toml value, comment)
     group_label: str = ""  # "IPU" labels each group of layer_sizes with its IPU
     input_comment: str = ""
+    extra: list[tuple[str, str, str]] = field(default_factory=list)  # more top-level fields: (key, toml value, comment)
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -118,6 +119,11 @@ class Model:
             f"batch_size = {self.batch_size}",
             f"n_timesteps = {self.n_timesteps}",
             f'optimizer = "{self.optimizer}"'.ljust(25) + f"# {self.optimizer_comment}",
+        ]
+        for key, value, comment in self.extra:
+            text = f"{key} = {value}"
+            lines.append((text.ljust(max(25, len(text) + 1)) + (f"# {comment}" if comment else "")).rstrip())
+        lines += [
             "",
             "[run]",
         ]
@@ -150,6 +156,17 @@ class Model:
         return out
 
 
+RUN_A = [
+    ("weight_mul", "2.0", "initial weight scale of benchmarking_script.py's runfile (argparse default 1.0)"),
+    ("second_threshold", "0.9", "theta2 on every layer (benchmarking_script.py:316-318; the runfiles also use 0.95)"),
+    ("steps_per_execution", "100", "Keras steps per execution in multi_layer mode (200 steps per epoch)"),
+]
+RUN_BC = [
+    ("weight_mul", "2.0", "initial weight scale of benchmarking_script.py's runfiles"),
+    ("second_threshold", "0.9", "theta2 on every layer (runfile_multi_neuron.sh / runfile_multi_ipu.sh)"),
+    ("steps_per_execution", "500", "Keras steps per execution in multi_neuron / multi_IPU mode (1000 steps per epoch)"),
+]
+
 SPARSITY_NOTE = (
     "max_activity sets each layer's sparse size to 2*floor(a*N/2) (output: at least 2); the paper sweeps"
 )
@@ -179,6 +196,10 @@ def family_a() -> list[Model]:
                 optimizer="adam",
                 optimizer_comment="Adam, lr 1e-3 in multi_layer mode (the learning rate does not affect throughput)",
                 run=[("machine", '"bow"', "the final benchmarks very likely ran on a Bow system (snn-on-ipu.md §3.3)")],
+                extra=[
+                    ("n_input_addresses", "1152", "the scripts' NMNIST loader downsamples to 24x24x2 (nmnist_util.py:151-213, 607-620)"),
+                    *RUN_A,
+                ],
             )
         )
     return out
@@ -217,6 +238,7 @@ def family_b(data: tuple[int, int, int], dataset: str, prefix: str, ks: tuple[in
                 n_timesteps=10,
                 optimizer="sgd",
                 optimizer_comment="SGD, lr 3e-3 in multi_neuron mode (the learning rate does not affect throughput)",
+                extra=RUN_BC,
                 run=[
                     ("machine", '"bow"', "the final benchmarks very likely ran on a Bow system (snn-on-ipu.md §3.3)"),
                     ("neurons_per_tile", str(k), "k of this point of the sweep"),
@@ -254,6 +276,7 @@ def family_c() -> list[Model]:
                 n_timesteps=10,
                 optimizer="sgd",
                 optimizer_comment="SGD, lr 3e-5 in multi_IPU mode (the learning rate does not affect throughput)",
+                extra=RUN_BC,
                 run=[
                     ("machine", '"bow"', "the final benchmarks very likely ran on a Bow system, up to 16 IPUs (snn-on-ipu.md §3.3)"),
                     ("n_ipus", str(n), ""),
@@ -289,6 +312,7 @@ def shd_a() -> Model:
             ("machine", '"bow"', "the final benchmarks very likely ran on a Bow system (snn-on-ipu.md §3.3)"),
             ("neurons_per_tile", "2", ""),
         ],
+        extra=RUN_A,
     )
 
 

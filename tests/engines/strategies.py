@@ -84,10 +84,10 @@ def compute_sets(draw: st.DrawFn, machine: MachineSpec, name: str = "cs", rows: 
             tiles = draw(_tile_sets(machine.n_tiles))
         n_kinds = draw(st.integers(0, 4))
 
-        def vector_or_table(elements: st.SearchStrategy[int]) -> object:
+        def vector_or_table(elements: st.SearchStrategy[int], n: int = n_kinds) -> object:
             if rows > 1 and draw(st.booleans()):
-                return draw(st.lists(st.lists(elements, min_size=n_kinds, max_size=n_kinds), min_size=rows, max_size=rows))
-            return draw(st.lists(elements, min_size=n_kinds, max_size=n_kinds))
+                return draw(st.lists(st.lists(elements, min_size=n, max_size=n), min_size=rows, max_size=rows))
+            return draw(st.lists(elements, min_size=n, max_size=n))
 
         cycles = vector_or_table(st.integers(0, 300))
         counts = vector_or_table(_COUNTS)
@@ -116,7 +116,9 @@ def exchanges(draw: st.DrawFn, machine: MachineSpec, scope: str, name: str = "ex
             dst = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=min(len(pool), 6), unique=True))
         nbytes = draw(st.one_of(st.just(0), st.integers(1, 4000)))
         transfers.append((src, dst, nbytes))
-    return Exchange.from_transfers(name, transfers)
+    ex = Exchange.from_transfers(name, transfers)
+    messages = draw(st.lists(st.sampled_from((1, 1, 2, 5)), min_size=len(transfers), max_size=len(transfers)))
+    return Exchange(name, ex.src, ex.dst_ptr, ex.dst, ex.nbytes, np.array(messages, np.int64))
 
 
 @st.composite

@@ -55,6 +55,32 @@ def test_round_trip(tmp_path: Path, name: str) -> None:
     assert (path.read_bytes()[:2] == b"\x1f\x8b") == name.endswith(".gz")
 
 
+def test_cycle_tables_and_messages_round_trip(tmp_path: Path) -> None:
+    from mimdsim.program.ir import ComputeSet, Exchange, VertexBlock
+
+    cs = ComputeSet("t", (VertexBlock("V", [0, 1], [[1, 2], [3, 4], [5, 6]], [2, 1], [7, 8, 9]), VertexBlock("W", [1], [4], [[1], [0], [2]])))
+    ex = Exchange("e", [0, 1], [0, 1, 3], [1, 0, 2], [8, 12], [2, 3])
+    p = Program("p", (Repeat(3, (Superstep("s", exchange=ex, compute=cs),)),))
+    save_program(p, tmp_path / "p.json")
+    q = load_program(tmp_path / "p.json")
+    assert program_to_dict(q) == program_to_dict(p)
+    got = q.body[0].body[0]  # type: ignore[union-attr]
+    assert got.compute.blocks[0].worker_cycles.tolist() == [[1, 2], [3, 4], [5, 6]]
+    assert got.compute.blocks[0].supervisor_cycles.tolist() == [7, 8, 9]
+    assert got.exchange.messages.tolist() == [2, 3]
+
+
+def test_version_1_files_are_still_read(tmp_path: Path) -> None:
+    data = program_to_dict(_program())
+    data["version"] = 1
+    (tmp_path / "v1.json").write_text(json.dumps(data))
+    assert program_to_dict(load_program(tmp_path / "v1.json")) == program_to_dict(_program())
+    data["compute_sets"][0]["blocks"][0]["worker_cycles"] = [[10], [20]]  # tables are a version-2 feature
+    (tmp_path / "v1.json").write_text(json.dumps(data))
+    with pytest.raises(ProgramFormatError, match="worker_cycles\\[0\\]: expected an integer"):
+        load_program(tmp_path / "v1.json")
+
+
 def test_shared_phases_stay_shared(tmp_path: Path) -> None:
     save_program(_program(), tmp_path / "p.json")
     data = json.loads((tmp_path / "p.json").read_text())
@@ -189,6 +215,8 @@ _BAD_FIELDS = [
     ("exchanges[0].dst_ptr", [0, 3, 4, 4], "exchanges[0].dst_ptr", "increasing offsets"),
     ("exchanges[0].dst_ptr", [1, 3, 4, 5], "exchanges[0].dst_ptr", "increasing offsets"),
     ("exchanges[0].src", _DELETE, "exchanges[0].src", "missing required field"),
+    ("exchanges[0].messages", [1, 0, 2], "exchanges[0].messages[1]", "expected an integer >= 1"),
+    ("exchanges[0].messages", [1, 2], "exchanges[0].messages", "has 2 entries, expected one per transfer (3)"),
     ("compute_sets[0].blocks", None, "compute_sets[0].blocks", "expected a list of vertex blocks"),
     ("compute_sets[0].blocks[0].worker_counts", [1, 2], "compute_sets[0].blocks[0].worker_counts", "has 2 entries, expected one per worker_cycles"),
     ("compute_sets[0].blocks[0].supervisor_cycles", -3, "compute_sets[0].blocks[0].supervisor_cycles", "expected an integer >= 0"),

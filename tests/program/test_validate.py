@@ -53,7 +53,9 @@ _BAD: list[tuple[str, Program, list[str]]] = [
     ("tensor bytes", _prog(tensors=(Tensor("x", [0], [-4]),)), ["tensor 'x'", "byte count -4 is negative"]),
     ("sync", _prog(Superstep("s", "global")), ["step 0 ('s')", "sync 'global' is not 'internal' or 'external'"]),  # type: ignore[arg-type]
     ("exchange counts", _prog(Superstep("s", exchange=_ex([0, 1], [0, 1], [2], [4, 4]))),
-     ["exchange 'e'", "src, dst_ptr and nbytes disagree"]),
+     ["exchange 'e'", "src, dst_ptr, nbytes and messages disagree"]),
+    ("exchange messages", _prog(Superstep("s", exchange=Exchange("e", np.array([0]), np.array([0, 1]), np.array([2]), np.array([4]), np.array([0])))),
+     ["exchange 'e'", "transfer 0 has 0 messages (must be >= 1)"]),
     ("exchange nbytes count", _prog(Superstep("s", exchange=_ex([0], [0, 1], [2], [4, 4]))), ["disagree on the number of transfers"]),
     ("dst_ptr start", _prog(Superstep("s", exchange=_ex([0], [1, 2], [2, 3], [4]))), ["dst_ptr must start at 0"]),
     ("dst_ptr end", _prog(Superstep("s", exchange=_ex([0], [0, 1], [2, 3], [4]))), ["end at len(dst)"]),

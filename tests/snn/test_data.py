@@ -177,9 +177,13 @@ def test_load_input_batch_errors(tmp_path: Path) -> None:
     from mimdsim.snn.data import load_input_batch
 
     write_nmnist(tmp_path / "nm" / "0" / "a.bin", [(33, 33, 1, 100)])
-    small = snn_from_sizes([1152, 8, 2], activity=0.5, input_sparse_size=4, batch_size=1, n_timesteps=2)
-    with pytest.raises(DatasetError, match="n_inputs = 1152"):
+    small = snn_from_sizes([1000, 8, 2], activity=0.5, input_sparse_size=4, batch_size=1, n_timesteps=2)
+    with pytest.raises(DatasetError, match="the model's input has 1000 addresses"):
         load_input_batch(small, tmp_path / "nm")
+    # a 24x24x2 model gets the scripts' denoised, downsampled NMNIST: the corner pixel maps to (23, 23)
+    scripts = snn_from_sizes([1152, 8, 2], activity=0.5, input_sparse_size=4, batch_size=1, n_timesteps=2)
+    batch = load_input_batch(scripts, tmp_path / "nm")
+    assert batch.counts.sum() == 1 and batch.ids[0, 0, 0] == (1 * 24 + 23) * 24 + 23
     two = snn_from_sizes([2312, 8, 2], activity=0.5, input_sparse_size=4, batch_size=2, n_timesteps=2)
     with pytest.raises(DatasetError, match="1 NMNIST .bin files found, the batch needs 2"):
         load_input_batch(two, tmp_path / "nm")

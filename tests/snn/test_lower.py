@@ -1,6 +1,7 @@
-"""The lowered SNN training step: superstep structure, exchange bytes per time step
-(snn-on-ipu.md §2.4, read off the Program's Exchange objects) and the memory of a neuron
-tile (§2.2), on small machines where every number can be worked out by hand."""
+"""The ``fused`` lowering of the SNN training step: superstep structure, exchange bytes per
+time step (snn-on-ipu.md §2.4, read off the Program's Exchange objects) and the memory of a
+neuron tile (§2.2), on small machines where every number can be worked out by hand.
+(The default, call-by-call lowering has its own tests: tests/snn/test_lower_poplar.py.)"""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def small_spec(**kw) -> SNNSpec:
 def lowered(spec, machine, act=None, **opt):
     mapping = partition_layers(spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus)
     act = act if act is not None else parametric_activity(spec, 0.3, 0)
-    program = lower_snn(spec, machine, mapping, act, LoweringOptions(**opt) if opt else None)
+    program = lower_snn(spec, machine, mapping, act, LoweringOptions(**({"lowering": "fused"} | opt)))
     return program, build_layout(spec, machine, mapping), mapping
 
 
@@ -362,7 +363,7 @@ def test_batch_must_be_a_multiple_of_six() -> None:
     spec = small_spec(batch_size=8)
     machine = load_machine("bow", tiles_per_ipu=32)
     mapping = partition_layers(spec.layer_sizes[1:], 32, 1)
-    with pytest.raises(ConfigError, match="batch_size: 8 is not a multiple of 6"):
+    with pytest.raises(ConfigError, match="batch_size: 8 is not a multiple of num_worker_contexts = 6"):
         lower_snn(spec, machine, mapping, parametric_activity(spec, 0.1, 0))
 
 

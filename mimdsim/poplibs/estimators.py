@@ -1,0 +1,149 @@
+"""PopLibs' own cycle estimators for the PopLibs vertices a Poplar program runs.
+
+Each function re-derives the formula that PopLibs registers for one vertex
+(``graphcore/poplibs`` branch ``sdk-release-2.6``, commit ``d29b6c10``; the file and
+function are named in each docstring; no code is copied), for 4-byte elements (float,
+int, unsigned) unless a parameter says otherwise. ``n_workers`` is the target's
+``getNumWorkerContexts()`` (the machine's ``num_worker_contexts``); the vector width of a
+4-byte element on the 64-bit data path is 2.
+
+Units, as in PopLibs: functions named ``*_tile_cycles`` are MultiVertex / supervisor
+estimates in tile cycles (``W x`` the per-worker cycles plus a supervisor term); the
+others are worker-vertex estimates in thread cycles of one context.
+
+The fixed cost of a Poplar on-tile ``Copy`` is not a PopLibs figure: it comes from a
+measurement on an IPU21 (see :data:`ON_TILE_COPY_CYCLES`).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "VECTOR_WIDTH_32BIT",
+    "BASIC_OP_SUPERVISOR_OVERHEAD_CYCLES",
+    "ON_TILE_COPY_CYCLES",
+    "dynamic_slice_1d_tile_cycles",
+    "broadcast_scalar_1d_tile_cycles",
+    "binary_op_1d_tile_cycles",
+    "cast_1d_tile_cycles",
+    "poprand_uniform_int_tile_cycles",
+    "reduce_strided_cycles",
+    "scaled_subtract_supervisor_tile_cycles",
+    "on_tile_copy_tile_cycles",
+]
+
+VECTOR_WIDTH_32BIT = 2
+"""Elements of a 4-byte type per 64-bit vector (``getVectorWidth``)."""
+
+BASIC_OP_SUPERVISOR_OVERHEAD_CYCLES = 11
+"""``basicOpSupervisorOverhead`` (popops/PerformanceEstimation.cpp:19-30), without the ScaledPtr64 +2."""
+
+ON_TILE_COPY_CYCLES = 288
+"""Tile cycles of a finalized 6-worker local copy of a small tensor, measured on an IPU21
+(an unattributed public IPU21 cost model whose comments say its constants come from
+``poplar::Target`` and measurements; confidence low-medium). Poplar costs its ``Copy``
+programs internally and PopLibs has no estimator for them."""
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def dynamic_slice_1d_tile_cycles(region_size: int, n_sub_elements: int = 1, n_workers: int = 6) -> int:
+    """``DynamicSlice1D`` / ``DynamicUpdateSlice1D`` of a 32-bit type (popops/popopsCycleEstimators.cpp
+    ``getDynamicSlice1DEstimate`` 1754-1782; the update reuses it at 2114-2117).
+
+    ``25 + W x (35 + (24 + 2c) x s)`` with ``e = ceil(r / W)`` elements per worker and
+    ``c = floor(e / 2)`` vectors.
+
+    >>> dynamic_slice_1d_tile_cycles(2), dynamic_slice_1d_tile_cycles(96)   # poplibs-costs §1
+    (379, 475)
+    """
+    e = _ceil(region_size, n_workers)
+    c = e // VECTOR_WIDTH_32BIT
+    return (11 + 1 + 6 + 1 + 6) + n_workers * (35 + (24 + 2 * c) * n_sub_elements)
+
+
+def broadcast_scalar_1d_tile_cycles(n: int, *, integer: bool = True, n_workers: int = 6) -> int:
+    """``BroadcastScalar1D[InPlace]`` (popops/popopsCycleEstimators.cpp 124-190).
+
+    ``W x (20 + ceil(ceil(n/W) / epl) x cpl) + 11``; integer ops ``epl = 1, cpl = 6``,
+    float ADD/SUB/MUL ``epl = 2, cpl = 2``.
+
+    >>> broadcast_scalar_1d_tile_cycles(1)   # the loop counter (poplibs-costs §3)
+    167
+    """
+    epl, cpl = (1, 6) if integer else (VECTOR_WIDTH_32BIT, 2)
+    return n_workers * (20 + _ceil(_ceil(n, n_workers), epl) * cpl) + BASIC_OP_SUPERVISOR_OVERHEAD_CYCLES
+
+
+def binary_op_1d_tile_cycles(n: int, *, in_place: bool, n_workers: int = 6) -> int:
+    """``BinaryOp1D[InPlace]`` float ADD/SUB/MUL (popops/popopsCycleEstimators.cpp 1509-1523,
+    1613-1661; inner loop ``binaryOpInnerLoopCycles`` 62-83).
+
+    ``W x (29 + inner) + 11`` (``58`` in place), ``inner = ceil(ceil(n/W) / 2) x (1 + 2)``.
+
+    >>> binary_op_1d_tile_cycles(2, in_place=False), binary_op_1d_tile_cycles(96, in_place=True)
+    (203, 503)
+    """
+    inner = _ceil(_ceil(n, n_workers), VECTOR_WIDTH_32BIT) * (1 + 2)
+    return n_workers * ((58 if in_place else 29) + inner) + BASIC_OP_SUPERVISOR_OVERHEAD_CYCLES
+
+
+def cast_1d_tile_cycles(n: int, n_workers: int = 6) -> int:
+    """``Cast1D`` between int/unsigned and float (popops/PerformanceEstimation.cpp 356-365,
+    ``castWorkerCycles`` 206-330): ``12 + W x (19 + 2 ceil(n/W) + 18)``.
+
+    >>> cast_1d_tile_cycles(200), cast_1d_tile_cycles(100), cast_1d_tile_cycles(32)
+    (642, 438, 306)
+    """
+    return 12 + n_workers * (19 + 2 * _ceil(n, n_workers) + 18)
+
+
+def poprand_uniform_int_tile_cycles(n: int, n_workers: int = 6) -> int:
+    """``poprand::Uniform<int>`` (poprand/poprandCycleEstimators.cpp 10-47):
+    ``4 + 22 W + 6 floor(n/2) + 2 (n mod 2)``.
+
+    >>> poprand_uniform_int_tile_cycles(24), poprand_uniform_int_tile_cycles(6)
+    (208, 154)
+    """
+    return 4 + 22 * n_workers + 6 * (n // 2) + 2 * (n % 2)
+
+
+def reduce_strided_cycles(n_outputs: int, n_partials: int, n_outer_strides: int = 1) -> int:
+    """``popops::Reduce`` with the STRIDED_REDUCE specialisation, float ADD
+    (popops/reduction/CycleEstimationFunctions.cpp 210-288), thread cycles:
+    ``16 + ceil(n_out / 2) x (8 + s x (3 + (p - 1)))``.
+
+    >>> reduce_strided_cycles(6, 30), reduce_strided_cycles(771, 6)   # poplibs-costs §8.3
+    (136, 6192)
+    """
+    return 16 + _ceil(n_outputs, 2) * (8 + n_outer_strides * (3 + (n_partials - 1)))
+
+
+def scaled_subtract_supervisor_tile_cycles(n: int, n_workers: int = 6) -> int:
+    """``ScaledSubtractSupervisor<float>`` (popops/PerformanceEstimation.cpp
+    ``getScaledArithmeticSupervisorCycleEstimate`` 473-625), data and scale float, not
+    memory-constrained: supervisor ``21 + 11 + (7 | 13) + 12 + 6 + 7``; per worker
+    ``15 + (6 + 3 (v - 1) if v > 0) + 2 + 1 (+ 8 if a remainder) + 1`` for ``v = floor(floor(n/2) / W)``.
+
+    >>> scaled_subtract_supervisor_tile_cycles(4624)   # poplibs-costs §4: layer 0's weights per tile
+    7126
+    """
+    vectors, rem = divmod(n, VECTOR_WIDTH_32BIT)
+    v = vectors // n_workers
+    sup = 21 + 11 + (7 if rem == 0 else 13) + 12 + 6 + 7
+    worker = 15 + (6 + 3 * (v - 1) if v > 0 else 0) + 2 + 1 + (8 if rem else 0) + 1
+    return sup + n_workers * worker
+
+
+def on_tile_copy_tile_cycles(n_bytes: int, memcpy_bytes_per_cycle: int) -> int:
+    """A Poplar on-tile ``Copy`` (or a zeroing copy from a constant) of ``n_bytes`` on one tile:
+    :data:`ON_TILE_COPY_CYCLES` plus the bytes at ``memcpy_bytes_per_cycle``
+    (``getMemcpyBytesPerCycle``). 0 bytes cost nothing.
+
+    >>> on_tile_copy_tile_cycles(384, 8)
+    336
+    """
+    if n_bytes <= 0:
+        return 0
+    return ON_TILE_COPY_CYCLES + _ceil(n_bytes, memcpy_bytes_per_cycle)
