@@ -1,5 +1,5 @@
 """``python -m mimdsim``: the same command line as the ``mimdsim`` console script."""
 
-from mimdsim.cli import main
+from mimdsim.cli import run
 
-raise SystemExit(main())
+run()

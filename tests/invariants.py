@@ -75,14 +75,15 @@ def check_records_sum_to_total(r: RunResult, program: Program | None = None) -> 
 
 
 def check_exchange_bytes_balanced(program: Program) -> None:
-    """Per exchange: bytes sent (each copy to each destination) equal bytes received."""
+    """Per exchange: bytes sent (each copy to each destination, from the fan-out of each
+    transfer) equal bytes received (from the per-transfer form)."""
     for s in program.iter_static():
         ex = s.exchange if isinstance(s, Superstep) else None
         if ex is None:
             continue
-        fanout = np.diff(ex.dst_ptr)
-        sent = np.bincount(ex.src, weights=ex.nbytes * fanout).sum() if ex.n_transfers else 0
-        received = np.bincount(ex.dst, weights=np.repeat(ex.nbytes, fanout)).sum() if ex.dst.size else 0
+        sent = np.bincount(ex.src, weights=ex.nbytes * ex.fanout()).sum() if ex.n_transfers else 0
+        flat = ex.expanded()
+        received = np.bincount(flat.dst, weights=np.repeat(flat.nbytes, np.diff(flat.dst_ptr))).sum() if flat.dst.size else 0
         assert sent == received, f"exchange {ex.name!r}: {sent} B sent, {received} B received"
 
 

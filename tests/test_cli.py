@@ -202,3 +202,14 @@ def test_module_doctests(module: str) -> None:
 
     res = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert res.attempted > 0 and res.failed == 0
+
+
+def test_console_entry_flushes_output_and_exit_status() -> None:
+    """``python -m mimdsim`` runs ``cli.run``: the output is complete and the status kept despite the fast exit."""
+    import subprocess
+    import sys
+
+    ok = subprocess.run([sys.executable, "-m", "mimdsim", "machines", "--json"], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0 and "bow" in json.loads(ok.stdout)
+    bad = subprocess.run([sys.executable, "-m", "mimdsim", "run", "/nonexistent.json"], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith("mimdsim: error:") and bad.stderr.count("\n") == 1

@@ -28,6 +28,7 @@ Example (tut6, Mk2): 48 dot vertices of 77 thread cycles on 6 contexts -> 8 each
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,28 +56,27 @@ def schedule_worker_vertices(loads: np.ndarray, cycles: np.ndarray, counts: np.n
     for j in range(cycles.shape[0]):
         c = n_ctx * cycles[j] + launch
         n = counts[j]
-        # NOTE: whole rounds over equally loaded contexts are added at once; the
-        # greedy rule gives every context one vertex per round when loads are equal.
+        # NOTE: whole rounds are added at once when the loads differ by less than one
+        # vertex (max - min < c): the greedy rule then gives every context exactly one
+        # vertex per round (each context's next load exceeds every other's current one),
+        # which keeps the spread, so the rounds repeat until fewer than n_ctx are left.
         while n > 0:
+            k = 0
             lo = loads[0]
             hi = loads[0]
             for q in range(1, n_ctx):
-                if loads[q] < lo:
-                    lo = loads[q]
-                if loads[q] > hi:
-                    hi = loads[q]
-            if lo == hi and n >= n_ctx:
+                v = loads[q]
+                if v < lo:
+                    lo = v
+                    k = q  # the lowest least-loaded context
+                elif v > hi:
+                    hi = v
+            if n >= n_ctx and (hi - lo < c or lo == hi):
                 rounds = n // n_ctx
                 for q in range(n_ctx):
                     loads[q] += rounds * c
                 n -= rounds * n_ctx
                 continue
-            k = 0
-            best = loads[0]
-            for q in range(1, n_ctx):
-                if loads[q] < best:
-                    best = loads[q]
-                    k = q
             loads[k] += c
             n -= 1
 
@@ -160,9 +160,21 @@ def _row_costs_kernel(
     loads = np.zeros((n, n_ctx), np.int64)
     sup_acc = np.zeros(n, np.int64)
     thr_acc = np.zeros(n, np.int64)
+    # a node whose blocks (its own and its ancestors') hold no table costs the same in
+    # every row: rows after the first copy row 0 (its loads and sums stay those of row 0)
+    varies = np.zeros(n, np.bool_)
+    for k in range(n):
+        p = parent[k]
+        if p >= 0:
+            b = block[k]
+            varies[k] = varies[p] or blk_cyc_rows[b] > 1 or blk_cnt_rows[b] > 1 or blk_sup_rows[b] > 1
     for r in range(n_rows):
         for k in range(n):
             p = parent[k]
+            if r > 0 and not varies[k]:
+                out_incl[r, k] = out_incl[0, k]
+                out_excl[r, k] = out_excl[0, k]
+                continue
             if p < 0:
                 for q in range(n_ctx):
                     loads[k, q] = 0
@@ -277,6 +289,35 @@ class ComputeCosts:
         return st.tiles, self.incl[row, st.tile_node], self.excl[row, st.tile_node]
 
 
+@njit(cache=True)
+def _first_idle_kernel(tiles: np.ndarray, tiles_per_ipu: int, n_ipus: int) -> np.ndarray:
+    """The lowest tile of each IPU not in ``tiles`` (ascending), -1 where every tile is."""
+    idle = np.full(n_ipus, -1, np.int64)
+    p = 0
+    for i in range(n_ipus):
+        cand = i * tiles_per_ipu
+        while p < tiles.shape[0] and tiles[p] < cand:
+            p += 1
+        while p < tiles.shape[0] and tiles[p] == cand:
+            cand += 1
+            p += 1
+        if cand < (i + 1) * tiles_per_ipu:
+            idle[i] = cand
+    return idle
+
+
+_WORKSPACE = threading.local()
+
+
+def _workspace(n_tiles: int) -> np.ndarray:
+    """The kernel's per-tile scratch (all -1, restored by the kernel), one per thread and size."""
+    cache: dict[int, np.ndarray] = getattr(_WORKSPACE, "by_size", None) or {}
+    _WORKSPACE.by_size = cache
+    if n_tiles not in cache:
+        cache[n_tiles] = np.full(n_tiles, -1, np.int64)
+    return cache[n_tiles]
+
+
 def compute_structure(cs: ComputeSet, n_tiles: int, tiles_per_ipu: int) -> ComputeStructure:
     """Group the tiles of ``cs`` into classes of equal block lists (see the module docstring)."""
     n_ipus = n_tiles // tiles_per_ipu
@@ -287,20 +328,13 @@ def compute_structure(cs: ComputeSet, n_tiles: int, tiles_per_ipu: int) -> Compu
         tiles_cat = np.concatenate([b.tiles for b in blocks])
     else:
         tiles_cat = np.zeros(0, np.int64)
-    cur = np.full(n_tiles, -1, np.int64)
-    parent, block, ipu, tiles, tile_node = _structure_kernel(ptr, tiles_cat, tiles_per_ipu, n_ipus, cur)
+    parent, block, ipu, tiles, tile_node = _structure_kernel(ptr, tiles_cat, tiles_per_ipu, n_ipus, _workspace(n_tiles))
     order = np.argsort(tiles, kind="stable")
     tiles, tile_node = tiles[order], tile_node[order]
     min_tile = np.full(parent.size, -1, np.int64)
     final, first = np.unique(tile_node, return_index=True)  # tiles ascending: first = lowest tile
     min_tile[final] = tiles[first]
-    touched = np.zeros(n_tiles, bool)
-    touched[tiles] = True
-    idle = np.full(n_ipus, -1, np.int64)
-    if n_ipus:
-        free = ~touched.reshape(n_ipus, tiles_per_ipu)
-        has = free.any(axis=1)
-        idle[has] = np.argmax(free[has], axis=1) + np.flatnonzero(has) * tiles_per_ipu
+    idle = _first_idle_kernel(tiles, tiles_per_ipu, n_ipus)
     arrays = (parent, block, ipu, min_tile, tiles, tile_node, final, idle)
     for a in arrays:
         a.flags.writeable = False

@@ -18,9 +18,15 @@ Model
 * **Compute.** Each tile's compute set time ``C_t`` (barrel-scheduled worker contexts)
   comes from :func:`mimdsim.cost.compute.compute_costs`, once per tile class of each
   distinct compute set and row of its cycle tables (a step inside a repeat runs row
-  ``i`` of its tables in iteration ``i``). Tiles of an IPU with equal ``C_t`` share one
-  timeline in that step, so they finish as **one** SimPy event (a *tile group*); each
-  tile's clock ``ready[t]`` is set from the simulated time of its group's event.
+  ``i`` of its tables in iteration ``i``). Tile ``t`` is ready at ``start + C_t``; the
+  IPU's process reaches its next barrier when its slowest tile is (one SimPy timeout).
+* **Per-tile accounting, batched.** A tile's clock is ``ready[t] = base_i + C_t`` (the
+  start of its IPU's last compute phase plus its own time), so its sync wait at each
+  release is the IPU's ``release + S - base_i`` less its ``C_t``: the model keeps those
+  per IPU and counts how often each row of each compute set ran on each IPU; each
+  tile's compute (and, by subtraction, sync) total is added up from the counts and the
+  class costs when the compute set has run for the last time. Exchange and host phases
+  are per IPU. Per step, the work is a handful of scalars per IPU, not per tile.
 
 What an "event" is
 ------------------
@@ -29,12 +35,15 @@ process. Every step of every tile has a barrier release (each tile resumes), the
 event per non-zero phase (S, G, E_i or H), then, for a tile with ``C_t > 0``, its compute
 completion. The model batches them: a barrier release and a phase of IPU ``i`` are one
 SimPy event for its ``tiles_per_ipu`` tiles (an internal barrier needs none: the IPU's
-process is there when its last group finishes), and a tile group's completion is one
-SimPy event for the tiles in the group. So one internal superstep on an IPU of ``n``
-tiles, all with non-zero sync, exchange and compute, is ``4 n`` tile-events and
-``2 +`` (number of distinct ``C_t``) SimPy events (``metadata["simpy_events"]``).
-``max_events`` limits tile-events. Batching never skips semantics: every tile's
-accumulators and clock are updated at every executed step.
+process is there when its last tile finishes), and so is its compute phase; and since
+nothing outside an IPU can happen between its release and the end of its compute, the
+phases of one step are laid end to end and the process waits once for all of them. So
+one internal superstep on an IPU of ``n`` tiles, all with non-zero sync, exchange and
+compute, is ``4 n`` tile-events and one SimPy event (``metadata["simpy_events"]``; an
+external sync adds its barrier).
+``max_events`` limits tile-events. Batching never skips semantics: every tile's clock
+and accumulators are exactly those of a per-tile model (``tests/engines``: the ``des``
+and ``fast`` engines agree integer for integer).
 
 Timeline
 --------
@@ -60,7 +69,7 @@ from tqdm.auto import tqdm
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.cost.compute import ComputeCosts, compute_costs, compute_structure
-from mimdsim.cost.exchange import NO_TILE_OUTPUT, ExchangeParams, ExchangeWorkspace, exchange_kernel
+from mimdsim.cost.exchange import ExchangeParams, ExchangeWorkspace, exchange_costs
 from mimdsim.cost.sync import host_copy_cycles, sync_cycles
 from mimdsim.engines.result import (
     CATEGORIES,
@@ -88,55 +97,52 @@ SimGen = Generator[simpy.Event, Any, None]
 # ---- static costs ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
-class _IpuCompute:
-    """One compute set in one row on one IPU: its tiles' cycles and how they group by finish time.
-
-    ``incl_cycles``/``excl_cycles``: every tile of the IPU (0 without vertices);
-    ``group_delays[g]``: group ``g`` of equal ``C_t > 0`` finishes that many cycles after
-    the previous group; ``n_timed``: the tiles with ``C_t > 0``; ``crit_tile``: the
-    lowest tile with the IPU's largest ``C_t`` (``crit_cycles``).
-    """
-
-    incl_cycles: np.ndarray
-    excl_cycles: np.ndarray
-    group_delays: tuple[int, ...]
-    n_timed: int
-    crit_tile: int
-    crit_cycles: int
-
-
 class _ComputeSetCosts:
-    """A compute set's class costs (:class:`~mimdsim.cost.compute.ComputeCosts`), viewed per IPU and row."""
+    """A compute set's class costs (:class:`~mimdsim.cost.compute.ComputeCosts`), per IPU and row,
+    and how many times each row ran on each IPU (the tiles' compute totals follow from those
+    counts once the compute set has run for the last time: :meth:`add_tile_totals`)."""
 
     def __init__(self, costs: ComputeCosts, tiles_per_ipu: int) -> None:
         st = costs.structure
         self.costs = costs
         self.tpi = tiles_per_ipu
         n_ipus = st.idle_tile.size
-        zero = st.n_nodes  # index of an extra zero-cost class for tiles without vertices
-        self.node_of_tile = np.full(n_ipus * tiles_per_ipu, zero, np.int64)
-        self.node_of_tile[st.tiles] = st.tile_node
         self.node_tiles = np.bincount(st.tile_node, minlength=st.n_nodes)
-        self.has_vertices = np.zeros(n_ipus, bool)
-        self.has_vertices[st.node_ipu[st.final]] = True
-        self.final_by_ipu = [st.final[st.node_ipu[st.final] == i] for i in range(n_ipus)]
+        final_ipu = st.node_ipu[st.final]
+        self.final_by_ipu = [st.final[final_ipu == i] for i in range(n_ipus)]
+        self.has_vertices = [f.size > 0 for f in self.final_by_ipu]
+        self.runs = np.zeros((costs.incl.shape[0], n_ipus), np.int64)
+        # per row and IPU: tiles with C_t > 0, the critical tile and its C_t, as Python ints
+        n_timed = np.zeros((costs.incl.shape[0], n_ipus), np.int64)
+        for i, final in enumerate(self.final_by_ipu):
+            if final.size:
+                n_timed[:, i] = (costs.incl[:, final] > 0) @ self.node_tiles[final]
+        self._timing = [list(zip(a, b, c, strict=True)) for a, b, c in zip(n_timed.tolist(), costs.ipu_crit.tolist(), costs.ipu_max.tolist(), strict=True)]
 
-    def ipu(self, row: int, i: int) -> _IpuCompute | None:
-        """IPU ``i`` in ``row`` (None: no tile of the IPU has vertices)."""
-        if not self.has_vertices[i]:
-            return None
-        c = self.costs
-        lo, hi = i * self.tpi, (i + 1) * self.tpi
-        nodes = self.node_of_tile[lo:hi]
-        incl = np.append(c.incl[row], 0)[nodes]
-        excl = np.append(c.excl[row], 0)[nodes]
-        final = self.final_by_ipu[i]
-        values = c.incl[row, final]
-        timed = values > 0
-        delays = tuple(np.diff(np.unique(values[timed]), prepend=0).tolist())
-        n_timed = int(self.node_tiles[final[timed]].sum())
-        return _IpuCompute(incl, excl, delays, n_timed, int(c.ipu_crit[row, i]), int(c.ipu_max[row, i]))
+    def timing(self, row: int, i: int) -> tuple[int, int, int]:
+        """IPU ``i`` in ``row``: (tiles with ``C_t > 0``, critical tile, its ``C_t``)."""
+        return self._timing[row][i]
+
+    def tile_cycles(self, row: int, tiles: np.ndarray) -> np.ndarray:
+        """``C_t`` of ``tiles`` in ``row`` (0 for a tile without vertices)."""
+        st = self.costs.structure
+        out = np.zeros(tiles.size, np.int64)
+        if st.tiles.size:
+            pos = np.minimum(np.searchsorted(st.tiles, tiles), st.tiles.size - 1)
+            hit = st.tiles[pos] == tiles
+            out[hit] = self.costs.incl[row, st.tile_node[pos[hit]]]
+        return out
+
+    def add_tile_totals(self, compute: np.ndarray, compute_excl: np.ndarray) -> None:
+        """Add every tile's cycles over the counted runs (``runs[row, ipu]``) to the accumulators."""
+        st = self.costs.structure
+        if not st.tiles.size or not self.runs.any():
+            return
+        ipu_of_tile = st.tiles // self.tpi
+        for r in np.flatnonzero(self.runs.any(axis=1)).tolist():
+            runs = self.runs[r, ipu_of_tile]  # each tile runs row r as often as its IPU did
+            compute[st.tiles] += runs * self.costs.incl[r, st.tile_node]
+            compute_excl[st.tiles] += runs * self.costs.excl[r, st.tile_node]
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,8 +171,8 @@ class _CostModel:
         return _ComputeSetCosts(costs, self.tpi)
 
     def exchange(self, ex: Exchange) -> _ExchangeCosts:
-        g = exchange_kernel(ex.src, ex.dst_ptr, ex.dst, ex.nbytes, ex.messages, *self._ex_params, *self._ex_ws, self._ex_out, NO_TILE_OUTPUT)
-        return _ExchangeCosts(tuple(int(c) for c in self._ex_out), int(g))
+        g = exchange_costs(ex, self._ex_params, self._ex_ws, self._ex_out)
+        return _ExchangeCosts(tuple(int(c) for c in self._ex_out), g)
 
     def host(self, hc: HostCopy) -> int:
         return host_copy_cycles(self.machine, hc.tiles, hc.nbytes)
@@ -178,8 +184,11 @@ class _UseCountedCache:
     def __init__(self, uses: dict[int, int]) -> None:
         self._uses_left = dict(uses)
         self._values: dict[int, object] = {}
+        self._last: list[tuple[Any, Callable[[Any], None] | None]] = []
 
-    def get(self, obj: object, make: Callable[[Any], Any]) -> Any:
+    def get(self, obj: object, make: Callable[[Any], Any], on_last_use: Callable[[Any], None] | None = None) -> Any:
+        """The value of ``obj``; ``on_last_use(value)`` runs once its last expected use has been taken
+        (so the caller must be done with the value's state by then: see :meth:`_DesModel._superstep`)."""
         key = id(obj)
         try:
             value = self._values[key]
@@ -190,7 +199,15 @@ class _UseCountedCache:
             self._uses_left[key] = left
         else:
             del self._values[key], self._uses_left[key]
+            self._last.append((value, on_last_use))
         return value
+
+    def finish_last_uses(self) -> None:
+        """Run the ``on_last_use`` of every value whose last use has been taken."""
+        for value, hook in self._last:
+            if hook is not None:
+                hook(value)
+        self._last.clear()
 
 
 # ---- program walk ------------------------------------------------------------------
@@ -334,12 +351,12 @@ class _TimelineRecorder:
         if len(rows) >= _TIMELINE_COLUMNS * _TIMELINE_CHUNK:
             self._flush()
 
-    def tile_computes(self, k: int, rec: int, ipu: int, start: float, comp: _IpuCompute, first_tile: int) -> None:
+    def tile_computes(self, k: int, rec: int, ipu: int, start: float, costs: _ComputeSetCosts, row: int) -> None:
         """``[start, start + C_t]`` for each recorded tile of ``ipu`` with ``C_t > 0``."""
         sel = self.tiles_by_ipu[ipu]
         if not sel.size:
             return
-        cycles = comp.incl_cycles[sel - first_tile]
+        cycles = costs.tile_cycles(row, sel)
         for t, c in zip(sel.tolist(), cycles.tolist(), strict=True):
             if c > 0:
                 self.add(k, rec, ipu, t, _COMPUTE, start, start + c)
@@ -408,8 +425,13 @@ class _DesModel:
         self.costs = _CostModel(machine)
         self.cache = _UseCountedCache({k: v * machine.n_ipus for k, v in uses.items()})
         n = machine.n_tiles
-        self.ready = np.zeros(n, np.int64)
-        self.acc = {name: np.zeros(n, np.int64) for name in ("compute", "compute_excl_idle", *CATEGORIES[1:])}
+        # Per tile: ready[t] = base[ipu] + C_t of the IPU's last compute phase (0 after a step
+        # without compute). The per-tile parts are added up per compute set and row when the
+        # compute set is done (its runs times its class costs); everything else is per IPU.
+        self.base = [0] * machine.n_ipus
+        self.last_end = [0] * machine.n_ipus  # base + the IPU's slowest C_t of that phase
+        self.acc = {name: np.zeros(n, np.int64) for name in ("compute", "compute_excl_idle")}
+        self.ipu_acc = {name: [0] * machine.n_ipus for name in CATEGORIES[1:]}  # each of the IPU's tiles
         self.tile_events = 0
         self.simpy_events = 0
         self.env = simpy.Environment()
@@ -446,28 +468,31 @@ class _DesModel:
                 yield from self._host_copy(i, k[0], a, b)
                 k[0] += 1
 
-    def _release(self, i: int, lo: int, hi: int, external: bool, k: int, rec: int) -> SimGen:
-        """Barrier, then sync release: ``sync[t] += b_i - ready[t] + S`` for the IPU's tiles."""
+    def _release(self, i: int, external: bool, k: int, rec: int) -> Generator[simpy.Event, Any, int]:
+        """Barrier, then sync release: ``sync[t] += b_i - ready[t] + S`` for the IPU's tiles
+        (``ready[t] = base + C_t``: the ``C_t`` parts are subtracted with the compute totals).
+        Returns the time the release ends; the caller's phases follow it."""
         arrived = self.env.now
         if external:
             yield self.barrier.arrive()
         s = self.sync_cycles["external" if external else "internal"]
         now = int(self.env.now)  # every timeout is an integer number of cycles
-        self.acc["sync"][lo:hi] += (now + s) - self.ready[lo:hi]
+        self.ipu_acc["sync"][i] += (now + s) - self.base[i]
         tl = self.timeline
         if tl is not None:
             if now > arrived:
                 tl.add(k, rec, i, -1, _WAIT, arrived, now)
             if s:
                 tl.add(k, rec, i, -1, _SYNC, now, now + s)
-        if s:
-            yield self.env.timeout(s)
+        return now + s
 
     def _superstep(self, i: int, k: int, rec: int, step: Superstep, it: int) -> SimGen:
+        """Release, global exchange, on-chip exchange, compute: nothing outside the IPU can
+        happen between the release and the end of its compute, so the phases are laid end to
+        end and the process waits once, for all of them."""
         env, tpi = self.env, self.tpi
-        lo, hi = i * tpi, (i + 1) * tpi
         external = step.sync == "external"
-        yield from self._release(i, lo, hi, external, k, rec)
+        t = yield from self._release(i, external, k, rec)
         n_phases = 1 + (self.sync_cycles[step.sync] > 0)
         glob = exch = 0
         tl = self.timeline
@@ -475,52 +500,67 @@ class _DesModel:
             ex: _ExchangeCosts = self.cache.get(step.exchange, self.costs.exchange)
             glob, exch = ex.global_cycles, ex.ipu_cycles[i]
             if glob:
-                self.acc["global_exchange"][lo:hi] += glob
+                self.ipu_acc["global_exchange"][i] += glob
                 if tl is not None:
-                    tl.add(k, rec, i, -1, _GLOBAL, env.now, env.now + glob)
-                yield env.timeout(glob)
+                    tl.add(k, rec, i, -1, _GLOBAL, t, t + glob)
+                t += glob
             if exch:
-                self.acc["exchange"][lo:hi] += exch
+                self.ipu_acc["exchange"][i] += exch
                 if tl is not None:
-                    tl.add(k, rec, i, -1, _EXCHANGE, env.now, env.now + exch)
-                yield env.timeout(exch)
+                    tl.add(k, rec, i, -1, _EXCHANGE, t, t + exch)
+                t += exch
             n_phases += (glob > 0) + (exch > 0)
-        start = int(env.now)
-        comp = None
+        start = t
+        self.base[i] = start
+        cc: _ComputeSetCosts | None = None
         if step.compute is not None:
-            row = it if step.compute.n_rows > 1 else 0
-            comp = self.cache.get(step.compute, self.costs.compute).ipu(row, i)
-        if comp is None:
-            self.ready[lo:hi] = start
-            self._count(n_phases * tpi, n_phases - 1 + external)
-            self.recorder.report(k, rec, start, lo, 0, exch, glob, 0)
-            return
-        self.acc["compute"][lo:hi] += comp.incl_cycles
-        self.acc["compute_excl_idle"][lo:hi] += comp.excl_cycles
-        self.ready[lo:hi] = start + comp.incl_cycles
-        if tl is not None:
-            if comp.crit_cycles:
-                tl.add(k, rec, i, -1, _COMPUTE, start, start + comp.crit_cycles)
-            tl.tile_computes(k, rec, i, start, comp, lo)
-        for delay in comp.group_delays:  # one event per group of tiles finishing together
-            yield env.timeout(delay)
-        assert env.now == start + comp.crit_cycles
-        self._count(n_phases * tpi + comp.n_timed, n_phases - 1 + external + len(comp.group_delays))
-        self.recorder.report(k, rec, int(env.now), comp.crit_tile, comp.crit_cycles, exch, glob, 0)
+            cc = self.cache.get(step.compute, self.costs.compute, self._add_tile_totals)
+        crit = n_timed = 0
+        crit_tile = i * tpi
+        if cc is not None and cc.has_vertices[i]:
+            row = it if cc.runs.shape[0] > 1 else 0
+            cc.runs[row, i] += 1
+            n_timed, crit_tile, crit = cc.timing(row, i)
+            if tl is not None:
+                if crit:
+                    tl.add(k, rec, i, -1, _COMPUTE, start, start + crit)
+                tl.tile_computes(k, rec, i, start, cc, row)
+        self.cache.finish_last_uses()
+        self.last_end[i] = start + crit
+        waits = start + crit > env.now
+        if waits:
+            yield env.timeout(start + crit - env.now)
+        self._count(n_phases * tpi + n_timed, external + waits)
+        self.recorder.report(k, rec, start + crit, crit_tile, crit, exch, glob, 0)
+
+    def _add_tile_totals(self, cc: _ComputeSetCosts) -> None:
+        cc.add_tile_totals(self.acc["compute"], self.acc["compute_excl_idle"])
 
     def _host_copy(self, i: int, k: int, rec: int, step: HostCopy) -> SimGen:
-        lo, hi = i * self.tpi, (i + 1) * self.tpi
-        yield from self._release(i, lo, hi, True, k, rec)
+        t = yield from self._release(i, True, k, rec)
         host: int = self.cache.get(step, self.costs.host)
         if host:
-            self.acc["host_exchange"][lo:hi] += host
+            self.ipu_acc["host_exchange"][i] += host
             if self.timeline is not None:
-                self.timeline.add(k, rec, i, -1, _HOST, self.env.now, self.env.now + host)
-            yield self.env.timeout(host)
-        self.ready[lo:hi] = self.env.now
+                self.timeline.add(k, rec, i, -1, _HOST, t, t + host)
+            t += host
+        self.base[i] = self.last_end[i] = t
+        waits = t > self.env.now
+        if waits:
+            yield self.env.timeout(t - self.env.now)
         n_phases = 1 + (self.sync_cycles["external"] > 0) + (host > 0)
-        self._count(n_phases * self.tpi, n_phases)  # the barrier is a SimPy event here
-        self.recorder.report(k, rec, int(self.env.now), lo, 0, 0, 0, host)
+        self._count(n_phases * self.tpi, 1 + waits)  # the barrier is a SimPy event here
+        self.recorder.report(k, rec, t, i * self.tpi, 0, 0, 0, host)
+
+    def tile_totals(self, total: int) -> dict[str, np.ndarray]:
+        """Every tile's accumulators at the end of a run of ``total`` cycles (the trailing wait is sync)."""
+        tpi = self.tpi
+        out = dict(self.acc)
+        for name, per_ipu in self.ipu_acc.items():
+            out[name] = np.repeat(np.asarray(per_ipu, np.int64), tpi)
+        # sync: sum over releases of (release - base) plus (total - base) at the end, less every C_t
+        out["sync"] = out["sync"] + np.repeat(total - np.asarray(self.base, np.int64), tpi) - out["compute"]
+        return out
 
 
 # ---- entry point -----------------------------------------------------------------
@@ -612,10 +652,9 @@ def simulate_des(
 def _result(program: Program, machine: MachineSpec, model: _DesModel, memory_bytes: np.ndarray) -> RunResult:
     """Add every tile's trailing wait to its sync and package the result."""
     assert model.recorder.n_done == program.n_executed_steps(), "every executed step reports once per IPU"
-    total = int(model.ready.max()) if model.ready.size else 0
-    assert total == model.recorder.max_ready
-    acc = model.acc
-    acc["sync"] += total - model.ready
+    total = model.recorder.max_ready
+    assert total == max(model.last_end, default=0)
+    acc = model.tile_totals(total)
     return RunResult(
         program=program.name,
         machine=machine.name,

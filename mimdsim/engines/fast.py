@@ -3,7 +3,7 @@
 Pipeline: :func:`~mimdsim.program.arrays.to_arrays` flattens the program (each distinct
 compute set, exchange and host copy once); the costs of every distinct object are
 computed once with :mod:`mimdsim.cost` (``compute_structure`` + ``compute_costs``: every
-tile class of a compute set in every row of its cycle tables; ``exchange_kernel``;
+tile class of a compute set in every row of its cycle tables; ``exchange_costs``;
 ``host_copy_cycles``); :func:`~mimdsim.engines._kernels.run_steps` runs the control flow
 with one clock per IPU and repeat extrapolation; the per-tile accumulators follow from
 each variant's executions and the tile classes (:func:`~mimdsim.engines._kernels.tile_totals`).
@@ -19,13 +19,14 @@ import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.cost.compute import ComputeCosts, compute_costs, compute_structure
-from mimdsim.cost.exchange import NO_TILE_OUTPUT, ExchangeParams, ExchangeWorkspace, exchange_kernel
+from mimdsim.cost.exchange import ExchangeParams, ExchangeWorkspace, exchange_costs
 from mimdsim.cost.sync import host_copy_cycles, sync_cycles
 from mimdsim.engines import _kernels as K
 from mimdsim.engines.result import CATEGORIES, RunResult, SuperstepRecord
 from mimdsim.errors import SimulationLimitError
 from mimdsim.program.arrays import STEP_HOST_COPY, ProgramArrays, to_arrays
 from mimdsim.program.ir import Program
+from mimdsim.program.memo import derived
 
 __all__ = ["simulate_fast", "PROGRESS_MIN_STEPS"]
 
@@ -52,49 +53,52 @@ def _compute_costs(arr: ProgramArrays, machine: MachineSpec) -> list[ComputeCost
     ]  # fmt: skip
 
 
-def _static_costs(arr: ProgramArrays, machine: MachineSpec) -> dict[str, Any]:
-    """Costs of every distinct exchange and host copy, and the compute-set variants' IPU maxima.
-
-    The :mod:`mimdsim.cost` kernels are called from here, once per distinct object, not
-    from the engine's kernels (see the NOTE in :mod:`mimdsim.engines._kernels`).
-    """
-    cc = _compute_costs(arr, machine)
+def _variant_tables(cc: list[ComputeCosts], n_ipus: int) -> dict[str, Any]:
+    """Every compute set's variants (rows) in one table: ``var_ptr``, IPU maxima, critical tiles."""
     var_ptr = np.zeros(len(cc) + 1, np.int64)
     if cc:
         np.cumsum([c.incl.shape[0] for c in cc], out=var_ptr[1:])
-    n_ipus = machine.n_ipus
     var_max = np.concatenate([c.ipu_max for c in cc]) if cc else np.zeros((0, n_ipus), np.int64)
     var_crit = np.concatenate([c.ipu_crit for c in cc]) if cc else np.zeros((0, n_ipus), np.int64)
+    return {"compute": cc, "var_ptr": var_ptr, "var_max": np.ascontiguousarray(var_max), "var_crit": np.ascontiguousarray(var_crit)}
 
+
+def _exchange_costs(arr: ProgramArrays, machine: MachineSpec) -> dict[str, np.ndarray]:
     params = ExchangeParams(machine).as_tuple()
     ws = ExchangeWorkspace(machine).as_tuple()
-    ex_phase = np.zeros((arr.n_exchanges, n_ipus), np.int64)
+    ex_phase = np.zeros((arr.n_exchanges, machine.n_ipus), np.int64)
     ex_global = np.zeros(arr.n_exchanges, np.int64)
-    xp = arr.ex_transfer_ptr
-    for e in range(arr.n_exchanges):
-        t0, t1 = xp[e], xp[e + 1]
-        ex_global[e] = exchange_kernel(
-            arr.ex_src[t0:t1], arr.ex_dst_ptr[t0 : t1 + 1], arr.ex_dst, arr.ex_nbytes[t0:t1], arr.ex_messages[t0:t1],
-            *params, *ws, ex_phase[e], NO_TILE_OUTPUT,
-        )  # fmt: skip
+    for e, ex in enumerate(arr.exchanges):
+        ex_global[e] = exchange_costs(ex, params, ws, ex_phase[e])
+    return {"ex_phase": ex_phase, "ex_global": ex_global}
 
+
+def _host_costs(arr: ProgramArrays, machine: MachineSpec) -> np.ndarray:
     hp = arr.host_ptr
-    host = np.array(
-        [
-            host_copy_cycles(machine, arr.host_tiles[hp[k] : hp[k + 1]], arr.host_nbytes[hp[k] : hp[k + 1]])
-            for k in range(arr.n_host_copies)
-        ],
+    return np.array(
+        [host_copy_cycles(machine, arr.host_tiles[hp[k] : hp[k + 1]], arr.host_nbytes[hp[k] : hp[k + 1]]) for k in range(arr.n_host_copies)],
         np.int64,
     ).reshape(-1)
-    return {
-        "compute": cc,
-        "var_ptr": var_ptr,
-        "var_max": np.ascontiguousarray(var_max),
-        "var_crit": np.ascontiguousarray(var_crit),
-        "ex_phase": ex_phase,
-        "ex_global": ex_global,
-        "host": host,
-    }
+
+
+def _static_costs(program: Program, arr: ProgramArrays, machine: MachineSpec) -> dict[str, Any]:
+    """Costs of every distinct compute set, exchange and host copy.
+
+    The :mod:`mimdsim.cost` kernels are called from here, once per distinct object, not
+    from the engine's kernels (see the NOTE in :mod:`mimdsim.engines._kernels`). Each
+    group of costs is kept with the program (:mod:`mimdsim.program.memo`) under the
+    machine fields it depends on, so re-costing the program on a machine that differs
+    elsewhere (a clock, a link) reuses it.
+    """
+    m = machine
+    compute_key = ("fast.compute", m.n_tiles, m.tiles_per_ipu, m.num_worker_contexts, m.worker_launch_cycles, m.compute_set_overhead_cycles)
+    exchange_key = ("fast.exchange", m.n_tiles, m.tiles_per_supertile, *ExchangeParams(m).as_tuple())
+    host_key = ("fast.host", m.n_tiles, m.tiles_per_ipu, m.host_bytes_per_cycle, m.exchange_bytes_per_cycle, m.host_overhead_cycles)
+    out: dict[str, Any] = {}
+    out.update(derived(program, compute_key, lambda: _variant_tables(_compute_costs(arr, m), m.n_ipus)))
+    out.update(derived(program, exchange_key, lambda: _exchange_costs(arr, m)))
+    out["host"] = derived(program, host_key, lambda: _host_costs(arr, m))
+    return out
 
 
 def _tile_compute(arr: ProgramArrays, costs: dict[str, Any], rec_n: np.ndarray, n_tiles: int) -> tuple[np.ndarray, np.ndarray]:
@@ -213,12 +217,12 @@ def simulate_fast(
     >>> r.total_cycles, int(r.tile_compute_cycles[0]), r.supersteps[0].n_executions   # 8 x (6 x 77 + 11) per step
     (3910000, 3784000, 1000)
     """
-    arr = to_arrays(program)
+    arr = derived(program, "arrays", lambda: to_arrays(program))
     if arr.n_executed > max_steps:
         raise SimulationLimitError(
             f"program {program.name!r}: {arr.n_executed:,} steps to execute exceed max_steps={max_steps:,}"
         )
-    costs = _static_costs(arr, machine)
+    costs = _static_costs(program, arr, machine)
     rec, total = _run(arr, costs, machine, extrapolate=extrapolate, progress=progress)
     rec_n = np.ascontiguousarray(rec[K.REC_N])
     tiles = K.tile_totals(

@@ -11,10 +11,8 @@ flat int64 arrays that numba kernels can read:
   repeat);
 * **compute sets**: the distinct :class:`ComputeSet` objects (``compute_sets``), which
   the engines cost with :mod:`mimdsim.cost.compute`;
-* **exchanges**: every distinct :class:`Exchange` concatenated; exchange ``e`` owns
-  transfers ``ex_transfer_ptr[e]:ex_transfer_ptr[e+1]`` and ``dst_ptr`` indexes the
-  concatenated ``dst`` (absolute offsets), so slices are valid arguments of
-  :func:`mimdsim.cost.exchange.exchange_kernel`;
+* **exchanges**: the distinct :class:`Exchange` objects (``exchanges``), which the
+  engines cost with :func:`mimdsim.cost.exchange.exchange_costs`;
 * **host copies**: tiles and bytes of every distinct :class:`HostCopy`;
 * **control flow**: a flat op list ``ops[k] = (kind, arg, link, lo, hi, snap, varies)``:
   ``OP_STEP`` runs static step ``arg``; ``OP_BEGIN`` opens a repeat of ``arg`` iterations
@@ -77,12 +75,7 @@ class ProgramArrays:
     step_names: tuple[str, ...]
     step_table: np.ndarray  # (n_static, 6): kind, scope, cs, ex, host, rows
     compute_sets: tuple[ComputeSet, ...]
-    ex_transfer_ptr: np.ndarray
-    ex_src: np.ndarray
-    ex_dst_ptr: np.ndarray
-    ex_dst: np.ndarray
-    ex_nbytes: np.ndarray
-    ex_messages: np.ndarray
+    exchanges: tuple[Exchange, ...]
     host_ptr: np.ndarray
     host_tiles: np.ndarray
     host_nbytes: np.ndarray
@@ -101,7 +94,7 @@ class ProgramArrays:
 
     @property
     def n_exchanges(self) -> int:
-        return int(self.ex_transfer_ptr.size - 1)
+        return len(self.exchanges)
 
     @property
     def n_host_copies(self) -> int:
@@ -217,19 +210,6 @@ def _columns(cols: tuple[list[int], ...]) -> np.ndarray:
     return out
 
 
-def _flatten_exchanges(ex_list: list[Exchange]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    dst_off = _ptr([e.dst.size for e in ex_list])
-    dst_ptr = [e.dst_ptr[:-1] + dst_off[k] for k, e in enumerate(ex_list)] + [dst_off[-1:]]
-    return (
-        _ptr([e.src.size for e in ex_list]),
-        _cat([e.src for e in ex_list]),
-        _cat(dst_ptr),
-        _cat([e.dst for e in ex_list]),
-        _cat([e.nbytes for e in ex_list]),
-        _cat([e.messages for e in ex_list]),
-    )
-
-
 def to_arrays(program: Program) -> ProgramArrays:
     """The struct-of-arrays view of ``program`` (no machine needed, no cost computed).
 
@@ -239,13 +219,12 @@ def to_arrays(program: Program) -> ProgramArrays:
     n_executed, _ = f.walk(program.body, 0)
     table = _columns(f.table)
     ops = _columns(f.ops)
-    ex_arrays = _flatten_exchanges(f.ex_list)
     return ProgramArrays(
         program.name,
         tuple(f.names),
         table,
         tuple(f.cs_list),
-        *ex_arrays,
+        tuple(f.ex_list),
         _ptr([h.tiles.size for h in f.host_list]),
         _cat([h.tiles for h in f.host_list]),
         _cat([h.nbytes for h in f.host_list]),

@@ -12,7 +12,8 @@ programs (1472 tiles x thousands of supersteps) stay compact:
   whose costs change from one iteration to the next stay loops;
 * an :class:`Exchange` holds transfers in CSR form: transfer ``i`` goes from tile
   ``src[i]`` to tiles ``dst[dst_ptr[i]:dst_ptr[i+1]]`` (a multicast is one transfer) and
-  carries ``nbytes[i]`` bytes.
+  carries ``nbytes[i]`` bytes; or, when many sources send to one group of tiles, each
+  transfer names a shared destination list (:mod:`mimdsim.program.exchange`).
 
 Nothing here computes a cost: see :mod:`mimdsim.cost`.
 """
@@ -23,6 +24,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+
+from mimdsim.program.exchange import Exchange
+from mimdsim.program.frozen import frozen_array
 
 __all__ = [
     "FORMAT_VERSION",
@@ -46,24 +50,6 @@ FORMAT_VERSION = 2
 SyncScope = Literal["internal", "external"]
 TensorKind = Literal["tensor", "vertex_state", "code", "exchange_buffer"]
 TENSOR_KINDS: tuple[str, ...] = ("tensor", "vertex_state", "code", "exchange_buffer")
-
-
-def frozen_array(values: object, dtype: type) -> np.ndarray:
-    """A contiguous, read-only array of ``values`` with ``dtype``.
-
-    An array that is already read-only, contiguous and of that dtype is reused, so blocks
-    can share one tiles array; anything else is copied, so callers' arrays stay theirs.
-    """
-    if (
-        isinstance(values, np.ndarray)
-        and values.dtype == dtype
-        and not values.flags.writeable
-        and values.flags.c_contiguous
-    ):
-        return values
-    arr: np.ndarray = np.array(values, dtype=dtype)
-    arr.flags.writeable = False
-    return arr
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,50 +187,6 @@ class ComputeSet:
         if not self.is_table:
             return self
         return ComputeSet(self.name, tuple(b.row(r) for b in self.blocks))
-
-
-@dataclass(frozen=True, eq=False)
-class Exchange:
-    """Compiler-scheduled transfers of one exchange phase (CSR multicast form).
-
-    ``messages[i]`` (default 1) is how many contiguous memory regions transfer ``i``'s
-    bytes form; each region is one message, which costs ``exchange_message_cycles`` at
-    the source and at every destination (docs/concepts.md).
-    """
-
-    name: str
-    src: np.ndarray
-    dst_ptr: np.ndarray
-    dst: np.ndarray
-    nbytes: np.ndarray
-    messages: np.ndarray = None  # type: ignore[assignment]  # None -> ones in __post_init__
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "src", frozen_array(self.src, np.int64).reshape(-1))
-        object.__setattr__(self, "dst_ptr", frozen_array(self.dst_ptr, np.int64).reshape(-1))
-        object.__setattr__(self, "dst", frozen_array(self.dst, np.int64).reshape(-1))
-        object.__setattr__(self, "nbytes", frozen_array(self.nbytes, np.int64).reshape(-1))
-        msgs = np.ones(self.src.shape, np.int64) if self.messages is None else self.messages
-        object.__setattr__(self, "messages", frozen_array(msgs, np.int64).reshape(-1))
-
-    @classmethod
-    def from_transfers(cls, name: str, transfers: list[tuple[int, list[int] | np.ndarray, int]]) -> Exchange:
-        """Build from ``[(src_tile, dst_tiles, nbytes), ...]`` (one message each)."""
-        src = np.array([t[0] for t in transfers], np.int64)
-        dsts = [np.asarray(t[1], np.int64).reshape(-1) for t in transfers]
-        ptr = np.zeros(len(transfers) + 1, np.int64)
-        ptr[1:] = np.cumsum([len(d) for d in dsts]) if dsts else []
-        dst = np.concatenate(dsts) if dsts else np.zeros(0, np.int64)
-        nbytes = np.array([t[2] for t in transfers], np.int64)
-        return cls(name, src, ptr, dst, nbytes)
-
-    @property
-    def n_transfers(self) -> int:
-        return int(self.src.shape[0])
-
-    def destinations(self, i: int) -> np.ndarray:
-        """Destination tiles of transfer ``i``."""
-        return self.dst[self.dst_ptr[i] : self.dst_ptr[i + 1]]
 
 
 @dataclass(frozen=True, eq=False)

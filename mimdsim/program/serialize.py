@@ -96,6 +96,10 @@ def _exchange_to_dict(ex: Exchange) -> dict[str, Any]:
     out = {"name": ex.name, "src": _ints(ex.src), "dst_ptr": _ints(ex.dst_ptr), "dst": _ints(ex.dst), "nbytes": _ints(ex.nbytes)}
     if ex.messages is not None and ex.messages.size and int(ex.messages.max()) != 1:
         out["messages"] = _ints(ex.messages)
+    if ex.dst_list is not None:
+        out["dst_list"] = _ints(ex.dst_list)
+    if ex.per_destination.any():
+        out["per_destination"] = _ints(ex.per_destination.astype(np.int64))
     return out
 
 
@@ -292,25 +296,40 @@ def _read_tensor(r: _Reader, value: Any, where: str) -> Tensor:
 
 
 def _read_exchange(r: _Reader, value: Any, where: str, version: int) -> Exchange:
-    o = r.obj(value, where, ("name", "src", "dst_ptr", "dst", "nbytes", "messages") if version >= 2 else ("name", "src", "dst_ptr", "dst", "nbytes"))
+    fields = ("name", "src", "dst_ptr", "dst", "nbytes")
+    o = r.obj(value, where, (*fields, "messages", "dst_list", "per_destination") if version >= 2 else fields)
     src = r.array(o, "src", where)
     dst_ptr = r.array(o, "dst_ptr", where)
     dst = r.array(o, "dst", where)
     nbytes = r.array(o, "nbytes", where)
     if nbytes.size != src.size:
         raise r.fail(_join(where, "nbytes"), f"has {nbytes.size} entries, expected one per transfer ({src.size})", show_value=False)
-    if dst_ptr.size != src.size + 1 or dst_ptr[0] != 0 or dst_ptr[-1] != dst.size or np.any(np.diff(dst_ptr) < 1):
+    dst_list: np.ndarray | None = None
+    if "dst_list" in o:
+        dst_list = r.array(o, "dst_list", where)
+        if dst_list.size != src.size:
+            raise r.fail(_join(where, "dst_list"), f"has {dst_list.size} entries, expected one per transfer ({src.size})", show_value=False)
+    n_lists = src.size if dst_list is None else dst_ptr.size - 1
+    unit = "transfer" if dst_list is None else "destination list"
+    if dst_ptr.size != n_lists + 1 or dst_ptr[0] != 0 or dst_ptr[-1] != dst.size or np.any(np.diff(dst_ptr) < 1):
         raise r.fail(
             _join(where, "dst_ptr"),
-            f"expected {src.size + 1} increasing offsets from 0 to len(dst) = {dst.size}, each transfer with >= 1 destination",
+            f"expected {n_lists + 1} increasing offsets from 0 to len(dst) = {dst.size}, each {unit} with >= 1 destination",
             _ints(dst_ptr),
         )
+    if dst_list is not None and dst_list.size and int(dst_list.max()) >= n_lists:
+        raise r.fail(_join(where, "dst_list"), f"names list {int(dst_list.max())}; dst_ptr holds lists 0..{n_lists - 1}", show_value=False)
     messages: np.ndarray | None = None
     if "messages" in o:
         messages = r.array(o, "messages", where, minimum=1)
         if messages.size != src.size:
             raise r.fail(_join(where, "messages"), f"has {messages.size} entries, expected one per transfer ({src.size})", show_value=False)
-    return Exchange(r.string(o, "name", where), src, dst_ptr, dst, nbytes, messages)  # type: ignore[arg-type]  # None -> ones
+    per_destination: np.ndarray | None = None
+    if "per_destination" in o:
+        per_destination = r.array(o, "per_destination", where)
+        if per_destination.size != src.size or (per_destination.size and per_destination.max() > 1):
+            raise r.fail(_join(where, "per_destination"), f"expected one 0 or 1 per transfer ({src.size})", show_value=False)
+    return Exchange(r.string(o, "name", where), src, dst_ptr, dst, nbytes, messages, dst_list, per_destination)  # type: ignore[arg-type]  # None -> ones
 
 
 def _read_compute(r: _Reader, value: Any, where: str, version: int) -> ComputeSet:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import ProgramError
 from mimdsim.program.ir import TENSOR_KINDS, ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep, VertexBlock
+from mimdsim.program.memo import derived
 
 __all__ = ["check_program"]
 
@@ -33,7 +37,7 @@ def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> Non
         return f"{where}: compute set {cs.name!r} block {k} ({b.codelet})"
 
     for i, (_, cs, _, b) in enumerate(blocks):
-        _check_block_tables(where_of(i), b, cs.n_rows)
+        _check_block_tables(functools.partial(where_of, i), b, cs.n_rows)
     idx = np.arange(len(blocks))
     tiles = np.concatenate([b.tiles for *_, b in blocks])
     tile_owner = np.repeat(idx, [b.tiles.size for *_, b in blocks])
@@ -57,55 +61,73 @@ def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> Non
         raise ProgramError(f"{where_of(key[dup[0]] // n_tiles)}: tile {int(key[dup[0]] % n_tiles)} appears twice in one block")
 
 
-def _check_block_tables(where: str, b: VertexBlock, cs_rows: int) -> None:
-    """A block's vertex list and cycle tables agree in shape, and with the compute set's rows."""
+def _check_block_tables(where: Callable[[], str], b: VertexBlock, cs_rows: int) -> None:
+    """A block's vertex list and cycle tables agree in shape, and with the compute set's rows
+    (``where()`` names the block; only called for a message)."""
     cyc, cnt = b.worker_cycles, b.worker_counts
     assert cnt is not None  # an array after __post_init__
     if cyc.shape[-1] != cnt.shape[-1]:
-        raise ProgramError(f"{where}: worker_counts has {cnt.shape[-1]} entries, worker_cycles {cyc.shape[-1]}")
+        raise ProgramError(f"{where()}: worker_counts has {cnt.shape[-1]} entries, worker_cycles {cyc.shape[-1]}")
+    if cyc.ndim == 1 and cnt.ndim == 1 and not isinstance(b.supervisor_cycles, np.ndarray):
+        return  # no table
     rows = {a.shape[0] for a in (cyc, cnt) if a.ndim == 2}
     if isinstance(b.supervisor_cycles, np.ndarray):
         rows.add(b.supervisor_cycles.size)
     if len(rows) > 1:
-        raise ProgramError(f"{where}: its cycle tables have different numbers of rows ({', '.join(map(str, sorted(rows)))})")
-    if rows and rows != {cs_rows}:
-        raise ProgramError(f"{where}: cycle table of {rows.pop()} rows in a compute set whose tables have {cs_rows}")
-    if rows and cs_rows == 0:
-        raise ProgramError(f"{where}: a cycle table needs at least one row")
+        raise ProgramError(f"{where()}: its cycle tables have different numbers of rows ({', '.join(map(str, sorted(rows)))})")
+    if rows != {cs_rows}:
+        raise ProgramError(f"{where()}: cycle table of {rows.pop()} rows in a compute set whose tables have {cs_rows}")
+    if cs_rows == 0:
+        raise ProgramError(f"{where()}: a cycle table needs at least one row")
 
 
 def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) -> None:
     w = f"{where}: exchange {ex.name!r}"
     n = ex.src.size
-    if ex.dst_ptr.size != n + 1 or ex.nbytes.size != n or ex.messages.size != n:
-        raise ProgramError(f"{w}: src, dst_ptr, nbytes and messages disagree on the number of transfers")
+    n_lists = n if ex.dst_list is None else ex.dst_ptr.size - 1
+    lists = "destination list" if ex.dst_list is not None else "transfer"
+    if ex.nbytes.size != n or ex.messages.size != n or ex.per_destination.size != n or (ex.dst_list is None and ex.dst_ptr.size != n + 1):
+        raise ProgramError(f"{w}: src, dst_ptr, nbytes, messages and per_destination disagree on the number of transfers")
+    if ex.dst_list is not None:
+        if ex.dst_list.size != n:
+            raise ProgramError(f"{w}: dst_list has {ex.dst_list.size} entries for {n} transfers")
+        if ex.dst_ptr.size < 1:
+            raise ProgramError(f"{w}: dst_ptr must hold at least one entry (0)")
+        if n and (ex.dst_list.min() < 0 or ex.dst_list.max() >= n_lists):
+            bad = int(ex.dst_list[(ex.dst_list < 0) | (ex.dst_list >= n_lists)][0])
+            raise ProgramError(f"{w}: dst_list names list {bad}; the exchange has lists 0..{n_lists - 1}")
     if n and ex.messages.min() < 1:
         raise ProgramError(f"{w}: transfer {int(np.argmin(ex.messages))} has {int(ex.messages.min())} messages (must be >= 1)")
-    if n and (ex.dst_ptr[0] != 0 or ex.dst_ptr[-1] != ex.dst.size or np.any(np.diff(ex.dst_ptr) < 1)):
-        raise ProgramError(f"{w}: dst_ptr must start at 0, end at len(dst) and give each transfer >= 1 destination")
+    if ex.dst_ptr.size and (ex.dst_ptr[0] != 0 or ex.dst_ptr[-1] != ex.dst.size or np.any(np.diff(ex.dst_ptr) < 1)):
+        raise ProgramError(f"{w}: dst_ptr must start at 0, end at len(dst) and give each {lists} >= 1 destination")
     _tiles_in_range(w, ex.src, machine.n_tiles)
     _tiles_in_range(w, ex.dst, machine.n_tiles)
     _non_negative(w, ex.nbytes, "byte count")
     if n == 0:
         return
-    tpi = machine.tiles_per_ipu
-    transfer = np.repeat(np.arange(n), np.diff(ex.dst_ptr))
-    src_of_dst = ex.src[transfer]
-    own = np.flatnonzero(ex.dst == src_of_dst)
-    if own.size:
-        i = int(transfer[own[0]])
-        raise ProgramError(f"{w}: transfer {i} sends from tile {int(ex.src[i])} to itself")
-    key = transfer * machine.n_tiles + ex.dst
-    order = np.sort(key)
+    if ex.dst_list is None:
+        entry_list = np.repeat(np.arange(n_lists), np.diff(ex.dst_ptr))
+        own = np.flatnonzero(ex.dst == ex.src[entry_list])
+        if own.size:
+            i = int(entry_list[own[0]])
+            raise ProgramError(f"{w}: transfer {i} sends from tile {int(ex.src[i])} to itself")
+    order = ex.entry_keys(machine.n_tiles)
     dup = np.flatnonzero(order[1:] == order[:-1])
     if dup.size:
-        raise ProgramError(f"{w}: transfer {int(order[dup[0]] // machine.n_tiles)} names a destination tile twice")
+        raise ProgramError(f"{w}: {lists} {int(order[dup[0]] // machine.n_tiles)} names a destination tile twice")
+    if ex.dst_list is not None:
+        alone = np.flatnonzero(ex.fanout() == 0)
+        if alone.size:
+            i = int(alone[0])
+            raise ProgramError(f"{w}: transfer {i} from tile {int(ex.src[i])} has no destination but its source")
     if scope == "internal":
-        cross = np.flatnonzero(ex.dst // tpi != src_of_dst // tpi)
+        cross = np.flatnonzero(ex.crosses_ipus(machine.tiles_per_ipu))
         if cross.size:
-            i, d = int(transfer[cross[0]]), int(ex.dst[cross[0]])
+            i = int(cross[0])
+            dsts = ex.destinations(i)
+            d = int(dsts[dsts // machine.tiles_per_ipu != ex.src[i] // machine.tiles_per_ipu][0])
             raise ProgramError(
-                f"{w}: transfer {i} crosses IPUs (tile {int(ex.src[i])} -> tile {d} on IPU {d // tpi}) "
+                f"{w}: transfer {i} crosses IPUs (tile {int(ex.src[i])} -> tile {d} on IPU {d // machine.tiles_per_ipu}) "
                 "in a superstep with an internal sync (use sync='external')"
             )
 
@@ -151,7 +173,19 @@ def _check_steps(
 
 
 def check_program(program: Program, machine: MachineSpec) -> None:
-    """Raise :class:`ProgramError` naming the step, field and value of the first problem."""
+    """Raise :class:`ProgramError` naming the step, field and value of the first problem.
+
+    The checks depend on the machine's tile count and tiles per IPU only; a program that
+    passed on such a machine is not checked again (:mod:`mimdsim.program.memo`).
+    """
+    def check() -> bool:
+        _check_program(program, machine)
+        return True
+
+    derived(program, ("valid", machine.n_tiles, machine.tiles_per_ipu), check)
+
+
+def _check_program(program: Program, machine: MachineSpec) -> None:
     if program.batch_size is not None and program.batch_size <= 0:
         raise ProgramError(f"program {program.name!r}: batch_size {program.batch_size} must be > 0")
     for t in program.tensors:

@@ -232,7 +232,9 @@ def functional_activity(
     Weights are :func:`~mimdsim.snn.functional.init_weights` ``(spec, seed)`` unless given;
     the input is :func:`~mimdsim.snn.data.poisson_input` ``(spec, input_rate, seed)`` (an
     independent random stream). Only the forward pass runs: the backward pass does not change
-    any count. States are not kept, so memory stays at the sparse tensors.
+    any count. States are not kept, and the weights of a large network are drawn one layer
+    at a time (:func:`~mimdsim.snn.functional.seeded_weights`), so memory stays at one
+    layer's weights and the sparse tensors.
 
     >>> from mimdsim.snn.spec import snn_from_sizes
     >>> spec = snn_from_sizes([200, 50, 10], activity=0.1, input_sparse_size=16, batch_size=4, n_timesteps=10)
@@ -241,9 +243,9 @@ def functional_activity(
     (3, (10, 4))
     """
     from mimdsim.snn.data import poisson_input
-    from mimdsim.snn.functional import init_weights, run_sparse
+    from mimdsim.snn.functional import forward_spikes, seeded_weights
 
-    ws = init_weights(spec, seed) if weights is None else weights
+    ws = seeded_weights(spec, seed) if weights is None else weights
     if input_data is None:
         ids, counts = poisson_input(spec, input_rate, seed)
         src = f"functional seed={seed} input_rate={input_rate}"
@@ -253,7 +255,7 @@ def functional_activity(
         batch = load_input_batch(spec, input_data, seed=seed)
         ids, counts = batch.ids, batch.counts
         src = f"functional seed={seed} input={Path(input_data).name}"
-    run = run_sparse(spec, ws, ids, counts, None, keep_states=False)
+    run = forward_spikes(spec, ws, ids, counts)
     src += "" if weights is None else " (given weights)"
     return SpikeActivity.from_run(spec, run, counts, source=src)
 

@@ -24,6 +24,7 @@ from mimdsim.partition import partition_layers
 from mimdsim.partition.mapping import NeuronMapping
 from mimdsim.program.ir import Program
 from mimdsim.snn.activity import SpikeActivity, functional_activity, load_activity, parametric_activity
+from mimdsim.snn.cache import cached, cached_functional_activity, lowering_key
 from mimdsim.snn.lower import LoweringOptions, check_batch, lower_snn
 from mimdsim.snn.spec import SNNSpec
 
@@ -177,12 +178,13 @@ def saturated_activity(spec: SNNSpec) -> SpikeActivity:
 
 def make_activity(
     spec: SNNSpec, source: str | os.PathLike[str] | SpikeActivity = "functional", *, seed: int = 0, rate: float | None = None,
-    input_rate: float | None = None, input_data: str | os.PathLike[str] | None = None,
+    input_rate: float | None = None, input_data: str | os.PathLike[str] | None = None, cache: bool = True,
 ) -> tuple[SpikeActivity, str]:
     """The spike activity driving the data-dependent costs, and a label saying where it came from.
 
     ``input_data`` (an SHD ``.h5`` file or a folder of NMNIST ``.bin`` files) feeds the
-    functional model real samples instead of Poisson input.
+    functional model real samples instead of Poisson input. With ``cache`` functional
+    activity comes from :mod:`mimdsim.snn.cache` when it was computed before.
     """
     if input_data is not None and source != "functional":
         raise ConfigError(f"input data: only the functional activity source reads a dataset (got {str(source)!r})")
@@ -190,10 +192,12 @@ def make_activity(
         source.check_against(spec)
         return source, source.source or "given"
     if source == "functional":
-        kw: dict[str, Any] = {} if input_rate is None else {"input_rate": input_rate}
-        if input_data is not None:
-            return functional_activity(spec, seed, input_data=input_data), f"functional({Path(input_data).name})"
-        return functional_activity(spec, seed, **kw), "functional"
+        if cache:
+            act = cached_functional_activity(spec, seed, input_rate=input_rate, input_data=input_data)
+        else:
+            kw: dict[str, Any] = {} if input_rate is None else {"input_rate": input_rate}
+            act = functional_activity(spec, seed, input_data=input_data, **kw)
+        return act, "functional" if input_data is None else f"functional({Path(input_data).name})"
     if source == "parametric":
         if rate is None:
             raise ConfigError("activity: 'parametric' needs a firing rate (rate=..., --rate)")
@@ -225,8 +229,14 @@ def estimate_training_step(
     allow_oom: bool = False,
     options: LoweringOptions | None = None,
     timeline: bool = False,
+    cache: bool = True,
 ) -> SNNEstimate:
     """Estimate one training step of ``spec`` on ``machine``.
+
+    With ``cache`` (the default) the lowered program is kept for the next call with the
+    same network, activity and lowering-relevant machine fields, and functional activity
+    is kept in memory and on disk (:mod:`mimdsim.snn.cache`): re-estimating on another
+    machine description in a warm process re-costs the kept program.
 
     Raises
     ------
@@ -252,11 +262,16 @@ def estimate_training_step(
     check_batch(spec, machine)
     if timeline and engine != "des":
         raise ConfigError(f"timeline: only the des engine records timelines; use engine='des' (got engine={engine!r})")
-    act, label = make_activity(spec, activity, seed=seed, rate=rate, input_rate=input_rate, input_data=input_data)
-    mapping = partition_layers(
-        spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus, method=partitioner, neurons_per_tile=neurons_per_tile
-    )
-    program = lower_snn(spec, machine, mapping, act, options)
+    act, label = make_activity(spec, activity, seed=seed, rate=rate, input_rate=input_rate, input_data=input_data, cache=cache)
+
+    def lower() -> tuple[NeuronMapping, Program]:
+        mapping = partition_layers(
+            spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus, method=partitioner, neurons_per_tile=neurons_per_tile
+        )
+        return mapping, lower_snn(spec, machine, mapping, act, options)
+
+    key = ("snn.program", spec, act, lowering_key(machine), neurons_per_tile, partitioner, options or LoweringOptions())
+    mapping, program = cached(key, lower) if cache else lower()
     ledger = memory_ledger(program, machine)
     if ledger.oom_tiles.size and not allow_oom:
         worst = ledger.overflows(1)[0]

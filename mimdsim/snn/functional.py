@@ -82,7 +82,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -175,30 +176,83 @@ def connection_mask(spec: SNNSpec, layer: int) -> np.ndarray | None:
     return rng.random((n_in, lay.n_neurons)) < lay.connection_density
 
 
+def iter_weights(spec: SNNSpec, seed: int, *, dtype: type = np.float32) -> Iterator[np.ndarray]:
+    """The weights of :func:`init_weights`, drawn one layer at a time (the same values).
+
+    A forward pass that only needs spike counts holds one layer's weights at a time
+    instead of the whole network's (a 64-IPU model has about 180 M weights).
+
+    >>> from mimdsim.snn.spec import snn_from_sizes
+    >>> spec = snn_from_sizes([6, 4, 2], activity=0.5, input_sparse_size=3, batch_size=1, n_timesteps=1)
+    >>> all(np.array_equal(a, b) for a, b in zip(iter_weights(spec, 3), init_weights(spec, 3)))
+    True
+    """
+    dt = _float_dtype(dtype)
+    rng = np.random.default_rng(seed)
+    sizes = spec.layer_sizes
+    buf = np.empty(0)
+    for l in range(len(spec.layers)):
+        lim = np.sqrt(6.0 / sizes[l]) * spec.weight_mul
+        low, high = -lim, lim
+        shape = (sizes[l], sizes[l + 1])
+        if buf.size != shape[0] * shape[1]:
+            buf = np.empty(shape)
+        buf = buf.reshape(shape)
+        # rng.uniform(low, high) is low + (high - low) * U from the same stream, written in
+        # place here (the same doubles; no temporary arrays per layer)
+        rng.random(out=buf)
+        buf *= high - low
+        buf += low
+        buf += 0.001
+        mask = connection_mask(spec, l)
+        if mask is not None:
+            buf[~mask] = 0.0
+        yield buf.astype(dt)
+
+
+_SEEDED: dict[tuple[object, ...], tuple[np.ndarray, ...]] = {}
+_SEEDED_MAX_WEIGHTS = 16_000_000
+"""Networks of at most this many weights keep their seeded weights in memory (64 MB in float32)."""
+_SEEDED_ENTRIES = 4
+
+
+def seeded_weights(spec: SNNSpec, seed: int) -> Iterable[np.ndarray]:
+    """The weights of :func:`iter_weights` (float32) for a forward pass, read-only.
+
+    The weights do not depend on the sparse sizes, so the points of an activity sweep
+    share them: networks of up to 16 M weights keep them in memory (the last 4 such
+    networks); larger ones are drawn one layer at a time, as :func:`iter_weights` does.
+    """
+    sizes = spec.layer_sizes
+    n = sum(a * b for a, b in itertools.pairwise(sizes))
+    if n > _SEEDED_MAX_WEIGHTS:
+        return iter_weights(spec, seed)
+    key = (sizes, seed, spec.weight_mul, tuple((lay.connection_density, lay.connection_seed) for lay in spec.layers))
+    hit = _SEEDED.get(key)
+    if hit is None:
+        hit = tuple(iter_weights(spec, seed))
+        for w in hit:
+            w.flags.writeable = False
+        while len(_SEEDED) >= _SEEDED_ENTRIES:
+            _SEEDED.pop(next(iter(_SEEDED)))
+        _SEEDED[key] = hit
+    return hit
+
+
 def init_weights(spec: SNNSpec, seed: int, *, dtype: type = np.float32) -> list[np.ndarray]:
     """Initial weights ``[N_{l-1}, N_l]`` per layer, as the authors' benchmark script draws them.
 
     ``W ~ U(-lim, lim) + 0.001`` with ``lim = sqrt(6 / fan_in)·weight_mul`` (fan_in = N_{l-1},
     the dense input width), all layers from one ``np.random.default_rng(seed)`` in layer
     order. Masked weights (see :func:`connection_mask`) are set to 0.
+    :func:`iter_weights` draws them one layer at a time.
 
     >>> from mimdsim.snn.spec import snn_from_sizes
     >>> spec = snn_from_sizes([6, 4, 2], activity=0.5, input_sparse_size=3, batch_size=1, n_timesteps=1)
     >>> [w.shape for w in init_weights(spec, 0)], init_weights(spec, 0)[0].dtype
     ([(6, 4), (4, 2)], dtype('float32'))
     """
-    dt = _float_dtype(dtype)
-    rng = np.random.default_rng(seed)
-    sizes = spec.layer_sizes
-    weights = []
-    for l in range(len(spec.layers)):
-        lim = np.sqrt(6.0 / sizes[l]) * spec.weight_mul
-        w = rng.uniform(-lim, lim, size=(sizes[l], sizes[l + 1])) + 0.001
-        mask = connection_mask(spec, l)
-        if mask is not None:
-            w = np.where(mask, w, 0.0)
-        weights.append(np.ascontiguousarray(w, dtype=dt))
-    return weights
+    return list(iter_weights(spec, seed, dtype=dtype))
 
 
 def second_thresholds(spec: SNNSpec, second_threshold: float | Sequence[float] | None) -> tuple[float, ...]:
@@ -281,31 +335,15 @@ def run_sparse(
     ConfigError
         When an array's shape, dtype or values do not fit ``spec``.
     """
-    T, B, L = spec.n_timesteps, spec.batch_size, len(spec.layers)
+    L = len(spec.layers)
     ws = _check_weights(spec, weights)
     dt = ws[0].dtype.type
     in_ids, in_counts = _check_input(spec, input_ids, input_counts)
     y = None if labels is None else _check_labels(spec, labels)
     if y is not None and not keep_states:
         raise ConfigError("keep_states: must be True when labels are given (the backward pass needs the states)")
-    th2 = second_thresholds(spec, second_threshold)
+    ids_seq, counts_seq, states_seq = _forward(spec, ws, in_ids, in_counts, second_threshold, keep_states)
     alpha, scale, th1 = dt(spec.decay), dt(spec.input_scale * (1.0 - spec.decay)), dt(spec.threshold)
-
-    ids_seq: list[np.ndarray] = []
-    counts_seq: list[np.ndarray] = []
-    states_seq: list[np.ndarray] = []
-    src_ids, src_true, shift = in_ids, in_counts, 0
-    for l, lay in enumerate(spec.layers):
-        ids = np.zeros((T, B, lay.sparse_size), dtype=np.int32)
-        counts = np.zeros((T, B, 2), dtype=np.int32)
-        states = np.zeros((T, B, lay.n_neurons) if keep_states else (0, 0, 0), dtype=dt)
-        _forward_layer(ws[l], src_ids, src_true, shift, alpha, scale, th1, dt(th2[l]), ids, counts, states, keep_states)
-        ids_seq.append(ids)
-        counts_seq.append(counts)
-        if keep_states:
-            states_seq.append(states)
-        src_ids, src_true, shift = ids, np.ascontiguousarray(counts[..., 0]), 1
-
     logits = sparse_to_dense(ids_seq[-1], counts_seq[-1], spec.layers[-1].n_neurons, dtype=dt).sum(axis=0)
     if y is None:
         return SparseRun(tuple(ids_seq), tuple(counts_seq), tuple(states_seq), logits, None, None, None)
@@ -337,6 +375,80 @@ def run_sparse(
     return SparseRun(
         tuple(ids_seq), tuple(counts_seq), tuple(states_seq), logits, loss, tuple(grads), tuple(spike_grads)
     )
+
+
+def _forward(
+    spec: SNNSpec, weights: Iterable[np.ndarray], in_ids: np.ndarray, in_counts: np.ndarray,
+    second_threshold: float | Sequence[float] | None, keep_states: bool,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:  # fmt: skip
+    """The forward pass layer by layer (each layer over all T steps): ids, counts and (if kept) states per layer.
+
+    ``weights`` is consumed one layer at a time, so it may be :func:`iter_weights`.
+    """
+    T, B = spec.n_timesteps, spec.batch_size
+    th2 = second_thresholds(spec, second_threshold)
+    ids_seq: list[np.ndarray] = []
+    counts_seq: list[np.ndarray] = []
+    states_seq: list[np.ndarray] = []
+    src_ids, src_true, shift = in_ids, in_counts, 0
+    for l, (lay, w) in enumerate(zip(spec.layers, weights, strict=True)):
+        dt = w.dtype.type
+        alpha, scale, th1 = dt(spec.decay), dt(spec.input_scale * (1.0 - spec.decay)), dt(spec.threshold)
+        ids = np.zeros((T, B, lay.sparse_size), dtype=np.int32)
+        counts = np.zeros((T, B, 2), dtype=np.int32)
+        states = np.zeros((T, B, lay.n_neurons) if keep_states else (0, 0, 0), dtype=dt)
+        _forward_layer(w, src_ids, src_true, shift, alpha, scale, th1, dt(th2[l]), ids, counts, states, keep_states)
+        ids_seq.append(ids)
+        counts_seq.append(counts)
+        if keep_states:
+            states_seq.append(states)
+        src_ids, src_true, shift = ids, np.ascontiguousarray(counts[..., 0]), 1
+    return ids_seq, counts_seq, states_seq
+
+
+def forward_spikes(
+    spec: SNNSpec, weights: Iterable[np.ndarray], input_ids: np.ndarray, input_counts: np.ndarray,
+    *, second_threshold: float | Sequence[float] | None = None,
+) -> SparseRun:  # fmt: skip
+    """The forward pass only (ids and counts per layer, no states, no loss), with the
+    weights taken one layer at a time (:func:`iter_weights`), so at most one layer's
+    weights are held. The same ids and counts as :func:`run_sparse` with ``labels=None``.
+
+    >>> from mimdsim.snn.spec import snn_from_sizes
+    >>> from mimdsim.snn.data import poisson_input
+    >>> spec = snn_from_sizes([40, 20, 4], activity=0.5, input_sparse_size=8, batch_size=2, n_timesteps=4)
+    >>> ids, counts = poisson_input(spec, 0.2, 0)
+    >>> a = forward_spikes(spec, iter_weights(spec, 0), ids, counts)
+    >>> b = run_sparse(spec, init_weights(spec, 0), ids, counts, None, keep_states=False)
+    >>> all(np.array_equal(x, y) for x, y in zip(a.counts, b.counts))
+    True
+    """
+    in_ids, in_counts = _check_input(spec, input_ids, input_counts)
+    ids_seq, counts_seq, _ = _forward(spec, _checked_layers(spec, weights), in_ids, in_counts, second_threshold, False)
+    logits = sparse_to_dense(ids_seq[-1], counts_seq[-1], spec.layers[-1].n_neurons).sum(axis=0)
+    return SparseRun(tuple(ids_seq), tuple(counts_seq), (), logits, None, None, None)
+
+
+def _checked_layers(spec: SNNSpec, weights: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Each layer's weights checked as it arrives (the checks of :func:`run_sparse`)."""
+    sizes = spec.layer_sizes
+    dt = None
+    n = 0
+    for l, w in enumerate(weights):
+        n += 1
+        w = np.asarray(w)
+        if l >= len(spec.layers):
+            break
+        dt = w.dtype if dt is None else dt
+        if dt.type not in _FLOATS:
+            raise ConfigError(f"weights[0]: dtype {dt} is not supported (allowed: float32, float64)")
+        if w.shape != (sizes[l], sizes[l + 1]):
+            raise ConfigError(f"weights[{l}]: shape {w.shape} does not match [N_{{l-1}}, N_l] = {(sizes[l], sizes[l + 1])}")
+        if w.dtype != dt:
+            raise ConfigError(f"weights[{l}]: dtype {w.dtype} differs from weights[0]'s {dt}")
+        yield np.ascontiguousarray(w)
+    if n != len(spec.layers):
+        raise ConfigError(f"weights: {n} arrays given for {len(spec.layers)} layers")
 
 
 @dataclass(frozen=True, eq=False)
@@ -400,22 +512,7 @@ def _float_dtype(dtype: object) -> np.dtype:
 
 
 def _check_weights(spec: SNNSpec, weights: Sequence[np.ndarray]) -> list[np.ndarray]:
-    sizes = spec.layer_sizes
-    if len(weights) != len(spec.layers):
-        raise ConfigError(f"weights: {len(weights)} arrays given for {len(spec.layers)} layers")
-    out = []
-    dt = np.asarray(weights[0]).dtype
-    if dt.type not in _FLOATS:
-        raise ConfigError(f"weights[0]: dtype {dt} is not supported (allowed: float32, float64)")
-    for l, w in enumerate(weights):
-        w = np.asarray(w)
-        want = (sizes[l], sizes[l + 1])
-        if w.shape != want:
-            raise ConfigError(f"weights[{l}]: shape {w.shape} does not match [N_{{l-1}}, N_l] = {want}")
-        if w.dtype != dt:
-            raise ConfigError(f"weights[{l}]: dtype {w.dtype} differs from weights[0]'s {dt}")
-        out.append(np.ascontiguousarray(w))
-    return out
+    return list(_checked_layers(spec, weights))
 
 
 def _check_input(spec: SNNSpec, ids: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -249,11 +249,12 @@ def family_b(data: tuple[int, int, int], dataset: str, prefix: str, ks: tuple[in
     return out
 
 
-def family_c() -> list[Model]:
+def family_c(ipus: tuple[int, ...] = C_IPUS) -> list[Model]:
+    """Family (c) on each IPU count of ``ipus`` (benchmarks/speed_targets.py writes 64 IPUs)."""
     _n_in, n_cls, s_in = NMNIST_24
     k = 2
     out = []
-    for n in C_IPUS:
+    for n in ipus:
         hidden = hidden_per_ipu(n, 3, k, n_cls)
         out.append(
             Model(

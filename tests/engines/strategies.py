@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep, Tensor, VertexBlock
 
-__all__ = ["machines", "programs", "machine_and_program", "compute_sets", "exchanges", "host_copies"]
+__all__ = ["machines", "programs", "machine_and_program", "compute_sets", "exchanges", "shared_list_exchanges", "host_copies"]
 
 _LINK_BYTES_PER_S = (1e9, 2e9, 4e9, 6.4e9, 14.6e9, 32e9)
 _HOST_BYTES_PER_S = (0.5e9, 3e9, 8e9, 20.2e9)
@@ -118,7 +118,45 @@ def exchanges(draw: st.DrawFn, machine: MachineSpec, scope: str, name: str = "ex
         transfers.append((src, dst, nbytes))
     ex = Exchange.from_transfers(name, transfers)
     messages = draw(st.lists(st.sampled_from((1, 1, 2, 5)), min_size=len(transfers), max_size=len(transfers)))
-    return Exchange(name, ex.src, ex.dst_ptr, ex.dst, ex.nbytes, np.array(messages, np.int64))
+    ex = Exchange(name, ex.src, ex.dst_ptr, ex.dst, ex.nbytes, np.array(messages, np.int64))
+    if draw(st.integers(0, 2)) == 0:
+        return draw(shared_list_exchanges(machine, scope, name))
+    return ex
+
+
+@st.composite
+def shared_list_exchanges(draw: st.DrawFn, machine: MachineSpec, scope: str, name: str = "ex") -> Exchange:
+    """1-3 destination lists (supertile pairs and more, single tiles) and 0-8 transfers into
+    them, multicast or per destination, sources often members of their own list (the form
+    :mod:`mimdsim.cost.exchange` handles list by list)."""
+    tpi = machine.tiles_per_ipu
+    ipu = draw(st.integers(0, machine.n_ipus - 1))
+    pool = list(range(machine.n_tiles)) if scope == "external" else list(range(ipu * tpi, (ipu + 1) * tpi))
+    lists: list[list[int]] = []
+    for _ in range(draw(st.integers(1, 3))):
+        if draw(st.booleans()) and len(pool) >= 2:
+            first = draw(st.sampled_from(pool[:-1:2]))
+            extra = draw(st.lists(st.sampled_from(pool), max_size=3, unique=True))
+            lists.append([first, first + 1, *(t for t in extra if t not in (first, first + 1))])
+        else:
+            lists.append(draw(st.lists(st.sampled_from(pool), min_size=1, max_size=min(len(pool), 6), unique=True)))
+    src, nbytes, msgs, lst = [], [], [], []
+    for _ in range(draw(st.integers(0, 8))):
+        g = draw(st.integers(0, len(lists) - 1))
+        choices = [t for t in pool if lists[g] != [t]]
+        own = [t for t in lists[g] if lists[g] != [t]]
+        s_tile = draw(st.sampled_from(own)) if own and draw(st.booleans()) else draw(st.sampled_from(choices))
+        src.append(s_tile)
+        lst.append(g)
+        nbytes.append(draw(st.one_of(st.just(0), st.integers(1, 4000))))
+        msgs.append(draw(st.sampled_from((1, 1, 2, 5))))
+    ptr = np.cumsum([0] + [len(x) for x in lists])
+    dst = np.concatenate([np.array(x, np.int64) for x in lists])
+    per_destination = draw(st.lists(st.booleans(), min_size=len(src), max_size=len(src)))
+    return Exchange(
+        name, np.array(src, np.int64), ptr, dst, np.array(nbytes, np.int64), np.array(msgs, np.int64),
+        dst_list=np.array(lst, np.int64), per_destination=np.array(per_destination, bool),
+    )  # fmt: skip
 
 
 @st.composite

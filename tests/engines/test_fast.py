@@ -50,13 +50,13 @@ def test_to_arrays_layout_nested_repeats_and_sharing() -> None:
     assert arr.max_depth == 2
     assert arr.compute_sets == (a, b)
     assert arr.ops[:, 6].tolist() == [0] * 8  # no cycle tables: every repeat may be extrapolated
-    assert arr.ex_dst_ptr.tolist() == [0, 1] and arr.ex_dst.tolist() == [1]
+    assert len(arr.exchanges) == 1 and arr.exchanges[0].dst.tolist() == [1]
 
 
 def test_to_arrays_empty_program() -> None:
     arr = to_arrays(Program("empty", ()))
     assert (arr.n_static, arr.n_executed, arr.ops.shape) == (0, 0, (0, 7))
-    assert arr.compute_sets == () and arr.ex_transfer_ptr.tolist() == [0]
+    assert arr.compute_sets == () and arr.exchanges == ()
 
 
 def test_to_arrays_marks_repeats_whose_body_runs_cycle_tables() -> None:

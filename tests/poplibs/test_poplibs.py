@@ -63,7 +63,8 @@ def test_linear_mapping_is_consecutive_and_balanced(n: int, n_tiles: int, offset
     changes = np.flatnonzero(np.diff(lay)) + 1
     runs = np.diff(np.concatenate([[0], changes, [n]]))
     assert (runs[:-1] % 2 == 0).all()  # whole grains of two 4-byte elements
-    assert runs.max() <= max(-(-(-(-n // 2)) // n_tiles) * 2, 32)
+    grains = -(-n // 2)
+    assert runs.max() <= max(-(-grains // n_tiles) * 2, 32)
 
 
 def test_estimators_worked_values() -> None:

@@ -70,6 +70,20 @@ def test_cycle_tables_and_messages_round_trip(tmp_path: Path) -> None:
     assert got.exchange.messages.tolist() == [2, 3]
 
 
+def test_shared_destination_lists_round_trip(tmp_path: Path) -> None:
+    from mimdsim.program.ir import Exchange
+
+    ex = Exchange("e", [0, 1, 2], [0, 3], [0, 1, 2], [8, 8, 4], dst_list=[0, 0, 0])
+    save_program(Program("p", (Superstep("s", exchange=ex),)), tmp_path / "p.json")
+    got = load_program(tmp_path / "p.json").body[0].exchange  # type: ignore[union-attr]
+    assert got.dst_list.tolist() == [0, 0, 0] and got.fanout().tolist() == [2, 2, 2]
+    data = json.loads((tmp_path / "p.json").read_text())
+    data["exchanges"][0]["dst_list"] = [0, 0, 1]
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(ProgramFormatError, match="dst_list: names list 1; dst_ptr holds lists 0..0"):
+        load_program(tmp_path / "bad.json")
+
+
 def test_version_1_files_are_still_read(tmp_path: Path) -> None:
     data = program_to_dict(_program())
     data["version"] = 1

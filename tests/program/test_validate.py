@@ -18,6 +18,10 @@ def _ex(src: list[int], dst_ptr: list[int], dst: list[int], nbytes: list[int]) -
     return Exchange("e", np.array(src), np.array(dst_ptr), np.array(dst), np.array(nbytes))
 
 
+def _lists(src: list[int], dst_ptr: list[int], dst: list[int], nbytes: list[int], dst_list: list[int]) -> Exchange:
+    return Exchange("e", np.array(src), np.array(dst_ptr), np.array(dst), np.array(nbytes), dst_list=np.array(dst_list))
+
+
 def _cs(*blocks: VertexBlock) -> ComputeSet:
     return ComputeSet("c", blocks)
 
@@ -53,7 +57,7 @@ _BAD: list[tuple[str, Program, list[str]]] = [
     ("tensor bytes", _prog(tensors=(Tensor("x", [0], [-4]),)), ["tensor 'x'", "byte count -4 is negative"]),
     ("sync", _prog(Superstep("s", "global")), ["step 0 ('s')", "sync 'global' is not 'internal' or 'external'"]),  # type: ignore[arg-type]
     ("exchange counts", _prog(Superstep("s", exchange=_ex([0, 1], [0, 1], [2], [4, 4]))),
-     ["exchange 'e'", "src, dst_ptr, nbytes and messages disagree"]),
+     ["exchange 'e'", "src, dst_ptr, nbytes, messages and per_destination disagree"]),
     ("exchange messages", _prog(Superstep("s", exchange=Exchange("e", np.array([0]), np.array([0, 1]), np.array([2]), np.array([4]), np.array([0])))),
      ["exchange 'e'", "transfer 0 has 0 messages (must be >= 1)"]),
     ("exchange nbytes count", _prog(Superstep("s", exchange=_ex([0], [0, 1], [2], [4, 4]))), ["disagree on the number of transfers"]),
@@ -67,6 +71,13 @@ _BAD: list[tuple[str, Program, list[str]]] = [
     ("dup dst", _prog(Superstep("s", exchange=_ex([0], [0, 2], [1, 1], [4]))), ["transfer 0 names a destination tile twice"]),
     ("cross IPU", _prog(Superstep("s", "internal", _ex([2], [0, 1], [9], [4]))),
      ["transfer 0 crosses IPUs", "tile 2 -> tile 9 on IPU 1", "use sync='external'"]),
+    ("list of transfer", _prog(Superstep("s", exchange=_lists([0], [0, 2], [1, 2], [4], [1]))), ["dst_list names list 1", "lists 0..0"]),
+    ("list count", _prog(Superstep("s", exchange=_lists([0, 1], [0, 2], [1, 2], [4, 4], [0]))), ["dst_list has 1 entries for 2 transfers"]),
+    ("list only source", _prog(Superstep("s", exchange=_lists([1], [0, 1], [1], [4], [0]))), ["transfer 0 from tile 1 has no destination but its source"]),
+    ("list dup", _prog(Superstep("s", exchange=_lists([0], [0, 2], [1, 1], [4], [0]))), ["destination list 0 names a destination tile twice"]),
+    ("list empty", _prog(Superstep("s", exchange=_lists([0], [0, 0, 1], [1], [4], [1]))), ["each destination list >= 1 destination"]),
+    ("list cross IPU", _prog(Superstep("s", "internal", _lists([2, 9], [0, 2], [2, 9], [4, 4], [0, 0]))),
+     ["transfer 0 crosses IPUs", "tile 2 -> tile 9 on IPU 1"]),
     ("block tile", _prog(Superstep("s", compute=_cs(VertexBlock("V", [20], [1])))), ["compute set 'c' block 0 (V)", "tile 20 does not exist"]),
     ("block cycles", _prog(Superstep("s", compute=_cs(VertexBlock("V", [0], [-1])))), ["block 0 (V)", "vertex cycles -1 is negative"]),
     ("block count", _prog(Superstep("s", compute=_cs(VertexBlock("V", [0], [1], [-2])))), ["vertex count -2 is negative"]),

@@ -55,6 +55,7 @@ def exchange_of(program: Program, step: str) -> Exchange:
 
 def received(ex: Exchange, n_tiles: int) -> np.ndarray:
     """Bytes each tile receives in ``ex`` (a multicast counts once per destination)."""
+    ex = ex.expanded()
     per_dst = np.repeat(ex.nbytes, np.diff(ex.dst_ptr))
     return np.bincount(ex.dst, weights=per_dst, minlength=n_tiles).astype(np.int64)
 
@@ -176,7 +177,7 @@ def test_f2_flag_bytes(small) -> None:
     assert nominal == (12 + 8 + 4) * 6 * 8
     assert total(ex) == nominal - local
     # every neuron tile sends each of its flags to the B x 2 slot tiles of its slice
-    sent = np.bincount(ex.src, weights=ex.nbytes * np.diff(ex.dst_ptr), minlength=machine.n_tiles)
+    sent = np.bincount(ex.src, weights=ex.nbytes * ex.fanout(), minlength=machine.n_tiles)
     for L in lay.layers:
         for t, k in zip(L.tiles, L.tile_neurons, strict=True):
             assert sent[t] <= W * k * spec.batch_size * 2

@@ -171,6 +171,7 @@ def test_the_input_hand_off_gathers_from_every_slice_tile(two_hidden) -> None:  
     program, spec = two_hidden
     ex = _step(program, "fwd.state_update").exchange
     assert ex is not None
+    ex = ex.expanded()
     per_dst = np.repeat(ex.nbytes, np.diff(ex.dst_ptr))
     msgs = np.repeat(ex.messages, np.diff(ex.dst_ptr))
     recv = np.bincount(ex.dst, weights=per_dst, minlength=1472)

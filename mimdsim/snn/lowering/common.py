@@ -14,6 +14,7 @@ Count-dependent costs are cycle tables with one row per time step of the loop th
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 
@@ -40,14 +41,32 @@ WORD_BYTES = 4
 
 class Transfers:
     """Accumulates transfers (one source, one or more destinations; one message each unless
-    given) into CSR arrays."""
+    given) into an exchange with shared destination lists (:mod:`mimdsim.program.exchange`):
+    a multicast from many sources to one group of tiles holds the group once."""
 
     def __init__(self) -> None:
         self.src: list[np.ndarray] = []
         self.nbytes: list[np.ndarray] = []
-        self.ndst: list[np.ndarray] = []
-        self.dst: list[np.ndarray] = []
         self.messages: list[np.ndarray] = []
+        self.list_of: list[np.ndarray] = []  # per transfer: its list
+        self.list_sizes: list[np.ndarray] = []
+        self.list_dst: list[np.ndarray] = []
+        self.per_destination: list[np.ndarray] = []
+        self._n_lists = 0
+
+    def _push(
+        self, src: np.ndarray, nbytes: np.ndarray, messages: np.ndarray, list_of: np.ndarray, sizes: np.ndarray, dst: np.ndarray,
+        *, per_destination: bool = False,
+    ) -> None:
+        """Transfers whose lists are numbered from 0 within this part (``list_of``), and the lists' sizes and tiles."""
+        self.per_destination.append(np.full(src.size, per_destination))
+        self.src.append(src)
+        self.nbytes.append(nbytes)
+        self.messages.append(messages)
+        self.list_of.append(list_of + self._n_lists)
+        self.list_sizes.append(sizes)
+        self.list_dst.append(dst)
+        self._n_lists += sizes.size
 
     def multicast(self, src: int, dsts: np.ndarray, nbytes: int) -> None:
         """``nbytes`` from ``src`` to every tile of ``dsts`` but itself."""
@@ -59,18 +78,32 @@ class Transfers:
         nbytes = np.broadcast_to(np.asarray(nbytes, np.int64), srcs.shape)
         dsts = np.asarray(dsts, np.int64).reshape(-1)
         keep = nbytes > 0
+        if dsts.size == 1:
+            keep &= srcs != dsts[0]
         srcs, nbytes = srcs[keep], nbytes[keep]
         if not srcs.size or not dsts.size:
             return
-        full = np.tile(dsts, srcs.size)
-        mask = full != np.repeat(srcs, dsts.size)
-        ndst = mask.reshape(srcs.size, dsts.size).sum(axis=1)
-        has = ndst > 0
-        self.src.append(srcs[has])
-        self.nbytes.append(nbytes[has])
-        self.ndst.append(ndst[has])
-        self.dst.append(full[mask])
-        self.messages.append(np.ones(int(has.sum()), np.int64))
+        n = srcs.size
+        self._push(srcs, np.ascontiguousarray(nbytes), np.ones(n, np.int64), np.zeros(n, np.int64), np.array([dsts.size], np.int64), dsts)
+
+    def scatter_many(self, srcs: np.ndarray, nbytes: np.ndarray, messages: np.ndarray, dsts: np.ndarray) -> None:
+        """Each ``srcs[i]`` sends its own ``nbytes[i]`` bytes in ``messages[i]`` regions to every
+        tile of ``dsts`` but itself (distinct data per destination: one per-destination transfer)."""
+        srcs = np.asarray(srcs, np.int64).reshape(-1)
+        dsts = np.asarray(dsts, np.int64).reshape(-1)
+        if np.unique(dsts).size != dsts.size:  # a tile listed twice receives twice: point to point
+            self.unicast(np.tile(srcs, dsts.size), np.repeat(dsts, srcs.size), np.tile(nbytes, dsts.size), np.tile(messages, dsts.size))
+            return
+        keep = np.asarray(nbytes) > 0
+        if dsts.size == 1:
+            keep &= srcs != dsts[0]
+        if not keep.any() or not dsts.size:
+            return
+        n = int(keep.sum())
+        self._push(
+            srcs[keep], np.asarray(nbytes, np.int64)[keep], np.asarray(messages, np.int64)[keep], np.zeros(n, np.int64),
+            np.array([dsts.size], np.int64), dsts, per_destination=True,
+        )  # fmt: skip
 
     def unicast(self, src: np.ndarray, dst: np.ndarray, nbytes: np.ndarray | int, messages: np.ndarray | int = 1) -> None:
         """Point-to-point transfers ``src[i] -> dst[i]`` (those from a tile to itself are dropped)."""
@@ -78,12 +111,10 @@ class Transfers:
             np.asarray(src, np.int64), np.asarray(dst, np.int64), np.asarray(nbytes, np.int64), np.asarray(messages, np.int64)
         )
         keep = (src != dst) & (nbytes > 0)
-        if keep.any():
-            self.src.append(src[keep].reshape(-1))
-            self.nbytes.append(nbytes[keep].reshape(-1))
-            self.ndst.append(np.ones(int(keep.sum()), np.int64))
-            self.dst.append(dst[keep].reshape(-1))
-            self.messages.append(msgs[keep].reshape(-1))
+        if not keep.any():
+            return
+        n = int(keep.sum())
+        self._push(src[keep].reshape(-1), nbytes[keep].reshape(-1), msgs[keep].reshape(-1), np.arange(n, dtype=np.int64), np.ones(n, np.int64), dst[keep].reshape(-1))
 
     def __bool__(self) -> bool:
         return bool(self.src)
@@ -91,11 +122,14 @@ class Transfers:
     def build(self, name: str) -> Exchange:
         if not self.src:
             return Exchange(name, np.zeros(0), np.zeros(1), np.zeros(0), np.zeros(0))
-        ptr = np.zeros(sum(a.size for a in self.ndst) + 1, np.int64)
-        np.cumsum(np.concatenate(self.ndst), out=ptr[1:])
-        return Exchange(
-            name, np.concatenate(self.src), ptr, np.concatenate(self.dst), np.concatenate(self.nbytes), np.concatenate(self.messages)
-        )
+        ptr = np.zeros(self._n_lists + 1, np.int64)
+        np.cumsum(np.concatenate(self.list_sizes), out=ptr[1:])
+        parts = (self.src, self.list_dst, self.nbytes, self.messages, self.list_of, self.per_destination)
+        arrays = [ptr] + [np.concatenate(p) for p in parts]
+        for a in arrays:
+            a.flags.writeable = False  # ours: the exchange keeps them without a copy
+        ptr, src, dst, nbytes, messages, dst_list, per_dst = arrays
+        return Exchange(name, src, ptr, dst, nbytes, messages, dst_list=dst_list, per_destination=per_dst)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -125,10 +159,7 @@ def _vertex_array(values: np.ndarray | list[int]) -> np.ndarray:
 
 def crosses_ipus(ex: Exchange | None, tiles_per_ipu: int) -> bool:
     """Whether some transfer of ``ex`` goes to another IPU (its superstep needs an external sync)."""
-    if ex is None or ex.src.size == 0:
-        return False
-    src_of_dst = np.repeat(ex.src, np.diff(ex.dst_ptr))
-    return bool(np.any(src_of_dst // tiles_per_ipu != ex.dst // tiles_per_ipu))
+    return ex is not None and bool(ex.crosses_ipus(tiles_per_ipu).any())
 
 
 class ComputeSetBuilder:
@@ -170,12 +201,39 @@ class ComputeSetBuilder:
             cnt_reps = (1, m) if cnt.ndim == 2 else m
             self.blocks.append(VertexBlock(codelet, sel, np.tile(cyc, reps), np.tile(cnt, cnt_reps), supervisor_cycles=sup * m))
 
-    def add_supervisor(self, codelet: str, tiles: np.ndarray, cycles: np.ndarray | list[int] | int) -> None:
-        """A supervisor (MultiVertex) of ``cycles`` tile cycles on each tile (one value, or one per tile)."""
+    def add_repeated(self, codelet: str, tiles: np.ndarray, cycles: int, repeats: np.ndarray) -> None:
+        """``repeats[i]`` worker vertices of ``cycles`` thread cycles on tile ``tiles[i]``: one block per distinct count."""
         tiles = np.asarray(tiles, np.int64).reshape(-1)
-        cyc = np.broadcast_to(np.asarray(cycles, np.int64), tiles.shape)
-        for c in np.unique(cyc).tolist():
-            self.add(codelet, tiles[cyc == c], [], supervisor=int(c), unique=True)
+        repeats = np.asarray(repeats, np.int64).reshape(-1)
+        order = np.argsort(repeats, kind="stable")
+        for part in np.split(order, np.flatnonzero(np.diff(repeats[order])) + 1):
+            if part.size:
+                self.add(codelet, tiles[part], [cycles], [int(repeats[part[0]])], unique=True)
+
+    def add_supervisor_by(self, codelet: str, tiles: np.ndarray, cycles_of: Callable[[int], int], args: np.ndarray) -> None:
+        """A supervisor of ``cycles_of(args[i])`` tile cycles on tile ``tiles[i]`` (one call per distinct argument)."""
+        args = np.asarray(args, np.int64).reshape(-1)
+        if args.size and args.min() == args.max():
+            self.add_supervisor(codelet, tiles, cycles_of(int(args[0])))
+            return
+        uniq, inv = np.unique(args, return_inverse=True)
+        costs = np.array([cycles_of(a) for a in uniq.tolist()], np.int64)
+        self.add_supervisor(codelet, tiles, costs[inv.reshape(-1)])
+
+    def add_supervisor(self, codelet: str, tiles: np.ndarray, cycles: np.ndarray | list[int] | int) -> None:
+        """A supervisor (MultiVertex) of ``cycles`` tile cycles on each tile (one value, or one per tile):
+        one block per distinct value."""
+        tiles = np.asarray(tiles, np.int64).reshape(-1)
+        cyc = np.asarray(cycles, np.int64).reshape(-1)
+        if not tiles.size:
+            return
+        if cyc.size == 1 or (cyc.size and cyc.min() == cyc.max()):
+            self.add(codelet, tiles, [], supervisor=int(cyc[0]), unique=True)
+            return
+        order = np.argsort(cyc, kind="stable")
+        cuts = np.flatnonzero(np.diff(cyc[order])) + 1
+        for part in np.split(order, cuts):
+            self.add(codelet, tiles[part], [], supervisor=int(cyc[part[0]]), unique=True)
 
     def build(self) -> ComputeSet:
         return ComputeSet(self.name, tuple(self.blocks))
@@ -192,18 +250,25 @@ class MemoryBuilder:
         nb = np.broadcast_to(np.asarray(nbytes, np.int64), tiles.shape).reshape(-1)
         self._parts[(name, kind)].append((tiles, nb))
 
-    def put_layout(self, name: str, tile_of_element: np.ndarray, element_bytes: int, kind: str = "tensor") -> None:
-        """A tensor whose element ``e`` lives on ``tile_of_element[e]``."""
-        tiles, counts = np.unique(np.asarray(tile_of_element, np.int64), return_counts=True)
-        self.put(name, tiles, counts * element_bytes, kind)
+    def put_layout(self, name: str, tile_of_element: np.ndarray, element_bytes: int, kind: str = "tensor", copies: int = 1) -> None:
+        """A tensor whose element ``e`` lives on ``tile_of_element[e]`` (``copies`` such tensors)."""
+        tile_of_element = np.asarray(tile_of_element, np.int64).reshape(-1)
+        if not tile_of_element.size:
+            return
+        low = int(tile_of_element.min())  # a tensor's tiles are usually a few IPUs' worth
+        per_tile = np.bincount(tile_of_element - low)
+        tiles = np.flatnonzero(per_tile)
+        self.put(name, tiles + low, per_tile[tiles] * (element_bytes * copies), kind)
 
     def tensors(self) -> list[Tensor]:
         out = []
         for (name, kind), parts in self._parts.items():
             tiles = np.concatenate([p[0] for p in parts])
             nb = np.concatenate([p[1] for p in parts])
-            uniq, inv = np.unique(tiles, return_inverse=True)
-            out.append(Tensor(name, uniq, np.bincount(inv.reshape(-1), weights=nb, minlength=uniq.size).astype(np.int64), kind))  # type: ignore[arg-type]
+            listed = np.bincount(tiles)
+            uniq = np.flatnonzero(listed)
+            total = np.bincount(tiles, weights=nb, minlength=listed.size)[uniq].astype(np.int64)
+            out.append(Tensor(name, uniq, total, kind))  # type: ignore[arg-type]
         return out
 
 
@@ -390,17 +455,17 @@ class LoweringBase:
             active = np.clip(n_valid_in[:, b] - s_lo, 0, s_hi - s_lo)  # [rows, segments]
             idle = (s_hi - s_lo) - active
             g_values = np.unique(gsize)[::-1]
-            idx = (np.arange(rows)[:, None] * n_t + inv[None, :]).reshape(-1)
-
-            def per_tile(weights: np.ndarray, idx: np.ndarray = idx, rows: int = rows, n_t: int = n_t) -> np.ndarray:
-                return np.bincount(idx, weights=weights.reshape(-1), minlength=rows * n_t).reshape(rows, n_t)
-
-            cols = [per_tile(active * (gsize == g)) for g in g_values] + [per_tile(idle)]
-            table = np.stack(cols, axis=2).astype(np.int64)  # [rows, tiles, kinds]
-            by_tile = table.transpose(1, 0, 2).reshape(n_t, -1)
-            _, first, tile_row = np.unique(by_tile, axis=0, return_index=True, return_inverse=True)
+            kinds = g_values.size + 1
+            # vertices per (kind, row, tile): active ones by group size (larger first), then the idle ones
+            weights = np.stack([active * (gsize == g) for g in g_values.tolist()] + [idle])  # [kinds, rows, segments]
+            idx = (np.arange(kinds * rows)[:, None] * n_t + inv[None, :]).reshape(-1)
+            table = np.bincount(idx, weights=weights.reshape(-1), minlength=kinds * rows * n_t).astype(np.int64)
+            by_tile = np.ascontiguousarray(table.reshape(kinds, rows, n_t).transpose(2, 1, 0))  # [tiles, rows, kinds]
+            members: dict[bytes, list[int]] = {}  # tiles with equal tables, in tile order
+            for t, row in enumerate(by_tile.reshape(n_t, -1)):
+                members.setdefault(row.tobytes(), []).append(t)
             costs = np.array(
                 [est.reduce_stage1_cycles(int(g), True) for g in g_values] + [est.reduce_stage1_cycles(0, False)], np.int64
             )
-            for r, f in enumerate(first.tolist()):
-                cs.add("CustomSparseReduceStage1", uniq_tiles[tile_row.reshape(-1) == r], costs, table[:, f, :], unique=True)
+            for group in members.values():
+                cs.add("CustomSparseReduceStage1", uniq_tiles[group], costs, by_tile[group[0]], unique=True)

@@ -35,6 +35,8 @@ that needs one compute set.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
@@ -87,6 +89,7 @@ class PoplarLowering(LoweringBase):
         self.tens = build_poplar_tensors(spec, machine, layout, [lp.neuron_tile for lp in mapping.layers])
         self.one_ipu = mapping.n_ipus_used == 1
         self._shared: dict[str, Superstep] | None = None
+        self._built: dict[tuple[object, ...], Superstep] = {}
 
     # ---- exchanges -------------------------------------------------------------------
     def gather(self, tr: Transfers, tile: np.ndarray, index: np.ndarray, dst_tiles: np.ndarray, elem_bytes: int = WORD_BYTES) -> None:
@@ -118,6 +121,17 @@ class PoplarLowering(LoweringBase):
         return tr
 
     # ---- programs --------------------------------------------------------------------
+    def reused(self, name: str, key: tuple[object, ...], make: Callable[[], Superstep]) -> Superstep:
+        """``make()`` once per ``key``: programs with the same vertices on the same tiles and the
+        same transfers (a slice of one tensor in the forward and backward loops, the two
+        multiplies of one layer) share their compute set and exchange objects, which the
+        engines then cost once; each keeps its own name."""
+        first = self._built.get(key)
+        if first is None:
+            first = self._built[key] = make()
+            return first
+        return Superstep(name, first.sync, first.exchange, first.compute)
+
     def execute(self, name: str, tr: Transfers | None, cs: ComputeSetBuilder | ComputeSet | None) -> Superstep:
         """``Execute(cs)``: one superstep, its exchange carrying the vertices' remote inputs."""
         ex = tr.build(name) if tr else None
@@ -127,7 +141,7 @@ class PoplarLowering(LoweringBase):
         """``Copy``: exchange the remote elements, copy the local ones on their tiles."""
         cs = ComputeSetBuilder(name)
         mcp = self.machine.memcpy_bytes_per_cycle
-        cs.add_supervisor("poplar.OnTileCopy", local_tiles, [pl.on_tile_copy_tile_cycles(int(b), mcp) for b in local_bytes.tolist()])
+        cs.add_supervisor_by("poplar.OnTileCopy", local_tiles, lambda b: pl.on_tile_copy_tile_cycles(b, mcp), local_bytes)
         return self.execute(name, tr, cs if cs.blocks else None)
 
     def layout_copy(self, name: str, src: np.ndarray, dst: np.ndarray, src_index: np.ndarray | None = None) -> Superstep:
@@ -146,43 +160,70 @@ class PoplarLowering(LoweringBase):
         """``Copy`` of a tensor into one replica per destination tile (``replicate_and_alloc_tensor``)."""
         tr = Transfers()
         self.gather(tr, tile, index, dst_tiles)
-        held = np.intersect1d(np.unique(tile), dst_tiles)
-        nbytes = np.array([WORD_BYTES * int((tile == t).sum()) for t in held.tolist()], np.int64)
-        return self.copy(name, tr, held, nbytes)
+        holders, n_elems = np.unique(tile, return_counts=True)
+        keep = np.isin(holders, dst_tiles)
+        return self.copy(name, tr, holders[keep], WORD_BYTES * n_elems[keep])
 
     def dynamic_slice(self, name: str, col_tiles: np.ndarray, region_per_column: int = 1) -> Superstep:
         """``dynamicSlice`` / ``dynamicUpdate`` of row ``t`` of a sliceable tensor: one
         ``DynamicSlice1D`` per tile over the columns it holds, the offset sent from tile 0."""
-        tiles, cols = np.unique(col_tiles, return_counts=True)
-        return self._slice(name, tiles, cols * region_per_column)
+
+        def make() -> Superstep:
+            tiles, cols = np.unique(col_tiles, return_counts=True)
+            return self._slice(name, tiles, cols * region_per_column)
+
+        return self.reused(name, ("dynamic_slice", id(col_tiles), region_per_column), make)
 
     def _slice(self, name: str, tiles: np.ndarray, region: np.ndarray) -> Superstep:
         cs = ComputeSetBuilder(name)
-        cs.add_supervisor("popops.DynamicSlice1D", tiles, [pl.dynamic_slice_1d_tile_cycles(int(r), 1, self.W) for r in region.tolist()])
+        cs.add_supervisor_by("popops.DynamicSlice1D", tiles, lambda r: pl.dynamic_slice_1d_tile_cycles(r, 1, self.W), region)
         return self.execute(name, self.offsets(tiles), cs)
 
+    def _state_slice(self, name: str, li: int) -> Superstep:
+        """The dynamic slice or update of row ``t`` of layer ``li``'s state history ``[T, B, k]`` per tile."""
+        lay = self.layout.layers[li]
+        return self.reused(name, ("state_slice", li), lambda: self._slice(name, lay.tiles, self.B * lay.tile_neurons))
+
     def _elementwise(self, name: str, li: int, per_neuron: int, in_place: bool) -> Superstep:
-        cs = ComputeSetBuilder(name)
-        for tiles, k, _ in self.groups[li]:
-            cs.add_supervisor("popops.BinaryOp1D", tiles, pl.binary_op_1d_tile_cycles(per_neuron * k, in_place=in_place, n_workers=self.W))
-        return self.execute(name, None, cs)
+        def make() -> Superstep:
+            cs = ComputeSetBuilder(name)
+            for tiles, k, _ in self.groups[li]:
+                cs.add_supervisor("popops.BinaryOp1D", tiles, pl.binary_op_1d_tile_cycles(per_neuron * k, in_place=in_place, n_workers=self.W))
+            return self.execute(name, None, cs)
+
+        return self.reused(name, ("elementwise", li, per_neuron, in_place), make)
 
     def _scalar_op(self, name: str) -> Superstep:
         """A ``BroadcastScalar1D[InPlace]<ADD|SUBTRACT, unsigned>`` on the loop counter's tile."""
-        cs = ComputeSetBuilder(name)
-        cs.add_supervisor("popops.BroadcastScalar1D", np.array([self.tens.counter_tile]), pl.broadcast_scalar_1d_tile_cycles(1, n_workers=self.W))
-        return self.execute(name, None, cs)
+
+        def make() -> Superstep:
+            cs = ComputeSetBuilder(name)
+            cs.add_supervisor("popops.BroadcastScalar1D", np.array([self.tens.counter_tile]), pl.broadcast_scalar_1d_tile_cycles(1, n_workers=self.W))
+            return self.execute(name, None, cs)
+
+        return self.reused(name, ("scalar_op",), make)
 
     def _cast(self, name: str, col_tiles: np.ndarray, rows: int) -> Superstep:
         """``popops::cast`` float <-> unsigned: one ``Cast1D`` per tile over its elements (a clone keeps the mapping)."""
-        tiles, cols = np.unique(col_tiles, return_counts=True)
-        cs = ComputeSetBuilder(name)
-        cs.add_supervisor("popops.Cast1D", tiles, [pl.cast_1d_tile_cycles(int(c) * rows, self.W) for c in cols.tolist()])
-        return self.execute(name, None, cs)
+
+        def make() -> Superstep:
+            tiles, cols = np.unique(col_tiles, return_counts=True)
+            cs = ComputeSetBuilder(name)
+            cs.add_supervisor_by("popops.Cast1D", tiles, lambda c: pl.cast_1d_tile_cycles(c * rows, self.W), cols)
+            return self.execute(name, None, cs)
+
+        return self.reused(name, ("cast", id(col_tiles), rows), make)
 
     def _cols_local_copy(self, name: str, col_tiles: np.ndarray, rows: int) -> Superstep:
-        tiles, cols = np.unique(col_tiles, return_counts=True)
-        return self.local_copy(name, tiles, WORD_BYTES * cols * rows)
+        def make() -> Superstep:
+            tiles, cols = np.unique(col_tiles, return_counts=True)
+            return self.local_copy(name, tiles, WORD_BYTES * cols * rows)
+
+        return self.reused(name, ("cols_local_copy", id(col_tiles), rows), make)
+
+    def _neuron_copy(self, name: str, li: int, per_neuron_bytes: int) -> Superstep:
+        """A ``Copy`` (or zeroing) of ``per_neuron_bytes`` per neuron of layer ``li``, on its tiles."""
+        return self.reused(name, ("neuron_copy", li, per_neuron_bytes), lambda: self.local_copy(name, *self._neuron_tiles_bytes(li, per_neuron_bytes)))
 
     def _neuron_tiles_bytes(self, li: int, per_neuron_bytes: int) -> tuple[np.ndarray, np.ndarray]:
         lay = self.layout.layers[li]
@@ -205,7 +246,7 @@ class PoplarLowering(LoweringBase):
             col = te.in_counts if li == 0 else te.inp_counts[li]
             steps.append(self._cols_local_copy(f"fwd.cast.input_counts[l={li}]", col, T if li == 0 else 1))  # type: ignore[arg-type]
         for li in range(self.L):
-            steps.append(self.local_copy(f"fwd.copy.initial_state[l={li}]", *self._neuron_tiles_bytes(li, WORD_BYTES * B)))
+            steps.append(self._neuron_copy(f"fwd.copy.initial_state[l={li}]", li, WORD_BYTES * B))
         for li in range(1, self.L):
             steps.append(self.layout_copy(f"fwd.copy.initial_ids[l={li}]", te.inp[li], te.out_ids[li - 1]))  # type: ignore[arg-type]
             steps.append(
@@ -246,8 +287,8 @@ class PoplarLowering(LoweringBase):
             self.execute("fwd.final_combine", self._combine_inputs(), comb2),
             self.execute("fwd.final_combine.out", self._combine_outputs(), None),
         ]
-        for li, lay in enumerate(self.layout.layers):
-            steps.append(self._slice(f"fwd.update.state[l={li}]", lay.tiles, B * lay.tile_neurons))
+        for li in range(self.L):
+            steps.append(self._state_slice(f"fwd.update.state[l={li}]", li))
             steps.append(self.dynamic_slice(f"fwd.update.ids[l={li}]", te.out_ids[li]))
             steps.append(self.dynamic_slice(f"fwd.update.counts[l={li}]", te.out_counts[li]))
         steps.append(self._scalar_op("fwd.loop.increment"))
@@ -297,7 +338,7 @@ class PoplarLowering(LoweringBase):
                     continue
                 src, n_flags = np.unique(neuron_tile[lo:hi], return_counts=True)
                 dst = lay.slot_tiles[:, :, j].reshape(-1)  # (b, thr) order
-                tr.unicast(np.tile(src, dst.size), np.repeat(dst, src.size), np.tile(WORD_BYTES * n_flags, dst.size), np.tile(n_flags, dst.size))
+                tr.scatter_many(src, WORD_BYTES * n_flags, n_flags, dst)
                 # the slot's workers read their offsets, contiguous in row (b, thr) of the poprand result
                 row = np.arange(dst.size)
                 tr.unicast(ref[row % ref.size], dst, WORD_BYTES * (z - a))
@@ -329,7 +370,7 @@ class PoplarLowering(LoweringBase):
         te, T, B, W = self.tens, self.T, self.B, self.W
         steps: list[Step] = []
         for li in range(self.L):
-            steps.append(self.local_copy(f"bwd.copy.initial_state[l={li}]", *self._neuron_tiles_bytes(li, WORD_BYTES * B)))
+            steps.append(self._neuron_copy(f"bwd.copy.initial_state[l={li}]", li, WORD_BYTES * B))
         for li in range(1, self.L):
             steps.append(self.layout_copy(f"bwd.copy.initial_inputs[l={li}]", te.inp[li], te.bwd_inp[li]))  # type: ignore[arg-type]
         for li in range(self.L):
@@ -338,7 +379,7 @@ class PoplarLowering(LoweringBase):
         for li, lay in enumerate(self.layout.layers):
             steps.append(self.local_copy(f"bwd.zero.weight_grad_replicas[l={li}]", lay.tiles, W * WORD_BYTES * lay.tile_sources * lay.tile_neurons))
         for li in range(self.L):
-            steps.append(self.local_copy(f"bwd.zero.state_grad[l={li}]", *self._neuron_tiles_bytes(li, WORD_BYTES * B)))
+            steps.append(self._neuron_copy(f"bwd.zero.state_grad[l={li}]", li, WORD_BYTES * B))
         for li in range(self.L):
             if li == 0:
                 steps.append(self._cast("bwd.cast.input_ids[l=0]", te.in_ids, T))
@@ -367,13 +408,13 @@ class PoplarLowering(LoweringBase):
                 self.broadcast_copy("bwd.replicate.ids[l=0]", te.in_ids, np.arange(te.in_ids.size), self.layout.layers[0].tiles),
                 self.broadcast_copy("bwd.replicate.counts[l=0]", te.in_counts, np.arange(B), self.layout.layers[0].tiles),
             ]
-            for li, lay in enumerate(self.layout.layers):
+            for li in range(self.L):
                 steps += [
                     self.dynamic_slice(f"bwd.slice.ids[l={li}]", te.out_ids[li]),
                     self.dynamic_slice(f"bwd.slice.counts[l={li}]", te.out_counts[li]),
-                    self._slice(f"bwd.slice.state[l={li}]", lay.tiles, B * lay.tile_neurons),
+                    self._state_slice(f"bwd.slice.state[l={li}]", li),
                     self._elementwise(f"bwd.alpha_mul[l={li}]", li, B, in_place=True),
-                    self.local_copy(f"bwd.scale.copy[l={li}]", *self._neuron_tiles_bytes(li, WORD_BYTES * B)),
+                    self._neuron_copy(f"bwd.scale.copy[l={li}]", li, WORD_BYTES * B),
                     self._elementwise(f"bwd.scale.mul[l={li}]", li, B, in_place=True),
                 ]
             self._shared = {st.name: st for st in steps}
@@ -438,17 +479,24 @@ class PoplarLowering(LoweringBase):
                 continue
             assert lay.group_of_tile is not None
             tile, _, b, s_lo, s_hi, group, _, _ = self.stage1_segments(lay)
-            nbytes = WORD_BYTES * (s_hi - s_lo)
+            # every run of vertices (one region each) reads its slots' partials from each member of
+            # its group: per (stage-1 tile, group) one transfer from each member, a region per run
+            pair, pair_of_seg = np.unique(tile * lay.n_groups + group, return_inverse=True)
+            pair_of_seg = pair_of_seg.reshape(-1)
+            nbytes = np.bincount(pair_of_seg, weights=WORD_BYTES * (s_hi - s_lo), minlength=pair.size).astype(np.int64)
+            regions = np.bincount(pair_of_seg, minlength=pair.size)
+            p_tile, p_group = pair // lay.n_groups, pair % lay.n_groups
             order = np.argsort(lay.group_of_tile, kind="stable")
             members = lay.tiles[order]
             size = np.bincount(lay.group_of_tile, minlength=lay.n_groups)
             first = np.concatenate([[0], np.cumsum(size)[:-1]])
-            reps = size[group]
-            seg = np.repeat(np.arange(tile.size), reps)
-            offset = np.arange(seg.size) - np.repeat(np.cumsum(reps) - reps, reps)
-            tr.unicast(members[first[group[seg]] + offset], tile[seg], nbytes[seg])
-            pairs = np.unique(np.stack([tile, b], axis=1), axis=0)
-            tr.unicast(te.out_counts[li - 1][2 * pairs[:, 1] + 1], pairs[:, 0], WORD_BYTES)
+            reps = size[p_group]
+            k = np.repeat(np.arange(pair.size), reps)
+            offset = np.arange(k.size) - np.repeat(np.cumsum(reps) - reps, reps)
+            tr.unicast(members[first[p_group[k]] + offset], p_tile[k], nbytes[k], regions[k])
+            width = int(b.max()) + 1
+            tb = np.unique(tile * width + b)
+            tr.unicast(te.out_counts[li - 1][2 * (tb % width) + 1], tb // width, WORD_BYTES)
         return tr
 
     def _stage2(self) -> list[Step]:
@@ -487,19 +535,20 @@ class PoplarLowering(LoweringBase):
             assert dst is not None
             g = lay.n_groups
             n = dst.size
-            for grp in range(g):
-                self.copy_transfers(tr, lay.stage1_tile[grp].reshape(-1), dst, np.arange(n), np.arange(n))
+            idx = np.tile(np.arange(n, dtype=np.int64), g)  # each group's partials, one copy per group
+            self.copy_transfers(tr, lay.stage1_tile.reshape(-1), np.tile(dst, g), idx, idx)
             tiles, outs = np.unique(dst, return_counts=True)
-            for t, o in zip(tiles.tolist(), outs.tolist(), strict=True):
+            for o in np.unique(outs).tolist():  # the tiles with o outputs share their vertex lists
+                t = tiles[outs == o]
                 if o >= W:
                     per = -(-o // W)
                     n_full, rest = divmod(o, per)
                     cyc = [pl.reduce_strided_cycles(per, g)] * n_full + ([pl.reduce_strided_cycles(rest, g)] if rest else [])
-                    first.add("popops.Reduce", np.array([t]), cyc)
+                    first.add("popops.Reduce", t, cyc, unique=True)
                 else:  # split every output's partials over W // o workers, then combine them
                     split = max(W // o, 1)
-                    first.add("popops.Reduce", np.array([t]), [pl.reduce_strided_cycles(1, -(-g // split))], [o * split])
-                    second.add("popops.Reduce", np.array([t]), [pl.reduce_strided_cycles(1, split)], [o])
+                    first.add("popops.Reduce", t, [pl.reduce_strided_cycles(1, -(-g // split))], [o * split], unique=True)
+                    second.add("popops.Reduce", t, [pl.reduce_strided_cycles(1, split)], [o], unique=True)
         steps: list[Step] = [self.execute(f"bwd.reduce_stage2{tag}", tr, first)]
         if second.blocks:
             steps.append(self.execute(f"bwd.reduce_stage2.combine{tag}", None, second))
@@ -533,8 +582,7 @@ class PoplarLowering(LoweringBase):
         dense_tiles, rows = np.unique(te.dense_rows, return_counts=True)
         steps.append(self.local_copy("loss.s2d.zero", dense_tiles, WORD_BYTES * c * rows))
         s2d = ComputeSetBuilder("loss.s2d")
-        for t_, r in zip(dense_tiles.tolist(), rows.tolist(), strict=True):
-            s2d.add("Sparse2Dense", np.array([t_]), [est.sparse_to_dense_cycles(s)], [r])
+        s2d.add_repeated("Sparse2Dense", dense_tiles, est.sparse_to_dense_cycles(s), rows)
         steps.append(self.execute("loss.s2d", self._dense_row_inputs(), s2d))
         # sum over time and the cross-entropy: every (t, b) row of C floats to the logits' tiles
         tr = Transfers()
@@ -543,8 +591,7 @@ class PoplarLowering(LoweringBase):
         tr.unicast(te.dense_rows, logit_tile, WORD_BYTES * c)
         xent = ComputeSetBuilder("loss.sum_time_xent")
         l_tiles, per = np.unique(te.logits[::c], return_counts=True)
-        for t_, n in zip(l_tiles.tolist(), per.tolist(), strict=True):
-            xent.add("popops.ReduceAndSoftmaxXent", np.array([t_]), [est.time_sum_xent_cycles(T, c)], [n])
+        xent.add_repeated("popops.ReduceAndSoftmaxXent", l_tiles, est.time_sum_xent_cycles(T, c), per)
         steps.append(self.execute("loss.sum_time_xent", tr, xent))
         return steps
 
@@ -563,8 +610,7 @@ class PoplarLowering(LoweringBase):
         steps.append(self._cast("loss.s2d_grad.cast_counts", te.out_counts[L1], T))
         dense_tiles, rows = np.unique(te.dense_rows, return_counts=True)
         g = ComputeSetBuilder("loss.s2d_grad")
-        for t_, r in zip(dense_tiles.tolist(), rows.tolist(), strict=True):
-            g.add("Sparse2DenseGrad", np.array([t_]), [est.sparse_to_dense_cycles(s)], [r])
+        g.add_repeated("Sparse2DenseGrad", dense_tiles, est.sparse_to_dense_cycles(s), rows)
         steps.append(self.execute("loss.s2d_grad", self._dense_row_inputs(), g))
         out = Transfers()
         row_tile = np.repeat(te.dense_rows, s)  # (t, b, slot) order
@@ -596,7 +642,7 @@ class PoplarLowering(LoweringBase):
         s = self.layout.layers[-1].sparse_size
         tiles, cols = np.unique(te.out_ids[-1], return_counts=True)
         cs = ComputeSetBuilder(name)
-        cs.add_supervisor("poplin.MatMul", tiles, [pl.binary_op_1d_tile_cycles(int(n) * T * s, in_place=False, n_workers=self.W) for n in cols.tolist()])
+        cs.add_supervisor_by("poplin.MatMul", tiles, lambda n: pl.binary_op_1d_tile_cycles(n * T * s, in_place=False, n_workers=self.W), cols)
         return self.execute(name, None, cs)
 
     def _identity_weight_grad(self) -> Superstep:
@@ -609,7 +655,7 @@ class PoplarLowering(LoweringBase):
         cs = ComputeSetBuilder("loss.identity_weight_grad")
         # each sequence tile first sums its T x columns products (a MultiVertex), then one tile adds the partials
         cols = np.unique(te.out_ids[-1], return_counts=True)[1]
-        cs.add_supervisor("poplin.MatMul", tiles, [pl.binary_op_1d_tile_cycles(int(n) * T * s, in_place=False, n_workers=self.W) for n in cols.tolist()])
+        cs.add_supervisor_by("poplin.MatMul", tiles, lambda n: pl.binary_op_1d_tile_cycles(n * T * s, in_place=False, n_workers=self.W), cols)
         cs.add("popops.Reduce", np.array([int(te.logits[0])]), [pl.reduce_strided_cycles(s * s, tiles.size)])
         return self.execute("loss.identity_weight_grad", tr, cs)
 
@@ -688,10 +734,10 @@ class PoplarLowering(LoweringBase):
             n_vertices = B + k * B + B + W + (B if li >= 1 else 0) + 40
             put("vertex_state", tl, self.vertex_state_bytes * n_vertices, "vertex_state")
             # sequences: uint ids and counts, their float casts, the backward casts; the sliced rows
-            put_layout("output_sequences", np.tile(te.out_ids[li], 3 * T), WORD_BYTES)
-            put_layout("output_sequences", np.tile(te.out_counts[li], 3 * T), WORD_BYTES)
-            put_layout("output_rows", np.tile(te.out_ids[li], 3), WORD_BYTES, "exchange_buffer")
-            put_layout("output_rows", np.tile(te.out_counts[li], 3), WORD_BYTES, "exchange_buffer")
+            put_layout("output_sequences", te.out_ids[li], WORD_BYTES, copies=3 * T)
+            put_layout("output_sequences", te.out_counts[li], WORD_BYTES, copies=3 * T)
+            put_layout("output_rows", te.out_ids[li], WORD_BYTES, "exchange_buffer", copies=3)
+            put_layout("output_rows", te.out_counts[li], WORD_BYTES, "exchange_buffer", copies=3)
             if li >= 1:
                 for buf in (te.inp[li], te.inp_counts[li], te.bwd_inp[li], te.bwd_inp_counts[li], te.bwd_inp[li]):
                     put_layout("input_buffers", buf, WORD_BYTES, "exchange_buffer")  # type: ignore[arg-type]
@@ -701,18 +747,18 @@ class PoplarLowering(LoweringBase):
             put("spikegen_flags", lay.slot_tiles.reshape(-1), WORD_BYTES * (int(np.diff(lay.slice_bounds).max()) * W + W), "exchange_buffer")
             put("combined_spikes", lay.combine_tiles, WORD_BYTES * (2 * lay.spread * (s + 1) + s + 2), "exchange_buffer")
             put("poprand_rows", self._poprand_tiles(li), WORD_BYTES * self._workers_of(li))
-            if lay.stage1_tile is not None and lay.group_of_tile is not None:
-                g_sizes = np.bincount(lay.group_of_tile, minlength=lay.n_groups)
-                per_vertex = WORD_BYTES * (np.broadcast_to(g_sizes[:, None, None], lay.stage1_tile.shape) + 2)
-                put("reduce_stage1", lay.stage1_tile.reshape(-1), per_vertex.reshape(-1), "exchange_buffer")
-                put_layout("reduce_stage2_partials", np.tile(te.bwd_inp[li], lay.n_groups), WORD_BYTES, "exchange_buffer")  # type: ignore[arg-type]
-        put_layout("input_sequences", np.tile(te.in_ids, 3 * T), WORD_BYTES)
-        put_layout("input_sequences", np.tile(te.in_counts, 3 * T), WORD_BYTES)
+            if li >= 1 and lay.stage1_tile is not None and lay.group_of_tile is not None:
+                # a vertex per (group, b, slot): its group's partials and two words; per run of vertices on one tile
+                seg_tile, g_size, _, s_lo, s_hi, *_ = self.stage1_segments(lay)
+                put("reduce_stage1", seg_tile, WORD_BYTES * (g_size + 2) * (s_hi - s_lo), "exchange_buffer")
+                put_layout("reduce_stage2_partials", te.bwd_inp[li], WORD_BYTES, "exchange_buffer", copies=lay.n_groups)  # type: ignore[arg-type]
+        put_layout("input_sequences", te.in_ids, WORD_BYTES, copies=3 * T)
+        put_layout("input_sequences", te.in_counts, WORD_BYTES, copies=3 * T)
         put_layout("input_rows", np.concatenate([te.in_ids, te.in_counts]), WORD_BYTES, "exchange_buffer")
-        put_layout("output_gradient", np.tile(te.out_grad, T + 1), WORD_BYTES)
+        put_layout("output_gradient", te.out_grad, WORD_BYTES, copies=T + 1)
         c = self.layout.layers[-1].n_neurons
         put_layout("dense_output", np.repeat(te.dense_rows, 2 * c), WORD_BYTES)
-        put_layout("logits", np.tile(te.logits, 2), WORD_BYTES)
+        put_layout("logits", te.logits, WORD_BYTES, copies=2)
         ipus = sorted({lay.ipu for lay in self.layout.layers})
         all_tiles = np.concatenate([op_tiles(self.machine, i) for i in ipus] + [np.array([0])])
         put("code", np.unique(all_tiles), self.code_bytes_per_tile, "code")

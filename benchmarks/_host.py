@@ -1,0 +1,37 @@
+"""What a benchmark result records about the machine it ran on (shared by the scripts here)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+
+
+def _sh(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+def host_info() -> dict[str, object]:
+    """Date, CPU, core count, memory, Python and package versions, load average."""
+    import numba
+    import numpy as np
+    import simpy
+
+    cpu = next((line.split(":", 1)[1].strip() for line in _sh(["lscpu"]).splitlines() if line.startswith("Model name:")), "")
+    mem = next((line.split()[1] for line in _sh(["cat", "/proc/meminfo"]).splitlines() if line.startswith("MemTotal:")), "")
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu": cpu,
+        "nproc": os.cpu_count(),
+        "mem_total_kib": int(mem) if mem.isdigit() else None,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "simpy": simpy.__version__,
+        "platform": platform.platform(),
+        "load_average": os.getloadavg(),
+    }

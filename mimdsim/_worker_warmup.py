@@ -1,0 +1,18 @@
+"""Imported by the fork server of :func:`mimdsim.sweep.run_sweep`: the simulation pipeline
+imported and its compiled kernels loaded once, so that every worker forked from the server
+starts warm (no imports, no kernel loading per worker)."""
+
+from __future__ import annotations
+
+
+def warm_up() -> None:
+    """Run a tiny SNN estimate (a few tiles): every kernel of the default path is then loaded."""
+    from mimdsim.arch import load_machine
+    from mimdsim.snn.estimate import estimate_training_step
+    from mimdsim.snn.spec import snn_from_sizes
+
+    spec = snn_from_sizes([16, 6, 2], activity=0.5, input_sparse_size=4, batch_size=6, n_timesteps=2, name="warm-up")
+    estimate_training_step(spec, load_machine("bow", tiles_per_ipu=16), cache=False)
+
+
+warm_up()

@@ -1,0 +1,190 @@
+"""The :class:`Exchange` of the program IR: the transfers of one exchange phase.
+
+Two forms hold the same kind of transfer (one source tile, one or more destination
+tiles, ``nbytes`` bytes in ``messages`` regions):
+
+* **per transfer** (``dst_list`` is None): transfer ``i`` goes to
+  ``dst[dst_ptr[i]:dst_ptr[i+1]]`` (CSR; ``dst_ptr`` has one entry per transfer plus one);
+  a transfer never names its own source;
+* **shared destination lists** (``dst_list`` given): ``dst_ptr`` / ``dst`` hold
+  destination *lists* and transfer ``i`` goes to every tile of list ``dst_list[i]``
+  **except its own source**. Many sources multicasting to one group of tiles (a tensor
+  spread over an IPU that every tile of a layer reads) then hold the group once instead
+  of once per source, and the exchange cost kernel works list by list, in time
+  proportional to sources plus list members rather than their product.
+
+Both forms describe the same traffic and cost the same (:meth:`Exchange.expanded` turns
+one into the other).
+
+A transfer is a multicast (the same bytes to every destination: sent once) unless
+``per_destination[i]``: then it sends its own ``nbytes[i]`` bytes in ``messages[i]``
+regions to each destination (distinct data, as if one point-to-point transfer per
+destination), which is how a group of tiles that each read their own slice of a tensor
+from the same source tiles is held compactly.
+
+>>> ex = Exchange("e", src=[0, 1, 2], dst_ptr=[0, 3], dst=[0, 1, 2], nbytes=[4, 4, 8], dst_list=[0, 0, 0])
+>>> [ex.destinations(i).tolist() for i in range(3)], ex.fanout().tolist()
+([[1, 2], [0, 2], [0, 1]], [2, 2, 2])
+>>> ex.expanded().dst_ptr.tolist()
+[0, 2, 4, 6]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mimdsim.program.frozen import frozen_array
+
+__all__ = ["Exchange"]
+
+
+@dataclass(frozen=True, eq=False)
+class Exchange:
+    """Compiler-scheduled transfers of one exchange phase (see the module docstring).
+
+    ``messages[i]`` (default 1) is how many contiguous memory regions transfer ``i``'s
+    bytes form; each region is one message, which costs ``exchange_message_cycles`` at
+    the source and at every destination (docs/concepts.md).
+    """
+
+    name: str
+    src: np.ndarray
+    dst_ptr: np.ndarray
+    dst: np.ndarray
+    nbytes: np.ndarray
+    messages: np.ndarray = None  # type: ignore[assignment]  # None -> ones in __post_init__
+    dst_list: np.ndarray | None = None
+    per_destination: np.ndarray = None  # type: ignore[assignment]  # None -> all False in __post_init__
+    _by_list: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "src", frozen_array(self.src, np.int64).reshape(-1))
+        object.__setattr__(self, "dst_ptr", frozen_array(self.dst_ptr, np.int64).reshape(-1))
+        object.__setattr__(self, "dst", frozen_array(self.dst, np.int64).reshape(-1))
+        object.__setattr__(self, "nbytes", frozen_array(self.nbytes, np.int64).reshape(-1))
+        msgs = np.ones(self.src.shape, np.int64) if self.messages is None else self.messages
+        object.__setattr__(self, "messages", frozen_array(msgs, np.int64).reshape(-1))
+        if self.dst_list is not None:
+            object.__setattr__(self, "dst_list", frozen_array(self.dst_list, np.int64).reshape(-1))
+        pd = np.zeros(self.src.shape, np.bool_) if self.per_destination is None else self.per_destination
+        object.__setattr__(self, "per_destination", frozen_array(pd, np.bool_).reshape(-1))
+
+    @classmethod
+    def from_transfers(cls, name: str, transfers: list[tuple[int, list[int] | np.ndarray, int]]) -> Exchange:
+        """Build from ``[(src_tile, dst_tiles, nbytes), ...]`` (one message each)."""
+        src = np.array([t[0] for t in transfers], np.int64)
+        dsts = [np.asarray(t[1], np.int64).reshape(-1) for t in transfers]
+        ptr = np.zeros(len(transfers) + 1, np.int64)
+        ptr[1:] = np.cumsum([len(d) for d in dsts]) if dsts else []
+        dst = np.concatenate(dsts) if dsts else np.zeros(0, np.int64)
+        nbytes = np.array([t[2] for t in transfers], np.int64)
+        return cls(name, src, ptr, dst, nbytes)
+
+    @property
+    def n_transfers(self) -> int:
+        return int(self.src.shape[0])
+
+    @property
+    def n_lists(self) -> int:
+        """Destination lists (one per transfer in the per-transfer form)."""
+        return int(self.dst_ptr.shape[0]) - 1
+
+    @property
+    def shares_lists(self) -> bool:
+        return self.dst_list is not None
+
+    def list_of_transfer(self) -> np.ndarray:
+        """The destination list of every transfer."""
+        return np.arange(self.n_transfers, dtype=np.int64) if self.dst_list is None else self.dst_list
+
+    def destinations(self, i: int) -> np.ndarray:
+        """Destination tiles of transfer ``i``."""
+        g = i if self.dst_list is None else int(self.dst_list[i])
+        tiles = self.dst[self.dst_ptr[g] : self.dst_ptr[g + 1]]
+        return tiles if self.dst_list is None else tiles[tiles != self.src[i]]
+
+    def entry_keys(self, width: int) -> np.ndarray:
+        """``list * width + tile`` of every list entry, ascending (``width`` > every tile number)."""
+        list_of_entry = np.repeat(np.arange(self.n_lists, dtype=np.int64), np.diff(self.dst_ptr))
+        keys = list_of_entry * width + self.dst
+        if keys.size > 1 and not bool(np.all(keys[1:] > keys[:-1])):  # lists are usually sorted already
+            keys = np.sort(keys)
+        return keys
+
+    def source_in_list(self) -> np.ndarray:
+        """Whether each transfer's source is a member of its list (always False in the per-transfer form)."""
+        if self.dst_list is None or not self.n_transfers or not self.dst.size:
+            return np.zeros(self.n_transfers, bool)
+        width = int(max(self.dst.max(), self.src.max())) + 1
+        member = self.entry_keys(width)
+        key = self.dst_list * width + self.src
+        pos = np.minimum(np.searchsorted(member, key), member.size - 1)
+        return member[pos] == key
+
+    def fanout(self) -> np.ndarray:
+        """Number of destination tiles of every transfer."""
+        sizes = np.diff(self.dst_ptr)
+        if self.dst_list is None:
+            return sizes
+        return sizes[self.dst_list] - self.source_in_list()
+
+    def transfers_by_list(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(ptr, order)``: the transfers of list ``g`` are ``order[ptr[g]:ptr[g+1]]`` (cached)."""
+        if self._by_list is None:
+            n = self.n_transfers
+            if self.dst_list is None:
+                ptr = np.arange(n + 1, dtype=np.int64)
+                order = np.arange(n, dtype=np.int64)
+            else:
+                order = np.argsort(self.dst_list, kind="stable").astype(np.int64)
+                ptr = np.zeros(self.n_lists + 1, np.int64)
+                np.cumsum(np.bincount(self.dst_list, minlength=self.n_lists), out=ptr[1:])
+            ptr.flags.writeable = False
+            order.flags.writeable = False
+            object.__setattr__(self, "_by_list", (ptr, order))
+        assert self._by_list is not None
+        return self._by_list
+
+    def crosses_ipus(self, tiles_per_ipu: int) -> np.ndarray:
+        """Whether each transfer reaches a tile on another IPU than its source's."""
+        if not self.n_transfers:
+            return np.zeros(0, bool)
+        ipu = self.dst // tiles_per_ipu
+        starts = self.dst_ptr[:-1]
+        lo = np.minimum.reduceat(ipu, starts) if ipu.size else np.zeros(self.n_lists, np.int64)
+        hi = np.maximum.reduceat(ipu, starts) if ipu.size else np.zeros(self.n_lists, np.int64)
+        g = self.list_of_transfer()
+        sipu = self.src // tiles_per_ipu
+        return (lo[g] != sipu) | (hi[g] != sipu)
+
+    def expanded(self) -> Exchange:
+        """The same transfers in the per-transfer form, with one point-to-point transfer per
+        destination of every ``per_destination`` transfer (itself if there is nothing to expand)."""
+        if self.dst_list is None and not self.per_destination.any():
+            return self
+        if self.dst_list is None:
+            sizes = np.diff(self.dst_ptr)
+            entry = np.arange(self.dst.size)
+            dst = self.dst
+            keep = np.ones(dst.size, bool)
+        else:
+            sizes = np.diff(self.dst_ptr)[self.dst_list]
+            starts = self.dst_ptr[:-1][self.dst_list]
+            entry = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
+            dst = self.dst[entry]
+            keep = dst != np.repeat(self.src, sizes)
+        transfer = np.repeat(np.arange(self.n_transfers), sizes)[keep]
+        dst = dst[keep]
+        split = self.per_destination[transfer]
+        # a per-destination transfer becomes one transfer per destination; a multicast stays one
+        first = np.ones(transfer.size, bool)
+        first[1:] = transfer[1:] != transfer[:-1]
+        new_transfer = np.cumsum(split | first) - 1
+        n_new = int(new_transfer[-1]) + 1 if new_transfer.size else 0
+        owner = np.zeros(n_new, np.int64)
+        owner[new_transfer] = transfer
+        ptr = np.zeros(n_new + 1, np.int64)
+        np.cumsum(np.bincount(new_transfer, minlength=n_new), out=ptr[1:])
+        return Exchange(self.name, self.src[owner], ptr, dst, self.nbytes[owner], self.messages[owner])

@@ -1,0 +1,37 @@
+"""Costs kept with a program (mimdsim.program.memo) never leak between machines: re-costing a
+program on a second machine gives what a fresh copy of the program gives there."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mimdsim.arch.spec import MachineSpec
+from mimdsim.engines import simulate
+from mimdsim.program.ir import Program
+from mimdsim.program.serialize import program_from_dict, program_to_dict
+from tests.engines.strategies import machine_and_program, machines
+
+
+@st.composite
+def program_and_two_machines(draw: st.DrawFn) -> tuple[Program, MachineSpec, MachineSpec]:
+    first, program = draw(machine_and_program())
+    other = draw(machines())
+    shape = {f: getattr(first, f) for f in ("n_ipus", "tiles_per_ipu", "tiles_per_supertile", "memory_bytes_per_tile")}
+    topology = {"link_topology": first.link_topology} if first.link_topology == "ladder" else {}
+    return program, first, other.model_copy(update={**shape, **topology})
+
+
+def _figures(r: object) -> tuple[object, ...]:
+    return (r.total_cycles, r.tile_compute_cycles.tolist(), r.tile_compute_excl_idle_cycles.tolist(),  # type: ignore[attr-defined]
+            r.tile_exchange_cycles.tolist(), r.tile_sync_cycles.tolist(), r.supersteps)  # type: ignore[attr-defined]  # fmt: skip
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(program_and_two_machines(), st.sampled_from(["fast", "des"]))
+def test_recosting_on_another_machine_equals_a_fresh_program(case: tuple[Program, MachineSpec, MachineSpec], engine: str) -> None:
+    program, first, second = case
+    simulate(program, first, engine)
+    warm = simulate(program, second, engine)
+    fresh = simulate(program_from_dict(program_to_dict(program)), second, engine)
+    assert _figures(warm) == _figures(fresh)
