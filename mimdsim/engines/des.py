@@ -6,10 +6,9 @@ Model
   program order, with every ``Repeat`` iteration simulated literally. IPUs run on their
   own timelines and drift apart under internal syncs; they meet only at external syncs
   and host copies.
-* **Barriers.** An internal sync of IPU ``i`` is reached when its last tile group has
-  finished computing (so ``env.now`` *is* ``b_i = max(ready)`` over its tiles); an
-  external sync or host copy is a machine-wide barrier event that the last IPU to arrive
-  triggers.
+* **Barriers.** An internal sync of IPU ``i`` is reached when its last tile has finished
+  computing (the IPU's clock *is* ``b_i = max(ready)`` over its tiles); an external sync
+  or host copy is a machine-wide barrier event that the last IPU to arrive triggers.
 * **Phases.** After the barrier each IPU runs timed phases: sync release ``S(scope)``,
   the global (IPU-link) exchange ``G``, its on-chip exchange ``E_i`` (or the host copy
   ``H``). The exchange is compiler-scheduled, so the per-phase durations computed by
@@ -35,12 +34,13 @@ process. Every step of every tile has a barrier release (each tile resumes), the
 event per non-zero phase (S, G, E_i or H), then, for a tile with ``C_t > 0``, its compute
 completion. The model batches them: a barrier release and a phase of IPU ``i`` are one
 SimPy event for its ``tiles_per_ipu`` tiles (an internal barrier needs none: the IPU's
-process is there when its last tile finishes), and so is its compute phase; and since
-nothing outside an IPU can happen between its release and the end of its compute, the
-phases of one step are laid end to end and the process waits once for all of them. So
-one internal superstep on an IPU of ``n`` tiles, all with non-zero sync, exchange and
-compute, is ``4 n`` tile-events and one SimPy event (``metadata["simpy_events"]``; an
-external sync adds its barrier).
+process is there when its last tile finishes), and so is its compute phase. Nothing
+outside an IPU can happen between two machine-wide barriers, so each IPU's process keeps
+its own clock there: its steps and phases are laid end to end, and it advances SimPy's
+clock once, when it reaches the next barrier (or its end). So one internal superstep on
+an IPU of ``n`` tiles, all with non-zero sync, exchange and compute, is ``4 n``
+tile-events and no SimPy event of its own; an external sync or host copy is two (the
+catch-up and the barrier; ``metadata["simpy_events"]``).
 ``max_events`` limits tile-events. Batching never skips semantics: every tile's clock
 and accumulators are exactly those of a per-tile model (``tests/engines``: the ``des``
 and ``fast`` engines agree integer for integer).
@@ -443,17 +443,24 @@ class _DesModel:
             self.env.process(self._ipu_process(i))
         self.env.run()
 
-    def _count(self, tile_events: int, simpy_events: int) -> None:
+    def _count(self, tile_events: int) -> None:
         self.tile_events += tile_events
-        self.simpy_events += simpy_events
         if self.tile_events > self.max_events:
             raise SimulationLimitError(
                 f"des: more than max_events={self.max_events:,} tile-events after {self.recorder.n_done:,} steps "
-                f"(simulated cycle {self.env.now:,}); raise max_events or use engine='fast'"
+                f"(simulated cycle {max(self.last_end):,}); raise max_events or use engine='fast'"
             )
 
     def _ipu_process(self, i: int) -> SimGen:
         yield from self._walk(i, self.tree, [0], 0)
+        yield from self._catch_up(i)
+
+    def _catch_up(self, i: int) -> SimGen:
+        """Advance the SimPy clock to the IPU's own: its steps since the last barrier are one event."""
+        ahead = self.last_end[i] - int(self.env.now)
+        if ahead > 0:
+            self.simpy_events += 1
+            yield self.env.timeout(ahead)
 
     def _walk(self, i: int, nodes: tuple[Any, ...], k: list[int], it: int) -> SimGen:
         """Run ``nodes``; ``it`` is the iteration of the innermost repeat around them (the row of their tables)."""
@@ -472,11 +479,15 @@ class _DesModel:
         """Barrier, then sync release: ``sync[t] += b_i - ready[t] + S`` for the IPU's tiles
         (``ready[t] = base + C_t``: the ``C_t`` parts are subtracted with the compute totals).
         Returns the time the release ends; the caller's phases follow it."""
-        arrived = self.env.now
+        arrived = self.last_end[i]
         if external:
+            yield from self._catch_up(i)
             yield self.barrier.arrive()
+            self.simpy_events += 1
+            now = int(self.env.now)  # every timeout is an integer number of cycles
+        else:
+            now = arrived  # the IPU's own barrier: reached when its last tile is done
         s = self.sync_cycles["external" if external else "internal"]
-        now = int(self.env.now)  # every timeout is an integer number of cycles
         self.ipu_acc["sync"][i] += (now + s) - self.base[i]
         tl = self.timeline
         if tl is not None:
@@ -487,10 +498,8 @@ class _DesModel:
         return now + s
 
     def _superstep(self, i: int, k: int, rec: int, step: Superstep, it: int) -> SimGen:
-        """Release, global exchange, on-chip exchange, compute: nothing outside the IPU can
-        happen between the release and the end of its compute, so the phases are laid end to
-        end and the process waits once, for all of them."""
-        env, tpi = self.env, self.tpi
+        """Release, global exchange, on-chip exchange, compute, laid end to end on the IPU's clock."""
+        tpi = self.tpi
         external = step.sync == "external"
         t = yield from self._release(i, external, k, rec)
         n_phases = 1 + (self.sync_cycles[step.sync] > 0)
@@ -527,10 +536,7 @@ class _DesModel:
                 tl.tile_computes(k, rec, i, start, cc, row)
         self.cache.finish_last_uses()
         self.last_end[i] = start + crit
-        waits = start + crit > env.now
-        if waits:
-            yield env.timeout(start + crit - env.now)
-        self._count(n_phases * tpi + n_timed, external + waits)
+        self._count(n_phases * tpi + n_timed)
         self.recorder.report(k, rec, start + crit, crit_tile, crit, exch, glob, 0)
 
     def _add_tile_totals(self, cc: _ComputeSetCosts) -> None:
@@ -545,11 +551,8 @@ class _DesModel:
                 self.timeline.add(k, rec, i, -1, _HOST, t, t + host)
             t += host
         self.base[i] = self.last_end[i] = t
-        waits = t > self.env.now
-        if waits:
-            yield self.env.timeout(t - self.env.now)
         n_phases = 1 + (self.sync_cycles["external"] > 0) + (host > 0)
-        self._count(n_phases * self.tpi, 1 + waits)  # the barrier is a SimPy event here
+        self._count(n_phases * self.tpi)
         self.recorder.report(k, rec, t, i * self.tpi, 0, 0, 0, host)
 
     def tile_totals(self, total: int) -> dict[str, np.ndarray]:
