@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-ALPHA = 0.95  # decay (snn-on-ipu.md §1.2)
+ALPHA = 0.95  # decay (GSNN PC/CC (LIF state update; KU's dense reference is the same))
 THETA1 = 1.0  # spike threshold
 THETA2 = 0.9  # second threshold: gradient only where V > THETA2 (§1.3)
 BETA = 10.0  # SuperSpike steepness
@@ -108,7 +108,7 @@ def make_problem(
 ) -> Problem:
     """Random input spikes (``input_spikes`` active inputs per sample and step) and weights as the paper inits them.
 
-    W ~ U(-lim, lim) + 0.001 with lim = sqrt(6 / fan_in) * weight_mul (snn-on-ipu.md §1.2).
+    W ~ U(-lim, lim) + 0.001 with lim = sqrt(6 / fan_in) * weight_mul (GSNN PC/CC (LIF state update; KU's dense reference is the same)).
     """
     rng = np.random.default_rng(seed)
     ws = []

@@ -5,7 +5,7 @@
 * :func:`run_sweep` calls a picklable ``fn(point)`` on every point, serially or on a
   :class:`~concurrent.futures.ProcessPoolExecutor` started with the **spawn** method
   (Numba's ``omp`` threading layer is not fork-safe: a forked child that runs a parallel
-  kernel is killed; ``shared/reference/ecosystem.md`` §4, §6). Each worker sets
+  kernel is killed; numba's documentation on threading layers and fork safety). Each worker sets
   ``numba.set_num_threads(1)`` so that N workers do not oversubscribe N cores. Results come
   back in input order. Any ``concurrent.futures.Executor`` (dask's ``Client.get_executor()``,
   ``mpi4py.futures.MPIPoolExecutor``) can be passed instead.
@@ -54,7 +54,7 @@ __all__ = [
 R = TypeVar("R")
 
 PAPER_FAMILY_A_MODELS: tuple[str, ...] = ("nmnist_a_2hidden", "nmnist_a_3hidden", "nmnist_a_4hidden", "nmnist_a_5hidden")
-"""The paper's family (a) ("multi_layer" mode, snn-on-ipu.md §3.2): 2-5 hidden layers, about 2942 hidden neurons."""
+"""The paper's family (a) ("multi_layer" mode, GSNN runfiles and BS @ 3e05811 (benchmark configurations)): 2-5 hidden layers, about 2942 hidden neurons."""
 
 PAPER_FAMILY_A_ACTIVITIES: tuple[float, ...] = (0.005, 0.01, 0.02, 0.05, 0.1)
 """Maximum activities of the comparison with the paper's band (a subset of its sweep

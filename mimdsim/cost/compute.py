@@ -1,6 +1,6 @@
 """Tile compute time of a compute set: the barrel-scheduled worker contexts.
 
-Model (ipu-hardware.md §4; poplar-tut6.md §4):
+Model (GC-PG, POPLIBS; T6 codelets and profiles):
 
 * Worker vertices are launched in program order; each goes to the worker context that
   becomes free first (greedy list scheduling; ties go to the lowest context index).

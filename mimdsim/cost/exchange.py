@@ -1,6 +1,6 @@
 """Exchange-phase cost: on-chip per-tile send/receive bound and inter-IPU link sharing.
 
-On-chip model (ipu-hardware.md §2; Poplar's planners' form):
+On-chip model (POPLIBS ExchangeEstimator.cpp, GC-IPUMODEL; Poplar's planners' form):
 
 * every transfer's bytes leave its source tile once (a multicast is one send);
 * each destination tile receives the bytes; when another tile of its supertile receives
@@ -13,7 +13,7 @@ On-chip model (ipu-hardware.md §2; Poplar's planners' form):
   ceil((2*solo + shared) / (2*bpc)) + m * receives)`` plus ``exchange_transit_cycles``;
 * an IPU's phase lasts ``exchange_overhead_cycles`` + its slowest tile (0 with no traffic).
 
-Inter-IPU (global) model (§5): a transfer whose destinations lie on other IPUs sends one
+Inter-IPU (global) model (POPLIBS Util.cpp, GC-POD128): a transfer whose destinations lie on other IPUs sends one
 flow per destination IPU along its route; each directed link group is shared by all flows
 through it, so the phase lasts the busiest link's ``ceil(bytes / link_bytes_per_cycle)``,
 or the busiest tile port for global traffic if that is longer (bytes and messages as on

@@ -1,6 +1,6 @@
 """IPU-Link routing: which directed links a flow between two IPUs crosses.
 
-Topologies (ipu-hardware.md §1c, §5):
+Topologies (GC-M2000, GC-POD128, POPLIBS Util.cpp; POPLIBS Util.cpp, GC-POD128):
 
 * ``all_to_all``: a direct link group between every ordered pair; link id ``a*n + b``.
 * ``ladder`` (Mk1 16-IPU systems, POPLIBS Util.cpp:360-430): IPU ``i`` sits at row

@@ -1,4 +1,4 @@
-"""BSP sync and host-transfer costs (ipu-hardware.md §3, §5; poplar-tut6.md §6-7).
+"""BSP sync and host-transfer costs (POPLIBS Util.cpp, IPU21-RUST; POPLIBS Util.cpp, GC-POD128; T6 README profiles).
 
 * Internal (on-chip) sync: tree latency to the sync controller plus the release skew of
   the farthest tile: ``min_ipu_sync_delay + max_ipu_sync_delay``.

@@ -1,6 +1,6 @@
 """Poplar tutorial 6 (optimised matrix-vector product) rebuilt as a mimdsim program.
 
-This is the simulator's calibration case (``shared/reference/poplar-tut6.md``): a
+This is the simulator's calibration case (``T6``): a
 ``rows x cols`` fp32 matrix times a ``cols`` fp32 vector on one IPU, the default
 10000 x 1000 of the tutorial. Everything here follows the tutorial's own code:
 
@@ -27,7 +27,7 @@ Vertex costs (thread cycles, one vertex per worker context):
   of ``n`` elements, ReduceVertex ``5 + floor((S+1)/2)``.
 * ``vertex_cost="hardware"``: a **fitted calibration knob**, not a derived cost. On a
   real Mk2 the compiled scalar C++ loops run instead of the estimates and the profile
-  shows 7.4x more compute (poplar-tut6.md §7.1): about 590 thread cycles per
+  shows 7.4x more compute (T6 profiles (model vs hardware)): about 590 thread cycles per
   143-element dot vertex, i.e. about 4 thread cycles per element. The knob charges
   ``5 + HARDWARE_THREAD_CYCLES_PER_ELEMENT * n`` (``n`` elements of either vertex) with
   ``HARDWARE_THREAD_CYCLES_PER_ELEMENT = 4`` read off that one profile; it has no
@@ -79,7 +79,7 @@ VERTEX_OVERHEAD_THREAD_CYCLES = 5
 HARDWARE_THREAD_CYCLES_PER_ELEMENT = 4
 """Fitted knob of ``vertex_cost="hardware"``: thread cycles per element of the compiled
 C++ loops, read off the tut6 Mk2 hardware profile (28,300 / 48 ~ 590 thread cycles per
-143-element dot vertex; poplar-tut6.md §7.1). Not derived from anything else."""
+143-element dot vertex; T6 profiles (model vs hardware)). Not derived from anything else."""
 
 
 # ---------------------------------------------------------------------------
@@ -374,7 +374,7 @@ def _tile_bytes(name: str, per_tile: np.ndarray, kind: str = "tensor") -> Tensor
 
 
 def matrix_rearrangement(rows: int, cols: int, n_tiles: int, split: int) -> Exchange:
-    """The streamed matrix moved from its landing buffer to the dot-product tiles (poplar-tut6.md §7.2).
+    """The streamed matrix moved from its landing buffer to the dot-product tiles (T6 profiles (model vs hardware)).
 
     A hypothesis of the tutorial notes: with the default stream ``Copy`` the data lands in
     stream (host) order in a buffer mapped linearly over the tiles (``mapTensorLinearly``
@@ -515,9 +515,9 @@ def tut6_machine(config: str = "ipu_model_mk2", **overrides: object) -> MachineS
     The IPU-Model configurations switch off what the tutorial's IPUModel switches off
     (``minIPUSyncDelay = 0``, ``NO_DELAY``; no global sync) and the fixed exchange
     overhead, charge no worker-launch cost (the IPU Model charges exactly the registered
-    estimates, §4), and use the plain 4 B/cycle receive model (no supertile double-rate
-    receive), under which E1's receive bound is 285 cycles (poplar-tut6.md §3, §8). Their
-    host-link bandwidths (8.0 / 7.8 GB/s) were derived from the same profiles (§6). Every
+    estimates, T6 codelets), and use the plain 4 B/cycle receive model (no supertile double-rate
+    receive), under which E1's receive bound is 285 cycles (T6 tile mapping (tut6.cpp); T6). Their
+    host-link bandwidths (8.0 / 7.8 GB/s) were derived from the same profiles (T6 README). Every
     configuration keeps the preset's per-message exchange cost, which was derived from
     these profiles (:mod:`mimdsim.examples.tut6_exchange`).
     """
@@ -550,7 +550,7 @@ def tut6_machine(config: str = "ipu_model_mk2", **overrides: object) -> MachineS
 # published figures of the runs
 # ---------------------------------------------------------------------------
 REARRANGES_MATRIX: dict[str, bool] = {"ipu_model_mk2": True, "hardware_mk2": True, "ipu_model_mk1": False}
-"""Whether a run's SDK rearranges the streamed matrix on the device (poplar-tut6.md §7.2: the
+"""Whether a run's SDK rearranges the streamed matrix on the device (T6 profiles (model vs hardware): the
 Mk1-era SDK's 793 exchange cycles per tile are below the rearrangement's bytes alone)."""
 
 PUBLISHED: dict[str, dict[str, float]] = {

@@ -2,7 +2,7 @@
 
 The machine field ``exchange_message_cycles`` (cycles a tile spends per message it sends
 or receives: one contiguous region from one source tile) has no published value. The
-public calibration case is tutorial 6 (poplar-tut6.md), whose profiles report the IPU
+public calibration case is tutorial 6 (T6), whose profiles report the IPU
 exchange per tile: 8,743.1 cycles on Mk2 hardware and 8,697.4 on the Mk2 IPU Model (the
 two agree: the exchange is compiled, and the model replays its code), against a receive
 bound of only 334 for the tutorial's two exchanges E1 and E2.
@@ -11,7 +11,7 @@ The derivation models three exchanges per tile:
 
 * E1 and E2 as built by :func:`mimdsim.examples.tut6.build_tut6_program` (E1 is 1000
   one-word multicasts: a receiver gets 141-285 messages);
-* the on-device rearrangement of the streamed 40 MB matrix (poplar-tut6.md §7.2, a
+* the on-device rearrangement of the streamed 40 MB matrix (T6 profiles (model vs hardware), a
   hypothesis: with the default stream ``Copy`` the data lands in stream order, mapped
   linearly over the tiles, and is then moved to the dot-product tiles):
   :func:`mimdsim.examples.tut6.matrix_rearrangement`, about 6.8 kB and 48-50 messages per tile.

@@ -3,7 +3,7 @@
 ``python -m mimdsim.examples.tut6_validation --markdown docs/validation_tut6.md`` writes
 the page. Sources: the tutorial's README and tests (graphcore/tutorials b7ffa4de, "T6";
 the Mk1-era version in graphcore/examples 617ed3fa, "T7-MK1"); the reasoning behind the
-explanations is in the tutorial notes (poplar-tut6.md, sections cited in the rows).
+explanations is in the tutorial notes (T6, sections cited in the rows).
 """
 
 from __future__ import annotations
@@ -43,15 +43,15 @@ _WHY = {
     ("ipu_model_mk2", "compute"): "reconstruction from the estimates (3,786.0); the rest is Poplar runtime copy "
     "vertices not in the program (as on Mk1); critical path 3,696 + 108 = 3,804",
     ("ipu_model_mk2", "compute_excl_idle"): "sum of the estimates (3,716.0); remainder = runtime copy vertices",
-    ("ipu_model_mk2", "exchange"): "E1, E2 and the matrix rearrangement (hypothesis §7.2) with 8 cycles per message; " + _BSP,
+    ("ipu_model_mk2", "exchange"): "E1, E2 and the matrix rearrangement (a hypothesis, docs/validation_tut6.md) with 8 cycles per message; " + _BSP,
     ("ipu_model_mk2", "global_exchange"): "single IPU: no inter-IPU traffic",
-    ("ipu_model_mk2", "host_exchange"): "by construction: the 8.0 GB/s host link was derived from this profile (§6)",
+    ("ipu_model_mk2", "host_exchange"): "by construction: the 8.0 GB/s host link was derived from this profile (T6 README)",
     ("ipu_model_mk2", "sync"): "sync delays off as in the model; mimdsim's sync is only compute-imbalance waiting: the "
     "waiting for the slowest exchanging tile is in its exchange (see 'exchange + sync')",
     ("ipu_model_mk2", "on_device"): "missing: 4,581 uncategorised control/stream-copy cycles; exchange + sync as above",
-    ("ipu_model_mk2", "total"): "host exchange is 99.7 % of it (do not calibrate on the total, §7.4)",
+    ("ipu_model_mk2", "total"): "host exchange is 99.7 % of it (do not calibrate on the total, docs/validation_tut6.md)",
     ("hardware_mk2", "compute"): "the IPU Model's estimates assume 2 MACs per thread cycle; the hardware runs the "
-    "compiled scalar C++ loop (7.4x slower, §7.1); mimdsim adds 11 cycles per worker-vertex launch",
+    "compiled scalar C++ loop (7.4x slower, docs/validation_tut6.md); mimdsim adds 11 cycles per worker-vertex launch",
     ("hardware_mk2", "compute_knob"): "fitted knob vertex_cost='hardware' (4 thread cycles/element, read off this "
     "figure): agreement is by construction, not a validation",
     ("hardware_mk2", "exchange"): "E1, E2 and the matrix rearrangement with supertile receive, the 100-cycle overhead and "
@@ -59,10 +59,10 @@ _WHY = {
     ("hardware_mk2", "global_exchange"): "single IPU: no inter-IPU traffic",
     ("hardware_mk2", "host_exchange"): "by construction: the preset's 20.2 GB/s host link was derived from this profile",
     ("hardware_mk2", "sync"): "preset sync costs (126 internal, 766 host) per sync only; the hardware figure holds "
-    "waits on the host around the stream copies (§7.3), not modelled",
+    "waits on the host around the stream copies (docs/validation_tut6.md), not modelled",
     ("hardware_mk2", "on_device"): "the published figure is dominated by ~22.6M cycles of StreamCopyBegin host "
-    "preparation outside every category (§6), not modelled",
-    ("hardware_mk2", "total"): "host preparation (22.6M cycles) outside every category is not modelled (§7.4)",
+    "preparation outside every category (T6 README), not modelled",
+    ("hardware_mk2", "total"): "host preparation (22.6M cycles) outside every category is not modelled (docs/validation_tut6.md)",
     ("ipu_model_mk1", "compute"): "reconstruction from the estimates (4,506); the rest is 63 runtime ShortMemcpy "
     "vertices not in the program",
     ("ipu_model_mk1", "compute_excl_idle"): "sum of the estimates (4,383.2); the rest is 63 x 72 runtime ShortMemcpy cycles",
@@ -202,7 +202,7 @@ def tut6_validation_rows(engine: str = "fast") -> list[dict[str, object]]:
             bound = tut6_machine(config, exchange_message_cycles=0)
             b_res = simulate(build_tut6_program(bound, include_host=False), bound, engine)
             a, b = _step(b_res, "mulCS"), _step(b_res, "reduceCS")
-            dsrc = "poplar-tut6.md §3/§4 (recomputed from the mapping)"
+            dsrc = "T6 tile mapping (tut6.cpp) (recomputed from the mapping)"
             bcfg = cfg.replace("; S=", ", no per-message cost (the receive bound); S=")
             rows.append(_row("E1 exchange on the critical path, receive bound", dsrc, bcfg, a.exchange_cycles, 285, "receive bound of the 6 boundary tiles (2 segments)"))
             rows.append(_row("E2 exchange on the critical path, receive bound", dsrc, bcfg, b.exchange_cycles, 49, "7 partials x 7 rows received"))
@@ -217,7 +217,7 @@ def tut6_validation_rows(engine: str = "fast") -> list[dict[str, object]]:
                     _step(st_res, "mulCS").exchange_cycles,
                     285,
                     "with the presets' supports_supertile_send_receive, words a supertile pair both receive arrive "
-                    "at 8 B/cycle; §8's 285 assumes a plain 4 B/cycle receive",
+                    "at 8 B/cycle; T6's 285 assumes a plain 4 B/cycle receive",
                 )
             )
         if config == "ipu_model_mk1":
@@ -261,14 +261,14 @@ come from `mimdsim.examples.tut6_validation.tut6_validation_rows()`.
 The program is the tutorial's own plan and mapping rebuilt from the IR
 (`build_tut6_program`, `mimdsim/examples/tut6.py`): host copies of the vector (4 kB) and
 the matrix (40 MB); on the Mk2 configurations the on-device rearrangement of the streamed
-matrix (a hypothesis of the tutorial notes, §7.2: the stream lands in host order, mapped
+matrix (a hypothesis of this project, docs/validation_tut6.md: the stream lands in host order, mapped
 linearly, and is moved to the dot-product tiles); superstep `mulCS` = sync, E1 (1000
 one-word multicasts of the input vector, one per source tile, to the 210-211 tiles of its
 segment), 70,000 DotProductVertex; superstep `reduceCS` = sync, E2 (partials to the reducer
 tiles, point to point), 10,000 ReduceVertex; host copy of the 40 kB result. Split S = 7 on
 Mk2 (1472 tiles), S = 5 on Mk1 (1216 tiles). Sources: the tutorial's README and tests
 (graphcore/tutorials b7ffa4de; graphcore/examples 617ed3fa for Mk1) and the tutorial notes
-(poplar-tut6.md, sections in the table refer to them).
+(T6, sections in the table refer to them).
 
 Configurations (`tut6_machine(config)`):
 
@@ -304,7 +304,7 @@ _PAGE_TAIL = """
   per message (the mk1 preset uses 3).
 * **Supertile receive**: the mk1/mk2 presets enable `supports_supertile_send_receive`, under
   which a supertile pair receiving the same multicast word takes it at 8 B/cycle; E1's
-  bound then drops to 215 cycles. The IPU-Model configurations switch it off to match §8's
+  bound then drops to 215 cycles. The IPU-Model configurations switch it off to match T6's
   4 B/cycle receive model.
 * **Sync**: with the IPU Model's zero sync delays, mimdsim's sync is only compute-imbalance
   waiting (18 cycles per tile on Mk2, 0 on Mk1); the exchange's waiting is in mimdsim's
@@ -312,7 +312,7 @@ _PAGE_TAIL = """
   host around the three stream copies. Not modelled.
 * **Host exchange**: within 0.4 %, but by construction: the host-link bandwidths of the
   configurations (8.0 GB/s model Mk2, 7.8 GB/s Mk1, 20.2 GB/s hardware) were derived from
-  these same profiles (§6). This is not an independent validation.
+  these same profiles (T6 README). This is not an independent validation.
 * **Hardware compute**: the estimates give 14 % of the measured 28,300 (the C++ vertices
   are ~8x slower than the 2-MACs-per-cycle estimate). `vertex_cost="hardware"` (4 thread
   cycles per element, read off this one figure) brings it within 1 %: a fitted knob,
@@ -320,7 +320,7 @@ _PAGE_TAIL = """
 * **Totals / on-device time**: dominated by host I/O (model) and by ~22.6M cycles of
   `StreamCopyBegin` host preparation outside every category (hardware); on the model, the
   on-device time misses 4,581 uncategorised control cycles. Compare per category, not on
-  the total (§7.4).
+  the total (docs/validation_tut6.md).
 """
 
 

@@ -1,6 +1,6 @@
 """The seed paper's mapping: contiguous neurons per tile, layers packed in order.
 
-snn-on-ipu.md §2.1 (C1 ``determine_neuron_tileMappings_multiIPU``):
+GSNN MI `determine_neuron_tileMappings_multiIPU`, PC `alloc_neuronwise_contiguous` (C1 ``determine_neuron_tileMappings_multiIPU``):
 
 * each layer takes ``ceil(N / k)`` consecutive tiles for ``k`` neurons per tile, the
   neurons split contiguously, ``ceil(N / tiles)`` per tile and the remainder on the last;
@@ -54,7 +54,7 @@ def contiguous_mapping(
     Examples
     --------
     >>> m = contiguous_mapping((1466, 1466, 10), 1472, 1)
-    >>> [(int(lp.tiles[0]), int(lp.tiles[-1])) for lp in m.layers]   # snn-on-ipu.md §2.1
+    >>> [(int(lp.tiles[0]), int(lp.tiles[-1])) for lp in m.layers]   # GSNN MI `determine_neuron_tileMappings_multiIPU`, PC `alloc_neuronwise_contiguous`
     [(1, 733), (734, 1466), (1467, 1471)]
     """
     if neurons_per_tile is not None and neurons_per_tile < 1:

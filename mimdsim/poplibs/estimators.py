@@ -55,7 +55,7 @@ def dynamic_slice_1d_tile_cycles(region_size: int, n_sub_elements: int = 1, n_wo
     ``25 + W x (35 + (24 + 2c) x s)`` with ``e = ceil(r / W)`` elements per worker and
     ``c = floor(e / 2)`` vectors.
 
-    >>> dynamic_slice_1d_tile_cycles(2), dynamic_slice_1d_tile_cycles(96)   # poplibs-costs §1
+    >>> dynamic_slice_1d_tile_cycles(2), dynamic_slice_1d_tile_cycles(96)   # PL worked values
     (379, 475)
     """
     e = _ceil(region_size, n_workers)
@@ -69,7 +69,7 @@ def broadcast_scalar_1d_tile_cycles(n: int, *, integer: bool = True, n_workers: 
     ``W x (20 + ceil(ceil(n/W) / epl) x cpl) + 11``; integer ops ``epl = 1, cpl = 6``,
     float ADD/SUB/MUL ``epl = 2, cpl = 2``.
 
-    >>> broadcast_scalar_1d_tile_cycles(1)   # the loop counter (poplibs-costs §3)
+    >>> broadcast_scalar_1d_tile_cycles(1)   # the loop counter (PL)
     167
     """
     epl, cpl = (1, 6) if integer else (VECTOR_WIDTH_32BIT, 2)
@@ -114,7 +114,7 @@ def reduce_strided_cycles(n_outputs: int, n_partials: int, n_outer_strides: int 
     (popops/reduction/CycleEstimationFunctions.cpp 210-288), thread cycles:
     ``16 + ceil(n_out / 2) x (8 + s x (3 + (p - 1)))``.
 
-    >>> reduce_strided_cycles(6, 30), reduce_strided_cycles(771, 6)   # poplibs-costs §8.3
+    >>> reduce_strided_cycles(6, 30), reduce_strided_cycles(771, 6)   # PL worked values
     (136, 6192)
     """
     return 16 + _ceil(n_outputs, 2) * (8 + n_outer_strides * (3 + (n_partials - 1)))
@@ -126,7 +126,7 @@ def scaled_subtract_supervisor_tile_cycles(n: int, n_workers: int = 6) -> int:
     memory-constrained: supervisor ``21 + 11 + (7 | 13) + 12 + 6 + 7``; per worker
     ``15 + (6 + 3 (v - 1) if v > 0) + 2 + 1 (+ 8 if a remainder) + 1`` for ``v = floor(floor(n/2) / W)``.
 
-    >>> scaled_subtract_supervisor_tile_cycles(4624)   # poplibs-costs §4: layer 0's weights per tile
+    >>> scaled_subtract_supervisor_tile_cycles(4624)   # PL: layer 0's weights per tile
     7126
     """
     vectors, rem = divmod(n, VECTOR_WIDTH_32BIT)

@@ -22,7 +22,7 @@ A layout is an int64 array ``tile_of[element]`` over a tensor's flattened elemen
 Examples
 --------
 The paper's input ids ``[T, B, S_in] = [100, 48, 32]`` on the 1471 tiles ``1..1471`` of
-IPU 0 (poplar-program.md §1.2: tiles 518-1285, 2 columns each):
+IPU 0 (GSNN PC `createSliceableTensor` layouts: tiles 518-1285, 2 columns each):
 
 >>> tiles = np.arange(1, 1472)
 >>> lay = sliceable_layout((100, 48, 32), tiles)
@@ -57,7 +57,7 @@ def _hash_combine(h: int, k: int) -> int:
 def unplanned_hash(shape: Sequence[int], dims: Sequence[int] = (0,), sizes: Sequence[int] = (1,)) -> int:
     """PopLibs' ``unplannedHash``: the start tile of a sliceable tensor, before ``mod n``.
 
-    >>> unplanned_hash((100, 48, 14)) % 1471   # poplar-program.md §1.2: physical tile 194
+    >>> unplanned_hash((100, 48, 14)) % 1471   # GSNN PC `createSliceableTensor` layouts: physical tile 194
     193
     """
     h = 0x9E3779B9
@@ -94,7 +94,7 @@ def linear_layout(
     tile then holds ``max(ceil(ceil(n / grain) / n_tiles) x grain, min_elements rounded up
     to grain)`` consecutive elements.
 
-    >>> lay = linear_layout(48 * 14, np.arange(1, 1472))   # poplar-program.md §1.3: 21 tiles x 32
+    >>> lay = linear_layout(48 * 14, np.arange(1, 1472))   # GSNN PC (per-step buffers): 21 tiles x 32
     >>> np.unique(lay, return_counts=True)[1].tolist() == [32] * 21, int(lay[0])
     (True, 1)
     """

@@ -143,7 +143,7 @@ def speedup_figure_data(
 
     ``peak_activity`` places the paper's "up to 38x" marker; the paper does not say at
     which setting, so it defaults to the sparsest activity of ``rows`` (the claim is "at
-    higher activation sparsity", snn-on-ipu.md §6 claim 2).
+    higher activation sparsity", FB24 (claims) claim 2).
 
     Raises
     ------

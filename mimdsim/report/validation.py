@@ -8,7 +8,7 @@ Three sections, each a list of rows with the same fields (``section``, ``quantit
    :func:`mimdsim.examples.tut6_validation.tut6_validation_rows` (planner, profile categories,
    critical-path exchange and compute on the IPU Model and on Mk2 hardware).
 2. **Hardware constants** (:func:`hardware_rows`): the machine presets' sourced values
-   against ``shared/reference/ipu-hardware.md``, the aggregate figures they imply
+   against ``docs/machine_format.md sources``, the aggregate figures they imply
    (on-chip exchange ~8 TB/s, 897 MiB of tile memory), a simulated all-to-all and hot-spot
    exchange, and the multi-IPU sync model (POPLIBS' 48/96/144/240 cycles at 1.6 GHz).
 3. **The paper's speed-up** (:func:`speedup_rows`): family (a) (2-5 hidden layers x max
@@ -40,6 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 from mimdsim.report import PAPER_BAND_ACTIVITIES, PAPER_SOURCE, PAPER_SPEEDUP_BAND, PAPER_SPEEDUP_MAX
 from mimdsim.report.tables import Column, markdown_table, pivot_table
+from mimdsim.report.validation_model import (
+    before_after_rows,
+    before_after_table,
+    before_provenance,
+    flagged_fields,
+    flagged_table,
+)
 from mimdsim.sweep import PAPER_FAMILY_A_ACTIVITIES, PAPER_FAMILY_A_MODELS, snn_sweep
 
 if TYPE_CHECKING:
@@ -69,7 +76,6 @@ QUICK_MODELS: tuple[str, ...] = ("nmnist_a_2hidden", "nmnist_a_5hidden")
 QUICK_ACTIVITIES: tuple[float, ...] = (0.005, 0.1)
 """... at the sparsest activity and at the top of the paper's 1-10 % range."""
 
-HW_REF = "ipu-hardware.md"
 
 
 def _row(section: str, quantity: str, source: str, config: str, mimdsim: Any, published: Any, unit: str, why: str, rel: float | str | None = "auto") -> dict[str, Any]:
@@ -122,24 +128,24 @@ def tut6_rows(engine: str = "fast") -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------
 # 2. Hardware constants
 # ---------------------------------------------------------------------------
-# (preset, field, published value, unit, source in ipu-hardware.md, explanation)
+# (preset, field, published value, unit, source in docs/machine_format.md sources, explanation)
 _PRESET_VALUES: tuple[tuple[str, str, float, str, str, str], ...] = (
-    ("mk1", "tiles_per_ipu", 1216, "tiles", "§1a: JIA19 via HPCNOTES; POPLIBS-HIST [H]", "preset copies the sourced value"),
-    ("mk2", "tiles_per_ipu", 1472, "tiles", "§1a: GC-BLOG-TLP; GC-M2000 [H]", "preset copies the sourced value"),
-    ("bow", "tiles_per_ipu", 1472, "tiles", "§1a: GC200 die shared by Bow [H]", "preset copies the sourced value"),
-    ("mk1", "tile_clock_hz", 1.6e9, "Hz", "§1a: JIA19 via APAD-5; Mk1 profile conversion [H]", "preset copies the sourced value"),
-    ("mk2", "tile_clock_hz", 1.325e9, "Hz", "§1a: GC-M2000 datasheet [H]", "preset copies the datasheet; the tut6 profiles convert at 1.33 GHz (§8 caveat)"),
-    ("bow", "tile_clock_hz", 1.85e9, "Hz", "§1a: GC-BOW2000 §2.3 [H]", "preset copies the sourced value"),
-    ("mk2", "num_worker_contexts", 6, "contexts", "§1a: GC-BLOG-TLP [H]", "preset copies the sourced value"),
-    ("mk1", "memory_bytes_per_tile", 256 * 1024, "B", "§1a: JIA19 via HPCNOTES (256 KiB) [H]", "preset copies the sourced value"),
-    ("mk2", "memory_bytes_per_tile", 624 * 1024, "B", "§1a: Poplar profile '624.0 kB'; ELK25 [H]", "preset copies the sourced value"),
-    ("mk2", "exchange_bytes_per_cycle", 4, "B/cycle", "§1a: POPLIBS-HIST; IPU21-RUST [H]", "preset copies the sourced value"),
-    ("mk2", "memcpy_bytes_per_cycle", 8, "B/cycle", "§1a: getMemcpyBytesPerCycle, IPU21-RUST [M]", "preset copies the sourced value"),
-    ("mk2", "max_ipu_sync_delay", 126, "cycles", "§1d: getMaxIPUSyncDelay() on IPU21, IPU21-RUST [L-M]", "preset reuses the IPU21 Target value for Mk2/Bow (no Mk2 value published)"),
-    ("mk2", "global_sync_cycles", 600, "cycles", "§1d: getGlobalSyncCycles() on IPU21, IPU21-RUST [L-M]", "preset reuses the IPU21 Target value for Mk2/Bow"),
-    ("mk1", "global_sync_cycles", 500, "cycles", "§1d: Mk1 pre-silicon default, POPLIBS-HIST [H historical]", "preset copies the sourced value"),
-    ("mk2", "exchange_overhead_cycles", 100, "cycles", "§1d: POPLIBS CTCLossPlan.cpp:351 (100 per exchange) [M]", "preset copies a planner heuristic, not a measurement"),
-    ("mk2", "host_bytes_per_s", 15.2 * 1.33e9, "B/s", "poplar-tut6.md §6: 15.2 B/cycle at 1.33 GHz (Mk2 hardware profile)", "preset rounds the profile-derived 20.2 GB/s; the tut6 host-exchange row agrees by construction"),
+    ("mk1", "tiles_per_ipu", 1216, "tiles", "JIA19 via HPCNOTES; POPLIBS-HIST [H]", "preset copies the sourced value"),
+    ("mk2", "tiles_per_ipu", 1472, "tiles", "GC-BLOG-TLP; GC-M2000 [H]", "preset copies the sourced value"),
+    ("bow", "tiles_per_ipu", 1472, "tiles", "GC200 die shared by Bow [H]", "preset copies the sourced value"),
+    ("mk1", "tile_clock_hz", 1.6e9, "Hz", "JIA19 via APAD-5; Mk1 profile conversion [H]", "preset copies the sourced value"),
+    ("mk2", "tile_clock_hz", 1.325e9, "Hz", "GC-M2000 datasheet [H]", "preset copies the datasheet; the tut6 profiles convert at 1.33 GHz (T6's caveat)"),
+    ("bow", "tile_clock_hz", 1.85e9, "Hz", "GC-BOW2000 §2.3 [H]", "preset copies the sourced value"),
+    ("mk2", "num_worker_contexts", 6, "contexts", "GC-BLOG-TLP [H]", "preset copies the sourced value"),
+    ("mk1", "memory_bytes_per_tile", 256 * 1024, "B", "JIA19 via HPCNOTES (256 KiB) [H]", "preset copies the sourced value"),
+    ("mk2", "memory_bytes_per_tile", 624 * 1024, "B", "Poplar profile '624.0 kB'; ELK25 [H]", "preset copies the sourced value"),
+    ("mk2", "exchange_bytes_per_cycle", 4, "B/cycle", "POPLIBS-HIST; IPU21-RUST [H]", "preset copies the sourced value"),
+    ("mk2", "memcpy_bytes_per_cycle", 8, "B/cycle", "getMemcpyBytesPerCycle, IPU21-RUST [M]", "preset copies the sourced value"),
+    ("mk2", "max_ipu_sync_delay", 126, "cycles", "getMaxIPUSyncDelay() on IPU21, IPU21-RUST [L-M]", "preset reuses the IPU21 Target value for Mk2/Bow (no Mk2 value published)"),
+    ("mk2", "global_sync_cycles", 600, "cycles", "getGlobalSyncCycles() on IPU21, IPU21-RUST [L-M]", "preset reuses the IPU21 Target value for Mk2/Bow"),
+    ("mk1", "global_sync_cycles", 500, "cycles", "Mk1 pre-silicon default, POPLIBS-HIST [H historical]", "preset copies the sourced value"),
+    ("mk2", "exchange_overhead_cycles", 100, "cycles", "POPLIBS CTCLossPlan.cpp:351 (100 per exchange) [M]", "preset copies a planner heuristic, not a measurement"),
+    ("mk2", "host_bytes_per_s", 15.2 * 1.33e9, "B/s", "T6 README profiles: 15.2 B/cycle at 1.33 GHz (Mk2 hardware profile)", "preset rounds the profile-derived 20.2 GB/s; the tut6 host-exchange row agrees by construction"),
 )
 
 
@@ -161,7 +167,7 @@ def _exchange_program(kind: str, machine: Any, nbytes: int) -> Program:
 
 
 def hardware_rows(engine: str = "fast") -> list[dict[str, Any]]:
-    """Preset constants, the aggregates they imply, simulated exchanges and the sync model vs ipu-hardware.md."""
+    """Preset constants, the aggregates they imply, simulated exchanges and the sync model vs docs/machine_format.md sources."""
     from mimdsim.arch import load_machine
     from mimdsim.cost.sync import sync_cycles
     from mimdsim.engines import simulate
@@ -172,38 +178,38 @@ def hardware_rows(engine: str = "fast") -> list[dict[str, Any]]:
     presets = {n: load_machine(n) for n in ("mk1", "mk2", "bow")}
     for name, fld, pub, unit, src, why in _PRESET_VALUES:
         m = presets[name]
-        rows.append(_row(S, f"{fld} ({name} preset)", src if src.startswith("poplar-tut6.md") else f"{HW_REF} {src}", f"models/machines/{name}.toml", getattr(m, fld), pub, unit, why))
+        rows.append(_row(S, f"{fld} ({name} preset)", src, f"models/machines/{name}.toml", getattr(m, fld), pub, unit, why))
 
     mk2, bow = presets["mk2"], presets["bow"]
     agg = mk2.exchange_bytes_per_cycle * mk2.tiles_per_ipu * mk2.tile_clock_hz
-    rows.append(_row(S, "on-chip exchange, aggregate (mk2)", f"{HW_REF} §1b, §6.12: ELK25 '8 TB/s any pattern, all-to-all' [H]",
+    rows.append(_row(S, "on-chip exchange, aggregate (mk2)", "ELK25 '8 TB/s any pattern, all-to-all' [H]",
                      "4 B/cycle x 1472 tiles x 1.325 GHz", agg / 1e12, 8.0, "TB/s",
                      "8 TB/s is a rounded vendor figure (ELK25's own 5.5 GB/s per core x 1472 = 8.1 TB/s); 4 B/cycle is "
                      "the Target value (4.1 B/cycle would close the gap)"))
-    rows.append(_row(S, "on-chip exchange per tile (mk2)", f"{HW_REF} §1a: ELK25 §1, §2.1 (5.5 GB/s per core) [M]",
+    rows.append(_row(S, "on-chip exchange per tile (mk2)", "ELK25 §1, §2.1 (5.5 GB/s per core) [M]",
                      "4 B/cycle x 1.325 GHz", mk2.exchange_bytes_per_cycle * mk2.tile_clock_hz / 1e9, 5.5, "GB/s",
                      "as above: 5.5 GB/s is ELK25's rounded per-core figure"))
-    rows.append(_row(S, "on-chip exchange, aggregate (bow)", f"{HW_REF} §1b (derived 1472 x 4 x 1.85 GHz) [M]",
+    rows.append(_row(S, "on-chip exchange, aggregate (bow)", "(derived 1472 x 4 x 1.85 GHz) [M]",
                      "4 B/cycle x 1472 tiles x 1.85 GHz", bow.exchange_bytes_per_cycle * bow.tiles_per_ipu * bow.tile_clock_hz / 1e12,
                      10.9, "TB/s", "the sheet's figure is the same derivation, rounded to 0.1 TB/s (no vendor figure for Bow)"))
     nbytes = 65536
     res = simulate(_exchange_program("all_to_all", mk2, nbytes), mk2, engine)
     cyc = res.supersteps[0].exchange_cycles
-    rows.append(_row(S, "simulated all-to-all exchange, aggregate (mk2)", f"{HW_REF} §6.12: ELK25 ~8 TB/s [H]",
+    rows.append(_row(S, "simulated all-to-all exchange, aggregate (mk2)", "ELK25 ~8 TB/s [H]",
                      f"every tile sends 64 KiB to tile t+2 (one superstep); exchange {cyc:,} cycles; engine {engine}",
                      mk2.tiles_per_ipu * nbytes / cyc * mk2.tile_clock_hz / 1e12, 8.0, "TB/s",
                      "the 4 B/cycle rate above, less the preset's 100-cycle fixed exchange overhead (0.6 % at 64 KiB)"))
     res = simulate(_exchange_program("hot_spot", mk2, nbytes), mk2, engine)
     cyc = res.supersteps[0].exchange_cycles
-    rows.append(_row(S, "simulated hot-spot receive rate (mk2)", f"{HW_REF} §6.12: a many-to-one receiver is limited to 4 B/cycle",
+    rows.append(_row(S, "simulated hot-spot receive rate (mk2)", "a many-to-one receiver is limited to 4 B/cycle",
                      f"8 tiles send 64 KiB each to tile 0; exchange {cyc:,} cycles; engine {engine}", 8 * nbytes / cyc, 4.0,
                      "B/cycle", "receive-bound; less the 100-cycle fixed overhead"))
     for name in ("mk2", "bow", "mk1"):
         m = presets[name]
         rows.append(_row(S, f"tile memory per IPU ({name})",
-                         {"mk2": f"{HW_REF} §1a: Poplar profile prints '897.0 MB' (MiB) [H]",
-                          "bow": f"{HW_REF} §1a: GC-BOW2000 '900 MB' per IPU [H]",
-                          "mk1": f"{HW_REF} §1a: HPCNOTES 304 MiB [H]"}[name],
+                         {"mk2": "Poplar profile prints '897.0 MB' (MiB) [H]",
+                          "bow": "GC-BOW2000 '900 MB' per IPU [H]",
+                          "mk1": "HPCNOTES 304 MiB [H]"}[name],
                          f"{m.memory_bytes_per_tile // 1024} KiB x {m.tiles_per_ipu} tiles", m.memory_bytes_per_tile * m.tiles_per_ipu / 2**20,
                          {"mk2": 897.0, "bow": 900.0, "mk1": 304.0}[name], "MiB",
                          {"mk2": "exact: Poplar's 'MB' is MiB",
@@ -215,12 +221,12 @@ def hardware_rows(engine: str = "fast") -> list[dict[str, Any]]:
     mk2_model = load_machine("mk2", min_ipu_sync_delay=0, max_ipu_sync_delay=0, global_sync_cycles=0)
     for n, pub in ((2, 48), (4, 96), (8, 144), (16, 240)):
         m = mk1_model.model_copy(update={"n_ipus": n})
-        rows.append(_row(S, f"multi-IPU sync, {n} IPUs (Mk1 IPU-Model form)", f"{HW_REF} §3, §6.11: POPLIBS Util.cpp:432-437 at 1.6 GHz [H model]",
+        rows.append(_row(S, f"multi-IPU sync, {n} IPUs (Mk1 IPU-Model form)", "POPLIBS Util.cpp:432-437 at 1.6 GHz [H model]",
                          "mk1 preset, internal sync delays 0, global_sync_cycles 0: sync_cycles(m, 'external')",
                          sync_cycles(m, "external"), pub, "cycles", "same formula (15 ns = 24 cycles per hop, round trip)"))
     for n, pub in ((2, 40), (4, 80), (8, 120), (16, 199)):
         m = mk2_model.model_copy(update={"n_ipus": n})
-        rows.append(_row(S, f"multi-IPU sync, {n} IPUs (at 1.325 GHz)", f"{HW_REF} §3: the same model at 1.325 GHz",
+        rows.append(_row(S, f"multi-IPU sync, {n} IPUs (at 1.325 GHz)", "the same model at 1.325 GHz",
                          "mk2 preset, internal sync delays 0, global_sync_cycles 0: sync_cycles(m, 'external')",
                          sync_cycles(m, "external"), pub, "cycles",
                          "exact" if n < 16 else "the preset rounds 15 ns x 1.325 GHz = 19.9 cycles per hop to 20 (10 hops: 200 vs 198.75 -> 199)"))
@@ -228,10 +234,10 @@ def hardware_rows(engine: str = "fast") -> list[dict[str, Any]]:
     b = ProgramBuilder("external-sync")
     b.superstep("sync16", compute=b.compute_set("c").add("Nop", [0], cycles=1), sync="external")
     rec = simulate(b.build(), m, engine).supersteps[0]
-    rows.append(_row(S, "simulated external sync, 16 IPUs (Mk1 IPU-Model form)", f"{HW_REF} §6.11: POPLIBS 240 cycles",
+    rows.append(_row(S, "simulated external sync, 16 IPUs (Mk1 IPU-Model form)", "POPLIBS 240 cycles",
                      f"one superstep with sync='external' on the mk1 model above, 16 IPUs; engine {engine}", rec.sync_cycles, 240,
                      "cycles", "the engine charges sync_cycles() on the critical path"))
-    rows.append(_row(S, "on-chip sync (mk2/bow presets)", f"{HW_REF} §1d, §3: POPLIBS CTCLossPlan.cpp:312 heuristic, 90 cycles [M]",
+    rows.append(_row(S, "on-chip sync (mk2/bow presets)", "POPLIBS CTCLossPlan.cpp:312 heuristic, 90 cycles [M]",
                      "min_ipu_sync_delay + max_ipu_sync_delay", sync_cycles(mk2, "internal"), 90, "cycles",
                      "two sources disagree: the preset uses IPU21's getMaxIPUSyncDelay() = 126 (L-M), the CTC planner assumes 90"))
     return rows
@@ -449,10 +455,13 @@ def speedup_findings(sweep_rows: Sequence[Mapping[str, Any]]) -> list[str]:
         "reuses nothing from L2, which would make it faster (docs/gpu_baseline.md). Closing the gap from the GPU side alone needs "
         f"{PAPER_SPEEDUP_MAX * best['ipu_ms_per_step'] - best['gpu_ms_per_step']:.0f} ms more per step; the input copy, the "
         "largest of the omitted items that can be sized, takes about 1.4 ms at the 32 GB/s of PCIe 4.0 x16; (2) the IPU codelet estimators "
-        "are instruction counts of the paper's C++ loops, not measured cycles (its code registers none, snn-on-ipu.md §5): a "
-        "compiler that bundles or vectorises the id loops would lower the L1 floor; (3) the input stream: the input width of "
-        "the paper's NMNIST runs is uncertain (2312 vs 1152, snn-on-ipu.md §7), and the input spikes per step here come from "
-        "a Poisson stand-in at rate 0.01, not the dataset; fewer input ids per step lower the L1 floor."
+        "are instruction counts of the paper's C++ loops, not measured cycles (its code registers none, GSNN PC/PF/CC): a "
+        "compiler that bundles or vectorises the id loops would lower the L1 floor; (3) the input stream: the input spikes per "
+        "step here come from a Poisson stand-in at rate 0.01 over the 1152 addresses the scripts' downsampling leaves (GSNN NU), "
+        "not from the dataset; fewer input ids per step lower the L1 floor; (4) the program structure: the call-by-call "
+        "lowering's supersteps each pay a sync and an exchange overhead, and its gathers from the sliceable sequence tensors "
+        "cost 8 cycles per message (derived from T6, docs/machine_format.md); the `fused` lowering, a compiler that merged "
+        "those programs, costs about half (docs/snn.md), and whether Poplar merges adjacent programs is not published."
     )
     return out
 
@@ -608,18 +617,17 @@ def validation_page(rep: ValidationReport, *, out_path: str | os.PathLike[str] |
         "or derived from, and agree by design.\n"
     )
     L.append("Relative error = (mimdsim - published) / published; against a band, the distance to the nearer edge "
-             "(0 inside). Sources: `shared/reference/poplar-tut6.md`, `shared/reference/ipu-hardware.md` and "
-             "`shared/reference/snn-on-ipu.md` (sections in the tables refer to them).\n")
+             "(0 inside). Source keys: T6, FB24 and GSNN in docs/sources.md; the hardware keys in docs/machine_format.md.\n")
     L.append("## Summary\n")
     L.append(_summary(rep) + "\n")
 
     # speed-up first: it is the headline
     L.append("## 1. The paper's speed-up over the A100 (family a)\n")
     L.append(
-        f"Claim ({PAPER_SOURCE}; snn-on-ipu.md §0, §6): the sparse IPU implementation trains "
+        f"Claim ({PAPER_SOURCE}; FB24 abstract; FB24 (claims)): the sparse IPU implementation trains "
         f"{PAPER_SPEEDUP_BAND[0]:g}-{PAPER_SPEEDUP_BAND[1]:g}x faster than a dense A100 baseline at typical sparsity "
         f"(max activity about 1-10 %), up to {PAPER_SPEEDUP_MAX:g}x at higher sparsity. No tables or per-setting values were "
-        "published. mimdsim's comparison: the family (a) nets (snn-on-ipu.md §3.2, `models/snn/nmnist_a_*.toml`: NMNIST 2312 "
+        "published. mimdsim's comparison: the family (a) nets (GSNN runfiles and BS @ 3e05811 (benchmark configurations), `models/snn/nmnist_a_*.toml`: NMNIST 2312 "
         "inputs, about 2942 hidden neurons in " + ", ".join(str(d) for d in depths) + " hidden layers, B = 48, T = 100, Adam) at "
         "max activity " + ", ".join(f"{a:g}" for a in acts) + ", estimated with `estimate_training_step(spec, load_machine('bow'), "
         f"gpu='a100', engine='{rep.engine}')` (functional spike activity, seed 0) via `mimdsim.sweep.snn_sweep`. The GPU side is "
@@ -642,8 +650,8 @@ def validation_page(rep: ValidationReport, *, out_path: str | os.PathLike[str] |
     L.append("### Rows\n")
     L.append(_table(rep.speedup) + "\n")
 
-    L.append("## 2. Hardware constants and models (presets vs ipu-hardware.md)\n")
-    L.append("Preset fields are compared with the value the sheet gives (these agree by construction: the presets cite "
+    L.append("## 2. Hardware constants and models (presets vs their sources)\n")
+    L.append("Preset fields are compared with the value their source gives (these agree by construction: the presets cite "
              "them); the aggregates, the simulated exchanges and the sync model are computed by mimdsim from those fields "
              "and compared with the published figures.\n")
     L.append(_table(rep.hardware) + "\n")
@@ -653,13 +661,32 @@ def validation_page(rep: ValidationReport, *, out_path: str | os.PathLike[str] |
              "are described in [validation_tut6.md](validation_tut6.md).\n")
     L.append(_table(rep.tut6, short_config=True) + "\n")
 
+    L.append("## 4. Family (a) before and after the fidelity changes\n")
+    L.append(
+        "The same sweep with the model of the previous version (" + before_provenance() + "), and now (the authors' "
+        "program call by call, PopLibs' estimators, Poplar's tensor layouts, per-message exchange and worker-launch costs, "
+        "IPU-Link latency, the input as the scripts make it: docs/snn.md). The step costs more now because the program "
+        "has several times more supersteps (every dynamic slice, copy and poprand of the authors' op is its own superstep "
+        "with its own sync and exchange) and its sequence tensors are spread over the whole IPU (each layer's input "
+        "hand-off gathers from hundreds of tiles, a message each).\n"
+    )
+    L.append(before_after_table(before_after_rows(rep.sweep)) + "\n")
+
+    L.append("## 5. Machine fields flagged: derived, weakly sourced or unsourced\n")
+    L.append(
+        "Fields whose preset comment grades them [derived] (computed here from a public measurement), [L] / [L-M] / "
+        "[M/L] (a weak or indirect source), [unsourced] or \"no public\" figure. Their reasoning is in "
+        "docs/machine_format.md; each is a named field, so a study can vary it.\n"
+    )
+    L.append(flagged_table(flagged_fields()) + "\n")
+
     L.append("## Not validated here\n")
     L.append(
-        "* The paper publishes no per-setting IPU or GPU timings (snn-on-ipu.md §3.4, §7), so only the band and the maximum "
+        "* The paper publishes no per-setting IPU or GPU timings (FB24 (results); not published (FB24, GSNN)), so only the band and the maximum "
         "can be compared; the GPU model has no published A100 measurement to check against (benchmarks/gpu_dense_snn.py "
         "measures one where a GPU is available).\n"
         "* The paper's other claims (model-size scaling on one IPU, multi-IPU weak scaling, accuracy parity; "
-        "snn-on-ipu.md §6 claims 3-5) have no published numbers to compare with.\n"
+        "FB24 (claims) claims 3-5) have no published numbers to compare with.\n"
         "* Hardware figures without a mimdsim counterpart (memory bandwidth, FLOP peaks, on-chip latency vs distance, "
         "IPU-Link latency) are not modelled: the SNN codelets are costed from instruction counts, not from peaks.\n"
     )

@@ -1,7 +1,7 @@
 """Spike-activity records: how many ids each spike tensor holds at every step and batch element.
 
 The simulator's data-dependent costs (forward row adds, weight-gradient updates, input-spike
-gradient dot products, state-gradient scans) are linear in these counts (snn-on-ipu.md §5),
+gradient dot products, state-gradient scans) are linear in these counts (GSNN PC/PF/CC),
 so a :class:`SpikeActivity` is all it needs from the network's numerics.
 
 Spike tensors are numbered input first: tensor 0 is the network input (``S_in`` slots),

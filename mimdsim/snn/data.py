@@ -4,7 +4,7 @@ Every function returns the network's sparse input format: ``ids[T, B, S_in]`` in
 ``counts[T, B]`` int32, ids of each step sorted and unique, padding slots 0. Nothing is ever
 downloaded; the readers take files the user already has.
 
-Event → spike conversion (snn-on-ipu.md §3.1, the authors' ``nmnist_util.py``): events are
+Event → spike conversion (GSNN NU (datasets, tonic preprocessing), the authors' ``nmnist_util.py``): events are
 binned into ``n_timesteps`` windows of ``bin_us`` µs starting at the sample's first event
 (events after the last window are dropped), repeated addresses in a bin are merged, and a bin
 holding more than ``S_in`` distinct addresses keeps a uniformly random subset of ``S_in``

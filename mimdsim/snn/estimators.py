@@ -1,21 +1,21 @@
-"""Cycle estimators of the codelets the sparse SNN training step runs (snn-on-ipu.md §1.5-1.6, §5).
+"""Cycle estimators of the codelets the sparse SNN training step runs (GSNN PC `Build`/`Build_grad` and CC).
 
-The paper's code registers no cycle estimates (every vertex has the placeholder 1, §5), so
+The paper's code registers no cycle estimates (every vertex has the placeholder 1, GSNN CC), so
 each estimator here is derived from the codelet's inner loop, in the style of the PopLibs
-estimators (ipu-hardware.md §4): ``overhead + iterations x cycles per iteration``.
+estimators (GC-PG, POPLIBS): ``overhead + iterations x cycles per iteration``.
 
 Derivation rules, used throughout:
 
-* A worker issues one instruction per *thread cycle* (barrel, §1a); a load's 6-cycle
-  latency is hidden by the barrel (§6.1), so every instruction counts 1 thread cycle.
+* A worker issues one instruction per *thread cycle* (barrel, GC-BLOG-TLP); a load's 6-cycle
+  latency is hidden by the barrel (JIA19), so every instruction counts 1 thread cycle.
 * The paper's codelets are C++ (``custom_codelet.cpp``). Loops are counted instruction by
   instruction as the compiler would emit them without bundling: the tut6 calibration
-  (poplar-tut6.md §7.1) found a 4-instruction scalar C++ MAC loop costs about 4 thread
+  (T6 profiles (model vs hardware)) found a 4-instruction scalar C++ MAC loop costs about 4 thread
   cycles per element on hardware, i.e. one cycle per instruction.
-* Float vectors are 2 wide (64-bit data path, §1a): a float2 load/add is 1 instruction.
+* Float vectors are 2 wide (64-bit data path, GC-BLOG-TLP): a float2 load/add is 1 instruction.
 * ``VERTEX_OVERHEAD_THREAD_CYCLES`` = 20: entry, field pointer loads and exit of a worker
-  vertex, the base of PopLibs' UnaryOp2D estimator (ipu-hardware.md §4).
-* Elementwise PopLibs MultiVertex operations use PopLibs' own formula (§4):
+  vertex, the base of PopLibs' UnaryOp2D estimator (GC-PG, POPLIBS).
+* Elementwise PopLibs MultiVertex operations use PopLibs' own formula (PL):
   ``11 + 6 x (worker_overhead + ceil(ceil(n/6)/2) x (cycles_per_vector + loop_overhead))``
   tile cycles.
 
@@ -52,9 +52,9 @@ __all__ = [
 ]
 
 VERTEX_OVERHEAD_THREAD_CYCLES = 20
-"""Entry + field loads + exit of a C++ worker vertex (PopLibs UnaryOp2D base, ipu-hardware.md §4)."""
+"""Entry + field loads + exit of a C++ worker vertex (PopLibs UnaryOp2D base, GC-PG, POPLIBS)."""
 
-# Per-iteration instruction counts (one thread cycle each), from the loop bodies in §5.
+# Per-iteration instruction counts (one thread cycle each), from the loop bodies of GSNN CC.
 _ID_LOOP = 5
 """Sparse input loop per id and neuron pair: ld32 id, address arithmetic, ld64 weight pair,
 f32v2add, loop branch (brnzdec)."""
@@ -75,7 +75,7 @@ _SLOT_SCAN = 4
 """State-grad scan per output slot: ld32 id, subtract tile start, unsigned range compare, branch."""
 _SUPERSPIKE = 12 + 312
 """A slot whose id is on this tile: ld V, sub theta, abs, mul beta, add 1, ld g, mul, add to
-dL/dV, st (12) plus a float ``pow`` call, 312 cycles (PopLibs POWER float, §4)."""
+dL/dV, st (12) plus a float ``pow`` call, 312 cycles (PopLibs POWER float, PL)."""
 _WGRAD_PER_ID = 6
 """Weight-grad per id and neuron pair: ld32 id, address, ld64 dW, f32v2add of g-hat, st64, branch."""
 _WGRAD_PER_SAMPLE = 5
@@ -99,7 +99,7 @@ def state_update_cycles(n_in: np.ndarray, k: int) -> np.ndarray:
     """``LIFStateUpdateInPlace{Two,Multi}NeuronSIMD`` per (tile, batch element).
 
     ``k/2`` neuron pairs, each looping over the ``n_in`` true input ids (the multi-neuron
-    vertex re-reads the ids per pair, §5) and then updating its state:
+    vertex re-reads the ids per pair, GSNN CC) and then updating its state:
     ``20 + ceil(k/2) x (5 n_in + 10)``.
 
     >>> state_update_cycles(np.array([0, 14]), 2).tolist()
@@ -177,7 +177,7 @@ def reduce_stage1_cycles(group_size: int, active: bool) -> int:
 def reduce_stage2_cycles(n_partials: int, n_out: int) -> int:
     """One worker's share of ``popops::reduceMany``: ``n_out`` floats from ``n_partials`` group results.
 
-    PopLibs reduction estimate (ipu-hardware.md §4): 7 entry/exit + 26 setup + 16 per
+    PopLibs reduction estimate (GC-PG, POPLIBS): 7 entry/exit + 26 setup + 16 per
     output row + (7 + 3) per partial per float2 vector. The row of ``S_in`` outputs of a
     (layer, batch) is split over the 6 workers (PopLibs reductions partition their
     outputs over workers), so each worker reduces ``ceil(S_in / 6)`` outputs.
@@ -186,7 +186,7 @@ def reduce_stage2_cycles(n_partials: int, n_out: int) -> int:
 
 
 def slice_copy_cycles(n_bytes: int | np.ndarray) -> np.ndarray:
-    """``MultiSlice``/``MultiUpdate`` of one row: 30 pro/epilogue + 19 per offset + 3 per 64-bit vector (§4)."""
+    """``MultiSlice``/``MultiUpdate`` of one row: 30 pro/epilogue + 19 per offset + 3 per 64-bit vector (PL)."""
     return 30 + 19 + 3 * _ceil_div(n_bytes, 8)
 
 
@@ -196,7 +196,7 @@ def elementwise_tile_cycles(
     """A PopLibs float MultiVertex over ``n_elements`` (``W`` workers, float2 vectors), in tile cycles.
 
     ``11 + W x (worker_overhead + ceil(ceil(n/W)/2) x (cycles_per_vector + loop_overhead))``;
-    defaults: BinaryOp1D float, ADD/SUB/MUL (1 cycle per vector, +2 loop overhead), §4.
+    defaults: BinaryOp1D float, ADD/SUB/MUL (1 cycle per vector, +2 loop overhead), PL.
 
     >>> elementwise_tile_cycles(96)
     329
@@ -210,7 +210,7 @@ def elementwise_tile_cycles(
 def reduce_replicas_tile_cycles(n_outputs: int, n_replicas: int = 6, n_workers: int = 6) -> int:
     """Reducing ``n_replicas`` weight-gradient replicas of ``n_outputs`` floats, spread over ``W`` workers.
 
-    PopLibs reduction: 7 + 26 setup, then (7 + 3) per partial per float2 vector (§4); each
+    PopLibs reduction: 7 + 26 setup, then (7 + 3) per partial per float2 vector (PL); each
     worker takes ``ceil(n/W)`` outputs; tile cycles = W x the worker's thread cycles.
     """
     if n_outputs <= 0:
@@ -222,7 +222,7 @@ def reduce_replicas_tile_cycles(n_outputs: int, n_replicas: int = 6, n_workers: 
 def optimizer_tile_cycles(n_weights: int, optimizer: str, n_workers: int = 6) -> int:
     """Weight update on a tile holding ``n_weights`` weights.
 
-    SGD: one ScaledAdd (``w -= lr g``; 5 cycles per vector, per-worker prologue 16, §4).
+    SGD: one ScaledAdd (``w -= lr g``; 5 cycles per vector, per-worker prologue 16, PL).
     Adam: the elementwise ops TF emits for ``m, v, w``: 6 multiply/add ops (1 cycle per
     vector), one square (1), one SQRT (10 per 2), one DIVIDE (10 per 2) and one subtract
     (1): each a MultiVertex by :func:`elementwise_tile_cycles`.
@@ -235,7 +235,7 @@ def optimizer_tile_cycles(n_weights: int, optimizer: str, n_workers: int = 6) ->
 
 
 def fill_tile_cycles(n_bytes: int, store_bytes_per_cycle: int = 8, n_workers: int = 6) -> int:
-    """Zeroing ``n_bytes`` with a Fill MultiVertex: 11 + W x (5 + bytes per worker / 8) (64-bit stores, §1a)."""
+    """Zeroing ``n_bytes`` with a Fill MultiVertex: 11 + W x (5 + bytes per worker / 8) (64-bit stores, GC-BLOG-TLP)."""
     if n_bytes <= 0:
         return 0
     per_worker = -(-n_bytes // n_workers)
@@ -243,7 +243,7 @@ def fill_tile_cycles(n_bytes: int, store_bytes_per_cycle: int = 8, n_workers: in
 
 
 def loop_counter_tile_cycles() -> int:
-    """Counted-loop bookkeeping on tile 0: increment, compare, branch, as one supervisor step (11, §4)."""
+    """Counted-loop bookkeeping on tile 0: increment, compare, branch, as one supervisor step (11, PL)."""
     return 11
 
 
@@ -270,7 +270,7 @@ def time_sum_xent_cycles(n_timesteps: int, n_classes: int) -> int:
 
 
 def copy_tile_cycles(n_bytes: int, memcpy_bytes_per_cycle: int) -> int:
-    """An on-tile copy of ``n_bytes`` by the supervisor: 11 (supervisor overhead, §4) + bytes / memcpy rate."""
+    """An on-tile copy of ``n_bytes`` by the supervisor: 11 (supervisor overhead, PL) + bytes / memcpy rate."""
     if n_bytes <= 0:
         return 0
     return 11 + -(-n_bytes // memcpy_bytes_per_cycle)

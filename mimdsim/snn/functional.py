@@ -1,6 +1,6 @@
 r"""Functional sparse SNN model of the seed paper: LIF layers on sparse spike tensors, with BPTT.
 
-This is the numerical model the IPU op computes (snn-on-ipu.md §1.1-1.6), written for a CPU
+This is the numerical model the IPU op computes (GSNN PC and CC), written for a CPU
 with numpy and numba. It is the ground truth for spike counts (which drive the simulator's
 data-dependent costs) and for the training math; :mod:`mimdsim.snn.dense_ref` checks it.
 
@@ -15,7 +15,7 @@ priority and lower neuron indices win. Slots from ``counts[b, 1]`` on hold 0 (pa
 The network input is ``ids[T, B, S_in]`` plus ``counts[T, B]`` (every input entry is a true
 spike). Sequences carry a leading time axis: ``ids[T, B, S]``, ``counts[T, B, 2]``.
 
-Forward pass (§1.2)
+Forward pass (GSNN CC; KU's dense model is the same)
 -------------------
 Layer ``l`` (weights ``W[in, out]``, ``c = input_scale·(1-α)``) at step ``t``::
 
@@ -28,7 +28,7 @@ true spikes of step ``t-1`` (nothing at ``t = 0``). Because of this one-step del
 ``l``'s whole sequence depends only on layer ``l-1``'s whole sequence, so the code runs the
 network layer by layer, each over all ``T`` steps.
 
-Loss (§1.4): ``logits[b, n] = Σ_t S^L_t[b, n]`` (true output spikes), and
+Loss (GSNN KU): ``logits[b, n] = Σ_t S^L_t[b, n]`` (true output spikes), and
 ``L = (1/B)·Σ_b -log softmax(logits[b])[y_b]``.
 
 Backward pass: derivation

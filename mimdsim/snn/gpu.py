@@ -1,7 +1,7 @@
 """Analytic model of the dense SNN BPTT training step on a GPU: the paper's baseline.
 
 The paper compares its sparse IPU implementation with a dense TensorFlow 2 Keras RNN
-compiled by XLA, float32, on an A100 (snn-on-ipu.md §3.2 "GPU counterpart"). This module
+compiled by XLA, float32, on an A100 (GSNN runfiles and BS @ 3e05811 (benchmark configurations) "GPU counterpart"). This module
 writes out every kernel of one such training step -- forward over T time steps, BPTT in
 reverse, weight update -- with its FLOP and byte counts, and costs each kernel on a
 roofline plus a fixed launch latency::
@@ -13,7 +13,7 @@ roofline plus a fixed launch latency::
 after another on one stream, so the step time is the sum. The kernel list, each formula
 and the presets' sources are in docs/gpu_baseline.md.
 
-The model of the step (dense reference of snn-on-ipu.md §1.2-1.4), per layer ``l`` of
+The model of the step (dense reference of GSNN PC/CC and KU (the LIF model, its thresholds and the loss)), per layer ``l`` of
 ``N_l`` neurons with input width ``M = N_{l-1}``, batch ``B``, ``c = 10 (1 - alpha)``::
 
     X_t   = x_t (l = 1)  or  S^{l-1}_{t-1} (l > 1, one-step delay; zeros at t = 0)

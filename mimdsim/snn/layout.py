@@ -1,12 +1,12 @@
-"""Where the sparse SNN training step puts its work and buffers (snn-on-ipu.md §2).
+"""Where the sparse SNN training step puts its work and buffers (GSNN PC (tile mapping)).
 
 Built from an :class:`SNNSpec`, a machine and a neuron mapping; pure data, no costs.
 Layer ``l`` (0-based over hidden and output layers) reads spike tensor ``l`` (tensor 0 is
 the network input) and writes spike tensor ``l + 1``.
 
-* **Neuron tiles** (§2.1-2.2): from the mapping; neurons per tile may differ on a layer's
+* **Neuron tiles** (GSNN MI, PC): from the mapping; neurons per tile may differ on a layer's
   last tile.
-* **Spike-generation slots** (§2.3): per IPU, ``sum_l B x 2 x f_l`` slots for the layers on
+* **Spike-generation slots** (GSNN PC): per IPU, ``sum_l B x 2 x f_l`` slots for the layers on
   that IPU, ordered (layer, batch, threshold, j), slot ``i`` on tile
   ``floor(i x tiles_per_ipu / total)`` of that IPU. With ``W`` worker contexts per tile
   (6 on the IPU; the authors' code reads ``getNumWorkerContexts()``), layer ``l`` splits
@@ -18,7 +18,7 @@ the network input) and writes spike tensor ``l + 1``.
   counts ``[T, B, S + 2]`` and the loss gradient ``[T, B, S_L]`` are sliceable tensors; each
   batch row ``[T, ...]`` of a buffer is kept whole on one tile (slicing step ``t`` is then a
   local copy), rows spread linearly over the IPU's tiles (tile 0 of IPU 0 excluded).
-* **Input-gradient reduction** (§1.6 step 6): layers ``l >= 1`` group their tiles in
+* **Input-gradient reduction** (GSNN PC `Build_grad`): layers ``l >= 1`` group their tiles in
   groups of ``g = min(B // 2, P_l)`` (the last group takes the remainder); the stage-1
   vertices (group, b, slot) are spread evenly, in that order, over a tile budget
   proportional to ``P_l^0.8 x S_in x B`` among the IPU's layers; the stage-2 result of
@@ -38,13 +38,13 @@ from mimdsim.snn.spec import SNNSpec
 __all__ = ["spread_factor", "LayerLayout", "SNNLayout", "build_layout"]
 
 DESIRED_SLICE_NEURONS = 64
-"""``desired_per_worker_size`` of the paper's dense-to-sparse split (§1.5 step 5)."""
+"""``desired_per_worker_size`` of the paper's dense-to-sparse split (GSNN PC)."""
 
 
 def spread_factor(n_neurons: int, n_workers: int = 6) -> int:
     """Spike-generation tiles per (batch, threshold) of a layer of ``n_neurons``.
 
-    >>> spread_factor(1466), spread_factor(10)   # snn-on-ipu.md §2.3: f = 4 and 1
+    >>> spread_factor(1466), spread_factor(10)   # GSNN PC `determine_layerwise_tile_spread_factor`, `determine_tile_mapping`: f = 4 and 1
     (4, 1)
     """
     w = n_neurons // DESIRED_SLICE_NEURONS + (1 if n_neurons % DESIRED_SLICE_NEURONS > 32 else 0)

@@ -59,7 +59,7 @@ class LoweringOptions:
 
 
 def check_batch(spec: SNNSpec, machine: MachineSpec) -> None:
-    """The weight gradient splits the batch over the tile's worker contexts, one replica each (§1.6 step 5)."""
+    """The weight gradient splits the batch over the tile's worker contexts, one replica each (GSNN CC `LIFWeightsGrad`)."""
     w = machine.num_worker_contexts
     if spec.batch_size % w:
         raise ConfigError(

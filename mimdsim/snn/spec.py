@@ -1,6 +1,6 @@
 """SNN description: layer sizes, sparse sizes, neuron constants and training-step shape.
 
-The constants default to the seed paper's benchmark values (snn-on-ipu.md §1.2-1.3, §3.2):
+The constants default to the seed paper's benchmark values (GSNN CC and the runfiles (benchmark values)):
 decay 0.95, thresholds 1.0 / 0.9, SuperSpike beta 10, input-current scale 10, weight_mul 2.0.
 """
 

@@ -2,7 +2,7 @@
 
 Run ``python models/snn/generate.py`` to (re)write every file, or ``--check`` to fail if
 a file on disk differs from what this script would write. The sizing rules follow the
-paper's final benchmark script (snn-on-ipu.md §2.1, §2.6, §3.2); README.md explains them.
+paper's final benchmark script (GSNN MI `determine_neuron_tileMappings_multiIPU`, PC `alloc_neuronwise_contiguous`; GSNN MI (multi-IPU); GSNN runfiles and BS @ 3e05811 (benchmark configurations)); README.md explains them.
 
 Sizing rule (all families): IPU 0 has 1471 usable tiles (tile 0 is reserved), every other
 IPU 1472. The output layer of C classes takes ``ceil(C / k)`` tiles of the last IPU. The
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TILES_IPU0 = 1471  # tile 0 of IPU 0 is reserved (snn-on-ipu.md §2.1)
+TILES_IPU0 = 1471  # tile 0 of IPU 0 is reserved (GSNN MI `determine_neuron_tileMappings_multiIPU`, PC `alloc_neuronwise_contiguous`)
 TILES_IPU = 1472  # tiles of every other IPU
 
-# (n_inputs, classes, input sparse size) per dataset, snn-on-ipu.md §3.1
+# (n_inputs, classes, input sparse size) per dataset, GSNN NU (datasets, tonic preprocessing)
 NMNIST_34 = (2312, 10, 32)  # 34x34x2, multi_layer mode
 NMNIST_24 = (1152, 10, 32)  # 24x24x2, multi_neuron / multi_IPU modes
 SHD = (700, 20, 48)
@@ -62,7 +62,7 @@ def hidden_per_ipu(n_ipus: int, layers_per_ipu: int, k: int, n_classes: int) -> 
     neurons (IPU 0's usable tiles; on IPUs 1..n-2 one tile stays empty). The last IPU's layers
     share its tiles (1471 if it is IPU 0, else 1472) less the output layer's ``ceil(C / k)``.
     With 1472*k on the middle IPUs instead, the weights at 8 and 16 IPUs (23.27 M, 46.38 M)
-    would miss the paper's 23.2 M and 46.3 M (snn-on-ipu.md §3.2 (c)); this rule gives them
+    would miss the paper's 23.2 M and 46.3 M (GSNN runfiles and BS @ 3e05811 (benchmark configurations) (c)); this rule gives them
     for k = 2, 4 and 8.
     """
     out = []
@@ -182,7 +182,7 @@ def family_a() -> list[Model]:
                 name=f"nmnist_a_{h}hidden",
                 header=[
                     f'Family (a) of the seed paper ("multi_layer" mode): sparsity x depth on one IPU, {h} hidden layers.',
-                    "Sizes from snn-on-ipu.md §3.2 (DENSE_SIZES of the final benchmark script, commit 3e05811):",
+                    "Sizes from GSNN runfiles and BS @ 3e05811 (benchmark configurations) (DENSE_SIZES of the final benchmark script, commit 3e05811):",
                     "about 2942 hidden neurons at 2 neurons per tile, NMNIST 34x34x2 input, B = 48, T = 100, S_in = 32.",
                     SPARSITY_NOTE,
                     "a over {0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5} (override with --activity).",
@@ -195,7 +195,7 @@ def family_a() -> list[Model]:
                 n_timesteps=100,
                 optimizer="adam",
                 optimizer_comment="Adam, lr 1e-3 in multi_layer mode (the learning rate does not affect throughput)",
-                run=[("machine", '"bow"', "the final benchmarks very likely ran on a Bow system (snn-on-ipu.md §3.3)")],
+                run=[("machine", '"bow"', "the final benchmarks very likely ran on a Bow system (FB24 (hardware: Bow-2000 IPUs, an A100))")],
                 extra=[
                     ("n_input_addresses", "1152", "the scripts' NMNIST loader downsamples to 24x24x2 (nmnist_util.py:151-213, 607-620)"),
                     *RUN_A,
@@ -215,7 +215,7 @@ def family_b(data: tuple[int, int, int], dataset: str, prefix: str, ks: tuple[in
         ds = {"nmnist": "NMNIST 24x24x2", "shd": "SHD"}[dataset]
         header = [
             f'Family (b) of the seed paper ("multi_neuron" mode): model size scaled by neurons per tile on one IPU, k = {k}.',
-            f"snn-on-ipu.md §3.2 (b), §2.1: (k/2)*3 = {n_hidden} hidden layers of width about 980 (base 3) sharing",
+            f"GSNN runfiles and BS @ 3e05811 (benchmark configurations) (b); tile mapping GSNN MI: (k/2)*3 = {n_hidden} hidden layers of width about 980 (base 3) sharing",
             f"(1471 - ceil({n_cls}/{k})) * {k} = {sum(hidden[0])} neurons in multiples of k = {k}, so the layers take exactly the",
             f"1471 usable tiles with the output layer ({tiles_out} tile{'s' if tiles_out > 1 else ''}); {ds} input, T = 10, B = 24, S_in = {s_in}, SGD.",
             SPARSITY_NOTE,
@@ -223,7 +223,7 @@ def family_b(data: tuple[int, int, int], dataset: str, prefix: str, ks: tuple[in
         ]
         if k >= 16:
             header.append(
-                f"k = {k} is near or over a tile's 624 KiB (snn-on-ipu.md §2.2; mimdsim: k = 16 fits with SGD at about 95 %, "
+                f"k = {k} is near or over a tile's 624 KiB (GSNN PC (tensors of a neuron tile); mimdsim: k = 16 fits with SGD at about 95 %, "
                 "k = 32 does not): the sizes are the paper's, not shrunk to fit."
             )
         out.append(
@@ -240,7 +240,7 @@ def family_b(data: tuple[int, int, int], dataset: str, prefix: str, ks: tuple[in
                 optimizer_comment="SGD, lr 3e-3 in multi_neuron mode (the learning rate does not affect throughput)",
                 extra=RUN_BC,
                 run=[
-                    ("machine", '"bow"', "the final benchmarks very likely ran on a Bow system (snn-on-ipu.md §3.3)"),
+                    ("machine", '"bow"', "the final benchmarks very likely ran on a Bow system (FB24 (hardware: Bow-2000 IPUs, an A100))"),
                     ("neurons_per_tile", str(k), "k of this point of the sweep"),
                 ],
                 input_comment="24x24x2 (spatial downsample 24/34)" if dataset == "nmnist" else "",
@@ -261,7 +261,7 @@ def family_c(ipus: tuple[int, ...] = C_IPUS) -> list[Model]:
                 name=f"nmnist_c_{n}ipu",
                 header=[
                     f'Family (c) of the seed paper ("multi_IPU" mode): model parallelism over {n} IPU{"s" if n > 1 else ""}, k = 2.',
-                    "snn-on-ipu.md §2.6, §3.2 (c): 3 hidden layers of width about 980 per IPU. Every IPU but the last",
+                    "GSNN MI (multi-IPU); GSNN runfiles and BS @ 3e05811 (benchmark configurations) (c): 3 hidden layers of width about 980 per IPU. Every IPU but the last",
                     "holds the same 3 layers sharing 1471*k neurons (one tile of IPUs 1..n-2 stays empty); the last holds",
                     "3 layers sharing its tiles (1472, or 1471 on IPU 0) less the output layer's ceil(10/k) tiles. Widths",
                     "are multiples of k, so the contiguous packer puts exactly 3 hidden layers on each IPU.",
@@ -279,7 +279,7 @@ def family_c(ipus: tuple[int, ...] = C_IPUS) -> list[Model]:
                 optimizer_comment="SGD, lr 3e-5 in multi_IPU mode (the learning rate does not affect throughput)",
                 extra=RUN_BC,
                 run=[
-                    ("machine", '"bow"', "the final benchmarks very likely ran on a Bow system, up to 16 IPUs (snn-on-ipu.md §3.3)"),
+                    ("machine", '"bow"', "the final benchmarks very likely ran on a Bow system, up to 16 IPUs (FB24 (hardware: Bow-2000 IPUs, an A100))"),
                     ("n_ipus", str(n), ""),
                     ("neurons_per_tile", "2", ""),
                 ],
@@ -296,8 +296,8 @@ def shd_a() -> Model:
         name="shd_a_2hidden",
         header=[
             "SHD variant of family (a) (\"multi_layer\" mode) on one IPU, 2 hidden layers, k = 2.",
-            "Sized by the rule of family (a) (snn-on-ipu.md §2.1, §3.2) with SHD's 20 classes: the hidden layers share",
-            "(1471 - ceil(20/2)) * 2 = 2922 neurons; 700 inputs, S_in = 48 (§3.1), B = 48, T = 100 as in (a).",
+            "Sized by the rule of family (a) (GSNN MI `determine_neuron_tileMappings_multiIPU`, PC `alloc_neuronwise_contiguous`; GSNN runfiles and BS @ 3e05811 (benchmark configurations)) with SHD's 20 classes: the hidden layers share",
+            "(1471 - ceil(20/2)) * 2 = 2922 neurons; 700 inputs, S_in = 48 (GSNN NU (datasets, tonic preprocessing)), B = 48, T = 100 as in (a).",
             SPARSITY_NOTE,
             "a over {0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5} in mode (a) (override with --activity).",
         ],
@@ -310,7 +310,7 @@ def shd_a() -> Model:
         optimizer="adam",
         optimizer_comment="Adam, lr 1e-3 in multi_layer mode (the learning rate does not affect throughput)",
         run=[
-            ("machine", '"bow"', "the final benchmarks very likely ran on a Bow system (snn-on-ipu.md §3.3)"),
+            ("machine", '"bow"', "the final benchmarks very likely ran on a Bow system (FB24 (hardware: Bow-2000 IPUs, an A100))"),
             ("neurons_per_tile", "2", ""),
         ],
         extra=RUN_A,
@@ -327,8 +327,8 @@ def dvsgesture() -> Model:
         name="dvsgesture_d_1ipu",
         header=[
             "DVSGesture on one IPU, k = 2: the hidden sizes of the paper's (d) \"base\" mode DVSGesture network",
-            "[4608, 1470, ..., 1076, 384, 11] at one IPU (snn-on-ipu.md §3.2 (d)); they take 735 + 538 + 192 + 6 = 1471",
-            "tiles, exactly the usable tiles of IPU 0. 48x48x2 input, S_in = 96, T = 50 (§3.1), B = 48.",
+            "[4608, 1470, ..., 1076, 384, 11] at one IPU (GSNN runfiles and BS @ 3e05811 (benchmark configurations) (d)); they take 735 + 538 + 192 + 6 = 1471",
+            "tiles, exactly the usable tiles of IPU 0. 48x48x2 input, S_in = 96, T = 50 (GSNN NU (datasets, tonic preprocessing)), B = 48.",
             "max_activity sets each layer's sparse size to 2*floor(a*N/2) (output: at least 2); 0.01 as in (a)'s files",
             "((d) itself used fixed sparse sizes [96, 4, ..., 4, 10] x multiplier; override with --activity).",
         ],
@@ -341,7 +341,7 @@ def dvsgesture() -> Model:
         optimizer="adam",
         optimizer_comment="not stated for (d); Adam as in multi_layer mode (its state only adds memory)",
         run=[
-            ("machine", '"bow"', "the final benchmarks very likely ran on a Bow system (snn-on-ipu.md §3.3)"),
+            ("machine", '"bow"', "the final benchmarks very likely ran on a Bow system (FB24 (hardware: Bow-2000 IPUs, an A100))"),
             ("neurons_per_tile", "2", ""),
         ],
         input_comment="48x48x2 (downsample 0.375)",

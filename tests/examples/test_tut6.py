@@ -1,6 +1,6 @@
 """Poplar tutorial 6 rebuilt in mimdsim: planner, mapping and simulated figures.
 
-Expected numbers come from shared/reference/poplar-tut6.md (§2, §3, §4, §6, §8).
+Expected numbers come from T6 (T6 planner (tut6.cpp); T6 tile mapping (tut6.cpp); T6 codelets and profiles; T6 README profiles; T6).
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def test_planner_ties_go_to_smaller_split() -> None:
 
 
 def test_planner_needs_four_workers_to_differ() -> None:
-    # the reduce term gives 108 only with W = 6 (poplar-tut6.md §1)
+    # the reduce term gives 108 only with W = 6 (T6 (problem size, device, clock))
     assert plan_cost(7, R, C, 1472, n_workers=4).reduce_compute != 108
 
 

@@ -1,4 +1,4 @@
-"""The paper's contiguous neuron-to-tile mapping (snn-on-ipu.md §2.1)."""
+"""The paper's contiguous neuron-to-tile mapping (GSNN MI `determine_neuron_tileMappings_multiIPU`, PC `alloc_neuronwise_contiguous`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _ranges(m):
 
 
 def _reference_fits(sizes, k, tpi, n_ipus):
-    """§2.1 written out independently: pack ceil(N/k)-tile layers in order, a layer that
+    """GSNN MI `determine_neuron_tileMappings_multiIPU`, PC `alloc_neuronwise_contiguous` written out independently: pack ceil(N/k)-tile layers in order, a layer that
     does not fit the rest of the current IPU starts at tile 0 of the next; tile 0 of IPU 0 is free."""
     ipu, offset = 0, 1
     for n in sizes:
@@ -33,7 +33,7 @@ def _reference_fits(sizes, k, tpi, n_ipus):
 
 # ---------------------------------------------------------------- the paper's example
 def test_paper_two_hidden_example() -> None:
-    """[2312, 1466, 1466, 10] on one 1472-tile IPU: tiles 1-733, 734-1466, 1467-1471, k = 2 (§2.1)."""
+    """[2312, 1466, 1466, 10] on one 1472-tile IPU: tiles 1-733, 734-1466, 1467-1471, k = 2 (GSNN MI `determine_neuron_tileMappings_multiIPU`, PC `alloc_neuronwise_contiguous`)."""
     m = partition_layers((1466, 1466, 10), 1472, 1)
     assert m.neurons_per_tile == 2 and m.method == "contiguous"
     assert _ranges(m) == [(0, 1, 733), (0, 734, 1466), (0, 1467, 1471)]
@@ -62,7 +62,7 @@ def test_layers_never_span_ipus() -> None:
 
 def test_a_layer_as_wide_as_an_ipu_moves_to_the_next_ipu() -> None:
     """A first layer needing all tiles of an IPU does not fit IPU 0 (tile 0 is free), so it
-    starts at tile 0 of IPU 1 (§2.1) rather than forcing a larger k."""
+    starts at tile 0 of IPU 1 (GSNN MI `determine_neuron_tileMappings_multiIPU`, PC `alloc_neuronwise_contiguous`) rather than forcing a larger k."""
     m = contiguous_mapping((8, 4), 4, 3, neurons_per_tile=2)
     assert _ranges(m) == [(1, 4, 7), (2, 8, 9)]
     assert smallest_fitting_k((8, 4), 4, 3) == 2
@@ -86,7 +86,7 @@ def test_k_is_raised_in_steps_of_two_until_it_fits() -> None:
 def test_forced_neurons_per_tile_is_used_as_given() -> None:
     m = partition_layers((10, 9), 64, 1, neurons_per_tile=4)
     assert m.neurons_per_tile == 4
-    # ceil(N / tiles) per tile, the remainder on the last tile (§2.1)
+    # ceil(N / tiles) per tile, the remainder on the last tile (GSNN MI `determine_neuron_tileMappings_multiIPU`, PC `alloc_neuronwise_contiguous`)
     assert m.layers[0].neurons_per_tile().tolist() == [4, 4, 2]
     assert m.layers[1].neurons_per_tile().tolist() == [3, 3, 3]
 

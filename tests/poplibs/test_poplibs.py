@@ -1,5 +1,5 @@
 """PopLibs' layouts and cycle estimators against the worked values of the PopLibs sources
-(poplar-program.md §1, poplibs-costs.md), hand-computed."""
+(GSNN PC (tensor layouts), PL cycle estimators), hand-computed."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_sliceable_tensors_land_on_the_hashed_tiles(shape: tuple[int, ...], firs
 
 
 def test_the_hash_wraps_around_the_virtual_graph() -> None:
-    """L = 6's hidden ids [100, 48, 4]: 192 tiles from 1458, wrapping to 1-178 (poplar-program.md §1.2)."""
+    """L = 6's hidden ids [100, 48, 4]: 192 tiles from 1458, wrapping to 1-178 (GSNN PC `createSliceableTensor` layouts)."""
     assert unplanned_hash((100, 48, 4)) % 1471 + 1 == 1458
     t = np.unique(sliceable_columns((100, 48, 4), IPU0))
     assert t.size == 192 and t.min() == 1 and t.max() == 1471 and set(range(1458, 1472)) <= set(t.tolist())
@@ -46,7 +46,7 @@ def test_same_shape_same_tiles() -> None:
 
 
 def test_linear_mapping_keeps_128_bytes_per_tile_from_the_offset() -> None:
-    lay = linear_layout(48 * 14, IPU0)  # poplar-program.md §1.3: 21 tiles x 32 words, physical 1-21
+    lay = linear_layout(48 * 14, IPU0)  # GSNN PC (per-step buffers): 21 tiles x 32 words, physical 1-21
     tiles, counts = np.unique(lay, return_counts=True)
     assert tiles.tolist() == list(range(1, 22)) and set(counts.tolist()) == {32}
     shifted = linear_layout(48 * 14, IPU0, offset=1)  # the backward pass's re-allocation: 2-22
@@ -68,7 +68,7 @@ def test_linear_mapping_is_consecutive_and_balanced(n: int, n_tiles: int, offset
 
 
 def test_estimators_worked_values() -> None:
-    """poplibs-costs.md §1, §3, §4, §5, §8.3, §9 at the paper's 2-hidden sizes."""
+    """PL cycle estimators at the paper's 2-hidden sizes."""
     assert pl.dynamic_slice_1d_tile_cycles(2) == 25 + 6 * 59 == 379
     assert pl.dynamic_slice_1d_tile_cycles(1) == 379
     assert pl.dynamic_slice_1d_tile_cycles(96) == 25 + 6 * 75 == 475

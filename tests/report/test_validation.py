@@ -152,3 +152,24 @@ def test_full_generation_reproduces_the_committed_page(tmp_path: Path) -> None:
     assert out.read_text() == (ROOT / "docs" / "validation.md").read_text()
     for name in ("speedup_vs_activity.png", "breakdown_family_a.png"):
         assert (tmp_path / "docs" / "figures" / name).read_bytes() == (ROOT / "docs" / "figures" / name).read_bytes()
+
+
+def test_flagged_fields_follow_the_presets_comments() -> None:
+    from mimdsim.report.validation_model import flagged_fields, flagged_table
+
+    rows = flagged_fields()
+    fields = {(r["preset"], r["field"]) for r in rows}
+    for preset in ("mk1", "mk2", "bow"):
+        assert {(preset, "execution_overhead_s"), (preset, "exchange_message_cycles"), (preset, "link_latency_cycles")} <= fields
+    assert ("mk2", "tiles_per_ipu") not in fields  # [H] fields are not flagged
+    assert "`execution_overhead_s`" in flagged_table(rows)
+
+
+def test_before_after_rows_pair_the_same_points() -> None:
+    from mimdsim.report.validation_model import before_after_rows, before_provenance
+
+    now = [{"model": "nmnist_a_2hidden", "activity": 0.01, "ipu_ms_per_step": 5.0, "speedup_vs_gpu": 2.0},
+           {"model": "nmnist_a_9hidden", "activity": 0.01, "ipu_ms_per_step": 1.0}]  # fmt: skip
+    (row,) = before_after_rows(now)
+    assert row["model"] == "nmnist_a_2hidden" and row["now_ms"] == 5.0 and row["ratio"] == 5.0 / row["before_ms"]
+    assert "219150f" in before_provenance()

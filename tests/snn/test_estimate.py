@@ -151,9 +151,9 @@ def test_saturated_is_the_worst_case_and_parametric_in_between() -> None:
     assert sat.activity_source == "saturated" and low.activity_source.startswith("parametric")
 
 
-# ---------------------------------------------------------------- memory limit (§2.2)
+# ---------------------------------------------------------------- memory limit (GSNN PC (tensors of a neuron tile))
 def test_k16_tile_with_992_inputs_is_over_624_kib_with_adam() -> None:
-    """§2.2: k = 16, M = 992: 4 M k = 63.5 KB; weights + 6 gradient replicas + Adam m, v =
+    """GSNN PC (tensors of a neuron tile): k = 16, M = 992: 4 M k = 63.5 KB; weights + 6 gradient replicas + Adam m, v =
     571,392 B (~570 KB) of the 638,976 B (624 KiB) per tile; with the state history, buffers,
     vertex state and code the tile needs 654,272 B, 15,296 B over. With SGD it fits."""
     spec = snn_from_sizes([992, 992, 992, 10], activity=0.05, input_sparse_size=32, batch_size=24, n_timesteps=10)

@@ -1,5 +1,5 @@
 """Codelet cycle estimators (mimdsim/snn/estimators.py): hand-computed values of every
-formula and monotonicity in the spike counts (snn-on-ipu.md §5: work is linear in the
+formula and monotonicity in the spike counts (GSNN PC/PF/CC: work is linear in the
 actual counts)."""
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def test_loop_loss_copy() -> None:
 
 
 def test_paper_k2_forward_work_per_tile() -> None:
-    """§5: per time step and tile (k = 2) the forward state update is about B x S_in float2 adds."""
+    """GSNN PC/PF/CC: per time step and tile (k = 2) the forward state update is about B x S_in float2 adds."""
     B, s_in = 48, 32
     per_tile = int(est.state_update_cycles(np.full(B, s_in), 2).sum())
     assert per_tile == B * (20 + 5 * s_in + 10)
@@ -175,7 +175,7 @@ def test_tile_cycle_estimators_non_decreasing_in_size(a: int, b: int) -> None:
 
 @pytest.mark.parametrize("k", [2, 4, 16])
 def test_linear_in_counts(k: int) -> None:
-    """Costs are affine in the counts (§5: linear in the actual spike counts, bounded by S)."""
+    """Costs are affine in the counts (GSNN PC/PF/CC: linear in the actual spike counts, bounded by S)."""
     n = np.arange(0, 50)
     for cyc in (est.state_update_cycles(n, k), est.input_grad_cycles(n, k), est.dense_to_sparse_cycles(64, n)):
         assert len(set(np.diff(cyc).tolist())) == 1

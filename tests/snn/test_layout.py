@@ -1,5 +1,5 @@
 """Placement of spike generation, sequence buffers and the input-gradient reduction
-(snn-on-ipu.md §1.5 step 5, §1.6 step 6, §2.3, and the tile-mapping printouts of §3.4)."""
+(GSNN PC `Build` (forward time step) step 5, §1.6 step 6, §2.3, and the tile-mapping printouts of FB24 (results))."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ def paper():
 @pytest.mark.parametrize(
     ("n", "f"),
     [
-        # w = N // 64 + [N mod 64 > 32]; f = max(w // 6 + [w mod 6 >= 2], 1)  (§1.5 step 5)
-        (1466, 4),  # w = 22 + 1 = 23 -> 3 + 1          (§2.3: f = 4 for N = 1466)
-        (10, 1),  # w = 0 -> max(0, 1)                 (§2.3: f = 1 for N = 10)
+        # w = N // 64 + [N mod 64 > 32]; f = max(w // 6 + [w mod 6 >= 2], 1)  (GSNN PC `Build` (forward time step) step 5)
+        (1466, 4),  # w = 22 + 1 = 23 -> 3 + 1          (GSNN PC `determine_layerwise_tile_spread_factor`, `determine_tile_mapping`: f = 4 for N = 1466)
+        (10, 1),  # w = 0 -> max(0, 1)                 (GSNN PC `determine_layerwise_tile_spread_factor`, `determine_tile_mapping`: f = 1 for N = 10)
         (64, 1),  # w = 1 -> 0 + 0 -> 1
         (97, 1),  # w = 1 + 1 = 2 -> 0 + 1
         (735, 2),  # w = 11 + 0 -> 1 + 1
@@ -43,10 +43,10 @@ def test_spread_factor(n: int, f: int) -> None:
 
 def test_paper_slices_slots_and_combine_tiles(paper) -> None:
     _spec, _machine, lay = paper
-    assert [l.spread for l in lay.layers] == [4, 4, 1]  # §3.4 printout: spread factors {4, 4, 1}
+    assert [l.spread for l in lay.layers] == [4, 4, 1]  # FB24 (results) printout: spread factors {4, 4, 1}
     for l in lay.layers[:2]:
         lens = np.diff(l.slice_bounds)
-        assert lens.size == 24 and set(lens.tolist()) == {61, 62}  # 24 workers of 61-62 neurons (§3.4)
+        assert lens.size == 24 and set(lens.tolist()) == {61, 62}  # 24 workers of 61-62 neurons (FB24 (results))
         assert lens.sum() == 1466 and l.slice_bounds[0] == 0
         assert [l.slot_slices(j) for j in range(4)] == [(0, 6), (6, 12), (12, 18), (18, 24)]
     out = lay.layers[2]
@@ -58,7 +58,7 @@ def test_paper_slices_slots_and_combine_tiles(paper) -> None:
     np.testing.assert_array_equal(slots, (np.arange(864) * 1472) // 864)
     gaps = np.diff(slots)
     assert set(gaps.tolist()) == {1, 2} and gaps.mean() == pytest.approx(1472 / 864, abs=2e-3)  # about 1.7 tiles apart
-    assert slots[0] == 0  # slots spread over all 1472 tiles, tile 0 included (§2.3)
+    assert slots[0] == 0  # slots spread over all 1472 tiles, tile 0 included (GSNN PC `determine_layerwise_tile_spread_factor`, `determine_tile_mapping`)
     for l in lay.layers:  # the final combine of (layer, b) is on b's first slot tile
         np.testing.assert_array_equal(l.combine_tiles, l.slot_tiles[:, 0, 0])
 
@@ -67,12 +67,12 @@ def test_paper_stage1_groups_and_budgets(paper) -> None:
     spec, _machine, lay = paper
     first, second, out = lay.layers
     assert first.group_of_tile is None and first.stage1_tile is None  # layer 0 has no input gradient
-    # the 733-tile layer: g = min(B/2, P) = 24, 30 groups, the last with 37 tiles (§3.4)
+    # the 733-tile layer: g = min(B/2, P) = 24, 30 groups, the last with 37 tiles (FB24 (results))
     sizes = np.bincount(second.group_of_tile)
     assert second.n_groups == 30 and sizes[:-1].tolist() == [24] * 29 and sizes[-1] == 37
     # the output layer: 5 tiles, one group
     assert out.n_groups == 1 and np.bincount(out.group_of_tile).tolist() == [5]
-    # budgets proportional to P^0.8 x S_in x B: 1444 and 26 tiles (§3.4), from tile 1
+    # budgets proportional to P^0.8 x S_in x B: 1444 and 26 tiles (FB24 (results)), from tile 1
     s2, s3 = second.stage1_tile, out.stage1_tile
     assert s2.shape == (30, 48, spec.sparse_sizes[1]) and s3.shape == (1, 48, spec.sparse_sizes[2])
     assert (int(s2.min()), int(s2.max())) == (1, 1444)

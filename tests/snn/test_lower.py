@@ -1,6 +1,6 @@
 """The ``fused`` lowering of the SNN training step: superstep structure, exchange bytes per
-time step (snn-on-ipu.md §2.4, read off the Program's Exchange objects) and the memory of a
-neuron tile (§2.2), on small machines where every number can be worked out by hand.
+time step (GSNN PC (exchanges of a time step), read off the Program's Exchange objects) and the memory of a
+neuron tile (GSNN PC (tensors of a neuron tile)), on small machines where every number can be worked out by hand.
 (The default, call-by-call lowering has its own tests: tests/snn/test_lower_poplar.py.)"""
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def test_input_grad_is_costed_only_on_layers_after_the_first(small) -> None:
     assert {b.n_vertices_per_tile for b in step.compute.blocks} == {6}
 
 
-# ------------------------------------------------------------------ exchange bytes (§2.4)
+# ------------------------------------------------------------------ exchange bytes (GSNN PC (exchanges of a time step))
 def test_f1_handoff_bytes(small) -> None:
     """F1: every tile of layer l receives 4 B (S_{l-1} + 1) per step, minus rows it holds itself."""
     spec, machine, program, lay = small
@@ -270,7 +270,7 @@ def test_loss_gather_bytes(small) -> None:
 
 
 def test_paper_net_exchange_spot_checks() -> None:
-    """§2.4's worked numbers for [2312, 1466, 1466, 10], B = 48, act 0.01 (S = 32, 14, 14, 2)."""
+    """GSNN PC (exchanges of a time step)'s worked numbers for [2312, 1466, 1466, 10], B = 48, act 0.01 (S = 32, 14, 14, 2)."""
     spec = snn_from_sizes([2312, 1466, 1466, 10], activity=0.01, input_sparse_size=32, batch_size=48, n_timesteps=1)
     machine = load_machine("bow")
     program, lay, _ = lowered(spec, machine, include_backward=True)
@@ -301,7 +301,7 @@ def test_paper_net_exchange_spot_checks() -> None:
     assert set(b1[clean].tolist()) == {5760}
 
 
-# ------------------------------------------------------------------ memory of a neuron tile (§2.2)
+# ------------------------------------------------------------------ memory of a neuron tile (GSNN PC (tensors of a neuron tile))
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_neuron_tile_memory_matches_the_table(optimizer: str) -> None:
     """Item by item for M = 20 inputs, k = 2, B = 6, T = 3, S_in = 4 (layer 0) and M = 8 (layer 1)."""

@@ -1,4 +1,4 @@
-"""The default lowering: the authors' Poplar program call by call (poplar-program.md), checked
+"""The default lowering: the authors' Poplar program call by call (GSNN PC), checked
 against the reference's program sequence, tile layouts and PopLibs' worked cycle estimates on
 the paper's 2-hidden (L = 3) and 5-hidden (L = 6) family (a) nets."""
 
@@ -68,7 +68,7 @@ def _kinds(steps: list[Superstep]) -> Counter[str]:
 
 
 def _fwd_names(L: int) -> list[str]:
-    """poplar-program.md §3, F1-F11, for L layers."""
+    """GSNN PC `Build` loop body, F1-F11, for L layers."""
     names = ["fwd.slice.input_ids", "fwd.slice.input_counts"]
     for li in range(1, L):
         names += [f"fwd.handoff.ids[l={li}]", f"fwd.handoff.counts[l={li}]"]
@@ -80,7 +80,7 @@ def _fwd_names(L: int) -> list[str]:
 
 
 def _bwd_names(L: int, t0: bool) -> list[str]:
-    """poplar-program.md §4, B1-B11 (t >= 1) or the t = 0 body, for L layers."""
+    """GSNN PC `Build_grad` loop bodies, B1-B11 (t >= 1) or the t = 0 body, for L layers."""
     names = ["bwd.itime.decrement", "bwd.itime_minus_one", "bwd.slice.input_ids", "bwd.slice.input_counts"]
     if not t0:
         for li in range(L - 1):
@@ -109,7 +109,7 @@ def test_program_per_time_step_is_the_authors(fixture: str, L: int, request: pyt
     assert [s.name for s in fwd.body] == _fwd_names(L)
     assert [s.name for s in bwd.body] == _bwd_names(L, t0=False)
     assert [s.name for s in _t0_body(program)] == _bwd_names(L, t0=True)
-    # poplar-program.md §7: forward 4L + 8 CS and 2(L-1) copies; backward 7L + 8 and 3L + 1; t = 0: 5L + 7 and 3L
+    # GSNN PC (program steps per time step): forward 4L + 8 CS and 2(L-1) copies; backward 7L + 8 and 3L + 1; t = 0: 5L + 7 and 3L
     assert _kinds(list(fwd.body)) == Counter(cs=4 * L + 8, copy=2 * (L - 1), out=1)
     assert _kinds(list(bwd.body)) == Counter(cs=7 * L + 8, copy=3 * L + 1)
     assert _kinds(_t0_body(program)) == Counter(cs=5 * L + 7, copy=3 * L)
@@ -129,7 +129,7 @@ def _tiles(step: Superstep) -> np.ndarray:
 
 
 def test_sequence_tensors_sit_where_createsliceabletensor_puts_them(two_hidden) -> None:  # type: ignore[no-untyped-def]
-    """poplar-program.md §1.2: input ids on tiles 518-1285 (2 columns each), counts on 1234-1281, hidden
+    """GSNN PC `createSliceableTensor` layouts: input ids on tiles 518-1285 (2 columns each), counts on 1234-1281, hidden
     ids on 194-865, counts [T,B,2] and the output layer's ids on 281-376."""
     program, _ = two_hidden
     expect = {
@@ -146,7 +146,7 @@ def test_sequence_tensors_sit_where_createsliceabletensor_puts_them(two_hidden) 
 
 
 def test_poplibs_vertices_cost_what_poplibs_estimates(two_hidden) -> None:  # type: ignore[no-untyped-def]
-    """The worked values of poplibs-costs.md: slices 379 / 475, loop counter 167, multiplies 503,
+    """The worked values of PL cycle estimators: slices 379 / 475, loop counter 167, multiplies 503,
     1-alpha 203 / 377, casts 642 / 438 / 306, poprand 208 / 154."""
     program, _ = two_hidden
 

@@ -1,6 +1,6 @@
 """The SNN benchmark model files (models/snn/): they load, match the paper's sizes and map.
 
-Sizes are checked against the tables of snn-on-ipu.md §3.2 at the precision they are
+Sizes are checked against the tables of GSNN runfiles and BS @ 3e05811 (benchmark configurations) at the precision they are
 printed there; the mapping checks use the contiguous partitioner only (no simulation),
 except one small multi-IPU smoke estimate.
 """
@@ -73,7 +73,7 @@ def test_split_hidden():
         gen.split_hidden(2933, 3, 2)
 
 
-# --- family (a): snn-on-ipu.md §3.2 (a) ---------------------------------------------
+# --- family (a): GSNN runfiles and BS @ 3e05811 (benchmark configurations) (a) ---------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_family_a_sparse_sizes_at_paper_activities():
         assert spec.sparse_sizes[1] == s and spec.sparse_sizes[-1] == 2
 
 
-# --- family (b): snn-on-ipu.md §3.2 (b) ---------------------------------------------
+# --- family (b): GSNN runfiles and BS @ 3e05811 (benchmark configurations) (b) ---------------------------------------------
 
 # k -> (hidden layers, hidden + output neurons, NMNIST weights (M), SHD weights (M))
 B_TABLE = {
@@ -140,7 +140,7 @@ def test_shd_b_k2_file():
     assert (spec.input_sparse_size, spec.batch_size, spec.n_timesteps, hints.neurons_per_tile) == (48, 24, 10, 2)
 
 
-# --- family (c): snn-on-ipu.md §3.2 (c) ---------------------------------------------
+# --- family (c): GSNN runfiles and BS @ 3e05811 (benchmark configurations) (c) ---------------------------------------------
 
 # n_ipu -> (layers incl. output, hidden neurons (k), weights (M)) for k = 2, NMNIST
 C_TABLE = {1: (4, 2.9, 3.0), 2: (7, 5.9, 5.9), 4: (13, 11.8, 11.7), 8: (25, 23.5, 23.2), 16: (49, 47.1, 46.3)}

@@ -3,7 +3,7 @@
 * :class:`Transfers` (CSR exchanges), :class:`ComputeSetBuilder` (vertex blocks, with
   cycle tables) and :class:`MemoryBuilder` (tensors per tile), all vectorised;
 * :class:`LoweringBase`: the spike counts of each time step of a loop, and the vertices of
-  the authors' codelets (snn-on-ipu.md §1.5-1.6), costed by :mod:`mimdsim.snn.estimators`
+  the authors' codelets (GSNN PC `Build`/`Build_grad`), costed by :mod:`mimdsim.snn.estimators`
   on the tiles :mod:`mimdsim.snn.layout` gives them. The codelets run on the same tiles
   in every lowering; lowerings differ in the programs around them.
 
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 WORD_BYTES = 4
-"""uint32 spike ids and counts, float32 values (snn-on-ipu.md §1.1)."""
+"""uint32 spike ids and counts, float32 values (FB24; GSNN PC (sparse spike tensors))."""
 
 
 class Transfers:

@@ -1,7 +1,7 @@
 """The ``fused`` lowering: the training step as a compiler that merged the authors' programs would run it.
 
 A what-if, not the default (that is :mod:`mimdsim.snn.lowering.poplar`, the authors'
-program call by call). Each phase of the algorithm (snn-on-ipu.md §1.5-1.6) is one
+program call by call). Each phase of the algorithm (GSNN PC `Build`/`Build_grad`) is one
 superstep, with every layer in it: a sequence row of each batch element kept whole on one
 tile (so slicing step t is local), the hand-off F1 sent straight from the previous layer's
 combine tile to the layer's tiles, the slices, copies and multiplies of a time step merged
@@ -162,7 +162,7 @@ class FusedLowering(LoweringBase):
                 state_copy = est.copy_tile_cycles(WORD_BYTES * B * k, m.memcpy_bytes_per_cycle)
                 store.add("DynamicUpdateState", tiles, [], supervisor=state_copy, unique=True)
                 slices.add("DynamicSliceState", tiles, [], supervisor=state_copy, unique=True)
-                # in-place MultiVertex: PopLibs BinaryOp1DInPlace worker overhead 58 (ipu-hardware.md §4)
+                # in-place MultiVertex: PopLibs BinaryOp1DInPlace worker overhead 58 (GC-PG, POPLIBS)
                 alpha.add("popops.MulInPlace", tiles, [], supervisor=est.elementwise_tile_cycles(B * k, worker_overhead=58, n_workers=self.W), unique=True)
                 scale.add("popops.CopyMul", tiles, [], supervisor=2 * est.elementwise_tile_cycles(B * k, n_workers=self.W), unique=True)
             rand.add("poprand.Uniform", lay.combine_tiles, [], supervisor=est.elementwise_tile_cycles(1, n_workers=self.W))
@@ -301,7 +301,7 @@ class FusedLowering(LoweringBase):
 
     # ---- memory ---------------------------------------------------------------------
     def tensors(self) -> list[Tensor]:
-        """Every tensor of the step on its tiles (snn-on-ipu.md §2.2 for the neuron tiles)."""
+        """Every tensor of the step on its tiles (GSNN PC (tensors of a neuron tile) for the neuron tiles)."""
         B, T, W = self.B, self.T, self.W
         mem = MemoryBuilder()
         put = mem.put

@@ -1,4 +1,4 @@
-"""The ``poplar`` lowering: the authors' Poplar program call by call (poplar-program.md).
+"""The ``poplar`` lowering: the authors' Poplar program call by call (GSNN PC).
 
 One superstep (sync, exchange, compute) for every program the op
 ``custom_multi_lif_layer_sparse`` (github.com/jrfinkbeiner/graphcore_snn @ 3e05811,
@@ -29,7 +29,7 @@ sources do not describe; they are modelled as the few compute sets and copies th
 
 Per forward time step: 4L + 8 compute sets and 2(L-1) copies (plus the final combine's
 output exchange); per backward step (t >= 1): 7L + 8 compute sets and 3L + 1 copies, at
-t = 0: 5L + 7 and 3L (poplar-program.md §7), for ``L`` layers with a stage-2 reduction
+t = 0: 5L + 7 and 3L (GSNN PC (program steps per time step)), for ``L`` layers with a stage-2 reduction
 that needs one compute set.
 """
 
@@ -231,7 +231,7 @@ class PoplarLowering(LoweringBase):
 
     # ---- forward ---------------------------------------------------------------------
     def forward_prologue(self) -> list[Step]:
-        """PC Build 2195-2494 before the loop (poplar-program.md §2.2)."""
+        """PC Build 2195-2494 before the loop (GSNN PC `Build` 2195-2494)."""
         te, T, B = self.tens, self.T, self.B
         steps: list[Step] = []
         for li in range(self.L):
@@ -256,7 +256,7 @@ class PoplarLowering(LoweringBase):
         return steps
 
     def forward_body(self, ts: np.ndarray) -> list[Step]:
-        """PC loop body 2427-2461 (§3): the programs of one forward time step; tables over ``ts``."""
+        """PC loop body 2427-2461: the programs of one forward time step; tables over ``ts``."""
         te, B = self.tens, self.B
         steps: list[Step] = [
             self.dynamic_slice("fwd.slice.input_ids", te.in_ids),
@@ -366,7 +366,7 @@ class PoplarLowering(LoweringBase):
 
     # ---- backward --------------------------------------------------------------------
     def backward_prologue(self) -> list[Step]:
-        """PC Build_grad 2514-2668 before the loops (poplar-program.md §2.3)."""
+        """PC Build_grad 2514-2668 before the loops (GSNN PC `Build_grad` 2514-2810)."""
         te, T, B, W = self.tens, self.T, self.B, self.W
         steps: list[Step] = []
         for li in range(self.L):

@@ -1,4 +1,4 @@
-"""Where the authors' op puts its tensors, element by element (poplar-program.md §1).
+"""Where the authors' op puts its tensors, element by element (GSNN PC (tensor layouts)).
 
 Every layout is an int64 array of the tile of each element (for a ``[T, ...]`` sequence
 tensor: of each column, every row being the same), built with PopLibs' rules
@@ -16,10 +16,10 @@ tensor: of each column, every row being the same), built with PopLibs' rules
   (PC:2416-2417) and the backward pass re-allocates them at offset 1 (PC:2585), where the
   slot-gradient buffers (clones, PC:2653) also live;
 * neuron tensors (weights, states, thresholds, decay, flags, replicas) on the layer's
-  neuron tiles (§1.1);
+  neuron tiles (GSNN PC);
 * the sparse2dense output ``[T, B, C]``: row ``(t, b)`` on tile
   ``floor(t B / q) + floor(b / q)`` with ``q = floor(T B / tiles) + 1`` of the last IPU
-  (S2D; §2.1), and the logits ``[B, C]`` mapped linearly there.
+  (S2D; GSNN KI), and the logits ``[B, C]`` mapped linearly there.
 """
 
 from __future__ import annotations

@@ -1,0 +1,151 @@
+"""The per-program-step table of docs/snn.md: what each step of the SNN training step is, where
+it comes from in the authors' code, how often it runs and what it costs.
+
+``python -m mimdsim.report.snn_steps --write docs/snn.md`` regenerates the tables between the
+``<!-- steps:LOWERING -->`` and ``<!-- /steps:LOWERING -->`` markers of the page (the
+paper's 2-hidden configuration, ``models/snn/nmnist_a_2hidden.toml`` on ``bow``);
+``tests/report/test_snn_steps.py`` checks that the page holds what this module generates.
+Keys (PC, PF, CC, S2D, KI, MI, PL) are those of docs/sources.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from mimdsim.snn.estimate import SNNEstimate
+
+__all__ = ["STEP_SOURCES", "step_rows", "steps_markdown", "update_page"]
+
+_EST = "snn/estimators.py (the authors' codelets, costed from their instructions)"
+
+# step family prefix -> (where in the authors' program, cost source); the longest matching prefix wins
+STEP_SOURCES: dict[str, tuple[str, str]] = {
+    # poplar: forward
+    "fwd.one_minus_decay": ("PC `Build` 2195-2494: `popops::map` 1 - alpha per layer", "PL BinaryOp1D estimator"),
+    "fwd.scale_decay": ("PC `Build`: the decay constants scaled in place", "PL BinaryOp1D estimator"),
+    "fwd.cast": ("PC `Build`: `popops::cast` of the sequences (float <-> unsigned)", "PL Cast1D estimator; INT -> UNSIGNED_INT is a Copy (PL Cast.cpp:98-117)"),
+    "fwd.copy": ("PC `Build`: initial state and input buffers", "PL Copy: exchange + on-tile copy (IPU21-RUST copy overhead)"),
+    "fwd.counter.init": ("PC `Build`: the loop counter zeroed", "on-tile copy"),
+    "fwd.slice": ("PC loop body 2427-2461: `dynamicSlice` of the input ids / counts at t", "PL DynamicSlice1D estimator; offset from tile 0 (PL DynamicSlice.cpp:468-469)"),
+    "fwd.handoff": ("PC:2436-2439: layer l-1's output (column 0) into layer l's input buffers", "PL Copy (exchange from the sequence tiles)"),
+    "fwd.state_update": ("PF:474-599 `LIFStateUpdateInPlace`: every tile reads its layer's input ids and counts", _EST),
+    "fwd.dense_flags": ("CC `DenseSpikesMultiThresh`", _EST),
+    "fwd.poprand": ("PC:706 `poprand::uniform` per layer (result unused, CC:628-681)", "PL poprand Uniform estimator"),
+    "fwd.dense_to_sparse": ("CC `DenseToSparseSpikes` (stage 1 of spike generation)", _EST),
+    "fwd.tile_combine": ("CC `LIFOutSpikesCombine_singleThresh` (stage 2)", _EST),
+    "fwd.final_combine": ("CC `LIFOutSpikesMultiThreshsCombine` (its output written to the sequence tiles)", _EST),
+    "fwd.update": ("PC loop body: `dynamicUpdate` of state, ids, counts at t", "PL DynamicSlice1D (update) estimator"),
+    "fwd.loop": ("PC loop body: the counter incremented", "PL BroadcastScalar1D estimator"),
+    # poplar: backward
+    "bwd.copy": ("PC `Build_grad` 2514-2668: initial state and inputs", "PL Copy"),
+    "bwd.one_minus_decay": ("PC `Build_grad`: 1 - alpha", "PL BinaryOp1D estimator"),
+    "bwd.scale_decay": ("PC `Build_grad`: decay scaled", "PL BinaryOp1D estimator"),
+    "bwd.zero": ("PC `Build_grad`: gradient replicas, state and slot gradients zeroed", "PL Fill = on-tile copy from a constant (PL Fill.cpp:98-108)"),
+    "bwd.cast": ("PC `Build_grad`: casts of the sequences", "PL Cast1D estimator / Copy"),
+    "bwd.itime": ("PC:2673-2711 / 2717-2759: the reverse time counter", "PL BroadcastScalar1D estimator"),
+    "bwd.slice": ("PC backward loop bodies: `dynamicSlice` of inputs, outputs, gradients, state at t (and t-1)", "PL DynamicSlice1D estimator"),
+    "bwd.alpha_mul": ("PC backward loop: the state gradient times alpha", "PL BinaryOp1D estimator"),
+    "bwd.state_grad": ("PC:1363-1419 `calcLIFStateGrad`: each tile reads its output ids, counts and slot gradients", _EST),
+    "bwd.scale": ("PC backward loop: the scaled copy of the state gradient", "PL Copy + BinaryOp1D"),
+    "bwd.replicate": ("PC:1942-1943 (PF:984-1008) `replicate_and_alloc_tensor`: the ids and counts copied to every tile of the layer", "PL Copy (a gather from the sequence tiles)"),
+    "bwd.weight_grad": ("CC `LIFWeightsGrad`: one replica per worker context, B/W samples each", _EST),
+    "bwd.input_grad": ("CC `LIFInpSpikesGrad`", _EST),
+    "bwd.reduce_stage1": ("CC `CustomSparseReduceStage1` over the tile groups", _EST),
+    "bwd.reduce_stage2": ("PC:1425-1476 `popops::reduceMany` into the slot-gradient buffers", "PL Reduce (strided) estimator, reduced at the destination (ReductionPlan.cpp:183-200)"),
+    "bwd.reduce_replicas": ("PC:2762-2796: the W weight-gradient replicas reduced", "PL Reduce estimator"),
+    # poplar: around the op (IPU TensorFlow; modelled)
+    "loss": ("S2D `Build` / `Build_grad`, the sum over time and the cross-entropy (IPU TensorFlow; modelled)", "PL Cast1D; snn/estimators.py (sparse-to-dense, softmax cross-entropy)"),
+    "update": ("KI: the optimizer (Adam or SGD) on every weight (IPU TensorFlow; modelled)", "snn/estimators.py optimizer_tile_cycles"),
+    "host": ("MI:735 infeed of one batch; the loss outfeed", "host link (docs/machine_format.md)"),
+    # fused (the same codelets, the programs around them merged)
+    "fwd.store": ("merged: the forward dynamic updates of one step", "snn/estimators.py slice_copy_cycles"),
+    "fwd.rand_offsets": ("merged: the poprand offsets of one step", "snn/estimators.py"),
+    "bwd.slices": ("merged: the backward dynamic slices of one step", "snn/estimators.py slice_copy_cycles"),
+    "bwd.zero_grads": ("merged: the gradient buffers zeroed", "snn/estimators.py fill_tile_cycles"),
+    "bwd.loop": ("merged: the backward loop bookkeeping", "snn/estimators.py"),
+}
+
+
+def _source_of(name: str) -> tuple[str, str]:
+    best = max((p for p in STEP_SOURCES if name == p or name.startswith(p + ".") or name.startswith(p + "_")), key=len, default="")
+    if not best:
+        best = max((p for p in STEP_SOURCES if name.startswith(p)), key=len, default="")
+    return STEP_SOURCES.get(best, ("", ""))
+
+
+def step_rows(est: SNNEstimate) -> list[dict[str, object]]:
+    """One row per step family (the step name without its ``[...]`` index), costliest first."""
+    T = est.spec.n_timesteps
+    total = est.cycles_per_step
+    rows = []
+    for k in est.step_kinds():
+        where, source = _source_of(k.name)
+        per_t = k.n_executions / T
+        rows.append({
+            "step": k.name, "where": where, "per_timestep": per_t, "supersteps": k.n_executions, "cycles": k.cycles,
+            "share": k.cycles / total if total else 0.0, "bound": k.bound, "source": source,
+        })  # fmt: skip
+    return rows
+
+
+def steps_markdown(est: SNNEstimate) -> str:
+    rows = step_rows(est)
+    lines = [
+        "| step | where in the authors' program | per time step | supersteps | cycles | share | bound | cost source |",
+        "|---|---|---:|---:|---:|---:|---|---|",
+    ]
+    for r in rows:
+        n, T = int(r["supersteps"]), est.spec.n_timesteps  # type: ignore[call-overload]
+        per_t = f"{n / T:.2f}".rstrip("0").rstrip(".") if n >= T - 1 else f"({n} per training step)"
+        lines.append(
+            f"| `{r['step']}` | {r['where']} | {per_t} | {r['supersteps']:,} | {r['cycles']:,} | {100 * float(r['share']):.1f} % | {r['bound']} | {r['source']} |"  # type: ignore[arg-type]
+        )
+    lines.append(
+        f"| **total** | | | {sum(int(r['supersteps']) for r in rows):,} | **{est.cycles_per_step:,}** | 100 % | | {est.ms_per_step:.3f} ms at {est.machine.tile_clock_hz / 1e9:g} GHz |"  # type: ignore[call-overload]
+    )
+    return "\n".join(lines)
+
+
+def estimate_for(lowering: str) -> SNNEstimate:
+    """The paper's 2-hidden configuration on bow with ``lowering``."""
+    from mimdsim.arch import load_machine
+    from mimdsim.arch.load import models_dir
+    from mimdsim.snn.estimate import estimate_training_step
+    from mimdsim.snn.lower import LoweringOptions
+    from mimdsim.snn.spec import load_snn_model
+
+    spec, _ = load_snn_model(models_dir() / "snn" / "nmnist_a_2hidden.toml")
+    return estimate_training_step(spec, load_machine("bow"), options=LoweringOptions(lowering=lowering))  # type: ignore[arg-type]
+
+
+def update_page(text: str, lowerings: tuple[str, ...] = ("poplar", "fused")) -> str:
+    """``text`` with the blocks between each ``<!-- steps:L -->`` / ``<!-- /steps:L -->`` pair regenerated."""
+    for low in lowerings:
+        pat = re.compile(rf"(<!-- steps:{low} -->\n).*?(<!-- /steps:{low} -->)", re.DOTALL)
+        if not pat.search(text):
+            raise ValueError(f"the page has no <!-- steps:{low} --> ... <!-- /steps:{low} --> block")
+        table = steps_markdown(estimate_for(low))
+        m = pat.search(text)
+        assert m is not None
+        text = text[: m.start()] + m.group(1) + table + "\n" + m.group(2) + text[m.end() :]
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m mimdsim.report.snn_steps", description=__doc__.split("\n")[0])
+    ap.add_argument("--write", type=Path, help="regenerate the step tables of this page (docs/snn.md)")
+    ap.add_argument("--lowering", default="poplar", help="print the table of this lowering (without --write)")
+    args = ap.parse_args(argv)
+    if args.write:
+        args.write.write_text(update_page(args.write.read_text(encoding="utf-8")), encoding="utf-8")
+        print(f"wrote {args.write}")
+    else:
+        sys.stdout.write(steps_markdown(estimate_for(args.lowering)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
