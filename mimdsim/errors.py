@@ -15,6 +15,7 @@ __all__ = [
     "SimulationLimitError",
     "TraceFormatError",
     "DatasetError",
+    "OutputPathError",
 ]
 
 
@@ -59,3 +60,8 @@ class TraceFormatError(MimdsimError, ValueError):
 
 class DatasetError(MimdsimError, ValueError):
     """A dataset file is missing or not in the expected format."""
+
+
+class OutputPathError(MimdsimError, OSError):
+    """An output file cannot be written where the user asked (empty name, a folder, a missing
+    or read-only folder); raised before any work where possible (:mod:`mimdsim.files`)."""

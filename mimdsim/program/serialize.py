@@ -27,11 +27,9 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import os
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from mimdsim.errors import ProgramFormatError
+from mimdsim.files import write_bytes
 from mimdsim.program.ir import (
     FORMAT_VERSION,
     TENSOR_KINDS,
@@ -53,7 +52,7 @@ from mimdsim.program.ir import (
     VertexBlock,
 )
 
-__all__ = ["FORMAT_NAME", "READ_VERSIONS", "save_program", "load_program", "program_to_dict", "program_from_dict", "atomic_write_bytes"]
+__all__ = ["FORMAT_NAME", "READ_VERSIONS", "save_program", "load_program", "program_to_dict", "program_from_dict"]
 
 FORMAT_NAME = "mimdsim-program"
 """Value of the ``"format"`` key of every program file."""
@@ -164,47 +163,22 @@ def _dumps(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
-
-    Readers see the old file or the new one, never a partial write. The file gets the
-    permissions a plain ``open`` would give it (0666 less the umask), not mkstemp's 0600.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def save_program(program: Program, path: str | os.PathLike[str]) -> None:
-    """Write ``program`` to ``path`` (gzip-compressed when it ends with ``.gz``), atomically.
+    """Write ``program`` to ``path`` (gzip-compressed iff the name ends in ``.gz``), atomically
+    (:func:`mimdsim.files.write_bytes`).
 
     Raises
     ------
     ProgramFormatError
         The program holds something the format cannot store (non-JSON metadata).
-    OSError
-        The folder does not exist or is not writable.
+    OutputPathError
+        The path cannot be written (empty, a folder, a missing or read-only folder).
     """
     try:
         text = _dumps(program_to_dict(program))
     except (TypeError, ValueError) as err:
         raise ProgramFormatError(f"program {program.name!r}: cannot be saved as JSON: {err}") from err
-    data = text.encode("utf-8")
-    if str(path).endswith(".gz"):
-        data = gzip.compress(data, compresslevel=6, mtime=0)
-    atomic_write_bytes(path, data)
+    write_bytes(path, text.encode("utf-8"), what="program file")
 
 
 # ---- reading --------------------------------------------------------------------

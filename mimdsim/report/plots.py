@@ -17,6 +17,7 @@ reports can check the figure's content without looking at pixels; the matching
 
 from __future__ import annotations
 
+import io
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -24,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mimdsim.errors import ConfigError
+from mimdsim.errors import ConfigError, OutputPathError
+from mimdsim.files import check_output_path, write_bytes
 from mimdsim.report import PAPER_BAND_ACTIVITIES, PAPER_SPEEDUP_BAND, PAPER_SPEEDUP_MAX
 
 if TYPE_CHECKING:
@@ -176,10 +178,25 @@ def _figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _save(fig: Figure, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    kw: dict[str, Any] = {"metadata": {"Software": None}} if path.suffix.lower() == ".png" else {}
-    fig.savefig(path, **kw)
+FIGURE_FORMATS = ("png", "svg", "pdf")
+"""Figure files mimdsim writes, chosen by the name's extension."""
+
+
+def check_figure_path(path: str | os.PathLike[str], what: str = "figure") -> Path:
+    """``path`` if a figure can be written there: a writable folder and a ``.png``, ``.svg`` or ``.pdf`` name."""
+    p = check_output_path(path, what)
+    if p.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
+        raise OutputPathError(f"{what}: {path}: the name must end in {', '.join('.' + f for f in FIGURE_FORMATS)} (the figure's format)")
+    return p
+
+
+def _save(fig: Figure, path: str | os.PathLike[str]) -> None:
+    """The figure in the format of its extension, through :func:`mimdsim.files.write_bytes`."""
+    fmt = check_figure_path(path).suffix.lower().lstrip(".")
+    kw: dict[str, Any] = {"metadata": {"Software": None}} if fmt == "png" else {}
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, **kw)
+    write_bytes(path, buf.getvalue(), what="figure", compress=False)
 
 
 def plot_speedup_vs_activity(
@@ -197,6 +214,7 @@ def plot_speedup_vs_activity(
     default the sparsest activity of ``rows``) are drawn for comparison. The format follows
     the file suffix (``.png``, ``.svg``, ``.pdf``). Returns the data drawn.
     """
+    check_figure_path(path)  # before drawing
     data = speedup_figure_data(rows, band=band, peak=peak, peak_activity=peak_activity, title=title, path=path)
     fig = _figure(7.0, 4.6)
     ax = fig.add_subplot(1, 1, 1)
@@ -221,7 +239,7 @@ def plot_speedup_vs_activity(
     ax.grid(True, which="both", linewidth=0.3, alpha=0.6)
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
-    _save(fig, Path(path))
+    _save(fig, path)
     return data
 
 
@@ -270,6 +288,7 @@ def plot_breakdown(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[st
     """Stacked bars of the training step per row: IPU critical path (left), dense GPU step (right, if any)."""
     import numpy as np
 
+    check_figure_path(path)  # before drawing
     data = breakdown_data(rows, title=title, path=path)
     n = len(data.labels)
     panels = 2 if data.gpu_ms else 1
@@ -292,5 +311,5 @@ def plot_breakdown(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[st
         ax.grid(True, axis="y", linewidth=0.3, alpha=0.6)
     fig.suptitle(data.title, fontsize=10)
     fig.tight_layout()
-    _save(fig, Path(path))
+    _save(fig, path)
     return data

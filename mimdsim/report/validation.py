@@ -520,6 +520,7 @@ def build_report(
         from mimdsim.report.plots import plot_breakdown, plot_speedup_vs_activity
 
         d = Path(figure_dir)
+        d.mkdir(parents=True, exist_ok=True)  # the report's own figures folder
         rep.figures["speedup_vs_activity"] = plot_speedup_vs_activity(sweep, d / "speedup_vs_activity.png").path  # type: ignore[assignment]
         rep.figures["breakdown"] = plot_breakdown(sweep, d / "breakdown_family_a.png").path  # type: ignore[assignment]
     return rep

@@ -22,6 +22,7 @@ Traces are ``.npz`` files (:func:`save_activity` / :func:`load_activity`, format
 
 from __future__ import annotations
 
+import io
 import os
 import zipfile
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mimdsim.errors import ConfigError, TraceFormatError
+from mimdsim.files import write_bytes
 from mimdsim.snn.spec import SNNSpec
 
 if TYPE_CHECKING:
@@ -264,9 +266,11 @@ def functional_activity(
 
 
 def save_activity(path: str | os.PathLike[str], act: SpikeActivity) -> None:
-    """Write ``act`` as a compressed ``.npz`` trace (keys in ``traces/README.md``)."""
+    """Write ``act`` as a compressed ``.npz`` trace (keys in ``traces/README.md``), atomically, to
+    exactly ``path`` (:func:`mimdsim.files.write_bytes`: no extension added)."""
+    buf = io.BytesIO()
     np.savez_compressed(
-        Path(path),
+        buf,
         format_version=np.int64(FORMAT_VERSION),
         kind=np.str_(TRACE_KIND),
         sparse_sizes=np.asarray(act.sparse_sizes, dtype=np.int64),
@@ -276,6 +280,7 @@ def save_activity(path: str | os.PathLike[str], act: SpikeActivity) -> None:
         valid_counts=np.stack(act.valid_counts),
         source=np.str_(act.source),
     )
+    write_bytes(path, buf.getvalue(), what="activity trace", compress=False)
 
 
 _KEYS = ("format_version", "kind", "sparse_sizes", "n_timesteps", "batch_size", "true_counts", "valid_counts")

@@ -23,14 +23,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from mimdsim.arch.spec import MachineSpec
-from mimdsim.errors import TraceFormatError
+from mimdsim.errors import OutputPathError, TraceFormatError
 from mimdsim.snn.activity import SpikeActivity, functional_activity, load_activity, save_activity
 from mimdsim.snn.spec import SNNSpec
 
@@ -112,18 +111,11 @@ def _read(path: Path, spec: SNNSpec) -> SpikeActivity | None:
 
 
 def _write(path: Path, act: SpikeActivity) -> None:
-    """Write atomically (a temporary file renamed into place); a read-only cache is skipped."""
+    """Write the trace (atomically: :func:`~mimdsim.snn.activity.save_activity`); a read-only cache is skipped."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part.npz")
-        os.close(fd)
-        try:
-            save_activity(tmp, act)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    except OSError:
+        path.parent.mkdir(parents=True, exist_ok=True)  # the cache's own folder
+        save_activity(path, act)
+    except (OSError, OutputPathError):
         pass
 
 

@@ -27,21 +27,19 @@ Examples
 
 from __future__ import annotations
 
-import errno
 import gzip
 import io
 import json
 import os
-from pathlib import Path
 from typing import IO
 
 import numpy as np
 
 from mimdsim.engines.result import TIMELINE_PHASES, RunResult, Timeline
 from mimdsim.errors import ConfigError
-from mimdsim.program.serialize import atomic_write_bytes
+from mimdsim.files import check_output_path, is_gzip_name, write_bytes
 
-__all__ = ["write_chrome_trace", "chrome_trace_bytes", "check_output_path", "TRACK_NAMES", "STEPS_TID", "PHASE_TID", "TILE_TID_BASE"]
+__all__ = ["write_chrome_trace", "chrome_trace_bytes", "TRACK_NAMES", "STEPS_TID", "PHASE_TID", "TILE_TID_BASE"]
 
 STEPS_TID = 1
 """Thread of each IPU's "steps" track: one slice per executed step, over all its phases."""
@@ -185,19 +183,6 @@ def chrome_trace_bytes(result: RunResult, *, clock_hz: float | None = None, comp
     return buf.getvalue(), n
 
 
-def check_output_path(path: str | os.PathLike[str]) -> Path:
-    """``path`` as a ``Path`` if a timeline can be written there (its folder exists), else ``OSError``.
-
-    Lets a caller fail before a long simulation rather than after it.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(errno.EISDIR, "is a folder, not a timeline file path", str(path))
-    if not path.parent.is_dir():
-        raise FileNotFoundError(errno.ENOENT, f"cannot write the timeline: no folder {str(path.parent)!r}", str(path))
-    return path
-
-
 def write_chrome_trace(result: RunResult, path: str | os.PathLike[str], *, clock_hz: float | None = None) -> int:
     """Write ``result.timeline`` to ``path`` as Chrome Trace Event JSON; return the number of slices.
 
@@ -218,10 +203,10 @@ def write_chrome_trace(result: RunResult, path: str | os.PathLike[str], *, clock
     ------
     ConfigError
         The run has no timeline, or ``clock_hz`` is not positive.
-    OSError
-        The folder does not exist or is not writable.
+    OutputPathError
+        The path cannot be written (:func:`mimdsim.files.check_output_path`).
     """
-    path = check_output_path(path)
-    data, n = chrome_trace_bytes(result, clock_hz=clock_hz, compress=path.name.endswith(".gz"))
-    atomic_write_bytes(path, data)
+    check_output_path(path, "timeline")
+    data, n = chrome_trace_bytes(result, clock_hz=clock_hz, compress=is_gzip_name(path))
+    write_bytes(path, data, what="timeline", compress=False)
     return n

@@ -72,7 +72,7 @@ def test_speedup_figure_needs_speedups() -> None:
 
 
 def test_plot_speedup_writes_a_png(tmp_path: Path) -> None:
-    path = tmp_path / "sub" / "speedup.png"
+    path = tmp_path / "speedup.png"
     d = plot_speedup_vs_activity(ROWS, path)
     assert path.read_bytes()[:8] == PNG
     assert d.path == path and d == speedup_figure_data(ROWS, path=path)
@@ -83,6 +83,18 @@ def test_plot_speedup_writes_a_png(tmp_path: Path) -> None:
     svg = tmp_path / "speedup.svg"
     plot_speedup_vs_activity(ROWS, svg)
     assert b"<svg" in svg.read_bytes()[:500]
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [("sub/speedup.png", "does not exist"), ("speedup.jpg", "must end in .png, .svg, .pdf"), ("", "an empty path")],
+)
+def test_plot_refuses_what_it_cannot_write(tmp_path: Path, name: str, words: str) -> None:
+    from mimdsim.errors import OutputPathError
+
+    with pytest.raises(OutputPathError, match=words):
+        plot_speedup_vs_activity(ROWS, tmp_path / name if name else "")
+    assert list(tmp_path.iterdir()) == []  # nothing created, not even the folder
 
 
 def test_breakdown_data_in_ms() -> None:

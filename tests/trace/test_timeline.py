@@ -18,7 +18,7 @@ from mimdsim.arch.spec import MachineSpec
 from mimdsim.cli import main
 from mimdsim.cost.sync import sync_cycles
 from mimdsim.engines import TIMELINE_PHASES, RunResult, simulate
-from mimdsim.errors import ConfigError, SimulationLimitError
+from mimdsim.errors import ConfigError, OutputPathError, SimulationLimitError
 from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep, VertexBlock
 from mimdsim.program.serialize import save_program
 from mimdsim.trace import chrome_trace_bytes, write_chrome_trace
@@ -324,7 +324,7 @@ def test_chrome_trace_gzip_and_errors(tmp_path: Path) -> None:
     assert n == 35
     with pytest.raises(ConfigError, match="timeline=True"):
         write_chrome_trace(simulate(_program(), _machine(), "des"), tmp_path / "x.json")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(OutputPathError, match="does not exist"):
         write_chrome_trace(r, tmp_path / "missing" / "x.json")
     with pytest.raises(ConfigError, match="clock_hz"):
         write_chrome_trace(r, tmp_path / "x.json", clock_hz=0)

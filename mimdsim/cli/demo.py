@@ -1,0 +1,46 @@
+"""``mimdsim demo``: the main job (the paper's 2-hidden-layer step on a Bow IPU vs an A100)."""
+
+from __future__ import annotations
+
+import argparse
+
+from mimdsim.cli.common import SubParsers, add_engine_options, add_machine_options, machine_of, progress_wanted
+from mimdsim.cli.run import report
+from mimdsim.cli.snn import snn_main
+
+__all__ = ["DEMO_MODEL", "add_demo_parser"]
+
+DEMO_MODEL = "nmnist_a_2hidden.toml"
+"""The network ``mimdsim demo`` estimates: the paper's family (a), 2 hidden layers."""
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    if args.bsp:
+        machine = machine_of(args)
+        from mimdsim.examples.demo import run_demo
+
+        res = run_demo(machine, engine=args.engine, progress=progress_wanted())
+        return report(args, res, machine)
+    from mimdsim.arch.load import models_dir
+    from mimdsim.cli import build_parser
+
+    snn_args = build_parser().parse_args(
+        ["snn", str(models_dir() / "snn" / DEMO_MODEL), "--machine", args.machine, "--engine", args.engine, "--compare-gpu", "a100"]
+        + [f"--set={k}={v}" for k, v in args.overrides]
+        + (["--json"] if args.json else [])
+    )
+    return snn_main(snn_args)
+
+
+def add_demo_parser(sub: SubParsers) -> None:
+    p = sub.add_parser(
+        "demo", help="the main job: estimate the paper's 2-hidden-layer SNN training step on a Bow IPU vs an A100",
+        description=f"Estimate the training step of models/snn/{DEMO_MODEL} on the machine (default bow) with the A100 "
+        "comparison; with --bsp, simulate the built-in BSP demo program instead (mimdsim/examples/demo.py).",
+    )
+    add_machine_options(p, "bow")
+    add_engine_options(p)
+    p.add_argument("--bsp", action="store_true", help="run the built-in BSP program (a 2D Jacobi solve) instead of the SNN estimate")
+    p.set_defaults(func=_cmd_demo)
+
+

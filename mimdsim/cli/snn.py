@@ -1,0 +1,170 @@
+"""``mimdsim snn``: one SNN training step estimated on a machine."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from mimdsim.arch import load_machine
+from mimdsim.cli.common import SubParsers, check_outputs, float_values, layer_list, parse_set, positive_int, print_json
+from mimdsim.engines import DEFAULT_ENGINE, ENGINES
+from mimdsim.errors import MimdsimError
+
+__all__ = ["add_snn_parser", "snn_main"]
+
+
+def _spec_overrides(args: argparse.Namespace, spec: Any) -> Any:
+    """``spec`` with the run's network options applied (batch, T, S_in, optimizer, weight scale, θ2, ...)."""
+    fields: dict[str, Any] = {}
+    for key, attr in (
+        ("batch_size", "batch"), ("n_timesteps", "timesteps"), ("input_sparse_size", "input_sparse_size"), ("optimizer", "optimizer"),
+        ("weight_mul", "weight_mul"), ("n_input_addresses", "input_addresses"), ("steps_per_execution", "steps_per_execution"),
+    ):  # fmt: skip
+        if getattr(args, attr) is not None:
+            fields[key] = getattr(args, attr)
+    data = {**spec.model_dump(), **fields}
+    if args.second_threshold is not None:
+        values = args.second_threshold
+        if len(values) == 1:
+            data["second_threshold"] = values[0]
+            data["layers"] = [{**lay, "second_threshold": None} for lay in data["layers"]]
+        elif len(values) == len(data["layers"]):
+            data["layers"] = [{**lay, "second_threshold": v} for lay, v in zip(data["layers"], values, strict=True)]
+        else:
+            raise MimdsimError(f"--second-threshold: {len(values)} values for {len(data['layers'])} layers (give one, or one per layer)")
+    if not fields and args.second_threshold is None:
+        return spec
+    from pydantic import ValidationError
+
+    from mimdsim.arch.load import format_validation_error
+
+    try:
+        return type(spec).model_validate(data)
+    except ValidationError as err:
+        raise MimdsimError(format_validation_error(err, "SNN model (with the command line's options)")) from None
+
+
+def _snn_estimate(args: argparse.Namespace) -> Any:
+    """Resolve model file, run hints and flags (flags win), then estimate."""
+    from mimdsim.snn.estimate import estimate_training_step
+    from mimdsim.snn.lower import LoweringOptions
+    from mimdsim.snn.spec import RunHints, load_snn_model, snn_from_sizes
+
+    if args.model is not None:
+        if args.layers is not None:
+            raise MimdsimError("give either a MODEL.toml or --layers, not both")
+        spec, hints = load_snn_model(args.model, activity=args.activity)
+    else:
+        if args.layers is None:
+            raise MimdsimError("give a MODEL.toml (see models/snn/) or --layers N_IN,N_1,...,N_OUT")
+        hints = RunHints()
+        spec = snn_from_sizes(
+            args.layers,
+            activity=0.01 if args.activity is None else args.activity,
+            input_sparse_size=32 if args.input_sparse_size is None else args.input_sparse_size,
+            batch_size=48 if args.batch is None else args.batch,
+            n_timesteps=100 if args.timesteps is None else args.timesteps,
+            optimizer=args.optimizer or "adam",
+            name="cli",
+        )
+    spec = _spec_overrides(args, spec)
+    overrides = dict(args.overrides)
+    n_ipus = args.n_ipus if args.n_ipus is not None else hints.n_ipus
+    if n_ipus is not None:
+        overrides.setdefault("n_ipus", n_ipus)
+    machine = load_machine(args.machine or hints.machine, **overrides)
+    return estimate_training_step(
+        spec,
+        machine,
+        activity=args.activity_source,
+        rate=args.rate,
+        input_rate=args.input_rate,
+        input_data=args.input_data,
+        engine=args.engine or ("des" if args.timeline else hints.engine),
+        timeline=bool(args.timeline),
+        neurons_per_tile=args.neurons_per_tile if args.neurons_per_tile is not None else hints.neurons_per_tile,
+        seed=args.seed if args.seed is not None else hints.seed,
+        gpu=args.compare_gpu,
+        allow_oom=args.allow_oom,
+        options=LoweringOptions(lowering=args.lowering),
+    )
+
+
+def snn_main(args: argparse.Namespace) -> int:
+    from mimdsim.report.snn import format_snn_estimate
+
+    check_outputs(args, "timeline", "save_program")  # before the estimate, not after it
+    est = _snn_estimate(args)
+    if args.save_program:
+        from mimdsim.program.serialize import save_program
+
+        save_program(est.program, args.save_program)
+    if args.timeline:
+        from mimdsim.trace.timeline import write_chrome_trace
+
+        write_chrome_trace(est.result, args.timeline)
+    if args.json:
+        print_json(est.to_dict())
+    else:
+        print(format_snn_estimate(est))
+    return 0
+
+
+def _add_snn_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("network (without MODEL.toml; these also override a model file's values)")
+    g.add_argument("--layers", type=layer_list, metavar="N_IN,N_1,...,N_OUT", help="layer sizes, input first, e.g. 2312,1466,1466,10")
+    g.add_argument("--batch", type=positive_int, help="batch size B (default 48; a multiple of 6)")
+    g.add_argument("--timesteps", type=positive_int, help="time steps T (default 100)")
+    g.add_argument("--activity", type=float, metavar="A", help="max activity in (0, 1]: sparse size 2*floor(A*N/2) per layer (default 0.01)")
+    g.add_argument("--input-sparse-size", type=positive_int, metavar="S_IN", help="input sparse size (default 32)")
+    g.add_argument("--optimizer", choices=("adam", "sgd"), help="optimizer (default adam)")
+    g.add_argument("--weight-mul", type=float, metavar="W", help="initial weight scale, the authors' weight_mul (default 2.0, their final benchmark script)")
+    g.add_argument(
+        "--second-threshold", type=float_values, metavar="TH2[,TH2,...]",
+        help="second threshold θ2: one value for every layer, or one per layer (default 0.9; the scripts use 0.9-0.98, -100 on the output layer in one)",
+    )
+    g.add_argument(
+        "--input-addresses", type=positive_int, metavar="N",
+        help="distinct input ids the data uses, when fewer than the first layer's inputs (the scripts' NMNIST: 1152 of 2312)",
+    )
+    g.add_argument("--steps-per-execution", type=positive_int, metavar="N", help="Keras steps per device execution: they share the machine's execution_overhead_s")
+    r = p.add_argument_group("run")
+    r.add_argument("--machine", "-m", default=None, metavar="NAME|PATH.toml", help="machine preset or TOML file (default: the model's [run] machine, else bow)")
+    r.add_argument("--set", dest="overrides", action="append", type=parse_set, default=[], metavar="KEY=VALUE", help="override a machine field (repeatable)")
+    r.add_argument("--n-ipus", type=positive_int, help="number of IPUs (sets the machine's n_ipus)")
+    r.add_argument("--neurons-per-tile", type=positive_int, metavar="K", help="neurons per tile (default: smallest even k that fits the tiles)")
+    r.add_argument("--engine", "-e", choices=sorted(ENGINES), default=None, help=f"simulation engine (default: {DEFAULT_ENGINE})")
+    r.add_argument(
+        "--lowering", choices=("poplar", "fused"), default="poplar",
+        help="poplar: the authors' Poplar program call by call (default); fused: the condensed sequence, a what-if (docs/snn.md)",
+    )
+    r.add_argument("--seed", type=int, help="seed of the functional model's weights and input (default 0)")
+    r.add_argument(
+        "--activity-source", default="functional", metavar="SOURCE",
+        help="spike counts: functional (run the sparse SNN on Poisson input; default), parametric (needs --rate), "
+        "saturated (every sparse tensor full) or a trace file PATH.npz",
+    )
+    r.add_argument("--rate", type=float, help="firing rate for --activity-source parametric")
+    r.add_argument("--input-rate", type=float, help="input spike probability per input and step (default 0.01)")
+    r.add_argument(
+        "--input-data", metavar="PATH",
+        help="drive the functional model with the first B samples of a dataset you hold: an SHD .h5 file or a folder of NMNIST .bin files",
+    )
+    r.add_argument("--compare-gpu", metavar="GPU", help="also estimate the dense step on a GPU preset (a100, a100_80gb, h100) and the speed-up")
+    r.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory (listed in oom_tiles)")
+    r.add_argument("--save-program", metavar="PATH.json[.gz]", help="also save the lowered BSP program (replay it with `mimdsim run`)")
+    r.add_argument("--timeline", metavar="PATH.json[.gz]", help="also write the step's timeline for ui.perfetto.dev (needs the des engine, the default with it; docs/timeline_format.md)")
+    r.add_argument("--json", action="store_true", help="print exactly one JSON object instead of tables")
+
+
+def add_snn_parser(sub: SubParsers) -> None:
+    p = sub.add_parser(
+        "snn", help="estimate one sparse SNN BPTT training step on a machine",
+        description="Estimate one training step (forward over T steps, BPTT, update) of a sparse SNN, as lowered by the "
+        "seed paper (Finkbeiner et al., AAAI 2024), tile by tile and cycle by cycle. See docs/snn.md.",
+    )
+    p.add_argument("model", nargs="?", metavar="MODEL.toml", help="SNN model file (models/snn/*.toml)")
+    _add_snn_options(p)
+    p.set_defaults(func=snn_main)
+
+

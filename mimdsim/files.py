@@ -1,0 +1,106 @@
+"""The one place where mimdsim writes files, and checks where it will write before a run.
+
+Every writer (programs, timelines, traces, tables, figures, records) goes through
+:func:`write_bytes`, so every output behaves the same:
+
+* the path is the user's: no folder is created, no extension added or changed;
+* the file is gzip-compressed if and only if its name ends in ``.gz`` (any case);
+* it is written atomically (a temporary file in the same folder, then a rename): a failed
+  or interrupted write never leaves half a file, and an error names the user's path, not
+  the temporary one.
+
+:func:`check_output_path` runs the same checks up front (empty name, a folder, a missing
+or read-only folder), so that a command fails in a millisecond rather than after a long
+simulation.
+
+>>> import tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> write_bytes(d / "a.txt.GZ", b"hello", what="--out")
+>>> import gzip; gzip.decompress((d / "a.txt.GZ").read_bytes())
+b'hello'
+>>> check_output_path(d / "missing" / "x.json", "--timeline")
+Traceback (most recent call last):
+...
+mimdsim.errors.OutputPathError: --timeline: .../missing/x.json: the folder .../missing does not exist
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import tempfile
+from pathlib import Path
+
+from mimdsim.errors import OutputPathError
+
+__all__ = ["check_output_path", "is_gzip_name", "write_bytes", "write_text"]
+
+
+def is_gzip_name(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a gzip file (ends in ``.gz``, any case)."""
+    return str(path).lower().endswith(".gz")
+
+
+def check_output_path(path: str | os.PathLike[str] | None, what: str = "output") -> Path:
+    """``path`` as a ``Path`` if a file can be written there, else :class:`OutputPathError`.
+
+    ``what`` names the option or argument in the message (``--timeline``).
+    """
+    if path is None or str(path).strip() == "":
+        raise OutputPathError(f"{what}: an empty path (give a file name)")
+    p = Path(path)
+    if p.is_dir():
+        raise OutputPathError(f"{what}: {path}: is a folder, not a file name")
+    folder = p.parent
+    if not folder.is_dir():
+        raise OutputPathError(f"{what}: {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{what}: {path}: the folder {folder} is not writable")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise OutputPathError(f"{what}: {path}: the file exists and is not writable")
+    return p
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes, *, what: str = "output", compress: bool | None = None) -> None:
+    """Write ``data`` to ``path`` atomically, gzip-compressed iff the name ends in ``.gz``.
+
+    ``compress`` overrides the name rule only for data that is already in its final form
+    (``False``: write as is). The file gets the permissions a plain ``open`` would give
+    (0666 less the umask).
+
+    Raises
+    ------
+    OutputPathError
+        The path cannot be written (see :func:`check_output_path`), or the write failed;
+        the message names ``path`` as given.
+    """
+    p = check_output_path(path, what)
+    if compress if compress is not None else is_gzip_name(p):
+        data = gzip.compress(data, compresslevel=6, mtime=0)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    except OSError as err:
+        raise OutputPathError(f"{what}: {path}: cannot write ({err.strerror or err})") from None
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise OutputPathError(f"{what}: {path}: cannot write ({err.strerror or err})") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(path: str | os.PathLike[str], text: str, *, what: str = "output") -> None:
+    """:func:`write_bytes` of UTF-8 text."""
+    write_bytes(path, text.encode("utf-8"), what=what)
