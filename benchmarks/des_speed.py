@@ -89,7 +89,7 @@ def _snn_program(machine: MachineSpec, n_steps: int, seed: int) -> Program:
     steps_per_timestep = 18  # measured: 1,803 supersteps for 100 time steps
     spec = snn_from_sizes(
         [2312, 1466, 1466, 10],
-        activity=0.01,
+        max_activity=0.01,
         input_sparse_size=32,
         batch_size=48,
         n_timesteps=max(1, n_steps // steps_per_timestep),

@@ -318,7 +318,7 @@ def predict(args: argparse.Namespace) -> dict[str, Any]:
         from mimdsim.snn.spec import snn_from_sizes
     spec = snn_from_sizes(
         args.layers,
-        activity=0.01,
+        max_activity=0.01,
         input_sparse_size=min(max(args.input_spikes, 1), args.layers[0]),
         batch_size=args.batch,
         n_timesteps=args.timesteps,

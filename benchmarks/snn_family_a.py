@@ -35,10 +35,10 @@ def family_a(
     rows = []
     for depth in DEPTHS:
         for act in activities:
-            spec, hints = load_snn_model(REPO / f"models/snn/nmnist_a_{depth}hidden.toml", activity=act)
+            spec, hints = load_snn_model(REPO / f"models/snn/nmnist_a_{depth}hidden.toml", max_activity=act)
             machine = load_machine(hints.machine)
             t0 = time.perf_counter()
-            est = estimate_training_step(spec, machine, activity="functional", seed=seed, engine=engine, gpu=gpu)
+            est = estimate_training_step(spec, machine, activity_source="functional", seed=seed, engine=engine, gpu=gpu)
             wall = time.perf_counter() - t0
             hz = machine.tile_clock_hz
             b = est.breakdown_cycles

@@ -11,7 +11,7 @@ def warm_up() -> None:
     from mimdsim.snn.estimate import estimate_training_step
     from mimdsim.snn.spec import snn_from_sizes
 
-    spec = snn_from_sizes([16, 6, 2], activity=0.5, input_sparse_size=4, batch_size=6, n_timesteps=2, name="warm-up")
+    spec = snn_from_sizes([16, 6, 2], max_activity=0.5, input_sparse_size=4, batch_size=6, n_timesteps=2, name="warm-up")
     estimate_training_step(spec, load_machine("bow", tiles_per_ipu=16), cache=False)
 
 

@@ -310,7 +310,7 @@ def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
         "seed": int(point.get("seed", 0)),
     }
     try:
-        spec, _hints = load_snn_model(path, activity=activity)
+        spec, _hints = load_snn_model(path, max_activity=activity)
         if activity is None:  # the file's own max_activity (None for explicit [[layers]])
             from mimdsim.arch.load import read_toml
 
@@ -318,7 +318,7 @@ def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
         machine = load_machine(point.get("machine", "bow"))
         act, _label = make_activity(spec, point.get("activity_source", "functional"), seed=row["seed"], rate=point.get("rate"))
         est = estimate_training_step(
-            spec, machine, activity=act, engine=row["engine"], seed=row["seed"], gpu=point.get("gpu")
+            spec, machine, activity_source=act, engine=row["engine"], seed=row["seed"], gpu=point.get("gpu")
         )
     except MimdsimError as err:
         if on_error != "record":

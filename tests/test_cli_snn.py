@@ -85,7 +85,7 @@ def test_multi_ipu_option(capsys: pytest.CaptureFixture[str]) -> None:
         (["--activity", "1.5"], ["activity: 1.5 is outside (0, 1]"]),
         (["--activity-source", "nope"], ["activity: 'nope'"]),
         (["--activity-source", "parametric"], ["needs a firing rate"]),
-        (["--set", "memory_bytes_per_tile=4096"], ["does not fit", "B over", "largest"]),
+        (["--set", "memory_bytes_per_tile=4096"], ["does not fit", "needs at least", "gradient replicas"]),
         (["--set", "tiles_per_ipu=2"], ["do not fit"]),
     ],
 )

@@ -164,7 +164,7 @@ def test_snn_points_order_and_checks(tiny: Path) -> None:
 
 def test_snn_point_matches_estimate_training_step(tiny: Path, small_bow) -> None:  # type: ignore[no-untyped-def]
     row = snn_point({"model": str(tiny), "activity": 0.5, "machine": small_bow, "gpu": "a100", "engine": "fast"})
-    spec, _ = load_snn_model(tiny, activity=0.5)
+    spec, _ = load_snn_model(tiny, max_activity=0.5)
     est = estimate_training_step(spec, small_bow, gpu="a100", engine="fast")
     assert row["model"] == "tiny" and row["depth"] == 2 and row["layers"] == [64, 24, 24, 4]
     assert row["sparse_sizes"] == list(spec.sparse_sizes)

@@ -15,6 +15,9 @@ __all__ = ["MachineSpec", "LinkTopology"]
 
 LinkTopology = Literal["ladder", "torus2d", "all_to_all"]
 
+_MAX_CYCLES = 1_000_000_000
+"""Largest fixed cost (cycles) a machine field may hold: about half a second at 1.85 GHz."""
+
 
 class MachineSpec(BaseModel):
     """One machine: ``n_ipus`` chips of ``tiles_per_ipu`` tiles joined by IPU-Links.
@@ -24,45 +27,48 @@ class MachineSpec(BaseModel):
     ``tiles_per_supertile == 2``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    # strict: a boolean is not an integer (``n_ipus = true`` is refused), an integer field
+    # takes no float; floats must be finite. The upper bounds keep every derived total of a
+    # simulation far inside int64 and refuse values no machine has (docs/machine_format.md).
 
     name: str = "custom"
     description: str = ""
 
     # chip and tile
     n_ipus: int = Field(1, ge=1, le=1024)
-    tiles_per_ipu: int = Field(ge=1)
-    tiles_per_supertile: int = Field(2, ge=1)
-    num_worker_contexts: int = Field(6, ge=1)
-    memory_bytes_per_tile: int = Field(gt=0)
-    tile_clock_hz: float = Field(gt=0)
-    compute_set_overhead_cycles: int = Field(0, ge=0)
-    worker_launch_cycles: int = Field(0, ge=0)
+    tiles_per_ipu: int = Field(ge=1, le=1 << 16)
+    tiles_per_supertile: int = Field(2, ge=1, le=64)
+    num_worker_contexts: int = Field(6, ge=1, le=64)
+    memory_bytes_per_tile: int = Field(gt=0, le=1 << 40)
+    tile_clock_hz: float = Field(ge=1e6, le=1e11, allow_inf_nan=False)
+    compute_set_overhead_cycles: int = Field(0, ge=0, le=_MAX_CYCLES)
+    worker_launch_cycles: int = Field(0, ge=0, le=_MAX_CYCLES)
 
     # on-chip exchange
-    exchange_bytes_per_cycle: int = Field(4, gt=0)
-    memcpy_bytes_per_cycle: int = Field(8, gt=0)
+    exchange_bytes_per_cycle: int = Field(4, gt=0, le=1 << 20)
+    memcpy_bytes_per_cycle: int = Field(8, gt=0, le=1 << 20)
     supports_supertile_send_receive: bool = True
-    exchange_overhead_cycles: int = Field(0, ge=0)
-    exchange_message_cycles: int = Field(0, ge=0)
-    exchange_transit_cycles: int = Field(0, ge=0)
+    exchange_overhead_cycles: int = Field(0, ge=0, le=_MAX_CYCLES)
+    exchange_message_cycles: int = Field(0, ge=0, le=_MAX_CYCLES)
+    exchange_transit_cycles: int = Field(0, ge=0, le=_MAX_CYCLES)
 
     # sync
-    min_ipu_sync_delay: int = Field(0, ge=0)
-    max_ipu_sync_delay: int = Field(0, ge=0)
-    global_sync_cycles: int = Field(0, ge=0)
-    global_sync_hop_cycles: int = Field(0, ge=0)
+    min_ipu_sync_delay: int = Field(0, ge=0, le=_MAX_CYCLES)
+    max_ipu_sync_delay: int = Field(0, ge=0, le=_MAX_CYCLES)
+    global_sync_cycles: int = Field(0, ge=0, le=_MAX_CYCLES)
+    global_sync_hop_cycles: int = Field(0, ge=0, le=_MAX_CYCLES)
 
     # IPU-Links
     link_topology: LinkTopology = "all_to_all"
-    links_per_ipu_pair: int = Field(1, ge=1)
-    link_bytes_per_s: float = Field(16e9, gt=0)
-    link_latency_cycles: int = Field(0, ge=0)
+    links_per_ipu_pair: int = Field(1, ge=1, le=64)
+    link_bytes_per_s: float = Field(16e9, ge=1e3, le=1e15, allow_inf_nan=False)
+    link_latency_cycles: int = Field(0, ge=0, le=_MAX_CYCLES)
 
     # host
-    host_bytes_per_s: float = Field(8e9, gt=0)
-    host_overhead_cycles: int = Field(0, ge=0)
-    execution_overhead_s: float = Field(0.0, ge=0)
+    host_bytes_per_s: float = Field(8e9, ge=1e3, le=1e15, allow_inf_nan=False)
+    host_overhead_cycles: int = Field(0, ge=0, le=_MAX_CYCLES)
+    execution_overhead_s: float = Field(0.0, ge=0, le=3600.0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _check_cross_fields(self) -> MachineSpec:

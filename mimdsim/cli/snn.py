@@ -53,14 +53,14 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
     if args.model is not None:
         if args.layers is not None:
             raise MimdsimError("give either a MODEL.toml or --layers, not both")
-        spec, hints = load_snn_model(args.model, activity=args.activity)
+        spec, hints = load_snn_model(args.model, max_activity=args.activity)
     else:
         if args.layers is None:
             raise MimdsimError("give a MODEL.toml (see models/snn/) or --layers N_IN,N_1,...,N_OUT")
         hints = RunHints()
         spec = snn_from_sizes(
             args.layers,
-            activity=0.01 if args.activity is None else args.activity,
+            max_activity=0.01 if args.activity is None else args.activity,
             input_sparse_size=32 if args.input_sparse_size is None else args.input_sparse_size,
             batch_size=48 if args.batch is None else args.batch,
             n_timesteps=100 if args.timesteps is None else args.timesteps,
@@ -76,7 +76,7 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
     return estimate_training_step(
         spec,
         machine,
-        activity=args.activity_source,
+        activity_source=args.activity_source,
         rate=args.rate,
         input_rate=args.input_rate,
         input_data=args.input_data,

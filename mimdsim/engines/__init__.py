@@ -78,6 +78,7 @@ def simulate(
     """
     if engine not in ENGINES:
         raise ConfigError(f"engine: {engine!r} is not one of {', '.join(sorted(ENGINES))}")
+    machine = _revalidated(machine)
     extra = _timeline_options(engine, machine, timeline, timeline_tiles, max_timeline_events)
     check_program(program, machine)
     if check_memory_fits:
@@ -87,6 +88,19 @@ def simulate(
 
         ledger = memory_ledger(program, machine)
     return ENGINES[engine](program, machine, ledger.tile_bytes, max_steps=max_steps, progress=progress, **extra)
+
+
+def _revalidated(machine: MachineSpec) -> MachineSpec:
+    """``machine`` checked again: ``model_copy(update=...)`` skips the field and cross-field rules,
+    and the kernels index by them (a ladder of an odd number of IPUs has no routes)."""
+    from pydantic import ValidationError
+
+    from mimdsim.arch.load import format_validation_error
+
+    try:
+        return MachineSpec.model_validate(machine.model_dump())
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, f"machine {machine.name!r}")) from None
 
 
 def _timeline_options(

@@ -132,7 +132,7 @@ class SpikeActivity:
         """Raise :class:`ConfigError` naming the first field that disagrees with ``spec``.
 
         >>> from mimdsim.snn.spec import snn_from_sizes
-        >>> spec = snn_from_sizes([20, 8, 2], activity=0.5, input_sparse_size=4, batch_size=2, n_timesteps=3)
+        >>> spec = snn_from_sizes([20, 8, 2], max_activity=0.5, input_sparse_size=4, batch_size=2, n_timesteps=3)
         >>> parametric_activity(spec, 0.1, seed=0).check_against(spec)
         """
         mine = {"sparse_sizes": self.sparse_sizes, "n_timesteps": self.n_timesteps, "batch_size": self.batch_size}
@@ -189,7 +189,7 @@ def parametric_activity(
     defaults to ``rate``. All draws come from ``np.random.default_rng(seed)``.
 
     >>> from mimdsim.snn.spec import snn_from_sizes
-    >>> spec = snn_from_sizes([2312, 1466, 1466, 10], activity=0.01, input_sparse_size=32,
+    >>> spec = snn_from_sizes([2312, 1466, 1466, 10], max_activity=0.01, input_sparse_size=32,
     ...                       batch_size=48, n_timesteps=100)
     >>> act = parametric_activity(spec, 0.005, seed=0)
     >>> act.sparse_sizes, act.true_counts[1].shape
@@ -239,7 +239,7 @@ def functional_activity(
     layer's weights and the sparse tensors.
 
     >>> from mimdsim.snn.spec import snn_from_sizes
-    >>> spec = snn_from_sizes([200, 50, 10], activity=0.1, input_sparse_size=16, batch_size=4, n_timesteps=10)
+    >>> spec = snn_from_sizes([200, 50, 10], max_activity=0.1, input_sparse_size=16, batch_size=4, n_timesteps=10)
     >>> act = functional_activity(spec, seed=0)
     >>> act.n_tensors, act.valid_counts[2].shape
     (3, (10, 4))

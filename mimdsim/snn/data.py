@@ -96,7 +96,7 @@ def poisson_input(spec: SNNSpec, rate: float, seed: int) -> tuple[np.ndarray, np
         ``[T, B]`` int32.
 
     >>> from mimdsim.snn.spec import snn_from_sizes
-    >>> spec = snn_from_sizes([100, 10, 2], activity=0.5, input_sparse_size=8, batch_size=3, n_timesteps=4)
+    >>> spec = snn_from_sizes([100, 10, 2], max_activity=0.5, input_sparse_size=8, batch_size=3, n_timesteps=4)
     >>> ids, counts = poisson_input(spec, 0.05, seed=0)
     >>> ids.shape, counts.shape, bool((counts <= 8).all())
     ((4, 3, 8), (4, 3), True)

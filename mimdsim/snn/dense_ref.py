@@ -27,7 +27,7 @@ neuron resets, the stop-gradient deliberately differs from the true derivative `
 Example
 -------
 >>> from mimdsim.snn.spec import snn_from_sizes
->>> spec = snn_from_sizes([4, 3, 2], activity=1.0, input_sparse_size=4, batch_size=2, n_timesteps=3)
+>>> spec = snn_from_sizes([4, 3, 2], max_activity=1.0, input_sparse_size=4, batch_size=2, n_timesteps=3)
 >>> rng = np.random.default_rng(0)
 >>> ws = [rng.normal(size=(4, 3)), rng.normal(size=(3, 2))]
 >>> x = (rng.random((3, 2, 4)) < 0.5).astype(float)

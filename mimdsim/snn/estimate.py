@@ -8,6 +8,7 @@ memory check -> engine -> :class:`SNNEstimate`, optionally with the dense GPU ba
 from __future__ import annotations
 
 import os
+import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from mimdsim.program.ir import Program
 from mimdsim.snn.activity import SpikeActivity, functional_activity, load_activity, parametric_activity
 from mimdsim.snn.cache import cached, cached_functional_activity, lowering_key
 from mimdsim.snn.lower import LoweringOptions, check_batch, lower_snn
+from mimdsim.snn.preflight import preflight
 from mimdsim.snn.spec import SNNSpec
 
 __all__ = ["SNNEstimate", "StepKind", "estimate_training_step", "make_activity", "ACTIVITY_SOURCES"]
@@ -217,7 +219,8 @@ def estimate_training_step(
     spec: SNNSpec,
     machine: MachineSpec,
     *,
-    activity: str | os.PathLike[str] | SpikeActivity = "functional",
+    activity_source: str | os.PathLike[str] | SpikeActivity = "functional",
+    activity: str | os.PathLike[str] | SpikeActivity | None = None,
     rate: float | None = None,
     input_rate: float | None = None,
     input_data: str | os.PathLike[str] | None = None,
@@ -254,15 +257,19 @@ def estimate_training_step(
     --------
     >>> from mimdsim import load_machine
     >>> from mimdsim.snn.spec import snn_from_sizes
-    >>> spec = snn_from_sizes([64, 24, 24, 4], activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3)
-    >>> est = estimate_training_step(spec, load_machine("bow", tiles_per_ipu=64), activity="saturated")
+    >>> spec = snn_from_sizes([64, 24, 24, 4], max_activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3)
+    >>> est = estimate_training_step(spec, load_machine("bow", tiles_per_ipu=64), activity_source="saturated")
     >>> est.neurons_per_tile, est.cycles_per_step == sum(est.breakdown_cycles.values())
     (2, True)
     """
+    if activity is not None:
+        warnings.warn("activity= is renamed activity_source= (the source of the spike counts)", DeprecationWarning, stacklevel=2)
+        activity_source = activity
     check_batch(spec, machine)
+    preflight(spec, machine, neurons_per_tile=neurons_per_tile, allow_oom=allow_oom)
     if timeline and engine != "des":
         raise ConfigError(f"timeline: only the des engine records timelines; use engine='des' (got engine={engine!r})")
-    act, label = make_activity(spec, activity, seed=seed, rate=rate, input_rate=input_rate, input_data=input_data, cache=cache)
+    act, label = make_activity(spec, activity_source, seed=seed, rate=rate, input_rate=input_rate, input_data=input_data, cache=cache)
 
     def lower() -> tuple[NeuronMapping, Program]:
         mapping = partition_layers(

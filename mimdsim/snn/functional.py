@@ -72,7 +72,7 @@ Examples
 --------
 >>> from mimdsim.snn.spec import snn_from_sizes
 >>> from mimdsim.snn.data import poisson_input
->>> spec = snn_from_sizes([20, 8, 3], activity=0.5, input_sparse_size=6, batch_size=2, n_timesteps=5)
+>>> spec = snn_from_sizes([20, 8, 3], max_activity=0.5, input_sparse_size=6, batch_size=2, n_timesteps=5)
 >>> w = init_weights(spec, seed=0)
 >>> ids, counts = poisson_input(spec, rate=0.2, seed=0)
 >>> run = run_sparse(spec, w, ids, counts, labels=np.array([0, 2]))
@@ -183,7 +183,7 @@ def iter_weights(spec: SNNSpec, seed: int, *, dtype: type = np.float32) -> Itera
     instead of the whole network's (a 64-IPU model has about 180 M weights).
 
     >>> from mimdsim.snn.spec import snn_from_sizes
-    >>> spec = snn_from_sizes([6, 4, 2], activity=0.5, input_sparse_size=3, batch_size=1, n_timesteps=1)
+    >>> spec = snn_from_sizes([6, 4, 2], max_activity=0.5, input_sparse_size=3, batch_size=1, n_timesteps=1)
     >>> all(np.array_equal(a, b) for a, b in zip(iter_weights(spec, 3), init_weights(spec, 3)))
     True
     """
@@ -248,7 +248,7 @@ def init_weights(spec: SNNSpec, seed: int, *, dtype: type = np.float32) -> list[
     :func:`iter_weights` draws them one layer at a time.
 
     >>> from mimdsim.snn.spec import snn_from_sizes
-    >>> spec = snn_from_sizes([6, 4, 2], activity=0.5, input_sparse_size=3, batch_size=1, n_timesteps=1)
+    >>> spec = snn_from_sizes([6, 4, 2], max_activity=0.5, input_sparse_size=3, batch_size=1, n_timesteps=1)
     >>> [w.shape for w in init_weights(spec, 0)], init_weights(spec, 0)[0].dtype
     ([(6, 4), (4, 2)], dtype('float32'))
     """
@@ -259,7 +259,7 @@ def second_thresholds(spec: SNNSpec, second_threshold: float | Sequence[float] |
     """Per-layer θ2: the spec's (each layer's own or the network's), one override for all layers, or one value per layer.
 
     >>> from mimdsim.snn.spec import snn_from_sizes
-    >>> spec = snn_from_sizes([6, 4, 2], activity=0.5, input_sparse_size=3, batch_size=1, n_timesteps=1)
+    >>> spec = snn_from_sizes([6, 4, 2], max_activity=0.5, input_sparse_size=3, batch_size=1, n_timesteps=1)
     >>> second_thresholds(spec, None), second_thresholds(spec, [0.5, -100])
     ((0.9, 0.9), (0.5, -100.0))
     """
@@ -416,7 +416,7 @@ def forward_spikes(
 
     >>> from mimdsim.snn.spec import snn_from_sizes
     >>> from mimdsim.snn.data import poisson_input
-    >>> spec = snn_from_sizes([40, 20, 4], activity=0.5, input_sparse_size=8, batch_size=2, n_timesteps=4)
+    >>> spec = snn_from_sizes([40, 20, 4], max_activity=0.5, input_sparse_size=8, batch_size=2, n_timesteps=4)
     >>> ids, counts = poisson_input(spec, 0.2, 0)
     >>> a = forward_spikes(spec, iter_weights(spec, 0), ids, counts)
     >>> b = run_sparse(spec, init_weights(spec, 0), ids, counts, None, keep_states=False)

@@ -319,7 +319,7 @@ def gpu_kernel_list(spec: SNNSpec) -> list[Kernel]:
     Examples
     --------
     >>> from mimdsim.snn.spec import snn_from_sizes
-    >>> net = snn_from_sizes([4, 3, 2], activity=0.5, input_sparse_size=2, batch_size=2, n_timesteps=2)
+    >>> net = snn_from_sizes([4, 3, 2], max_activity=0.5, input_sparse_size=2, batch_size=2, n_timesteps=2)
     >>> ks = gpu_kernel_list(net)
     >>> [(k.name, k.flops, k.bytes, k.launches) for k in ks[:2]]
     [('fwd_matmul_l1', 96, 208, 2), ('fwd_lif_l1', 72, 240, 2)]
@@ -391,7 +391,7 @@ def estimate_gpu_step(spec: SNNSpec, gpu: GPUSpec | str) -> GpuEstimate:
     Examples
     --------
     >>> from mimdsim.snn.spec import snn_from_sizes
-    >>> net = snn_from_sizes([4, 3, 2], activity=0.5, input_sparse_size=2, batch_size=2, n_timesteps=2)
+    >>> net = snn_from_sizes([4, 3, 2], max_activity=0.5, input_sparse_size=2, batch_size=2, n_timesteps=2)
     >>> est = estimate_gpu_step(net, load_gpu("a100", kernel_latency_s=5e-6))
     >>> est.total_launches, round(est.ms_per_step, 3), est.dominant
     (26, 0.13, 'launch')

@@ -7,6 +7,7 @@ decay 0.95, thresholds 1.0 / 0.9, SuperSpike beta 10, input-current scale 10, we
 from __future__ import annotations
 
 import itertools
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -153,16 +154,29 @@ def sparse_size_for_activity(n_neurons: int, activity: float, *, is_output: bool
     return min(max(s, 2), n_neurons)
 
 
+def _renamed(old: str, new: str, value: Any) -> Any:
+    """The value of a keyword renamed in this version (the old name still works, with a DeprecationWarning)."""
+    warnings.warn(f"{old}= is renamed {new}= (it means a maximum activity, not a source of spikes)", DeprecationWarning, stacklevel=3)
+    return value
+
+
 def snn_from_sizes(
     layer_sizes: list[int] | tuple[int, ...],
     *,
-    activity: float,
+    max_activity: float | None = None,
     input_sparse_size: int,
     batch_size: int,
     n_timesteps: int,
+    activity: float | None = None,
     **fields: Any,
 ) -> SNNSpec:
-    """Build an :class:`SNNSpec` from ``[n_inputs, N_1, ..., N_L]`` and a maximum activity."""
+    """Build an :class:`SNNSpec` from ``[n_inputs, N_1, ..., N_L]`` and a maximum activity
+    (``max_activity``, which sets every sparse size; ``activity`` is its old name)."""
+    if activity is not None:
+        max_activity = _renamed("activity", "max_activity", activity)
+    if max_activity is None:
+        raise ConfigError("max_activity: required (a number in (0, 1]: the largest fraction of a layer's neurons that spike in a step)")
+    activity = max_activity
     if len(layer_sizes) < 2:
         raise ConfigError(f"layers: need the input size and at least one layer, got {list(layer_sizes)}")
     n_in, *sizes = layer_sizes
@@ -186,16 +200,20 @@ def snn_from_sizes(
         raise ConfigError(format_validation_error(err, "SNN model")) from None
 
 
-def load_snn_model(path: str | Path, *, activity: float | None = None) -> tuple[SNNSpec, RunHints]:
+def load_snn_model(path: str | Path, *, max_activity: float | None = None, activity: float | None = None) -> tuple[SNNSpec, RunHints]:
     """Read an SNN model TOML file (format in docs/snn.md).
 
     The file holds the :class:`SNNSpec` fields at top level. Layers are given either as
     ``[[layers]]`` tables (``n_neurons``, ``sparse_size``, ...) or as ``layer_sizes`` plus
     ``max_activity`` (sparse sizes derived as the paper does). An optional ``[run]`` table
-    holds :class:`RunHints`. ``activity`` replaces the file's ``max_activity`` (and so
-    every derived sparse size); it needs the ``layer_sizes`` form.
+    holds :class:`RunHints`. ``max_activity`` replaces the file's ``max_activity`` (and so
+    every derived sparse size); it needs the ``layer_sizes`` form (``activity`` is its old name).
     """
     from mimdsim.arch.load import format_validation_error, read_toml
+
+    if activity is not None:
+        max_activity = _renamed("activity", "max_activity", activity)
+    activity = max_activity
 
     path = Path(path)
     data = read_toml(path)

@@ -122,7 +122,7 @@ def test_quick_page_has_every_section(quick) -> None:  # type: ignore[no-untyped
 def test_quick_speedup_rows_match_estimate_training_step(quick) -> None:  # type: ignore[no-untyped-def]
     rep, _ = quick
     assert [(r["depth"], r["activity"]) for r in rep.sweep] == [(2, 0.005), (2, 0.1), (5, 0.005), (5, 0.1)]
-    spec, _ = load_snn_model(ROOT / "models/snn/nmnist_a_5hidden.toml", activity=0.1)
+    spec, _ = load_snn_model(ROOT / "models/snn/nmnist_a_5hidden.toml", max_activity=0.1)
     est = estimate_training_step(spec, load_machine("bow"), gpu="a100", engine="fast")
     row = next(r for r in rep.speedup if r["quantity"].endswith("5 hidden layers, max activity 0.1"))
     assert row["mimdsim"] == pytest.approx(est.speedup_vs_gpu, rel=1e-12)

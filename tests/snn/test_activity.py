@@ -24,7 +24,7 @@ from mimdsim.snn.functional import init_weights, run_sparse
 from mimdsim.snn.spec import snn_from_sizes
 
 REPO = Path(__file__).resolve().parents[2]
-SPEC = snn_from_sizes([200, 60, 40, 10], activity=0.2, input_sparse_size=16, batch_size=4, n_timesteps=12)
+SPEC = snn_from_sizes([200, 60, 40, 10], max_activity=0.2, input_sparse_size=16, batch_size=4, n_timesteps=12)
 
 
 def _check_counts(act: SpikeActivity) -> None:
@@ -60,7 +60,7 @@ def test_functional_activity_is_deterministic_and_uses_the_input_rate() -> None:
 
 
 def test_parametric_activity_statistics() -> None:
-    spec = snn_from_sizes([2000, 1000, 10], activity=0.5, input_sparse_size=64, batch_size=8, n_timesteps=50)
+    spec = snn_from_sizes([2000, 1000, 10], max_activity=0.5, input_sparse_size=64, batch_size=8, n_timesteps=50)
     act = parametric_activity(spec, 0.02, seed=1, input_rate=0.01, grad_fraction=1.0)
     _check_counts(act)
     (m_in, _), (m_true, m_valid), _ = act.mean_counts()
@@ -173,7 +173,7 @@ def test_committed_example_trace() -> None:
     path = REPO / "traces" / "nmnist_tiny_activity.npz"
     assert path.stat().st_size < 50_000
     act = load_activity(path)
-    spec = snn_from_sizes([2312, 1466, 1466, 10], activity=0.01, input_sparse_size=32, batch_size=8,
+    spec = snn_from_sizes([2312, 1466, 1466, 10], max_activity=0.01, input_sparse_size=32, batch_size=8,
                           n_timesteps=100, dataset="nmnist")  # fmt: skip
     act.check_against(spec)
     assert act.source.startswith("functional seed=0")
@@ -182,7 +182,7 @@ def test_committed_example_trace() -> None:
 
 @pytest.mark.benchmark
 def test_functional_activity_speed_paper_config() -> None:
-    spec = snn_from_sizes([2312, 1466, 1466, 10], activity=0.01, input_sparse_size=32, batch_size=48,
+    spec = snn_from_sizes([2312, 1466, 1466, 10], max_activity=0.01, input_sparse_size=32, batch_size=48,
                           n_timesteps=100)  # fmt: skip
     functional_activity(spec, 0)  # numba warm-up
     times = []

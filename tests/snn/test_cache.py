@@ -19,7 +19,7 @@ from mimdsim.snn.estimate import estimate_training_step, saturated_activity
 from mimdsim.snn.lower import lower_snn
 from mimdsim.snn.spec import snn_from_sizes
 
-SPEC = snn_from_sizes([64, 24, 24, 4], activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3, name="cache-test")
+SPEC = snn_from_sizes([64, 24, 24, 4], max_activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3, name="cache-test")
 
 
 def _machine(**kw: object) -> MachineSpec:

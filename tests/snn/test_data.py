@@ -16,7 +16,7 @@ from mimdsim.snn.spec import snn_from_sizes
 
 
 def spec_for(n_in: int, s_in: int, batch: int = 4, steps: int = 10):
-    return snn_from_sizes([n_in, 4, 2], activity=0.5, input_sparse_size=s_in, batch_size=batch, n_timesteps=steps)
+    return snn_from_sizes([n_in, 4, 2], max_activity=0.5, input_sparse_size=s_in, batch_size=batch, n_timesteps=steps)
 
 
 @settings(max_examples=30, deadline=None)
@@ -162,13 +162,13 @@ def test_load_input_batch_shd_and_nmnist(tmp_path: Path) -> None:
     from mimdsim.snn.data import load_input_batch
 
     shd = write_shd(tmp_path / "shd.h5", [([0.001, 0.0021], [699, 5]), ([0.003], [1]), ([0.0], [2])], [1, 2, 3])
-    spec = snn_from_sizes([700, 8, 2], activity=0.5, input_sparse_size=4, batch_size=2, n_timesteps=4)
+    spec = snn_from_sizes([700, 8, 2], max_activity=0.5, input_sparse_size=4, batch_size=2, n_timesteps=4)
     batch = load_input_batch(spec, shd)
     assert batch.ids.shape == (4, 2, 4) and batch.labels.tolist() == [1, 2]  # the first B samples
     assert int(batch.counts[:, 0].sum()) == 2 and int(batch.counts[:, 1].sum()) == 1
     for i in range(3):
         write_nmnist(tmp_path / "nm" / str(i) / f"{i}.bin", [(i, 0, 1, 100)])
-    nspec = snn_from_sizes([2312, 8, 2], activity=0.5, input_sparse_size=4, batch_size=3, n_timesteps=2)
+    nspec = snn_from_sizes([2312, 8, 2], max_activity=0.5, input_sparse_size=4, batch_size=3, n_timesteps=2)
     nb = load_input_batch(nspec, tmp_path / "nm")
     assert nb.labels.tolist() == [0, 1, 2] and nb.ids[0, :, 0].tolist() == [34 * 34 + i for i in range(3)]
 
@@ -177,14 +177,14 @@ def test_load_input_batch_errors(tmp_path: Path) -> None:
     from mimdsim.snn.data import load_input_batch
 
     write_nmnist(tmp_path / "nm" / "0" / "a.bin", [(33, 33, 1, 100)])
-    small = snn_from_sizes([1000, 8, 2], activity=0.5, input_sparse_size=4, batch_size=1, n_timesteps=2)
+    small = snn_from_sizes([1000, 8, 2], max_activity=0.5, input_sparse_size=4, batch_size=1, n_timesteps=2)
     with pytest.raises(DatasetError, match="the model's input has 1000 addresses"):
         load_input_batch(small, tmp_path / "nm")
     # a 24x24x2 model gets the scripts' denoised, downsampled NMNIST: the corner pixel maps to (23, 23)
-    scripts = snn_from_sizes([1152, 8, 2], activity=0.5, input_sparse_size=4, batch_size=1, n_timesteps=2)
+    scripts = snn_from_sizes([1152, 8, 2], max_activity=0.5, input_sparse_size=4, batch_size=1, n_timesteps=2)
     batch = load_input_batch(scripts, tmp_path / "nm")
     assert batch.counts.sum() == 1 and batch.ids[0, 0, 0] == (1 * 24 + 23) * 24 + 23
-    two = snn_from_sizes([2312, 8, 2], activity=0.5, input_sparse_size=4, batch_size=2, n_timesteps=2)
+    two = snn_from_sizes([2312, 8, 2], max_activity=0.5, input_sparse_size=4, batch_size=2, n_timesteps=2)
     with pytest.raises(DatasetError, match="1 NMNIST .bin files found, the batch needs 2"):
         load_input_batch(two, tmp_path / "nm")
     (tmp_path / "x.txt").write_text("hi")

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def small_spec(**kw):
-    base = dict(activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3)
+    base = dict(max_activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3)
     base.update(kw)
     return snn_from_sizes([64, 24, 24, 4], **base)
 
@@ -48,22 +48,22 @@ def test_activity_outside_0_1(a: float) -> None:
     with pytest.raises(ConfigError, match="outside"):
         sparse_size_for_activity(100, a)
     with pytest.raises(ConfigError, match="outside"):
-        small_spec(activity=a)
+        small_spec(max_activity=a)
     with pytest.raises(ConfigError, match="max_activity"):
-        load_snn_model(REPO / "models/snn/nmnist_a_2hidden.toml", activity=a)
+        load_snn_model(REPO / "models/snn/nmnist_a_2hidden.toml", max_activity=a)
 
 
 def test_activity_sources_reject_bad_values() -> None:
     spec = small_spec()
     machine = load_machine("bow", tiles_per_ipu=64)
     with pytest.raises(ConfigError, match="rate: 1.5 is outside"):
-        estimate_training_step(spec, machine, activity="parametric", rate=1.5)
+        estimate_training_step(spec, machine, activity_source="parametric", rate=1.5)
     with pytest.raises(ConfigError, match="needs a firing rate"):
-        estimate_training_step(spec, machine, activity="parametric")
+        estimate_training_step(spec, machine, activity_source="parametric")
     with pytest.raises(ConfigError, match="'poisson' is not one of functional, parametric, saturated"):
         make_activity(spec, "poisson")
     with pytest.raises(ConfigError, match="engine"):
-        estimate_training_step(spec, machine, activity="saturated", engine="gpu")
+        estimate_training_step(spec, machine, activity_source="saturated", engine="gpu")
 
 
 def test_activity_trace_must_match_the_spec(tmp_path: Path) -> None:
@@ -73,14 +73,14 @@ def test_activity_trace_must_match_the_spec(tmp_path: Path) -> None:
     machine = load_machine("bow", tiles_per_ipu=64)
     other = parametric_activity(small_spec(n_timesteps=4), 0.1, 0)
     with pytest.raises(ConfigError, match="activity: n_timesteps: trace has 4, model 'snn' has 3"):
-        estimate_training_step(spec, machine, activity=other)
+        estimate_training_step(spec, machine, activity_source=other)
     path = tmp_path / "act.npz"
-    save_activity(path, parametric_activity(small_spec(activity=0.5), 0.1, 0))
+    save_activity(path, parametric_activity(small_spec(max_activity=0.5), 0.1, 0))
     with pytest.raises(ConfigError, match=r"activity: sparse_sizes: trace has \(8, 12, 12, 2\), model 'snn' has \(8, 6, 6, 2\)"):
-        estimate_training_step(spec, machine, activity=path)
+        estimate_training_step(spec, machine, activity_source=path)
     # a matching trace is accepted and labelled
     save_activity(path, parametric_activity(spec, 0.1, 0))
-    est = estimate_training_step(spec, machine, activity=path)
+    est = estimate_training_step(spec, machine, activity_source=path)
     assert est.activity_source == "trace:act.npz"
 
 
@@ -136,17 +136,17 @@ def test_step_time_falls_with_activity() -> None:
     machine = load_machine("bow", tiles_per_ipu=128)
     ms = []
     for a in (0.5, 0.2, 0.1, 0.05):
-        spec = snn_from_sizes([256, 96, 96, 10], activity=a, input_sparse_size=24, batch_size=12, n_timesteps=8)
+        spec = snn_from_sizes([256, 96, 96, 10], max_activity=a, input_sparse_size=24, batch_size=12, n_timesteps=8)
         ms.append(estimate_training_step(spec, machine, input_rate=0.05).ms_per_step)
     assert all(x > y for x, y in itertools.pairwise(ms)), ms
 
 
 def test_saturated_is_the_worst_case_and_parametric_in_between() -> None:
-    spec = small_spec(activity=0.5)
+    spec = small_spec(max_activity=0.5)
     machine = load_machine("bow", tiles_per_ipu=64)
-    sat = estimate_training_step(spec, machine, activity="saturated")
-    low = estimate_training_step(spec, machine, activity="parametric", rate=0.01, input_rate=0.01)
-    mid = estimate_training_step(spec, machine, activity="parametric", rate=0.2, input_rate=0.2)
+    sat = estimate_training_step(spec, machine, activity_source="saturated")
+    low = estimate_training_step(spec, machine, activity_source="parametric", rate=0.01, input_rate=0.01)
+    mid = estimate_training_step(spec, machine, activity_source="parametric", rate=0.2, input_rate=0.2)
     assert low.cycles_per_step < mid.cycles_per_step < sat.cycles_per_step
     assert sat.activity_source == "saturated" and low.activity_source.startswith("parametric")
 
@@ -156,10 +156,10 @@ def test_k16_tile_with_992_inputs_is_over_624_kib_with_adam() -> None:
     """GSNN PC (tensors of a neuron tile): k = 16, M = 992: 4 M k = 63.5 KB; weights + 6 gradient replicas + Adam m, v =
     571,392 B (~570 KB) of the 638,976 B (624 KiB) per tile; with the state history, buffers,
     vertex state and code the tile needs 654,272 B, 15,296 B over. With SGD it fits."""
-    spec = snn_from_sizes([992, 992, 992, 10], activity=0.05, input_sparse_size=32, batch_size=24, n_timesteps=10)
+    spec = snn_from_sizes([992, 992, 992, 10], max_activity=0.05, input_sparse_size=32, batch_size=24, n_timesteps=10)
     machine = load_machine("bow")
     fused = LoweringOptions(lowering="fused")
-    est = estimate_training_step(spec, machine, activity="saturated", neurons_per_tile=16, allow_oom=True, options=fused)
+    est = estimate_training_step(spec, machine, activity_source="saturated", neurons_per_tile=16, allow_oom=True, options=fused)
     ledger: MemoryLedger = est.ledger
     tile = int(est.mapping.layers[1].tiles[0])  # a plain neuron tile of the second layer (M = 992)
     items = dict(ledger.items_on(tile))
@@ -169,21 +169,22 @@ def test_k16_tile_with_992_inputs_is_over_624_kib_with_adam() -> None:
     assert ledger.tile_bytes[tile] == 654_272 > machine.memory_bytes_per_tile == 638_976
     assert tile in est.oom_tiles and len(est.oom_tiles) >= 62 * 2
     with pytest.raises(TileMemoryError) as err:
-        estimate_training_step(spec, machine, activity="saturated", neurons_per_tile=16)
+        estimate_training_step(spec, machine, activity_source="saturated", neurons_per_tile=16)
     msg = str(err.value)
     assert "16 neurons per tile" in msg and "638,976 B per tile" in msg
     assert "B over" in msg and "largest: weight_grad_replicas 380,928 B, optimizer_state 126,976 B, weights 63,488 B" in msg
     assert isinstance(err.value.report, MemoryLedger)
-    sgd = estimate_training_step(spec.model_copy(update={"optimizer": "sgd"}), machine, activity="saturated", neurons_per_tile=16)
+    sgd = estimate_training_step(spec.model_copy(update={"optimizer": "sgd"}), machine, activity_source="saturated", neurons_per_tile=16)
     assert sgd.oom_tiles == [] and sgd.ledger.max_tile_bytes < 638_976
     # the call-by-call program holds the same big items and more state copies: over too
-    pop = estimate_training_step(spec, machine, activity="saturated", neurons_per_tile=16, allow_oom=True)
+    pop = estimate_training_step(spec, machine, activity_source="saturated", neurons_per_tile=16, allow_oom=True)
     pop_items = dict(pop.ledger.items_on(tile))
     assert pop_items["weights"] + pop_items["weight_grad_replicas"] + pop_items["optimizer_state"] == 571_392
     assert pop_items["states"] == 5 * 4 * 24 * 16 and pop.ledger.tile_bytes[tile] > 638_976
-    # k = 32 does not fit even with SGD: weights + 6 replicas alone are 7 x 4 x 992 x 32 = 888,832 B
-    with pytest.raises(TileMemoryError, match="largest: weight_grad_replicas 761,856 B, weights 126,976 B"):
-        estimate_training_step(spec.model_copy(update={"optimizer": "sgd"}), machine, activity="saturated", neurons_per_tile=32)
+    # k = 32 does not fit even with SGD: weights + 6 replicas alone are 7 x 4 x 992 x 32 = 888,832 B,
+    # which the preflight knows from the spec, before any activity or lowering
+    with pytest.raises(TileMemoryError, match=r"at 32 neurons per tile: a tile of layer 1 \(k = 32\) needs at least 937,984 B \(6 gradient replicas = 761,856 B\)"):
+        estimate_training_step(spec.model_copy(update={"optimizer": "sgd"}), machine, activity_source="saturated", neurons_per_tile=32)
 
 
 @pytest.mark.slow
@@ -195,16 +196,16 @@ def test_family_b_k16_and_k32() -> None:
 
     def spec(layers: int, width: int, optimizer: str):
         return snn_from_sizes(
-            [1152] + [width] * layers + [10], activity=0.05, input_sparse_size=32, batch_size=24, n_timesteps=10, optimizer=optimizer
+            [1152] + [width] * layers + [10], max_activity=0.05, input_sparse_size=32, batch_size=24, n_timesteps=10, optimizer=optimizer
         )
 
-    k16 = estimate_training_step(spec(24, 976, "sgd"), machine, activity="parametric", rate=0.02)
+    k16 = estimate_training_step(spec(24, 976, "sgd"), machine, activity_source="parametric", rate=0.02)
     assert k16.neurons_per_tile == 16 and k16.oom_tiles == []
     assert k16.ledger.max_tile_bytes <= 638_976
     with pytest.raises(TileMemoryError, match=r"16 neurons per tile .* tile\(s\) over; worst: tile \d+ needs [\d,]+ B, [\d,]+ B over"):
-        estimate_training_step(spec(24, 976, "adam"), machine, activity="parametric", rate=0.02)
+        estimate_training_step(spec(24, 976, "adam"), machine, activity_source="parametric", rate=0.02)
     with pytest.raises(TileMemoryError, match=r"32 neurons per tile .*largest: weight_grad_replicas 884,736 B, weights 147,456 B") as err:
-        estimate_training_step(spec(48, 960, "sgd"), machine, activity="parametric", rate=0.02)
+        estimate_training_step(spec(48, 960, "sgd"), machine, activity_source="parametric", rate=0.02)
     assert err.value.report.oom_tiles.size >= 48 * 30
 
 

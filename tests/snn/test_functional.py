@@ -99,7 +99,7 @@ def test_overflow_true_first_low_index_wins(v0: list[float], s: int, ids: list[i
 
 
 def test_init_weights_bounds_seed_and_dtype() -> None:
-    spec = snn_from_sizes([300, 50, 10], activity=0.1, input_sparse_size=8, batch_size=1, n_timesteps=1)
+    spec = snn_from_sizes([300, 50, 10], max_activity=0.1, input_sparse_size=8, batch_size=1, n_timesteps=1)
     w = init_weights(spec, 3)
     lim = np.sqrt(6 / 300) * 2.0
     assert w[0].dtype == np.float32 and w[0].min() >= -lim + 0.001 - 1e-6 and w[0].max() <= lim + 0.001 + 1e-6
@@ -129,7 +129,7 @@ def test_connection_mask_zeroes_weights_and_gradients() -> None:
 
 
 def test_float32_close_to_float64_and_forward_only() -> None:
-    spec = snn_from_sizes([50, 20, 5], activity=0.5, input_sparse_size=10, batch_size=2, n_timesteps=10)
+    spec = snn_from_sizes([50, 20, 5], max_activity=0.5, input_sparse_size=10, batch_size=2, n_timesteps=10)
     ids, counts = poisson_input(spec, 0.2, 1)
     w64 = init_weights(spec, 1, dtype=np.float64)
     r64 = run_sparse(spec, w64, ids, counts, np.array([1, 2]))
@@ -148,7 +148,7 @@ def test_superspike_and_sparse_to_dense() -> None:
 
 
 def test_bad_input_raises_config_error() -> None:
-    spec = snn_from_sizes([10, 6, 3], activity=0.5, input_sparse_size=4, batch_size=2, n_timesteps=3)
+    spec = snn_from_sizes([10, 6, 3], max_activity=0.5, input_sparse_size=4, batch_size=2, n_timesteps=3)
     ws = init_weights(spec, 0)
     ids, counts = poisson_input(spec, 0.3, 0)
     y = np.array([0, 1])

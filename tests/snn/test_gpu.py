@@ -25,7 +25,7 @@ SCRIPT = REPO / "benchmarks" / "gpu_dense_snn.py"
 
 
 def net(sizes: list[int], b: int = 2, t: int = 2, optimizer: str = "adam") -> SNNSpec:
-    return snn_from_sizes(sizes, activity=0.5, input_sparse_size=1, batch_size=b, n_timesteps=t, optimizer=optimizer)
+    return snn_from_sizes(sizes, max_activity=0.5, input_sparse_size=1, batch_size=b, n_timesteps=t, optimizer=optimizer)
 
 
 def unit_gpu(**kw: object) -> GPUSpec:

@@ -15,7 +15,7 @@ from mimdsim.snn.spec import snn_from_sizes
 @pytest.fixture(scope="module")
 def paper():
     """The 2-hidden NMNIST net of family (a) at activity 0.1: S = (32, 146, 146, 2)."""
-    spec = snn_from_sizes([2312, 1466, 1466, 10], activity=0.1, input_sparse_size=32, batch_size=48, n_timesteps=1)
+    spec = snn_from_sizes([2312, 1466, 1466, 10], max_activity=0.1, input_sparse_size=32, batch_size=48, n_timesteps=1)
     machine = load_machine("bow")
     mapping = partition_layers(spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus)
     return spec, machine, build_layout(spec, machine, mapping)
@@ -85,7 +85,7 @@ def test_paper_stage1_groups_and_budgets(paper) -> None:
 
 def test_paper_budgets_follow_the_activity() -> None:
     """The 1444/26 split needs equal S_in for both layers; it is printed for act 0.01 (S = 14)."""
-    spec = snn_from_sizes([2312, 1466, 1466, 10], activity=0.01, input_sparse_size=32, batch_size=48, n_timesteps=1)
+    spec = snn_from_sizes([2312, 1466, 1466, 10], max_activity=0.01, input_sparse_size=32, batch_size=48, n_timesteps=1)
     machine = load_machine("bow")
     lay = build_layout(spec, machine, partition_layers(spec.layer_sizes[1:], 1472, 1))
     assert spec.sparse_sizes == (32, 14, 14, 2)
@@ -93,7 +93,7 @@ def test_paper_budgets_follow_the_activity() -> None:
 
 
 def test_sequence_rows_skip_tile_zero_and_stay_whole() -> None:
-    spec = snn_from_sizes([40, 12, 8, 4], activity=0.5, input_sparse_size=6, batch_size=6, n_timesteps=3)
+    spec = snn_from_sizes([40, 12, 8, 4], max_activity=0.5, input_sparse_size=6, batch_size=6, n_timesteps=3)
     machine = load_machine("bow", tiles_per_ipu=32)
     lay = build_layout(spec, machine, partition_layers(spec.layer_sizes[1:], 32, 1))
     # rows: input (B), every layer's output (L x B), loss gradient (B) = 30 rows over tiles 1..31
@@ -106,7 +106,7 @@ def test_sequence_rows_skip_tile_zero_and_stay_whole() -> None:
 
 
 def test_layers_on_two_ipus_keep_their_work_on_their_ipu() -> None:
-    spec = snn_from_sizes([64, 24, 24, 4], activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=2)
+    spec = snn_from_sizes([64, 24, 24, 4], max_activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=2)
     machine = load_machine("bow", n_ipus=2, tiles_per_ipu=16)
     mapping = partition_layers(spec.layer_sizes[1:], 16, 2)
     lay = build_layout(spec, machine, mapping)

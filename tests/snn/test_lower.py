@@ -271,7 +271,7 @@ def test_loss_gather_bytes(small) -> None:
 
 def test_paper_net_exchange_spot_checks() -> None:
     """GSNN PC (exchanges of a time step)'s worked numbers for [2312, 1466, 1466, 10], B = 48, act 0.01 (S = 32, 14, 14, 2)."""
-    spec = snn_from_sizes([2312, 1466, 1466, 10], activity=0.01, input_sparse_size=32, batch_size=48, n_timesteps=1)
+    spec = snn_from_sizes([2312, 1466, 1466, 10], max_activity=0.01, input_sparse_size=32, batch_size=48, n_timesteps=1)
     machine = load_machine("bow")
     program, lay, _ = lowered(spec, machine, include_backward=True)
     n = machine.n_tiles

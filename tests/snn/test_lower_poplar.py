@@ -186,7 +186,7 @@ def test_the_input_hand_off_gathers_from_every_slice_tile(two_hidden) -> None:  
 
 
 def test_both_engines_agree_on_the_call_by_call_program() -> None:
-    spec = snn_from_sizes([64, 24, 24, 4], activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3)
+    spec = snn_from_sizes([64, 24, 24, 4], max_activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3)
     machine = load_machine("bow", tiles_per_ipu=64)
     mapping = partition_layers(spec.layer_sizes[1:], 64, 1)
     program = lower_snn(spec, machine, mapping, parametric_activity(spec, 0.2, 1))
@@ -196,10 +196,10 @@ def test_both_engines_agree_on_the_call_by_call_program() -> None:
 def test_poplar_costs_more_than_fused_and_both_are_consistent() -> None:
     """The call-by-call program runs every program the op issues: more syncs, exchanges and launches
     than the fused what-if, with the same codelets."""
-    spec = snn_from_sizes([256, 96, 96, 10], activity=0.1, input_sparse_size=24, batch_size=12, n_timesteps=6)
+    spec = snn_from_sizes([256, 96, 96, 10], max_activity=0.1, input_sparse_size=24, batch_size=12, n_timesteps=6)
     machine = load_machine("bow", tiles_per_ipu=128)
-    pop = estimate_training_step(spec, machine, activity="saturated")
-    fused = estimate_training_step(spec, machine, activity="saturated", options=LoweringOptions(lowering="fused"))
+    pop = estimate_training_step(spec, machine, activity_source="saturated")
+    fused = estimate_training_step(spec, machine, activity_source="saturated", options=LoweringOptions(lowering="fused"))
     assert pop.program.metadata["lowering"] == "poplar" and fused.program.metadata["lowering"] == "fused"  # type: ignore[union-attr]
     assert pop.cycles_per_step > fused.cycles_per_step
     assert pop.breakdown_cycles["sync"] > fused.breakdown_cycles["sync"]
@@ -213,9 +213,9 @@ def test_poplar_costs_more_than_fused_and_both_are_consistent() -> None:
 def test_worker_count_comes_from_the_machine(workers: int) -> None:
     """Replicas, the batch split and every PopLibs formula follow num_worker_contexts: the program
     is consistent for any count that divides the batch, and refused otherwise."""
-    spec = snn_from_sizes([64, 24, 24, 4], activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=2)
+    spec = snn_from_sizes([64, 24, 24, 4], max_activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=2)
     machine = load_machine("bow", tiles_per_ipu=64, num_worker_contexts=workers)
-    est = estimate_training_step(spec, machine, activity="saturated")
+    est = estimate_training_step(spec, machine, activity_source="saturated")
     wgrad = next(s for s in est.program.iter_static() if s.name == "bwd.weight_grad")  # type: ignore[union-attr]
     assert {b.n_vertex_kinds for b in wgrad.compute.blocks} == {workers}  # one vertex per replica
     replicas = dict(est.ledger.items_on(int(est.mapping.layers[0].tiles[0])))["weight_grad_replicas"]
@@ -225,6 +225,6 @@ def test_worker_count_comes_from_the_machine(workers: int) -> None:
 def test_a_worker_count_that_does_not_divide_the_batch_is_refused() -> None:
     from mimdsim.errors import ConfigError
 
-    spec = snn_from_sizes([64, 24, 24, 4], activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=2)
+    spec = snn_from_sizes([64, 24, 24, 4], max_activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=2)
     with pytest.raises(ConfigError, match="not a multiple of num_worker_contexts = 4"):
         estimate_training_step(spec, load_machine("bow", tiles_per_ipu=64, num_worker_contexts=4))

@@ -391,11 +391,11 @@ def test_estimate_training_step_timeline() -> None:
     from mimdsim.snn.estimate import estimate_training_step
     from mimdsim.snn.spec import snn_from_sizes
 
-    spec = snn_from_sizes([64, 24, 24, 4], activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3)
+    spec = snn_from_sizes([64, 24, 24, 4], max_activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3)
     machine = load_machine("bow", tiles_per_ipu=64)
     with pytest.raises(ConfigError, match="engine='des'"):
-        estimate_training_step(spec, machine, activity="saturated", timeline=True)
-    est = estimate_training_step(spec, machine, activity="saturated", engine="des", timeline=True)
+        estimate_training_step(spec, machine, activity_source="saturated", timeline=True)
+    est = estimate_training_step(spec, machine, activity_source="saturated", engine="des", timeline=True)
     assert est.result.timeline is not None and len(est.result.timeline) > 0
     assert est.result.timeline.end_cycles.max() == est.cycles_per_step
-    assert estimate_training_step(spec, machine, activity="saturated").result.timeline is None
+    assert estimate_training_step(spec, machine, activity_source="saturated").result.timeline is None
