@@ -18,7 +18,9 @@ __all__ = ["load_machine", "load_spec", "resolve_preset", "list_presets", "model
 def models_dir() -> Path:
     """Folder holding the TOML presets (``models/`` of the repository, or ``$MIMDSIM_MODELS``)."""
     env = os.environ.get("MIMDSIM_MODELS")
-    if env:
+    if env is not None:
+        if not env.strip() or not Path(env).is_dir():
+            raise ConfigError(f"MIMDSIM_MODELS: {env!r} is not a folder (it should name a models/ folder holding machines/, gpus/ and snn/)")
         return Path(env)
     return Path(__file__).resolve().parents[2] / "models"
 
@@ -55,6 +57,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: file not found") from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a TOML file (not UTF-8 text)") from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err}") from err
 

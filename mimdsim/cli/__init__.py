@@ -78,14 +78,16 @@ def run() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``mimdsim`` command line; returns the exit status (0 ok, 2 bad input)."""
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = build_parser().parse_args(argv)
         return int(args.func(args))
     except SystemExit as exc:  # argparse: --help / --version (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
     except MimdsimError as err:
         print(f"mimdsim: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("mimdsim: error: out of memory (the host could not hold what this run needs; try a smaller configuration)", file=sys.stderr)
         return 2
     except OSError as err:
         if isinstance(err, BrokenPipeError):  # e.g. `mimdsim machines | head`

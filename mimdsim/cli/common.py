@@ -17,7 +17,7 @@ from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 
 __all__ = [
     "SubParsers", "add_engine_options", "add_machine_options", "check_outputs", "float_values", "layer_list", "machine_of",
-    "parse_set", "positive_int", "print_json", "progress_wanted", "to_json",
+    "nonnegative_int", "parse_set", "positive_int", "print_json", "progress_wanted", "to_json",
 ]  # fmt: skip
 
 SubParsers = Any  # argparse._SubParsersAction (private in the stdlib)
@@ -101,6 +101,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer (got {text!r})") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer (got {value})")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0 (got {text!r})") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0 (got {value})")
     return value
 
 

@@ -14,10 +14,11 @@ from mimdsim.cli.common import (
     add_machine_options,
     check_outputs,
     machine_of,
+    positive_int,
     print_json,
     progress_wanted,
 )
-from mimdsim.engines import RunResult, simulate
+from mimdsim.engines import DEFAULT_MAX_STEPS, RunResult, simulate
 from mimdsim.program.serialize import load_program
 from mimdsim.report.tables import Column, text_table
 
@@ -72,7 +73,7 @@ def format_result(res: RunResult, machine: MachineSpec) -> str:
             *head,
             "",
             "Poplar-style breakdown (mean over tiles; compute excl. idle is a sub-line of compute)",
-            _category_table(res.breakdown_cycles(), total, "cycles/tile", "{:,.1f}"),
+            _category_table(res.tile_mean_cycles(), total, "cycles/tile", "{:,.1f}"),
             "",
             "Critical-path breakdown (adds up to the total)",
             _category_table(res.critical_path_cycles(), total, "cycles", "{:,}"),
@@ -132,7 +133,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     program = load_program(args.program)
     res = simulate(
         program, machine, "des" if args.timeline else args.engine, progress=progress_wanted(), check_memory_fits=not args.allow_oom,
-        timeline=bool(args.timeline),
+        timeline=bool(args.timeline), max_steps=args.max_steps, max_events=args.max_events,
     )
     if args.timeline:
         from mimdsim.trace.timeline import write_chrome_trace
@@ -150,6 +151,8 @@ def add_run_parser(sub: SubParsers) -> None:
     add_machine_options(p, "bow")
     add_engine_options(p)
     p.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory")
+    p.add_argument("--max-steps", type=positive_int, default=DEFAULT_MAX_STEPS, metavar="N", help=f"most steps to execute, repeats expanded (default {DEFAULT_MAX_STEPS:,})")
+    p.add_argument("--max-events", type=positive_int, default=None, metavar="N", help="most tile-events the des engine may process (default 200,000,000)")
     p.add_argument("--timeline", metavar="PATH.json[.gz]", help="also write the run's timeline for ui.perfetto.dev (runs the des engine whatever --engine says; docs/timeline_format.md)")
     p.set_defaults(func=_cmd_run)
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mimdsim.arch import load_machine
-from mimdsim.cli.common import SubParsers, check_outputs, float_values, layer_list, parse_set, positive_int, print_json
+from mimdsim.cli.common import (
+    SubParsers,
+    check_outputs,
+    float_values,
+    layer_list,
+    nonnegative_int,
+    parse_set,
+    positive_int,
+    print_json,
+)
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import MimdsimError
 
@@ -46,7 +54,7 @@ def _spec_overrides(args: argparse.Namespace, spec: Any) -> Any:
 
 def _snn_estimate(args: argparse.Namespace) -> Any:
     """Resolve model file, run hints and flags (flags win), then estimate."""
-    from mimdsim.snn.estimate import estimate_training_step
+    from mimdsim.snn.estimate import estimate_training_step, run_settings
     from mimdsim.snn.lower import LoweringOptions
     from mimdsim.snn.spec import RunHints, load_snn_model, snn_from_sizes
 
@@ -68,11 +76,10 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
             name="cli",
         )
     spec = _spec_overrides(args, spec)
-    overrides = dict(args.overrides)
-    n_ipus = args.n_ipus if args.n_ipus is not None else hints.n_ipus
-    if n_ipus is not None:
-        overrides.setdefault("n_ipus", n_ipus)
-    machine = load_machine(args.machine or hints.machine, **overrides)
+    machine, run = run_settings(
+        hints, machine=args.machine, machine_overrides=dict(args.overrides), n_ipus=args.n_ipus,
+        neurons_per_tile=args.neurons_per_tile, engine=args.engine or ("des" if args.timeline else None), seed=args.seed,
+    )  # fmt: skip
     return estimate_training_step(
         spec,
         machine,
@@ -80,13 +87,12 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
         rate=args.rate,
         input_rate=args.input_rate,
         input_data=args.input_data,
-        engine=args.engine or ("des" if args.timeline else hints.engine),
         timeline=bool(args.timeline),
-        neurons_per_tile=args.neurons_per_tile if args.neurons_per_tile is not None else hints.neurons_per_tile,
-        seed=args.seed if args.seed is not None else hints.seed,
         gpu=args.compare_gpu,
         allow_oom=args.allow_oom,
         options=LoweringOptions(lowering=args.lowering),
+        max_steps=args.max_steps,
+        **run,
     )
 
 
@@ -138,7 +144,8 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
         "--lowering", choices=("poplar", "fused"), default="poplar",
         help="poplar: the authors' Poplar program call by call (default); fused: the condensed sequence, a what-if (docs/snn.md)",
     )
-    r.add_argument("--seed", type=int, help="seed of the functional model's weights and input (default 0)")
+    r.add_argument("--seed", type=nonnegative_int, help="seed of the functional model's weights and input (default 0)")
+    r.add_argument("--max-steps", type=positive_int, default=None, metavar="N", help="most supersteps the engine may execute (default 50,000,000)")
     r.add_argument(
         "--activity-source", default="functional", metavar="SOURCE",
         help="spike counts: functional (run the sparse SNN on Poisson input; default), parametric (needs --rate), "

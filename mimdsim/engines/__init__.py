@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
+from mimdsim.cost.bounds import check_cycle_bound
 from mimdsim.engines.result import (
     CATEGORIES,
     DEFAULT_MAX_TIMELINE_EVENTS,
@@ -23,6 +24,7 @@ from mimdsim.program.validate import check_program
 __all__ = [
     "simulate",
     "ENGINES",
+    "DEFAULT_MAX_STEPS",
     "DEFAULT_ENGINE",
     "RunResult",
     "SuperstepRecord",
@@ -33,6 +35,8 @@ __all__ = [
 ]
 
 DEFAULT_ENGINE = "fast"
+DEFAULT_MAX_STEPS = 50_000_000
+"""Most steps (supersteps and host copies, repeats expanded) a simulation executes unless told otherwise."""
 
 
 def _des(*args: object, **kw: object) -> RunResult:
@@ -55,7 +59,8 @@ def simulate(
     machine: MachineSpec,
     engine: str = DEFAULT_ENGINE,
     *,
-    max_steps: int = 50_000_000,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    max_events: int | None = None,
     progress: bool = False,
     check_memory_fits: bool = True,
     timeline: bool | str = False,
@@ -81,12 +86,17 @@ def simulate(
     machine = _revalidated(machine)
     extra = _timeline_options(engine, machine, timeline, timeline_tiles, max_timeline_events)
     check_program(program, machine)
+    check_cycle_bound(program, machine)
     if check_memory_fits:
         ledger = check_memory(program, machine)
     else:
         from mimdsim.memory.ledger import memory_ledger
 
         ledger = memory_ledger(program, machine)
+    if max_events is not None:
+        if engine != "des":
+            raise ConfigError(f"max_events: only the des engine counts tile-events (engine={engine!r})")
+        extra["max_events"] = max_events
     return ENGINES[engine](program, machine, ledger.tile_bytes, max_steps=max_steps, progress=progress, **extra)
 
 

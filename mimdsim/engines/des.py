@@ -343,7 +343,7 @@ class _TimelineRecorder:
         self.n += 1
         if self.n > self.max_events:
             raise SimulationLimitError(
-                f"des: the timeline has more than max_timeline_events={self.max_events:,} intervals (at step {k:,}); "
+                f"des: the timeline has more than max_timeline_events={self.max_events:,} intervals (at step {k:,}; --max-timeline-events); "
                 "raise max_timeline_events, record fewer timeline_tiles or simulate a shorter program"
             )
         rows = self._rows
@@ -448,7 +448,7 @@ class _DesModel:
         if self.tile_events > self.max_events:
             raise SimulationLimitError(
                 f"des: more than max_events={self.max_events:,} tile-events after {self.recorder.n_done:,} steps "
-                f"(simulated cycle {max(self.last_end):,}); raise max_events or use engine='fast'"
+                f"(simulated cycle {max(self.last_end):,}); raise max_events (--max-events) or use engine='fast'"
             )
 
     def _ipu_process(self, i: int) -> SimGen:
@@ -630,7 +630,7 @@ def simulate_des(
     n_exec = program.n_executed_steps()
     if n_exec > max_steps:
         raise SimulationLimitError(
-            f"program {program.name!r} executes {n_exec:,} steps, more than max_steps={max_steps:,}; raise max_steps"
+            f"program {program.name!r} executes {n_exec:,} steps, more than max_steps={max_steps:,}; raise max_steps (--max-steps)"
         )
     with tqdm(total=n_exec, desc=f"des {program.name}", unit="step", disable=not progress, delay=_PROGRESS_DELAY_S) as bar:
         model: _DesModel

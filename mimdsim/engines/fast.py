@@ -220,7 +220,7 @@ def simulate_fast(
     arr = derived(program, "arrays", lambda: to_arrays(program))
     if arr.n_executed > max_steps:
         raise SimulationLimitError(
-            f"program {program.name!r}: {arr.n_executed:,} steps to execute exceed max_steps={max_steps:,}"
+            f"program {program.name!r}: {arr.n_executed:,} steps to execute exceed max_steps={max_steps:,}; raise max_steps (--max-steps)"
         )
     costs = _static_costs(program, arr, machine)
     rec, total = _run(arr, costs, machine, extrapolate=extrapolate, progress=progress)

@@ -136,7 +136,7 @@ def _exchange_rows(config: str, cfg: str, res: RunResult) -> list[dict[str, obje
                 "(plus compute imbalance, ~18 cycles)",
             )
         )
-        bd = res.breakdown_cycles()
+        bd = res.tile_mean_cycles()
         rows.append(
             _row(
                 "IPU exchange + sync (per tile)", src, cfg, bd["exchange"] + bd["sync"], pub["exchange"] + pub["sync"],
@@ -175,7 +175,7 @@ def tut6_validation_rows(engine: str = "fast") -> list[dict[str, object]]:
     )
     for config in ("ipu_model_mk2", "hardware_mk2", "ipu_model_mk1"):
         res, prog = _simulate(config, engine)
-        bd = res.breakdown_cycles()
+        bd = res.tile_mean_cycles()
         pub = PUBLISHED[config]
         cfg = f"{config}: {TUT6_CONFIGS[config]}; S={prog.metadata['split']}; estimates; engine {engine}"
         for key, label in ipu_lines:
@@ -189,7 +189,7 @@ def tut6_validation_rows(engine: str = "fast") -> list[dict[str, object]]:
                         label + " (per tile), hardware knob",
                         _SRC[config],
                         cfg.replace("estimates", "vertex_cost='hardware'"),
-                        knob.breakdown_cycles()["compute"],
+                        knob.tile_mean_cycles()["compute"],
                         pub[key],
                         _WHY[(config, "compute_knob")],
                     )
@@ -274,7 +274,7 @@ Configurations (`tut6_machine(config)`):
 
 {configs}
 
-Profile figures are Poplar's per-tile averages; mimdsim's are `RunResult.breakdown_cycles()`.
+Profile figures are Poplar's per-tile averages; mimdsim's are `RunResult.tile_mean_cycles()`.
 "On-device time" is the total minus host exchange. Relative error = (mimdsim - published) /
 published.
 

@@ -21,9 +21,18 @@ def _tiles_in_range(where: str, tiles: np.ndarray, n_tiles: int) -> None:
         raise ProgramError(f"{where}: tile {bad} does not exist (machine has tiles 0..{n_tiles - 1})")
 
 
-def _non_negative(where: str, values: np.ndarray, what: str) -> None:
+MAX_ITEM = 1 << 40
+"""Largest cycle count, byte count or repeat count one program entry may hold (about 10 minutes
+at 1.85 GHz, 1 TiB): with it no per-tile total of a valid program can wrap int64."""
+MAX_COUNT = 1 << 31
+"""Largest number of copies of one vertex, or of messages of one transfer."""
+
+
+def _non_negative(where: str, values: np.ndarray, what: str, limit: int = MAX_ITEM) -> None:
     if values.size and values.min() < 0:
         raise ProgramError(f"{where}: {what} {int(values.min())} is negative (must be >= 0)")
+    if values.size and values.max() > limit:
+        raise ProgramError(f"{where}: {what} {int(values.max()):,} is too large (allowed: 0..{limit:,})")
 
 
 def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> None:
@@ -51,10 +60,14 @@ def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> Non
     bad = np.flatnonzero((tiles < 0) | (tiles >= n_tiles))
     if bad.size:
         raise ProgramError(f"{where_of(tile_owner[bad[0]])}: tile {int(tiles[bad[0]])} does not exist (machine has tiles 0..{n_tiles - 1})")
-    for name, values, owner in (("vertex cycles", cyc, vtx_owner), ("vertex count", cnt, cnt_owner), ("supervisor_cycles", sup, sup_owner)):
+    checks = (("vertex cycles", cyc, vtx_owner, MAX_ITEM), ("vertex count", cnt, cnt_owner, MAX_COUNT), ("supervisor_cycles", sup, sup_owner, MAX_ITEM))
+    for name, values, owner, limit in checks:
         bad = np.flatnonzero(values < 0)
         if bad.size:
             raise ProgramError(f"{where_of(owner[bad[0]])}: {name} {int(values[bad[0]])} is negative (must be >= 0)")
+        bad = np.flatnonzero(values > limit)
+        if bad.size:
+            raise ProgramError(f"{where_of(owner[bad[0]])}: {name} {int(values[bad[0]]):,} is too large (allowed: 0..{limit:,})")
     key = np.sort(tile_owner * n_tiles + tiles)
     dup = np.flatnonzero(key[1:] == key[:-1])
     if dup.size:
@@ -98,6 +111,8 @@ def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) 
             raise ProgramError(f"{w}: dst_list names list {bad}; the exchange has lists 0..{n_lists - 1}")
     if n and ex.messages.min() < 1:
         raise ProgramError(f"{w}: transfer {int(np.argmin(ex.messages))} has {int(ex.messages.min())} messages (must be >= 1)")
+    if n and ex.messages.max() > MAX_COUNT:
+        raise ProgramError(f"{w}: transfer {int(np.argmax(ex.messages))} has {int(ex.messages.max()):,} messages (allowed: 1..{MAX_COUNT:,})")
     if ex.dst_ptr.size and (ex.dst_ptr[0] != 0 or ex.dst_ptr[-1] != ex.dst.size or np.any(np.diff(ex.dst_ptr) < 1)):
         raise ProgramError(f"{w}: dst_ptr must start at 0, end at len(dst) and give each {lists} >= 1 destination")
     _tiles_in_range(w, ex.src, machine.n_tiles)
@@ -165,8 +180,8 @@ def _check_steps(
             if s.direction not in ("to_device", "from_device"):
                 raise ProgramError(f"{where}: direction {s.direction!r} is not 'to_device' or 'from_device'")
         elif isinstance(s, Repeat):
-            if not isinstance(s.count, int | np.integer) or s.count < 0:
-                raise ProgramError(f"{where}: repeat count {s.count!r} must be an integer >= 0")
+            if isinstance(s.count, bool) or not isinstance(s.count, int | np.integer) or not 0 <= s.count <= MAX_ITEM:
+                raise ProgramError(f"{where}: repeat count {s.count!r} must be an integer in 0..{MAX_ITEM:,}")
             _check_steps(s.body, machine, f"{where} > ", seen, sets, tables, int(s.count))
         else:
             raise ProgramError(f"{where}: {type(s).__name__} is not a Superstep, HostCopy or Repeat")

@@ -56,6 +56,7 @@ __all__ = [
 NMNIST_DENOISE_US = 10_000  # the scripts' denoise filter time (nmnist_util.py)
 NMNIST_SCRIPT_SIZE = 24  # the scripts' downsampled sensor: 24 x 24 x 2 = 1152 addresses
 NMNIST_OVERFLOW_Y = 240  # y value of a timestamp-overflow marker event
+SHD_UNITS = 700  # input channels of the Spiking Heidelberg Digits (Cramer et al. 2020)
 NMNIST_OVERFLOW_US = 2**13  # µs added to all later events per marker
 
 
@@ -102,7 +103,7 @@ def poisson_input(spec: SNNSpec, rate: float, seed: int) -> tuple[np.ndarray, np
     ((4, 3, 8), (4, 3), True)
     """
     if not 0 <= rate <= 1:
-        raise DatasetError(f"rate: {rate!r} is outside [0, 1]")
+        raise DatasetError(f"input_rate: {rate!r} is outside [0, 1] (the probability of an input spike per input and step)")
     T, B, S, n = spec.n_timesteps, spec.batch_size, spec.input_sparse_size, spec.input_addresses
     rng = np.random.default_rng([seed, 1])
     counts = np.minimum(rng.binomial(n, rate, size=(T, B)), S).astype(np.int32)
@@ -217,6 +218,8 @@ def read_nmnist_events(path: str | os.PathLike[str], *, width: int = 34, height:
         raise DatasetError(f"{path}: file not found") from None
     except OSError as err:
         raise DatasetError(f"{path}: cannot read: {err}") from None
+    if raw.size == 0:
+        raise DatasetError(f"{path}: empty file (an NMNIST sample holds at least one 5-byte event)")
     if raw.size % 5:
         raise DatasetError(
             f"{path}: {raw.size} bytes is not a whole number of 5-byte NMNIST events (truncated or not NMNIST)"
@@ -370,8 +373,14 @@ def load_shd(
             t_s, u = np.asarray(times[i], dtype=np.float64), np.asarray(units[i], dtype=np.int64)
             if t_s.shape != u.shape:
                 raise DatasetError(f"{path}: sample {i}: {t_s.size} times but {u.size} units")
-            if u.size and u.min() < 0:
-                raise DatasetError(f"{path}: sample {i}: negative unit id {u.min()}")
+            if u.size == 0:
+                raise DatasetError(f"{path}: sample {i}: no spikes (an empty sample would drive the network with nothing)")
+            if u.min() < 0 or u.max() >= SHD_UNITS:
+                bad = int(u[(u < 0) | (u >= SHD_UNITS)][0])
+                raise DatasetError(f"{path}: sample {i}: unit {bad} outside 0..{SHD_UNITS - 1} (SHD has {SHD_UNITS} input channels)")
+            if not np.isfinite(t_s).all() or t_s.min() < 0:
+                bad_t = float(t_s[~np.isfinite(t_s) | (t_s < 0)][0])
+                raise DatasetError(f"{path}: sample {i}: spike time {bad_t!r} s is not a finite time >= 0")
             ids[:, b], counts[:, b] = bin_events(
                 t_s * 1e6, u, n_timesteps=n_timesteps, sparse_size=sparse_size, bin_us=bin_us, rng=rng
             )
@@ -415,7 +424,7 @@ def load_input_batch(spec: SNNSpec, path: str | os.PathLike[str], *, seed: int =
         n_in = 2 * NMNIST_SCRIPT_SIZE**2 if scripts else 34 * 34 * 2
     elif p.suffix.lower() in (".h5", ".hdf5"):
         batch = load_shd(p, indices=list(range(B)), **common)
-        n_in = 700
+        n_in = SHD_UNITS
     else:
         raise DatasetError(f"{p}: unknown dataset format (allowed: an SHD .h5/.hdf5 file, a folder of NMNIST .bin files)")
     top = int(batch.ids.max(initial=-1, where=np.arange(spec.input_sparse_size)[None, None, :] < batch.counts[:, :, None]))

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
-from mimdsim.engines import simulate
+from mimdsim.engines import DEFAULT_MAX_STEPS, simulate
 from mimdsim.engines.result import CATEGORIES, RunResult, step_family
 from mimdsim.errors import ConfigError, TileMemoryError
 from mimdsim.memory.ledger import MemoryLedger, memory_ledger
@@ -28,9 +28,9 @@ from mimdsim.snn.activity import SpikeActivity, functional_activity, load_activi
 from mimdsim.snn.cache import cached, cached_functional_activity, lowering_key
 from mimdsim.snn.lower import LoweringOptions, check_batch, lower_snn
 from mimdsim.snn.preflight import preflight
-from mimdsim.snn.spec import SNNSpec
+from mimdsim.snn.spec import RunHints, SNNSpec
 
-__all__ = ["SNNEstimate", "StepKind", "estimate_training_step", "make_activity", "ACTIVITY_SOURCES"]
+__all__ = ["SNNEstimate", "StepKind", "estimate_training_step", "make_activity", "run_settings", "ACTIVITY_SOURCES"]
 
 ACTIVITY_SOURCES = ("functional", "parametric", "saturated")
 """Named activity sources; a path to a ``.npz`` trace or a :class:`SpikeActivity` also works."""
@@ -155,7 +155,7 @@ class SNNEstimate:
             "samples_per_s": self.samples_per_s,
             "cycles_per_step": self.cycles_per_step,
             "breakdown_cycles": self.breakdown_cycles,
-            "profile_cycles": self.result.breakdown_cycles(),
+            "profile_cycles": self.result.tile_mean_cycles(),
             "max_tile_memory_bytes": self.ledger.max_tile_bytes,
             "memory_bytes_per_tile": self.machine.memory_bytes_per_tile,
             "oom_tiles": self.oom_tiles,
@@ -169,6 +169,42 @@ class SNNEstimate:
             out["speedup_vs_gpu"] = self.speedup_vs_gpu
         out.update(self.extra)
         return out
+
+
+def run_settings(
+    hints: RunHints,
+    *,
+    machine: str | os.PathLike[str] | MachineSpec | None = None,
+    machine_overrides: dict[str, Any] | None = None,
+    n_ipus: int | None = None,
+    neurons_per_tile: int | None = None,
+    engine: str | None = None,
+    seed: int | None = None,
+) -> tuple[MachineSpec, dict[str, Any]]:
+    """A model file's ``[run]`` hints under the caller's settings (the caller's win): the
+    machine, and the keyword arguments of :func:`estimate_training_step` they set.
+
+    The one place hints are applied, by the command line and the API alike.
+
+    >>> from mimdsim.snn.spec import RunHints
+    >>> m, kw = run_settings(RunHints(machine="mk2", n_ipus=2, seed=3), seed=5)
+    >>> m.name, m.n_ipus, kw
+    ('mk2', 2, {'neurons_per_tile': None, 'engine': 'fast', 'seed': 5})
+    """
+    from mimdsim.arch import load_machine
+
+    over = dict(machine_overrides or {})
+    ipus = n_ipus if n_ipus is not None else hints.n_ipus
+    if ipus is not None:
+        over.setdefault("n_ipus", ipus)
+    ref = machine if machine is not None else hints.machine
+    spec = ref.model_copy(update=over) if isinstance(ref, MachineSpec) else load_machine(ref, **over)
+    kw = {
+        "neurons_per_tile": neurons_per_tile if neurons_per_tile is not None else hints.neurons_per_tile,
+        "engine": engine if engine is not None else hints.engine,
+        "seed": seed if seed is not None else hints.seed,
+    }
+    return spec, kw
 
 
 def saturated_activity(spec: SNNSpec) -> SpikeActivity:
@@ -190,6 +226,15 @@ def make_activity(
     """
     if input_data is not None and source != "functional":
         raise ConfigError(f"input data: only the functional activity source reads a dataset (got {str(source)!r})")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"seed: {seed!r} must be an integer >= 0")
+    named = source if isinstance(source, str) and source in ACTIVITY_SOURCES else "trace" if not isinstance(source, SpikeActivity) else "given"
+    if rate is not None and named != "parametric":
+        raise ConfigError(f"rate: only the parametric activity source has a firing rate (the source is {named})")
+    if input_rate is not None and named not in ("functional", "parametric"):
+        raise ConfigError(f"input_rate: only the functional and parametric sources draw input spikes (the source is {named})")
+    if input_rate is not None and input_data is not None:
+        raise ConfigError("input_rate: the input comes from input_data (a dataset), not from Poisson draws at a rate")
     if isinstance(source, SpikeActivity):
         source.check_against(spec)
         return source, source.source or "given"
@@ -233,6 +278,7 @@ def estimate_training_step(
     options: LoweringOptions | None = None,
     timeline: bool = False,
     cache: bool = True,
+    max_steps: int | None = None,
 ) -> SNNEstimate:
     """Estimate one training step of ``spec`` on ``machine``.
 
@@ -289,7 +335,7 @@ def estimate_training_step(
             "T or B, or allow_oom to simulate anyway",
             report=ledger,
         )
-    result = simulate(program, machine, engine, check_memory_fits=False, timeline=timeline)
+    result = simulate(program, machine, engine, check_memory_fits=False, timeline=timeline, max_steps=max_steps or DEFAULT_MAX_STEPS)
     gpu_est = None
     if gpu is not None:
         from mimdsim.snn.gpu import estimate_gpu_step

@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, model_validator
 
 from mimdsim.errors import ConfigError
 
@@ -23,6 +23,10 @@ __all__ = [
     "load_snn_model",
     "snn_from_sizes",
 ]
+
+
+_MAX_SIZE = 1 << 31
+"""Largest neuron count, input width or sparse size (int32 ids)."""
 
 
 class LayerSpec(BaseModel):
@@ -37,11 +41,11 @@ class LayerSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    n_neurons: int = Field(gt=0)
-    sparse_size: int = Field(gt=0)
-    connection_density: float = Field(1.0, gt=0, le=1)
-    connection_seed: int = 0
-    second_threshold: float | None = None
+    n_neurons: StrictInt = Field(gt=0, le=_MAX_SIZE)
+    sparse_size: StrictInt = Field(gt=0, le=_MAX_SIZE)
+    connection_density: StrictFloat = Field(1.0, gt=0, le=1, allow_inf_nan=False)
+    connection_seed: StrictInt = Field(0, ge=0, lt=2**63)
+    second_threshold: StrictFloat | None = Field(None, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _sparse_fits(self) -> LayerSpec:
@@ -67,20 +71,20 @@ class SNNSpec(BaseModel):
 
     name: str = "snn"
     dataset: Literal["synthetic", "nmnist", "shd", "dvsgesture"] = "synthetic"
-    n_inputs: int = Field(gt=0)
-    input_sparse_size: int = Field(gt=0)
-    layers: tuple[LayerSpec, ...] = Field(min_length=1)
-    batch_size: int = Field(gt=0)
-    n_timesteps: int = Field(gt=0)
-    decay: float = Field(0.95, gt=0, lt=1)
-    threshold: float = 1.0
-    second_threshold: float = 0.9
-    surrogate_beta: float = Field(10.0, gt=0)
-    input_scale: float = Field(10.0, gt=0)
-    weight_mul: float = Field(2.0, gt=0)
+    n_inputs: StrictInt = Field(gt=0, le=_MAX_SIZE)
+    input_sparse_size: StrictInt = Field(gt=0, le=_MAX_SIZE)
+    layers: tuple[LayerSpec, ...] = Field(min_length=1, max_length=4096)
+    batch_size: StrictInt = Field(gt=0, le=1 << 20)
+    n_timesteps: StrictInt = Field(gt=0, le=1 << 24)
+    decay: StrictFloat = Field(0.95, gt=0, lt=1, allow_inf_nan=False)
+    threshold: StrictFloat = Field(1.0, allow_inf_nan=False)
+    second_threshold: StrictFloat = Field(0.9, allow_inf_nan=False)
+    surrogate_beta: StrictFloat = Field(10.0, gt=0, allow_inf_nan=False)
+    input_scale: StrictFloat = Field(10.0, gt=0, allow_inf_nan=False)
+    weight_mul: StrictFloat = Field(2.0, gt=0, allow_inf_nan=False)
     optimizer: Literal["adam", "sgd"] = "adam"
-    n_input_addresses: int | None = Field(None, gt=0)
-    steps_per_execution: int = Field(1, ge=1)
+    n_input_addresses: StrictInt | None = Field(None, gt=0, le=_MAX_SIZE)
+    steps_per_execution: StrictInt = Field(1, ge=1, le=1 << 31)
 
     @model_validator(mode="after")
     def _check(self) -> SNNSpec:
@@ -127,16 +131,20 @@ class SNNSpec(BaseModel):
 
 
 class RunHints(BaseModel):
-    """Optional ``[run]`` table of a model file: defaults for the CLI."""
+    """Optional ``[run]`` table of a model file: how to run it unless the caller says otherwise.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    The command line and the API apply it the same way (:func:`mimdsim.snn.estimate.run_settings`).
+    A relative ``machine`` path is relative to the model file. The model's maximum activity
+    is the top-level ``max_activity``, not a run setting.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     machine: str = "bow"
-    n_ipus: int | None = Field(None, ge=1)
-    neurons_per_tile: int | None = Field(None, ge=1)
+    n_ipus: int | None = Field(None, ge=1, le=1024)
+    neurons_per_tile: int | None = Field(None, ge=1, le=1 << 20)
     engine: Literal["des", "fast"] = "fast"
-    seed: int = 0
-    activity: float | None = Field(None, gt=0, le=1)
+    seed: int = Field(0, ge=0, lt=2**63)
 
 
 def sparse_size_for_activity(n_neurons: int, activity: float, *, is_output: bool = False) -> int:
@@ -238,6 +246,13 @@ def load_snn_model(path: str | Path, *, max_activity: float | None = None, activ
         ]
     elif activity is not None:
         raise ConfigError(f"{path}: max_activity: only allowed together with layer_sizes")
+    if not isinstance(run, dict):
+        raise ConfigError(f"{path}: run: expected a [run] table (got {run!r})")
+    if "activity" in run:
+        raise ConfigError(f"{path}: run.activity: not a run setting; the model's maximum activity is the top-level max_activity")
+    machine = run.get("machine")
+    if isinstance(machine, str) and machine.endswith(".toml") and not Path(machine).is_absolute():
+        run = {**run, "machine": str(path.parent / machine)}  # relative to the model file
     try:
         spec = SNNSpec.model_validate(data)
         hints = RunHints.model_validate(run)

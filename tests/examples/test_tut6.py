@@ -228,7 +228,7 @@ def test_simulated_compute_and_exchange_mk2(engine: str, machine_mk2) -> None:
     from mimdsim.engines import simulate
 
     res = simulate(build_tut6_program(machine_mk2, include_host=False), machine_mk2, _engine_or_skip(engine))
-    bd = res.breakdown_cycles()
+    bd = res.tile_mean_cycles()
     # per-tile means: published 3,801.8 / 3,717.6, reconstruction 3,786.0 / 3,716.0
     assert _within(bd["compute"], 3786.0, 3801.8, 0.005)
     assert _within(bd["compute_excl_idle"], 3716.0, 3717.6, 0.005)
@@ -259,7 +259,7 @@ def test_simulated_compute_mk1_variant(engine: str) -> None:
     p = build_tut6_program(m, include_host=False)
     assert p.metadata["split"] == 5
     res = simulate(p, m, _engine_or_skip(engine))
-    bd = res.breakdown_cycles()
+    bd = res.tile_mean_cycles()
     assert abs(bd["compute"] / (5_513_152 / 1216) - 1) <= 0.01  # 4,506 vs 4,533.8
     assert abs(bd["compute_excl_idle"] / (5_334_536 / 1216) - 1) <= 0.01  # 4,383.2 vs 4,386.9
     mul, red = res.supersteps
@@ -279,7 +279,7 @@ def test_full_program_with_host(engine: str, machine_mk2) -> None:
         "reduceCS",
         "device_to_host_out",
     ]
-    bd = res.breakdown_cycles()
+    bd = res.tile_mean_cycles()
     # host link 8.0 GB/s at 1.33 GHz; published 6,663,550.8 (derived from the same profile)
     assert abs(bd["host_exchange"] / 6_663_550.8 - 1) < 0.005
     assert res.supersteps[1].bound == "host_exchange" and res.supersteps[2].bound == "compute"

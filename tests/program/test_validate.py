@@ -100,7 +100,12 @@ _BAD: list[tuple[str, Program, list[str]]] = [
     ("host lengths", _prog(HostCopy("h", np.array([0, 1]), np.array([4]))), ["tiles and nbytes differ in length"]),
     ("host direction", _prog(HostCopy("h", np.array([0]), np.array([4]), "sideways")),  # type: ignore[arg-type]
      ["direction 'sideways' is not 'to_device' or 'from_device'"]),
-    ("repeat negative", _prog(Repeat(-1, ())), ["step 0 ('repeat')", "repeat count -1 must be an integer >= 0"]),
+    ("repeat negative", _prog(Repeat(-1, ())), ["step 0 ('repeat')", "repeat count -1 must be an integer in 0..1,099,511,627,776"]),
+    ("repeat huge", _prog(Repeat(2**50, ())), ["repeat count 1125899906842624 must be an integer in 0.."]),
+    ("vertex cycles huge", _prog(Superstep("s", compute=_cs(VertexBlock("V", [0], [2**62])))), ["vertex cycles 4,611,686,018,427,387,904 is too large", "allowed: 0..1,099,511,627,776"]),
+    ("vertex count huge", _prog(Superstep("s", compute=_cs(VertexBlock("V", [0], [1], [2**40])))), ["vertex count 1,099,511,627,776 is too large"]),
+    ("tensor bytes huge", _prog(tensors=(Tensor("x", [0], [2**63 - 1]),)), ["tensor 'x'", "byte count 9,223,372,036,854,775,807 is too large"]),
+    ("exchange bytes huge", _prog(Superstep("s", exchange=_ex([0], [0, 1], [2], [2**41]))), ["byte count 2,199,023,255,552 is too large"]),
     ("repeat float", _prog(Repeat(2.5, ())), ["repeat count 2.5 must be an integer"]),  # type: ignore[arg-type]
     ("nested", _prog(Superstep("a"), Repeat(2, (Superstep("b"), HostCopy("h", np.array([0]), np.array([-1]))), "loop")),
      ["program 'p': step 1 ('loop') > step 1 ('h')", "byte count -1"]),

@@ -113,6 +113,10 @@ def test_nmnist_errors(tmp_path: Path) -> None:
         read_nmnist_events(bad)
     with pytest.raises(DatasetError, match="no NMNIST files"):
         load_nmnist([], n_timesteps=2, sparse_size=2)
+    empty = tmp_path / "e.bin"
+    empty.write_bytes(b"")
+    with pytest.raises(DatasetError, match="e.bin: empty file"):
+        load_nmnist([empty], n_timesteps=2, sparse_size=2)
 
 
 def write_shd(path: Path, samples: list[tuple[list[float], list[int]]], labels: list[int]) -> Path:
@@ -128,11 +132,11 @@ def write_shd(path: Path, samples: list[tuple[list[float], list[int]]], labels: 
 
 
 def test_load_shd(tmp_path: Path) -> None:
-    path = write_shd(tmp_path / "shd.h5", [([0.01, 0.0102, 0.0125], [699, 3, 3]), ([0.5], [10]), ([], [])], [7, 19, 0])
+    path = write_shd(tmp_path / "shd.h5", [([0.01, 0.0102, 0.0125], [699, 3, 3]), ([0.5], [10]), ([2.0], [0])], [7, 19, 0])
     batch = load_shd(path, n_timesteps=4, sparse_size=2)
     assert batch.labels.tolist() == [7, 19, 0] and batch.ids.shape == (4, 3, 2)
     assert batch.counts[:, 0].tolist() == [2, 0, 1, 0] and batch.ids[0, 0].tolist() == [3, 699]
-    assert batch.ids[2, 0, 0] == 3 and batch.counts[:, 2].tolist() == [0, 0, 0, 0]
+    assert batch.ids[2, 0, 0] == 3 and batch.counts[:, 2].tolist() == [1, 0, 0, 0]
     sub = load_shd(path, n_timesteps=4, sparse_size=2, indices=[1])
     assert sub.labels.tolist() == [19] and sub.counts[0, 0] == 1 and sub.ids[0, 0, 0] == 10
 
@@ -152,6 +156,16 @@ def test_shd_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_shd(tmp_path / "ok.h5", [([0.0], [1])], [0])
     with pytest.raises(DatasetError, match="indices: 3..3 outside 0..0"):
         load_shd(path, n_timesteps=2, sparse_size=2, indices=[3])
+    for samples, words in (
+        ([([], [])], "sample 0: no spikes"),
+        ([([0.0, float("nan")], [1, 2])], "sample 0: spike time nan s is not a finite time >= 0"),
+        ([([0.0, float("inf")], [1, 2])], "spike time inf s"),
+        ([([0.0, -1.0], [1, 2])], "spike time -1.0 s"),
+        ([([0.0], [700])], "sample 0: unit 700 outside 0..699"),
+    ):
+        bad = write_shd(tmp_path / "bad.h5", samples, [0])
+        with pytest.raises(DatasetError, match=words):
+            load_shd(bad, n_timesteps=2, sparse_size=2)
     monkeypatch.setitem(sys.modules, "h5py", None)
     with pytest.raises(DatasetError, match="needs h5py"):
         load_shd(path, n_timesteps=2, sparse_size=2)
