@@ -4,7 +4,6 @@ test per class of bad input."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import shutil
@@ -70,7 +69,7 @@ def _bad_paths(tmp_path: Path) -> list[tuple[str, str]]:
 @pytest.mark.parametrize(
     ("command", "option"),
     [(["snn", *TINY], "--timeline"), (["snn", *TINY], "--save-program"), (["sweep", "nmnist_a_2hidden", "--activities", "0.01"], "--csv"),
-     (["sweep", "nmnist_a_2hidden", "--activities", "0.01"], "--plot")],  # fmt: skip
+     (["sweep", "nmnist_a_2hidden", "--activities", "0.01"], "--plot")],
 )
 def test_output_paths_are_checked_before_the_run(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], option: str
