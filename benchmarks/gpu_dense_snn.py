@@ -7,19 +7,24 @@ analytically (docs/gpu_baseline.md).
 
 Backends:
 
+* ``jax`` (when importable): the paper's loop structure and an ideal program, side by side
+  (``--loop scan|unrolled|both``, default both; benchmarks/_dense_snn_jax.py). ``scan`` is a
+  Keras-style RNN under XLA -- a compiled while loop forward and backward, the input batch
+  copied from the host every step, one threshold -- and is compared with the model's
+  ``tf-keras-xla`` profile; ``unrolled`` is one fused XLA program, compared with ``fused``.
 * ``torch`` (when importable): autograd with the surrogate as a custom autograd function,
-  on CUDA when present (``--device auto``), else CPU. ``--matmul-precision tf32`` lets cuBLAS
-  use TF32 (TensorFlow's default on Ampere, the paper's setting); ``fp32`` turns it off.
+  on CUDA when present (``--device auto``), else CPU; compared with ``fused``.
 * ``numpy``: the same step written out by hand (forward and manual BPTT), float32, on CPU.
-  Used when torch is absent.
 
-Prints the median ms per step over ``--steps`` measured steps (``--warmup`` steps first,
-not counted) and the model's prediction for ``--gpu``. Example::
+``--backend auto`` picks jax, then torch, then numpy. ``--matmul-precision tf32|fp32``
+sets the backend's matmul precision and the model's. Prints the median ms per step over
+``--steps`` measured steps (``--warmup`` steps first, not counted) beside the model's
+prediction for ``--gpu`` under the matching framework profile. Example::
 
     python benchmarks/gpu_dense_snn.py --layers 2312,1466,1466,10 --batch 48 --timesteps 100 \\
-        --steps 5 --device auto --gpu a100 --json
+        --steps 5 --backend jax --gpu a100 --json
 
-``--model-only`` prints only the prediction (no measurement).
+``--model-only`` prints only the predictions (no measurement).
 """
 
 from __future__ import annotations
@@ -37,6 +42,11 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import contextlib
+
+from _dense_snn_jax import LOOPS, import_jax, make_jax_trainer
+
 ALPHA = 0.95  # decay (GSNN PC/CC (LIF state update; KU's dense reference is the same))
 THETA1 = 1.0  # spike threshold
 THETA2 = 0.9  # second threshold: gradient only where V > THETA2 (§1.3)
@@ -45,6 +55,10 @@ INPUT_SCALE = 10.0  # I enters as 10 (1 - alpha) I
 WEIGHT_MUL = 2.0
 LR = 1e-3
 ADAM_B1, ADAM_B2, ADAM_EPS = 0.9, 0.999, 1e-7  # Keras defaults
+JAX_CONSTS = {
+    "alpha": ALPHA, "theta1": THETA1, "theta2": THETA2, "beta": BETA, "input_scale": INPUT_SCALE,
+    "lr": LR, "adam_b1": ADAM_B1, "adam_b2": ADAM_B2, "adam_eps": ADAM_EPS,
+}  # fmt: skip
 
 
 def _parse_layers(text: str) -> list[int]:
@@ -74,13 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--input-spikes", type=int, default=32, help="spiking inputs per sample and time step (NMNIST sparse size 32)"
     )
-    p.add_argument("--backend", choices=["auto", "torch", "numpy"], default="auto")
+    p.add_argument("--backend", choices=["auto", "jax", "torch", "numpy"], default="auto")
+    p.add_argument(
+        "--loop",
+        choices=["scan", "unrolled", "both"],
+        default="both",
+        help="jax: the paper's while loop (scan), one fused program (unrolled) or both",
+    )
     p.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto", help="torch device")
     p.add_argument(
         "--matmul-precision",
         choices=["tf32", "fp32"],
         default="tf32",
-        help="torch: allow TF32 matmuls or not; also the model's setting",
+        help="the backend's matmul precision; also the model's setting",
     )
     p.add_argument("--gpu", default="a100", help="GPU preset or TOML file for the prediction (default a100)")
     p.add_argument("--seed", type=int, default=0)
@@ -307,15 +327,23 @@ def _import_torch() -> Any:
     return torch
 
 
-def predict(args: argparse.Namespace) -> dict[str, Any]:
-    """The analytic model's prediction for the same configuration."""
+def _mimdsim() -> tuple[Any, Any, Any]:
+    """(estimate_gpu_step, load_gpu, snn_from_sizes), from a checkout if mimdsim is not installed."""
     try:
-        from mimdsim.snn.gpu import estimate_gpu_step, load_gpu
-        from mimdsim.snn.spec import snn_from_sizes
-    except ImportError:  # run from a checkout without installing
+        import mimdsim  # noqa: F401
+    except ImportError:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-        from mimdsim.snn.gpu import estimate_gpu_step, load_gpu
-        from mimdsim.snn.spec import snn_from_sizes
+    from mimdsim.snn.gpu import estimate_gpu_step, load_gpu
+    from mimdsim.snn.spec import snn_from_sizes
+
+    return estimate_gpu_step, load_gpu, snn_from_sizes
+
+
+def predict(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The analytic model's prediction for the same configuration, under every framework profile."""
+    estimate_gpu_step, load_gpu, snn_from_sizes = _mimdsim()
+    from mimdsim.snn.gpu_frameworks import FRAMEWORKS
+
     spec = snn_from_sizes(
         args.layers,
         max_activity=0.01,
@@ -325,19 +353,27 @@ def predict(args: argparse.Namespace) -> dict[str, Any]:
         optimizer=args.optimizer,
     )
     gpu = load_gpu(args.gpu, matmul_precision=args.matmul_precision)
-    return estimate_gpu_step(spec, gpu).to_dict()
+    return {fw: estimate_gpu_step(spec, gpu, fw).to_dict() for fw in FRAMEWORKS}
 
 
-def measure(args: argparse.Namespace) -> dict[str, Any]:
-    """Run warm-up plus measured steps on the chosen backend; times in ms."""
-    torch = _import_torch()
+def _trainers(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The runs to time: backend, loop, the model framework they compare with, and a step closure."""
     backend = args.backend
     if backend == "auto":
-        backend = "torch" if torch is not None else "numpy"
-    if backend == "torch" and torch is None:
-        raise SystemExit("gpu_dense_snn: --backend torch: torch is not installed (use --backend numpy)")
+        backend = "jax" if import_jax() is not None else "torch" if _import_torch() is not None else "numpy"
+    if backend in ("jax", "torch") and (import_jax if backend == "jax" else _import_torch)() is None:
+        raise SystemExit(f"gpu_dense_snn: --backend {backend}: {backend} is not installed (use --backend numpy)")
     problem = make_problem(args.layers, args.batch, args.timesteps, args.input_spikes, args.seed)
+    if backend == "jax":
+        runs = []
+        for loop in LOOPS if args.loop == "both" else (args.loop,):
+            fresh = make_problem(args.layers, args.batch, args.timesteps, args.input_spikes, args.seed)
+            step, dev_name, _ = make_jax_trainer(fresh, args.optimizer, loop, args.matmul_precision, JAX_CONSTS)
+            framework = "tf-keras-xla" if loop == "scan" else "fused"
+            runs.append({"backend": "jax", "loop": loop, "framework": framework, "device_name": dev_name, "step": step})
+        return runs
     if backend == "torch":
+        torch = _import_torch()
         device = args.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -345,31 +381,48 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit("gpu_dense_snn: --device cuda: no CUDA device visible to torch")
         step, sync = make_torch_trainer(problem, args.optimizer, device, args.matmul_precision)
         dev_name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
-    else:
-        if args.device == "cuda":
-            raise SystemExit("gpu_dense_snn: --device cuda needs the torch backend")
-        device, dev_name = "cpu", "cpu"
-        step, sync = NumpyTrainer(problem, args.optimizer).step, (lambda: None)
-    loss = float("nan")
-    for _ in range(args.warmup):
-        loss = step()
-    sync()
-    times = []
-    for _ in range(args.steps):
-        t0 = time.perf_counter()
-        loss = step()
-        sync()
-        times.append(1e3 * (time.perf_counter() - t0))
-    med = statistics.median(times)
-    return {
-        "backend": backend,
-        "device": device,
-        "device_name": dev_name,
-        "ms_per_step": med,
-        "ms_per_step_all": times,
-        "samples_per_s": 1e3 * args.batch / med,
-        "loss": loss,
-    }
+
+        def synced() -> float:
+            loss = step()
+            sync()
+            return loss
+
+        return [{"backend": "torch", "loop": "eager", "framework": "fused", "device_name": dev_name, "step": synced}]
+    if args.device == "cuda":
+        raise SystemExit("gpu_dense_snn: --device cuda needs the torch or the jax backend")
+    trainer = NumpyTrainer(problem, args.optimizer)
+    return [{"backend": "numpy", "loop": "python", "framework": "fused", "device_name": "cpu", "step": trainer.step}]
+
+
+def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Warm-up plus measured steps of every run; times in ms."""
+    out = []
+    for run in _trainers(args):
+        step = run.pop("step")
+        loss = float("nan")
+        for _ in range(args.warmup):
+            loss = step()
+        times = []
+        for _ in range(args.steps):
+            t0 = time.perf_counter()
+            loss = step()
+            times.append(1e3 * (time.perf_counter() - t0))
+        med = statistics.median(times)
+        out.append(
+            {**run, "ms_per_step": med, "ms_per_step_all": times, "samples_per_s": 1e3 * args.batch / med, "loss": loss}
+        )
+    return out
+
+
+def _versions() -> dict[str, str]:
+    """Versions of the array libraries that ran (for docs/gpu_baseline.md)."""
+    import importlib.metadata as md
+
+    out = {"python": sys.version.split()[0], "numpy": np.__version__}
+    for name in ("jax", "jaxlib", "torch"):
+        with contextlib.suppress(md.PackageNotFoundError):
+            out[name] = md.version(name)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -395,24 +448,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gpu_dense_snn: {err}", file=sys.stderr)
         return 2
     if not args.model_only:
+        result["versions"] = _versions()
         result["measured"] = measure(args)
+        for run in result["measured"]:
+            run["model_ms_per_step"] = model[run["framework"]]["ms_per_step"]
     result["model"] = model
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     print(f"dense SNN BPTT step: layers {args.layers}, B={args.batch}, T={args.timesteps}, {args.optimizer}")
-    if "measured" in result:
-        m = result["measured"]
+    for m in result.get("measured", []):
         print(
-            f"  measured [{m['backend']} on {m['device_name']}]: {m['ms_per_step']:.3f} ms/step "
-            f"(median of {args.steps}), {m['samples_per_s']:.1f} samples/s"
+            f"  measured [{m['backend']} {m['loop']} on {m['device_name']}]: {m['ms_per_step']:.3f} ms/step "
+            f"(median of {args.steps}), {m['samples_per_s']:.1f} samples/s; model [{m['framework']}] "
+            f"{m['model_ms_per_step']:.3f} ms/step"
         )
-    p = result["model"]
-    print(
-        f"  model [{p['gpu']}, {p['matmul_precision']}]: {p['ms_per_step']:.3f} ms/step, "
-        f"{p['samples_per_s']:.1f} samples/s, {p['dominant']}-dominated (compute {p['compute_bound_ms']:.2f} ms, "
-        f"memory {p['memory_bound_ms']:.2f} ms, launch {p['launch_ms']:.2f} ms, {p['total_launches']} launches)"
-    )
+    for fw, p in model.items():
+        extra = ", ".join(f"{k} {v:.2f} ms" for k, v in p["overhead_ms"].items())
+        print(
+            f"  model [{p['gpu']}, {p['matmul_precision']}, {fw}]: {p['ms_per_step']:.3f} ms/step, "
+            f"{p['samples_per_s']:.1f} samples/s, {p['dominant']}-dominated (compute {p['compute_bound_ms']:.2f} ms, "
+            f"memory {p['memory_bound_ms']:.2f} ms, launch {p['launch_ms']:.2f} ms{', ' + extra if extra else ''}, "
+            f"{p['total_launches']} launches)"
+        )
     return 0
 
 

@@ -64,7 +64,10 @@ def family_a(
             if est.gpu is not None:
                 row["gpu"] = gpu
                 row["gpu_ms_per_step"] = float(est.gpu.ms_per_step)  # type: ignore[attr-defined]
+                row["gpu_framework"] = est.gpu.framework  # type: ignore[attr-defined]
                 row["speedup_vs_gpu"] = est.speedup_vs_gpu
+                row["gpu_ideal_ms_per_step"] = float(est.gpu_ideal.ms_per_step)  # type: ignore[union-attr]
+                row["speedup_vs_gpu_ideal"] = est.speedup_vs_gpu_ideal
             rows.append(row)
     return rows
 
@@ -75,7 +78,8 @@ def markdown(rows: list[dict[str, object]]) -> str:
     head = ["hidden", "act", "S (in, hidden..., out)", "ms/step", "compute", "exchange"]
     head += ["global"] if has_global else []
     head += ["sync", "host", "samples/s"]
-    head += [f"{rows[0].get('gpu', 'gpu')} ms", "speedup"] if has_gpu else []
+    gpu = rows[0].get("gpu", "gpu")
+    head += [f"{gpu} ms ({rows[0].get('gpu_framework')})", "speedup", f"{gpu} ms (fused)", "speedup (fused)"] if has_gpu else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [
@@ -89,7 +93,8 @@ def markdown(rows: list[dict[str, object]]) -> str:
         cells += [f"{r['global_exchange_ms']:.3f}"] if has_global else []
         cells += [f"{r['sync_ms']:.3f}", f"{r['host_ms']:.3f}", f"{r['samples_per_s']:,.0f}"]
         if has_gpu:
-            cells += [f"{r['gpu_ms_per_step']:.2f}", f"{r['speedup_vs_gpu']:.1f}x"]
+            cells += [f"{r['gpu_ms_per_step']:.2f}", f"{r['speedup_vs_gpu']:.1f}x", f"{r['gpu_ideal_ms_per_step']:.2f}",
+                      f"{r['speedup_vs_gpu_ideal']:.1f}x"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

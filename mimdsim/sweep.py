@@ -231,10 +231,13 @@ def snn_points(
     activity_source: str = "functional",
     seed: int = 0,
     on_error: str = "raise",
+    gpu_framework: str | None = None,
+    gpu_precision: str | None = None,
 ) -> list[dict[str, Any]]:
     """The points of :func:`snn_sweep` (models outer, activities inner), paths resolved.
 
-    An activity of ``None`` keeps the model file's ``max_activity``.
+    An activity of ``None`` keeps the model file's ``max_activity``. A bad ``gpu``,
+    ``gpu_framework`` or ``gpu_precision`` is refused here, before any point runs.
     """
     if on_error not in ("raise", "record"):
         raise ConfigError(f"sweep: on_error must be 'raise' or 'record' (got {on_error!r})")
@@ -245,9 +248,18 @@ def snn_points(
     for a in activities:
         if a is not None and (isinstance(a, bool) or not isinstance(a, (int, float)) or not 0 < a <= 1):
             raise ConfigError(f"sweep: activity {a!r} is outside (0, 1]")
+    if gpu is not None:
+        from mimdsim.snn.gpu import load_gpu
+        from mimdsim.snn.gpu_frameworks import profile
+
+        load_gpu(gpu, **({"matmul_precision": gpu_precision} if gpu_precision is not None else {}))
+        if gpu_framework is not None:
+            profile(gpu_framework)
     base = {
         "machine": machine,
         "gpu": gpu,
+        "gpu_framework": gpu_framework,
+        "gpu_precision": gpu_precision,
         "engine": engine,
         "activity_source": activity_source,
         "seed": seed,
@@ -267,7 +279,8 @@ def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
 
     ``point`` keys: ``model`` (name or path), ``activity`` (max activity or ``None``),
     ``machine`` (preset name, path or :class:`~mimdsim.arch.spec.MachineSpec`), ``gpu``
-    (preset name or ``None``), ``engine``, and optionally ``activity_source``
+    (preset name or ``None``), ``engine``, and optionally ``gpu_framework`` (``None``:
+    ``tf-keras-xla``, the paper's), ``gpu_precision`` (``tf32``/``fp32``), ``activity_source``
     (``functional``, ``saturated``, ...; ``parametric`` also needs ``rate``), ``seed``,
     ``on_error`` (``raise``, or ``record``: a :class:`~mimdsim.errors.MimdsimError`
     becomes a row with an ``error`` field).
@@ -287,15 +300,20 @@ def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
       ``max_tile_memory_bytes``, ``n_oom_tiles``;
     * spikes: ``mean_true_spikes`` / ``mean_valid_spikes`` per spike tensor (input first),
       averaged over time steps and samples;
-    * GPU (when ``gpu``): ``gpu_ms_per_step``, ``gpu_samples_per_s``, ``speedup_vs_gpu``
-      (GPU time / IPU time), ``gpu_breakdown`` (``dominant``, ``compute_bound_ms``,
-      ``memory_bound_ms``, ``launch_ms``, ``launches``, ``gflops``, ``gbytes``);
+    * GPU (when ``gpu``): ``gpu_framework``, ``gpu_matmul_precision``, ``gpu_ms_per_step``,
+      ``gpu_samples_per_s``, ``speedup_vs_gpu`` (GPU time / IPU time, the GPU run by
+      ``gpu_framework``), ``gpu_ideal_ms_per_step`` and ``speedup_vs_gpu_ideal`` (the ideal
+      ``fused`` program), ``gpu_breakdown`` (``dominant``, ``compute_bound_ms``,
+      ``memory_bound_ms``, ``launch_ms``, ``launches``, ``gflops``, ``gbytes``, and the
+      framework's terms as ``host_enqueue_ms``, ``loop_sync_ms``, ``graph_launch_ms``,
+      ``input_copy_ms``);
     * ``elapsed_s``: wall time of the point (the only non-deterministic field).
     """
     t0 = time.perf_counter()
     from mimdsim.arch import load_machine
     from mimdsim.engines.result import step_family
     from mimdsim.snn.estimate import estimate_training_step, make_activity
+    from mimdsim.snn.gpu_frameworks import PAPER_FRAMEWORK
     from mimdsim.snn.spec import load_snn_model
 
     on_error = point.get("on_error", "raise")
@@ -318,8 +336,9 @@ def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
         machine = load_machine(point.get("machine", "bow"))
         act, _label = make_activity(spec, point.get("activity_source", "functional"), seed=row["seed"], rate=point.get("rate"))
         est = estimate_training_step(
-            spec, machine, activity_source=act, engine=row["engine"], seed=row["seed"], gpu=point.get("gpu")
-        )
+            spec, machine, activity_source=act, engine=row["engine"], seed=row["seed"], gpu=point.get("gpu"),
+            gpu_framework=point.get("gpu_framework") or PAPER_FRAMEWORK, gpu_precision=point.get("gpu_precision"),
+        )  # fmt: skip
     except MimdsimError as err:
         if on_error != "record":
             raise
@@ -375,21 +394,26 @@ def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
         mean_true_spikes=[float(c.mean()) for c in act.true_counts],
         mean_valid_spikes=[float(c.mean()) for c in act.valid_counts],
     )
-    if est.gpu is not None:
+    if est.gpu is not None and est.gpu_ideal is not None:
         g = est.gpu
         row.update(
-            gpu=g.gpu,  # type: ignore[attr-defined]
-            gpu_ms_per_step=float(g.ms_per_step),  # type: ignore[attr-defined]
-            gpu_samples_per_s=float(g.samples_per_s),  # type: ignore[attr-defined]
-            speedup_vs_gpu=float(est.speedup_vs_gpu),  # type: ignore[arg-type]
+            gpu=g.gpu,
+            gpu_framework=g.framework,
+            gpu_matmul_precision=g.matmul_precision,
+            gpu_ms_per_step=g.ms_per_step,
+            gpu_samples_per_s=g.samples_per_s,
+            speedup_vs_gpu=est.speedup_vs_gpu,
+            gpu_ideal_ms_per_step=est.gpu_ideal.ms_per_step,
+            speedup_vs_gpu_ideal=est.speedup_vs_gpu_ideal,
             gpu_breakdown={
-                "dominant": g.dominant,  # type: ignore[attr-defined]
-                "compute_bound_ms": 1e3 * g.compute_bound_s,  # type: ignore[attr-defined]
-                "memory_bound_ms": 1e3 * g.memory_bound_s,  # type: ignore[attr-defined]
-                "launch_ms": 1e3 * g.launch_s,  # type: ignore[attr-defined]
-                "launches": int(g.total_launches),  # type: ignore[attr-defined]
-                "gflops": g.total_flops / 1e9,  # type: ignore[attr-defined]
-                "gbytes": g.total_bytes / 1e9,  # type: ignore[attr-defined]
+                "dominant": g.dominant,
+                "compute_bound_ms": 1e3 * g.compute_bound_s,
+                "memory_bound_ms": 1e3 * g.memory_bound_s,
+                "launch_ms": 1e3 * g.launch_s,
+                "launches": int(g.total_launches),
+                "gflops": g.total_flops / 1e9,
+                "gbytes": g.total_bytes / 1e9,
+                **{f"{k}_ms": 1e3 * v for k, v in g.overhead},
             },
         )
     row["elapsed_s"] = time.perf_counter() - t0
@@ -409,11 +433,15 @@ def snn_sweep(
     on_error: str = "raise",
     executor: Executor | None = None,
     progress: Callable[[int, int], None] | None = None,
+    gpu_framework: str | None = None,
+    gpu_precision: str | None = None,
 ) -> list[dict[str, Any]]:
     """Estimate every model at every maximum activity on ``machine`` (and the dense GPU baseline).
 
     ``models`` are preset names of ``models/snn/`` or TOML paths; ``activities`` replace
-    each file's ``max_activity`` (``None`` keeps it). Rows (see :func:`snn_point`) come in
+    each file's ``max_activity`` (``None`` keeps it). The GPU runs the step as
+    ``gpu_framework`` does (``None``: the paper's ``tf-keras-xla``); every row also has the
+    speed-up over the ideal ``fused`` program. Rows (see :func:`snn_point`) come in
     the order models x activities. ``processes=2`` halves the wall time of the family (a)
     sweep on a 2-core machine.
 
@@ -423,6 +451,7 @@ def snn_sweep(
         print(mimdsim.report.tables.pivot_table(rows))
     """
     points = snn_points(
-        models, activities, machine, gpu, engine, activity_source=activity_source, seed=seed, on_error=on_error
-    )
+        models, activities, machine, gpu, engine, activity_source=activity_source, seed=seed, on_error=on_error,
+        gpu_framework=gpu_framework, gpu_precision=gpu_precision,
+    )  # fmt: skip
     return run_sweep(points, snn_point, processes=processes, executor=executor, progress=progress)

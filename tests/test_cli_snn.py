@@ -47,9 +47,19 @@ def test_snn_table_and_gpu_comparison(capsys: pytest.CaptureFixture[str]) -> Non
     rc, out, _ = _run(capsys, "snn", *TINY, "--compare-gpu", "a100")
     assert rc == 0
     assert "Critical-path breakdown" in out and "Top 5 supersteps" in out and "speed-up" in out
+    assert "tf-keras-xla" in out and "GPU ideal" in out  # the paper's baseline and the ideal program
     rc, out, _ = _run(capsys, "snn", *TINY, "--compare-gpu", "h100", "--json")
     data = json.loads(out)
+    assert data["gpu_framework"] == "tf-keras-xla" and data["gpu_matmul_precision"] == "tf32"
     assert data["speedup_vs_gpu"] == pytest.approx(data["gpu_ms_per_step"] / data["ms_per_step"])
+    assert data["speedup_vs_gpu_ideal"] == pytest.approx(data["gpu_ideal_ms_per_step"] / data["ms_per_step"])
+    assert set(data["gpu_overhead_ms"]) == {"host_enqueue", "loop_sync", "input_copy"}
+    rc, out, _ = _run(capsys, "snn", *TINY, "--compare-gpu", "h100", "--gpu-framework", "cuda-graph", "--gpu-precision", "fp32", "--json")
+    graph = json.loads(out)
+    assert (graph["gpu_framework"], graph["gpu_matmul_precision"]) == ("cuda-graph", "fp32")
+    assert set(graph["gpu_overhead_ms"]) == {"graph_launch", "input_copy"}
+    rc, out, err = _run(capsys, "snn", *TINY, "--compare-gpu", "a100", "--gpu-framework", "keras")
+    assert rc == 2 and out == "" and "'keras' is not one of tf-keras-xla, cuda-graph, fused" in err
 
 
 def test_activity_sets_sparse_sizes(capsys: pytest.CaptureFixture[str]) -> None:

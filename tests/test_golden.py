@@ -25,7 +25,9 @@ def estimate(name: str) -> dict[str, Any]:
     est = estimate_training_step(spec, machine, neurons_per_tile=hints.neurons_per_tile, seed=hints.seed, gpu="a100")
     d = est.to_dict()
     out = {k: d[k] for k in KEYS}
+    out["gpu_framework"] = d["gpu_framework"]
     out["gpu_ms_per_step"] = round(float(d["gpu_ms_per_step"]), 6)
+    out["gpu_ideal_ms_per_step"] = round(float(d["gpu_ideal_ms_per_step"]), 6)
     out["top_supersteps"] = [t["name"] for t in d["top_supersteps"]]  # type: ignore[union-attr]
     return out
 

@@ -172,6 +172,8 @@ def test_snn_point_matches_estimate_training_step(tiny: Path, small_bow) -> None
     assert row["ipu_ms_per_step"] == pytest.approx(est.ms_per_step)
     assert row["gpu_ms_per_step"] == pytest.approx(est.gpu.ms_per_step)  # type: ignore[union-attr]
     assert row["speedup_vs_gpu"] == pytest.approx(est.speedup_vs_gpu)
+    assert row["gpu_framework"] == "tf-keras-xla" and row["speedup_vs_gpu_ideal"] == pytest.approx(est.speedup_vs_gpu_ideal)
+    assert row["gpu_breakdown"]["loop_sync_ms"] == pytest.approx(2 * spec.n_timesteps * 15e-3)
     assert sum(row["breakdown_cycles"].values()) == row["ipu_cycles_per_step"]
     assert sum(row["phase_cycles"].values()) == row["ipu_cycles_per_step"]
     assert sum(row["cycles_by_critical_layer"].values()) == row["ipu_cycles_per_step"]
@@ -181,6 +183,15 @@ def test_snn_point_matches_estimate_training_step(tiny: Path, small_bow) -> None
     assert all(t <= v for t, v in zip(row["mean_true_spikes"], row["mean_valid_spikes"], strict=True))
     assert row["gpu_breakdown"]["launches"] == est.gpu.total_launches  # type: ignore[union-attr]
     assert pickle.loads(pickle.dumps(row)) == row
+
+
+def test_snn_points_refuse_a_bad_gpu_setting_first(tiny: Path) -> None:
+    with pytest.raises(ConfigError, match="is not one of tf-keras-xla"):
+        snn_points([tiny], [0.1], gpu="a100", gpu_framework="xla")
+    with pytest.raises(ConfigError, match="matmul_precision"):
+        snn_points([tiny], [0.1], gpu="a100", gpu_precision="fp16")
+    (p,) = snn_points([tiny], [0.1], gpu="a100", gpu_framework="fused")
+    assert p["gpu_framework"] == "fused" and p["gpu_precision"] is None
 
 
 def test_snn_point_without_gpu_and_file_activity(tiny: Path, small_bow) -> None:  # type: ignore[no-untyped-def]

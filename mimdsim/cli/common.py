@@ -49,6 +49,38 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print exactly one JSON object instead of tables")
 
 
+def _gpu_framework(text: str) -> str:
+    from mimdsim.snn.gpu_frameworks import profile
+
+    try:
+        return profile(text).name
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("gpu framework: ")) from None
+
+
+def add_gpu_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None) -> None:
+    """``--compare-gpu``, ``--gpu-framework`` and ``--gpu-precision`` (docs/gpu_baseline.md)."""
+    p.add_argument(
+        "--compare-gpu", default=default, metavar="GPU",
+        help="also estimate the dense step on a GPU preset (a100, a100_80gb, h100) or TOML file and the speed-ups"
+        + (f" (default {default})" if default else ""),
+    )
+    p.add_argument(
+        "--gpu-framework", type=_gpu_framework, default=None, metavar="NAME",
+        help="how the GPU runs the step: tf-keras-xla (the paper's baseline; default), cuda-graph or fused "
+        "(the speed-up over the ideal fused program is reported too)",
+    )
+    p.add_argument("--gpu-precision", choices=("tf32", "fp32"), help="matmul precision of the GPU (default: the preset's, tf32)")
+
+
+def gpu_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`mimdsim.snn.estimate.estimate_training_step` for the GPU options."""
+    out: dict[str, Any] = {"gpu": args.compare_gpu, "gpu_precision": args.gpu_precision}
+    if args.gpu_framework is not None:
+        out["gpu_framework"] = args.gpu_framework
+    return out
+
+
 def machine_of(args: argparse.Namespace) -> MachineSpec:
     return load_machine(args.machine, **dict(args.overrides))  # a key set twice: the last wins
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mimdsim.cli.common import SubParsers, add_engine_options, add_machine_options, machine_of, progress_wanted
+from mimdsim.cli.common import SubParsers, add_engine_options, add_gpu_options, add_machine_options, machine_of, progress_wanted
 from mimdsim.cli.run import report
 from mimdsim.cli.snn import snn_main
 
@@ -25,7 +25,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from mimdsim.cli import build_parser
 
     snn_args = build_parser().parse_args(
-        ["snn", str(models_dir() / "snn" / DEMO_MODEL), "--machine", args.machine, "--engine", args.engine, "--compare-gpu", "a100"]
+        ["snn", str(models_dir() / "snn" / DEMO_MODEL), "--machine", args.machine, "--engine", args.engine]
+        + ["--compare-gpu", args.compare_gpu]
+        + (["--gpu-framework", args.gpu_framework] if args.gpu_framework else [])
+        + (["--gpu-precision", args.gpu_precision] if args.gpu_precision else [])
         + [f"--set={k}={v}" for k, v in args.overrides]
         + (["--json"] if args.json else [])
     )
@@ -40,6 +43,7 @@ def add_demo_parser(sub: SubParsers) -> None:
     )
     add_machine_options(p, "bow")
     add_engine_options(p)
+    add_gpu_options(p, "a100")
     p.add_argument("--bsp", action="store_true", help="run the built-in BSP program (a 2D Jacobi solve) instead of the SNN estimate")
     p.set_defaults(func=_cmd_demo)
 

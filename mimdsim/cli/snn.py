@@ -7,8 +7,10 @@ from typing import Any
 
 from mimdsim.cli.common import (
     SubParsers,
+    add_gpu_options,
     check_outputs,
     float_values,
+    gpu_settings,
     layer_list,
     nonnegative_int,
     parse_set,
@@ -88,7 +90,7 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
         input_rate=args.input_rate,
         input_data=args.input_data,
         timeline=bool(args.timeline),
-        gpu=args.compare_gpu,
+        **gpu_settings(args),
         allow_oom=args.allow_oom,
         options=LoweringOptions(lowering=args.lowering),
         max_steps=args.max_steps,
@@ -157,7 +159,7 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
         "--input-data", metavar="PATH",
         help="drive the functional model with the first B samples of a dataset you hold: an SHD .h5 file or a folder of NMNIST .bin files",
     )
-    r.add_argument("--compare-gpu", metavar="GPU", help="also estimate the dense step on a GPU preset (a100, a100_80gb, h100) and the speed-up")
+    add_gpu_options(r, None)
     r.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory (listed in oom_tiles)")
     r.add_argument("--save-program", metavar="PATH.json[.gz]", help="also save the lowered BSP program (replay it with `mimdsim run`)")
     r.add_argument("--timeline", metavar="PATH.json[.gz]", help="also write the step's timeline for ui.perfetto.dev (needs the des engine, the default with it; docs/timeline_format.md)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mimdsim.arch import load_machine
-from mimdsim.cli.common import SubParsers, check_outputs, float_values, parse_set, positive_int, print_json
+from mimdsim.cli.common import SubParsers, add_gpu_options, check_outputs, float_values, parse_set, positive_int, print_json
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import MimdsimError
 
@@ -30,7 +30,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     machine = load_machine(args.machine, **dict(args.overrides))
     rows = snn_sweep(
         models, activities, machine, args.compare_gpu, args.engine, processes=args.processes,
-        activity_source=args.activity_source, seed=args.seed,
+        activity_source=args.activity_source, seed=args.seed, gpu_framework=args.gpu_framework,
+        gpu_precision=args.gpu_precision,
     )
     if args.csv:
         write_text(args.csv, format_table(rows, SNN_COLUMNS, "csv"), what="--csv")
@@ -59,7 +60,7 @@ def add_sweep_parser(sub: SubParsers) -> None:
     p.add_argument("--machine", "-m", default="bow", metavar="NAME|PATH.toml", help="machine preset or TOML file (default bow)")
     p.add_argument("--set", dest="overrides", action="append", type=parse_set, default=[], metavar="KEY=VALUE", help="override a machine field (repeatable)")
     p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=DEFAULT_ENGINE, help=f"simulation engine (default {DEFAULT_ENGINE})")
-    p.add_argument("--compare-gpu", default="a100", metavar="GPU", help="GPU preset of the dense baseline (default a100)")
+    add_gpu_options(p, "a100")
     p.add_argument("--activity-source", default="functional", choices=("functional", "saturated"), help="spike counts (default functional)")
     p.add_argument("--seed", type=int, default=0, help="seed of the functional model (default 0)")
     p.add_argument("--processes", type=positive_int, default=1, help="worker processes (default 1)")

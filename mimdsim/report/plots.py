@@ -9,10 +9,12 @@ reports can check the figure's content without looking at pixels; the matching
 ``*_data`` function computes that data without matplotlib.
 
 * :func:`plot_speedup_vs_activity`: the paper-style figure, speed-up over the GPU vs
-  maximum activity (log x), one line per depth, the paper's 5-10x band shaded and its
-  "up to 38x" marked.
+  maximum activity (log x), one line per depth -- solid over the GPU as the paper ran it
+  (the rows' ``gpu_framework``), dashed over the ideal fused GPU program -- the paper's
+  5-10x band shaded and its "up to 38x" marked.
 * :func:`plot_breakdown`: stacked critical-path bars per sweep point, IPU (compute,
-  exchange, sync, ...) next to the dense GPU step (compute-bound, memory-bound, launch).
+  exchange, sync, ...) next to the dense GPU step (compute-bound, memory-bound, launch,
+  and the framework's host enqueue, loop syncs, graph launch and input copy).
 """
 
 from __future__ import annotations
@@ -48,8 +50,10 @@ __all__ = [
 IPU_CATEGORIES: tuple[str, ...] = ("compute", "exchange", "global_exchange", "host_exchange", "sync")
 """Critical-path categories of the IPU step (``RunResult.critical_path_cycles``)."""
 
-GPU_CATEGORIES: tuple[str, ...] = ("compute_bound_ms", "memory_bound_ms", "launch_ms")
-"""Disjoint parts of the dense GPU step (``GpuEstimate``)."""
+GPU_CATEGORIES: tuple[str, ...] = (
+    "compute_bound_ms", "memory_bound_ms", "launch_ms", "host_enqueue_ms", "loop_sync_ms", "graph_launch_ms", "input_copy_ms",
+)  # fmt: skip
+"""Disjoint parts of the dense GPU step (``GpuEstimate``: the kernels' terms, then the framework's)."""
 
 _COLORS = {
     "compute": "#4477aa",
@@ -60,6 +64,10 @@ _COLORS = {
     "compute_bound_ms": "#228833",
     "memory_bound_ms": "#66ccee",
     "launch_ms": "#999933",
+    "host_enqueue_ms": "#882255",
+    "loop_sync_ms": "#ddcc77",
+    "graph_launch_ms": "#44aa99",
+    "input_copy_ms": "#661100",
 }
 
 
@@ -71,6 +79,8 @@ class SpeedupSeries:
     label: str
     activities: tuple[float, ...]
     speedups: tuple[float, ...]
+    ideal_speedups: tuple[float, ...] = ()
+    """Over the ideal GPU program (``speedup_vs_gpu_ideal``), when every point has one."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,8 @@ class SpeedupFigure:
     machine: str
     gpu: str
     title: str
+    framework: str = ""
+    """How the GPU runs the step in ``speedups`` (the rows' ``gpu_framework``)."""
 
     @property
     def max_point(self) -> tuple[int, float, float]:
@@ -120,14 +132,19 @@ def speedup_series(rows: Sequence[Mapping[str, Any]]) -> list[SpeedupSeries]:
     >>> speedup_series(rows)[0].activities
     (0.01, 0.1)
     """
-    groups: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    groups: dict[int, list[tuple[float, float, float | None]]] = defaultdict(list)
     for r in _usable(rows, "depth", "activity", "speedup_vs_gpu"):
-        groups[int(r["depth"])].append((float(r["activity"]), float(r["speedup_vs_gpu"])))
+        ideal = r.get("speedup_vs_gpu_ideal")
+        groups[int(r["depth"])].append((float(r["activity"]), float(r["speedup_vs_gpu"]), None if ideal is None else float(ideal)))
     out = []
     for depth in sorted(groups):
-        pts = sorted(groups[depth])
+        pts = sorted(groups[depth], key=lambda p: p[0])
+        ideal = tuple(i for _, _, i in pts if i is not None)
         out.append(
-            SpeedupSeries(depth, f"{depth} hidden layers", tuple(a for a, _ in pts), tuple(v for _, v in pts))
+            SpeedupSeries(
+                depth, f"{depth} hidden layers", tuple(a for a, _, _ in pts), tuple(v for _, v, _ in pts),
+                ideal if len(ideal) == len(pts) else (),
+            )
         )
     return out
 
@@ -164,7 +181,7 @@ def speedup_figure_data(
     return SpeedupFigure(
         None if path is None else Path(path), tuple(series), (float(band[0]), float(band[1])),
         (float(PAPER_BAND_ACTIVITIES[0]), float(PAPER_BAND_ACTIVITIES[1])), float(peak), float(peak_activity), machine, gpu,
-        title,
+        title, _one(used, "gpu_framework") if any("gpu_framework" in r for r in used) else "",
     )
 
 
@@ -224,20 +241,24 @@ def plot_speedup_vs_activity(
     a0, a1 = data.band_activities
     ax.axvspan(a0, a1, ymax=0.02, color="#888888", zorder=0, label=f"paper's typical max activity, {a0:g}-{a1:g}")
     markers = "osD^vP*X"
+    over = f" (GPU as {data.framework})" if data.framework else ""
     for i, s in enumerate(data.series):
-        ax.plot(s.activities, s.speedups, marker=markers[i % len(markers)], label=f"mimdsim, {s.label}", zorder=3)
+        (line,) = ax.plot(s.activities, s.speedups, marker=markers[i % len(markers)], label=f"mimdsim, {s.label}{over}", zorder=3)
+        if s.ideal_speedups:
+            ax.plot(s.activities, s.ideal_speedups, marker=markers[i % len(markers)], markerfacecolor="none", linestyle="--",
+                    color=line.get_color(), label=f"mimdsim, {s.label} (GPU as the ideal fused program)", zorder=3)
     ax.plot([data.peak_activity], [data.peak], marker="*", markersize=16, color="#cc3311", linestyle="none",
             label=f"paper: up to {data.peak:g}x (setting not published)", zorder=4)
     ax.axhline(1.0, color="black", linewidth=0.6, zorder=1)
     ax.set_xscale("log")
     ax.set_xlim(lo, hi)
-    top = max([data.peak, data.band[1]] + [v for s in data.series for v in s.speedups])
+    top = max([data.peak, data.band[1]] + [v for s in data.series for v in s.speedups + s.ideal_speedups])
     ax.set_ylim(0, top * 1.12)
     ax.set_xlabel("maximum activity (fraction of neurons allowed to spike per step; log scale)")
     ax.set_ylabel(f"speed-up over {data.gpu} (training step time ratio)")
     ax.set_title(data.title, fontsize=10)
     ax.grid(True, which="both", linewidth=0.3, alpha=0.6)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     _save(fig, path)
     return data

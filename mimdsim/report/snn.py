@@ -36,9 +36,17 @@ def format_snn_estimate(est: SNNEstimate) -> str:
     ]
     if est.gpu is not None:
         gpu = est.gpu
+        terms = ", ".join(f"{k.replace('_', ' ')} {1e3 * v:.3g} ms" for k, v in gpu.overhead)
         lines.append(
-            f"GPU        {gpu.gpu} (dense, analytic model): {gpu.ms_per_step:.4g} ms/step, "  # type: ignore[attr-defined]
-            f"{gpu.samples_per_s:,.0f} samples/s ({gpu.dominant}-bound) -> speed-up {est.speedup_vs_gpu:.2f}x"  # type: ignore[attr-defined]
+            f"GPU        {gpu.gpu}, {gpu.framework}, {gpu.matmul_precision} (dense, analytic model): {gpu.ms_per_step:.4g} ms/step, "
+            f"{gpu.samples_per_s:,.0f} samples/s ({gpu.dominant}-bound{'; ' + terms if terms else ''}) "
+            f"-> speed-up {est.speedup_vs_gpu:.2f}x"
+        )
+    if est.gpu_ideal is not None and est.gpu is not None and est.gpu_ideal.framework != est.gpu.framework:
+        ideal = est.gpu_ideal
+        lines.append(
+            f"GPU ideal  {ideal.gpu}, {ideal.framework} program: {ideal.ms_per_step:.4g} ms/step "
+            f"-> speed-up {est.speedup_vs_gpu_ideal:.2f}x"
         )
     cap = m.memory_bytes_per_tile
     mem = est.ledger.max_tile_bytes

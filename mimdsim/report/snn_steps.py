@@ -11,10 +11,10 @@ Keys (PC, PF, CC, S2D, KI, MI, PL) are those of docs/sources.md.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
+from mimdsim.report.pages import replace_block
 from mimdsim.snn.estimate import SNNEstimate
 
 __all__ = ["STEP_SOURCES", "step_rows", "steps_markdown", "update_page"]
@@ -124,13 +124,9 @@ def estimate_for(lowering: str) -> SNNEstimate:
 def update_page(text: str, lowerings: tuple[str, ...] = ("poplar", "fused")) -> str:
     """``text`` with the blocks between each ``<!-- steps:L -->`` / ``<!-- /steps:L -->`` pair regenerated."""
     for low in lowerings:
-        pat = re.compile(rf"(<!-- steps:{low} -->\n).*?(<!-- /steps:{low} -->)", re.DOTALL)
-        if not pat.search(text):
+        if f"<!-- steps:{low} -->" not in text:  # before the estimate
             raise ValueError(f"the page has no <!-- steps:{low} --> ... <!-- /steps:{low} --> block")
-        table = steps_markdown(estimate_for(low))
-        m = pat.search(text)
-        assert m is not None
-        text = text[: m.start()] + m.group(1) + table + "\n" + m.group(2) + text[m.end() :]
+        text = replace_block(text, f"steps:{low}", steps_markdown(estimate_for(low)))
     return text
 
 

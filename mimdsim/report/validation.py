@@ -29,7 +29,6 @@ Regenerate (deterministic; about 1-2 minutes with 2 processes)::
 from __future__ import annotations
 
 import argparse
-import itertools
 import math
 import os
 import sys
@@ -38,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mimdsim.report import PAPER_BAND_ACTIVITIES, PAPER_SOURCE, PAPER_SPEEDUP_BAND, PAPER_SPEEDUP_MAX
+from mimdsim.report import PAPER_SOURCE, PAPER_SPEEDUP_BAND, PAPER_SPEEDUP_MAX
 from mimdsim.report.tables import Column, markdown_table, pivot_table
 from mimdsim.report.validation_model import (
     before_after_rows,
@@ -47,7 +46,16 @@ from mimdsim.report.validation_model import (
     flagged_fields,
     flagged_table,
 )
-from mimdsim.sweep import PAPER_FAMILY_A_ACTIVITIES, PAPER_FAMILY_A_MODELS, snn_sweep
+from mimdsim.report.validation_rows import band_error
+from mimdsim.report.validation_rows import row as _row
+from mimdsim.report.validation_speedup import (
+    family_a_sweep,
+    framework_speedups,
+    framework_table,
+    speedup_findings,
+    speedup_rows,
+)
+from mimdsim.sweep import PAPER_FAMILY_A_ACTIVITIES, PAPER_FAMILY_A_MODELS
 
 if TYPE_CHECKING:
     from mimdsim.program.ir import Program
@@ -63,6 +71,8 @@ __all__ = [
     "family_a_sweep",
     "speedup_rows",
     "speedup_findings",
+    "framework_speedups",
+    "framework_table",
     "build_report",
     "validation_page",
     "write_validation",
@@ -76,37 +86,6 @@ QUICK_MODELS: tuple[str, ...] = ("nmnist_a_2hidden", "nmnist_a_5hidden")
 QUICK_ACTIVITIES: tuple[float, ...] = (0.005, 0.1)
 """... at the sparsest activity and at the top of the paper's 1-10 % range."""
 
-
-
-def _row(section: str, quantity: str, source: str, config: str, mimdsim: Any, published: Any, unit: str, why: str, rel: float | str | None = "auto") -> dict[str, Any]:
-    if rel == "auto":
-        rel = None
-        if isinstance(mimdsim, (int, float)) and isinstance(published, (int, float)):
-            rel = 0.0 if published == mimdsim else (None if published == 0 else (mimdsim - published) / published)
-    return {
-        "section": section,
-        "quantity": quantity,
-        "source": source,
-        "configuration": config,
-        "mimdsim": mimdsim,
-        "published": published,
-        "unit": unit,
-        "rel_error": rel,
-        "explanation": why,
-    }
-
-
-def band_error(value: float, lo: float, hi: float) -> float:
-    """Relative distance from ``value`` to the band ``[lo, hi]``: 0 inside, ``(v-lo)/lo`` below, ``(v-hi)/hi`` above.
-
-    >>> band_error(7.0, 5, 10), band_error(4.0, 5, 10), band_error(12.0, 5, 10)
-    (0.0, -0.2, 0.2)
-    """
-    if value < lo:
-        return (value - lo) / lo
-    if value > hi:
-        return (value - hi) / hi
-    return 0.0
 
 
 # ---------------------------------------------------------------------------
@@ -244,243 +223,6 @@ def hardware_rows(engine: str = "fast") -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------
-# 3. The paper's speed-up
-# ---------------------------------------------------------------------------
-def family_a_sweep(
-    models: Sequence[str] = PAPER_FAMILY_A_MODELS,
-    activities: Sequence[float] = PAPER_FAMILY_A_ACTIVITIES,
-    *,
-    machine: str = "bow",
-    gpu: str = "a100",
-    engine: str = "fast",
-    processes: int | None = 1,
-) -> list[dict[str, Any]]:
-    """The family (a) sweep of the comparison: :func:`mimdsim.sweep.snn_sweep` rows."""
-    return snn_sweep(list(models), list(activities), machine, gpu, engine, processes=processes)
-
-
-def _in_band_activity(a: float) -> bool:
-    return PAPER_BAND_ACTIVITIES[0] - 1e-12 <= a <= PAPER_BAND_ACTIVITIES[1] + 1e-12
-
-
-def _top_text(r: Mapping[str, Any], n: int = 3) -> str:
-    parts = []
-    for t in r["top_supersteps"][:n]:
-        parts.append(f"{t['name']} {100 * t['share']:.0f} % ({t['bound']}-bound, critical tile holds {t['critical_layer']} neurons)")
-    return "; ".join(parts)
-
-
-def _gpu_text(r: Mapping[str, Any]) -> str:
-    g = r["gpu_breakdown"]
-    ms = r["gpu_ms_per_step"]
-    return (f"GPU {ms:.2f} ms: launch {100 * g['launch_ms'] / ms:.0f} % ({g['launches']:,} launches), "
-            f"memory-bound {100 * g['memory_bound_ms'] / ms:.0f} %, compute-bound {100 * g['compute_bound_ms'] / ms:.0f} %")
-
-
-def _config(r: Mapping[str, Any]) -> str:
-    return (f"{r['model']}: layers {'-'.join(map(str, r['layers']))}, sparse sizes {'-'.join(map(str, r['sparse_sizes']))}, "
-            f"B={r['batch_size']}, T={r['n_timesteps']}; 1 {r['machine']} IPU ({r['neurons_per_tile']} neurons/tile) vs "
-            f"{r['gpu']}; engine {r['engine']}; activity {r['activity_source']}")
-
-
-def speedup_rows(sweep_rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per sweep point (speed-up vs the band or, outside 1-10 % activity, no published figure),
-    plus one row for the largest speed-up vs the paper's "up to 38x"."""
-    S = "speedup"
-    lo, hi = PAPER_SPEEDUP_BAND
-    out: list[dict[str, Any]] = []
-    usable = [r for r in sweep_rows if "error" not in r and r.get("speedup_vs_gpu") is not None]
-    for r in sweep_rows:
-        q = f"speed-up over the A100, {r.get('depth', '?')} hidden layers, max activity {r['activity']:g}"
-        if "error" in r:
-            out.append(_row(S, q, PAPER_SOURCE, str(r.get("model")), None, None, "x", f"not estimated: {r['error']}", None))
-            continue
-        x = float(r["speedup_vs_gpu"])
-        T = r["n_timesteps"]
-        ipu = (f"IPU {r['ipu_ms_per_step']:.3f} ms ({r['ipu_cycles_per_step'] / T:,.0f} cycles per time step): {_top_text(r)}")
-        if _in_band_activity(float(r["activity"])):
-            err = band_error(x, lo, hi)
-            verdict = "inside the band" if err == 0 else (f"below the band ({100 * err:+.0f} %)" if err < 0 else f"above the band ({100 * err:+.0f} %)")
-            out.append(_row(S, q, f"{PAPER_SOURCE}: 5-10x at max activity 1-10 %", _config(r), x, f"{lo:g}-{hi:g}", "x",
-                            f"{verdict}. {ipu}. {_gpu_text(r)}", err))
-        else:
-            out.append(_row(S, q, f"{PAPER_SOURCE}: no figure for this setting", _config(r), x, None, "x",
-                            f"outside the 1-10 % range of the band. {ipu}. {_gpu_text(r)}", None))
-    if usable:
-        best = max(usable, key=lambda r: float(r["speedup_vs_gpu"]))
-        x = float(best["speedup_vs_gpu"])
-        sparsest = min(float(r["activity"]) for r in usable)
-        deepest = max(int(r["depth"]) for r in usable)
-        where = "the sparsest and deepest setting" if (float(best["activity"]) == sparsest and int(best["depth"]) == deepest) else (
-            f"NOT the sparsest and deepest setting (sparsest {sparsest:g}, deepest {deepest})")
-        need_ipu = best["gpu_ms_per_step"] / PAPER_SPEEDUP_MAX
-        why = (f"largest of the grid at {best['depth']} hidden layers, max activity {best['activity']:g}: {where}. "
-               f"38x would need an IPU step of {need_ipu:.3f} ms ({need_ipu / best['ipu_ms_per_step'] * 100:.0f} % of the "
-               f"simulated {best['ipu_ms_per_step']:.3f} ms) or a GPU step of {PAPER_SPEEDUP_MAX * best['ipu_ms_per_step']:.1f} ms "
-               f"({PAPER_SPEEDUP_MAX / x:.1f}x the modelled {best['gpu_ms_per_step']:.2f} ms); see the findings")
-        out.append(_row(S, "largest speed-up over the A100", f"{PAPER_SOURCE}: 'up to 38x' at higher sparsity (setting not published)",
-                        _config(best), x, PAPER_SPEEDUP_MAX, "x", why))
-    return out
-
-
-def speedup_findings(sweep_rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Bullet points (Markdown) on the band, the trends, the largest speed-up and what bounds each side.
-
-    Every statement is computed from ``sweep_rows``: a reversed trend or an in-band
-    result changes the text.
-    """
-    rows = [r for r in sweep_rows if "error" not in r and r.get("speedup_vs_gpu") is not None]
-    if not rows:
-        return ["No sweep point has a speed-up (every point failed or no GPU was given)."]
-    lo, hi = PAPER_SPEEDUP_BAND
-    out: list[str] = []
-    band = [r for r in rows if _in_band_activity(float(r["activity"]))]
-    inside = [r for r in band if band_error(float(r["speedup_vs_gpu"]), lo, hi) == 0]
-    below = [r for r in band if float(r["speedup_vs_gpu"]) < lo]
-    above = [r for r in band if float(r["speedup_vs_gpu"]) > hi]
-
-    def pt(r: Mapping[str, Any]) -> str:
-        return f"{r['depth']}L/{r['activity']:g} ({float(r['speedup_vs_gpu']):.2f}x)"
-
-    if band:
-        xs = [float(r["speedup_vs_gpu"]) for r in band]
-        text = (f"**Band.** At max activity {PAPER_BAND_ACTIVITIES[0]:g}-{PAPER_BAND_ACTIVITIES[1]:g}, {len(inside)} of {len(band)} "
-                f"settings fall inside the paper's {lo:g}-{hi:g}x; the simulated range is {min(xs):.2f}-{max(xs):.2f}x.")
-        if below:
-            text += " Below the band: " + ", ".join(pt(r) for r in below) + "."
-        if above:
-            text += " Above the band: " + ", ".join(pt(r) for r in above) + "."
-        per_depth = sorted({int(r["depth"]) for r in band})
-        text += " Inside, per depth: " + ", ".join(
-            f"{d}L {sum(int(r['depth']) == d for r in inside)}/{sum(int(r['depth']) == d for r in band)}" for d in per_depth
-        ) + "."
-        if inside and not below and not above:
-            text += " The model reproduces the band."
-        out.append(text)
-
-    depths = sorted({int(r["depth"]) for r in rows})
-    acts = sorted({float(r["activity"]) for r in rows})
-    cell = {(int(r["depth"]), float(r["activity"])): r for r in rows}
-    falls = all(
-        all(float(cell[d, a1]["speedup_vs_gpu"]) >= float(cell[d, a2]["speedup_vs_gpu"]) for a1, a2 in itertools.pairwise(acts) if (d, a1) in cell and (d, a2) in cell)
-        for d in depths
-    )
-    grows = all(
-        all(float(cell[d1, a]["speedup_vs_gpu"]) <= float(cell[d2, a]["speedup_vs_gpu"]) for d1, d2 in itertools.pairwise(depths) if (d1, a) in cell and (d2, a) in cell)
-        for a in acts
-    )
-    ipu_falls = all(
-        all(float(cell[d1, a]["ipu_ms_per_step"]) >= float(cell[d2, a]["ipu_ms_per_step"]) for d1, d2 in itertools.pairwise(depths) if (d1, a) in cell and (d2, a) in cell)
-        for a in acts
-    )
-    gpu_grows = all(
-        float(cell[d1, a]["gpu_ms_per_step"]) < float(cell[d2, a]["gpu_ms_per_step"])
-        for a in acts for d1, d2 in itertools.pairwise(depths) if (d1, a) in cell and (d2, a) in cell
-    )
-    text = "**Trends.** " + (
-        "For every depth the speed-up grows as max activity falls (the paper's trend: the GPU's dense step does not depend on "
-        "activity, the IPU's sparse step does). " if falls else "The speed-up does NOT grow monotonically as activity falls for every depth. "
-    )
-    if len(depths) > 1:
-        text += "At every activity it grows with depth" if grows else "It does NOT grow with depth at every activity"
-        why = []
-        if gpu_grows:
-            why.append("with the hidden neurons fixed at ~2942, deeper nets launch more GPU kernels (T(5L-1)+2L+4 launches), so the "
-                       "dense step gets longer")
-        if ipu_falls:
-            why.append("the IPU step gets shorter: each layer is narrower, so its sparse size at the same max activity is smaller, "
-                       "and the layers run concurrently on disjoint tiles")
-        text += (": " + "; ".join(why) + "." if why else ".")
-    out.append(text)
-
-    best = max(rows, key=lambda r: float(r["speedup_vs_gpu"]))
-    x = float(best["speedup_vs_gpu"])
-    is_corner = float(best["activity"]) == acts[0] and int(best["depth"]) == depths[-1]
-    out.append(
-        f"**Largest speed-up.** {x:.2f}x at {best['depth']} hidden layers, max activity {best['activity']:g} "
-        + ("(the sparsest and deepest setting of the grid; the paper places its maximum at 'higher activation sparsity')" if is_corner
-           else "(NOT the sparsest and deepest setting of the grid)")
-        + f": {PAPER_SPEEDUP_MAX / x:.1f}x short of the paper's 'up to {PAPER_SPEEDUP_MAX:g}x'."
-    )
-
-    # why the IPU does not get faster: the floor at the sparsest setting
-    sp = [r for r in rows if float(r["activity"]) == acts[0]]
-    ref = max(sp, key=lambda r: int(r["depth"]))
-    T = ref["n_timesteps"]
-    crit = ref["cycles_by_critical_layer"]
-    l1 = crit.get("L1", 0) / ref["ipu_cycles_per_step"]
-    in_true = ref["mean_true_spikes"][0]
-    fwd_id, wg_id = _per_id_costs()
-    ratios = []
-    for d in depths:
-        if (d, acts[0]) in cell and (d, acts[-1]) in cell:
-            a, b = cell[d, acts[-1]], cell[d, acts[0]]
-            hid_a = max(a["sparse_sizes"][1:-1] or [1])
-            hid_b = max(b["sparse_sizes"][1:-1] or [1])
-            ratios.append(f"{d}L {a['ipu_ms_per_step'] / b['ipu_ms_per_step']:.2f}x (hidden sparse size {hid_a} -> {hid_b})")
-    out.append(
-        f"**What bounds the IPU step at low activity.** At max activity {acts[0]:g} ({ref['depth']} hidden layers) the step is "
-        f"{ref['ipu_ms_per_step']:.3f} ms, {ref['ipu_cycles_per_step'] / T:,.0f} cycles per time step; the costliest supersteps are "
-        f"{_top_text(ref, 4)}. {100 * l1:.0f} % of the step's cycles are on supersteps whose critical tile holds first-hidden-layer (L1) "
-        f"neurons. L1's input is the NMNIST spike stream: S_in = {ref['sparse_sizes'][0]} slots, {in_true:.1f} ids per sample and "
-        f"step on average ({ref['activity_source']}), the same at every max activity, because max activity only sets the hidden "
-        f"layers' sparse sizes. L1's forward row-adds (LIFStateUpdate, {fwd_id} thread cycles per input id and neuron pair) and "
-        f"weight-gradient updates ({wg_id} per id and pair), for {ref['batch_size']} samples on 6 workers, therefore form a floor; "
-        f"syncs add {ref['breakdown_cycles']['sync'] / T:,.0f} cycles per time step "
-        f"({100 * ref['breakdown_cycles']['sync'] / ref['ipu_cycles_per_step']:.0f} %). From max activity {acts[-1]:g} to "
-        f"{acts[0]:g} the IPU step falls by only " + ", ".join(ratios) + "."
-    )
-    gd = {r["gpu_breakdown"]["dominant"] for r in rows}
-    g_ms = sorted({(int(r["depth"]), round(float(r["gpu_ms_per_step"]), 2)) for r in rows})
-    launch_share = [r["gpu_breakdown"]["launch_ms"] / r["gpu_ms_per_step"] for r in rows]
-    no_compute = all(r["gpu_breakdown"]["compute_bound_ms"] == 0 for r in rows)
-    flat = all(len({round(float(r["gpu_ms_per_step"]), 9) for r in rows if int(r["depth"]) == d}) == 1 for d in depths)
-    out.append(
-        f"**What bounds the GPU step.** The dense A100 model is {'/'.join(sorted(gd))}-dominated at every point "
-        f"(launch latency {100 * min(launch_share):.0f}-{100 * max(launch_share):.0f} % of the step"
-        + ("; no kernel is compute-bound at B = 48 with TF32" if no_compute else "")
-        + ")"
-        + (", and the same at every activity: " if flat else "; per depth: ")
-        + ", ".join(f"{d}L {ms:.2f} ms" for d, ms in g_ms) + " (docs/gpu_baseline.md)."
-    )
-    need = best["gpu_ms_per_step"] / PAPER_SPEEDUP_MAX
-    out.append(
-        f"**The gap to 38x.** At {best['depth']}L/{best['activity']:g}, 38x needs the IPU step at {need:.3f} ms "
-        f"({need * 1e-3 * _clock(best) / best['n_timesteps']:,.0f} cycles per time step instead of "
-        f"{best['ipu_cycles_per_step'] / best['n_timesteps']:,.0f}) or the A100 step at {PAPER_SPEEDUP_MAX * best['ipu_ms_per_step']:.1f} ms. "
-        "Candidate explanations, none tested against a published timing (the paper publishes none) and no constant tuned: "
-        "(1) the GPU side is a model, not the paper's measurement: a roofline at peak plus 5 µs per fused-kernel launch. It "
-        "leaves out the XLA while-loop's per-step predicate read-back, the host-to-device copy of the dense input (44 MB per "
-        "step) and framework overhead, which would make a measured step slower, but it also adds every launch in full and "
-        "reuses nothing from L2, which would make it faster (docs/gpu_baseline.md). Closing the gap from the GPU side alone needs "
-        f"{PAPER_SPEEDUP_MAX * best['ipu_ms_per_step'] - best['gpu_ms_per_step']:.0f} ms more per step; the input copy, the "
-        "largest of the omitted items that can be sized, takes about 1.4 ms at the 32 GB/s of PCIe 4.0 x16; (2) the IPU codelet estimators "
-        "are instruction counts of the paper's C++ loops, not measured cycles (its code registers none, GSNN PC/PF/CC): a "
-        "compiler that bundles or vectorises the id loops would lower the L1 floor; (3) the input stream: the input spikes per "
-        "step here come from a Poisson stand-in at rate 0.01 over the 1152 addresses the scripts' downsampling leaves (GSNN NU), "
-        "not from the dataset; fewer input ids per step lower the L1 floor; (4) the program structure: the call-by-call "
-        "lowering's supersteps each pay a sync and an exchange overhead, and its gathers from the sliceable sequence tensors "
-        "cost 8 cycles per message (derived from T6, docs/machine_format.md); the `fused` lowering, a compiler that merged "
-        "those programs, costs about half (docs/snn.md), and whether Poplar merges adjacent programs is not published."
-    )
-    return out
-
-
-def _per_id_costs() -> tuple[int, int]:
-    """Thread cycles per input id and neuron pair of the forward row-add and the weight-gradient update."""
-    import numpy as np
-
-    from mimdsim.snn.estimators import state_update_cycles, weight_grad_cycles
-
-    fwd = int(state_update_cycles(np.array([1]), 2)[0] - state_update_cycles(np.array([0]), 2)[0])
-    return fwd, weight_grad_cycles(np.array([1]), 2) - weight_grad_cycles(np.array([0]), 2)
-
-
-def _clock(r: Mapping[str, Any]) -> float:
-    return float(r["ipu_cycles_per_step"]) / (float(r["ipu_ms_per_step"]) * 1e-3)
-
-
-# ---------------------------------------------------------------------------
 # the page
 # ---------------------------------------------------------------------------
 @dataclass
@@ -493,6 +235,7 @@ class ValidationReport:
     sweep: list[dict[str, Any]]
     speedup: list[dict[str, Any]]
     findings: list[str]
+    frameworks: list[dict[str, Any]] = field(default_factory=list)
     quick: bool = False
     figures: dict[str, Path] = field(default_factory=dict)
 
@@ -515,7 +258,8 @@ def build_report(
 ) -> ValidationReport:
     """Run every comparison (and draw the figures into ``figure_dir`` when given)."""
     sweep = family_a_sweep(models, activities, engine=engine, processes=processes)
-    rep = ValidationReport(engine, tut6_rows(engine), hardware_rows(engine), sweep, speedup_rows(sweep), speedup_findings(sweep), quick)
+    rep = ValidationReport(engine, tut6_rows(engine), hardware_rows(engine), sweep, speedup_rows(sweep), speedup_findings(sweep),
+                           framework_speedups(sweep), quick)
     if figure_dir is not None:
         from mimdsim.report.plots import plot_breakdown, plot_speedup_vs_activity
 
@@ -632,13 +376,22 @@ def validation_page(rep: ValidationReport, *, out_path: str | os.PathLike[str] |
         "inputs, about 2942 hidden neurons in " + ", ".join(str(d) for d in depths) + " hidden layers, B = 48, T = 100, Adam) at "
         "max activity " + ", ".join(f"{a:g}" for a in acts) + ", estimated with `estimate_training_step(spec, load_machine('bow'), "
         f"gpu='a100', engine='{rep.engine}')` (functional spike activity, seed 0) via `mimdsim.sweep.snn_sweep`. The GPU side is "
-        "the analytic dense model of docs/gpu_baseline.md (A100 40GB, TF32, 5 µs per kernel launch, untuned).\n"
+        "the analytic model of docs/gpu_baseline.md on the A100 40GB preset (TF32 GEMMs), untuned, under two profiles: "
+        "`tf-keras-xla`, the program the paper ran (Keras' RNN while loops under XLA: loop kernels, a host round trip per "
+        "iteration, host-bound launches, the dense input copied every step), which the band is compared with; and `fused`, "
+        "the ideal GPU program (the same arithmetic as a roofline plus 5 µs per launch, nothing else).\n"
     )
-    L.append("Speed-up (A100 step time / Bow step time), hidden layers x max activity:\n")
+    L.append("Speed-up over the paper's baseline (`tf-keras-xla` A100 step / Bow step), hidden layers x max activity:\n")
     L.append(pivot_table(rep.sweep, fmt="markdown") + "\n")
-    L.append("Milliseconds per training step (IPU | GPU):\n")
+    L.append("Speed-up over the ideal GPU program (`fused` A100 step / Bow step):\n")
+    L.append(pivot_table(rep.sweep, values="speedup_vs_gpu_ideal", fmt="markdown", value_format="{:.2f}") + "\n")
+    L.append("Milliseconds per training step (IPU | paper's GPU baseline | ideal GPU program):\n")
     L.append(pivot_table(rep.sweep, values="ipu_ms_per_step", fmt="markdown", value_format="{:.3f}") + "\n")
     L.append(pivot_table(rep.sweep, values="gpu_ms_per_step", fmt="markdown", value_format="{:.2f}") + "\n")
+    L.append(pivot_table(rep.sweep, values="gpu_ideal_ms_per_step", fmt="markdown", value_format="{:.2f}") + "\n")
+    if rep.frameworks:
+        L.append("Every GPU profile (`cuda-graph`: the paper's kernels replayed as one CUDA graph per step):\n")
+        L.append(framework_table(rep.frameworks) + "\n")
     fig = link("speedup_vs_activity")
     if fig:
         L.append(f"![speed-up vs max activity]({fig})\n")
@@ -647,7 +400,7 @@ def validation_page(rep: ValidationReport, *, out_path: str | os.PathLike[str] |
     L.append("")
     bd = link("breakdown")
     if bd:
-        L.append(f"Critical-path split of every point (IPU: compute / exchange / sync; GPU: memory-bound / launch):\n\n![breakdown]({bd})\n")
+        L.append(f"Critical-path split of every point (IPU: compute / exchange / sync; GPU: device time by bound, launch latency and the framework's terms):\n\n![breakdown]({bd})\n")
     L.append("### Rows\n")
     L.append(_table(rep.speedup) + "\n")
 
@@ -684,8 +437,9 @@ def validation_page(rep: ValidationReport, *, out_path: str | os.PathLike[str] |
     L.append("## Not validated here\n")
     L.append(
         "* The paper publishes no per-setting IPU or GPU timings (FB24 (results); not published (FB24, GSNN)), so only the band and the maximum "
-        "can be compared; the GPU model has no published A100 measurement to check against (benchmarks/gpu_dense_snn.py "
-        "measures one where a GPU is available).\n"
+        "can be compared; the GPU model has no published A100 measurement to check against, and no GPU was at hand to "
+        "measure one (benchmarks/gpu_dense_snn.py measures the paper's loop and the fused one where a GPU is available; "
+        "docs/gpu_baseline.md).\n"
         "* The paper's other claims (model-size scaling on one IPU, multi-IPU weak scaling, accuracy parity; "
         "FB24 (claims) claims 3-5) have no published numbers to compare with.\n"
         "* Hardware figures without a mimdsim counterpart (memory bandwidth, FLOP peaks, on-chip latency vs distance, "

@@ -26,6 +26,8 @@ from mimdsim.partition.mapping import NeuronMapping
 from mimdsim.program.ir import Program
 from mimdsim.snn.activity import SpikeActivity, functional_activity, load_activity, parametric_activity
 from mimdsim.snn.cache import cached, cached_functional_activity, lowering_key
+from mimdsim.snn.gpu import GpuEstimate, GPUSpec, estimate_gpu_step, load_gpu
+from mimdsim.snn.gpu_frameworks import IDEAL_FRAMEWORK, PAPER_FRAMEWORK
 from mimdsim.snn.lower import LoweringOptions, check_batch, lower_snn
 from mimdsim.snn.preflight import preflight
 from mimdsim.snn.spec import RunHints, SNNSpec
@@ -63,9 +65,12 @@ class SNNEstimate:
     mapping: NeuronMapping
     ledger: MemoryLedger
     activity_source: str
-    gpu: object | None = None  # mimdsim.snn.gpu.GpuEstimate
+    gpu: GpuEstimate | None = None
+    """The dense GPU step under the chosen framework (the paper's ``tf-keras-xla`` by default)."""
     program: Program | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    gpu_ideal: GpuEstimate | None = None
+    """The same step as the ideal GPU program (``fused``), for the second speed-up."""
 
     @property
     def cycles_per_step(self) -> int:
@@ -105,9 +110,13 @@ class SNNEstimate:
 
     @property
     def speedup_vs_gpu(self) -> float | None:
-        if self.gpu is None:
-            return None
-        return float(self.gpu.ms_per_step) / self.ms_per_step  # type: ignore[attr-defined]
+        """GPU step time over this step's, the GPU run by the chosen framework (None without a GPU)."""
+        return None if self.gpu is None else self.gpu.ms_per_step / self.ms_per_step
+
+    @property
+    def speedup_vs_gpu_ideal(self) -> float | None:
+        """GPU step time over this step's, the GPU running the ideal fused program."""
+        return None if self.gpu_ideal is None else self.gpu_ideal.ms_per_step / self.ms_per_step
 
     def step_kinds(self) -> list[StepKind]:
         """Supersteps grouped by kind (``fwd.update.ids[l=2]`` -> ``fwd.update.ids``), costliest first."""
@@ -164,9 +173,15 @@ class SNNEstimate:
             ],
         }
         if self.gpu is not None:
-            out["gpu"] = self.gpu.gpu  # type: ignore[attr-defined]
-            out["gpu_ms_per_step"] = float(self.gpu.ms_per_step)  # type: ignore[attr-defined]
+            out["gpu"] = self.gpu.gpu
+            out["gpu_framework"] = self.gpu.framework
+            out["gpu_matmul_precision"] = self.gpu.matmul_precision
+            out["gpu_ms_per_step"] = self.gpu.ms_per_step
             out["speedup_vs_gpu"] = self.speedup_vs_gpu
+            out["gpu_overhead_ms"] = {k: 1e3 * v for k, v in self.gpu.overhead}
+        if self.gpu_ideal is not None:
+            out["gpu_ideal_ms_per_step"] = self.gpu_ideal.ms_per_step
+            out["speedup_vs_gpu_ideal"] = self.speedup_vs_gpu_ideal
         out.update(self.extra)
         return out
 
@@ -273,7 +288,9 @@ def estimate_training_step(
     neurons_per_tile: int | None = None,
     partitioner: str = "contiguous",
     seed: int = 0,
-    gpu: str | None = None,
+    gpu: str | os.PathLike[str] | GPUSpec | None = None,
+    gpu_framework: str = PAPER_FRAMEWORK,
+    gpu_precision: str | None = None,
     allow_oom: bool = False,
     options: LoweringOptions | None = None,
     timeline: bool = False,
@@ -287,10 +304,15 @@ def estimate_training_step(
     is kept in memory and on disk (:mod:`mimdsim.snn.cache`): re-estimating on another
     machine description in a warm process re-costs the kept program.
 
+    With ``gpu`` (a preset name, a TOML path or a :class:`GPUSpec`) the dense GPU step is
+    estimated too, run by ``gpu_framework`` (:mod:`mimdsim.snn.gpu_frameworks`; the paper's
+    ``tf-keras-xla`` by default) and as the ideal ``fused`` program; ``gpu_precision``
+    (``tf32`` or ``fp32``) overrides the preset's matmul precision.
+
     Raises
     ------
     ConfigError
-        Bad batch (not a multiple of 6), activity or engine (``timeline=True``, which records
+        Bad GPU, framework or precision (checked before the run); bad batch (not a multiple of 6), activity or engine (``timeline=True``, which records
         the run's phase intervals in ``result.timeline``, needs ``engine="des"``).
     MappingError
         The layers do not fit the machine's tiles.
@@ -313,6 +335,10 @@ def estimate_training_step(
         activity_source = activity
     check_batch(spec, machine)
     preflight(spec, machine, neurons_per_tile=neurons_per_tile, allow_oom=allow_oom)
+    gpu_pair = None
+    if gpu is not None:  # a bad GPU, framework or precision fails before the run
+        gpu_spec = load_gpu(gpu, **({"matmul_precision": gpu_precision} if gpu_precision is not None else {}))
+        gpu_pair = (estimate_gpu_step(spec, gpu_spec, gpu_framework), estimate_gpu_step(spec, gpu_spec, IDEAL_FRAMEWORK))
     if timeline and engine != "des":
         raise ConfigError(f"timeline: only the des engine records timelines; use engine='des' (got engine={engine!r})")
     act, label = make_activity(spec, activity_source, seed=seed, rate=rate, input_rate=input_rate, input_data=input_data, cache=cache)
@@ -336,9 +362,5 @@ def estimate_training_step(
             report=ledger,
         )
     result = simulate(program, machine, engine, check_memory_fits=False, timeline=timeline, max_steps=max_steps or DEFAULT_MAX_STEPS)
-    gpu_est = None
-    if gpu is not None:
-        from mimdsim.snn.gpu import estimate_gpu_step
-
-        gpu_est = estimate_gpu_step(spec, gpu)
-    return SNNEstimate(spec, machine, engine, result, mapping, ledger, label, gpu_est, program)
+    gpu_est, gpu_ideal = gpu_pair or (None, None)
+    return SNNEstimate(spec, machine, engine, result, mapping, ledger, label, gpu_est, program, gpu_ideal=gpu_ideal)

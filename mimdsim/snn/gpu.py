@@ -1,28 +1,18 @@
 """Analytic model of the dense SNN BPTT training step on a GPU: the paper's baseline.
 
 The paper compares its sparse IPU implementation with a dense TensorFlow 2 Keras RNN
-compiled by XLA, float32, on an A100 (GSNN runfiles and BS @ 3e05811 (benchmark configurations) "GPU counterpart"). This module
-writes out every kernel of one such training step -- forward over T time steps, BPTT in
-reverse, weight update -- with its FLOP and byte counts, and costs each kernel on a
-roofline plus a fixed launch latency::
+compiled by XLA, float32, on an A100 (GSNN runfiles and BS @ 3e05811, "GPU counterpart").
+:func:`mimdsim.snn.gpu_kernels.gpu_kernel_list` writes out every kernel of one such
+training step -- forward over T time steps, BPTT in reverse, weight update -- with its FLOP
+and byte counts. Each kernel's device time is a roofline::
 
-    time(kernel) = max(flops / peak, bytes / bandwidth) + launches * kernel_latency_s
+    device(kernel) = max(flops / peak, bytes / bandwidth)
 
 ``peak`` is the TF32 tensor-core or the FP32 CUDA-core rate for matmuls (by
-``GPUSpec.matmul_precision``) and the FP32 rate for everything else. The kernels run one
-after another on one stream, so the step time is the sum. The kernel list, each formula
-and the presets' sources are in docs/gpu_baseline.md.
-
-The model of the step (dense reference of GSNN PC/CC and KU (the LIF model, its thresholds and the loss)), per layer ``l`` of
-``N_l`` neurons with input width ``M = N_{l-1}``, batch ``B``, ``c = 10 (1 - alpha)``::
-
-    X_t   = x_t (l = 1)  or  S^{l-1}_{t-1} (l > 1, one-step delay; zeros at t = 0)
-    V_t   = alpha * V_{t-1} * (1 - sg(S_{t-1})) + c * X_t @ W        (sg = stop-gradient)
-    S_t   = H(V_t - theta1)      surrogate dS/dV = H(V - theta2) / (beta |V - theta1| + 1)^2
-    logits = sum_t S^L_t,  loss = mean softmax cross-entropy
-
-Float32 throughout (4 bytes per element). Byte counts add every operand a kernel reads
-and every result it writes, once per launch (no cache reuse between kernels).
+``GPUSpec.matmul_precision``) and the FP32 rate for everything else. How the kernels are
+issued -- a fixed latency per launch, a host that enqueues each kernel and syncs every loop
+iteration, or one CUDA graph -- is the framework's (:mod:`mimdsim.snn.gpu_frameworks`).
+The kernel list, each formula and the presets' sources are in docs/gpu_baseline.md.
 """
 
 from __future__ import annotations
@@ -34,6 +24,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mimdsim.arch.load import load_spec
+from mimdsim.snn.gpu_frameworks import PAPER_FRAMEWORK, FrameworkProfile, profile
+from mimdsim.snn.gpu_kernels import BYTES_PER_FLOAT, Kernel, Phase, gpu_kernel_list
 from mimdsim.snn.spec import SNNSpec
 
 __all__ = [
@@ -48,15 +40,9 @@ __all__ = [
     "load_gpu",
 ]
 
-BYTES_PER_FLOAT = 4
-"""float32: every tensor of the dense baseline is float32, spikes included."""
-
 GPU_ALIASES: dict[str, str] = {"a100": "a100_40gb", "h100": "h100_sxm"}
 """Short names accepted by :func:`load_gpu`. ``a100`` is the 40GB part (the paper does not say which)."""
 
-Phase = Literal["fwd", "bwd", "update"]
-KernelKind = Literal["matmul", "elementwise", "reduce", "fill"]
-Bound = Literal["compute", "memory", "launch"]
 
 
 class GPUSpec(BaseModel):
@@ -121,34 +107,6 @@ def load_gpu(name_or_path: str | os.PathLike[str] | GPUSpec, **overrides: Any) -
 
 
 @dataclass(frozen=True)
-class Kernel:
-    """One GPU kernel of the training step, launched ``launches`` times per step.
-
-    ``flops`` and ``bytes`` are totals over all ``launches`` (identical) launches.
-    ``kind`` picks the peak: ``matmul`` uses the matmul rate, everything else FP32.
-    ``shape`` describes one launch, e.g. ``[48,2312]x[2312,1466]``.
-    """
-
-    name: str
-    phase: Phase
-    flops: int
-    bytes: int
-    launches: int
-    kind: KernelKind = "elementwise"
-    shape: str = ""
-
-    @property
-    def flops_per_launch(self) -> float:
-        """FLOPs of one launch."""
-        return self.flops / self.launches
-
-    @property
-    def bytes_per_launch(self) -> float:
-        """Bytes moved by one launch."""
-        return self.bytes / self.launches
-
-
-@dataclass(frozen=True)
 class KernelTime:
     """The cost of one :class:`Kernel` on one GPU, in seconds per training step.
 
@@ -190,11 +148,15 @@ class GpuEstimate:
     matmul_precision: str
     batch_size: int
     kernels: tuple[KernelTime, ...]
+    framework: str = "fused"
+    overhead: tuple[tuple[str, float], ...] = ()
+    """The framework's terms beyond the kernels' own time, in seconds (``host_enqueue``,
+    ``loop_sync``, ``graph_launch``, ``input_copy``: :mod:`mimdsim.snn.gpu_frameworks`)."""
 
     @property
     def step_s(self) -> float:
-        """Seconds per training step."""
-        return sum(k.time_s for k in self.kernels)
+        """Seconds per training step: the kernels and the framework's terms."""
+        return sum(k.time_s for k in self.kernels) + sum(v for _, v in self.overhead)
 
     @property
     def ms_per_step(self) -> float:
@@ -237,12 +199,13 @@ class GpuEstimate:
         return sum(k.roofline_s for k in self.kernels if k.bound == "memory")
 
     @property
-    def dominant(self) -> Bound:
-        """Largest of compute-bound, memory-bound and launch time (ties go in that order)."""
-        parts: dict[Bound, float] = {
+    def dominant(self) -> str:
+        """Largest of compute-bound, memory-bound, launch time and the framework's terms (ties in that order)."""
+        parts: dict[str, float] = {
             "compute": self.compute_bound_s,
             "memory": self.memory_bound_s,
             "launch": self.launch_s,
+            **dict(self.overhead),
         }
         return max(parts, key=lambda b: parts[b])
 
@@ -254,6 +217,7 @@ class GpuEstimate:
         """Summary as plain numbers (for JSON)."""
         return {
             "gpu": self.gpu,
+            "framework": self.framework,
             "matmul_precision": self.matmul_precision,
             "ms_per_step": self.ms_per_step,
             "samples_per_s": self.samples_per_s,
@@ -265,140 +229,70 @@ class GpuEstimate:
             "total_bytes": self.total_bytes,
             "total_launches": self.total_launches,
             "phase_ms": {p: 1e3 * self.phase_s(p) for p in ("fwd", "bwd", "update")},
+            "overhead_ms": {k: 1e3 * v for k, v in self.overhead},
         }
 
 
-# FLOPs per element of the fused elementwise kernels (see gpu_kernel_list for the derivations).
-LIF_FWD_FLOPS = 6
-LIF_BWD_FLOPS = 12
-ADAM_FLOPS = 12
-SGD_FLOPS = 2
+def estimate_gpu_step(spec: SNNSpec, gpu: GPUSpec | str, framework: str | FrameworkProfile = PAPER_FRAMEWORK) -> GpuEstimate:
+    """Predict one dense training step of ``spec`` on ``gpu`` run by ``framework``
+    (:mod:`mimdsim.snn.gpu_frameworks`: ``tf-keras-xla``, the paper's and the default;
+    ``cuda-graph``; ``fused``).
 
-
-def gpu_kernel_list(spec: SNNSpec) -> list[Kernel]:
-    """Every kernel of one dense BPTT training step of ``spec``, in execution order.
-
-    Per time step, forward, for each layer ``l`` (``M = N_{l-1}``, ``N = N_l``, T launches each):
-
-    * ``fwd_matmul_l{l}``: ``I = X_t @ W``, [B,M]x[M,N]. FLOPs ``2BMN``;
-      bytes ``4(BM + MN + BN)`` (read X, read W, write I).
-    * ``fwd_lif_l{l}``: one XLA loop fusion, ``V_t = alpha V_{t-1} (1 - S_{t-1}) + c I`` then
-      ``S_t = V_t > theta1``. FLOPs ``6BN`` (1-S, alpha*V, *(1-S), c*I, +, compare);
-      bytes ``20BN`` (read V_{t-1}, S_{t-1}, I; write V_t, S_t -- written straight into the
-      [T,B,N] histories that BPTT reads, so no extra store kernel).
-
-    After the loop (1 launch each, C = N_L classes):
-
-    * ``fwd_readout_sum``: ``logits = sum_t S^L_t``. FLOPs ``TBC``; bytes ``4(TBC + BC)``.
-    * ``fwd_loss_xent``: mean softmax cross-entropy. FLOPs ``4BC`` (max, subtract, exp, sum);
-      bytes ``4(BC + B + 1)`` (read logits, labels; write the loss).
-    * ``bwd_loss_grad``: ``dlogits = (softmax - onehot) / B``. FLOPs ``5BC``; bytes ``4(2BC + B)``.
-      dL/dS^L_t = dlogits for every t, broadcast into the consumer (no kernel).
-    * ``bwd_init_l{l}``: zero the dW accumulator and the dV carry. Bytes ``4(MN + BN)``.
-
-    Per time step, in reverse, for each layer from the last (T launches each):
-
-    * ``bwd_dv_l{l}``: ``dV_t = G_t H(V_t-theta2)/(beta|V_t-theta1|+1)^2 + alpha (1-S_t) dV_{t+1}``,
-      with G_t = dlogits (last layer) or dL/dX^{l+1}_{t+1} (from the previous reverse step).
-      FLOPs ``12BN`` (surrogate 8: sub, abs, mul, add, square, divide, mask, times G;
-      chain 4: 1-S, alpha*, times dV_{t+1}, add); bytes ``20BN`` (read G, V_t, S_t, dV_{t+1};
-      write dV_t). The factor c of ``dI = c dV`` is the GEMMs' alpha scalar.
-    * ``bwd_dw_l{l}``: ``dW += X_t^T (c dV_t)``, [M,B]x[B,N] with beta = 1. FLOPs ``2BMN + MN``;
-      bytes ``4(BM + BN + 2MN)`` (read X, dV; read and write dW).
-    * ``bwd_dx_l{l}`` (layers 2..L only; no gradient w.r.t. the data): ``dX = (c dV_t) W^T``,
-      [B,N]x[N,M]. FLOPs ``2BNM``; bytes ``4(BN + NM + BM)``.
-
-    Update (1 launch each):
-
-    * ``update_step``: step counter (and, for Adam, the bias-corrected rate). FLOPs 1 (SGD) or
-      8 (Adam: t+1, two powers, two 1-x, sqrt, ratio, times lr); bytes 8 or 12.
-    * ``update_adam_l{l}``: FLOPs ``12MN`` (m: 3, v: 4, W: sqrt, +eps, divide, times lr, subtract);
-      bytes ``28MN`` (read W, g, m, v; write W, m, v). Or ``update_sgd_l{l}``: FLOPs ``2MN``;
-      bytes ``12MN`` (read W, g; write W).
+    * ``fused``: each kernel costs ``device + launches x kernel_latency_s``; the step is the sum.
+    * ``tf-keras-xla``: the loop kernels are added; an iteration of the forward or the
+      gradient loop costs ``loop_sync + max(launches x host_launch, device time)`` and every
+      kernel outside the loops ``max(host_launch, device time)`` per launch; plus the input
+      copy. The excess of the host over the device is the ``host_enqueue`` term.
+    * ``cuda-graph``: the device time of every kernel, one graph launch plus ``graph_node``
+      per launch, plus the input copy.
 
     Examples
     --------
     >>> from mimdsim.snn.spec import snn_from_sizes
     >>> net = snn_from_sizes([4, 3, 2], max_activity=0.5, input_sparse_size=2, batch_size=2, n_timesteps=2)
-    >>> ks = gpu_kernel_list(net)
-    >>> [(k.name, k.flops, k.bytes, k.launches) for k in ks[:2]]
-    [('fwd_matmul_l1', 96, 208, 2), ('fwd_lif_l1', 72, 240, 2)]
-    >>> sum(k.launches for k in ks)  # (4 fwd + 5 bwd per time step) x 2 steps + 8 once
-    26
-    """
-    f = BYTES_PER_FLOAT
-    b, t = spec.batch_size, spec.n_timesteps
-    sizes = spec.layer_sizes
-    n_layers = len(sizes) - 1
-    c = sizes[-1]
-    out: list[Kernel] = []
-
-    def each_step(name: str, phase: Phase, kind: KernelKind, shape: str, flops: int, nbytes: int) -> None:
-        """A kernel launched once per time step; ``flops`` and ``nbytes`` are per launch."""
-        out.append(Kernel(name, phase, flops * t, nbytes * t, t, kind, shape))
-
-    def once(name: str, phase: Phase, kind: KernelKind, shape: str, flops: int, nbytes: int) -> None:
-        out.append(Kernel(name, phase, flops, nbytes, 1, kind, shape))
-
-    # forward, per time step: all layers (each reads only the previous step's spikes)
-    for li in range(1, n_layers + 1):
-        m, n = sizes[li - 1], sizes[li]
-        each_step(
-            f"fwd_matmul_l{li}", "fwd", "matmul", f"[{b},{m}]x[{m},{n}]", 2 * b * m * n, f * (b * m + m * n + b * n)
-        )
-        each_step(f"fwd_lif_l{li}", "fwd", "elementwise", f"[{b},{n}]", LIF_FWD_FLOPS * b * n, f * 5 * b * n)
-    # readout and loss, once
-    once("fwd_readout_sum", "fwd", "reduce", f"[{t},{b},{c}]", t * b * c, f * (t * b * c + b * c))
-    once("fwd_loss_xent", "fwd", "reduce", f"[{b},{c}]", 4 * b * c, f * (b * c + b + 1))
-    once("bwd_loss_grad", "bwd", "elementwise", f"[{b},{c}]", 5 * b * c, f * (2 * b * c + b))
-    for li in range(n_layers, 0, -1):
-        m, n = sizes[li - 1], sizes[li]
-        once(f"bwd_init_l{li}", "bwd", "fill", f"[{m},{n}]+[{b},{n}]", 0, f * (m * n + b * n))
-    # backward, per time step in reverse: layers from the last
-    for li in range(n_layers, 0, -1):
-        m, n = sizes[li - 1], sizes[li]
-        each_step(f"bwd_dv_l{li}", "bwd", "elementwise", f"[{b},{n}]", LIF_BWD_FLOPS * b * n, f * 5 * b * n)
-        each_step(
-            f"bwd_dw_l{li}",
-            "bwd",
-            "matmul",
-            f"[{m},{b}]x[{b},{n}]",
-            2 * b * m * n + m * n,
-            f * (b * m + b * n + 2 * m * n),
-        )
-        if li > 1:
-            each_step(
-                f"bwd_dx_l{li}", "bwd", "matmul", f"[{b},{n}]x[{n},{m}]", 2 * b * n * m, f * (b * n + n * m + b * m)
-            )
-    # optimizer, once
-    adam = spec.optimizer == "adam"
-    once("update_step", "update", "elementwise", "[1]", 8 if adam else 1, 12 if adam else 8)
-    for li in range(1, n_layers + 1):
-        m, n = sizes[li - 1], sizes[li]
-        if adam:
-            once(f"update_adam_l{li}", "update", "elementwise", f"[{m},{n}]", ADAM_FLOPS * m * n, f * 7 * m * n)
-        else:
-            once(f"update_sgd_l{li}", "update", "elementwise", f"[{m},{n}]", SGD_FLOPS * m * n, f * 3 * m * n)
-    return out
-
-
-def estimate_gpu_step(spec: SNNSpec, gpu: GPUSpec | str) -> GpuEstimate:
-    """Predict one dense training step of ``spec`` on ``gpu`` (a :class:`GPUSpec` or preset name).
-
-    Each kernel of :func:`gpu_kernel_list` costs
-    ``max(flops / peak, bytes / bandwidth) + launches * kernel_latency_s``; the step is the sum.
-
-    Examples
-    --------
-    >>> from mimdsim.snn.spec import snn_from_sizes
-    >>> net = snn_from_sizes([4, 3, 2], max_activity=0.5, input_sparse_size=2, batch_size=2, n_timesteps=2)
-    >>> est = estimate_gpu_step(net, load_gpu("a100", kernel_latency_s=5e-6))
+    >>> est = estimate_gpu_step(net, load_gpu("a100", kernel_latency_s=5e-6), "fused")
     >>> est.total_launches, round(est.ms_per_step, 3), est.dominant
     (26, 0.13, 'launch')
+    >>> keras = estimate_gpu_step(net, "a100")        # the paper's framework
+    >>> keras.framework, keras.total_launches, keras.dominant   # 2 x (13 fwd + 12 bwd) + 8 once
+    ('tf-keras-xla', 58, 'host_enqueue')
+    >>> round(1e6 * dict(keras.overhead)["loop_sync"])  # 2 loops x T = 2 iterations x 15 us
+    60
     """
     g = gpu if isinstance(gpu, GPUSpec) else load_gpu(gpu)
-    times = []
-    for k in gpu_kernel_list(spec):
-        peak = g.matmul_flops_per_s if k.kind == "matmul" else g.vector_flops_per_s
-        times.append(KernelTime(k, k.flops / peak, k.bytes / g.bytes_per_s, k.launches * g.kernel_latency_s))
-    return GpuEstimate(g.name, g.matmul_precision, spec.batch_size, tuple(times))
+    prof = profile(framework)
+    kernels = gpu_kernel_list(spec, loop_kernels=prof.loop_kernels, two_thresholds=prof.two_thresholds)
+    latency_s = g.kernel_latency_s if prof.name == "fused" else 0.0
+    times = tuple(
+        KernelTime(
+            k,
+            k.flops / (g.matmul_flops_per_s if k.kind == "matmul" else g.vector_flops_per_s),
+            k.bytes / g.bytes_per_s,
+            k.launches * latency_s,
+        )
+        for k in kernels
+    )
+    return GpuEstimate(g.name, g.matmul_precision, spec.batch_size, times, prof.name, framework_overhead(spec, times, prof))
+
+
+def framework_overhead(spec: SNNSpec, times: tuple[KernelTime, ...], prof: FrameworkProfile) -> tuple[tuple[str, float], ...]:
+    """The terms ``prof`` adds to the kernels' device time, in seconds (see :func:`estimate_gpu_step`)."""
+    t = spec.n_timesteps
+    out: list[tuple[str, float]] = []
+    if prof.host_launch_s or prof.loop_sync_s:
+        host_excess_s = 0.0
+        for phase in ("fwd", "bwd"):
+            loop = [kt for kt in times if kt.kernel.in_loop and kt.kernel.phase == phase]
+            host_s = prof.host_launch_s * sum(kt.kernel.launches for kt in loop)
+            host_excess_s += max(0.0, host_s - sum(kt.roofline_s for kt in loop))  # T x per-iteration excess
+        host_excess_s += sum(
+            max(0.0, kt.kernel.launches * prof.host_launch_s - kt.roofline_s) for kt in times if not kt.kernel.in_loop
+        )
+        out += [("host_enqueue", host_excess_s), ("loop_sync", 2 * t * prof.loop_sync_s)]
+    if prof.graph_launch_s or prof.graph_node_s:
+        nodes = sum(kt.kernel.launches for kt in times)
+        out.append(("graph_launch", prof.graph_launch_s + prof.graph_node_s * nodes))
+    if prof.input_copy_bytes_per_s:
+        copy_bytes = BYTES_PER_FLOAT * spec.batch_size * t * spec.n_inputs
+        out.append(("input_copy", copy_bytes / prof.input_copy_bytes_per_s))
+    return tuple(out)

@@ -64,6 +64,18 @@ def test_speedup_figure_data_defaults() -> None:
     assert d.machine == "bow" and d.gpu == "a100_40gb" and "bow" in d.title
     assert d.max_point[:2] == (5, 0.005)
     assert speedup_figure_data(ROWS, peak_activity=0.01, band=(4, 8)).band == (4.0, 8.0)
+    assert d.framework == "" and all(s.ideal_speedups == () for s in d.series)
+
+
+def test_speedup_figure_shows_both_baselines(tmp_path: Path) -> None:
+    """Rows with the paper's baseline and the ideal program: both lines, the framework named."""
+    rows = [{**r, "gpu_framework": "tf-keras-xla", "speedup_vs_gpu_ideal": r["speedup_vs_gpu"] / 2} for r in ROWS if "error" not in r]
+    rows[0] = {k: v for k, v in rows[0].items() if k != "speedup_vs_gpu_ideal"}  # one point without: that depth has no ideal line
+    d = plot_speedup_vs_activity(rows, tmp_path / "both.png")
+    assert d.framework == "tf-keras-xla"
+    by = {s.depth: s for s in d.series}
+    assert by[5].ideal_speedups == () and by[2].ideal_speedups == tuple(v / 2 for v in by[2].speedups)
+    assert (tmp_path / "both.png").read_bytes().startswith(PNG)
 
 
 def test_speedup_figure_needs_speedups() -> None:

@@ -25,13 +25,15 @@ def _fake(depth: int, act: float, speedup: float) -> dict:
     ipu_ms = gpu_ms / speedup
     top = [{"name": "fwd.state_update", "share": 0.25, "bound": "compute", "critical_layer": "L1", "cycles": 100}]
     return {
-        "model": f"nmnist_a_{depth}hidden", "depth": depth, "activity": act, "layers": [2312, 10], "sparse_sizes": [32, 4, 2],
+        "model": f"nmnist_a_{depth}hidden", "model_path": str(ROOT / "models" / "snn" / f"nmnist_a_{depth}hidden.toml"),
+        "gpu_framework": "tf-keras-xla", "depth": depth, "activity": act, "layers": [2312, 10], "sparse_sizes": [32, 4, 2],
         "machine": "bow", "gpu": "a100_40gb", "engine": "fast", "activity_source": "functional seed=0 input_rate=0.01",
         "batch_size": 48, "n_timesteps": 100, "neurons_per_tile": 2, "ipu_ms_per_step": ipu_ms,
         "ipu_cycles_per_step": int(ipu_ms * 1.85e6), "gpu_ms_per_step": gpu_ms, "speedup_vs_gpu": speedup,
         "top_supersteps": top, "cycles_by_critical_layer": {"L1": int(ipu_ms * 1.85e6)},
         "breakdown_cycles": {"compute": 1, "exchange": 0, "global_exchange": 0, "host_exchange": 0, "sync": 1000},
         "mean_true_spikes": [23.0, 1.0, 0.0],
+        "gpu_ideal_ms_per_step": gpu_ms / 2, "speedup_vs_gpu_ideal": speedup / 2,
         "gpu_breakdown": {"dominant": "launch", "launch_ms": 7.0, "memory_bound_ms": gpu_ms - 7.0, "compute_bound_ms": 0.0, "launches": 1410},
     }
 
@@ -43,18 +45,19 @@ def test_band_error() -> None:
 
 
 def test_speedup_rows_against_the_band_and_the_maximum() -> None:
-    sweep = [_fake(2, 0.005, 6.0), _fake(2, 0.05, 4.0), _fake(3, 0.05, 7.0), _fake(3, 0.005, 12.0), {"model": "m", "depth": 4, "activity": 0.1, "error": "MappingError: x"}]
+    sweep = [_fake(2, 0.005, 6.0), _fake(2, 0.05, 4.0), _fake(3, 0.05, 7.0), _fake(3, 0.005, 12.0),
+             {"model": "m", "depth": 4, "activity": 0.1, "gpu_framework": "tf-keras-xla", "error": "MappingError: x"}]
     rows = V.speedup_rows(sweep)
     assert len(rows) == len(sweep) + 1
     by_q = {r["quantity"]: r for r in rows}
-    out_of_range = by_q["speed-up over the A100, 2 hidden layers, max activity 0.005"]
+    out_of_range = by_q["speed-up over the A100 (tf-keras-xla), 2 hidden layers, max activity 0.005"]
     assert out_of_range["published"] is None and out_of_range["rel_error"] is None
-    below = by_q["speed-up over the A100, 2 hidden layers, max activity 0.05"]
+    below = by_q["speed-up over the A100 (tf-keras-xla), 2 hidden layers, max activity 0.05"]
     assert below["published"] == "5-10" and below["rel_error"] == pytest.approx(-0.2)
     assert below["explanation"].startswith("below the band (-20 %)")
     assert "fwd.state_update 25 %" in below["explanation"] and "1,410 launches" in below["explanation"]
-    assert by_q["speed-up over the A100, 3 hidden layers, max activity 0.05"]["rel_error"] == 0.0
-    assert by_q["speed-up over the A100, 4 hidden layers, max activity 0.1"]["explanation"].startswith("not estimated: MappingError")
+    assert by_q["speed-up over the A100 (tf-keras-xla), 3 hidden layers, max activity 0.05"]["rel_error"] == 0.0
+    assert by_q["speed-up over the A100 (tf-keras-xla), 4 hidden layers, max activity 0.1"]["explanation"].startswith("not estimated: MappingError")
     best = by_q["largest speed-up over the A100"]
     assert best["mimdsim"] == 12.0 and best["published"] == PAPER_SPEEDUP_MAX
     assert best["rel_error"] == pytest.approx(12 / 38 - 1)
@@ -72,6 +75,29 @@ def test_findings_follow_the_data() -> None:
     assert "does NOT grow monotonically as activity falls" in text and "does NOT grow with depth" in text
     assert "NOT the sparsest and deepest setting" in text
     assert V.speedup_findings([{"error": "x", "activity": 0.1}])[0].startswith("No sweep point")
+
+
+def test_findings_compare_both_gpu_baselines_and_the_uncertainty_range() -> None:
+    rows = [_fake(d, a, s) for d, a, s in ((2, 0.01, 6.0), (2, 0.1, 5.5), (5, 0.01, 9.0), (5, 0.1, 7.0))]
+    text = "\n".join(V.speedup_findings(rows))
+    assert "**Two GPU baselines.**" in text and "2.75-4.50x" in text and "takes 2.00-2.00x the ideal" in text
+    gap = next(f for f in V.speedup_findings(rows) if f.startswith("**The gap to 38x.**"))
+    assert "(tf-keras-xla)" in gap and "38x lies" in gap
+
+
+def test_framework_speedups_cover_every_profile() -> None:
+    from mimdsim.snn.gpu import estimate_gpu_step
+    from mimdsim.snn.gpu_frameworks import FRAMEWORKS
+
+    r = _fake(2, 0.01, 6.0)
+    (d,) = V.framework_speedups([r, {"error": "x", "activity": 0.1}])
+    spec = load_snn_model(r["model_path"], max_activity=0.01)[0]
+    for fw in FRAMEWORKS:
+        ms = estimate_gpu_step(spec, "a100_40gb", fw).ms_per_step
+        assert d[f"{fw}_ms"] == ms and d[f"{fw}_speedup"] == pytest.approx(ms / r["ipu_ms_per_step"])
+    assert d["tf-keras-xla_ms"] > d["fused_ms"] and d["tf-keras-xla_ms"] > d["cuda-graph_ms"]
+    table = V.framework_table([d])
+    assert table.count("\n") == 2 and "`cuda-graph` ms (speed-up)" in table
 
 
 def test_hardware_rows() -> None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import mimdsim.snn.gpu as gpu_mod
 from mimdsim.errors import ConfigError
 from mimdsim.snn.gpu import GPUSpec, Kernel, estimate_gpu_step, gpu_kernel_list, load_gpu
+from mimdsim.snn.gpu_frameworks import FRAMEWORKS
 from mimdsim.snn.spec import SNNSpec, snn_from_sizes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -173,7 +174,7 @@ def test_bad_override_names_field() -> None:
 
 def test_roofline_by_hand() -> None:
     g = unit_gpu()
-    est = estimate_gpu_step(net([4, 3, 2]), g)
+    est = estimate_gpu_step(net([4, 3, 2]), g, "fused")
     by = {k.kernel.name: k for k in est.kernels}
     mm = by["fwd_matmul_l1"]  # 96 flops / 1000 vs 208 B / 10: memory
     assert (mm.compute_s, mm.memory_s, mm.launch_s, mm.bound) == (96 / 1000, 208 / 10, 2 * 0.5, "memory")
@@ -193,18 +194,18 @@ def test_precision_and_efficiency_pick_the_peak() -> None:
     assert unit_gpu(efficiency=0.5).bytes_per_s == 5.0 and unit_gpu(efficiency=0.5).vector_flops_per_s == 50
     assert k.flops_per_launch == 1000
     spec = net([64, 64, 10], b=32, t=3)
-    fast, slow = (estimate_gpu_step(spec, unit_gpu(hbm_bytes_per_s=1e12, matmul_precision=p)) for p in ("tf32", "fp32"))
+    fast, slow = (estimate_gpu_step(spec, unit_gpu(hbm_bytes_per_s=1e12, matmul_precision=p), "fused") for p in ("tf32", "fp32"))
     assert slow.step_s > fast.step_s and slow.compute_bound_s > fast.compute_bound_s
 
 
 def test_tiny_net_is_launch_bound_on_presets() -> None:
     for name in ("a100_40gb", "a100_80gb", "h100_sxm"):
-        est = estimate_gpu_step(net([4, 3, 2]), name)
+        est = estimate_gpu_step(net([4, 3, 2]), name, "fused")
         assert est.dominant == "launch" and est.launch_s > 0.99 * est.step_s
 
 
 def test_large_batch_is_not_launch_bound() -> None:
-    est = estimate_gpu_step(net([2048, 2048, 10], b=4096, t=2), load_gpu("a100", matmul_precision="fp32"))
+    est = estimate_gpu_step(net([2048, 2048, 10], b=4096, t=2), load_gpu("a100", matmul_precision="fp32"), "fused")
     assert est.dominant == "compute"
 
 
@@ -220,17 +221,18 @@ sizes_st = st.lists(st.integers(1, 300), min_size=2, max_size=5)
     which=st.integers(0, 10),
     opt=st.sampled_from(["adam", "sgd"]),
     prec=st.sampled_from(["tf32", "fp32"]),
+    fw=st.sampled_from(FRAMEWORKS),
 )
 def test_time_monotone_in_t_b_width(
-    sizes: list[int], b: int, t: int, grow: int, which: int, opt: str, prec: str
+    sizes: list[int], b: int, t: int, grow: int, which: int, opt: str, prec: str, fw: str
 ) -> None:
     g = load_gpu("a100", matmul_precision=prec)
-    base = estimate_gpu_step(net(sizes, b, t, opt), g).step_s
-    assert estimate_gpu_step(net(sizes, b, t + grow, opt), g).step_s >= base
-    assert estimate_gpu_step(net(sizes, b + grow, t, opt), g).step_s >= base
+    base = estimate_gpu_step(net(sizes, b, t, opt), g, fw).step_s * (1 - 1e-12)  # host-bound: equal up to round-off
+    assert estimate_gpu_step(net(sizes, b, t + grow, opt), g, fw).step_s >= base
+    assert estimate_gpu_step(net(sizes, b + grow, t, opt), g, fw).step_s >= base
     wider = list(sizes)
     wider[which % len(sizes)] += grow
-    assert estimate_gpu_step(net(wider, b, t, opt), g).step_s >= base
+    assert estimate_gpu_step(net(wider, b, t, opt), g, fw).step_s >= base
 
 
 def test_family_a_on_a100_is_launch_dominated() -> None:
@@ -242,7 +244,7 @@ def test_family_a_on_a100_is_launch_dominated() -> None:
         [2312, 734, 734, 732, 732, 10],
         [2312, 588, 586, 586, 586, 586, 10],
     ):
-        est = estimate_gpu_step(net(sizes, 48, 100), "a100_40gb")
+        est = estimate_gpu_step(net(sizes, 48, 100), "a100_40gb", "fused")
         got.append(round(est.ms_per_step, 2))
         assert est.dominant == "launch"
         assert est.total_launches == 100 * (5 * (len(sizes) - 1) - 1) + 3 + 2 * (len(sizes) - 1) + 1
@@ -267,41 +269,60 @@ def bench() -> ModuleType:
     return mod
 
 
+def _bench_argv(backend: str, *extra: str) -> list[str]:
+    return ["--layers", "12,8,4", "--batch", "3", "--timesteps", "4", "--steps", "3", "--warmup", "1",
+            "--backend", backend, "--gpu", "a100", "--input-spikes", "3", "--json", *extra]  # fmt: skip
+
+
 def test_benchmark_numpy_json(bench: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = [
-        "--layers",
-        "12,8,4",
-        "--batch",
-        "3",
-        "--timesteps",
-        "4",
-        "--steps",
-        "3",
-        "--warmup",
-        "1",
-        "--backend",
-        "numpy",
-        "--gpu",
-        "a100",
-        "--input-spikes",
-        "3",
-        "--json",
-    ]
-    assert bench.main(argv) == 0
+    assert bench.main(_bench_argv("numpy")) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["layers"], out["batch"], out["timesteps"], out["steps"]) == ([12, 8, 4], 3, 4, 3)
-    m = out["measured"]
-    assert m["backend"] == "numpy" and m["device"] == "cpu" and len(m["ms_per_step_all"]) == 3
-    assert m["ms_per_step"] > 0 and np.isfinite(m["loss"])
-    expect = estimate_gpu_step(net([12, 8, 4], 3, 4), "a100")
-    assert out["model"]["gpu"] == "a100_40gb" and out["model"]["ms_per_step"] == pytest.approx(expect.ms_per_step)
-    assert out["model"]["dominant"] == "launch"
+    (m,) = out["measured"]
+    assert (m["backend"], m["loop"], m["device_name"], m["framework"]) == ("numpy", "python", "cpu", "fused")
+    assert len(m["ms_per_step_all"]) == 3 and m["ms_per_step"] > 0 and np.isfinite(m["loss"])
+    assert set(out["model"]) == set(FRAMEWORKS) and out["versions"]["numpy"] == np.__version__
+    for fw in FRAMEWORKS:
+        expect = estimate_gpu_step(net([12, 8, 4], 3, 4), "a100", fw)
+        assert out["model"][fw]["ms_per_step"] == pytest.approx(expect.ms_per_step)
+    assert m["model_ms_per_step"] == out["model"]["fused"]["ms_per_step"]
+    assert out["model"]["fused"]["dominant"] == "launch"
+    assert out["model"]["tf-keras-xla"]["dominant"] == "host_enqueue"
+
+
+def test_benchmark_jax_runs_both_loops(bench: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("jax")
+    assert bench.main(_bench_argv("jax")) == 0
+    out = json.loads(capsys.readouterr().out)
+    runs = {m["loop"]: m for m in out["measured"]}
+    assert set(runs) == {"scan", "unrolled"}
+    assert runs["scan"]["framework"] == "tf-keras-xla" and runs["unrolled"]["framework"] == "fused"
+    assert runs["scan"]["model_ms_per_step"] == out["model"]["tf-keras-xla"]["ms_per_step"]
+    assert all(m["ms_per_step"] > 0 and np.isfinite(m["loss"]) for m in runs.values())
+    assert "jax" in out["versions"]
+
+
+@pytest.mark.parametrize("loop", ["scan", "unrolled"])
+def test_jax_step_matches_numpy(bench: ModuleType, loop: str) -> None:
+    """One SGD step of either JAX loop equals the numpy BPTT step (scan: the one-threshold surrogate)."""
+    pytest.importorskip("jax")
+    import _dense_snn_jax as jx
+
+    p = bench.make_problem([10, 6, 4], batch=3, timesteps=5, input_spikes=4, seed=1)
+    w0 = [w.copy() for w in p.weights]
+    step, _, weights = jx.make_jax_trainer(p, "sgd", loop, "fp32", bench.JAX_CONSTS)
+    one = None if loop == "unrolled" else (lambda v: 1.0 / (bench.BETA * np.abs(v - bench.THETA1) + 1.0) ** 2)
+    loss_np, grads = bench.numpy_loss_and_grads(w0, p.x, p.y, dspike=one)
+    assert step() == pytest.approx(loss_np, rel=1e-5)
+    for w_jax, w, g in zip(weights(), w0, grads, strict=True):
+        np.testing.assert_allclose(w_jax, w - np.float32(bench.LR) * g, rtol=1e-5, atol=1e-7)
 
 
 def test_benchmark_text_model_only_and_bad_gpu(bench: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
     assert bench.main(["--layers", "12,8,4", "--model-only", "--gpu", "h100", "--matmul-precision", "fp32"]) == 0
     text = capsys.readouterr().out
-    assert "model [h100_sxm, fp32]" in text and "measured" not in text
+    assert "model [h100_sxm, fp32, tf-keras-xla]" in text and "model [h100_sxm, fp32, fused]" in text
+    assert "measured" not in text
     assert bench.main(["--model-only", "--gpu", "v100"]) == 2
     assert "unknown GPU preset" in capsys.readouterr().err
 
