@@ -28,7 +28,7 @@ def estimate(name: str) -> dict[str, Any]:
     out["gpu_framework"] = d["gpu_framework"]
     out["gpu_ms_per_step"] = round(float(d["gpu_ms_per_step"]), 6)
     out["gpu_ideal_ms_per_step"] = round(float(d["gpu_ideal_ms_per_step"]), 6)
-    out["top_supersteps"] = [t["name"] for t in d["top_supersteps"]]  # type: ignore[union-attr]
+    out["top_superstep_names"] = d["top_superstep_names"]
     return out
 
 

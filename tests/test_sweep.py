@@ -151,7 +151,7 @@ def test_resolve_snn_model_errors(tmp_path: Path) -> None:
 
 def test_snn_points_order_and_checks(tiny: Path) -> None:
     pts = snn_points(["nmnist_a_2hidden", tiny], [0.01, 0.1], "bow", "a100", "fast")
-    assert [(Path(p["model"]).stem, p["activity"]) for p in pts] == [
+    assert [(Path(p["model"]).stem, p["max_activity"]) for p in pts] == [
         ("nmnist_a_2hidden", 0.01), ("nmnist_a_2hidden", 0.1), ("tiny", 0.01), ("tiny", 0.1)
     ]
     with pytest.raises(ConfigError, match="outside"):
@@ -168,20 +168,23 @@ def test_snn_point_matches_estimate_training_step(tiny: Path, small_bow) -> None
     est = estimate_training_step(spec, small_bow, gpu="a100", engine="fast")
     assert row["model"] == "tiny" and row["depth"] == 2 and row["layers"] == [64, 24, 24, 4]
     assert row["sparse_sizes"] == list(spec.sparse_sizes)
-    assert row["ipu_cycles_per_step"] == est.cycles_per_step
-    assert row["ipu_ms_per_step"] == pytest.approx(est.ms_per_step)
+    assert row["cycles_per_step"] == est.cycles_per_step and row["input_hash"] == est.input_hash
+    assert row["ms_per_step"] == pytest.approx(est.ms_per_step)
     assert row["gpu_ms_per_step"] == pytest.approx(est.gpu.ms_per_step)  # type: ignore[union-attr]
     assert row["speedup_vs_gpu"] == pytest.approx(est.speedup_vs_gpu)
     assert row["gpu_framework"] == "tf-keras-xla" and row["speedup_vs_gpu_ideal"] == pytest.approx(est.speedup_vs_gpu_ideal)
-    assert row["gpu_breakdown"]["loop_sync_ms"] == pytest.approx(2 * spec.n_timesteps * 15e-3)
-    assert sum(row["breakdown_cycles"].values()) == row["ipu_cycles_per_step"]
-    assert sum(row["phase_cycles"].values()) == row["ipu_cycles_per_step"]
-    assert sum(row["cycles_by_critical_layer"].values()) == row["ipu_cycles_per_step"]
-    assert 0 < len(row["top_supersteps"]) <= 6
-    assert row["top_supersteps"][0]["cycles"] >= row["top_supersteps"][-1]["cycles"]
+    assert row["gpu_loop_sync_ms"] == pytest.approx(2 * spec.n_timesteps * 15e-3)
+    parts = ("compute", "exchange", "global_exchange", "host_exchange", "sync")
+    assert sum(row[f"{c}_cycles"] for c in parts) == row["cycles_per_step"]
+    phases = ("fwd_cycles", "bwd_cycles", "update_cycles", "host_phase_cycles", "other_phase_cycles")
+    assert sum(row[k] for k in phases) == row["cycles_per_step"]
+    assert sum(row["critical_layer_cycles"]) == row["cycles_per_step"] and len(row["critical_layers"]) == len(row["critical_layer_cycles"])
+    assert 0 < len(row["top_superstep_names"]) <= 6
+    assert row["top_superstep_cycles"] == sorted(row["top_superstep_cycles"], reverse=True)
     assert len(row["mean_true_spikes"]) == len(spec.sparse_sizes)
     assert all(t <= v for t, v in zip(row["mean_true_spikes"], row["mean_valid_spikes"], strict=True))
-    assert row["gpu_breakdown"]["launches"] == est.gpu.total_launches  # type: ignore[union-attr]
+    assert row["gpu_launches"] == est.gpu.total_launches  # type: ignore[union-attr]
+    assert row == est.record(model_path=str(tiny), max_activity=0.5).to_dict()  # one builder
     assert pickle.loads(pickle.dumps(row)) == row
 
 
@@ -196,8 +199,8 @@ def test_snn_points_refuse_a_bad_gpu_setting_first(tiny: Path) -> None:
 
 def test_snn_point_without_gpu_and_file_activity(tiny: Path, small_bow) -> None:  # type: ignore[no-untyped-def]
     row = snn_point({"model": str(tiny), "activity": None, "machine": small_bow, "gpu": None, "engine": "fast"})
-    assert row["activity"] == 0.25  # the file's max_activity
-    assert "speedup_vs_gpu" not in row and row["gpu"] is None
+    assert row["max_activity"] == 0.25  # the file's max_activity
+    assert row["speedup_vs_gpu"] is None and row["gpu"] is None and row["gpu_framework"] is None
 
 
 def test_snn_point_records_or_raises_errors(tiny: Path) -> None:
@@ -207,14 +210,14 @@ def test_snn_point_records_or_raises_errors(tiny: Path) -> None:
         snn_point(point)
     row = snn_point({**point, "on_error": "record"})
     assert row["error"].startswith("TileMemoryError: tiny: does not fit") and row["model"] == "tiny"
-    assert "\n" not in row["error"] and "speedup_vs_gpu" not in row
+    assert "\n" not in row["error"] and row["speedup_vs_gpu"] is None and row["ms_per_step"] is None
+    assert row["input_hash"] == snn_point({**point, "on_error": "record"})["input_hash"]
 
 
 def test_snn_sweep_parallel_equals_serial(tiny: Path, small_bow) -> None:  # type: ignore[no-untyped-def]
     kw = dict(machine=small_bow, gpu="a100", engine="fast")
     serial = snn_sweep([tiny], [0.25, 0.5], **kw)
     parallel = snn_sweep([tiny], [0.25, 0.5], processes=2, **kw)
-    strip = [{k: v for k, v in r.items() if k != "elapsed_s"} for r in serial]
-    assert strip == [{k: v for k, v in r.items() if k != "elapsed_s"} for r in parallel]
-    assert [r["activity"] for r in serial] == [0.25, 0.5]
+    assert serial == parallel  # no wall-clock time in a record: equal inputs, equal rows
+    assert [r["max_activity"] for r in serial] == [0.25, 0.5]
     assert serial[0]["sparse_sizes"] != serial[1]["sparse_sizes"]

@@ -117,25 +117,25 @@ class BreakdownFigure:
 
 
 def _usable(rows: Sequence[Mapping[str, Any]], *keys: str) -> list[Mapping[str, Any]]:
-    return [r for r in rows if "error" not in r and all(r.get(k) is not None for k in keys)]
+    return [r for r in rows if not r.get("error") and all(r.get(k) is not None for k in keys)]
 
 
 def _one(rows: Sequence[Mapping[str, Any]], key: str) -> str:
-    vals = sorted({str(r.get(key)) for r in rows})
+    vals = sorted({str(r.get(key)) for r in rows if r.get(key) is not None}) or ["?"]
     return vals[0] if len(vals) == 1 else ", ".join(vals)
 
 
 def speedup_series(rows: Sequence[Mapping[str, Any]]) -> list[SpeedupSeries]:
-    """Rows grouped by ``depth`` (ascending), each sorted by ``activity``; rows without a speed-up are skipped.
+    """Rows grouped by ``depth`` (ascending), each sorted by ``max_activity``; rows without a speed-up are skipped.
 
-    >>> rows = [{"depth": 2, "activity": a, "speedup_vs_gpu": 1 / a} for a in (0.1, 0.01)]
+    >>> rows = [{"depth": 2, "max_activity": a, "speedup_vs_gpu": 1 / a} for a in (0.1, 0.01)]
     >>> speedup_series(rows)[0].activities
     (0.01, 0.1)
     """
     groups: dict[int, list[tuple[float, float, float | None]]] = defaultdict(list)
-    for r in _usable(rows, "depth", "activity", "speedup_vs_gpu"):
+    for r in _usable(rows, "depth", "max_activity", "speedup_vs_gpu"):
         ideal = r.get("speedup_vs_gpu_ideal")
-        groups[int(r["depth"])].append((float(r["activity"]), float(r["speedup_vs_gpu"]), None if ideal is None else float(ideal)))
+        groups[int(r["depth"])].append((float(r["max_activity"]), float(r["speedup_vs_gpu"]), None if ideal is None else float(ideal)))
     out = []
     for depth in sorted(groups):
         pts = sorted(groups[depth], key=lambda p: p[0])
@@ -172,7 +172,7 @@ def speedup_figure_data(
     series = speedup_series(rows)
     if not series:
         raise ConfigError("speed-up figure: no row has a speed-up over a GPU (run the sweep with gpu=...)")
-    used = _usable(rows, "depth", "activity", "speedup_vs_gpu")
+    used = _usable(rows, "depth", "max_activity", "speedup_vs_gpu")
     if peak_activity is None:
         peak_activity = min(a for s in series for a in s.activities)
     machine, gpu = _one(used, "machine"), _one(used, "gpu")
@@ -181,7 +181,7 @@ def speedup_figure_data(
     return SpeedupFigure(
         None if path is None else Path(path), tuple(series), (float(band[0]), float(band[1])),
         (float(PAPER_BAND_ACTIVITIES[0]), float(PAPER_BAND_ACTIVITIES[1])), float(peak), float(peak_activity), machine, gpu,
-        title, _one(used, "gpu_framework") if any("gpu_framework" in r for r in used) else "",
+        title, _one(used, "gpu_framework") if any(r.get("gpu_framework") for r in used) else "",
     )
 
 
@@ -267,32 +267,31 @@ def plot_speedup_vs_activity(
 def _label(r: Mapping[str, Any]) -> str:
     depth = r.get("depth")
     head = f"{depth}L" if depth is not None else str(r.get("model", "?"))
-    act = r.get("activity")
+    act = r.get("max_activity")
     return f"{head} a={act:g}" if isinstance(act, (int, float)) else head
 
 
 def breakdown_data(rows: Sequence[Mapping[str, Any]], *, title: str | None = None, path: str | os.PathLike[str] | None = None) -> BreakdownFigure:
     """Per row: the IPU critical path split (ms) and, when present, the GPU split (ms).
 
-    IPU cycles are converted with the row's ``ipu_ms_per_step / ipu_cycles_per_step``.
+    IPU cycles are converted with the row's ``ms_per_step / cycles_per_step``.
 
     Raises
     ------
     ConfigError
         No row has an IPU breakdown.
     """
-    used = _usable(rows, "breakdown_cycles", "ipu_cycles_per_step", "ipu_ms_per_step")
+    used = _usable(rows, "compute_cycles", "cycles_per_step", "ms_per_step")
     if not used:
-        raise ConfigError("breakdown figure: no row has breakdown_cycles")
+        raise ConfigError("breakdown figure: no row has an IPU breakdown (compute_cycles ...)")
     ipu: dict[str, list[float]] = {c: [] for c in IPU_CATEGORIES}
     gpu: dict[str, list[float]] = {c: [] for c in GPU_CATEGORIES}
     for r in used:
-        ms_per_cycle = float(r["ipu_ms_per_step"]) / float(r["ipu_cycles_per_step"]) if r["ipu_cycles_per_step"] else 0.0
+        ms_per_cycle = float(r["ms_per_step"]) / float(r["cycles_per_step"]) if r["cycles_per_step"] else 0.0
         for c in IPU_CATEGORIES:
-            ipu[c].append(float(r["breakdown_cycles"].get(c, 0)) * ms_per_cycle)
-        g = r.get("gpu_breakdown") or {}
+            ipu[c].append(float(r.get(f"{c}_cycles") or 0) * ms_per_cycle)
         for c in GPU_CATEGORIES:
-            gpu[c].append(float(g.get(c, 0.0)))
+            gpu[c].append(float(r.get(f"gpu_{c}") or 0.0))
     if title is None:
         title = f"Critical path per training step: {_one(used, 'machine')} (sparse) vs {_one(used, 'gpu')} (dense)"
     has_gpu = any(v for vals in gpu.values() for v in vals)

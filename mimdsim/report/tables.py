@@ -2,7 +2,7 @@
 
 A table is a list of :class:`Column` s over a list of row dicts (e.g. the rows of
 :func:`mimdsim.sweep.snn_sweep`). A column's ``key`` may be dotted to reach into nested
-dicts and lists (``breakdown_cycles.compute``, ``top_supersteps.0.name``). Missing values
+dicts and lists (``top_superstep_names.0``: the first of a list). Missing values
 (and rows that carry an ``error``) print as ``-`` in text and Markdown and as an empty
 cell in CSV. CSV cells hold the raw values (full precision, lists joined by ``-``), text
 and Markdown the formatted ones.
@@ -78,33 +78,33 @@ def _join(v: Any) -> str:
 SNN_COLUMNS: tuple[Column, ...] = (
     Column("model", "model"),
     Column("depth", "hidden"),
-    Column("activity", "max act.", "{:g}"),
+    Column("max_activity", "max act.", "{:g}"),
     Column("sparse_sizes", "sparse sizes", _join),
     Column("machine", "IPU"),
-    Column("ipu_ms_per_step", "IPU ms/step", "{:.3f}"),
+    Column("ms_per_step", "IPU ms/step", "{:.3f}"),
     Column("gpu", "GPU"),
     Column("gpu_ms_per_step", "GPU ms/step", "{:.2f}"),
     Column("speedup_vs_gpu", "speed-up", "{:.2f}x"),
-    Column("top_supersteps.0.name", "top IPU superstep"),
-    Column("gpu_breakdown.dominant", "GPU bound"),
+    Column("top_superstep_names.0", "top IPU superstep"),
+    Column("gpu_dominant", "GPU bound"),
 )
 """The default columns for :func:`mimdsim.sweep.snn_sweep` rows."""
 
 BREAKDOWN_COLUMNS: tuple[Column, ...] = (
     Column("model", "model"),
-    Column("activity", "max act.", "{:g}"),
-    Column("ipu_cycles_per_step", "IPU cycles", "{:,}"),
-    Column("breakdown_cycles.compute", "compute", "{:,}"),
-    Column("breakdown_cycles.exchange", "exchange", "{:,}"),
-    Column("breakdown_cycles.global_exchange", "global exch.", "{:,}"),
-    Column("breakdown_cycles.host_exchange", "host exch.", "{:,}"),
-    Column("breakdown_cycles.sync", "sync", "{:,}"),
-    Column("phase_cycles.fwd", "fwd", "{:,}"),
-    Column("phase_cycles.bwd", "bwd", "{:,}"),
-    Column("phase_cycles.update", "update", "{:,}"),
-    Column("gpu_breakdown.launch_ms", "GPU launch ms", "{:.2f}"),
-    Column("gpu_breakdown.memory_bound_ms", "GPU memory ms", "{:.2f}"),
-    Column("gpu_breakdown.compute_bound_ms", "GPU compute ms", "{:.2f}"),
+    Column("max_activity", "max act.", "{:g}"),
+    Column("cycles_per_step", "IPU cycles", "{:,}"),
+    Column("compute_cycles", "compute", "{:,}"),
+    Column("exchange_cycles", "exchange", "{:,}"),
+    Column("global_exchange_cycles", "global exch.", "{:,}"),
+    Column("host_exchange_cycles", "host exch.", "{:,}"),
+    Column("sync_cycles", "sync", "{:,}"),
+    Column("fwd_cycles", "fwd", "{:,}"),
+    Column("bwd_cycles", "bwd", "{:,}"),
+    Column("update_cycles", "update", "{:,}"),
+    Column("gpu_launch_ms", "GPU launch ms", "{:.2f}"),
+    Column("gpu_memory_bound_ms", "GPU memory ms", "{:.2f}"),
+    Column("gpu_compute_bound_ms", "GPU compute ms", "{:.2f}"),
 )
 """Critical-path split of the IPU step (cycles) and of the GPU step (ms)."""
 
@@ -213,13 +213,13 @@ def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column] | 
 
 
 def pivot(
-    rows: Sequence[Mapping[str, Any]], index: str = "depth", columns: str = "activity", values: str = "speedup_vs_gpu"
+    rows: Sequence[Mapping[str, Any]], index: str = "depth", columns: str = "max_activity", values: str = "speedup_vs_gpu"
 ) -> tuple[list[Any], list[Any], dict[tuple[Any, Any], Any]]:
     """``(index labels, column labels, {(i, c): value})`` over ``rows``, labels sorted.
 
     Rows without the value (errors) are left out; a repeated ``(i, c)`` keeps the first.
 
-    >>> pivot([{"depth": 2, "activity": 0.1, "speedup_vs_gpu": 2.0}, {"depth": 2, "activity": 0.01, "speedup_vs_gpu": 5.0}])
+    >>> pivot([{"depth": 2, "max_activity": 0.1, "speedup_vs_gpu": 2.0}, {"depth": 2, "max_activity": 0.01, "speedup_vs_gpu": 5.0}])
     ([2], [0.01, 0.1], {(2, 0.1): 2.0, (2, 0.01): 5.0})
     """
     cells: dict[tuple[Any, Any], Any] = {}
@@ -236,7 +236,7 @@ def pivot(
 def pivot_table(
     rows: Sequence[Mapping[str, Any]],
     index: str = "depth",
-    columns: str = "activity",
+    columns: str = "max_activity",
     values: str = "speedup_vs_gpu",
     *,
     fmt: str = "text",
@@ -248,7 +248,7 @@ def pivot_table(
 
     The default is the paper's comparison: speed-up over the GPU, hidden layers x max activity.
 
-    >>> rows = [{"depth": d, "activity": a, "speedup_vs_gpu": d / a} for d in (2, 3) for a in (0.5, 1.0)]
+    >>> rows = [{"depth": d, "max_activity": a, "speedup_vs_gpu": d / a} for d in (2, 3) for a in (0.5, 1.0)]
     >>> print(pivot_table(rows))
     hidden layers  act 0.5  act 1
     -------------  -------  -----

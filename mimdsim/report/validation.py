@@ -350,8 +350,8 @@ def validation_page(rep: ValidationReport, *, out_path: str | os.PathLike[str] |
         return None if p is None else Path(os.path.relpath(p, base)).as_posix()
 
     grid = "reduced grid (--quick)" if rep.quick else "full grid"
-    depths = sorted({r["depth"] for r in rep.sweep if "depth" in r})
-    acts = sorted({r["activity"] for r in rep.sweep})
+    depths = sorted({r["depth"] for r in rep.sweep if r.get("depth") is not None})
+    acts = sorted({r["max_activity"] for r in rep.sweep})
     L: list[str] = []
     L.append("# Validation: mimdsim against published numbers\n")
     L.append(
@@ -386,7 +386,7 @@ def validation_page(rep: ValidationReport, *, out_path: str | os.PathLike[str] |
     L.append("Speed-up over the ideal GPU program (`fused` A100 step / Bow step):\n")
     L.append(pivot_table(rep.sweep, values="speedup_vs_gpu_ideal", fmt="markdown", value_format="{:.2f}") + "\n")
     L.append("Milliseconds per training step (IPU | paper's GPU baseline | ideal GPU program):\n")
-    L.append(pivot_table(rep.sweep, values="ipu_ms_per_step", fmt="markdown", value_format="{:.3f}") + "\n")
+    L.append(pivot_table(rep.sweep, values="ms_per_step", fmt="markdown", value_format="{:.3f}") + "\n")
     L.append(pivot_table(rep.sweep, values="gpu_ms_per_step", fmt="markdown", value_format="{:.2f}") + "\n")
     L.append(pivot_table(rep.sweep, values="gpu_ideal_ms_per_step", fmt="markdown", value_format="{:.2f}") + "\n")
     if rep.frameworks:

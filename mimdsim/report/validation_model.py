@@ -37,20 +37,20 @@ def before_after_rows(sweep_rows: Sequence[Mapping[str, Any]]) -> list[dict[str,
     before = {(r["model"], r["activity"]): r for r in json.loads(BEFORE_PATH.read_text(encoding="utf-8"))["rows"]}
     out = []
     for r in sweep_rows:
-        b = before.get((r.get("model"), r.get("activity")))
-        if b is None or "ipu_ms_per_step" not in r:
+        b = before.get((r.get("model"), r.get("max_activity")))
+        if b is None or r.get("ms_per_step") is None:
             continue
         out.append({
-            "model": r["model"], "activity": r["activity"],
-            "before_ms": b["ipu_ms_per_step"], "now_ms": r["ipu_ms_per_step"], "ratio": r["ipu_ms_per_step"] / b["ipu_ms_per_step"],
-            "before_speedup": b.get("speedup_vs_gpu"), "now_speedup": r.get("speedup_vs_gpu"),
+            "model": r["model"], "activity": r["max_activity"],
+            "before_ms": b["ipu_ms_per_step"], "now_ms": r["ms_per_step"], "ratio": r["ms_per_step"] / b["ipu_ms_per_step"],
+            "before_speedup": b.get("speedup_vs_gpu"), "now_speedup": r.get("speedup_vs_gpu_ideal"),
         })  # fmt: skip
     return out
 
 
 def before_after_table(rows: Sequence[Mapping[str, Any]]) -> str:
     lines = [
-        "| model | max activity | IPU ms/step before | now | now / before | speed-up over A100 before | now |",
+        "| model | max activity | IPU ms/step before | now | now / before | speed-up over the A100 `fused` model before | now |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:

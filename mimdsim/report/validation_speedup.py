@@ -40,10 +40,9 @@ def _in_band_activity(a: float) -> bool:
 
 
 def _top_text(r: Mapping[str, Any], n: int = 3) -> str:
-    parts = []
-    for t in r["top_supersteps"][:n]:
-        parts.append(f"{t['name']} {100 * t['share']:.0f} % ({t['bound']}-bound, critical tile holds {t['critical_layer']} neurons)")
-    return "; ".join(parts)
+    tops = zip(r["top_superstep_names"], r["top_superstep_shares"], r["top_superstep_bounds"], r["top_superstep_critical_layers"], strict=True)
+    return "; ".join(f"{name} {100 * share:.0f} % ({bound}-bound, critical tile holds {layer} neurons)"
+                     for name, share, bound, layer in list(tops)[:n])  # fmt: skip
 
 
 _GPU_TERMS = (("host_enqueue", "host enqueue"), ("loop_sync", "loop syncs"), ("graph_launch", "graph launch"),
@@ -51,13 +50,12 @@ _GPU_TERMS = (("host_enqueue", "host enqueue"), ("loop_sync", "loop syncs"), ("g
 
 
 def _gpu_text(r: Mapping[str, Any]) -> str:
-    g = r["gpu_breakdown"]
     ms = r["gpu_ms_per_step"]
-    parts = [f"device {100 * (g['compute_bound_ms'] + g['memory_bound_ms']) / ms:.0f} %"]
-    if g["launch_ms"]:
-        parts.append(f"launch latency {100 * g['launch_ms'] / ms:.0f} %")
-    parts += [f"{name} {100 * g[f'{t}_ms'] / ms:.0f} %" for t, name in _GPU_TERMS if g.get(f"{t}_ms")]
-    text = f"GPU ({r.get('gpu_framework', 'fused')}) {ms:.2f} ms: {', '.join(parts)} ({g['launches']:,} launches)"
+    parts = [f"device {100 * (r['gpu_compute_bound_ms'] + r['gpu_memory_bound_ms']) / ms:.0f} %"]
+    if r["gpu_launch_ms"]:
+        parts.append(f"launch latency {100 * r['gpu_launch_ms'] / ms:.0f} %")
+    parts += [f"{name} {100 * r[f'gpu_{t}_ms'] / ms:.0f} %" for t, name in _GPU_TERMS if r.get(f"gpu_{t}_ms")]
+    text = f"GPU ({r.get('gpu_framework') or 'fused'}) {ms:.2f} ms: {', '.join(parts)} ({r['gpu_launches']:,} launches)"
     if r.get("speedup_vs_gpu_ideal") is not None:
         text += f"; over the ideal fused program ({r['gpu_ideal_ms_per_step']:.2f} ms) {float(r['speedup_vs_gpu_ideal']):.2f}x"
     return text
@@ -75,16 +73,16 @@ def speedup_rows(sweep_rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
     S = "speedup"
     lo, hi = PAPER_SPEEDUP_BAND
     out: list[dict[str, Any]] = []
-    usable = [r for r in sweep_rows if "error" not in r and r.get("speedup_vs_gpu") is not None]
+    usable = [r for r in sweep_rows if not r.get("error") and r.get("speedup_vs_gpu") is not None]
     for r in sweep_rows:
-        q = f"speed-up over the A100 ({r.get('gpu_framework', 'GPU')}), {r.get('depth', '?')} hidden layers, max activity {r['activity']:g}"
-        if "error" in r:
+        q = f"speed-up over the A100 ({r.get('gpu_framework') or 'GPU'}), {r.get('depth', '?')} hidden layers, max activity {r['max_activity']:g}"
+        if r.get("error"):
             out.append(_row(S, q, PAPER_SOURCE, str(r.get("model")), None, None, "x", f"not estimated: {r['error']}", None))
             continue
         x = float(r["speedup_vs_gpu"])
         T = r["n_timesteps"]
-        ipu = (f"IPU {r['ipu_ms_per_step']:.3f} ms ({r['ipu_cycles_per_step'] / T:,.0f} cycles per time step): {_top_text(r)}")
-        if _in_band_activity(float(r["activity"])):
+        ipu = (f"IPU {r['ms_per_step']:.3f} ms ({r['cycles_per_step'] / T:,.0f} cycles per time step): {_top_text(r)}")
+        if _in_band_activity(float(r["max_activity"])):
             err = band_error(x, lo, hi)
             verdict = "inside the band" if err == 0 else (f"below the band ({100 * err:+.0f} %)" if err < 0 else f"above the band ({100 * err:+.0f} %)")
             out.append(_row(S, q, f"{PAPER_SOURCE}: 5-10x at max activity 1-10 %", _config(r), x, f"{lo:g}-{hi:g}", "x",
@@ -95,14 +93,14 @@ def speedup_rows(sweep_rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
     if usable:
         best = max(usable, key=lambda r: float(r["speedup_vs_gpu"]))
         x = float(best["speedup_vs_gpu"])
-        sparsest = min(float(r["activity"]) for r in usable)
+        sparsest = min(float(r["max_activity"]) for r in usable)
         deepest = max(int(r["depth"]) for r in usable)
-        where = "the sparsest and deepest setting" if (float(best["activity"]) == sparsest and int(best["depth"]) == deepest) else (
+        where = "the sparsest and deepest setting" if (float(best["max_activity"]) == sparsest and int(best["depth"]) == deepest) else (
             f"NOT the sparsest and deepest setting (sparsest {sparsest:g}, deepest {deepest})")
         need_ipu = best["gpu_ms_per_step"] / PAPER_SPEEDUP_MAX
-        why = (f"largest of the grid at {best['depth']} hidden layers, max activity {best['activity']:g}: {where}. "
-               f"38x would need an IPU step of {need_ipu:.3f} ms ({need_ipu / best['ipu_ms_per_step'] * 100:.0f} % of the "
-               f"simulated {best['ipu_ms_per_step']:.3f} ms) or a GPU step of {PAPER_SPEEDUP_MAX * best['ipu_ms_per_step']:.1f} ms "
+        why = (f"largest of the grid at {best['depth']} hidden layers, max activity {best['max_activity']:g}: {where}. "
+               f"38x would need an IPU step of {need_ipu:.3f} ms ({need_ipu / best['ms_per_step'] * 100:.0f} % of the "
+               f"simulated {best['ms_per_step']:.3f} ms) or a GPU step of {PAPER_SPEEDUP_MAX * best['ms_per_step']:.1f} ms "
                f"({PAPER_SPEEDUP_MAX / x:.1f}x the modelled {best['gpu_ms_per_step']:.2f} ms); see the findings")
         out.append(_row(S, "largest speed-up over the A100", f"{PAPER_SOURCE}: 'up to 38x' at higher sparsity (setting not published)",
                         _config(best), x, PAPER_SPEEDUP_MAX, "x", why))
@@ -115,18 +113,18 @@ def speedup_findings(sweep_rows: Sequence[Mapping[str, Any]]) -> list[str]:
     Every statement is computed from ``sweep_rows``: a reversed trend or an in-band
     result changes the text.
     """
-    rows = [r for r in sweep_rows if "error" not in r and r.get("speedup_vs_gpu") is not None]
+    rows = [r for r in sweep_rows if not r.get("error") and r.get("speedup_vs_gpu") is not None]
     if not rows:
         return ["No sweep point has a speed-up (every point failed or no GPU was given)."]
     lo, hi = PAPER_SPEEDUP_BAND
     out: list[str] = []
-    band = [r for r in rows if _in_band_activity(float(r["activity"]))]
+    band = [r for r in rows if _in_band_activity(float(r["max_activity"]))]
     inside = [r for r in band if band_error(float(r["speedup_vs_gpu"]), lo, hi) == 0]
     below = [r for r in band if float(r["speedup_vs_gpu"]) < lo]
     above = [r for r in band if float(r["speedup_vs_gpu"]) > hi]
 
     def pt(r: Mapping[str, Any]) -> str:
-        return f"{r['depth']}L/{r['activity']:g} ({float(r['speedup_vs_gpu']):.2f}x)"
+        return f"{r['depth']}L/{r['max_activity']:g} ({float(r['speedup_vs_gpu']):.2f}x)"
 
     if band:
         xs = [float(r["speedup_vs_gpu"]) for r in band]
@@ -159,8 +157,8 @@ def speedup_findings(sweep_rows: Sequence[Mapping[str, Any]]) -> list[str]:
             )
 
     depths = sorted({int(r["depth"]) for r in rows})
-    acts = sorted({float(r["activity"]) for r in rows})
-    cell = {(int(r["depth"]), float(r["activity"])): r for r in rows}
+    acts = sorted({float(r["max_activity"]) for r in rows})
+    cell = {(int(r["depth"]), float(r["max_activity"])): r for r in rows}
     falls = all(
         all(float(cell[d, a1]["speedup_vs_gpu"]) >= float(cell[d, a2]["speedup_vs_gpu"]) for a1, a2 in itertools.pairwise(acts) if (d, a1) in cell and (d, a2) in cell)
         for d in depths
@@ -170,7 +168,7 @@ def speedup_findings(sweep_rows: Sequence[Mapping[str, Any]]) -> list[str]:
         for a in acts
     )
     ipu_falls = all(
-        all(float(cell[d1, a]["ipu_ms_per_step"]) >= float(cell[d2, a]["ipu_ms_per_step"]) for d1, d2 in itertools.pairwise(depths) if (d1, a) in cell and (d2, a) in cell)
+        all(float(cell[d1, a]["ms_per_step"]) >= float(cell[d2, a]["ms_per_step"]) for d1, d2 in itertools.pairwise(depths) if (d1, a) in cell and (d2, a) in cell)
         for a in acts
     )
     gpu_grows = all(
@@ -185,7 +183,7 @@ def speedup_findings(sweep_rows: Sequence[Mapping[str, Any]]) -> list[str]:
         text += "At every activity it grows with depth" if grows else "It does NOT grow with depth at every activity"
         why = []
         if gpu_grows:
-            launches = {int(r["depth"]): int(r["gpu_breakdown"]["launches"]) for r in rows}
+            launches = {int(r["depth"]): int(r["gpu_launches"]) for r in rows}
             why.append("with the hidden neurons fixed at ~2942, deeper nets launch more GPU kernels per step ("
                        + ", ".join(f"{d}L {launches[d]:,}" for d in depths) + "), so the dense step gets longer")
         if ipu_falls:
@@ -196,20 +194,20 @@ def speedup_findings(sweep_rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
     best = max(rows, key=lambda r: float(r["speedup_vs_gpu"]))
     x = float(best["speedup_vs_gpu"])
-    is_corner = float(best["activity"]) == acts[0] and int(best["depth"]) == depths[-1]
+    is_corner = float(best["max_activity"]) == acts[0] and int(best["depth"]) == depths[-1]
     out.append(
-        f"**Largest speed-up.** {x:.2f}x at {best['depth']} hidden layers, max activity {best['activity']:g} "
+        f"**Largest speed-up.** {x:.2f}x at {best['depth']} hidden layers, max activity {best['max_activity']:g} "
         + ("(the sparsest and deepest setting of the grid; the paper places its maximum at 'higher activation sparsity')" if is_corner
            else "(NOT the sparsest and deepest setting of the grid)")
         + f": {PAPER_SPEEDUP_MAX / x:.1f}x short of the paper's 'up to {PAPER_SPEEDUP_MAX:g}x'."
     )
 
     # why the IPU does not get faster: the floor at the sparsest setting
-    sp = [r for r in rows if float(r["activity"]) == acts[0]]
+    sp = [r for r in rows if float(r["max_activity"]) == acts[0]]
     ref = max(sp, key=lambda r: int(r["depth"]))
     T = ref["n_timesteps"]
-    crit = ref["cycles_by_critical_layer"]
-    l1 = crit.get("L1", 0) / ref["ipu_cycles_per_step"]
+    crit = dict(zip(ref["critical_layers"], ref["critical_layer_cycles"], strict=True))
+    l1 = crit.get("L1", 0) / ref["cycles_per_step"]
     in_true = ref["mean_true_spikes"][0]
     fwd_id, wg_id = _per_id_costs()
     ratios = []
@@ -218,32 +216,32 @@ def speedup_findings(sweep_rows: Sequence[Mapping[str, Any]]) -> list[str]:
             a, b = cell[d, acts[-1]], cell[d, acts[0]]
             hid_a = max(a["sparse_sizes"][1:-1] or [1])
             hid_b = max(b["sparse_sizes"][1:-1] or [1])
-            ratios.append(f"{d}L {a['ipu_ms_per_step'] / b['ipu_ms_per_step']:.2f}x (hidden sparse size {hid_a} -> {hid_b})")
+            ratios.append(f"{d}L {a['ms_per_step'] / b['ms_per_step']:.2f}x (hidden sparse size {hid_a} -> {hid_b})")
     out.append(
         f"**What bounds the IPU step at low activity.** At max activity {acts[0]:g} ({ref['depth']} hidden layers) the step is "
-        f"{ref['ipu_ms_per_step']:.3f} ms, {ref['ipu_cycles_per_step'] / T:,.0f} cycles per time step; the costliest supersteps are "
+        f"{ref['ms_per_step']:.3f} ms, {ref['cycles_per_step'] / T:,.0f} cycles per time step; the costliest supersteps are "
         f"{_top_text(ref, 4)}. {100 * l1:.0f} % of the step's cycles are on supersteps whose critical tile holds first-hidden-layer (L1) "
         f"neurons. L1's input is the NMNIST spike stream: S_in = {ref['sparse_sizes'][0]} slots, {in_true:.1f} ids per sample and "
         f"step on average ({ref['activity_source']}), the same at every max activity, because max activity only sets the hidden "
         f"layers' sparse sizes. L1's forward row-adds (LIFStateUpdate, {fwd_id} thread cycles per input id and neuron pair) and "
         f"weight-gradient updates ({wg_id} per id and pair), for {ref['batch_size']} samples on 6 workers, therefore form a floor; "
-        f"syncs add {ref['breakdown_cycles']['sync'] / T:,.0f} cycles per time step "
-        f"({100 * ref['breakdown_cycles']['sync'] / ref['ipu_cycles_per_step']:.0f} %). From max activity {acts[-1]:g} to "
+        f"syncs add {ref['sync_cycles'] / T:,.0f} cycles per time step "
+        f"({100 * ref['sync_cycles'] / ref['cycles_per_step']:.0f} %). From max activity {acts[-1]:g} to "
         f"{acts[0]:g} the IPU step falls by only " + ", ".join(ratios) + "."
     )
     out.append(_gpu_bound_text(rows, depths))
     need = best["gpu_ms_per_step"] / PAPER_SPEEDUP_MAX
     slow, fast = _gpu_corners(best)
-    reach = ("inside" if slow / best["ipu_ms_per_step"] >= PAPER_SPEEDUP_MAX else "outside")
+    reach = ("inside" if slow / best["ms_per_step"] >= PAPER_SPEEDUP_MAX else "outside")
     out.append(
-        f"**The gap to 38x.** At {best['depth']}L/{best['activity']:g}, 38x needs the IPU step at {need:.3f} ms "
+        f"**The gap to 38x.** At {best['depth']}L/{best['max_activity']:g}, 38x needs the IPU step at {need:.3f} ms "
         f"({need * 1e-3 * _clock(best) / best['n_timesteps']:,.0f} cycles per time step instead of "
-        f"{best['ipu_cycles_per_step'] / best['n_timesteps']:,.0f}) or the A100 step at {PAPER_SPEEDUP_MAX * best['ipu_ms_per_step']:.1f} ms. "
+        f"{best['cycles_per_step'] / best['n_timesteps']:,.0f}) or the A100 step at {PAPER_SPEEDUP_MAX * best['ms_per_step']:.1f} ms. "
         "Candidate explanations, none tested against a published timing (the paper publishes none) and no constant tuned: "
         f"(1) the GPU side is a model of the paper's baseline ({best.get('gpu_framework', 'GPU')}), not its measurement: with every "
         "uncertain constant of docs/gpu_baseline.md at the end that slows the GPU (host launch, loop sync and PCIe rate at the "
-        f"ends of their published ranges, FP32 GEMMs) its step is {slow:.1f} ms ({slow / best['ipu_ms_per_step']:.1f}x), at the "
-        f"other end {fast:.1f} ms ({fast / best['ipu_ms_per_step']:.1f}x): 38x lies {reach} that range; "
+        f"ends of their published ranges, FP32 GEMMs) its step is {slow:.1f} ms ({slow / best['ms_per_step']:.1f}x), at the "
+        f"other end {fast:.1f} ms ({fast / best['ms_per_step']:.1f}x): 38x lies {reach} that range; "
         "(2) the IPU codelet estimators "
         "are instruction counts of the paper's C++ loops, not measured cycles (its code registers none, GSNN PC/PF/CC): a "
         "compiler that bundles or vectorises the id loops would lower the L1 floor; (3) the input stream: the input spikes per "
@@ -259,18 +257,18 @@ def speedup_findings(sweep_rows: Sequence[Mapping[str, Any]]) -> list[str]:
 def _gpu_bound_text(rows: Sequence[Mapping[str, Any]], depths: Sequence[int]) -> str:
     """The finding on what the GPU step is made of (shares of each term, per depth)."""
     fw = _frameworks(rows)
-    gd = sorted({str(r["gpu_breakdown"]["dominant"]) for r in rows})
+    gd = sorted({str(r["gpu_dominant"]) for r in rows})
     flat = all(len({round(float(r["gpu_ms_per_step"]), 9) for r in rows if int(r["depth"]) == d}) == 1 for d in depths)
-    def term_ms(g: Mapping[str, Any], key: str) -> float:
-        return float(g["compute_bound_ms"] + g["memory_bound_ms"]) if key == "device" else float(g.get(f"{key}_ms", 0.0))
+    def term_ms(r: Mapping[str, Any], key: str) -> float:
+        return float(r["gpu_compute_bound_ms"] + r["gpu_memory_bound_ms"]) if key == "device" else float(r.get(f"gpu_{key}_ms") or 0.0)
 
     shares = []
     for key, name in (("device", "device"), ("launch", "per-launch latency"), *_GPU_TERMS):
-        xs = [term_ms(r["gpu_breakdown"], key) / r["gpu_ms_per_step"] for r in rows]
+        xs = [term_ms(r, key) / r["gpu_ms_per_step"] for r in rows]
         if max(xs) > 0:
             shares.append(f"{name} {100 * min(xs):.0f}-{100 * max(xs):.0f} %")
     g_ms = sorted({(int(r["depth"]), round(float(r["gpu_ms_per_step"]), 2)) for r in rows})
-    no_compute = all(r["gpu_breakdown"]["compute_bound_ms"] == 0 for r in rows)
+    no_compute = all(r["gpu_compute_bound_ms"] == 0 for r in rows)
     return (
         f"**What bounds the GPU step.** The A100 model of the paper's baseline ({fw}) is {'/'.join(gd)}-dominated at every "
         f"point; shares of the step: {', '.join(shares)}"
@@ -286,8 +284,8 @@ def _gpu_corners(r: Mapping[str, Any]) -> tuple[float, float]:
     from mimdsim.snn.gpu_frameworks import SENSITIVITY, profile
     from mimdsim.snn.spec import load_snn_model
 
-    spec = load_snn_model(r["model_path"], max_activity=float(r["activity"]))[0]
-    fw = str(r.get("gpu_framework", PAPER_FRAMEWORK))
+    spec = load_snn_model(r["model_path"], max_activity=float(r["max_activity"]))[0]
+    fw = str(r.get("gpu_framework") or PAPER_FRAMEWORK)
     slow = {u.field: (u.low if u.field.endswith("bytes_per_s") else u.high) for u in SENSITIVITY}
     fast = {u.field: (u.high if u.field.endswith("bytes_per_s") else u.low) for u in SENSITIVITY}
     return (estimate_gpu_step(spec, load_gpu(str(r["gpu"]), matmul_precision="fp32"), profile(fw, **slow)).ms_per_step,
@@ -297,7 +295,7 @@ def _gpu_corners(r: Mapping[str, Any]) -> tuple[float, float]:
 def framework_speedups(sweep_rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The speed-up of every sweep point over the GPU step of every framework profile.
 
-    One dict per usable row: ``depth``, ``activity``, ``ipu_ms_per_step`` and, per profile,
+    One dict per usable row: ``depth``, ``activity``, ``ms_per_step`` and, per profile,
     ``<framework>_ms`` and ``<framework>_speedup``.
     """
     from mimdsim.snn.gpu import estimate_gpu_step, load_gpu
@@ -306,15 +304,15 @@ def framework_speedups(sweep_rows: Sequence[Mapping[str, Any]]) -> list[dict[str
 
     out = []
     for r in sweep_rows:
-        if "error" in r or r.get("gpu") is None:
+        if r.get("error") or r.get("gpu") is None:
             continue
-        spec = load_snn_model(r["model_path"], max_activity=float(r["activity"]))[0]
+        spec = load_snn_model(r["model_path"], max_activity=float(r["max_activity"]))[0]
         gpu = load_gpu(str(r["gpu"]), **({"matmul_precision": r["gpu_matmul_precision"]} if r.get("gpu_matmul_precision") else {}))
-        d: dict[str, Any] = {"depth": int(r["depth"]), "activity": float(r["activity"]), "ipu_ms_per_step": float(r["ipu_ms_per_step"])}
+        d: dict[str, Any] = {"depth": int(r["depth"]), "max_activity": float(r["max_activity"]), "ms_per_step": float(r["ms_per_step"])}
         for fw in FRAMEWORKS:
             ms = estimate_gpu_step(spec, gpu, fw).ms_per_step
             d[f"{fw}_ms"] = ms
-            d[f"{fw}_speedup"] = ms / d["ipu_ms_per_step"]
+            d[f"{fw}_speedup"] = ms / d["ms_per_step"]
         out.append(d)
     return out
 
@@ -325,14 +323,14 @@ def framework_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
     head = "| hidden layers | max activity | IPU ms | " + " | ".join(f"`{fw}` ms (speed-up)" for fw in FRAMEWORKS) + " |"
     lines = [head, "|---:|---:|---:|" + "---:|" * len(FRAMEWORKS)]
-    for d in sorted(rows, key=lambda d: (d["depth"], d["activity"])):
+    for d in sorted(rows, key=lambda d: (d["depth"], d["max_activity"])):
         cells = " | ".join(f"{d[f'{fw}_ms']:.2f} ({d[f'{fw}_speedup']:.2f}x)" for fw in FRAMEWORKS)
-        lines.append(f"| {d['depth']} | {d['activity']:g} | {d['ipu_ms_per_step']:.3f} | {cells} |")
+        lines.append(f"| {d['depth']} | {d['max_activity']:g} | {d['ms_per_step']:.3f} | {cells} |")
     return "\n".join(lines)
 
 
 def _frameworks(rows: Sequence[Mapping[str, Any]]) -> str:
-    return "/".join(sorted({str(r.get("gpu_framework", "fused")) for r in rows}))
+    return "/".join(sorted({str(r.get("gpu_framework") or "fused") for r in rows}))
 
 
 def _per_id_costs() -> tuple[int, int]:
@@ -346,4 +344,4 @@ def _per_id_costs() -> tuple[int, int]:
 
 
 def _clock(r: Mapping[str, Any]) -> float:
-    return float(r["ipu_cycles_per_step"]) / (float(r["ipu_ms_per_step"]) * 1e-3)
+    return float(r["cycles_per_step"]) / (float(r["ms_per_step"]) * 1e-3)

@@ -30,9 +30,10 @@ from mimdsim.snn.gpu import GpuEstimate, GPUSpec, estimate_gpu_step, load_gpu
 from mimdsim.snn.gpu_frameworks import IDEAL_FRAMEWORK, PAPER_FRAMEWORK
 from mimdsim.snn.lower import LoweringOptions, check_batch, lower_snn
 from mimdsim.snn.preflight import preflight
+from mimdsim.snn.record import SNNRecord, estimate_input_hash
 from mimdsim.snn.spec import RunHints, SNNSpec
 
-__all__ = ["SNNEstimate", "StepKind", "estimate_training_step", "make_activity", "run_settings", "ACTIVITY_SOURCES"]
+__all__ = ["SNNEstimate", "StepKind", "estimate_training_step", "training_step_hash", "make_activity", "run_settings", "ACTIVITY_SOURCES"]
 
 ACTIVITY_SOURCES = ("functional", "parametric", "saturated")
 """Named activity sources; a path to a ``.npz`` trace or a :class:`SpikeActivity` also works."""
@@ -71,6 +72,11 @@ class SNNEstimate:
     extra: dict[str, object] = field(default_factory=dict)
     gpu_ideal: GpuEstimate | None = None
     """The same step as the ideal GPU program (``fused``), for the second speed-up."""
+    activity: SpikeActivity | None = None
+    """The spike counts the program was lowered with."""
+    input_hash: str = ""
+    """Hash of every input (:func:`mimdsim.snn.record.estimate_input_hash`)."""
+    seed: int | None = None
 
     @property
     def cycles_per_step(self) -> int:
@@ -145,45 +151,59 @@ class SNNEstimate:
             kinds = [k for k in kinds if k.n_executions >= self.spec.n_timesteps - 1 and self.spec.n_timesteps > 1] or kinds
         return kinds[:n]
 
+    def record(self, *, model_path: str = "", max_activity: float | None = None) -> SNNRecord:
+        """This estimate as the one result record (:class:`mimdsim.snn.record.SNNRecord`)."""
+        return SNNRecord.from_estimate(self, model_path=model_path, max_activity=max_activity)
+
     def to_dict(self) -> dict[str, object]:
-        """The JSON object of ``mimdsim snn --json``."""
-        out: dict[str, object] = {
-            "model": self.spec.name,
-            "machine": self.machine.name,
-            "engine": self.engine,
-            "n_ipus": self.machine.n_ipus,
-            "n_ipus_used": self.mapping.n_ipus_used,
-            "neurons_per_tile": self.mapping.neurons_per_tile,
-            "partitioner": self.mapping.method,
-            "layers": list(self.spec.layer_sizes),
-            "sparse_sizes": list(self.spec.sparse_sizes),
-            "batch_size": self.spec.batch_size,
-            "n_timesteps": self.spec.n_timesteps,
-            "activity_source": self.activity_source,
-            "ms_per_step": self.ms_per_step,
-            "samples_per_s": self.samples_per_s,
-            "cycles_per_step": self.cycles_per_step,
-            "breakdown_cycles": self.breakdown_cycles,
-            "profile_cycles": self.result.tile_mean_cycles(),
-            "max_tile_memory_bytes": self.ledger.max_tile_bytes,
-            "memory_bytes_per_tile": self.machine.memory_bytes_per_tile,
-            "oom_tiles": self.oom_tiles,
-            "top_supersteps": [
-                {"name": k.name, "cycles_per_timestep": k.cycles_per_timestep, "bound": k.bound} for k in self.top_step_kinds(5)
-            ],
-        }
-        if self.gpu is not None:
-            out["gpu"] = self.gpu.gpu
-            out["gpu_framework"] = self.gpu.framework
-            out["gpu_matmul_precision"] = self.gpu.matmul_precision
-            out["gpu_ms_per_step"] = self.gpu.ms_per_step
-            out["speedup_vs_gpu"] = self.speedup_vs_gpu
-            out["gpu_overhead_ms"] = {k: 1e3 * v for k, v in self.gpu.overhead}
-        if self.gpu_ideal is not None:
-            out["gpu_ideal_ms_per_step"] = self.gpu_ideal.ms_per_step
-            out["speedup_vs_gpu_ideal"] = self.speedup_vs_gpu_ideal
+        """The JSON object of ``mimdsim snn --json``: the result record (:meth:`record`) and three
+        details a flat record does not hold: ``breakdown_cycles`` (the critical-path split as a
+        mapping), ``profile_cycles`` (the per-tile mean split, as Poplar's profile reports it)
+        and ``oom_tiles`` (the tiles over their memory)."""
+        out: dict[str, object] = self.record().to_dict()
+        out.update(breakdown_cycles=self.breakdown_cycles, profile_cycles=self.result.tile_mean_cycles(), oom_tiles=self.oom_tiles)
         out.update(self.extra)
         return out
+
+
+_HASHED = ("activity_source", "rate", "input_rate", "input_data", "engine", "neurons_per_tile", "partitioner", "seed", "gpu",
+           "gpu_framework", "gpu_precision", "allow_oom", "options")  # fmt: skip
+"""The arguments of :func:`estimate_training_step` that change a figure (the rest: caching, timelines, limits)."""
+
+
+def training_step_hash(spec: SNNSpec, machine: MachineSpec, **kwargs: Any) -> str:
+    """The ``input_hash`` that :func:`estimate_training_step` ``(spec, machine, **kwargs)`` gives its
+    estimate, without running it (a sweep store skips the points it holds by it).
+
+    Defaults are filled in, the GPU is resolved to its description (with ``gpu_precision``),
+    files are hashed by content: two calls that must give the same figures give the same hash.
+
+    >>> from mimdsim import load_machine
+    >>> from mimdsim.snn.spec import snn_from_sizes
+    >>> net = snn_from_sizes([16, 6, 2], max_activity=0.5, input_sparse_size=4, batch_size=6, n_timesteps=2)
+    >>> m = load_machine("bow", tiles_per_ipu=16)
+    >>> training_step_hash(net, m) == training_step_hash(net, m, engine="fast", seed=0, partitioner="contiguous")
+    True
+    >>> training_step_hash(net, m) == training_step_hash(net, m, seed=1)
+    False
+    """
+    import inspect
+
+    bad = sorted(set(kwargs) - set(inspect.signature(estimate_training_step).parameters))
+    if bad:
+        raise ConfigError(f"estimate_training_step has no argument {bad[0]!r}")
+    bound = inspect.signature(estimate_training_step).bind(spec, machine, **kwargs)
+    bound.apply_defaults()
+    args = {k: bound.arguments[k] for k in _HASHED}
+    if bound.arguments.get("activity") is not None:  # the old name wins, as in estimate_training_step
+        args["activity_source"] = bound.arguments["activity"]
+    gpu, precision = args.pop("gpu"), args.pop("gpu_precision")
+    if gpu is not None:
+        gpu = load_gpu(gpu, **({"matmul_precision": precision} if precision is not None else {}))
+    else:
+        args["gpu_framework"] = None
+    args["options"] = args["options"] or LoweringOptions()
+    return estimate_input_hash(spec, machine, gpu=gpu, **args)
 
 
 def run_settings(
@@ -335,7 +355,7 @@ def estimate_training_step(
         activity_source = activity
     check_batch(spec, machine)
     preflight(spec, machine, neurons_per_tile=neurons_per_tile, allow_oom=allow_oom)
-    gpu_pair = None
+    gpu_pair, gpu_spec = None, None
     if gpu is not None:  # a bad GPU, framework or precision fails before the run
         gpu_spec = load_gpu(gpu, **({"matmul_precision": gpu_precision} if gpu_precision is not None else {}))
         gpu_pair = (estimate_gpu_step(spec, gpu_spec, gpu_framework), estimate_gpu_step(spec, gpu_spec, IDEAL_FRAMEWORK))
@@ -363,4 +383,10 @@ def estimate_training_step(
         )
     result = simulate(program, machine, engine, check_memory_fits=False, timeline=timeline, max_steps=max_steps or DEFAULT_MAX_STEPS)
     gpu_est, gpu_ideal = gpu_pair or (None, None)
-    return SNNEstimate(spec, machine, engine, result, mapping, ledger, label, gpu_est, program, gpu_ideal=gpu_ideal)
+    ihash = training_step_hash(
+        spec, machine, activity_source=activity_source, rate=rate, input_rate=input_rate, input_data=input_data, engine=engine,
+        neurons_per_tile=neurons_per_tile, partitioner=partitioner, seed=seed, gpu=gpu_spec, gpu_framework=gpu_framework,
+        allow_oom=allow_oom, options=options,
+    )  # fmt: skip
+    return SNNEstimate(spec, machine, engine, result, mapping, ledger, label, gpu_est, program, gpu_ideal=gpu_ideal, activity=act,
+                       input_hash=ihash, seed=seed)  # fmt: skip

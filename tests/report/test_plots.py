@@ -24,6 +24,7 @@ from mimdsim.report.plots import (
     speedup_figure_data,
     speedup_series,
 )
+from tests.records import fake_record, ipu_breakdown
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -31,22 +32,15 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def _row(depth: int, act: float) -> dict:
     ipu_ms = 1.0 + 10 * act + 0.1 * (5 - depth)
     gpu_ms = 10.0 + depth
-    return {
-        "model": f"nmnist_a_{depth}hidden",
-        "depth": depth,
-        "activity": act,
-        "machine": "bow",
-        "gpu": "a100_40gb",
-        "ipu_ms_per_step": ipu_ms,
-        "ipu_cycles_per_step": 1000,
-        "breakdown_cycles": {"compute": 600, "exchange": 250, "global_exchange": 0, "host_exchange": 50, "sync": 100},
-        "gpu_ms_per_step": gpu_ms,
-        "speedup_vs_gpu": gpu_ms / ipu_ms,
-        "gpu_breakdown": {"compute_bound_ms": 0.0, "memory_bound_ms": gpu_ms - 7.0, "launch_ms": 7.0},
-    }
+    return fake_record(
+        model=f"nmnist_a_{depth}hidden", depth=depth, max_activity=act, machine="bow", gpu="a100_40gb", ms_per_step=ipu_ms,
+        cycles_per_step=1000, **ipu_breakdown(600, 250, 0, 50, 100), gpu_ms_per_step=gpu_ms, speedup_vs_gpu=gpu_ms / ipu_ms,
+        gpu_compute_bound_ms=0.0, gpu_memory_bound_ms=gpu_ms - 7.0, gpu_launch_ms=7.0,
+    )
 
 
-ROWS = [_row(d, a) for d in (5, 2) for a in (0.1, 0.005, 0.01)] + [{"model": "x", "depth": 3, "activity": 0.5, "error": "boom"}]
+ROWS = [_row(d, a) for d in (5, 2) for a in (0.1, 0.005, 0.01)] + [fake_record(model="x", depth=3, max_activity=0.5, error="boom")]
+_GPU = ("gpu_compute_bound_ms", "gpu_memory_bound_ms", "gpu_launch_ms")
 
 
 def test_series_grouped_by_depth_and_sorted() -> None:
@@ -69,7 +63,7 @@ def test_speedup_figure_data_defaults() -> None:
 
 def test_speedup_figure_shows_both_baselines(tmp_path: Path) -> None:
     """Rows with the paper's baseline and the ideal program: both lines, the framework named."""
-    rows = [{**r, "gpu_framework": "tf-keras-xla", "speedup_vs_gpu_ideal": r["speedup_vs_gpu"] / 2} for r in ROWS if "error" not in r]
+    rows = [{**r, "gpu_framework": "tf-keras-xla", "speedup_vs_gpu_ideal": r["speedup_vs_gpu"] / 2} for r in ROWS if not r["error"]]
     rows[0] = {k: v for k, v in rows[0].items() if k != "speedup_vs_gpu_ideal"}  # one point without: that depth has no ideal line
     d = plot_speedup_vs_activity(rows, tmp_path / "both.png")
     assert d.framework == "tf-keras-xla"
@@ -80,7 +74,7 @@ def test_speedup_figure_shows_both_baselines(tmp_path: Path) -> None:
 
 def test_speedup_figure_needs_speedups() -> None:
     with pytest.raises(ConfigError, match="no row has a speed-up"):
-        speedup_figure_data([{"depth": 2, "activity": 0.1, "ipu_ms_per_step": 1.0}])
+        speedup_figure_data([{"depth": 2, "max_activity": 0.1, "ms_per_step": 1.0}])
 
 
 def test_plot_speedup_writes_a_png(tmp_path: Path) -> None:
@@ -113,10 +107,10 @@ def test_breakdown_data_in_ms() -> None:
     b = breakdown_data(ROWS)
     assert len(b.labels) == 6 and b.labels[0] == "5L a=0.1"
     assert set(b.ipu_ms) == set(IPU_CATEGORIES) and set(b.gpu_ms) == set(GPU_CATEGORIES)
-    for i, r in enumerate(r for r in ROWS if "error" not in r):
-        assert sum(v[i] for v in b.ipu_ms.values()) == pytest.approx(r["ipu_ms_per_step"])
+    for i, r in enumerate(r for r in ROWS if not r["error"] and "error" not in r):
+        assert sum(v[i] for v in b.ipu_ms.values()) == pytest.approx(r["ms_per_step"])
         assert sum(v[i] for v in b.gpu_ms.values()) == pytest.approx(r["gpu_ms_per_step"])
-    no_gpu = [{k: v for k, v in r.items() if k != "gpu_breakdown"} for r in ROWS[:2]]
+    no_gpu = [{k: v for k, v in r.items() if k not in _GPU} for r in ROWS[:2]]
     assert breakdown_data(no_gpu).gpu_ms == {}
     with pytest.raises(ConfigError, match="breakdown"):
         breakdown_data([ROWS[-1]])
@@ -127,7 +121,7 @@ def test_plot_breakdown_writes_a_png(tmp_path: Path) -> None:
     b = plot_breakdown(ROWS, path)
     assert path.read_bytes()[:8] == PNG and b.path == path
     path1 = tmp_path / "bd_ipu_only.png"
-    plot_breakdown([{k: v for k, v in r.items() if k != "gpu_breakdown"} for r in ROWS[:2]], path1)
+    plot_breakdown([{k: v for k, v in r.items() if k not in _GPU} for r in ROWS[:2]], path1)
     assert path1.stat().st_size > 0
 
 

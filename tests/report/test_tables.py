@@ -20,38 +20,32 @@ from mimdsim.report.tables import (
     pivot_table,
     text_table,
 )
+from tests.records import fake_record, ipu_breakdown
 
 
 def _row(depth: int, act: float, speedup: float | None = None, **kw: object) -> dict:
-    r = {
-        "model": f"nmnist_a_{depth}hidden",
-        "depth": depth,
-        "activity": act,
-        "sparse_sizes": [32, 14, 14, 2],
-        "machine": "bow",
-        "gpu": "a100_40gb",
-        "ipu_ms_per_step": 2.0 + act,
-        "gpu_ms_per_step": 12.5,
-        "ipu_cycles_per_step": 1000,
-        "breakdown_cycles": {"compute": 700, "exchange": 200, "global_exchange": 0, "host_exchange": 20, "sync": 80},
-        "phase_cycles": {"fwd": 400, "bwd": 500, "update": 80, "host": 20, "other": 0},
-        "top_supersteps": [{"name": "fwd.state_update", "share": 0.2}],
-        "gpu_breakdown": {"dominant": "launch", "launch_ms": 7.0, "memory_bound_ms": 5.5, "compute_bound_ms": 0.0},
-    }
+    r = fake_record(
+        model=f"nmnist_a_{depth}hidden", depth=depth, max_activity=act, sparse_sizes=[32, 14, 14, 2], machine="bow",
+        gpu="a100_40gb", ms_per_step=2.0 + act, gpu_ms_per_step=12.5, cycles_per_step=1000, **ipu_breakdown(700, 200, 0, 20, 80),
+        fwd_cycles=400, bwd_cycles=500, update_cycles=80, host_phase_cycles=20, other_phase_cycles=0,
+        top_superstep_names=["fwd.state_update"], top_superstep_shares=[0.2], gpu_dominant="launch", gpu_launch_ms=7.0,
+        gpu_memory_bound_ms=5.5, gpu_compute_bound_ms=0.0,
+    )
     if speedup is not None:
         r["speedup_vs_gpu"] = speedup
     r.update(kw)
     return r
 
 
-ROWS = [_row(2, 0.01, 4.7), _row(5, 0.1, 5.0), {"model": "broken", "activity": 0.5, "error": "TileMemoryError: ..."}]
+ROWS = [_row(2, 0.01, 4.7), _row(5, 0.1, 5.0), fake_record(model="broken", max_activity=0.5, error="TileMemoryError: ...")]
 
 
 def test_get_value_dotted() -> None:
     r = _row(2, 0.01, 4.7)
-    assert get_value(r, "breakdown_cycles.compute") == 700
-    assert get_value(r, "top_supersteps.0.name") == "fwd.state_update"
-    assert get_value(r, "top_supersteps.5.name") is None
+    assert get_value(r, "compute_cycles") == 700
+    assert get_value(r, "top_superstep_names.0") == "fwd.state_update"
+    assert get_value(r, "top_superstep_names.5") is None
+    assert get_value({"a": {"b": [1, {"c": 2}]}}, "a.b.1.c") == 2
     assert get_value(r, "nope.deeper") is None
     assert get_value(r, "model.x") is None
 
@@ -84,9 +78,9 @@ def test_csv_table_holds_raw_values() -> None:
     out = csv_table(ROWS, BREAKDOWN_COLUMNS)
     rec = list(csv.DictReader(io.StringIO(out)))
     assert [c.key for c in BREAKDOWN_COLUMNS] == list(rec[0])
-    assert rec[0]["breakdown_cycles.compute"] == "700"
-    assert float(rec[0]["activity"]) == 0.01
-    assert rec[2]["breakdown_cycles.compute"] == ""  # the error row
+    assert rec[0]["compute_cycles"] == "700"
+    assert float(rec[0]["max_activity"]) == 0.01
+    assert rec[2]["compute_cycles"] == ""  # the error row
     snn = list(csv.reader(io.StringIO(csv_table(ROWS))))
     assert snn[1][[c.key for c in SNN_COLUMNS].index("speedup_vs_gpu")] == "4.7"
     assert snn[1][[c.key for c in SNN_COLUMNS].index("sparse_sizes")] == "32-14-14-2"
@@ -110,10 +104,10 @@ def test_pivot_and_pivot_table() -> None:
     text = pivot_table(rows)
     assert text.splitlines()[0].split() == ["hidden", "layers", "act", "0.01", "act", "0.1"]
     assert text.splitlines()[2].split() == ["2", "0.20x", "2.00x"]
-    md = pivot_table(rows, values="ipu_ms_per_step", fmt="markdown", value_format="{:.3f}")
+    md = pivot_table(rows, values="ms_per_step", fmt="markdown", value_format="{:.3f}")
     assert "| 3 | 2.010 | 2.100 |" in md
     out = list(csv.reader(io.StringIO(pivot_table(rows, fmt="csv"))))
-    assert out[0] == ["depth", "activity=0.01", "activity=0.1"] and out[1][0] == "2"
+    assert out[0] == ["depth", "max_activity=0.01", "max_activity=0.1"] and out[1][0] == "2"
     assert float(out[1][2]) == pytest.approx(2.0)
 
 

@@ -15,6 +15,7 @@ from mimdsim.report import validation as V
 from mimdsim.report.tables import pivot_table
 from mimdsim.snn.estimate import estimate_training_step
 from mimdsim.snn.spec import load_snn_model
+from tests.records import fake_record, ipu_breakdown
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,19 +24,18 @@ def _fake(depth: int, act: float, speedup: float) -> dict:
     """A sweep row with the fields the speed-up rows and findings read."""
     gpu_ms = 10.0 + depth
     ipu_ms = gpu_ms / speedup
-    top = [{"name": "fwd.state_update", "share": 0.25, "bound": "compute", "critical_layer": "L1", "cycles": 100}]
-    return {
-        "model": f"nmnist_a_{depth}hidden", "model_path": str(ROOT / "models" / "snn" / f"nmnist_a_{depth}hidden.toml"),
-        "gpu_framework": "tf-keras-xla", "depth": depth, "activity": act, "layers": [2312, 10], "sparse_sizes": [32, 4, 2],
-        "machine": "bow", "gpu": "a100_40gb", "engine": "fast", "activity_source": "functional seed=0 input_rate=0.01",
-        "batch_size": 48, "n_timesteps": 100, "neurons_per_tile": 2, "ipu_ms_per_step": ipu_ms,
-        "ipu_cycles_per_step": int(ipu_ms * 1.85e6), "gpu_ms_per_step": gpu_ms, "speedup_vs_gpu": speedup,
-        "top_supersteps": top, "cycles_by_critical_layer": {"L1": int(ipu_ms * 1.85e6)},
-        "breakdown_cycles": {"compute": 1, "exchange": 0, "global_exchange": 0, "host_exchange": 0, "sync": 1000},
-        "mean_true_spikes": [23.0, 1.0, 0.0],
-        "gpu_ideal_ms_per_step": gpu_ms / 2, "speedup_vs_gpu_ideal": speedup / 2,
-        "gpu_breakdown": {"dominant": "launch", "launch_ms": 7.0, "memory_bound_ms": gpu_ms - 7.0, "compute_bound_ms": 0.0, "launches": 1410},
-    }
+    cycles = int(ipu_ms * 1.85e6)
+    return fake_record(
+        model=f"nmnist_a_{depth}hidden", model_path=str(ROOT / "models" / "snn" / f"nmnist_a_{depth}hidden.toml"),
+        gpu_framework="tf-keras-xla", depth=depth, max_activity=act, layers=[2312, 10], sparse_sizes=[32, 4, 2], machine="bow",
+        gpu="a100_40gb", engine="fast", activity_source="functional seed=0 input_rate=0.01", batch_size=48, n_timesteps=100,
+        neurons_per_tile=2, ms_per_step=ipu_ms, cycles_per_step=cycles, gpu_ms_per_step=gpu_ms, speedup_vs_gpu=speedup,
+        top_superstep_names=["fwd.state_update"], top_superstep_shares=[0.25], top_superstep_bounds=["compute"],
+        top_superstep_critical_layers=["L1"], top_superstep_cycles=[100], critical_layers=["L1"], critical_layer_cycles=[cycles],
+        **ipu_breakdown(1, 0, 0, 0, 1000), mean_true_spikes=[23.0, 1.0, 0.0], gpu_ideal_ms_per_step=gpu_ms / 2,
+        speedup_vs_gpu_ideal=speedup / 2, gpu_dominant="launch", gpu_launch_ms=7.0, gpu_memory_bound_ms=gpu_ms - 7.0,
+        gpu_compute_bound_ms=0.0, gpu_launches=1410,
+    )
 
 
 def test_band_error() -> None:
@@ -46,7 +46,7 @@ def test_band_error() -> None:
 
 def test_speedup_rows_against_the_band_and_the_maximum() -> None:
     sweep = [_fake(2, 0.005, 6.0), _fake(2, 0.05, 4.0), _fake(3, 0.05, 7.0), _fake(3, 0.005, 12.0),
-             {"model": "m", "depth": 4, "activity": 0.1, "gpu_framework": "tf-keras-xla", "error": "MappingError: x"}]
+             fake_record(model="m", depth=4, max_activity=0.1, gpu_framework="tf-keras-xla", error="MappingError: x")]
     rows = V.speedup_rows(sweep)
     assert len(rows) == len(sweep) + 1
     by_q = {r["quantity"]: r for r in rows}
@@ -74,7 +74,7 @@ def test_findings_follow_the_data() -> None:
     assert "0 of 4 settings fall inside" in text and "Below the band: 2L/0.01 (3.00x)" in text
     assert "does NOT grow monotonically as activity falls" in text and "does NOT grow with depth" in text
     assert "NOT the sparsest and deepest setting" in text
-    assert V.speedup_findings([{"error": "x", "activity": 0.1}])[0].startswith("No sweep point")
+    assert V.speedup_findings([fake_record(error="x", max_activity=0.1)])[0].startswith("No sweep point")
 
 
 def test_findings_compare_both_gpu_baselines_and_the_uncertainty_range() -> None:
@@ -90,11 +90,11 @@ def test_framework_speedups_cover_every_profile() -> None:
     from mimdsim.snn.gpu_frameworks import FRAMEWORKS
 
     r = _fake(2, 0.01, 6.0)
-    (d,) = V.framework_speedups([r, {"error": "x", "activity": 0.1}])
+    (d,) = V.framework_speedups([r, fake_record(error="x", max_activity=0.1)])
     spec = load_snn_model(r["model_path"], max_activity=0.01)[0]
     for fw in FRAMEWORKS:
         ms = estimate_gpu_step(spec, "a100_40gb", fw).ms_per_step
-        assert d[f"{fw}_ms"] == ms and d[f"{fw}_speedup"] == pytest.approx(ms / r["ipu_ms_per_step"])
+        assert d[f"{fw}_ms"] == ms and d[f"{fw}_speedup"] == pytest.approx(ms / r["ms_per_step"])
     assert d["tf-keras-xla_ms"] > d["fused_ms"] and d["tf-keras-xla_ms"] > d["cuda-graph_ms"]
     table = V.framework_table([d])
     assert table.count("\n") == 2 and "`cuda-graph` ms (speed-up)" in table
@@ -147,7 +147,7 @@ def test_quick_page_has_every_section(quick) -> None:  # type: ignore[no-untyped
 
 def test_quick_speedup_rows_match_estimate_training_step(quick) -> None:  # type: ignore[no-untyped-def]
     rep, _ = quick
-    assert [(r["depth"], r["activity"]) for r in rep.sweep] == [(2, 0.005), (2, 0.1), (5, 0.005), (5, 0.1)]
+    assert [(r["depth"], r["max_activity"]) for r in rep.sweep] == [(2, 0.005), (2, 0.1), (5, 0.005), (5, 0.1)]
     spec, _ = load_snn_model(ROOT / "models/snn/nmnist_a_5hidden.toml", max_activity=0.1)
     est = estimate_training_step(spec, load_machine("bow"), gpu="a100", engine="fast")
     row = next(r for r in rep.speedup if r["quantity"].endswith("5 hidden layers, max activity 0.1"))
@@ -162,7 +162,7 @@ def test_main_parses_its_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 
     def fake(out, figure_dir, **kw):  # type: ignore[no-untyped-def]
         seen.update(out=out, figure_dir=figure_dir, **kw)
-        return V.ValidationReport("fast", [], [], [], [], [], True, {})
+        return V.ValidationReport("fast", [], [], [], [], [], quick=True)
 
     monkeypatch.setattr(V, "write_validation", fake)
     assert V.main(["--quick", "--out", str(tmp_path / "v.md"), "--figures", "none", "--processes", "1"]) == 0
@@ -194,8 +194,8 @@ def test_flagged_fields_follow_the_presets_comments() -> None:
 def test_before_after_rows_pair_the_same_points() -> None:
     from mimdsim.report.validation_model import before_after_rows, before_provenance
 
-    now = [{"model": "nmnist_a_2hidden", "activity": 0.01, "ipu_ms_per_step": 5.0, "speedup_vs_gpu": 2.0},
-           {"model": "nmnist_a_9hidden", "activity": 0.01, "ipu_ms_per_step": 1.0}]  # fmt: skip
+    now = [fake_record(model="nmnist_a_2hidden", max_activity=0.01, ms_per_step=5.0, speedup_vs_gpu_ideal=2.0),
+           fake_record(model="nmnist_a_9hidden", max_activity=0.01, ms_per_step=1.0)]  # fmt: skip
     (row,) = before_after_rows(now)
     assert row["model"] == "nmnist_a_2hidden" and row["now_ms"] == 5.0 and row["ratio"] == 5.0 / row["before_ms"]
     assert "219150f" in before_provenance()
