@@ -173,3 +173,29 @@ def test_input_data_drives_the_functional_model(capsys: pytest.CaptureFixture[st
     assert rc == 2 and "only the functional activity source reads a dataset" in err
     rc, _, err = _run(capsys, *args, "--input-data", str(tmp_path / "none.h5"))
     assert rc == 2 and "none.h5: not found" in err
+
+
+def test_sweep_store_spec_and_export(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    model = _tiny_model(tmp_path)
+    store = tmp_path / "r.jsonl"
+    args = ["sweep", str(model), "--activities", "0.25,0.5", "--set", "tiles_per_ipu=32", "--out", str(store), "--quiet"]
+    rc, out, err = _run(capsys, *args, "--json")
+    assert rc == 0 and err == "" and len(json.loads(out)) == 2
+    rc, out, err = _run(capsys, *args[:-1])
+    assert rc == 0 and "2 run now" not in err and "0 run now, 2 from" in err  # resumed: nothing ran
+    before = store.read_bytes()
+    rc, out, err = _run(capsys, "sweep", str(model), "--activities", "0.25", "--set", "tiles_per_ipu=32", "--out", str(store))
+    assert rc == 2 and out == "" and "written by another sweep spec" in err and store.read_bytes() == before
+    rc, out, err = _run(capsys, "export", str(store), str(tmp_path / "r.csv"))
+    assert rc == 0 and "wrote" in out and (tmp_path / "r.csv").read_text().count("\n") == 3
+    spec = tmp_path / "s.toml"
+    spec.write_text(f'name = "s"\n[base]\nmodel = "{model}"\n"machine.tiles_per_ipu" = 32\n[grid]\n"machine.n_ipu" = [1, 2]\n')
+    rc, out, err = _run(capsys, "sweep", "--spec", str(spec), "--out", str(tmp_path / "s.jsonl"))
+    assert rc == 2 and "unknown axis 'machine.n_ipu'" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "s.jsonl").exists()
+    rc, _, err = _run(capsys, "sweep", "--spec", str(spec), str(model))
+    assert rc == 2 and "give the models and activities in the spec" in err
+    rc, _, err = _run(capsys, "sweep", str(model), "--scheduler", "tcp://127.0.0.1:9", "--dask-local", "2")
+    assert rc == 2 and "give one of them" in err
+    rc, _, err = _run(capsys, "sweep", str(model), "--out", str(tmp_path / "r.json"))
+    assert rc == 2 and "a result store is a .jsonl file" in err

@@ -1,61 +1,102 @@
-"""``mimdsim sweep``: SNN models over maximum activities."""
+"""``mimdsim sweep`` (models x activities, or a sweep spec; a store that resumes; Dask) and ``mimdsim export``."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from typing import Any
 
-from mimdsim.arch import load_machine
 from mimdsim.cli.common import SubParsers, add_gpu_options, check_outputs, float_values, parse_set, positive_int, print_json
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import MimdsimError
 
-__all__ = ["add_sweep_parser"]
+__all__ = ["add_sweep_parser", "add_export_parser", "spec_of_args"]
+
+
+def spec_of_args(args: argparse.Namespace) -> Any:
+    """The sweep spec of the command line: ``--spec``, or models x ``--activities`` with the other options as its base."""
+    from mimdsim.sweep.snn import PAPER_FAMILY_A_ACTIVITIES, PAPER_FAMILY_A_MODELS, check_gpu
+    from mimdsim.sweep.spec import SweepSpec, load_sweep_spec
+
+    if args.spec is not None:
+        if args.models or args.activities:
+            raise MimdsimError("--spec: give the models and activities in the spec, not as arguments")
+        return load_sweep_spec(args.spec)
+    check_gpu(args.compare_gpu, args.gpu_framework, args.gpu_precision)
+    base: dict[str, Any] = {
+        "machine": args.machine, **{f"machine.{k}": v for k, v in args.overrides}, "engine": args.engine, "gpu": args.compare_gpu,
+        "gpu_framework": args.gpu_framework, "gpu_precision": args.gpu_precision, "activity_source": args.activity_source,
+        "seed": args.seed,
+    }  # fmt: skip
+    grid = {"model": args.models or list(PAPER_FAMILY_A_MODELS), "max_activity": args.activities or list(PAPER_FAMILY_A_ACTIVITIES)}
+    return SweepSpec.from_dict({"name": "cli", "base": {k: v for k, v in base.items() if v is not None}, "grid": grid}, "mimdsim sweep")
+
+
+@contextlib.contextmanager
+def _executor(args: argparse.Namespace) -> Iterator[Executor | None]:
+    if args.scheduler is not None and args.dask_local is not None:
+        raise MimdsimError("--scheduler and --dask-local: give one of them")
+    if args.scheduler is None and args.dask_local is None:
+        yield None
+        return
+    from mimdsim.sweep.dask import dask_executor
+
+    with dask_executor(args.scheduler, local_workers=args.dask_local) as ex:
+        yield ex
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from mimdsim.files import write_text
     from mimdsim.report.tables import SNN_COLUMNS, format_table, pivot_table
-    from mimdsim.sweep import PAPER_FAMILY_A_ACTIVITIES, PAPER_FAMILY_A_MODELS, snn_sweep
+    from mimdsim.sweep.run import spec_records
 
     check_outputs(args, "csv")
     if args.plot is not None:
         from mimdsim.report.plots import check_figure_path
 
-        if args.compare_gpu is None:
+        if args.compare_gpu is None and args.spec is None:
             raise MimdsimError("--plot draws the speed-up over a GPU: give --compare-gpu too")
         check_figure_path(args.plot, "--plot")
-
-    models = args.models or list(PAPER_FAMILY_A_MODELS)
-    activities = args.activities or list(PAPER_FAMILY_A_ACTIVITIES)
-    machine = load_machine(args.machine, **dict(args.overrides))
-    rows = snn_sweep(
-        models, activities, machine, args.compare_gpu, args.engine, processes=args.processes,
-        activity_source=args.activity_source, seed=args.seed, gpu_framework=args.gpu_framework,
-        gpu_precision=args.gpu_precision,
-    )
+    if args.out is not None and not str(args.out).endswith(".jsonl"):
+        raise MimdsimError(f"--out: {args.out}: a result store is a .jsonl file")
+    spec = spec_of_args(args)
+    with _executor(args) as ex:
+        run = spec_records(spec, out=args.out, processes=args.processes, executor=ex, progress=False if args.quiet else None)
+    rows = run.records
     if args.csv:
         write_text(args.csv, format_table(rows, SNN_COLUMNS, "csv"), what="--csv")
     if args.plot:
         from mimdsim.report.plots import plot_speedup_vs_activity
 
         plot_speedup_vs_activity(rows, args.plot)
+    if not args.quiet and (run.reused or run.failed):
+        print(f"{spec.name}: {len(rows)} points, {run.ran} run now, {run.reused} from {args.out}, {run.failed} failed", file=sys.stderr)
     if args.json:
         print_json(rows)
         return 0
     print(format_table(rows, SNN_COLUMNS, "text"))
-    if args.compare_gpu:
-        print(f"\nSpeed-up over the dense step on {args.compare_gpu} (hidden layers x max activity)")
+    for r in rows:
+        if r.get("error"):
+            print(f"failed: {r['model']} max activity {r['max_activity']}: {r['error']}")
+    if any(r.get("speedup_vs_gpu") is not None for r in rows):
+        gpus = sorted({str(r["gpu"]) for r in rows if r.get("gpu")})
+        print(f"\nSpeed-up over the dense step on {', '.join(gpus)} (hidden layers x max activity)")
         print(pivot_table(rows))
     return 0
 
 
 def add_sweep_parser(sub: SubParsers) -> None:
     p = sub.add_parser(
-        "sweep", help="estimate SNN models over max activities (default: the paper's family (a) sweep)",
-        description="Estimate every MODEL at every max activity; by default the paper's family (a): "
-        "models/snn/nmnist_a_{2,3,4,5}hidden x activities 0.005..0.1, on bow vs a100.",
+        "sweep", help="estimate SNN design points: models x max activities, or a sweep spec (docs/sweeps.md)",
+        description="Estimate every MODEL at every max activity (by default the paper's family (a): "
+        "models/snn/nmnist_a_{2,3,4,5}hidden x 0.005..0.1 on bow vs a100), or every point of --spec. "
+        "With --out the points are appended to a result store as they finish, and a rerun skips those it holds.",
     )
     p.add_argument("models", nargs="*", metavar="MODEL", help="model preset names (models/snn/) or TOML paths")
+    p.add_argument("--spec", metavar="NAME|PATH.toml", help="a sweep spec (models/sweeps/ or a file) instead of models x activities")
     p.add_argument("--activities", type=float_values, metavar="A,B,...", help="max activities (default 0.005,0.01,0.02,0.05,0.1)")
     p.add_argument("--machine", "-m", default="bow", metavar="NAME|PATH.toml", help="machine preset or TOML file (default bow)")
     p.add_argument("--set", dest="overrides", action="append", type=parse_set, default=[], metavar="KEY=VALUE", help="override a machine field (repeatable)")
@@ -63,10 +104,28 @@ def add_sweep_parser(sub: SubParsers) -> None:
     add_gpu_options(p, "a100")
     p.add_argument("--activity-source", default="functional", choices=("functional", "saturated"), help="spike counts (default functional)")
     p.add_argument("--seed", type=int, default=0, help="seed of the functional model (default 0)")
-    p.add_argument("--processes", type=positive_int, default=1, help="worker processes (default 1)")
+    p.add_argument("--processes", type=positive_int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask distributed scheduler (pip install 'mimdsim[dask]')")
+    p.add_argument("--dask-local", type=positive_int, metavar="N", help="start a Dask LocalCluster of N worker processes and run on it")
+    p.add_argument("--out", metavar="RESULTS.jsonl", help="result store: append each point as it finishes; a rerun resumes")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary on stderr")
     p.add_argument("--csv", metavar="PATH", help="also write the rows as CSV")
     p.add_argument("--plot", metavar="PATH.png", help="also draw the speed-up vs activity figure (needs matplotlib)")
-    p.add_argument("--json", action="store_true", help="print one JSON array of rows instead of tables")
+    p.add_argument("--json", action="store_true", help="print one JSON array of result records instead of tables")
     p.set_defaults(func=_cmd_sweep)
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from mimdsim.sweep.frame import export_results
+
+    n = export_results(args.store, args.out)
+    print(f"wrote {args.out} ({n} rows)")
+    return 0
+
+
+def add_export_parser(sub: SubParsers) -> None:
+    p = sub.add_parser("export", help="write a result store as Parquet, CSV or JSON lines",
+                       description="Write the table of a result store (mimdsim sweep --out) to OUT: .parquet (needs pyarrow), .csv or .jsonl.")  # fmt: skip
+    p.add_argument("store", metavar="RESULTS.jsonl")
+    p.add_argument("out", metavar="OUT")
+    p.set_defaults(func=_cmd_export)

@@ -32,7 +32,7 @@ from mimdsim.errors import ConfigError
 if TYPE_CHECKING:
     from mimdsim.snn.estimate import SNNEstimate
 
-__all__ = ["SCHEMA_VERSION", "SNNRecord", "record_fields", "input_hash", "estimate_input_hash", "canonical_json"]
+__all__ = ["SCHEMA_VERSION", "SNNRecord", "record_fields", "input_hash", "estimate_input_hash", "record_hash", "canonical_json"]
 
 SCHEMA_VERSION = 1
 """Version of :class:`SNNRecord`'s fields; a store of another version is refused."""
@@ -89,6 +89,12 @@ def estimate_input_hash(spec: Any, machine: Any, **run: Any) -> str:
     changes a figure (:func:`mimdsim.snn.estimate.estimate_training_step`'s arguments)."""
     return input_hash({"spec": spec.model_dump(mode="json"), "machine": machine.model_dump(mode="json"),
                        **{k: _input_value(v) for k, v in sorted(run.items())}})  # fmt: skip
+
+
+def record_hash(estimate_hash: str, max_activity: float | None) -> str:
+    """A record's ``input_hash``: the estimate's, and the max activity the point asked for (two
+    activities can give the same sparse sizes, hence the same estimate, but not the same record)."""
+    return estimate_hash if max_activity is None else input_hash({"estimate": estimate_hash, "max_activity": max_activity})
 
 
 @dataclass(frozen=True)
@@ -216,7 +222,7 @@ class SNNRecord:
 
     @classmethod
     def from_estimate(cls, est: SNNEstimate, *, model_path: str = "", max_activity: float | None = None) -> SNNRecord:
-        """The record of a finished estimate (its ``input_hash`` is the estimate's)."""
+        """The record of a finished estimate (``input_hash``: :func:`record_hash`)."""
         from mimdsim import __version__
         from mimdsim.engines.result import step_family
 
@@ -238,7 +244,7 @@ class SNNRecord:
         layers_sorted = sorted(by_layer.items())
         act = est.activity
         out: dict[str, Any] = dict(
-            input_hash=est.input_hash, mimdsim_version=__version__, model=spec.name, model_path=model_path,
+            input_hash=record_hash(est.input_hash, max_activity), mimdsim_version=__version__, model=spec.name, model_path=model_path,
             depth=len(spec.layer_sizes) - 2, layers=tuple(int(n) for n in spec.layer_sizes),
             sparse_sizes=tuple(int(s) for s in spec.sparse_sizes), max_activity=max_activity, batch_size=int(spec.batch_size),
             n_timesteps=int(spec.n_timesteps), machine=machine.name, n_ipus=int(machine.n_ipus),

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 from mimdsim.sweep.dask import dask_executor
 from mimdsim.sweep.executors import iter_sweep, local_executor, relaxed_gc, run_sweep
+from mimdsim.sweep.frame import export_results, records_frame, store_frame
 from mimdsim.sweep.grid import expand_grid
+from mimdsim.sweep.run import SweepRun, run_spec, spec_records
 from mimdsim.sweep.snn import (
     PAPER_FAMILY_A_ACTIVITIES,
     PAPER_FAMILY_A_MODELS,
@@ -38,9 +40,12 @@ from mimdsim.sweep.snn import (
     snn_points,
     snn_sweep,
 )
+from mimdsim.sweep.spec import SweepSpec, load_sweep_spec
+from mimdsim.sweep.store import ResultStore, read_store
 
 __all__ = [
     "PAPER_FAMILY_A_MODELS", "PAPER_FAMILY_A_ACTIVITIES", "POINT_KEYS", "expand_grid", "run_sweep", "iter_sweep",
     "local_executor", "relaxed_gc", "dask_executor", "resolve_snn_model", "prepare_point", "snn_points", "snn_point",
-    "snn_sweep",
+    "snn_sweep", "SweepSpec", "load_sweep_spec", "run_spec", "spec_records", "SweepRun", "ResultStore", "read_store",
+    "records_frame", "store_frame", "export_results",
 ]  # fmt: skip

@@ -121,11 +121,14 @@ def prepare_point(point: Mapping[str, Any]) -> PreparedPoint:
     from mimdsim.arch.load import format_validation_error, read_toml
     from mimdsim.snn.estimate import training_step_hash
     from mimdsim.snn.lower import LoweringOptions
+    from mimdsim.snn.record import record_hash
     from mimdsim.snn.spec import SNNSpec, load_snn_model
 
     check_point_keys([k for k in point if k not in ("activity", "on_error")])
     path = resolve_snn_model(point["model"])
     activity = _max_activity(point)
+    if activity is not None and (isinstance(activity, bool) or not isinstance(activity, (int, float)) or not 0 < activity <= 1):
+        raise ConfigError(f"max_activity {activity!r} is outside (0, 1]")
     spec, _hints = load_snn_model(path, max_activity=activity)
     if activity is None:  # the file's own max_activity (None for explicit [[layers]])
         activity = read_toml(path).get("max_activity")
@@ -142,7 +145,7 @@ def prepare_point(point: Mapping[str, Any]) -> PreparedPoint:
     kwargs.setdefault("engine", "fast")
     if point.get("lowering") is not None:
         kwargs["options"] = LoweringOptions(lowering=point["lowering"])
-    return PreparedPoint(spec, machine, kwargs, str(path), activity, training_step_hash(spec, machine, **kwargs))
+    return PreparedPoint(spec, machine, kwargs, str(path), activity, record_hash(training_step_hash(spec, machine, **kwargs), activity))
 
 
 def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
