@@ -165,10 +165,25 @@ def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
     except MimdsimError as err:
         if point.get("on_error", "raise") != "record":
             raise
-        known = {"model": Path(str(point.get("model", ""))).stem, "max_activity": _max_activity(point)}
-        ihash = p.input_hash if p is not None else input_hash({"point": {k: str(v) for k, v in sorted(point.items())}})
-        return SNNRecord.failed(input_hash=ihash, error=f"{type(err).__name__}: {err}".splitlines()[0], **known).to_dict()
+        error = f"{type(err).__name__}: {err}".splitlines()[0]
+        if p is None:
+            ihash = input_hash({"point": {k: str(v) for k, v in sorted(point.items())}})
+            return SNNRecord.failed(input_hash=ihash, error=error, model=Path(str(point.get("model", ""))).stem,
+                                    max_activity=_max_activity(point)).to_dict()  # fmt: skip
+        return SNNRecord.failed(input_hash=p.input_hash, error=error, **_known(p)).to_dict()
     return est.record(model_path=p.model_path, max_activity=p.max_activity).to_dict()
+
+
+def _known(p: PreparedPoint) -> dict[str, Any]:
+    """The record fields of a point that failed in its run: its inputs."""
+    spec, m, gpu = p.spec, p.machine, p.kwargs.get("gpu")
+    return dict(
+        model=spec.name, model_path=p.model_path, depth=len(spec.layer_sizes) - 2, layers=tuple(spec.layer_sizes),
+        sparse_sizes=tuple(spec.sparse_sizes), max_activity=p.max_activity, batch_size=spec.batch_size,
+        n_timesteps=spec.n_timesteps, machine=m.name, n_ipus=m.n_ipus, tiles_per_ipu=m.tiles_per_ipu, tile_clock_hz=m.tile_clock_hz,
+        memory_bytes_per_tile=m.memory_bytes_per_tile, engine=p.kwargs.get("engine", "fast"), seed=p.kwargs.get("seed", 0),
+        gpu=gpu if gpu is None or isinstance(gpu, str) else getattr(gpu, "name", str(gpu)),
+    )  # fmt: skip
 
 
 def snn_points(
