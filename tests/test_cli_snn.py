@@ -199,3 +199,27 @@ def test_sweep_store_spec_and_export(capsys: pytest.CaptureFixture[str], tmp_pat
     assert rc == 2 and "give one of them" in err
     rc, _, err = _run(capsys, "sweep", str(model), "--out", str(tmp_path / "r.json"))
     assert rc == 2 and "a result store is a .jsonl file" in err
+
+
+def test_plot_diff_and_tile_map(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    model = _tiny_model(tmp_path)
+    store = tmp_path / "r.jsonl"
+    rc, _, err = _run(capsys, "sweep", str(model), "--activities", "0.25,0.5", "--set", "tiles_per_ipu=32", "--out", str(store), "--quiet")
+    assert rc == 0, err
+    for extra in (["--x", "max_activity", "--y", "ms_per_step"], ["--stack"], ["--pareto", "--x", "exchange_cycles", "--y", "ms_per_step"]):
+        rc, out, err = _run(capsys, "plot", str(store), "-o", str(tmp_path / "f.png"), *extra)
+        assert rc == 0 and "wrote" in out, err
+    rc, _, err = _run(capsys, "plot", str(store), "-o", str(tmp_path / "f.png"), "--x", "max_activity", "--y", "nope")
+    assert rc == 2 and "'nope' is not a column" in err
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for path, extra in ((a, []), (b, ["--set", "exchange_bytes_per_cycle=8"])):
+        rc, out, _ = _run(capsys, "snn", *TINY, *extra, "--json", "--detail", "--tile-map", str(tmp_path / "t.png"))
+        assert rc == 0
+        data = json.loads(out)
+        assert len(data["tile_busy_cycles"]) == 32 and sum(data["step_kind_cycles"].values()) == data["cycles_per_step"]
+        path.write_text(out)
+    rc, out, _ = _run(capsys, "diff", str(a), str(b), "--json")
+    d = json.loads(out)
+    assert rc == 0 and d["cycles_per_step"][2] < 0 and d["step_kinds"][0]["delta_cycles"] < 0
+    rc, _, err = _run(capsys, "diff", str(a), str(tmp_path / "missing.json"))
+    assert rc == 2 and "missing.json: cannot read" in err

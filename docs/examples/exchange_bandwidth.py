@@ -9,6 +9,7 @@ time and its exchange share per point, and the speed-up that doubling the rate b
 
 from __future__ import annotations
 
+import itertools
 import sys
 
 from mimdsim.sweep import SweepSpec, load_sweep_spec, run_spec
@@ -25,7 +26,7 @@ def main(quick: bool = False) -> int:
     print("ms per step (rows: max activity, columns: exchange B/cycle per tile)")
     print(table.round(3).to_string())
     rates = sorted(df["machine.exchange_bytes_per_cycle"].unique())
-    for lo, hi in zip(rates, rates[1:], strict=False):
+    for lo, hi in itertools.pairwise(rates):
         gain = table[lo] / table[hi]
         print(f"{lo} -> {hi} B/cycle: {', '.join(f'act {a:g} {g:.2f}x' for a, g in gain.items())}")
     share = df[df["machine.exchange_bytes_per_cycle"] == 4].set_index("max_activity")["exchange_share"]

@@ -102,6 +102,10 @@ def snn_main(args: argparse.Namespace) -> int:
     from mimdsim.report.snn import format_snn_estimate
 
     check_outputs(args, "timeline", "save_program")  # before the estimate, not after it
+    if args.tile_map is not None:
+        from mimdsim.report.plots import check_figure_path
+
+        check_figure_path(args.tile_map, "--tile-map")
     est = _snn_estimate(args)
     if args.save_program:
         from mimdsim.program.serialize import save_program
@@ -111,8 +115,14 @@ def snn_main(args: argparse.Namespace) -> int:
         from mimdsim.trace.timeline import write_chrome_trace
 
         write_chrome_trace(est.result, args.timeline)
+    if args.tile_map:
+        from mimdsim.report.tile_maps import estimate_detail, plot_tile_maps
+
+        plot_tile_maps(estimate_detail(est), args.tile_map, title=f"{est.spec.name} on {est.machine.name}")
     if args.json:
-        print_json(est.to_dict())
+        from mimdsim.report.tile_maps import estimate_detail
+
+        print_json({**est.to_dict(), **(estimate_detail(est) if args.detail else {})})
     else:
         print(format_snn_estimate(est))
     return 0
@@ -164,6 +174,8 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--save-program", metavar="PATH.json[.gz]", help="also save the lowered BSP program (replay it with `mimdsim run`)")
     r.add_argument("--timeline", metavar="PATH.json[.gz]", help="also write the step's timeline for ui.perfetto.dev (needs the des engine, the default with it; docs/timeline_format.md)")
     r.add_argument("--json", action="store_true", help="print exactly one JSON object instead of tables")
+    r.add_argument("--detail", action="store_true", help="with --json: add cycles per superstep kind and per-tile busy cycles and memory (for mimdsim diff)")
+    r.add_argument("--tile-map", metavar="PATH.png", help="draw per-tile heat maps of busy cycles and memory in tile order")
 
 
 def add_snn_parser(sub: SubParsers) -> None:

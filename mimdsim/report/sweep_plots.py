@@ -1,0 +1,200 @@
+"""Figures of a result store (``mimdsim plot``): an output vs an axis, the ratio between two
+values of an axis (e.g. the speed-up of one machine over another), Pareto fronts of two
+outputs, and cycle stacks per superstep kind.
+
+Every figure has a ``*_data`` function that computes what it shows without matplotlib (the
+tests check those numbers); the ``plot_*`` functions draw it through
+:mod:`mimdsim.report.plots`' one figure writer.
+
+>>> rows = [{"x": 1, "y": 3.0}, {"x": 2, "y": 1.0}, {"x": 3, "y": 2.0}]
+>>> pareto_front([r["x"] for r in rows], [r["y"] for r in rows])   # smaller x and smaller y are better
+[0, 1]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mimdsim.errors import ConfigError
+from mimdsim.report.plots import _figure, _save, check_figure_path
+
+__all__ = [
+    "Series", "series_data", "ratio_data", "pareto_front", "stack_data", "plot_series", "plot_pareto", "plot_stack",
+]  # fmt: skip
+
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line of a figure: its label and its points, sorted by x."""
+
+    label: str
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]
+
+
+def _num(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+        return None
+    return float(v)
+
+
+def _check_key(rows: Sequence[Row], key: str, what: str) -> None:
+    if not any(key in r for r in rows):
+        keys = sorted({k for r in rows for k in r})
+        raise ConfigError(f"{what} {key!r} is not a column of the results (columns: {', '.join(keys)})")
+
+
+def series_data(rows: Sequence[Row], x: str, y: str, by: str | None = None) -> list[Series]:
+    """``y`` against ``x``, one series per value of ``by`` (failed points and missing values skipped)."""
+    for k, what in ((x, "--x"), (y, "--y"), *(((by, "--by"),) if by else ())):
+        _check_key(rows, k, what)
+    groups: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for r in rows:
+        xv, yv = _num(r.get(x)), _num(r.get(y))
+        if r.get("error") or xv is None or yv is None:
+            continue
+        groups[f"{by}={r.get(by)}" if by else y].append((xv, yv))
+    if not groups:
+        raise ConfigError(f"no point has both {x} and {y}")
+    return [Series(label, tuple(a for a, _ in pts), tuple(b for _, b in pts)) for label, pts in
+            ((lab, sorted(p)) for lab, p in sorted(groups.items()))]  # fmt: skip
+
+
+def ratio_data(rows: Sequence[Row], axis: str, a: Any, b: Any, x: str, y: str = "ms_per_step") -> list[Series]:
+    """``y(axis=a) / y(axis=b)`` for rows equal in every other key but ``x`` and the outputs,
+    against ``x``: with ``y = ms_per_step``, the speed-up of ``axis=b`` over ``axis=a``.
+
+    Rows are matched on their inputs: the point keys (those with a dot, ``model``,
+    ``max_activity``, ``engine``, ``seed``, the GPU keys) other than ``axis`` and ``x``.
+    """
+    _check_key(rows, axis, "--ratio axis")
+    keys = sorted({k for r in rows for k in r if k != axis and k != x and ("." in k or k in _MATCH)})
+    by_value: dict[tuple[Any, ...], dict[Any, dict[Any, Row]]] = defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        if r.get("error"):
+            continue
+        by_value[tuple(str(r.get(k)) for k in keys)][r.get(x)][_same(r.get(axis), a, b)] = r
+    out: list[Series] = []
+    for group, cells in sorted(by_value.items()):
+        pts = []
+        for xv, d in cells.items():
+            if "a" in d and "b" in d and _num(xv) is not None and _num(d["b"].get(y)):
+                pts.append((float(xv), float(d["a"][y]) / float(d["b"][y])))
+        if pts:
+            varying = [f"{k}={v}" for i, (k, v) in enumerate(zip(keys, group, strict=True)) if _varies(by_value, i)]
+            pts.sort()
+            out.append(Series(", ".join(varying) or f"{axis} {a} / {b}", tuple(p[0] for p in pts), tuple(p[1] for p in pts)))
+    if not out:
+        raise ConfigError(f"--ratio: no pair of points with {axis}={a} and {axis}={b} that agree on the other keys")
+    return out
+
+
+_MATCH = ("model", "max_activity", "engine", "seed", "gpu", "gpu_framework", "gpu_matmul_precision")
+
+
+def _same(v: Any, a: Any, b: Any) -> str | None:
+    s = str(v)
+    return "a" if s == str(a) else "b" if s == str(b) else None
+
+
+def _varies(groups: Mapping[tuple[Any, ...], Any], i: int) -> bool:
+    return len({g[i] for g in groups}) > 1
+
+
+def pareto_front(xs: Sequence[float], ys: Sequence[float], x_better: str = "low", y_better: str = "low") -> list[int]:
+    """Indices of the points no other point beats in both (``low`` or ``high`` is better), by ascending x."""
+    for s in (x_better, y_better):
+        if s not in ("low", "high"):
+            raise ConfigError(f"pareto: 'low' or 'high' is better (got {s!r})")
+    sx, sy = (1 if x_better == "low" else -1), (1 if y_better == "low" else -1)
+    pts = [(sx * float(x), sy * float(y), i) for i, (x, y) in enumerate(zip(xs, ys, strict=True))]
+    front, best_y = [], math.inf
+    for _px, py, i in sorted(pts):
+        if py < best_y:
+            front.append(i)
+            best_y = py
+    return sorted(front, key=lambda i: float(xs[i]))
+
+
+def stack_data(rows: Sequence[Row], label: Sequence[str] = ("model", "max_activity")) -> tuple[list[str], dict[str, list[float]]]:
+    """Per point: the cycles of each of its costliest superstep kinds, and ``other`` (the rest of the step)."""
+    used = [r for r in rows if not r.get("error") and r.get("cycles_per_step")]
+    if not used:
+        raise ConfigError("stack: no point has a step")
+    kinds = list(dict.fromkeys(k for r in used for k in r["top_superstep_names"]))
+    stacks: dict[str, list[float]] = {k: [] for k in [*kinds, "other"]}
+    for r in used:
+        top = dict(zip(r["top_superstep_names"], r["top_superstep_cycles"], strict=True))
+        for k in kinds:
+            stacks[k].append(float(top.get(k, 0)))
+        stacks["other"].append(float(r["cycles_per_step"]) - sum(top.values()))
+    labels = [" ".join(f"{r.get(k)}" for k in label) for r in used]
+    return labels, stacks
+
+
+def plot_series(series: Sequence[Series], path: str | os.PathLike[str], *, x: str, y: str, log_x: bool = False,
+                title: str = "") -> None:  # fmt: skip
+    """Lines with markers, one per series."""
+    check_figure_path(path)
+    fig = _figure(7, 4.5)
+    ax = fig.add_subplot()
+    for s in series:
+        ax.plot(s.xs, s.ys, marker="o", label=s.label)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, linewidth=0.3, alpha=0.6)
+    if len(series) > 1:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_pareto(rows: Sequence[Row], path: str | os.PathLike[str], *, x: str, y: str, x_better: str = "low",
+                y_better: str = "low") -> list[int]:  # fmt: skip
+    """Every point, the front drawn as a step line; returns the indices (into the usable rows) of the front."""
+    used = [r for r in rows if not r.get("error") and _num(r.get(x)) is not None and _num(r.get(y)) is not None]
+    if not used:
+        raise ConfigError(f"pareto: no point has both {x} and {y}")
+    xs, ys = [float(r[x]) for r in used], [float(r[y]) for r in used]
+    front = pareto_front(xs, ys, x_better, y_better)
+    check_figure_path(path)
+    fig = _figure(7, 4.5)
+    ax = fig.add_subplot()
+    ax.scatter(xs, ys, s=14, color="0.6", label="points")
+    ax.plot([xs[i] for i in front], [ys[i] for i in front], marker="o", color="C3", label="Pareto front")
+    ax.set_xlabel(f"{x} ({x_better} is better)")
+    ax.set_ylabel(f"{y} ({y_better} is better)")
+    ax.grid(True, linewidth=0.3, alpha=0.6)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, path)
+    return front
+
+
+def plot_stack(rows: Sequence[Row], path: str | os.PathLike[str], label: Sequence[str] = ("model", "max_activity")) -> None:
+    """Stacked bars of the step per point: cycles per superstep kind."""
+    import numpy as np
+
+    labels, stacks = stack_data(rows, label)
+    check_figure_path(path)
+    fig = _figure(max(6, 0.45 * len(labels) + 3), 4.8)
+    ax = fig.add_subplot()
+    bottom = np.zeros(len(labels))
+    for k, vals in stacks.items():
+        ax.bar(range(len(labels)), vals, bottom=bottom, label=k, color="0.8" if k == "other" else None)
+        bottom += np.asarray(vals)
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("cycles per training step")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    _save(fig, path)
