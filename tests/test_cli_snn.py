@@ -209,6 +209,13 @@ def test_plot_diff_and_tile_map(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     for extra in (["--x", "max_activity", "--y", "ms_per_step"], ["--stack"], ["--pareto", "--x", "exchange_cycles", "--y", "ms_per_step"]):
         rc, out, err = _run(capsys, "plot", str(store), "-o", str(tmp_path / "f.png"), *extra)
         assert rc == 0 and "wrote" in out, err
+    (tmp_path / "rep").mkdir()
+    rc, out, err = _run(capsys, "report", str(store), "-o", str(tmp_path / "rep"))
+    page = (tmp_path / "rep" / "report.md").read_text()
+    assert rc == 0 and "2 of 2 points stored, 0 failed" in page and "ms_per_step_vs_max_activity.png" in page, err
+    assert (tmp_path / "rep" / "cycle_stacks.png").stat().st_size > 0
+    rc, _, err = _run(capsys, "report", str(store), "-o", str(tmp_path / "nope"))
+    assert rc == 2 and "not an existing folder" in err
     rc, _, err = _run(capsys, "plot", str(store), "-o", str(tmp_path / "f.png"), "--x", "max_activity", "--y", "nope")
     assert rc == 2 and "'nope' is not a column" in err
     a, b = tmp_path / "a.json", tmp_path / "b.json"

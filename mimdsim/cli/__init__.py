@@ -1,4 +1,4 @@
-"""Command line: ``mimdsim machines | run | snn | sweep | export | plot | diff | demo`` (argument parsing and printing only).
+"""Command line: ``mimdsim machines | run | snn | sweep | export | plot | report | diff | demo`` (argument parsing and printing only).
 
 Every subcommand is one ``add_<name>_parser(subparsers)`` function listed in
 :data:`SUBCOMMANDS`; it registers its options and sets ``func`` to a handler
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from mimdsim import __version__
 from mimdsim.cli.common import SubParsers
 from mimdsim.cli.demo import add_demo_parser
-from mimdsim.cli.report import add_diff_parser, add_plot_parser
+from mimdsim.cli.report import add_diff_parser, add_plot_parser, add_report_parser
 from mimdsim.cli.run import add_machines_parser, add_run_parser
 from mimdsim.cli.snn import add_snn_parser
 from mimdsim.cli.sweep import add_export_parser, add_sweep_parser
@@ -38,6 +38,7 @@ SUBCOMMANDS: list[Callable[[SubParsers], None]] = [
     add_sweep_parser,
     add_export_parser,
     add_plot_parser,
+    add_report_parser,
     add_diff_parser,
     add_demo_parser,
 ]

@@ -1,4 +1,4 @@
-"""``mimdsim plot`` (figures of a result store) and ``mimdsim diff`` (two estimates, what changed)."""
+"""``mimdsim plot`` and ``mimdsim report`` (figures and a page of a result store), ``mimdsim diff`` (two estimates, what changed)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from mimdsim.cli.common import SubParsers, print_json
 from mimdsim.errors import ConfigError
 
-__all__ = ["add_plot_parser", "add_diff_parser"]
+__all__ = ["add_plot_parser", "add_diff_parser", "add_report_parser"]
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
@@ -73,6 +73,20 @@ def add_plot_parser(sub: SubParsers) -> None:
     p.add_argument("--y-better", choices=("low", "high"), default="low")
     p.add_argument("--stack", action="store_true", help="stacked bars: cycles per superstep kind, per point")
     p.set_defaults(func=_cmd_plot)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from mimdsim.report.store_report import write_store_report
+
+    print(f"wrote {write_store_report(args.store, args.out)}")
+    return 0
+
+
+def add_report_parser(sub: SubParsers) -> None:
+    p = sub.add_parser("report", help="a Markdown page with the table, the failures and the figures of a result store")
+    p.add_argument("store", metavar="RESULTS.jsonl")
+    p.add_argument("--out", "-o", required=True, metavar="DIR", help="an existing folder for report.md and its figures")
+    p.set_defaults(func=_cmd_report)
 
 
 def _read_json(path: str) -> Any:
