@@ -101,7 +101,7 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
 def snn_main(args: argparse.Namespace) -> int:
     from mimdsim.report.snn import format_snn_estimate
 
-    check_outputs(args, "timeline", "save_program")  # before the estimate, not after it
+    check_outputs(args, "timeline", "save_program", "record")  # before the estimate, not after it
     if args.tile_map is not None:
         from mimdsim.report.plots import check_figure_path
 
@@ -115,6 +115,10 @@ def snn_main(args: argparse.Namespace) -> int:
         from mimdsim.trace.timeline import write_chrome_trace
 
         write_chrome_trace(est.result, args.timeline)
+    if args.record:
+        from mimdsim.snn.traces import save_trace
+
+        save_trace(args.record, est.activity, est.spec, recorded_run(est, args.neurons_per_tile, args.lowering))
     if args.tile_map:
         from mimdsim.report.tile_maps import estimate_detail, plot_tile_maps
 
@@ -126,6 +130,12 @@ def snn_main(args: argparse.Namespace) -> int:
     else:
         print(format_snn_estimate(est))
     return 0
+
+
+def recorded_run(est: Any, neurons_per_tile: int | None, lowering: str) -> dict[str, Any]:
+    """The run options a trace keeps (none machine-specific): what ``mimdsim replay`` uses by default."""
+    return {"seed": est.seed, "neurons_per_tile": neurons_per_tile, "partitioner": est.mapping.method, "lowering": lowering,
+            "activity_source": est.activity_source}  # fmt: skip
 
 
 def _add_snn_options(p: argparse.ArgumentParser) -> None:
@@ -161,7 +171,7 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
     r.add_argument(
         "--activity-source", default="functional", metavar="SOURCE",
         help="spike counts: functional (run the sparse SNN on Poisson input; default), parametric (needs --rate), "
-        "saturated (every sparse tensor full) or a trace file PATH.npz",
+        "saturated (every sparse tensor full), a trace file PATH.npz, or a count table PATH.csv / PATH.parquet (docs/trace_format.md)",
     )
     r.add_argument("--rate", type=float, help="firing rate for --activity-source parametric")
     r.add_argument("--input-rate", type=float, help="input spike probability per input and step (default 0.01)")
@@ -171,6 +181,7 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
     )
     add_gpu_options(r, None)
     r.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory (listed in oom_tiles)")
+    r.add_argument("--record", metavar="TRACE.npz", help="also write the spike counts with the network and run options (replay with `mimdsim replay`; docs/trace_format.md)")
     r.add_argument("--save-program", metavar="PATH.json[.gz]", help="also save the lowered BSP program (replay it with `mimdsim run`)")
     r.add_argument("--timeline", metavar="PATH.json[.gz]", help="also write the step's timeline for ui.perfetto.dev (needs the des engine, the default with it; docs/timeline_format.md)")
     r.add_argument("--json", action="store_true", help="print exactly one JSON object instead of tables")

@@ -24,7 +24,7 @@ from mimdsim.memory.ledger import MemoryLedger, memory_ledger
 from mimdsim.partition import partition_layers
 from mimdsim.partition.mapping import NeuronMapping
 from mimdsim.program.ir import Program
-from mimdsim.snn.activity import SpikeActivity, functional_activity, load_activity, parametric_activity
+from mimdsim.snn.activity import SpikeActivity, functional_activity, parametric_activity
 from mimdsim.snn.cache import cached, cached_functional_activity, lowering_key
 from mimdsim.snn.gpu import GpuEstimate, GPUSpec, estimate_gpu_step, load_gpu
 from mimdsim.snn.gpu_frameworks import IDEAL_FRAMEWORK, PAPER_FRAMEWORK
@@ -288,11 +288,17 @@ def make_activity(
     if source == "saturated":
         return saturated_activity(spec), "saturated"
     path = Path(source)
+    if path.suffix.lower() in (".csv", ".parquet"):
+        from mimdsim.snn.traces import activity_from_table
+
+        return activity_from_table(path, spec), f"table:{path.name}"
     if path.suffix == ".npz" or path.exists():
-        act = load_activity(path)
+        from mimdsim.snn.traces import read_trace
+
+        act = read_trace(path).activity
         act.check_against(spec)
         return act, f"trace:{path.name}"
-    raise ConfigError(f"activity: {str(source)!r} is not one of {', '.join(ACTIVITY_SOURCES)} or an .npz trace path")
+    raise ConfigError(f"activity: {str(source)!r} is not one of {', '.join(ACTIVITY_SOURCES)}, an .npz trace or a .csv/.parquet count table")
 
 
 def estimate_training_step(

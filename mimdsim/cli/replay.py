@@ -1,0 +1,68 @@
+"""``mimdsim replay TRACE``: a recorded step's spike counts on any machine (docs/trace_format.md)."""
+
+from __future__ import annotations
+
+import argparse
+
+from mimdsim.cli.common import SubParsers, add_gpu_options, gpu_settings, parse_set, positive_int, print_json
+from mimdsim.engines import DEFAULT_ENGINE, ENGINES
+from mimdsim.errors import MimdsimError
+
+__all__ = ["add_replay_parser"]
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from mimdsim.arch import load_machine
+    from mimdsim.report.snn import format_snn_estimate
+    from mimdsim.snn.estimate import estimate_training_step
+    from mimdsim.snn.lower import LoweringOptions
+    from mimdsim.snn.traces import read_trace, resample
+
+    trace = read_trace(args.trace)
+    if trace.spec is None:
+        raise MimdsimError(f"{args.trace}: a version-1 trace holds no network: use 'mimdsim snn MODEL --activity-source {args.trace}'")
+    spec, act = trace.spec, trace.activity
+    if args.batch is not None or args.timesteps is not None:
+        from pydantic import ValidationError
+
+        from mimdsim.arch.load import format_validation_error
+        from mimdsim.snn.spec import SNNSpec
+
+        update = {k: v for k, v in (("batch_size", args.batch), ("n_timesteps", args.timesteps)) if v is not None}
+        try:
+            spec = SNNSpec.model_validate({**spec.model_dump(), **update})
+        except ValidationError as err:
+            raise MimdsimError(format_validation_error(err, f"{args.trace} (--batch/--timesteps)")) from None
+        act = resample(act, spec.batch_size, spec.n_timesteps)
+    over = dict(args.overrides)
+    if args.n_ipus is not None:
+        over["n_ipus"] = args.n_ipus
+    machine = load_machine(args.machine, **over)
+    run = trace.run
+    est = estimate_training_step(
+        spec, machine, activity_source=act, engine=args.engine, seed=int(run.get("seed") or 0),
+        neurons_per_tile=args.neurons_per_tile or run.get("neurons_per_tile"), partitioner=str(run.get("partitioner") or "contiguous"),
+        options=LoweringOptions(lowering=run.get("lowering") or "poplar"), **gpu_settings(args),
+    )  # fmt: skip
+    if args.json:
+        print_json(est.to_dict())
+    else:
+        print(format_snn_estimate(est))
+    return 0
+
+
+def add_replay_parser(sub: SubParsers) -> None:
+    p = sub.add_parser("replay", help="estimate a recorded step (mimdsim snn --record) on any machine, batch size or T",
+                       description="Replay the spike counts of a version-2 trace: the network and run options come from the "
+                       "trace; the machine, IPUs, batch size and number of time steps are yours (docs/trace_format.md).")  # fmt: skip
+    p.add_argument("trace", metavar="TRACE.npz")
+    p.add_argument("--machine", "-m", default="bow", metavar="NAME|PATH.toml", help="machine preset or TOML file (default bow)")
+    p.add_argument("--set", dest="overrides", action="append", type=parse_set, default=[], metavar="KEY=VALUE", help="override a machine field (repeatable)")
+    p.add_argument("--n-ipus", type=positive_int, help="number of IPUs")
+    p.add_argument("--neurons-per-tile", type=positive_int, metavar="K", help="neurons per tile (default: the recording's, else the smallest that fits)")
+    p.add_argument("--batch", type=positive_int, help="batch size: samples taken from the recorded ones in turn")
+    p.add_argument("--timesteps", type=positive_int, help="time steps: the recorded sequence stretched or thinned")
+    p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=DEFAULT_ENGINE)
+    add_gpu_options(p, None)
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object (as mimdsim snn --json)")
+    p.set_defaults(func=_cmd_replay)
