@@ -189,6 +189,33 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--tile-map", metavar="PATH.png", help="draw per-tile heat maps of busy cycles and memory in tile order")
 
 
+def compare_main(args: argparse.Namespace) -> int:
+    from mimdsim.report.compare import compare_profile, compare_text, read_profile
+    from mimdsim.report.tile_maps import estimate_detail
+
+    profile = read_profile(args.profile)  # before the estimate
+    est = _snn_estimate(args)
+    detail = estimate_detail(est)
+    rows, totals, tiles = compare_profile(profile, detail["step_kind_cycles"], est.cycles_per_step, detail["tile_busy_cycles"])
+    if args.json:
+        print_json({"steps": rows, "total": totals, "tiles": tiles, "model": est.spec.name, "machine": est.machine.name})
+    else:
+        print(compare_text(rows, totals, tiles))
+    return 0
+
+
+def add_compare_parser(sub: SubParsers) -> None:
+    p = sub.add_parser(
+        "compare", help="measured cycles per program step (a profile JSON) against the simulation of MODEL",
+        description="Compare a profile (cycles per program step, optionally per tile, exported from PopVision; "
+        "docs/trace_format.md) with the simulated step of MODEL run with the same options as mimdsim snn.",
+    )
+    p.add_argument("profile", metavar="PROFILE.json")
+    p.add_argument("model", nargs="?", metavar="MODEL.toml", help="SNN model file (models/snn/*.toml)")
+    _add_snn_options(p)
+    p.set_defaults(func=compare_main)
+
+
 def add_snn_parser(sub: SubParsers) -> None:
     p = sub.add_parser(
         "snn", help="estimate one sparse SNN BPTT training step on a machine",
