@@ -11,10 +11,7 @@ import os
 import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.engines import DEFAULT_MAX_STEPS, simulate
@@ -24,19 +21,21 @@ from mimdsim.memory.ledger import MemoryLedger, memory_ledger
 from mimdsim.partition import partition_layers
 from mimdsim.partition.mapping import NeuronMapping
 from mimdsim.program.ir import Program
-from mimdsim.snn.activity import SpikeActivity, functional_activity, parametric_activity
-from mimdsim.snn.cache import cached, cached_functional_activity, lowering_key
+from mimdsim.snn.activity import SpikeActivity
+from mimdsim.snn.cache import cached, lowering_key
 from mimdsim.snn.gpu import GpuEstimate, GPUSpec, estimate_gpu_step, load_gpu
 from mimdsim.snn.gpu_frameworks import IDEAL_FRAMEWORK, PAPER_FRAMEWORK
 from mimdsim.snn.lower import LoweringOptions, check_batch, lower_snn
 from mimdsim.snn.preflight import preflight
 from mimdsim.snn.record import SNNRecord, estimate_input_hash
+from mimdsim.snn.sources import ACTIVITY_SOURCES, ActivitySource, saturated_activity, source_of
 from mimdsim.snn.spec import RunHints, SNNSpec
 
-__all__ = ["SNNEstimate", "StepKind", "estimate_training_step", "training_step_hash", "make_activity", "run_settings", "ACTIVITY_SOURCES"]
+__all__ = [
+    "SNNEstimate", "StepKind", "estimate_training_step", "training_step_hash", "make_activity", "run_settings", "ACTIVITY_SOURCES",
+    "saturated_activity",
+]  # fmt: skip
 
-ACTIVITY_SOURCES = ("functional", "parametric", "saturated")
-"""Named activity sources; a path to a ``.npz`` trace or a :class:`SpikeActivity` also works."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +196,11 @@ def training_step_hash(spec: SNNSpec, machine: MachineSpec, **kwargs: Any) -> st
     args = {k: bound.arguments[k] for k in _HASHED}
     if bound.arguments.get("activity") is not None:  # the old name wins, as in estimate_training_step
         args["activity_source"] = bound.arguments["activity"]
+    args["activity_source"] = source_of(  # "functional" and Functional(seed=0) are the same input
+        args["activity_source"], seed=args["seed"], rate=args.pop("rate"), input_rate=args.pop("input_rate"),
+        input_data=args.pop("input_data"),
+    )
+    del args["seed"]  # only the activity source uses it, and it is in the source
     gpu, precision = args.pop("gpu"), args.pop("gpu_precision")
     if gpu is not None:
         gpu = load_gpu(gpu, **({"matmul_precision": precision} if precision is not None else {}))
@@ -242,70 +246,22 @@ def run_settings(
     return spec, kw
 
 
-def saturated_activity(spec: SNNSpec) -> SpikeActivity:
-    """Every spike tensor full at every step: the worst case the sparse sizes allow."""
-    T, B = spec.n_timesteps, spec.batch_size
-    full = tuple(np.full((T, B), s, np.int32) for s in spec.sparse_sizes)
-    return SpikeActivity(full, full, tuple(spec.sparse_sizes), T, B, source="saturated")
-
-
 def make_activity(
-    spec: SNNSpec, source: str | os.PathLike[str] | SpikeActivity = "functional", *, seed: int = 0, rate: float | None = None,
-    input_rate: float | None = None, input_data: str | os.PathLike[str] | None = None, cache: bool = True,
+    spec: SNNSpec, source: str | os.PathLike[str] | SpikeActivity | ActivitySource = "functional", *, seed: int = 0,
+    rate: float | None = None, input_rate: float | None = None, input_data: str | os.PathLike[str] | None = None, cache: bool = True,
 ) -> tuple[SpikeActivity, str]:
-    """The spike activity driving the data-dependent costs, and a label saying where it came from.
-
-    ``input_data`` (an SHD ``.h5`` file or a folder of NMNIST ``.bin`` files) feeds the
-    functional model real samples instead of Poisson input. With ``cache`` functional
-    activity comes from :mod:`mimdsim.snn.cache` when it was computed before.
-    """
-    if input_data is not None and source != "functional":
-        raise ConfigError(f"input data: only the functional activity source reads a dataset (got {str(source)!r})")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ConfigError(f"seed: {seed!r} must be an integer >= 0")
-    named = source if isinstance(source, str) and source in ACTIVITY_SOURCES else "trace" if not isinstance(source, SpikeActivity) else "given"
-    if rate is not None and named != "parametric":
-        raise ConfigError(f"rate: only the parametric activity source has a firing rate (the source is {named})")
-    if input_rate is not None and named not in ("functional", "parametric"):
-        raise ConfigError(f"input_rate: only the functional and parametric sources draw input spikes (the source is {named})")
-    if input_rate is not None and input_data is not None:
-        raise ConfigError("input_rate: the input comes from input_data (a dataset), not from Poisson draws at a rate")
-    if isinstance(source, SpikeActivity):
-        source.check_against(spec)
-        return source, source.source or "given"
-    if source == "functional":
-        if cache:
-            act = cached_functional_activity(spec, seed, input_rate=input_rate, input_data=input_data)
-        else:
-            kw: dict[str, Any] = {} if input_rate is None else {"input_rate": input_rate}
-            act = functional_activity(spec, seed, input_data=input_data, **kw)
-        return act, "functional" if input_data is None else f"functional({Path(input_data).name})"
-    if source == "parametric":
-        if rate is None:
-            raise ConfigError("activity: 'parametric' needs a firing rate (rate=..., --rate)")
-        kw = {} if input_rate is None else {"input_rate": input_rate}
-        return parametric_activity(spec, rate, seed, **kw), f"parametric(rate={rate})"
-    if source == "saturated":
-        return saturated_activity(spec), "saturated"
-    path = Path(source)
-    if path.suffix.lower() in (".csv", ".parquet"):
-        from mimdsim.snn.traces import activity_from_table
-
-        return activity_from_table(path, spec), f"table:{path.name}"
-    if path.suffix == ".npz" or path.exists():
-        from mimdsim.snn.traces import read_trace
-
-        act = read_trace(path).activity
-        act.check_against(spec)
-        return act, f"trace:{path.name}"
-    raise ConfigError(f"activity: {str(source)!r} is not one of {', '.join(ACTIVITY_SOURCES)}, an .npz trace or a .csv/.parquet count table")
+    """The spike activity driving the data-dependent costs, and a label saying where it came from
+    (:func:`mimdsim.snn.sources.source_of` resolves ``source``; with ``cache`` functional activity
+    comes from :mod:`mimdsim.snn.cache` when it was computed before)."""
+    src = source_of(source, seed=seed, rate=rate, input_rate=input_rate, input_data=input_data)
+    return src.activity(spec, cache=cache), src.label
 
 
 def estimate_training_step(
     spec: SNNSpec,
     machine: MachineSpec,
     *,
-    activity_source: str | os.PathLike[str] | SpikeActivity = "functional",
+    activity_source: str | os.PathLike[str] | SpikeActivity | ActivitySource = "functional",
     activity: str | os.PathLike[str] | SpikeActivity | None = None,
     rate: float | None = None,
     input_rate: float | None = None,
@@ -395,4 +351,4 @@ def estimate_training_step(
         allow_oom=allow_oom, options=options,
     )  # fmt: skip
     return SNNEstimate(spec, machine, engine, result, mapping, ledger, label, gpu_est, program, gpu_ideal=gpu_ideal, activity=act,
-                       input_hash=ihash, seed=seed)  # fmt: skip
+                       input_hash=ihash, seed=getattr(activity_source, "seed", seed))  # fmt: skip

@@ -79,8 +79,8 @@ def _input_value(v: Any) -> Any:
         return {"activity_sha256": h.hexdigest()}
     if hasattr(v, "model_dump"):
         return v.model_dump(mode="json")
-    if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        return dataclasses.asdict(v)
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):  # an activity source, lowering options, ...
+        return {"type": type(v).__name__, **{f.name: _input_value(getattr(v, f.name)) for f in dataclasses.fields(v)}}
     return v
 
 
