@@ -27,7 +27,7 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -74,6 +74,9 @@ class SpikeActivity:
         ``T`` and ``B``.
     source : str
         Free text saying how the record was made.
+    neuron_counts : tuple of ndarray or None
+        Optionally, per tensor, the true spikes of each neuron over the whole step (``[N_k]``
+        int64, summing to the tensor's true counts): what a partitioner weighs nets by.
 
     Raises
     ------
@@ -87,6 +90,7 @@ class SpikeActivity:
     n_timesteps: int
     batch_size: int
     source: str = ""
+    neuron_counts: tuple[np.ndarray, ...] | None = None
 
     def __post_init__(self) -> None:
         sizes = tuple(int(s) for s in self.sparse_sizes)
@@ -112,6 +116,8 @@ class SpikeActivity:
                 raise TraceFormatError("valid_counts[0]: the input tensor's valid counts must equal its true counts")
             true.append(tc)
             valid.append(vc)
+        if self.neuron_counts is not None:
+            object.__setattr__(self, "neuron_counts", _neuron_counts(self.neuron_counts, true))
         object.__setattr__(self, "true_counts", tuple(true))
         object.__setattr__(self, "valid_counts", tuple(valid))
         object.__setattr__(self, "sparse_sizes", sizes)
@@ -140,14 +146,23 @@ class SpikeActivity:
         for key, value in mine.items():
             if value != theirs[key]:
                 raise ConfigError(f"activity: {key}: trace has {value}, model {spec.name!r} has {theirs[key]}")
+        if self.neuron_counts is not None and tuple(c.size for c in self.neuron_counts) != tuple(spec.layer_sizes):
+            raise ConfigError(f"activity: neuron_counts: sizes {[c.size for c in self.neuron_counts]}, model {spec.name!r} has {list(spec.layer_sizes)}")
 
     @classmethod
     def from_run(
-        cls, spec: SNNSpec, run: SparseRun, input_counts: np.ndarray, *, source: str = "run_sparse"
+        cls, spec: SNNSpec, run: SparseRun, input_counts: np.ndarray, *, source: str = "run_sparse",
+        input_ids: np.ndarray | None = None,
     ) -> SpikeActivity:
-        """Activity of a :class:`~mimdsim.snn.functional.SparseRun` and its input counts ``[T, B]``."""
+        """Activity of a :class:`~mimdsim.snn.functional.SparseRun` and its input counts ``[T, B]``
+        (with the input ids ``[T, B, S_in]``, the per-neuron counts too)."""
         counts = run.counts
         inp = np.asarray(input_counts)
+        neurons = None
+        if input_ids is not None:
+            sizes = spec.layer_sizes
+            neurons = (neuron_totals(input_ids, inp, sizes[0]),
+                       *(neuron_totals(i, c[..., 0], n) for i, c, n in zip(run.ids, counts, sizes[1:], strict=True)))  # fmt: skip
         act = cls(
             true_counts=(inp, *(c[..., 0] for c in counts)),
             valid_counts=(inp, *(c[..., 1] for c in counts)),
@@ -155,9 +170,37 @@ class SpikeActivity:
             n_timesteps=spec.n_timesteps,
             batch_size=spec.batch_size,
             source=source,
+            neuron_counts=neurons,
         )
         act.check_against(spec)
         return act
+
+
+def neuron_totals(ids: np.ndarray, counts: np.ndarray, n_neurons: int) -> np.ndarray:
+    """True spikes per neuron: ``ids[t, b, :counts[t, b]]`` counted over every step and sample.
+
+    >>> neuron_totals(np.array([[[2, 0, 1]], [[1, 2, 2]]]), np.array([[2], [1]]), 4).tolist()
+    [1, 1, 1, 0]
+    """
+    ids = np.asarray(ids)
+    mask = np.arange(ids.shape[-1]) < np.asarray(counts)[..., None]
+    return np.bincount(ids[mask].astype(np.int64), minlength=n_neurons).astype(np.int64)
+
+
+def _neuron_counts(given: tuple[np.ndarray, ...], true: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    if len(given) != len(true):
+        raise TraceFormatError(f"neuron_counts: {len(given)} tensors for {len(true)}")
+    out = []
+    for k, (c, t) in enumerate(zip(given, true, strict=True)):
+        arr = np.asarray(c)
+        if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer) or (arr < 0).any():
+            raise TraceFormatError(f"neuron_counts[{k}]: expected a 1-D array of non-negative integers")
+        if int(arr.sum()) != int(t.sum()):
+            raise TraceFormatError(f"neuron_counts[{k}]: sums to {int(arr.sum())}, the tensor's true counts to {int(t.sum())}")
+        arr = np.array(arr, dtype=np.int64)
+        arr.setflags(write=False)
+        out.append(arr)
+    return tuple(out)
 
 
 def _counts(a: object, name: str, T: int, B: int) -> np.ndarray:
@@ -259,7 +302,7 @@ def functional_activity(
         src = f"functional seed={seed} input={Path(input_data).name}"
     run = forward_spikes(spec, ws, ids, counts)
     src += "" if weights is None else " (given weights)"
-    return SpikeActivity.from_run(spec, run, counts, source=src)
+    return SpikeActivity.from_run(spec, run, counts, source=src, input_ids=ids)
 
 
 # --------------------------------------------------------------------------- trace files
@@ -279,8 +322,25 @@ def save_activity(path: str | os.PathLike[str], act: SpikeActivity) -> None:
         true_counts=np.stack(act.true_counts),
         valid_counts=np.stack(act.valid_counts),
         source=np.str_(act.source),
+        **neuron_count_arrays(act),
     )
     write_bytes(path, buf.getvalue(), what="activity trace", compress=False)
+
+
+def neuron_count_arrays(act: SpikeActivity) -> dict[str, Any]:
+    """The optional ``neuron_counts_<k>`` keys of a trace file."""
+    return {} if act.neuron_counts is None else {f"neuron_counts_{k}": c for k, c in enumerate(act.neuron_counts)}
+
+
+def neuron_counts_of(data: dict[str, np.ndarray], n_tensors: int) -> tuple[np.ndarray, ...] | None:
+    """The per-neuron counts of a trace's arrays: all tensors or none."""
+    keys = [f"neuron_counts_{k}" for k in range(n_tensors)]
+    present = [k in data for k in keys]
+    if not any(present):
+        return None
+    if not all(present):
+        raise TraceFormatError(f"{keys[present.index(False)]}: missing (per-neuron counts come for every tensor or none)")
+    return tuple(data[k] for k in keys)
 
 
 _KEYS = ("format_version", "kind", "sparse_sizes", "n_timesteps", "batch_size", "true_counts", "valid_counts")
@@ -323,7 +383,8 @@ def load_activity(path: str | os.PathLike[str]) -> SpikeActivity:
     source = str(data["source"]) if "source" in data else ""
     try:
         return SpikeActivity(
-            tuple(data["true_counts"]), tuple(data["valid_counts"]), tuple(int(s) for s in sizes), T, B, source=source
+            tuple(data["true_counts"]), tuple(data["valid_counts"]), tuple(int(s) for s in sizes), T, B, source=source,
+            neuron_counts=neuron_counts_of(data, len(sizes)),
         )
     except TraceFormatError as err:
         raise TraceFormatError(f"{path}: {err}") from None

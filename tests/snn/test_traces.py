@@ -183,3 +183,24 @@ def test_the_committed_sample_traces_replay_as_recorded(capsys: pytest.CaptureFi
         assert rc == 0, err
         rec = json.loads(out)
         assert rec["cycles_per_step"] > 0 and rec["activity_source"].startswith("functional")
+
+
+def test_per_neuron_counts_are_recorded_and_add_up(tmp_path: Path) -> None:
+    est = estimate_training_step(SPEC, MACHINE, cache=False)
+    act = est.activity
+    assert act.neuron_counts is not None and [c.size for c in act.neuron_counts] == list(SPEC.layer_sizes)
+    for c, t in zip(act.neuron_counts, act.true_counts, strict=True):
+        assert int(c.sum()) == int(t.sum())
+    save_trace(tmp_path / "t.npz", act, SPEC)
+    back = read_trace(tmp_path / "t.npz").activity
+    assert back.neuron_counts is not None and all(np.array_equal(a, b) for a, b in zip(back.neuron_counts, act.neuron_counts, strict=True))
+    cached = estimate_training_step(SPEC, MACHINE).activity  # through the disk cache (format 1 keeps them too)
+    assert cached.neuron_counts is not None and all(np.array_equal(a, b) for a, b in zip(cached.neuron_counts, act.neuron_counts, strict=True))
+    assert resample(act, batch_size=12).neuron_counts is None and resample(act).neuron_counts is not None
+    bad = tmp_path / "bad.npz"
+    with np.load(tmp_path / "t.npz") as npz:
+        data = {k: npz[k] for k in npz.files}
+    data["neuron_counts_1"] = data["neuron_counts_1"] + 1
+    np.savez(bad, **data)
+    with pytest.raises(TraceFormatError, match=r"neuron_counts\[1\]: sums to"):
+        read_trace(bad)
