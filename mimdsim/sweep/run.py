@@ -1,9 +1,10 @@
 """Run a sweep spec: points resolved and checked first, a store resumed, results as a DataFrame.
 
->>> from mimdsim.sweep.spec import SweepSpec
->>> spec = SweepSpec.from_dict({"base": {"model": "nmnist_a_2hidden", "gpu": "a100"}, "grid": {"max_activity": [0.01]}})
->>> df = run_spec(spec, progress=False)                      # doctest: +SKIP
->>> df[["max_activity", "ms_per_step", "speedup_vs_gpu"]]    # doctest: +SKIP
+Example (docs/sweeps.md runs the same)::
+
+    spec = SweepSpec.from_dict({"base": {"model": "nmnist_a_2hidden", "gpu": "a100"}, "grid": {"max_activity": [0.01, 0.1]}})
+    df = run_spec(spec, out="results.jsonl")      # a rerun reads the stored points back
+    df[["max_activity", "ms_per_step", "speedup_vs_gpu"]]
 """
 
 from __future__ import annotations
