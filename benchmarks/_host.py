@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
 
 def _sh(cmd: list[str]) -> str:
@@ -35,3 +37,12 @@ def host_info() -> dict[str, object]:
         "platform": platform.platform(),
         "load_average": os.getloadavg(),
     }
+
+
+def emit(result: dict[str, object], out: Path | None) -> dict[str, object]:
+    """Print ``result`` as indented JSON and write it to ``out`` too when given."""
+    text = json.dumps(result, indent=2)
+    if out:
+        out.write_text(text + "\n")
+    print(text)
+    return result

@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO / "models" / "snn"))
 
-from _host import host_info  # noqa: E402
+from _host import emit, host_info  # noqa: E402
 
 MIMDSIM = str(Path(sys.executable).with_name("mimdsim"))
 MAIN_JOB = str(REPO / "models/snn/nmnist_a_2hidden.toml")
@@ -164,11 +164,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             result.update(part)
             print(json.dumps(part), flush=True)
     result["host_after"] = {"load_average": os.getloadavg()}
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
-    return result
+    return emit(result, args.out)
 
 
 if __name__ == "__main__":

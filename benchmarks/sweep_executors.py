@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     ap.add_argument("--skip-dask", action="store_true")
     args = ap.parse_args(argv)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".numba_cache"))
-    from _host import host_info
+    from _host import emit, host_info
 
     from mimdsim.sweep import PAPER_FAMILY_A_MODELS, SweepSpec, read_store, spec_records
 
@@ -81,11 +81,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         rows = {k: sorted(json.dumps(e["record"], sort_keys=True) for e in read_store(p)[1]) for k, p in stores.items()}
         result["rows_identical"] = len({tuple(v) for v in rows.values()}) == 1
     result["pool_speedup_2_over_1"] = round(float(result["pool1_s"]) / float(result["pool2_s"]), 2)  # type: ignore[arg-type]
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
-    return result
+    return emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -24,20 +24,11 @@ from mimdsim.sweep import (
     snn_points,
     snn_sweep,
 )
+from tests.models import write_tiny
 
 _MARKER = "module"
 """Changed at run time by a test; a spawned worker re-imports this module and sees the original."""
 
-TINY = """
-name = "tiny"
-n_inputs = 64
-input_sparse_size = 8
-layer_sizes = [24, 24, 4]
-max_activity = 0.25
-batch_size = 6
-n_timesteps = 3
-optimizer = "sgd"
-"""
 
 
 def _worker_info(point: dict) -> dict:
@@ -58,9 +49,7 @@ def _square(point: dict) -> int:
 
 @pytest.fixture
 def tiny(tmp_path: Path) -> Path:
-    p = tmp_path / "tiny.toml"
-    p.write_text(TINY)
-    return p
+    return write_tiny(tmp_path)
 
 
 @pytest.fixture(scope="module")

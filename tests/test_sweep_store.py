@@ -14,26 +14,15 @@ import pytest
 
 from mimdsim.errors import ConfigError
 from mimdsim.sweep import ResultStore, SweepSpec, export_results, read_store, run_spec, spec_records, store_frame
+from tests.models import write_tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY = """
-name = "tiny"
-n_inputs = 64
-input_sparse_size = 8
-layer_sizes = [24, 24, 4]
-max_activity = 0.25
-batch_size = 6
-n_timesteps = 3
-optimizer = "sgd"
-"""
 
 
 @pytest.fixture
 def tiny(tmp_path: Path) -> Path:
-    p = tmp_path / "tiny.toml"
-    p.write_text(TINY)
-    return p
+    return write_tiny(tmp_path)
 
 
 def _spec(tiny: Path, acts: tuple[float, ...] = (0.25, 0.5), **extra: object) -> SweepSpec:

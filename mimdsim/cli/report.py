@@ -16,13 +16,11 @@ __all__ = ["add_plot_parser", "add_diff_parser", "add_report_parser"]
 def _cmd_plot(args: argparse.Namespace) -> int:
     from mimdsim.report import sweep_plots as sp
     from mimdsim.report.plots import check_figure_path
-    from mimdsim.sweep.frame import store_frame
+    from mimdsim.sweep.frame import frame_rows, store_frame
 
     check_figure_path(args.out, "--out")
     df = store_frame(args.store)
-    rows: list[dict[str, Any]] = [
-        {k: (None if _missing(v) else v) for k, v in r.items()} for r in df.to_dict(orient="records")
-    ]
+    rows = frame_rows(df)
     if args.stack:
         varying = [c for c in df.columns if ("." in c or c in ("model", "max_activity")) and df[c].astype(str).nunique() > 1]
         sp.plot_stack(rows, args.out, label=varying or ["model"])
@@ -44,10 +42,6 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         sp.plot_series(sp.series_data(rows, args.x, args.y, args.by), args.out, x=args.x, y=args.y, log_x=args.log_x)
     print(f"wrote {args.out}")
     return 0
-
-
-def _missing(v: Any) -> bool:
-    return isinstance(v, float) and v != v
 
 
 def _value(text: str) -> Any:

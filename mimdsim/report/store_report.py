@@ -33,7 +33,7 @@ def write_store_report(store: str | os.PathLike[str], out_dir: str | os.PathLike
     from mimdsim.files import write_text
     from mimdsim.report import sweep_plots as sp
     from mimdsim.report.tables import SNN_COLUMNS, Column, markdown_table
-    from mimdsim.sweep.frame import store_frame
+    from mimdsim.sweep.frame import frame_rows, store_frame
     from mimdsim.sweep.store import read_store
 
     d = Path(out_dir)
@@ -41,7 +41,7 @@ def write_store_report(store: str | os.PathLike[str], out_dir: str | os.PathLike
         raise ConfigError(f"report: {d}: not an existing folder")
     header, _ = read_store(store)
     df = store_frame(store)
-    rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in df.to_dict(orient="records")]
+    rows = frame_rows(df)
     axes = varying_axes(rows, list(df.columns))
     ok = [r for r in rows if not r.get("error")]
     lines = [f"# Sweep {header.get('spec_name')!s}\n", f"Store `{Path(store).name}`, spec hash `{header.get('spec_hash')}`, "

@@ -356,13 +356,22 @@ def load_activity(path: str | os.PathLike[str]) -> SpikeActivity:
         or arrays of the wrong shape/range; the message names the file and the key.
     """
     path = Path(path)
+    return activity_of_v1(path, read_npz(path, "activity trace"))
+
+
+def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file (no pickles); a missing or unreadable file is a :class:`TraceFormatError`."""
     try:
         with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
+            return {k: npz[k] for k in npz.files}
     except FileNotFoundError:
         raise TraceFormatError(f"{path}: file not found") from None
     except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as err:
-        raise TraceFormatError(f"{path}: not a readable .npz activity trace ({type(err).__name__}: {err})") from None
+        raise TraceFormatError(f"{path}: not a readable .npz {what} ({type(err).__name__}: {err})") from None
+
+
+def activity_of_v1(path: Path, data: dict[str, np.ndarray]) -> SpikeActivity:
+    """The activity of a format-1 trace's arrays (``path`` names the file in errors)."""
     for key in _KEYS:
         if key not in data:
             raise TraceFormatError(f"{path}: key {key!r} missing (a trace holds {', '.join(_KEYS)})")

@@ -7,6 +7,8 @@ memory check -> engine -> :class:`SNNEstimate`, optionally with the dense GPU ba
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import warnings
 from collections import Counter, defaultdict
@@ -170,6 +172,12 @@ _HASHED = ("activity_source", "rate", "input_rate", "input_data", "engine", "neu
 """The arguments of :func:`estimate_training_step` that change a figure (the rest: caching, timelines, limits)."""
 
 
+@functools.cache
+def _estimate_signature() -> inspect.Signature:
+    """:func:`estimate_training_step`'s signature, read once (every estimate hashes its arguments)."""
+    return inspect.signature(estimate_training_step)
+
+
 def training_step_hash(spec: SNNSpec, machine: MachineSpec, **kwargs: Any) -> str:
     """The ``input_hash`` that :func:`estimate_training_step` ``(spec, machine, **kwargs)`` gives its
     estimate, without running it (a sweep store skips the points it holds by it).
@@ -186,12 +194,11 @@ def training_step_hash(spec: SNNSpec, machine: MachineSpec, **kwargs: Any) -> st
     >>> training_step_hash(net, m) == training_step_hash(net, m, seed=1)
     False
     """
-    import inspect
-
-    bad = sorted(set(kwargs) - set(inspect.signature(estimate_training_step).parameters))
+    sig = _estimate_signature()
+    bad = sorted(set(kwargs) - set(sig.parameters))
     if bad:
         raise ConfigError(f"estimate_training_step has no argument {bad[0]!r}")
-    bound = inspect.signature(estimate_training_step).bind(spec, machine, **kwargs)
+    bound = sig.bind(spec, machine, **kwargs)
     bound.apply_defaults()
     args = {k: bound.arguments[k] for k in _HASHED}
     if bound.arguments.get("activity") is not None:  # the old name wins, as in estimate_training_step

@@ -32,7 +32,7 @@ from mimdsim.errors import ConfigError
 if TYPE_CHECKING:
     from mimdsim.snn.estimate import SNNEstimate
 
-__all__ = ["SCHEMA_VERSION", "SNNRecord", "record_fields", "input_hash", "estimate_input_hash", "record_hash", "canonical_json"]
+__all__ = ["SCHEMA_VERSION", "SNNRecord", "record_fields", "configuration_fields", "input_hash", "estimate_input_hash", "record_hash", "canonical_json"]
 
 SCHEMA_VERSION = 1
 """Version of :class:`SNNRecord`'s fields; a store of another version is refused."""
@@ -244,14 +244,11 @@ class SNNRecord:
         layers_sorted = sorted(by_layer.items())
         act = est.activity
         out: dict[str, Any] = dict(
-            input_hash=record_hash(est.input_hash, max_activity), mimdsim_version=__version__, model=spec.name, model_path=model_path,
-            depth=len(spec.layer_sizes) - 2, layers=tuple(int(n) for n in spec.layer_sizes),
-            sparse_sizes=tuple(int(s) for s in spec.sparse_sizes), max_activity=max_activity, batch_size=int(spec.batch_size),
-            n_timesteps=int(spec.n_timesteps), machine=machine.name, n_ipus=int(machine.n_ipus),
-            n_ipus_used=int(est.mapping.n_ipus_used), tiles_per_ipu=int(machine.tiles_per_ipu),
-            tile_clock_hz=float(machine.tile_clock_hz), memory_bytes_per_tile=int(machine.memory_bytes_per_tile),
-            neurons_per_tile=int(est.neurons_per_tile), partitioner=str(est.mapping.method), engine=est.engine,
-            activity_source=est.activity_source, seed=est.seed, cycles_per_step=total, ms_per_step=float(est.ms_per_step),
+            input_hash=record_hash(est.input_hash, max_activity), mimdsim_version=__version__,
+            **configuration_fields(spec, machine, model_path=model_path, max_activity=max_activity, engine=est.engine,
+                                   seed=est.seed, gpu=est.gpu.gpu if est.gpu is not None else None),
+            n_ipus_used=int(est.mapping.n_ipus_used), neurons_per_tile=int(est.neurons_per_tile), partitioner=str(est.mapping.method),
+            activity_source=est.activity_source, cycles_per_step=total, ms_per_step=float(est.ms_per_step),
             samples_per_s=float(est.samples_per_s),
             **{f"{c}_cycles": int(v) for c, v in b.items()},
             fwd_cycles=phase["fwd"], bwd_cycles=phase["bwd"], update_cycles=phase["update"], host_phase_cycles=phase["host"],
@@ -271,7 +268,7 @@ class SNNRecord:
         if g is not None and est.gpu_ideal is not None:
             terms = dict(g.overhead)
             out.update(
-                gpu=g.gpu, gpu_framework=g.framework, gpu_matmul_precision=g.matmul_precision, gpu_ms_per_step=g.ms_per_step,
+                gpu_framework=g.framework, gpu_matmul_precision=g.matmul_precision, gpu_ms_per_step=g.ms_per_step,
                 gpu_samples_per_s=g.samples_per_s, speedup_vs_gpu=est.speedup_vs_gpu,
                 gpu_ideal_ms_per_step=est.gpu_ideal.ms_per_step, speedup_vs_gpu_ideal=est.speedup_vs_gpu_ideal,
                 gpu_dominant=g.dominant, gpu_compute_bound_ms=1e3 * g.compute_bound_s, gpu_memory_bound_ms=1e3 * g.memory_bound_s,
@@ -280,6 +277,18 @@ class SNNRecord:
                 **{f"gpu_{t}_ms": 1e3 * terms.get(t, 0.0) for t in ("host_enqueue", "loop_sync", "graph_launch", "input_copy")},
             )  # fmt: skip
         return cls(**out)
+
+
+def configuration_fields(spec: Any, machine: Any, *, model_path: str = "", max_activity: float | None = None, engine: str = "",
+                         seed: int | None = None, gpu: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """The record's input fields of a network on a machine: those of a finished estimate and of a failed point."""
+    return dict(
+        model=spec.name, model_path=model_path, depth=len(spec.layer_sizes) - 2, layers=tuple(int(n) for n in spec.layer_sizes),
+        sparse_sizes=tuple(int(s) for s in spec.sparse_sizes), max_activity=max_activity, batch_size=int(spec.batch_size),
+        n_timesteps=int(spec.n_timesteps), machine=machine.name, n_ipus=int(machine.n_ipus), tiles_per_ipu=int(machine.tiles_per_ipu),
+        tile_clock_hz=float(machine.tile_clock_hz), memory_bytes_per_tile=int(machine.memory_bytes_per_tile), engine=engine,
+        seed=seed, gpu=gpu,
+    )  # fmt: skip
 
 
 def record_fields() -> tuple[str, ...]:

@@ -20,7 +20,6 @@ import csv
 import io
 import json
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from mimdsim.errors import ConfigError, TraceFormatError
-from mimdsim.snn.activity import TRACE_KIND, SpikeActivity, neuron_count_arrays, neuron_counts_of
+from mimdsim.snn.activity import TRACE_KIND, SpikeActivity, activity_of_v1, neuron_count_arrays, neuron_counts_of, read_npz
 from mimdsim.snn.spec import SNNSpec
 
 __all__ = ["TRACE_VERSION", "Trace", "save_trace", "read_trace", "resample", "activity_from_table", "TABLE_COLUMNS"]
@@ -97,18 +96,10 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
         record named), layer sizes or a network that do not agree with the counts.
     """
     p = Path(path)
-    try:
-        with np.load(p, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise TraceFormatError(f"{p}: file not found") from None
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as err:
-        raise TraceFormatError(f"{p}: not a readable .npz trace ({type(err).__name__}: {err})") from None
+    data = read_npz(p, "trace")
     version = data.get("format_version")
     if version is not None and version.shape == () and np.issubdtype(version.dtype, np.integer) and int(version) == 1:
-        from mimdsim.snn.activity import load_activity
-
-        return Trace(load_activity(p), 1)
+        return Trace(activity_of_v1(p, data), 1)  # the arrays already read, not the file again
     for key in _V2_KEYS:
         if key not in data:
             raise TraceFormatError(f"{p}: key {key!r} missing (a version-2 trace holds {', '.join(_V2_KEYS)})")

@@ -8,12 +8,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from mimdsim.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["records_frame", "store_frame", "export_results", "EXPORT_FORMATS"]
+__all__ = ["records_frame", "store_frame", "frame_rows", "export_results", "EXPORT_FORMATS"]
 
 EXPORT_FORMATS = (".parquet", ".csv", ".jsonl")
 
@@ -45,6 +47,14 @@ def store_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
     fixed = {k for k in points[0] if all(p.get(k) == points[0][k] for p in points)} if points else set()
     axes = list(dict.fromkeys(k for p in points for k in p if k not in fixed and k != "on_error"))
     return records_frame([e["record"] for e in entries], points, axes)
+
+
+def frame_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a results DataFrame as dicts, missing values (NaN, pandas' NA) as ``None``."""
+    import pandas as pd
+
+    return [{k: (None if not isinstance(v, (list, tuple, np.ndarray)) and pd.isna(v) else v) for k, v in r.items()}
+            for r in df.to_dict(orient="records")]  # fmt: skip
 
 
 def export_results(store: str | os.PathLike[str], out: str | os.PathLike[str]) -> int:

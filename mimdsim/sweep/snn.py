@@ -176,14 +176,13 @@ def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
 
 def _known(p: PreparedPoint) -> dict[str, Any]:
     """The record fields of a point that failed in its run: its inputs."""
-    spec, m, gpu = p.spec, p.machine, p.kwargs.get("gpu")
-    return dict(
-        model=spec.name, model_path=p.model_path, depth=len(spec.layer_sizes) - 2, layers=tuple(spec.layer_sizes),
-        sparse_sizes=tuple(spec.sparse_sizes), max_activity=p.max_activity, batch_size=spec.batch_size,
-        n_timesteps=spec.n_timesteps, machine=m.name, n_ipus=m.n_ipus, tiles_per_ipu=m.tiles_per_ipu, tile_clock_hz=m.tile_clock_hz,
-        memory_bytes_per_tile=m.memory_bytes_per_tile, engine=p.kwargs.get("engine", "fast"), seed=p.kwargs.get("seed", 0),
-        gpu=gpu if gpu is None or isinstance(gpu, str) else getattr(gpu, "name", str(gpu)),
-    )  # fmt: skip
+    from mimdsim.snn.record import configuration_fields
+
+    gpu = p.kwargs.get("gpu")
+    return configuration_fields(
+        p.spec, p.machine, model_path=p.model_path, max_activity=p.max_activity, engine=p.kwargs.get("engine", "fast"),
+        seed=p.kwargs.get("seed", 0), gpu=gpu if gpu is None or isinstance(gpu, str) else getattr(gpu, "name", str(gpu)),
+    )
 
 
 def snn_points(
