@@ -14,10 +14,12 @@ import numpy as np
 
 from mimdsim.arch import MachineSpec, list_presets, load_machine
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
+from mimdsim.errors import ConfigError
 
 __all__ = [
     "SubParsers", "add_engine_options", "add_machine_options", "check_outputs", "float_values", "layer_list", "machine_of",
-    "nonnegative_int", "parse_set", "positive_int", "print_json", "progress_wanted", "to_json",
+    "nonnegative_int", "parse_set", "positive_int", "print_json", "progress_wanted", "to_json", "step_range", "tile_list",
+    "add_timeline_options", "timeline_settings", "write_run_timeline",
 ]  # fmt: skip
 
 SubParsers = Any  # argparse._SubParsersAction (private in the stdlib)
@@ -166,3 +168,56 @@ def float_values(text: str) -> list[float]:
     return values
 
 
+
+
+def step_range(text: str) -> tuple[int, int]:
+    """``A:B`` as ``(A, B)`` with ``0 <= A < B``."""
+    try:
+        a, b = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected FIRST:STOP, two integers (got {text!r})") from None
+    if not 0 <= a < b:
+        raise argparse.ArgumentTypeError(f"expected FIRST:STOP with 0 <= FIRST < STOP (got {text!r})")
+    return a, b
+
+
+def tile_list(text: str) -> list[int]:
+    """``0,5,10-12`` as ``[0, 5, 10, 11, 12]``."""
+    out: list[int] = []
+    try:
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            lo, _, hi = part.partition("-")
+            out += list(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected tile numbers and ranges such as 0,5,10-12 (got {text!r})") from None
+    if not out or min(out) < 0:
+        raise argparse.ArgumentTypeError(f"expected tile numbers >= 0 such as 0,5,10-12 (got {text!r})")
+    return sorted(set(out))
+
+
+def add_timeline_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--timeline PATH`` and its level of detail (docs/timeline_format.md), in their own group of a parser."""
+    g = p.add_argument_group("timeline (docs/timeline_format.md)") if isinstance(p, argparse.ArgumentParser) else p
+    g.add_argument("--timeline", metavar="PATH", help="also write the run's timeline for ui.perfetto.dev: Chrome JSON (.json, .json.gz) or a Perfetto protobuf trace (.pftrace)")
+    g.add_argument("--timeline-steps", type=step_range, action="append", metavar="FIRST:STOP", help="keep the intervals of these executed steps only, the others summed up per IPU (repeatable)")
+    g.add_argument("--timeline-iterations", type=step_range, metavar="FIRST:STOP", help="keep the intervals of these iterations of the top-level loops only (an SNN step's time steps)")
+    g.add_argument("--timeline-tiles", type=tile_list, metavar="LIST", help="also record these tiles' compute intervals and counters (e.g. 0,5,10-12)")
+
+
+def timeline_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``estimate_training_step`` keyword arguments of the timeline options; a detail option without ``--timeline`` is an error."""
+    detail = {"timeline_tiles": args.timeline_tiles, "timeline_steps": args.timeline_steps, "timeline_iterations": args.timeline_iterations}
+    if not args.timeline:
+        given = [k for k, v in detail.items() if v is not None]
+        if given:
+            raise ConfigError(f"--{given[0].replace('_', '-')}: only with --timeline PATH")
+        return {}
+    return {"timeline": True, **detail}
+
+
+def write_run_timeline(args: argparse.Namespace, result: Any) -> None:
+    """Write ``result``'s timeline where ``--timeline`` says (if it says)."""
+    if args.timeline:
+        from mimdsim.trace import write_timeline
+
+        write_timeline(result, args.timeline)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from mimdsim.cli.common import SubParsers, add_gpu_options, gpu_settings, parse_set, positive_int, print_json
+from mimdsim.cli.common import (
+    SubParsers,
+    add_gpu_options,
+    add_timeline_options,
+    check_outputs,
+    gpu_settings,
+    parse_set,
+    positive_int,
+    print_json,
+    timeline_settings,
+    write_run_timeline,
+)
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import MimdsimError
 
@@ -17,6 +28,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from mimdsim.snn.estimate import estimate_training_step
     from mimdsim.snn.lower import LoweringOptions
     from mimdsim.snn.traces import read_trace, resample
+
+    check_outputs(args, "timeline")  # before the estimate, not after it
 
     trace = read_trace(args.trace)
     if trace.spec is None:
@@ -42,8 +55,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     est = estimate_training_step(
         spec, machine, activity_source=act, engine=args.engine, seed=int(run.get("seed") or 0),
         neurons_per_tile=args.neurons_per_tile or run.get("neurons_per_tile"), partitioner=str(run.get("partitioner") or "contiguous"),
-        options=LoweringOptions(lowering=run.get("lowering") or "poplar"), **gpu_settings(args),
+        options=LoweringOptions(lowering=run.get("lowering") or "poplar"), **gpu_settings(args), **timeline_settings(args),
     )  # fmt: skip
+    write_run_timeline(args, est.result)
     if args.json:
         print_json(est.to_dict())
     else:
@@ -65,4 +79,5 @@ def add_replay_parser(sub: SubParsers) -> None:
     p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=DEFAULT_ENGINE)
     add_gpu_options(p, None)
     p.add_argument("--json", action="store_true", help="print exactly one JSON object (as mimdsim snn --json)")
+    add_timeline_options(p)
     p.set_defaults(func=_cmd_replay)

@@ -12,11 +12,14 @@ from mimdsim.cli.common import (
     SubParsers,
     add_engine_options,
     add_machine_options,
+    add_timeline_options,
     check_outputs,
     machine_of,
     positive_int,
     print_json,
     progress_wanted,
+    timeline_settings,
+    write_run_timeline,
 )
 from mimdsim.engines import DEFAULT_MAX_STEPS, RunResult, simulate
 from mimdsim.program.serialize import load_program
@@ -131,14 +134,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     check_outputs(args, "timeline")  # before the run, not after it
     machine = machine_of(args)
     program = load_program(args.program)
-    res = simulate(
-        program, machine, "des" if args.timeline else args.engine, progress=progress_wanted(), check_memory_fits=not args.allow_oom,
-        timeline=bool(args.timeline), max_steps=args.max_steps, max_events=args.max_events,
-    )
-    if args.timeline:
-        from mimdsim.trace.timeline import write_chrome_trace
+    tl = timeline_settings(args)
+    if tl.get("timeline_iterations"):
+        from mimdsim.engines import iteration_steps
 
-        write_chrome_trace(res, args.timeline)
+        tl["timeline_steps"] = (tl["timeline_steps"] or []) + iteration_steps(program, *tl["timeline_iterations"])
+    tl.pop("timeline_iterations", None)
+    res = simulate(
+        program, machine, args.engine, progress=progress_wanted(), check_memory_fits=not args.allow_oom,
+        max_steps=args.max_steps, max_events=args.max_events, **tl,
+    )  # fmt: skip
+    write_run_timeline(args, res)
     return report(args, res, machine)
 
 
@@ -153,7 +159,7 @@ def add_run_parser(sub: SubParsers) -> None:
     p.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory")
     p.add_argument("--max-steps", type=positive_int, default=DEFAULT_MAX_STEPS, metavar="N", help=f"most steps to execute, repeats expanded (default {DEFAULT_MAX_STEPS:,})")
     p.add_argument("--max-events", type=positive_int, default=None, metavar="N", help="most tile-events the des engine may process (default 200,000,000)")
-    p.add_argument("--timeline", metavar="PATH.json[.gz]", help="also write the run's timeline for ui.perfetto.dev (runs the des engine whatever --engine says; docs/timeline_format.md)")
+    add_timeline_options(p)
     p.set_defaults(func=_cmd_run)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from mimdsim.cli.common import (
     SubParsers,
     add_gpu_options,
+    add_timeline_options,
     check_outputs,
     float_values,
     gpu_settings,
@@ -16,6 +17,8 @@ from mimdsim.cli.common import (
     parse_set,
     positive_int,
     print_json,
+    timeline_settings,
+    write_run_timeline,
 )
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import MimdsimError
@@ -80,7 +83,7 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
     spec = _spec_overrides(args, spec)
     machine, run = run_settings(
         hints, machine=args.machine, machine_overrides=dict(args.overrides), n_ipus=args.n_ipus,
-        neurons_per_tile=args.neurons_per_tile, engine=args.engine or ("des" if args.timeline else None), seed=args.seed,
+        neurons_per_tile=args.neurons_per_tile, engine=args.engine, seed=args.seed,
     )  # fmt: skip
     return estimate_training_step(
         spec,
@@ -89,7 +92,7 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
         rate=args.rate,
         input_rate=args.input_rate,
         input_data=args.input_data,
-        timeline=bool(args.timeline),
+        **timeline_settings(args),
         **gpu_settings(args),
         allow_oom=args.allow_oom,
         options=LoweringOptions(lowering=args.lowering),
@@ -111,10 +114,7 @@ def snn_main(args: argparse.Namespace) -> int:
         from mimdsim.program.serialize import save_program
 
         save_program(est.program, args.save_program)
-    if args.timeline:
-        from mimdsim.trace.timeline import write_chrome_trace
-
-        write_chrome_trace(est.result, args.timeline)
+    write_run_timeline(args, est.result)
     if args.record:
         from mimdsim.snn.traces import save_trace
 
@@ -183,10 +183,10 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory (listed in oom_tiles)")
     r.add_argument("--record", metavar="TRACE.npz", help="also write the spike counts with the network and run options (replay with `mimdsim replay`; docs/trace_format.md)")
     r.add_argument("--save-program", metavar="PATH.json[.gz]", help="also save the lowered BSP program (replay it with `mimdsim run`)")
-    r.add_argument("--timeline", metavar="PATH.json[.gz]", help="also write the step's timeline for ui.perfetto.dev (needs the des engine, the default with it; docs/timeline_format.md)")
     r.add_argument("--json", action="store_true", help="print exactly one JSON object instead of tables")
     r.add_argument("--detail", action="store_true", help="with --json: add cycles per superstep kind and per-tile busy cycles and memory (for mimdsim diff)")
     r.add_argument("--tile-map", metavar="PATH.png", help="draw per-tile heat maps of busy cycles and memory in tile order")
+    add_timeline_options(r)
 
 
 def compare_main(args: argparse.Namespace) -> int:

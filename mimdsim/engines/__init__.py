@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -15,7 +16,10 @@ from mimdsim.engines.result import (
     RunResult,
     SuperstepRecord,
     Timeline,
+    TimelineCounters,
+    TimelineSegments,
 )
+from mimdsim.engines.timeline import apply_window, iteration_steps, window_mask
 from mimdsim.errors import ConfigError
 from mimdsim.memory.ledger import check_memory
 from mimdsim.program.ir import Program
@@ -30,6 +34,9 @@ __all__ = [
     "SuperstepRecord",
     "CATEGORIES",
     "Timeline",
+    "TimelineSegments",
+    "TimelineCounters",
+    "iteration_steps",
     "TIMELINE_PHASES",
     "DEFAULT_MAX_TIMELINE_EVENTS",
 ]
@@ -65,6 +72,7 @@ def simulate(
     check_memory_fits: bool = True,
     timeline: bool | str = False,
     timeline_tiles: Sequence[int] | None = None,
+    timeline_steps: Sequence[tuple[int, int]] | None = None,
     max_timeline_events: int = DEFAULT_MAX_TIMELINE_EVENTS,
 ) -> RunResult:
     """Simulate ``program`` on ``machine`` with the ``des`` or ``fast`` engine.
@@ -73,18 +81,27 @@ def simulate(
     (``TileMemoryError``, unless ``check_memory_fits=False``) before anything runs. Both
     engines give identical results (docs/concepts.md).
 
-    Timelines (docs/timeline_format.md): ``timeline=True`` makes the ``des`` engine record
-    every phase interval of every executed step per IPU in ``RunResult.timeline``;
-    ``timeline="tiles"`` adds every tile's compute intervals (small machines), and
-    ``timeline_tiles=[...]`` those of the listed tiles. Only ``engine="des"`` records
-    timelines: any other engine raises ``ConfigError`` rather than silently switching.
+    Timelines (docs/timeline_format.md): ``timeline=True`` records every phase interval
+    of every executed step per IPU in ``RunResult.timeline``; ``timeline="tiles"`` adds
+    every tile's compute intervals (small machines), and ``timeline_tiles=[...]`` those of
+    the listed tiles. ``timeline_steps=[(first, stop), ...]`` (executed-step ranges, e.g.
+    from :func:`mimdsim.engines.timeline.iteration_steps`) keeps the intervals of those
+    steps only and sums up the others per IPU (``timeline.segments``). Both engines record
+    the same intervals; the ``fast`` engine adds counter tracks (``timeline.counters``).
     More than ``max_timeline_events`` intervals raise ``SimulationLimitError``. The
     figures of the result are the same with or without a timeline.
     """
     if engine not in ENGINES:
         raise ConfigError(f"engine: {engine!r} is not one of {', '.join(sorted(ENGINES))}")
     machine = _revalidated(machine)
-    extra = _timeline_options(engine, machine, timeline, timeline_tiles, max_timeline_events)
+    extra = _timeline_options(machine, timeline, timeline_tiles, max_timeline_events)
+    window = None
+    if timeline_steps is not None:
+        if not extra:
+            raise ConfigError("timeline_steps: only with timeline=True")
+        window = window_mask(timeline_steps, program.n_executed_steps())
+    if engine == "fast" and extra:
+        extra["timeline_window"] = window
     check_program(program, machine)
     check_cycle_bound(program, machine)
     if check_memory_fits:
@@ -97,7 +114,10 @@ def simulate(
         if engine != "des":
             raise ConfigError(f"max_events: only the des engine counts tile-events (engine={engine!r})")
         extra["max_events"] = max_events
-    return ENGINES[engine](program, machine, ledger.tile_bytes, max_steps=max_steps, progress=progress, **extra)
+    result = ENGINES[engine](program, machine, ledger.tile_bytes, max_steps=max_steps, progress=progress, **extra)
+    if engine == "des" and window is not None and result.timeline is not None:
+        result = replace(result, timeline=apply_window(result.timeline, program, window))
+    return result
 
 
 def _revalidated(machine: MachineSpec) -> MachineSpec:
@@ -113,18 +133,14 @@ def _revalidated(machine: MachineSpec) -> MachineSpec:
         raise ConfigError(format_validation_error(err, f"machine {machine.name!r}")) from None
 
 
-def _timeline_options(
-    engine: str, machine: MachineSpec, timeline: bool | str, tiles: Sequence[int] | None, max_events: int
-) -> dict[str, object]:
-    """The ``des`` keyword arguments of a timeline request (none without one), checked."""
+def _timeline_options(machine: MachineSpec, timeline: bool | str, tiles: Sequence[int] | None, max_events: int) -> dict[str, object]:
+    """The engine keyword arguments of a timeline request (none without one), checked."""
     if timeline not in (False, True, "tiles"):
         raise ConfigError(f"timeline: expected True, False or 'tiles' (got {timeline!r})")
     if not timeline:
         if tiles is not None:
             raise ConfigError("timeline_tiles: only with timeline=True")
         return {}
-    if engine != "des":
-        raise ConfigError(f"timeline: only the des engine records timelines; use engine='des' (got engine={engine!r})")
     if isinstance(max_events, bool) or not isinstance(max_events, int | np.integer) or max_events < 0:
         raise ConfigError(f"max_timeline_events: expected an integer >= 0 (got {max_events!r})")
     chosen = np.arange(machine.n_tiles) if timeline == "tiles" else np.zeros(0, np.int64)

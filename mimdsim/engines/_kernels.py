@@ -49,6 +49,11 @@ __all__ = [
     "ST_PC",
     "ST_DEPTH",
     "ST_MAX",
+    "ST_STEP",
+    "N_STATE",
+    "LOG_STEP",
+    "LOG_ROW",
+    "LOG_CLOCK",
 ]
 
 # rows of the record table ``rec[field, static_step]``; the first N_REC_SUMS are sums
@@ -69,6 +74,14 @@ N_REC_FIELDS = 10
 ST_PC = 0
 ST_DEPTH = 1
 ST_MAX = 2
+ST_STEP = 3  # executed steps so far (extrapolated ones included)
+N_STATE = 4
+
+# columns of the step log ``log[k]`` of executed step ``k``: static step, row of its
+# tables, then every IPU's clock before it (``LOG_CLOCK + i``)
+LOG_STEP = 0
+LOG_ROW = 1
+LOG_CLOCK = 2
 
 # static-step table columns and codes: literal copies of mimdsim.program.arrays (tested)
 _KIND = 0
@@ -194,6 +207,7 @@ def run_steps(
     snap_clock: np.ndarray,
     snap_rec: np.ndarray,
     rec: np.ndarray,
+    log: np.ndarray,
     budget: int,
 ) -> int:
     """Run the op list from ``state`` until it ends or ``budget`` steps have run; return the steps run.
@@ -207,6 +221,11 @@ def run_steps(
     caller can run a long program in chunks (progress bar); the program has ended when
     ``state[ST_PC] == len(ops)``. Extrapolated iterations count towards ``budget`` and the
     returned number.
+
+    The first ``log.shape[0]`` executed steps are logged: ``log[k]`` holds executed step
+    ``k``'s static step, row and every IPU's clock before it (``LOG_*`` columns), from
+    which :mod:`mimdsim.engines.fast_timeline` rebuilds every phase interval. No
+    iteration that would be logged is extrapolated.
 
     NOTE: repeat extrapolation (``extrapolate``). For ``Repeat(count > 2)`` iterations 1
     and 2 are simulated. If iteration 2 moved every IPU clock by the same ``d`` (always
@@ -225,12 +244,19 @@ def run_steps(
     pc = state[ST_PC]
     depth = state[ST_DEPTH]
     cur = state[ST_MAX]
+    k_exec = state[ST_STEP]
+    n_log = log.shape[0]
     done = 0
     while pc < n_ops and done < budget:
         kind = ops[pc, _OP_KIND]
         if kind == _OP_STEP:
             s = ops[pc, _OP_ARG]
             row = stack[depth - 1, 1] - 1 if step_table[s, _ROWS] > 1 else 0
+            if k_exec < n_log:
+                log[k_exec, LOG_STEP] = s
+                log[k_exec, LOG_ROW] = row
+                for i in range(n_ipus):
+                    log[k_exec, LOG_CLOCK + i] = clock[i]
             cur = _execute_step(
                 s,
                 row,
@@ -249,6 +275,7 @@ def run_steps(
                 rec,
             )
             done += 1
+            k_exec += 1
             pc += 1
         elif kind == _OP_BEGIN:
             if ops[pc, _OP_ARG] == 0:
@@ -273,7 +300,7 @@ def run_steps(
                 for f in range(N_REC_SUMS):
                     for s in range(lo, hi):
                         snap_rec[f, off + s] = rec[f, s]
-            elif extrapolate and count > 2 and it == 2:
+            elif extrapolate and count > 2 and it == 2 and k_exec >= n_log:
                 d = clock[0] - snap_clock[depth - 1, 0]
                 uniform = True
                 for i in range(1, n_ipus):
@@ -283,7 +310,9 @@ def run_steps(
                 if uniform:
                     k = count - 2
                     for s in range(lo, hi):
-                        done += k * (rec[REC_N, s] - snap_rec[REC_N, off + s])
+                        skipped = k * (rec[REC_N, s] - snap_rec[REC_N, off + s])
+                        done += skipped
+                        k_exec += skipped
                         for f in range(N_REC_SUMS):
                             rec[f, s] += k * (rec[f, s] - snap_rec[f, off + s])
 
@@ -302,6 +331,7 @@ def run_steps(
     state[ST_PC] = pc
     state[ST_DEPTH] = depth
     state[ST_MAX] = cur
+    state[ST_STEP] = k_exec
     return done
 
 

@@ -22,7 +22,8 @@ from mimdsim.cost.compute import ComputeCosts, compute_costs, compute_structure
 from mimdsim.cost.exchange import ExchangeParams, ExchangeWorkspace, exchange_costs
 from mimdsim.cost.sync import host_copy_cycles, sync_cycles
 from mimdsim.engines import _kernels as K
-from mimdsim.engines.result import CATEGORIES, RunResult, SuperstepRecord
+from mimdsim.engines.result import CATEGORIES, DEFAULT_MAX_TIMELINE_EVENTS, RunResult, SuperstepRecord
+from mimdsim.engines.timeline import timeline_from_log
 from mimdsim.errors import SimulationLimitError
 from mimdsim.program.arrays import STEP_HOST_COPY, ProgramArrays, to_arrays
 from mimdsim.program.ir import Program
@@ -39,6 +40,8 @@ _PROGRESS_DELAY_S = 1.0
 _NO_EXECUTION_TILE = -1
 """``critical_tile`` of a step that never ran (inside a ``Repeat(0)``)."""
 _NO_EXECUTION_BOUND = "none"
+_MAX_LOG_BYTES = 2 << 30
+"""Largest step log a timeline may need (executed steps x (2 + IPUs) x 8 bytes)."""
 
 
 def _compute_costs(arr: ProgramArrays, machine: MachineSpec) -> list[ComputeCosts]:
@@ -125,11 +128,12 @@ def _tile_compute(arr: ProgramArrays, costs: dict[str, Any], rec_n: np.ndarray, 
 
 
 def _run(
-    arr: ProgramArrays, costs: dict[str, Any], machine: MachineSpec, *, extrapolate: bool, progress: bool
-) -> tuple[np.ndarray, int]:
-    """The record table ``rec[field, static_step]`` and the total cycles."""
+    arr: ProgramArrays, costs: dict[str, Any], machine: MachineSpec, *, extrapolate: bool, progress: bool, log: np.ndarray
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """The record table ``rec[field, static_step]``, the total cycles and the final IPU clocks;
+    the first ``len(log)`` executed steps are logged into ``log``."""
     clock = np.zeros(machine.n_ipus, np.int64)
-    state = np.zeros(3, np.int64)
+    state = np.zeros(K.N_STATE, np.int64)
     depth = max(arr.max_depth, 1)
     stack = np.zeros((depth, 2), np.int64)
     snap_clock = np.zeros((depth, machine.n_ipus), np.int64)
@@ -154,6 +158,7 @@ def _run(
         snap_clock,
         snap_rec,
         rec,
+        log,
     )
     n_ops = arr.ops.shape[0]
     if not progress or arr.n_executed < PROGRESS_MIN_STEPS:
@@ -164,7 +169,7 @@ def _run(
         with tqdm(total=arr.n_executed, unit="step", desc=f"fast {arr.name}", delay=_PROGRESS_DELAY_S) as bar:
             while state[K.ST_PC] < n_ops:
                 bar.update(int(K.run_steps(*args, _CHUNK_STEPS)))
-    return rec, int(state[K.ST_MAX])
+    return rec, int(state[K.ST_MAX]), clock
 
 
 def _records(arr: ProgramArrays, rec: np.ndarray) -> tuple[SuperstepRecord, ...]:
@@ -192,6 +197,10 @@ def simulate_fast(
     max_steps: int,
     progress: bool = False,
     extrapolate: bool = True,
+    timeline: bool = False,
+    timeline_tiles: np.ndarray | None = None,
+    timeline_window: np.ndarray | None = None,
+    max_timeline_events: int = DEFAULT_MAX_TIMELINE_EVENTS,
 ) -> RunResult:
     """Simulate a validated ``program`` on ``machine`` with the numba kernels.
 
@@ -199,6 +208,12 @@ def simulate_fast(
     ``extrapolate=False`` simulates every repeat iteration (same result, slower; for
     tests and benchmarks). Use :func:`mimdsim.engines.simulate`, which validates the
     program and checks its memory first.
+
+    With ``timeline`` every executed step is logged (no repeat is extrapolated, which
+    changes no figure) and laid out into ``RunResult.timeline``, with counter tracks, by
+    :func:`mimdsim.engines.timeline.timeline_from_log`: the intervals of the steps in
+    ``timeline_window`` (a boolean per executed step; None: all), the compute intervals
+    of ``timeline_tiles``, segments summing up the other steps.
 
     Raises
     ------
@@ -223,7 +238,15 @@ def simulate_fast(
             f"program {program.name!r}: {arr.n_executed:,} steps to execute exceed max_steps={max_steps:,}; raise max_steps (--max-steps)"
         )
     costs = _static_costs(program, arr, machine)
-    rec, total = _run(arr, costs, machine, extrapolate=extrapolate, progress=progress)
+    n_log = arr.n_executed if timeline else 0
+    log_bytes = n_log * (K.LOG_CLOCK + machine.n_ipus) * 8
+    if log_bytes > _MAX_LOG_BYTES:
+        raise SimulationLimitError(
+            f"fast: a timeline of {arr.n_executed:,} steps on {machine.n_ipus} IPUs needs a {log_bytes / 2**30:.1f} GiB step log "
+            f"(more than {_MAX_LOG_BYTES / 2**30:.0f} GiB): simulate a shorter program"
+        )
+    log = np.zeros((n_log, K.LOG_CLOCK + machine.n_ipus), np.int64)
+    rec, total, clock = _run(arr, costs, machine, extrapolate=extrapolate and not timeline, progress=progress, log=log)
     rec_n = np.ascontiguousarray(rec[K.REC_N])
     tiles = K.tile_totals(
         arr.step_table,
@@ -253,4 +276,9 @@ def simulate_fast(
         supersteps=_records(arr, rec),
         n_steps_executed=arr.n_executed,
         metadata={},
-    )
+        timeline=None if not timeline else timeline_from_log(
+            program, arr, costs, machine, log, clock, tile_memory_bytes,
+            tiles=np.zeros(0, np.int64) if timeline_tiles is None else np.asarray(timeline_tiles, np.int64),
+            window=timeline_window, max_events=max_timeline_events,
+        ),
+    )  # fmt: skip

@@ -7,13 +7,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CATEGORIES", "TIMELINE_PHASES", "DEFAULT_MAX_TIMELINE_EVENTS", "SuperstepRecord", "RunResult", "Timeline", "step_family"]
+__all__ = [
+    "CATEGORIES",
+    "TIMELINE_PHASES",
+    "COUNTER_NAMES",
+    "DEFAULT_MAX_TIMELINE_EVENTS",
+    "SuperstepRecord",
+    "RunResult",
+    "Timeline",
+    "TimelineSegments",
+    "TimelineCounters",
+    "step_family",
+]
 
 CATEGORIES: tuple[str, ...] = ("compute", "exchange", "global_exchange", "host_exchange", "sync")
 """Critical-path categories; with ``compute_excl_idle`` they are the Poplar profile's lines."""
 
 TIMELINE_PHASES: tuple[str, ...] = ("wait", "sync", "global_exchange", "exchange", "compute", "host_exchange")
 """Phase codes of :attr:`Timeline.phase`, in the order the phases of one step follow each other."""
+
+COUNTER_NAMES: tuple[str, ...] = ("busy_fraction", "bytes_received", "memory_bytes")
+"""Counter codes of :attr:`TimelineCounters.counter`."""
 
 DEFAULT_MAX_TIMELINE_EVENTS = 5_000_000
 """Default cap on the intervals a timeline may hold (about 0.5 GB of Chrome trace JSON)."""
@@ -79,6 +93,11 @@ class Timeline:
     previous one ended, so an IPU's track covers ``[0, its last ready max]``. A tile track
     holds one ``compute`` interval ``[compute start, compute start + C_t]`` per step in
     which the tile computes (``C_t > 0``); ``tiles`` lists the tiles that were recorded.
+
+    Level of detail: a timeline recorded for a window of executed steps holds the
+    intervals of those steps only, and ``segments`` sums up the steps outside it
+    (:class:`TimelineSegments`); ``counters`` holds counter tracks when the engine
+    recorded them (:class:`TimelineCounters`, the ``fast`` engine).
     """
 
     step: np.ndarray
@@ -90,6 +109,8 @@ class Timeline:
     end_cycles: np.ndarray
     names: tuple[str, ...]
     tiles: tuple[int, ...] = ()
+    segments: TimelineSegments | None = None
+    counters: TimelineCounters | None = None
 
     def __len__(self) -> int:
         return int(self.step.size)
@@ -101,6 +122,51 @@ class Timeline:
     @property
     def duration_cycles(self) -> np.ndarray:
         return self.end_cycles - self.start_cycles
+
+
+@dataclass(frozen=True, eq=False)
+class TimelineSegments:
+    """The executed steps outside a timeline's window, summed up per IPU.
+
+    One row per (segment, IPU): a segment is a maximal run of executed steps
+    ``[first_step, stop_step)`` outside the window within one top-level item of the
+    program (``name``: the item's name); ``start_cycles`` / ``end_cycles`` span the IPU's
+    intervals in it and ``phase_cycles[:, p]`` sums the IPU's cycles in phase
+    ``TIMELINE_PHASES[p]`` (they add up to ``end - start``: an IPU's intervals leave no gap).
+    """
+
+    name: tuple[str, ...]
+    first_step: np.ndarray
+    stop_step: np.ndarray
+    ipu: np.ndarray
+    start_cycles: np.ndarray
+    end_cycles: np.ndarray
+    phase_cycles: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.ipu.size)
+
+
+@dataclass(frozen=True, eq=False)
+class TimelineCounters:
+    """Counter samples: ``value`` of counter ``COUNTER_NAMES[counter]`` on an IPU (``tile == -1``) or tile from ``ts_cycles`` on.
+
+    ``busy_fraction``: the share of the IPU's tile-cycles (or the tile's cycles) spent
+    computing over each executed step of the window, and over each segment outside it;
+    ``bytes_received``: bytes the IPU's tiles (the tile) received in that step's or
+    segment's exchanges; ``memory_bytes``: bytes held (the IPU's total, the tile's), which
+    the static memory plan keeps constant over the run. Sorted by ``(ipu, tile, counter,
+    ts_cycles)``.
+    """
+
+    counter: np.ndarray
+    ipu: np.ndarray
+    tile: np.ndarray
+    ts_cycles: np.ndarray
+    value: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.ipu.size)
 
 
 @dataclass(frozen=True, eq=False)

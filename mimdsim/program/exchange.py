@@ -123,6 +123,23 @@ class Exchange:
         pos = np.minimum(np.searchsorted(member, key), member.size - 1)
         return member[pos] == key
 
+    def received_bytes(self, n_tiles: int) -> np.ndarray:
+        """Bytes each of tiles ``0 .. n_tiles-1`` receives in this exchange (every destination gets a transfer's ``nbytes``).
+
+        >>> Exchange("e", src=[0, 1], dst_ptr=[0, 3], dst=[0, 1, 2], nbytes=[4, 8], dst_list=[0, 0]).received_bytes(4).tolist()
+        [8, 4, 12, 0]
+        """
+        sizes = np.diff(self.dst_ptr)
+        if self.dst_list is None:
+            per_entry = np.repeat(self.nbytes, sizes)
+        else:  # every member of a list gets each of its transfers, less those it sent itself
+            per_entry = np.repeat(np.bincount(self.dst_list, self.nbytes, minlength=self.n_lists).astype(np.int64), sizes)
+        out = np.bincount(self.dst, per_entry, minlength=n_tiles).astype(np.int64)[:n_tiles]
+        if self.dst_list is not None:
+            own = self.source_in_list()
+            out -= np.bincount(self.src[own], self.nbytes[own], minlength=n_tiles).astype(np.int64)[:n_tiles]
+        return out
+
     def fanout(self) -> np.ndarray:
         """Number of destination tiles of every transfer."""
         sizes = np.diff(self.dst_ptr)

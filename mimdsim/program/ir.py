@@ -232,6 +232,11 @@ class Repeat:
 Step = Superstep | HostCopy | Repeat
 
 
+def _n_executed(step: Step) -> int:
+    """Supersteps and host copies ``step`` executes, repeats expanded."""
+    return step.count * sum(_n_executed(s) for s in step.body) if isinstance(step, Repeat) else 1
+
+
 @dataclass(frozen=True, eq=False)
 class Program:
     """A BSP program for a machine of at least ``n_tiles`` tiles.
@@ -266,8 +271,15 @@ class Program:
 
     def n_executed_steps(self) -> int:
         """Supersteps and host copies executed, with repeats expanded."""
+        return sum(_n_executed(s) for s in self.body)
 
-        def count(steps: tuple[Step, ...]) -> int:
-            return sum(s.count * count(s.body) if isinstance(s, Repeat) else 1 for s in steps)
+    def top_level_starts(self) -> np.ndarray:
+        """First executed step of each top-level item of ``body``, then the total (length ``len(body) + 1``).
 
-        return count(self.body)
+        >>> s = Superstep("s")
+        >>> Program("p", (s, Repeat(3, (s, s)), s)).top_level_starts().tolist()
+        [0, 1, 7, 8]
+        """
+        out = np.zeros(len(self.body) + 1, np.int64)
+        np.cumsum([_n_executed(s) for s in self.body], out=out[1:])
+        return out

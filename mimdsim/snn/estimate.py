@@ -12,11 +12,12 @@ import inspect
 import os
 import warnings
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mimdsim.arch.spec import MachineSpec
-from mimdsim.engines import DEFAULT_MAX_STEPS, simulate
+from mimdsim.engines import DEFAULT_MAX_STEPS, iteration_steps, simulate
 from mimdsim.engines.result import CATEGORIES, RunResult, step_family
 from mimdsim.errors import ConfigError, TileMemoryError
 from mimdsim.memory.ledger import MemoryLedger, memory_ledger
@@ -282,7 +283,10 @@ def estimate_training_step(
     gpu_precision: str | None = None,
     allow_oom: bool = False,
     options: LoweringOptions | None = None,
-    timeline: bool = False,
+    timeline: bool | str = False,
+    timeline_tiles: Sequence[int] | None = None,
+    timeline_steps: Sequence[tuple[int, int]] | None = None,
+    timeline_iterations: tuple[int, int] | None = None,
     cache: bool = True,
     max_steps: int | None = None,
 ) -> SNNEstimate:
@@ -301,8 +305,12 @@ def estimate_training_step(
     Raises
     ------
     ConfigError
-        Bad GPU, framework or precision (checked before the run); bad batch (not a multiple of 6), activity or engine (``timeline=True``, which records
-        the run's phase intervals in ``result.timeline``, needs ``engine="des"``).
+        Bad GPU, framework or precision (checked before the run); bad batch (not a multiple of 6), activity or engine.
+
+    ``timeline``, ``timeline_tiles`` and ``timeline_steps`` are those of
+    :func:`mimdsim.engines.simulate` (either engine); ``timeline_iterations=(first, stop)``
+    keeps the intervals of those iterations of the time loops (forward iteration ``t``
+    is time step ``t``; backward iteration ``j`` is time step ``T - 1 - j``).
     MappingError
         The layers do not fit the machine's tiles.
     TileMemoryError
@@ -328,8 +336,6 @@ def estimate_training_step(
     if gpu is not None:  # a bad GPU, framework or precision fails before the run
         gpu_spec = load_gpu(gpu, **({"matmul_precision": gpu_precision} if gpu_precision is not None else {}))
         gpu_pair = (estimate_gpu_step(spec, gpu_spec, gpu_framework), estimate_gpu_step(spec, gpu_spec, IDEAL_FRAMEWORK))
-    if timeline and engine != "des":
-        raise ConfigError(f"timeline: only the des engine records timelines; use engine='des' (got engine={engine!r})")
     act, label = make_activity(spec, activity_source, seed=seed, rate=rate, input_rate=input_rate, input_data=input_data, cache=cache)
 
     def lower() -> tuple[NeuronMapping, Program]:
@@ -350,7 +356,13 @@ def estimate_training_step(
             "T or B, or allow_oom to simulate anyway",
             report=ledger,
         )
-    result = simulate(program, machine, engine, check_memory_fits=False, timeline=timeline, max_steps=max_steps or DEFAULT_MAX_STEPS)
+    steps = None if timeline_steps is None else list(timeline_steps)
+    if timeline_iterations is not None:
+        steps = (steps or []) + iteration_steps(program, *timeline_iterations)
+    result = simulate(
+        program, machine, engine, check_memory_fits=False, timeline=timeline, timeline_tiles=timeline_tiles,
+        timeline_steps=steps, max_steps=max_steps or DEFAULT_MAX_STEPS,
+    )  # fmt: skip
     gpu_est, gpu_ideal = gpu_pair or (None, None)
     ihash = training_step_hash(
         spec, machine, activity_source=activity_source, rate=rate, input_rate=input_rate, input_data=input_data, engine=engine,

@@ -1,6 +1,6 @@
 """Timeline export: a run's phase intervals as a Chrome Trace Event JSON file (docs/timeline_format.md).
 
-The ``des`` engine records the intervals (``simulate(..., engine="des", timeline=True)``,
+Either engine records the intervals (``simulate(..., timeline=True)``,
 :class:`mimdsim.engines.result.Timeline`); :func:`write_chrome_trace` writes them in the
 Chrome Trace Event format that https://ui.perfetto.dev and ``chrome://tracing`` open:
 ``X`` (complete) events, one process per IPU, one thread per track. Only the standard
@@ -35,7 +35,7 @@ from typing import IO
 
 import numpy as np
 
-from mimdsim.engines.result import TIMELINE_PHASES, RunResult, Timeline
+from mimdsim.engines.result import COUNTER_NAMES, TIMELINE_PHASES, RunResult, Timeline
 from mimdsim.errors import ConfigError
 from mimdsim.files import check_output_path, is_gzip_name, write_bytes
 
@@ -63,7 +63,7 @@ def _timeline(result: RunResult) -> Timeline:
     tl = result.timeline
     if tl is None:
         raise ConfigError(
-            f"run of {result.program!r} has no timeline: simulate it with engine='des' and timeline=True "
+            f"run of {result.program!r} has no timeline: simulate it with timeline=True "
             "(CLI: --timeline PATH)"
         )
     return tl
@@ -102,13 +102,15 @@ def _events(result: RunResult, clock_hz: float) -> tuple[list[str], list[list[st
     last = np.append(first[1:], rows.size) - 1 if rows.size else first
     srows = rows[first]
 
+    seg = tl.segments
+    seg_ipus = set() if seg is None else set(seg.ipu.tolist())
     meta: list[str] = []
-    for ipu in sorted(set(tl.ipu.tolist())):
+    for ipu in sorted(set(tl.ipu.tolist()) | seg_ipus):
         pid = ipu + 1
         meta += _metadata(pid, None, f"IPU {ipu}", ipu)
         mine = tl.ipu == ipu
         tids = {PHASE_TID[TIMELINE_PHASES[p]] for p in set(tl.phase[mine & ipu_track].tolist())}
-        if tids:
+        if tids or ipu in seg_ipus:
             tids.add(STEPS_TID)
         for tid in sorted(tids):
             meta += _metadata(pid, tid, TRACK_NAMES[tid], tid)
@@ -141,6 +143,26 @@ def _events(result: RunResult, clock_hz: float) -> tuple[list[str], list[list[st
                     _nanos(ends[cut], clock_hz), tiles, strict=True,
                 )
             ])
+    if seg is not None and len(seg):
+        chunks.append([
+            f'{{"name":{json.dumps(name)},"cat":"segment","ph":"X","ts":{n0 // 1000}.{n0 % 1000:03d},'
+            f'"dur":{(n1 - n0) // 1000}.{(n1 - n0) % 1000:03d},"pid":{i + 1},"tid":{STEPS_TID},'
+            f'"args":{{"steps":"{a}:{b}","cycles":{e - st},"start_cycles":{st},{cyc}}}}}'
+            for name, a, b, i, st, e, n0, n1, cyc in zip(
+                seg.name, seg.first_step.tolist(), seg.stop_step.tolist(), seg.ipu.tolist(), seg.start_cycles.tolist(),
+                seg.end_cycles.tolist(), _nanos(seg.start_cycles, clock_hz), _nanos(seg.end_cycles, clock_hz),
+                [",".join(f'"{p}_cycles":{v}' for p, v in zip(TIMELINE_PHASES, row, strict=True)) for row in seg.phase_cycles.tolist()],
+                strict=True,
+            )
+        ])
+    cnt = tl.counters
+    if cnt is not None and len(cnt):
+        chunks.append([
+            f'{{"name":"{"" if t < 0 else f"tile {t} "}{COUNTER_NAMES[c]}","ph":"C","ts":{n0 // 1000}.{n0 % 1000:03d},'
+            f'"pid":{i + 1},"args":{{"value":{v!r}}}}}'
+            for c, i, t, n0, v in zip(cnt.counter.tolist(), cnt.ipu.tolist(), cnt.tile.tolist(), _nanos(cnt.ts_cycles, clock_hz),
+                                      cnt.value.tolist(), strict=True)
+        ])  # fmt: skip
     return meta, chunks
 
 
@@ -193,7 +215,7 @@ def write_chrome_trace(result: RunResult, path: str | os.PathLike[str], *, clock
     Parameters
     ----------
     result
-        A run with a timeline: ``simulate(..., engine="des", timeline=True)``.
+        A run with a timeline: ``simulate(..., timeline=True)``.
     path
         Where to write (``.json`` or ``.json.gz``); its folder must exist.
     clock_hz

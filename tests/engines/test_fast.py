@@ -141,7 +141,7 @@ def _ops(*ops: tuple[int, int, int, int, int, int]) -> np.ndarray:
 def _run(ops: np.ndarray, *, extrapolate: bool = True, budget: int = 1 << 62) -> tuple[np.ndarray, np.ndarray, int, int]:
     """(records, clocks, total, steps run) of ``ops`` over the hand-made static steps."""
     clock = np.zeros(2, np.int64)
-    state = np.zeros(3, np.int64)
+    state = np.zeros(K.N_STATE, np.int64)
     rec = np.zeros((K.N_REC_FIELDS, 3), np.int64)
     stack = np.zeros((2, 2), np.int64)
     snap_clock = np.zeros((2, 2), np.int64)
@@ -150,7 +150,7 @@ def _run(ops: np.ndarray, *, extrapolate: bool = True, budget: int = 1 << 62) ->
     while state[K.ST_PC] < ops.shape[0]:
         done += K.run_steps(
             ops, _TABLE, _VAR_PTR, _CS_MAX, _CS_CRIT, _EX_PHASE, _EX_GLOBAL, _HOST, 1, 2, 2, extrapolate,
-            clock, state, stack, snap_clock, snap_rec, rec, budget,
+            clock, state, stack, snap_clock, snap_rec, rec, np.zeros((0, 4), np.int64), budget,
         )  # fmt: skip
     return rec, clock, int(state[K.ST_MAX]), done
 

@@ -1,4 +1,4 @@
-"""Timeline export: exact intervals from the des engine, invariants, Chrome trace files, CLI flags."""
+"""Timeline export: exact intervals from both engines, invariants, Chrome trace files, CLI flags."""
 
 from __future__ import annotations
 
@@ -92,8 +92,12 @@ def _sort_key(row: tuple[int, ...]) -> tuple[int, ...]:
     return (row[0], row[2], row[3], row[4])
 
 
-def test_hand_computed_two_ipu_intervals() -> None:
-    r = simulate(_program(), _machine(), "des", timeline=True)
+ENGINES = pytest.mark.parametrize("engine", ["des", "fast"])
+
+
+@ENGINES
+def test_hand_computed_two_ipu_intervals(engine: str) -> None:
+    r = simulate(_program(), _machine(), engine, timeline=True)
     assert r.total_cycles == 1105
     assert _rows(r) == EXPECTED_IPU_ROWS
     tl = r.timeline
@@ -102,11 +106,12 @@ def test_hand_computed_two_ipu_intervals() -> None:
     assert tl.step.dtype == tl.start_cycles.dtype == tl.end_cycles.dtype == np.int64 and tl.phase.dtype == np.int8
 
 
-def test_hand_computed_tile_tracks() -> None:
-    r = simulate(_program(), _machine(), "des", timeline=True, timeline_tiles=[5, 1, 1])
+@ENGINES
+def test_hand_computed_tile_tracks(engine: str) -> None:
+    r = simulate(_program(), _machine(), engine, timeline=True, timeline_tiles=[5, 1, 1])
     assert _rows(r) == sorted(EXPECTED_IPU_ROWS + EXPECTED_TILE_ROWS, key=_sort_key)
     assert r.timeline is not None and r.timeline.tiles == (1, 5)
-    every = simulate(_program(), _machine(), "des", timeline="tiles")
+    every = simulate(_program(), _machine(), engine, timeline="tiles")
     assert every.timeline is not None and every.timeline.tiles == tuple(range(8))
     assert {row for row in _rows(every) if row[3] in (1, 5)} == set(EXPECTED_TILE_ROWS)
 
@@ -217,6 +222,11 @@ def test_timeline_replays_the_run_exactly(mp: tuple[MachineSpec, Program]) -> No
     ipus_only = simulate(program, machine, "des", timeline=True)
     assert ipus_only.timeline is not None and (ipus_only.timeline.tile == -1).all()
     assert _rows(ipus_only) == [row for row in _rows(r) if row[3] < 0]
+    # the fast engine lays out the same intervals from its step log, and its figures do not change
+    fast = simulate(program, machine, "fast", timeline="tiles")
+    assert_same_result(fast, simulate(program, machine, "fast"))
+    assert _rows(fast) == _rows(r)
+    assert fast.timeline is not None and fast.timeline.names == r.timeline.names and fast.timeline.tiles == r.timeline.tiles
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=_SUPPRESS)
@@ -240,8 +250,6 @@ def test_chrome_trace_slices_do_not_overlap_after_rounding(mp: tuple[MachineSpec
 # ---- options and limits -------------------------------------------------------------
 def test_options_are_checked() -> None:
     p, m = _program(), _machine()
-    with pytest.raises(ConfigError, match="engine='des'"):
-        simulate(p, m, "fast", timeline=True)
     with pytest.raises(ConfigError, match="timeline_tiles"):
         simulate(p, m, "des", timeline_tiles=[1])
     with pytest.raises(ConfigError, match="tile 8"):
@@ -258,6 +266,10 @@ def test_max_timeline_events() -> None:
         simulate(p, m, "des", timeline=True, max_timeline_events=24)
     with pytest.raises(SimulationLimitError, match="max_timeline_events"):
         simulate(p, m, "des", timeline="tiles", max_timeline_events=25)
+    # the fast engine counts its counter samples too: 25 intervals and 2 x 5 steps x 2 IPUs samples
+    assert len(simulate(p, m, "fast", timeline=True, max_timeline_events=45).timeline or ()) == 25
+    with pytest.raises(SimulationLimitError, match="max_timeline_events=44"):
+        simulate(p, m, "fast", timeline=True, max_timeline_events=44)
 
 
 def test_result_with_timeline_pickles() -> None:
@@ -276,6 +288,9 @@ def _check_chrome_trace(doc: dict[str, Any]) -> list[dict[str, Any]]:
         assert {"ph", "pid", "name"} <= ev.keys()
         if ev["ph"] == "M":
             assert ev["name"] in {"process_name", "process_sort_index", "thread_name", "thread_sort_index"}
+            continue
+        if ev["ph"] == "C":  # a counter sample
+            assert isinstance(ev["args"]["value"], int | float) and ev["ts"] >= 0 and isinstance(ev["pid"], int)
             continue
         assert ev["ph"] == "X"
         assert {"ts", "dur", "tid", "cat", "args"} <= ev.keys()
@@ -359,7 +374,7 @@ def test_cli_run_timeline(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     machine = ["--machine", "mk2", "--set", "n_ipus=2", "--set", "tiles_per_ipu=4"]
     rc, out, err = _cli(capsys, "run", str(tmp_path / "p.json"), *machine, "--timeline", str(tmp_path / "t.json.gz"), "--json")
     assert rc == 0 and err == ""
-    assert json.loads(out)["engine"] == "des"
+    assert json.loads(out)["engine"] == "fast"
     with gzip.open(tmp_path / "t.json.gz", "rt") as fh:
         assert _check_chrome_trace(json.load(fh))
     for bad in (tmp_path / "missing" / "t.json", tmp_path):
@@ -368,13 +383,19 @@ def test_cli_run_timeline(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
 
 
 def test_cli_snn_timeline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    rc, out, err = _cli(capsys, "snn", *TINY_SNN, "--timeline", str(tmp_path / "s.json"), "--json")
+    rc, out, err = _cli(capsys, "snn", *TINY_SNN, "--engine", "des", "--timeline", str(tmp_path / "s.json"), "--json")
     assert rc == 0 and err == "" and json.loads(out)["engine"] == "des"
     xs = _check_chrome_trace(json.loads((tmp_path / "s.json").read_text()))
     assert any(e["name"].startswith("fwd.") for e in xs)
-    _one_line_error(*_cli(capsys, "snn", *TINY_SNN, "--engine", "fast", "--timeline", str(tmp_path / "f.json")))
+    rc, out, err = _cli(capsys, "snn", *TINY_SNN, "--timeline", str(tmp_path / "f.json"), "--json")
+    assert rc == 0 and err == "" and json.loads(out)["engine"] == "fast"
+    assert _check_chrome_trace(json.loads((tmp_path / "f.json").read_text())) == xs  # the same slices, counters besides
     _one_line_error(*_cli(capsys, "snn", *TINY_SNN, "--timeline", str(tmp_path / "no" / "s.json")))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json"]
+    _one_line_error(*_cli(capsys, "snn", *TINY_SNN, "--timeline-tiles", "3"))
+    rc, out, err = _cli(capsys, "snn", *TINY_SNN, "--timeline", str(tmp_path / "w.json"), "--timeline-steps", "5:2")
+    assert rc == 2 and out == "" and err.strip().splitlines()[-1].endswith("expected FIRST:STOP with 0 <= FIRST < STOP (got '5:2')")
+    _one_line_error(*_cli(capsys, "snn", *TINY_SNN, "--timeline", str(tmp_path / "w.json"), "--timeline-steps", "0:999999"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json", "s.json"]
 
 
 def test_module_doctest() -> None:
@@ -393,9 +414,15 @@ def test_estimate_training_step_timeline() -> None:
 
     spec = snn_from_sizes([64, 24, 24, 4], max_activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3)
     machine = load_machine("bow", tiles_per_ipu=64)
-    with pytest.raises(ConfigError, match="engine='des'"):
-        estimate_training_step(spec, machine, activity_source="saturated", timeline=True)
     est = estimate_training_step(spec, machine, activity_source="saturated", engine="des", timeline=True)
     assert est.result.timeline is not None and len(est.result.timeline) > 0
     assert est.result.timeline.end_cycles.max() == est.cycles_per_step
+    fast = estimate_training_step(spec, machine, activity_source="saturated", timeline=True, timeline_iterations=(1, 2))
+    tl = fast.result.timeline
+    assert tl is not None and tl.segments is not None and tl.counters is not None
+    # time step 1 of the forward loop and iteration 1 (time step T - 2 = 1) of the backward loop
+    names = {tl.names[r] for r in tl.record.tolist()}
+    assert any(n.startswith("fwd.") for n in names) and any(n.startswith("bwd.") for n in names)
+    assert not any(n.startswith("update.") for n in names)  # outside the loops: in a segment
+    assert any(n.startswith("update.") for n in tl.segments.name) or "update" in " ".join(tl.segments.name)
     assert estimate_training_step(spec, machine, activity_source="saturated").result.timeline is None
