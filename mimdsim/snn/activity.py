@@ -77,6 +77,11 @@ class SpikeActivity:
     neuron_counts : tuple of ndarray or None
         Optionally, per tensor, the true spikes of each neuron over the whole step (``[N_k]``
         int64, summing to the tensor's true counts): what a partitioner weighs nets by.
+    spike_ids : tuple of ndarray or None
+        Optionally, per tensor, the ids of the neurons behind every true spike, step by
+        step and sample by sample (``ids`` of time step ``t``, sample ``b`` are the
+        ``true_counts[t, b]`` entries after the ``t * B + b`` earlier ones; int32). With
+        ``neuron_counts`` too, they count up to it.
 
     Raises
     ------
@@ -91,6 +96,7 @@ class SpikeActivity:
     batch_size: int
     source: str = ""
     neuron_counts: tuple[np.ndarray, ...] | None = None
+    spike_ids: tuple[np.ndarray, ...] | None = None
 
     def __post_init__(self) -> None:
         sizes = tuple(int(s) for s in self.sparse_sizes)
@@ -118,6 +124,8 @@ class SpikeActivity:
             valid.append(vc)
         if self.neuron_counts is not None:
             object.__setattr__(self, "neuron_counts", _neuron_counts(self.neuron_counts, true))
+        if self.spike_ids is not None:
+            object.__setattr__(self, "spike_ids", _spike_ids(self.spike_ids, true, self.neuron_counts))
         object.__setattr__(self, "true_counts", tuple(true))
         object.__setattr__(self, "valid_counts", tuple(valid))
         object.__setattr__(self, "sparse_sizes", sizes)
@@ -148,6 +156,9 @@ class SpikeActivity:
                 raise ConfigError(f"activity: {key}: trace has {value}, model {spec.name!r} has {theirs[key]}")
         if self.neuron_counts is not None and tuple(c.size for c in self.neuron_counts) != tuple(spec.layer_sizes):
             raise ConfigError(f"activity: neuron_counts: sizes {[c.size for c in self.neuron_counts]}, model {spec.name!r} has {list(spec.layer_sizes)}")
+        for k, (ids, n) in enumerate(zip(self.spike_ids or (), spec.layer_sizes, strict=False)):
+            if ids.size and int(ids.max()) >= n:
+                raise ConfigError(f"activity: spike_ids_{k}: neuron {int(ids.max())} is not in tensor {k} of model {spec.name!r} ({n} neurons)")
 
     @classmethod
     def from_run(
@@ -158,11 +169,11 @@ class SpikeActivity:
         (with the input ids ``[T, B, S_in]``, the per-neuron counts too)."""
         counts = run.counts
         inp = np.asarray(input_counts)
-        neurons = None
+        neurons = spikes = None
         if input_ids is not None:
-            sizes = spec.layer_sizes
-            neurons = (neuron_totals(input_ids, inp, sizes[0]),
-                       *(neuron_totals(i, c[..., 0], n) for i, c, n in zip(run.ids, counts, sizes[1:], strict=True)))  # fmt: skip
+            pairs = [(np.asarray(input_ids), inp), *((i, c[..., 0]) for i, c in zip(run.ids, counts, strict=True))]
+            spikes = tuple(true_spike_ids(i, c) for i, c in pairs)
+            neurons = tuple(np.bincount(ids, minlength=n).astype(np.int64) for ids, n in zip(spikes, spec.layer_sizes, strict=True))
         act = cls(
             true_counts=(inp, *(c[..., 0] for c in counts)),
             valid_counts=(inp, *(c[..., 1] for c in counts)),
@@ -171,9 +182,21 @@ class SpikeActivity:
             batch_size=spec.batch_size,
             source=source,
             neuron_counts=neurons,
+            spike_ids=spikes,
         )
         act.check_against(spec)
         return act
+
+
+def true_spike_ids(ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The true spikes' ids ``ids[t, b, :counts[t, b]]``, step by step and sample by sample, as one int32 array.
+
+    >>> true_spike_ids(np.array([[[2, 0, 1]], [[1, 2, 2]]]), np.array([[2], [1]])).tolist()
+    [2, 0, 1]
+    """
+    ids = np.asarray(ids)
+    mask = np.arange(ids.shape[-1]) < np.asarray(counts)[..., None]
+    return ids[mask].astype(np.int32)
 
 
 def neuron_totals(ids: np.ndarray, counts: np.ndarray, n_neurons: int) -> np.ndarray:
@@ -182,9 +205,30 @@ def neuron_totals(ids: np.ndarray, counts: np.ndarray, n_neurons: int) -> np.nda
     >>> neuron_totals(np.array([[[2, 0, 1]], [[1, 2, 2]]]), np.array([[2], [1]]), 4).tolist()
     [1, 1, 1, 0]
     """
-    ids = np.asarray(ids)
-    mask = np.arange(ids.shape[-1]) < np.asarray(counts)[..., None]
-    return np.bincount(ids[mask].astype(np.int64), minlength=n_neurons).astype(np.int64)
+    return np.bincount(true_spike_ids(ids, counts).astype(np.int64), minlength=n_neurons).astype(np.int64)
+
+
+def _spike_ids(given: tuple[np.ndarray, ...], true: list[np.ndarray], neurons: tuple[np.ndarray, ...] | None) -> tuple[np.ndarray, ...]:
+    if len(given) != len(true):
+        raise TraceFormatError(f"spike_ids: {len(given)} tensors for {len(true)}")
+    out = []
+    for k, (ids, t) in enumerate(zip(given, true, strict=True)):
+        arr = np.asarray(ids)
+        if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)) or (arr < 0).any():
+            raise TraceFormatError(f"spike_ids_{k}: expected a 1-D array of neuron ids >= 0")
+        if arr.size != int(t.sum()):
+            raise TraceFormatError(f"spike_ids_{k}: {arr.size} ids for the tensor's {int(t.sum())} true spikes")
+        arr = np.array(arr, dtype=np.int32)
+        if neurons is not None:
+            n = neurons[k].size
+            if arr.size and int(arr.max()) >= n:
+                raise TraceFormatError(f"spike_ids_{k}: neuron {int(arr.max())} is not among the tensor's {n} neurons")
+            bad = np.flatnonzero(np.bincount(arr, minlength=n) != neurons[k])
+            if bad.size:
+                raise TraceFormatError(f"spike_ids_{k}: neuron {int(bad[0])} spikes {int((arr == bad[0]).sum())} times, neuron_counts_{k} says {int(neurons[k][bad[0]])}")
+        arr.setflags(write=False)
+        out.append(arr)
+    return tuple(out)
 
 
 def _neuron_counts(given: tuple[np.ndarray, ...], true: list[np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -322,25 +366,34 @@ def save_activity(path: str | os.PathLike[str], act: SpikeActivity) -> None:
         true_counts=np.stack(act.true_counts),
         valid_counts=np.stack(act.valid_counts),
         source=np.str_(act.source),
-        **neuron_count_arrays(act),
+        **optional_arrays(act),
     )
     write_bytes(path, buf.getvalue(), what="activity trace", compress=False)
 
 
-def neuron_count_arrays(act: SpikeActivity) -> dict[str, Any]:
-    """The optional ``neuron_counts_<k>`` keys of a trace file."""
-    return {} if act.neuron_counts is None else {f"neuron_counts_{k}": c for k, c in enumerate(act.neuron_counts)}
+_OPTIONAL = ("neuron_counts", "spike_ids")
+"""The optional per-tensor arrays of an activity, stored as ``<name>_<k>`` keys of a trace file."""
 
 
-def neuron_counts_of(data: dict[str, np.ndarray], n_tensors: int) -> tuple[np.ndarray, ...] | None:
-    """The per-neuron counts of a trace's arrays: all tensors or none."""
-    keys = [f"neuron_counts_{k}" for k in range(n_tensors)]
-    present = [k in data for k in keys]
-    if not any(present):
-        return None
-    if not all(present):
-        raise TraceFormatError(f"{keys[present.index(False)]}: missing (per-neuron counts come for every tensor or none)")
-    return tuple(data[k] for k in keys)
+def optional_arrays(act: SpikeActivity) -> dict[str, Any]:
+    """The optional ``neuron_counts_<k>`` and ``spike_ids_<k>`` keys of a trace file (ids as uint16 where they fit)."""
+    out: dict[str, Any] = {}
+    for name in _OPTIONAL:
+        for k, a in enumerate(getattr(act, name) or ()):
+            out[f"{name}_{k}"] = a.astype(np.uint16) if name == "spike_ids" and (not a.size or a.max() < 1 << 16) else a
+    return out
+
+
+def optional_arrays_of(data: dict[str, np.ndarray], n_tensors: int) -> dict[str, tuple[np.ndarray, ...] | None]:
+    """The optional per-tensor arrays of a trace's arrays (``SpikeActivity`` keyword arguments): each for all tensors or none."""
+    out: dict[str, tuple[np.ndarray, ...] | None] = {}
+    for name in _OPTIONAL:
+        keys = [f"{name}_{k}" for k in range(n_tensors)]
+        present = [k in data for k in keys]
+        if any(present) and not all(present):
+            raise TraceFormatError(f"{keys[present.index(False)]}: missing ({name} come for every tensor or none)")
+        out[name] = tuple(data[k] for k in keys) if all(present) else None
+    return out
 
 
 _KEYS = ("format_version", "kind", "sparse_sizes", "n_timesteps", "batch_size", "true_counts", "valid_counts")
@@ -393,7 +446,7 @@ def activity_of_v1(path: Path, data: dict[str, np.ndarray]) -> SpikeActivity:
     try:
         return SpikeActivity(
             tuple(data["true_counts"]), tuple(data["valid_counts"]), tuple(int(s) for s in sizes), T, B, source=source,
-            neuron_counts=neuron_counts_of(data, len(sizes)),
+            **optional_arrays_of(data, len(sizes)),
         )
     except TraceFormatError as err:
         raise TraceFormatError(f"{path}: {err}") from None

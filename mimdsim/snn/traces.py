@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from mimdsim.errors import ConfigError, TraceFormatError
-from mimdsim.snn.activity import TRACE_KIND, SpikeActivity, activity_of_v1, neuron_count_arrays, neuron_counts_of, read_npz
+from mimdsim.snn.activity import TRACE_KIND, SpikeActivity, activity_of_v1, optional_arrays, optional_arrays_of, read_npz
 from mimdsim.snn.spec import SNNSpec
 
 __all__ = ["TRACE_VERSION", "Trace", "save_trace", "read_trace", "resample", "activity_from_table", "TABLE_COLUMNS"]
@@ -71,7 +71,7 @@ def save_trace(path: str | os.PathLike[str], act: SpikeActivity, spec: SNNSpec, 
         n_timesteps=np.int64(act.n_timesteps), batch_size=np.int64(act.batch_size), true_counts=true,
         grad_only_counts=(np.stack(act.valid_counts) - true).astype(np.int32), source=np.str_(act.source),
         spec_json=np.str_(spec.model_dump_json()), run_json=np.str_(json.dumps(run or {}, sort_keys=True)),
-        provenance_json=np.str_(json.dumps(prov, sort_keys=True)), **neuron_count_arrays(act),
+        provenance_json=np.str_(json.dumps(prov, sort_keys=True)), **optional_arrays(act),
     )  # fmt: skip
     write_bytes(path, buf.getvalue(), what="trace", compress=False)
 
@@ -139,7 +139,7 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
         raise TraceFormatError(f"{p}: spec_json has T={spec.n_timesteps}, B={spec.batch_size}; the counts T={T}, B={B}")
     try:
         act = SpikeActivity(tuple(true.astype(np.int32)), tuple((true + grad).astype(np.int32)), tuple(int(s) for s in sizes), T, B,
-                            source=str(data["source"]), neuron_counts=neuron_counts_of(data, sizes.size))  # fmt: skip
+                            source=str(data["source"]), **optional_arrays_of(data, sizes.size))  # fmt: skip
         act.check_against(spec)
     except (TraceFormatError, ConfigError) as err:
         raise TraceFormatError(f"{p}: {err}") from None
@@ -152,8 +152,8 @@ def resample(act: SpikeActivity, batch_size: int | None = None, n_timesteps: int
     Sample ``b`` takes recorded sample ``b mod B``; step ``t`` takes recorded step
     ``floor(t T / T')``: more samples repeat the recorded ones in order, more steps stretch the
     recorded sequence, fewer keep evenly spaced steps. Sparse sizes are unchanged, so every
-    count stays within its cap. Per-neuron counts are dropped when B or T change (they are
-    totals over the recorded samples and steps).
+    count stays within its cap. Per-neuron counts and spike ids are dropped when B or T
+    change (they belong to the recorded samples and steps).
 
     >>> c = np.arange(6).reshape(3, 2)
     >>> a = SpikeActivity((c, c % 2), (c, c % 2), (8, 4), 3, 2)
@@ -172,9 +172,9 @@ def resample(act: SpikeActivity, batch_size: int | None = None, n_timesteps: int
         return tuple(np.ascontiguousarray(c[np.ix_(rows, cols)]).astype(np.int32) for c in counts)
 
     note = "" if (B2, T2) == (act.batch_size, act.n_timesteps) else f" resampled to B={B2}, T={T2}"
-    neurons = act.neuron_counts if not note else None
+    same = {"neuron_counts": act.neuron_counts, "spike_ids": act.spike_ids} if not note else {}
     return SpikeActivity(pick(act.true_counts), pick(act.valid_counts), act.sparse_sizes, T2, B2, source=act.source + note,
-                         neuron_counts=neurons)  # fmt: skip
+                         **same)  # fmt: skip
 
 
 def activity_from_table(path: str | os.PathLike[str], spec: SNNSpec) -> SpikeActivity:

@@ -204,3 +204,48 @@ def test_per_neuron_counts_are_recorded_and_add_up(tmp_path: Path) -> None:
     np.savez(bad, **data)
     with pytest.raises(TraceFormatError, match=r"neuron_counts\[1\]: sums to"):
         read_trace(bad)
+
+
+def test_spike_ids_are_recorded_read_back_and_checked(tmp_path: Path) -> None:
+    act = estimate_training_step(SPEC, MACHINE, cache=False).activity
+    assert act.spike_ids is not None and act.neuron_counts is not None
+    B = act.batch_size
+    for k, (ids, t, n) in enumerate(zip(act.spike_ids, act.true_counts, act.neuron_counts, strict=True)):
+        assert ids.size == int(t.sum()) and np.array_equal(np.bincount(ids, minlength=n.size), n)
+        # step t, sample b: its ids follow those of the earlier (step, sample) pairs, ascending
+        ptr = np.concatenate(([0], np.cumsum(t.ravel())))
+        for j in range(t.size):
+            chunk = ids[ptr[j] : ptr[j + 1]]
+            assert np.all(np.diff(chunk) > 0), (k, divmod(j, B))
+    save_trace(tmp_path / "t.npz", act, SPEC)
+    back = read_trace(tmp_path / "t.npz").activity
+    assert back.spike_ids is not None and all(np.array_equal(a, b) for a, b in zip(back.spike_ids, act.spike_ids, strict=True))
+    with np.load(tmp_path / "t.npz") as npz:
+        data = {k: npz[k] for k in npz.files}
+    assert data["spike_ids_1"].dtype == np.uint16
+    cached = estimate_training_step(SPEC, MACHINE).activity  # through the disk cache
+    assert cached.spike_ids is not None and all(np.array_equal(a, b) for a, b in zip(cached.spike_ids, act.spike_ids, strict=True))
+    assert resample(act, n_timesteps=SPEC.n_timesteps + 1).spike_ids is None and resample(act).spike_ids is not None
+    cases = {
+        "moved": (lambda d: d.update(spike_ids_0=_moved(d["spike_ids_0"])), r"spike_ids_0: neuron \d+ spikes"),
+        "short": (lambda d: d.update(spike_ids_0=d["spike_ids_0"][:-1]), r"spike_ids_0: \d+ ids for the tensor's \d+ true spikes"),
+        "missing": (lambda d: d.pop("spike_ids_0"), r"spike_ids_0: missing"),
+    }
+    for name, (change, match) in cases.items():
+        bad = dict(data)
+        change(bad)
+        np.savez(tmp_path / f"{name}.npz", **bad)
+        with pytest.raises(TraceFormatError, match=match):
+            read_trace(tmp_path / f"{name}.npz")
+    without_counts = {k: v for k, v in data.items() if not k.startswith("neuron_counts_")}
+    without_counts["spike_ids_0"] = without_counts["spike_ids_0"] + np.uint16(SPEC.layer_sizes[0])
+    np.savez(tmp_path / "range.npz", **without_counts)
+    with pytest.raises(TraceFormatError, match=r"spike_ids_0: neuron \d+ is not in tensor 0"):
+        read_trace(tmp_path / "range.npz")
+
+
+def _moved(ids: np.ndarray) -> np.ndarray:
+    """``ids`` with the first spike moved to another neuron."""
+    out = ids.copy()
+    out[0] = (int(out[0]) + 1) % (int(out.max()) + 2)
+    return out
