@@ -18,6 +18,7 @@ from mimdsim.cli.common import (
 )
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import MimdsimError
+from mimdsim.partition import PARTITIONERS
 
 __all__ = ["add_replay_parser"]
 
@@ -54,7 +55,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     run = trace.run
     est = estimate_training_step(
         spec, machine, activity_source=act, engine=args.engine, seed=int(run.get("seed") or 0),
-        neurons_per_tile=args.neurons_per_tile or run.get("neurons_per_tile"), partitioner=str(run.get("partitioner") or "contiguous"),
+        neurons_per_tile=args.neurons_per_tile or run.get("neurons_per_tile"), partitioner=args.partition or str(run.get("partitioner") or "contiguous"),
         options=LoweringOptions(lowering=run.get("lowering") or "poplar"), **gpu_settings(args), **timeline_settings(args),
     )  # fmt: skip
     write_run_timeline(args, est.result)
@@ -77,6 +78,8 @@ def add_replay_parser(sub: SubParsers) -> None:
     p.add_argument("--batch", type=positive_int, help="batch size: samples taken from the recorded ones in turn")
     p.add_argument("--timesteps", type=positive_int, help="time steps: the recorded sequence stretched or thinned")
     p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=DEFAULT_ENGINE)
+    p.add_argument("--partition", metavar="METHOD",
+                   help=f"place the neurons with this partitioner ({', '.join(sorted(PARTITIONERS))}; default: the recording's)")  # fmt: skip
     add_gpu_options(p, None)
     p.add_argument("--json", action="store_true", help="print exactly one JSON object (as mimdsim snn --json)")
     add_timeline_options(p)

@@ -58,6 +58,13 @@ def test_cli_record_and_replay_on_the_same_and_another_machine(capsys: pytest.Ca
     rc, out, _ = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--batch", "12", "--timesteps", "6", "--json")
     big = json.loads(out)
     assert rc == 0 and (big["batch_size"], big["n_timesteps"]) == (12, 6) and big["cycles_per_step"] > orig["cycles_per_step"]
+    rc, out, _ = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--partition", "contiguous", "--json")
+    assert rc == 0 and {k: json.loads(out)[k] for k in FIGURES} == {k: orig[k] for k in FIGURES}
+    rc, out, err = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--partition", "bogus")
+    assert rc == 2 and out == "" and err.count("\n") == 1 and "'bogus' is not one of contiguous" in err
+    rc, out, err = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--timeline", str(tmp_path / "r.pftrace"),
+                        "--timeline-iterations", "1:2")  # fmt: skip
+    assert rc == 0 and (tmp_path / "r.pftrace").stat().st_size > 0, err
     v1 = tmp_path / "v1.npz"
     save_activity(v1, read_trace(trace).activity)
     rc, _, err = _run(capsys, "replay", str(v1))
