@@ -22,8 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from mimdsim.arch.spec import MachineSpec
+from mimdsim.cost.sync import sync_cycles
 from mimdsim.engines.result import COUNTER_NAMES, TIMELINE_PHASES, Timeline, TimelineCounters, TimelineSegments
 from mimdsim.errors import ConfigError, SimulationLimitError
+from mimdsim.program.arrays import ProgramArrays
 from mimdsim.program.ir import Program, Repeat
 
 __all__ = ["iteration_steps", "window_mask", "apply_window", "timeline_from_log"]
@@ -132,7 +135,7 @@ def _padded(a: Any, width: int | None) -> np.ndarray:
 class _Tables:
     """Per-variant and per-exchange tables the layout reads: IPU and recorded-tile compute and bytes."""
 
-    def __init__(self, arr: Any, costs: dict[str, Any], machine: Any, tiles: np.ndarray) -> None:
+    def __init__(self, arr: ProgramArrays, costs: dict[str, Any], machine: MachineSpec, tiles: np.ndarray) -> None:
         n_ipus, tpi = machine.n_ipus, machine.tiles_per_ipu
         self.var_max = _padded(costs["var_max"], n_ipus)
         self.ex_phase = _padded(costs["ex_phase"], n_ipus)
@@ -157,7 +160,7 @@ class _Tables:
 
 
 def timeline_from_log(
-    program: Program, arr: Any, costs: dict[str, Any], machine: Any, log: np.ndarray, final_clock: np.ndarray,
+    program: Program, arr: ProgramArrays, costs: dict[str, Any], machine: MachineSpec, log: np.ndarray, final_clock: np.ndarray,
     tile_memory_bytes: np.ndarray, *, tiles: np.ndarray, window: np.ndarray | None, max_events: int,
 ) -> Timeline:  # fmt: skip
     """The timeline of a ``fast`` run from its step log (every executed step logged), with counters.
@@ -167,8 +170,6 @@ def timeline_from_log(
     into segments. More than ``max_events`` intervals raise ``SimulationLimitError``.
     """
     n_ipus, tpi = machine.n_ipus, machine.tiles_per_ipu
-    from mimdsim.cost.sync import sync_cycles
-
     s_int, s_ext = sync_cycles(machine, "internal"), sync_cycles(machine, "external")
     tb = _Tables(arr, costs, machine, tiles)
     n_exec = log.shape[0]
