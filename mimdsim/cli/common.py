@@ -202,17 +202,19 @@ def add_timeline_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -
     g.add_argument("--timeline-steps", type=step_range, action="append", metavar="FIRST:STOP", help="keep the intervals of these executed steps only, the others summed up per IPU (repeatable)")
     g.add_argument("--timeline-iterations", type=step_range, metavar="FIRST:STOP", help="keep the intervals of these iterations of the top-level loops only (an SNN step's time steps)")
     g.add_argument("--timeline-tiles", type=tile_list, metavar="LIST", help="also record these tiles' compute intervals and counters (e.g. 0,5,10-12)")
+    g.add_argument("--max-timeline-events", type=positive_int, metavar="N", help="most intervals (and counter samples) the timeline may hold (default 5,000,000)")
 
 
 def timeline_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The ``estimate_training_step`` keyword arguments of the timeline options; a detail option without ``--timeline`` is an error."""
-    detail = {"timeline_tiles": args.timeline_tiles, "timeline_steps": args.timeline_steps, "timeline_iterations": args.timeline_iterations}
+    detail = {"timeline_tiles": args.timeline_tiles, "timeline_steps": args.timeline_steps, "timeline_iterations": args.timeline_iterations,
+              "max_timeline_events": args.max_timeline_events}  # fmt: skip
     if not args.timeline:
         given = [k for k, v in detail.items() if v is not None]
         if given:
             raise ConfigError(f"--{given[0].replace('_', '-')}: only with --timeline PATH")
         return {}
-    return {"timeline": True, **detail}
+    return {"timeline": True, **{k: v for k, v in detail.items() if v is not None or k != "max_timeline_events"}}
 
 
 def write_run_timeline(args: argparse.Namespace, result: Any) -> None:

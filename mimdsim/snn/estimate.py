@@ -18,7 +18,7 @@ from typing import Any
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.engines import DEFAULT_MAX_STEPS, iteration_steps, simulate
-from mimdsim.engines.result import CATEGORIES, RunResult, step_family
+from mimdsim.engines.result import CATEGORIES, DEFAULT_MAX_TIMELINE_EVENTS, RunResult, step_family
 from mimdsim.errors import ConfigError, TileMemoryError
 from mimdsim.memory.ledger import MemoryLedger, memory_ledger
 from mimdsim.partition import partition_layers
@@ -287,6 +287,7 @@ def estimate_training_step(
     timeline_tiles: Sequence[int] | None = None,
     timeline_steps: Sequence[tuple[int, int]] | None = None,
     timeline_iterations: tuple[int, int] | None = None,
+    max_timeline_events: int = DEFAULT_MAX_TIMELINE_EVENTS,
     cache: bool = True,
     max_steps: int | None = None,
 ) -> SNNEstimate:
@@ -307,7 +308,7 @@ def estimate_training_step(
     ConfigError
         Bad GPU, framework or precision (checked before the run); bad batch (not a multiple of 6), activity or engine.
 
-    ``timeline``, ``timeline_tiles`` and ``timeline_steps`` are those of
+    ``timeline``, ``timeline_tiles``, ``timeline_steps`` and ``max_timeline_events`` are those of
     :func:`mimdsim.engines.simulate` (either engine); ``timeline_iterations=(first, stop)``
     keeps the intervals of those iterations of the time loops (forward iteration ``t``
     is time step ``t``; backward iteration ``j`` is time step ``T - 1 - j``).
@@ -361,7 +362,7 @@ def estimate_training_step(
         steps = (steps or []) + iteration_steps(program, *timeline_iterations)
     result = simulate(
         program, machine, engine, check_memory_fits=False, timeline=timeline, timeline_tiles=timeline_tiles,
-        timeline_steps=steps, max_steps=max_steps or DEFAULT_MAX_STEPS,
+        timeline_steps=steps, max_timeline_events=max_timeline_events, max_steps=max_steps or DEFAULT_MAX_STEPS,
     )  # fmt: skip
     gpu_est, gpu_ideal = gpu_pair or (None, None)
     ihash = training_step_hash(

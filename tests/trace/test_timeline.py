@@ -392,6 +392,9 @@ def test_cli_snn_timeline(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert _check_chrome_trace(json.loads((tmp_path / "f.json").read_text())) == xs  # the same slices, counters besides
     _one_line_error(*_cli(capsys, "snn", *TINY_SNN, "--timeline", str(tmp_path / "no" / "s.json")))
     _one_line_error(*_cli(capsys, "snn", *TINY_SNN, "--timeline-tiles", "3"))
+    rc, out, err = _cli(capsys, "snn", *TINY_SNN, "--timeline", str(tmp_path / "m.json"), "--max-timeline-events", "10")
+    _one_line_error(rc, out, err)
+    assert "max_timeline_events=10" in err
     rc, out, err = _cli(capsys, "snn", *TINY_SNN, "--timeline", str(tmp_path / "w.json"), "--timeline-steps", "5:2")
     assert rc == 2 and out == "" and err.strip().splitlines()[-1].endswith("expected FIRST:STOP with 0 <= FIRST < STOP (got '5:2')")
     _one_line_error(*_cli(capsys, "snn", *TINY_SNN, "--timeline", str(tmp_path / "w.json"), "--timeline-steps", "0:999999"))
