@@ -59,10 +59,6 @@ def _str(field: int, text: str) -> bytes:
     return _msg(field, text.encode())
 
 
-def _double(field: int, x: float) -> bytes:
-    return _varint((field << 3) | 1) + np.float64(x).tobytes()
-
-
 def _packet(body: bytes) -> bytes:
     return _msg(1, body)  # Trace.packet
 
@@ -140,19 +136,62 @@ def _events(result: RunResult, clock_hz: float) -> bytes:
     # slice shorter than a nanosecond still begins before it ends), merged by a stable sort
     per_track = np.lexsort((t1, t0, track))
     ts = np.stack([_ns(t0[per_track], clock_hz), _ns(t1[per_track], clock_hz)], axis=1).reshape(-1)
-    flags = _int(10, _SEQUENCE) + _int(13, _NEEDS_STATE)
+    # each event's TrackEvent field is a template (begin: name and track; end: track; counter:
+    # track, then the value's 8 bytes), written once; the packets are assembled with numpy
     uuid_field = {u: _int(11, u) for u in set(track.tolist()) | set(counter_uuid.tolist())}
+    pair, begin_of = np.unique(np.stack([name[per_track], track[per_track]], 1), axis=0, return_inverse=True)
+    tracks, end_of = np.unique(track[per_track], return_inverse=True)
+    counter_tracks, counter_of = np.unique(counter_uuid, return_inverse=True)
     begin, end, counter = _int(9, _SLICE_BEGIN), _int(9, _SLICE_END), _int(9, _COUNTER)
-    events = []
-    for n, u in zip(name[per_track].tolist(), track[per_track].tolist(), strict=True):
-        events += [begin + _int(10, n) + uuid_field[u], end + uuid_field[u]]
+    value_key = _varint((44 << 3) | 1)  # TrackEvent.double_counter_value, fixed64
+    templates = [_msg(11, begin + _int(10, n) + uuid_field[u]) for n, u in pair.tolist()]
+    templates += [_msg(11, end + uuid_field[u]) for u in tracks.tolist()]
+    templates += [_varint((11 << 3) | 2) + _varint(len(counter + uuid_field[u] + value_key) + 8) + counter + uuid_field[u] + value_key
+                  for u in counter_tracks.tolist()]  # fmt: skip
+    template = np.stack([begin_of.reshape(-1), len(pair) + end_of.reshape(-1)], 1).reshape(-1)
+    value = np.zeros(ts.size)
     if cnt is not None and counter_uuid.size:
         ts = np.concatenate([ts, _ns(cnt.ts_cycles, clock_hz)])
-        events += [counter + uuid_field[u] + _double(44, v) for u, v in zip(counter_uuid.tolist(), cnt.value.tolist(), strict=True)]
+        template = np.concatenate([template, len(pair) + len(tracks) + counter_of.reshape(-1)])
+        value = np.concatenate([value, cnt.value])
     order = np.argsort(ts, kind="stable")
-    for j, t in zip(order.tolist(), ts[order].tolist(), strict=True):
-        out.append(_packet(_int(8, t) + _msg(11, events[j]) + flags))
+    out.append(_assemble(ts[order], template[order], value[order], order >= 2 * per_track.size, templates))
     return b"".join(out)
+
+
+def _assemble(ts: np.ndarray, template: np.ndarray, value: np.ndarray, has_value: np.ndarray, templates: list[bytes]) -> bytes:
+    """The packets ``{timestamp ts, templates[template] (+ value's 8 bytes), sequence id, flags}``, one per event, as bytes."""
+    n_ts = np.ones(ts.size, np.int64)
+    rest = ts.astype(np.uint64) >> np.uint64(7)
+    while rest.any():
+        n_ts += rest > 0
+        rest >>= np.uint64(7)
+    blob = np.frombuffer(b"".join(templates), np.uint8)
+    t_len = np.array([len(t) for t in templates], np.int64)
+    t_off = np.cumsum(t_len) - t_len
+    tail = _int(10, _SEQUENCE) + _int(13, _NEEDS_STATE)
+    body = 1 + n_ts + t_len[template] + 8 * has_value + len(tail)  # timestamp key + varint, TrackEvent, flags
+    assert body.max(initial=0) < 128, "one-byte packet lengths"
+    start = np.cumsum(body + 2) - (body + 2)
+    out = np.empty(int((body + 2).sum()), np.uint8)
+    out[start] = 0x0A  # Trace.packet, length-delimited
+    out[start + 1] = body
+    out[start + 2] = 8 << 3  # TracePacket.timestamp, varint
+    u = ts.astype(np.uint64)
+    for i in range(int(n_ts.max(initial=0))):
+        sel = n_ts > i
+        byte = (u[sel] >> np.uint64(7 * i)) & np.uint64(0x7F)
+        out[start[sel] + 3 + i] = (byte | np.where(n_ts[sel] - 1 > i, np.uint64(0x80), np.uint64(0))).astype(np.uint8)
+    at = start + 3 + n_ts
+    lens = t_len[template]
+    within = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+    out[np.repeat(at, lens) + within] = blob[np.repeat(t_off[template], lens) + within]
+    at = at + lens
+    if has_value.any():
+        out[at[has_value, None] + np.arange(8)] = value[has_value].astype("<f8").view(np.uint8).reshape(-1, 8)
+    at = at + 8 * has_value
+    out[at[:, None] + np.arange(len(tail))] = np.frombuffer(tail, np.uint8)
+    return out.tobytes()
 
 
 def _ns(cycles: np.ndarray, clock_hz: float) -> np.ndarray:
