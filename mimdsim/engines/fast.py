@@ -246,7 +246,7 @@ def simulate_fast(
             f"(more than {_MAX_LOG_BYTES / 2**30:.0f} GiB): simulate a shorter program"
         )
     log = np.zeros((n_log, K.LOG_CLOCK + machine.n_ipus), np.int64)
-    rec, total, clock = _run(arr, costs, machine, extrapolate=extrapolate and not timeline, progress=progress, log=log)
+    rec, total, clock = _run(arr, costs, machine, extrapolate=extrapolate, progress=progress, log=log)  # no logged step is extrapolated
     rec_n = np.ascontiguousarray(rec[K.REC_N])
     tiles = K.tile_totals(
         arr.step_table,

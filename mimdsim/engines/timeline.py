@@ -84,8 +84,7 @@ class _Segments:
         last = np.zeros(self.first.size, np.int64)
         np.maximum.at(last, self.of_step[out], k[out])
         self.stop = last + 1
-        names = [getattr(s, "name", "step") for s in program.body]
-        self.name = tuple(names[i] for i in item[self.first].tolist())
+        self.name = tuple(program.body[i].name for i in item[self.first].tolist())
         n = self.first.size * n_ipus
         self.n_ipus = n_ipus
         self.phase = np.zeros((n, _N_PHASES), np.int64)
@@ -192,7 +191,7 @@ def timeline_from_log(
         dur = np.zeros((b - a, n_ipus, _N_PHASES), np.int64)
         dur[:, :, 0] = np.where(external[:, None], old[:, None] - c0, 0)
         dur[:, :, 1] = np.where(external, s_ext, s_int)[:, None]
-        dur[:, :, 2] = np.where(kind == 1, 0, tb.ex_global[ex])[:, None]
+        dur[:, :, 2] = tb.ex_global[ex][:, None]  # a host copy has no exchange (ex = -1: the zero row)
         dur[:, :, 3] = tb.ex_phase[ex]
         dur[:, :, 4] = tb.var_max[var]
         dur[:, :, 5] = np.where(kind == 1, tb.host[host], 0)[:, None]

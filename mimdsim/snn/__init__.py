@@ -1,6 +1,7 @@
 """Spiking-neural-network BPTT workload: spec, functional model, lowering, estimates, GPU baseline."""
 
-from mimdsim.snn.activity import SpikeActivity, functional_activity, load_activity, parametric_activity, save_activity
+from mimdsim.snn.activity import SpikeActivity, functional_activity, parametric_activity
+from mimdsim.snn.activity_file import load_activity, save_activity
 from mimdsim.snn.data import SpikeBatch, bin_events, load_nmnist, load_shd, poisson_input, read_nmnist_events
 from mimdsim.snn.dense_ref import DenseRun, dense_input, run_dense
 from mimdsim.snn.estimate import SNNEstimate, estimate_training_step, make_activity

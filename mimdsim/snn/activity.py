@@ -16,23 +16,20 @@ Three sources:
 * :func:`functional_activity` - the functional model on Poisson input (the simulator default).
 * :func:`parametric_activity` - binomial counts at a given firing rate, no network.
 
-Traces are ``.npz`` files (:func:`save_activity` / :func:`load_activity`, format in
-``traces/README.md``).
+Traces are ``.npz`` files (:mod:`mimdsim.snn.activity_file`: :func:`save_activity` /
+:func:`load_activity`, format in ``traces/README.md``).
 """
 
 from __future__ import annotations
 
-import io
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mimdsim.errors import ConfigError, TraceFormatError
-from mimdsim.files import write_bytes
 from mimdsim.snn.spec import SNNSpec
 
 if TYPE_CHECKING:
@@ -42,16 +39,10 @@ __all__ = [
     "SpikeActivity",
     "functional_activity",
     "parametric_activity",
-    "save_activity",
-    "load_activity",
-    "FORMAT_VERSION",
-    "TRACE_KIND",
     "DEFAULT_INPUT_RATE",
     "DEFAULT_GRAD_FRACTION",
 ]
 
-FORMAT_VERSION = 1
-TRACE_KIND = "mimdsim.spike_activity"
 DEFAULT_INPUT_RATE = 0.01  # spikes per input per step: about 23 of NMNIST's 2312 inputs per 1 ms
 # Gradient-only entries (θ2 < V <= θ1) per true spike in parametric_activity. Measured with
 # functional_activity on the paper's [2312, 1466, 1466, 10] net at init (input_rate 0.005-0.02,
@@ -199,15 +190,6 @@ def true_spike_ids(ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return ids[mask].astype(np.int32)
 
 
-def neuron_totals(ids: np.ndarray, counts: np.ndarray, n_neurons: int) -> np.ndarray:
-    """True spikes per neuron: ``ids[t, b, :counts[t, b]]`` counted over every step and sample.
-
-    >>> neuron_totals(np.array([[[2, 0, 1]], [[1, 2, 2]]]), np.array([[2], [1]]), 4).tolist()
-    [1, 1, 1, 0]
-    """
-    return np.bincount(true_spike_ids(ids, counts).astype(np.int64), minlength=n_neurons).astype(np.int64)
-
-
 def _spike_ids(given: tuple[np.ndarray, ...], true: list[np.ndarray], neurons: tuple[np.ndarray, ...] | None) -> tuple[np.ndarray, ...]:
     if len(given) != len(true):
         raise TraceFormatError(f"spike_ids: {len(given)} tensors for {len(true)}")
@@ -347,113 +329,3 @@ def functional_activity(
     run = forward_spikes(spec, ws, ids, counts)
     src += "" if weights is None else " (given weights)"
     return SpikeActivity.from_run(spec, run, counts, source=src, input_ids=ids)
-
-
-# --------------------------------------------------------------------------- trace files
-
-
-def save_activity(path: str | os.PathLike[str], act: SpikeActivity) -> None:
-    """Write ``act`` as a compressed ``.npz`` trace (keys in ``traces/README.md``), atomically, to
-    exactly ``path`` (:func:`mimdsim.files.write_bytes`: no extension added)."""
-    buf = io.BytesIO()
-    np.savez_compressed(
-        buf,
-        format_version=np.int64(FORMAT_VERSION),
-        kind=np.str_(TRACE_KIND),
-        sparse_sizes=np.asarray(act.sparse_sizes, dtype=np.int64),
-        n_timesteps=np.int64(act.n_timesteps),
-        batch_size=np.int64(act.batch_size),
-        true_counts=np.stack(act.true_counts),
-        valid_counts=np.stack(act.valid_counts),
-        source=np.str_(act.source),
-        **optional_arrays(act),
-    )
-    write_bytes(path, buf.getvalue(), what="activity trace", compress=False)
-
-
-_OPTIONAL = ("neuron_counts", "spike_ids")
-"""The optional per-tensor arrays of an activity, stored as ``<name>_<k>`` keys of a trace file."""
-
-
-def optional_arrays(act: SpikeActivity) -> dict[str, Any]:
-    """The optional ``neuron_counts_<k>`` and ``spike_ids_<k>`` keys of a trace file (ids as uint16 where they fit)."""
-    out: dict[str, Any] = {}
-    for name in _OPTIONAL:
-        for k, a in enumerate(getattr(act, name) or ()):
-            out[f"{name}_{k}"] = a.astype(np.uint16) if name == "spike_ids" and (not a.size or a.max() < 1 << 16) else a
-    return out
-
-
-def optional_arrays_of(data: dict[str, np.ndarray], n_tensors: int) -> dict[str, tuple[np.ndarray, ...] | None]:
-    """The optional per-tensor arrays of a trace's arrays (``SpikeActivity`` keyword arguments): each for all tensors or none."""
-    out: dict[str, tuple[np.ndarray, ...] | None] = {}
-    for name in _OPTIONAL:
-        keys = [f"{name}_{k}" for k in range(n_tensors)]
-        present = [k in data for k in keys]
-        if any(present) and not all(present):
-            raise TraceFormatError(f"{keys[present.index(False)]}: missing ({name} come for every tensor or none)")
-        out[name] = tuple(data[k] for k in keys) if all(present) else None
-    return out
-
-
-_KEYS = ("format_version", "kind", "sparse_sizes", "n_timesteps", "batch_size", "true_counts", "valid_counts")
-
-
-def load_activity(path: str | os.PathLike[str]) -> SpikeActivity:
-    """Read a trace written by :func:`save_activity`.
-
-    Raises
-    ------
-    TraceFormatError
-        Missing or unreadable file, a missing key, a wrong ``kind`` or ``format_version``,
-        or arrays of the wrong shape/range; the message names the file and the key.
-    """
-    path = Path(path)
-    return activity_of_v1(path, read_npz(path, "activity trace"))
-
-
-def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` file (no pickles); a missing or unreadable file is a :class:`TraceFormatError`."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise TraceFormatError(f"{path}: file not found") from None
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as err:
-        raise TraceFormatError(f"{path}: not a readable .npz {what} ({type(err).__name__}: {err})") from None
-
-
-def activity_of_v1(path: Path, data: dict[str, np.ndarray]) -> SpikeActivity:
-    """The activity of a format-1 trace's arrays (``path`` names the file in errors)."""
-    for key in _KEYS:
-        if key not in data:
-            raise TraceFormatError(f"{path}: key {key!r} missing (a trace holds {', '.join(_KEYS)})")
-    kind = data["kind"]
-    if kind.shape != () or str(kind) != TRACE_KIND:
-        raise TraceFormatError(f"{path}: kind: {kind!r} is not an activity trace (allowed: {TRACE_KIND!r})")
-    version = data["format_version"]
-    if version.shape != () or not np.issubdtype(version.dtype, np.integer) or int(version) != FORMAT_VERSION:
-        raise TraceFormatError(f"{path}: format_version: {version!r} is not supported (allowed: {FORMAT_VERSION})")
-    sizes = data["sparse_sizes"]
-    if sizes.ndim != 1 or not np.issubdtype(sizes.dtype, np.integer) or (sizes <= 0).any():
-        raise TraceFormatError(f"{path}: sparse_sizes: {sizes!r} is not a 1-D array of positive integers")
-    T, B = _scalar(path, data, "n_timesteps"), _scalar(path, data, "batch_size")
-    want = (len(sizes), T, B)
-    for key in ("true_counts", "valid_counts"):
-        if data[key].shape != want:
-            raise TraceFormatError(f"{path}: {key}: shape {data[key].shape} is not [n_tensors, T, B] = {want}")
-    source = str(data["source"]) if "source" in data else ""
-    try:
-        return SpikeActivity(
-            tuple(data["true_counts"]), tuple(data["valid_counts"]), tuple(int(s) for s in sizes), T, B, source=source,
-            **optional_arrays_of(data, len(sizes)),
-        )
-    except TraceFormatError as err:
-        raise TraceFormatError(f"{path}: {err}") from None
-
-
-def _scalar(path: Path, data: dict[str, np.ndarray], key: str) -> int:
-    v = data[key]
-    if v.shape != () or not np.issubdtype(v.dtype, np.integer) or int(v) <= 0:
-        raise TraceFormatError(f"{path}: {key}: {v!r} is not a positive integer scalar")
-    return int(v)

@@ -2,7 +2,7 @@
 
 * **Functional activity**, keyed by the model (every field of the :class:`SNNSpec`), the
   seed and the input: in memory, and on disk as ``.npz`` traces
-  (:func:`~mimdsim.snn.activity.save_activity`) under :func:`cache_dir`, so re-costing
+  (:func:`~mimdsim.snn.activity_file.save_activity`) under :func:`cache_dir`, so re-costing
   a network on other machines, or in the next process, skips the functional model. The
   disk key also holds a digest of the functional model's source files, so a changed
   model never reads an old trace. Runs on a dataset (``input_data``) are kept in memory
@@ -30,7 +30,8 @@ from typing import Any, TypeVar
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import OutputPathError, TraceFormatError
-from mimdsim.snn.activity import SpikeActivity, functional_activity, load_activity, save_activity
+from mimdsim.snn.activity import SpikeActivity, functional_activity
+from mimdsim.snn.activity_file import load_activity, save_activity
 from mimdsim.snn.spec import SNNSpec
 
 __all__ = ["LOWERING_MACHINE_FIELDS", "cache_dir", "cached_functional_activity", "cached", "clear", "lowering_key"]
@@ -111,7 +112,7 @@ def _read(path: Path, spec: SNNSpec) -> SpikeActivity | None:
 
 
 def _write(path: Path, act: SpikeActivity) -> None:
-    """Write the trace (atomically: :func:`~mimdsim.snn.activity.save_activity`); a read-only cache is skipped."""
+    """Write the trace (atomically: :func:`~mimdsim.snn.activity_file.save_activity`); a read-only cache is skipped."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)  # the cache's own folder
         save_activity(path, act)

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from mimdsim.errors import ConfigError, TraceFormatError
-from mimdsim.snn.activity import TRACE_KIND, SpikeActivity, activity_of_v1, optional_arrays, optional_arrays_of, read_npz
+from mimdsim.snn.activity import SpikeActivity
+from mimdsim.snn.activity_file import TRACE_KIND, activity_of_v1, optional_arrays, optional_arrays_of, read_npz
 from mimdsim.snn.spec import SNNSpec
 
 __all__ = ["TRACE_VERSION", "Trace", "save_trace", "read_trace", "resample", "activity_from_table", "TABLE_COLUMNS"]

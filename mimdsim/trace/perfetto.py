@@ -24,7 +24,7 @@ import numpy as np
 from mimdsim.engines.result import COUNTER_NAMES, TIMELINE_PHASES, RunResult
 from mimdsim.errors import ConfigError
 from mimdsim.files import check_output_path, write_bytes
-from mimdsim.trace.timeline import PHASE_TID, STEPS_TID, TILE_TID_BASE, TRACK_NAMES, _nanos, _timeline
+from mimdsim.trace.timeline import PHASE_TID, STEPS_TID, TILE_TID_BASE, TRACK_NAMES, _nanos, _timeline, step_slice_rows
 
 __all__ = ["perfetto_trace_bytes", "write_perfetto_trace"]
 
@@ -92,17 +92,12 @@ def _events(result: RunResult, clock_hz: float) -> bytes:
     tid = np.where(ipu_rows, np.array([PHASE_TID[p] for p in TIMELINE_PHASES])[tl.phase], TILE_TID_BASE + tl.tile.astype(np.int64))
     record_iid = np.array([iid[n] for n in tl.names], np.int64)[tl.record] if len(tl) else np.zeros(0, np.int64)
     ipus, tids, iids, starts, ends = [tl.ipu.astype(np.int64)], [tid], [record_iid], [tl.start_cycles], [tl.end_cycles]
-    # one "steps" slice per (step, IPU) over its phases (rows are sorted by step, ipu, tile, phase)
-    if ipu_rows.any():
-        r = np.flatnonzero(ipu_rows)
-        key = tl.step[r] * (int(tl.ipu.max()) + 1) + tl.ipu[r]
-        first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-        last = np.append(first[1:], r.size) - 1
-        ipus.append(tl.ipu[r[first]].astype(np.int64))
-        tids.append(np.full(first.size, STEPS_TID))
-        iids.append(record_iid[r[first]])
-        starts.append(tl.start_cycles[r[first]])
-        ends.append(tl.end_cycles[r[last]])
+    first, last = step_slice_rows(tl)  # one "steps" slice per (step, IPU) over its phases
+    ipus.append(tl.ipu[first].astype(np.int64))
+    tids.append(np.full(first.size, STEPS_TID))
+    iids.append(record_iid[first])
+    starts.append(tl.start_cycles[first])
+    ends.append(tl.end_cycles[last])
     seg = tl.segments
     if seg is not None and len(seg):
         ipus.append(seg.ipu.astype(np.int64))

@@ -39,7 +39,7 @@ from mimdsim.engines.result import COUNTER_NAMES, TIMELINE_PHASES, RunResult, Ti
 from mimdsim.errors import ConfigError
 from mimdsim.files import check_output_path, is_gzip_name, write_bytes
 
-__all__ = ["write_chrome_trace", "chrome_trace_bytes", "TRACK_NAMES", "STEPS_TID", "PHASE_TID", "TILE_TID_BASE"]
+__all__ = ["write_chrome_trace", "chrome_trace_bytes", "step_slice_rows", "TRACK_NAMES", "STEPS_TID", "PHASE_TID", "TILE_TID_BASE"]
 
 STEPS_TID = 1
 """Thread of each IPU's "steps" track: one slice per executed step, over all its phases."""
@@ -69,6 +69,18 @@ def _timeline(result: RunResult) -> Timeline:
     return tl
 
 
+def step_slice_rows(tl: Timeline) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of each (step, IPU)'s first and last IPU-track interval: its "steps" slice spans
+    the first's start to the last's end (rows are sorted by step, ipu, tile, phase, and a step's
+    phases follow each other)."""
+    rows = np.flatnonzero(tl.tile < 0)
+    if not rows.size:
+        return rows, rows
+    key = tl.step[rows] * (int(tl.ipu.max()) + 1) + tl.ipu[rows]
+    first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    return rows[first], rows[np.append(first[1:], rows.size) - 1]
+
+
 def _nanos(cycles: np.ndarray, clock_hz: float) -> list[int]:
     """Cycles as whole nanoseconds (rounded; monotone, so adjacent slices stay adjacent)."""
     return np.rint(np.asarray(cycles, np.float64) * (1e9 / clock_hz)).astype(np.int64).tolist()
@@ -94,13 +106,7 @@ def _events(result: RunResult, clock_hz: float) -> tuple[list[str], list[list[st
     ipu_track = tl.tile < 0
     rows = np.flatnonzero(ipu_track)  # IPU phase tracks
     trows = np.flatnonzero(~ipu_track)  # tile tracks
-
-    # one "steps" slice per (step, IPU): rows are sorted by (step, ipu, tile, phase) and a
-    # step's phases follow each other, so it spans its first row's start to its last row's end
-    key = tl.step[rows] * (int(tl.ipu.max(initial=0)) + 1) + tl.ipu[rows]
-    first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1]))) if rows.size else np.zeros(0, np.int64)
-    last = np.append(first[1:], rows.size) - 1 if rows.size else first
-    srows = rows[first]
+    srows, lrows = step_slice_rows(tl)
 
     seg = tl.segments
     seg_ipus = set() if seg is None else set(seg.ipu.tolist())
@@ -121,7 +127,7 @@ def _events(result: RunResult, clock_hz: float) -> tuple[list[str], list[list[st
     phase_tid = np.array([PHASE_TID[p] for p in TIMELINE_PHASES], np.int64)
     tracks = (  # (rows giving step/record/ipu, tids, categories, starts, ends, with a "tile" arg)
         (srows, np.full(srows.size, STEPS_TID), ['"step"'] * srows.size, tl.start_cycles[srows],
-         tl.end_cycles[rows[last]], False),
+         tl.end_cycles[lrows], False),
         (rows, phase_tid[tl.phase[rows]], [phase_cat[p] for p in tl.phase[rows].tolist()], tl.start_cycles[rows],
          tl.end_cycles[rows], False),
         (trows, TILE_TID_BASE + tl.tile[trows].astype(np.int64), [phase_cat[p] for p in tl.phase[trows].tolist()],

@@ -10,15 +10,8 @@ import numpy as np
 import pytest
 
 from mimdsim.errors import ConfigError, TraceFormatError
-from mimdsim.snn.activity import (
-    FORMAT_VERSION,
-    TRACE_KIND,
-    SpikeActivity,
-    functional_activity,
-    load_activity,
-    parametric_activity,
-    save_activity,
-)
+from mimdsim.snn.activity import SpikeActivity, functional_activity, parametric_activity
+from mimdsim.snn.activity_file import FORMAT_VERSION, TRACE_KIND, load_activity, save_activity
 from mimdsim.snn.data import poisson_input
 from mimdsim.snn.functional import init_weights, run_sparse
 from mimdsim.snn.spec import snn_from_sizes

@@ -67,7 +67,7 @@ def test_activity_sources_reject_bad_values() -> None:
 
 
 def test_activity_trace_must_match_the_spec(tmp_path: Path) -> None:
-    from mimdsim.snn.activity import save_activity
+    from mimdsim.snn.activity_file import save_activity
 
     spec = small_spec()
     machine = load_machine("bow", tiles_per_ipu=64)

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from mimdsim.arch import load_machine
 from mimdsim.cli import main
 from mimdsim.errors import ConfigError, TraceFormatError
-from mimdsim.snn.activity import SpikeActivity, save_activity
+from mimdsim.snn.activity import SpikeActivity
+from mimdsim.snn.activity_file import save_activity
 from mimdsim.snn.estimate import estimate_training_step
 from mimdsim.snn.spec import snn_from_sizes
 from mimdsim.snn.traces import activity_from_table, read_trace, resample, save_trace
