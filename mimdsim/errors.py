@@ -16,6 +16,7 @@ __all__ = [
     "TraceFormatError",
     "DatasetError",
     "OutputPathError",
+    "MissingPackageError",
 ]
 
 
@@ -65,3 +66,7 @@ class DatasetError(MimdsimError, ValueError):
 class OutputPathError(MimdsimError, OSError):
     """An output file cannot be written where the user asked (empty name, a folder, a missing
     or read-only folder); raised before any work where possible (:mod:`mimdsim.files`)."""
+
+
+class MissingPackageError(MimdsimError, ImportError):
+    """An optional Python package a feature needs is not installed (the message names the extra)."""

@@ -72,4 +72,4 @@ def contiguous_mapping(
         per = -(-n // n_t)
         local = np.minimum(np.arange(n) // per, n_t - 1)
         layers.append(LayerPlacement(li, ipu, (ipu * tiles_per_ipu + first + local).astype(np.int64)))
-    return NeuronMapping(tuple(layers), k, tiles_per_ipu * n_ipus, "contiguous")
+    return NeuronMapping(tuple(layers), k, tiles_per_ipu * n_ipus, "contiguous", tiles_per_ipu)

@@ -46,6 +46,31 @@ class NeuronMapping:
     neurons_per_tile: int
     n_tiles: int
     method: str
+    tiles_per_ipu: int = 0
+    """With it, :attr:`n_ipus_used` counts the IPUs of every neuron's tile (layers may span IPUs)."""
+
+    @classmethod
+    def from_neuron_tiles(
+        cls, neuron_tiles: list[np.ndarray] | tuple[np.ndarray, ...], tiles_per_ipu: int, n_tiles: int, method: str
+    ) -> NeuronMapping:
+        """A mapping from the tile of every neuron of every layer (any placement: layers may span
+        IPUs and share tiles). A layer's :attr:`LayerPlacement.ipu` -- where its spike generation
+        and sequence buffers go -- is the IPU holding most of its neurons (the lowest on ties).
+
+        >>> m = NeuronMapping.from_neuron_tiles([np.array([1, 1, 5]), np.array([5, 9])], 4, 16, "custom")
+        >>> [lp.ipu for lp in m.layers], m.neurons_per_tile, m.n_ipus_used
+        ([0, 1], 2, 3)
+        """
+        layers = []
+        for li, t in enumerate(neuron_tiles):
+            t = np.asarray(t, np.int64).reshape(-1)
+            if t.size and (t.min() < 0 or t.max() >= n_tiles):
+                raise MappingError(f"layer {li}: a neuron is placed on a tile outside 0..{n_tiles - 1}")
+            home = int(np.argmax(np.bincount(t // tiles_per_ipu))) if t.size else 0
+            layers.append(LayerPlacement(li, home, t))
+        every = np.concatenate([lp.neuron_tile for lp in layers]) if layers else np.zeros(0, np.int64)
+        per_tile = int(np.bincount(every).max()) if every.size else 0
+        return cls(tuple(layers), per_tile, n_tiles, method, tiles_per_ipu)
 
     def check(self, layer_sizes: tuple[int, ...]) -> None:
         """Raise :class:`MappingError` unless every neuron has exactly one tile on the machine."""
@@ -59,4 +84,10 @@ class NeuronMapping:
 
     @property
     def n_ipus_used(self) -> int:
+        if self.tiles_per_ipu:
+            return int(np.unique(np.concatenate([lp.neuron_tile for lp in self.layers]) // self.tiles_per_ipu).size)
         return len({lp.ipu for lp in self.layers})
+
+    def neuron_tiles(self) -> list[np.ndarray]:
+        """The tile of every neuron, per layer."""
+        return [lp.neuron_tile for lp in self.layers]

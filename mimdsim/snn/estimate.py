@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.engines import DEFAULT_MAX_STEPS, iteration_steps, simulate
 from mimdsim.engines.result import CATEGORIES, DEFAULT_MAX_TIMELINE_EVENTS, RunResult, step_family
@@ -30,7 +32,8 @@ from mimdsim.snn.gpu import GpuEstimate, GPUSpec, estimate_gpu_step, load_gpu
 from mimdsim.snn.gpu_frameworks import IDEAL_FRAMEWORK, PAPER_FRAMEWORK
 from mimdsim.snn.lower import LoweringOptions, check_batch, lower_snn
 from mimdsim.snn.preflight import preflight
-from mimdsim.snn.record import SNNRecord, estimate_input_hash
+from mimdsim.snn.placement import mapping_of_tiles, place
+from mimdsim.snn.record import SNNRecord, _input_value, estimate_input_hash
 from mimdsim.snn.sources import ACTIVITY_SOURCES, ActivitySource, saturated_activity, source_of
 from mimdsim.snn.spec import RunHints, SNNSpec
 
@@ -168,7 +171,7 @@ class SNNEstimate:
         return out
 
 
-_HASHED = ("activity_source", "rate", "input_rate", "input_data", "engine", "neurons_per_tile", "partitioner", "seed", "gpu",
+_HASHED = ("activity_source", "rate", "input_rate", "input_data", "engine", "neurons_per_tile", "partitioner", "mapping", "unit_neurons", "seed", "gpu",
            "gpu_framework", "gpu_precision", "allow_oom", "options")  # fmt: skip
 """The arguments of :func:`estimate_training_step` that change a figure (the rest: caching, timelines, limits)."""
 
@@ -208,7 +211,12 @@ def training_step_hash(spec: SNNSpec, machine: MachineSpec, **kwargs: Any) -> st
         args["activity_source"], seed=args["seed"], rate=args.pop("rate"), input_rate=args.pop("input_rate"),
         input_data=args.pop("input_data"),
     )
-    del args["seed"]  # only the activity source uses it, and it is in the source
+    if args["partitioner"] != "contiguous":  # the graph methods draw from the seed too
+        args["partition_seed"] = args["seed"]
+    del args["seed"]  # otherwise only the activity source uses it, and it is in the source
+    for name, default in (("mapping", None), ("unit_neurons", 1)):  # left out at their defaults: hashes of earlier runs hold
+        if args[name] == default:
+            del args[name]
     gpu, precision = args.pop("gpu"), args.pop("gpu_precision")
     if gpu is not None:
         gpu = load_gpu(gpu, **({"matmul_precision": precision} if precision is not None else {}))
@@ -277,6 +285,8 @@ def estimate_training_step(
     engine: str = "fast",
     neurons_per_tile: int | None = None,
     partitioner: str = "contiguous",
+    mapping: NeuronMapping | Sequence[np.ndarray] | None = None,
+    unit_neurons: int = 1,
     seed: int = 0,
     gpu: str | os.PathLike[str] | GPUSpec | None = None,
     gpu_framework: str = PAPER_FRAMEWORK,
@@ -339,19 +349,26 @@ def estimate_training_step(
         gpu_pair = (estimate_gpu_step(spec, gpu_spec, gpu_framework), estimate_gpu_step(spec, gpu_spec, IDEAL_FRAMEWORK))
     act, label = make_activity(spec, activity_source, seed=seed, rate=rate, input_rate=input_rate, input_data=input_data, cache=cache)
 
-    def lower() -> tuple[NeuronMapping, Program]:
-        mapping = partition_layers(
-            spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus, method=partitioner, neurons_per_tile=neurons_per_tile
-        )
-        return mapping, lower_snn(spec, machine, mapping, act, options)
+    given = None if mapping is None else mapping_of_tiles(spec, machine, list(mapping) if not isinstance(mapping, NeuronMapping) else mapping)
 
-    key = ("snn.program", spec, act, lowering_key(machine), neurons_per_tile, partitioner, options or LoweringOptions())
-    mapping, program = cached(key, lower) if cache else lower()
+    def lower() -> tuple[NeuronMapping, Program]:
+        if given is not None:
+            placed = given
+        elif partitioner == "contiguous":
+            placed = partition_layers(spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus, neurons_per_tile=neurons_per_tile)
+        else:
+            placed = place(spec, machine, act, method=partitioner, seed=seed, neurons_per_tile=neurons_per_tile, unit_neurons=unit_neurons,
+                           options=options)  # fmt: skip
+        return placed, lower_snn(spec, machine, placed, act, options)
+
+    placement_key = ("mapping", _input_value(given)) if given is not None else (partitioner, unit_neurons, seed if partitioner != "contiguous" else 0)
+    key = ("snn.program", spec, act, lowering_key(machine), neurons_per_tile, str(placement_key), options or LoweringOptions())
+    placed, program = cached(key, lower) if cache else lower()
     ledger = memory_ledger(program, machine)
     if ledger.oom_tiles.size and not allow_oom:
         worst = ledger.overflows(1)[0]
         raise TileMemoryError(
-            f"{spec.name}: does not fit {machine.name} with {mapping.neurons_per_tile} neurons per tile "
+            f"{spec.name}: does not fit {machine.name} with {placed.neurons_per_tile} neurons per tile "
             f"({machine.memory_bytes_per_tile:,} B per tile): {ledger.oom_tiles.size} tile(s) over; worst: "
             f"{worst.describe()}. More neurons per tile only add memory per tile: use more IPUs, a smaller "
             "T or B, or allow_oom to simulate anyway",
@@ -367,8 +384,8 @@ def estimate_training_step(
     gpu_est, gpu_ideal = gpu_pair or (None, None)
     ihash = training_step_hash(
         spec, machine, activity_source=activity_source, rate=rate, input_rate=input_rate, input_data=input_data, engine=engine,
-        neurons_per_tile=neurons_per_tile, partitioner=partitioner, seed=seed, gpu=gpu_spec, gpu_framework=gpu_framework,
+        neurons_per_tile=neurons_per_tile, partitioner=partitioner, mapping=given, unit_neurons=unit_neurons, seed=seed, gpu=gpu_spec, gpu_framework=gpu_framework,
         allow_oom=allow_oom, options=options,
     )  # fmt: skip
-    return SNNEstimate(spec, machine, engine, result, mapping, ledger, label, gpu_est, program, gpu_ideal=gpu_ideal, activity=act,
+    return SNNEstimate(spec, machine, engine, result, placed, ledger, label, gpu_est, program, gpu_ideal=gpu_ideal, activity=act,
                        input_hash=ihash, seed=getattr(activity_source, "seed", seed))  # fmt: skip

@@ -65,7 +65,7 @@ The sources of ``e``:
 * hidden layer ``l < L``: ``S^l_t`` is the input ``x^{l+1}_{t+1}`` (one-step delay), so
   ``e^l_t = dL/dx^{l+1}_{t+1}`` (0 for ``t = T-1``), read per slot.
 
-Connectivity masks (``LayerSpec.connection_density < 1``) zero the masked weights at
+Connectivity masks (:mod:`mimdsim.snn.connectivity`) zero the masked weights at
 initialisation and in every gradient, so masked weights stay 0 under any update.
 
 Examples
@@ -90,6 +90,7 @@ import numpy as np
 from numba import njit
 
 from mimdsim.errors import ConfigError
+from mimdsim.snn.connectivity import connection_mask
 from mimdsim.snn.spec import SNNSpec
 
 __all__ = [
@@ -151,31 +152,6 @@ def superspike(v: np.ndarray, threshold: float, beta: float) -> np.ndarray:
     return 1 / (d * d)
 
 
-def connection_mask(spec: SNNSpec, layer: int) -> np.ndarray | None:
-    """The fixed {0, 1} connectivity mask ``[N_{l-1}, N_l]`` (bool) of layer ``layer``.
-
-    None for a dense layer (``connection_density == 1``). Otherwise every weight is kept
-    independently with probability ``connection_density``, drawn from
-    ``np.random.default_rng([connection_seed, layer])``, so layers sharing a seed still get
-    different masks and the mask never depends on the weight seed.
-
-    >>> from mimdsim.snn.spec import LayerSpec, SNNSpec
-    >>> spec = SNNSpec(n_inputs=50, input_sparse_size=5, batch_size=1, n_timesteps=1,
-    ...                layers=[LayerSpec(n_neurons=40, sparse_size=4, connection_density=0.25)])
-    >>> m = connection_mask(spec, 0)
-    >>> m.shape, bool(0.2 < m.mean() < 0.3)
-    ((50, 40), True)
-    """
-    if not 0 <= layer < len(spec.layers):
-        raise ConfigError(f"layer: {layer} is outside 0..{len(spec.layers) - 1}")
-    lay = spec.layers[layer]
-    if lay.connection_density >= 1.0:
-        return None
-    n_in = spec.layer_sizes[layer]
-    rng = np.random.default_rng([lay.connection_seed, layer])
-    return rng.random((n_in, lay.n_neurons)) < lay.connection_density
-
-
 def iter_weights(spec: SNNSpec, seed: int, *, dtype: type = np.float32) -> Iterator[np.ndarray]:
     """The weights of :func:`init_weights`, drawn one layer at a time (the same values).
 
@@ -227,7 +203,8 @@ def seeded_weights(spec: SNNSpec, seed: int) -> Iterable[np.ndarray]:
     n = sum(a * b for a, b in itertools.pairwise(sizes))
     if n > _SEEDED_MAX_WEIGHTS:
         return iter_weights(spec, seed)
-    key = (sizes, seed, spec.weight_mul, tuple((lay.connection_density, lay.connection_seed) for lay in spec.layers))
+    masks = tuple((lay.connection_density, lay.connection_seed, lay.connectivity, lay.shuffle_seed) for lay in spec.layers)
+    key = (sizes, seed, spec.weight_mul, masks)
     hit = _SEEDED.get(key)
     if hit is None:
         hit = tuple(iter_weights(spec, seed))

@@ -33,9 +33,10 @@ import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.partition.mapping import NeuronMapping
+from mimdsim.snn.connectivity import connection_mask
 from mimdsim.snn.spec import SNNSpec
 
-__all__ = ["spread_factor", "LayerLayout", "SNNLayout", "build_layout"]
+__all__ = ["spread_factor", "LayerLayout", "SNNLayout", "build_layout", "tile_sources", "tile_incidence"]
 
 DESIRED_SLICE_NEURONS = 64
 """``desired_per_worker_size`` of the paper's dense-to-sparse split (GSNN PC)."""
@@ -99,10 +100,30 @@ def _spread_rows(n_rows: int, first_tile: int, n_avail: int) -> np.ndarray:
     return first_tile + (np.arange(n_rows, dtype=np.int64) * n_avail) // max(n_rows, 1)
 
 
+def tile_incidence(mask: np.ndarray, neuron_tile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(tiles, inc)``: the layer's tiles (ascending) and ``inc[i, j]``, whether input ``i`` feeds a neuron on ``tiles[j]``.
+
+    >>> t, inc = tile_incidence(np.array([[1, 0, 0], [0, 0, 1]], bool), np.array([7, 3, 7]))
+    >>> t.tolist(), inc.astype(int).tolist()
+    ([3, 7], [[0, 1], [0, 1]])
+    """
+    order = np.argsort(neuron_tile, kind="stable")
+    tiles, starts = np.unique(neuron_tile[order], return_index=True)
+    return tiles, np.logical_or.reduceat(mask[:, order], starts, axis=1) if order.size else np.zeros((mask.shape[0], 0), bool)
+
+
+def tile_sources(spec: SNNSpec, layer: int, neuron_tile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(tiles, sources)``: layer ``layer``'s tiles and the input neurons connected to each (its fan-in)."""
+    mask = connection_mask(spec, layer)
+    if mask is None:
+        tiles = np.unique(neuron_tile)
+        return tiles, np.full(tiles.size, spec.layer_sizes[layer], np.int64)
+    tiles, inc = tile_incidence(mask, neuron_tile)
+    return tiles, inc.sum(axis=0).astype(np.int64)
+
+
 def build_layout(spec: SNNSpec, machine: MachineSpec, mapping: NeuronMapping) -> SNNLayout:
     """Place slots, sequence buffers and reduction vertices for ``spec`` on ``machine``."""
-    from mimdsim.snn.functional import connection_mask
-
     tpi = machine.tiles_per_ipu
     n_workers = machine.num_worker_contexts
     b_size = spec.batch_size
@@ -158,12 +179,7 @@ def build_layout(spec: SNNSpec, machine: MachineSpec, mapping: NeuronMapping) ->
         n, n_in = sizes[li + 1], sizes[li]
         tiles = lp.tiles
         counts = lp.neurons_per_tile()
-        mask = connection_mask(spec, li)
-        if mask is None:
-            sources = np.full(tiles.size, n_in, np.int64)
-        else:
-            pos = np.searchsorted(tiles, lp.neuron_tile)
-            sources = np.array([int(mask[:, pos == p].any(axis=1).sum()) for p in range(tiles.size)], np.int64)
+        sources = tile_sources(spec, li, lp.neuron_tile)[1]
         f = spread_factor(n, n_workers)
         n_slices = min(n_workers * f, n)
         bounds = (np.arange(n_slices + 1, dtype=np.int64) * n) // n_slices

@@ -29,6 +29,7 @@ import os
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import ConfigError, TileMemoryError
+from mimdsim.snn.connectivity import is_sparse_layer
 from mimdsim.snn.spec import SNNSpec
 
 __all__ = ["preflight", "tile_bytes_lower_bound", "host_bytes_estimate"]
@@ -50,7 +51,7 @@ def tile_bytes_lower_bound(spec: SNNSpec, machine: MachineSpec, k: int) -> tuple
     best: tuple[int, int, dict[str, int]] = (-1, 0, {})
     for l, lay in enumerate(spec.layers):
         kk = min(k, lay.n_neurons)
-        n_in = spec.layer_sizes[l] if lay.connection_density >= 1 else 0  # sparse: sources unknown, 0 is a bound
+        n_in = 0 if is_sparse_layer(spec, l) else spec.layer_sizes[l]  # sparse: sources unknown, 0 is a bound
         parts = {
             "state history 4 x T x B x k": WORD * T * B * kk,
             "states 6 x 4 x B x k": 6 * WORD * B * kk,

@@ -79,6 +79,10 @@ def _input_value(v: Any) -> Any:
         return {"activity_sha256": h.hexdigest()}
     if hasattr(v, "model_dump"):
         return v.model_dump(mode="json")
+    if isinstance(v, np.ndarray):
+        return {"array_sha256": hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest(), "dtype": str(v.dtype)}
+    if isinstance(v, tuple | list):
+        return [_input_value(x) for x in v]
     if dataclasses.is_dataclass(v) and not isinstance(v, type):  # an activity source, lowering options, ...
         return {"type": type(v).__name__, **{f.name: _input_value(getattr(v, f.name)) for f in dataclasses.fields(v)}}
     return v

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, model_validator
 
 from mimdsim.errors import ConfigError
+from mimdsim.snn.connectivity import Local2D, SmallWorld
 
 __all__ = [
     "LayerSpec",
@@ -34,6 +35,9 @@ class LayerSpec(BaseModel):
 
     ``connection_density`` < 1 makes the layer's input connectivity sparse (a random mask
     drawn from ``connection_seed``); 1.0 is the paper's dense all-to-all case.
+    ``connectivity`` gives a structured mask instead (:mod:`mimdsim.snn.connectivity`:
+    ``local2d`` receptive fields or a ``small_world`` ring); ``shuffle_seed`` permutes the
+    layer's neuron ids.
     ``second_threshold`` is this layer's θ2 (None: the network's ``second_threshold``);
     the authors' scripts use 0.9 to 0.98, and -100 on the output layer in
     ``train_nmnist.py`` (every output neuron gradient-eligible).
@@ -46,11 +50,15 @@ class LayerSpec(BaseModel):
     connection_density: StrictFloat = Field(1.0, gt=0, le=1, allow_inf_nan=False)
     connection_seed: StrictInt = Field(0, ge=0, lt=2**63)
     second_threshold: StrictFloat | None = Field(None, allow_inf_nan=False)
+    connectivity: Local2D | SmallWorld | None = Field(None, discriminator="kind")
+    shuffle_seed: StrictInt | None = Field(None, ge=0, lt=2**63)
 
     @model_validator(mode="after")
     def _sparse_fits(self) -> LayerSpec:
         if self.sparse_size > self.n_neurons:
             raise ValueError(f"sparse_size ({self.sparse_size}) exceeds n_neurons ({self.n_neurons})")
+        if self.connectivity is not None and self.connection_density < 1.0:
+            raise ValueError("give either connection_density < 1 (a random mask) or connectivity, not both")
         return self
 
 
