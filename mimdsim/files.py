@@ -30,11 +30,14 @@ import contextlib
 import gzip
 import os
 import tempfile
+import zipfile
 from pathlib import Path
+
+import numpy as np
 
 from mimdsim.errors import OutputPathError
 
-__all__ = ["check_output_path", "is_gzip_name", "write_bytes", "write_text"]
+__all__ = ["check_output_path", "is_gzip_name", "write_bytes", "write_text", "read_npz"]
 
 
 def is_gzip_name(path: str | os.PathLike[str]) -> bool:
@@ -104,3 +107,14 @@ def write_bytes(path: str | os.PathLike[str], data: bytes, *, what: str = "outpu
 def write_text(path: str | os.PathLike[str], text: str, *, what: str = "output") -> None:
     """:func:`write_bytes` of UTF-8 text."""
     write_bytes(path, text.encode("utf-8"), what=what)
+
+
+def read_npz(path: str | os.PathLike[str], what: str, error: type[Exception]) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file (no pickles); a missing or unreadable file raises ``error`` naming ``path`` and ``what``."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except FileNotFoundError:
+        raise error(f"{path}: file not found") from None
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as err:
+        raise error(f"{path}: not a readable .npz {what} ({type(err).__name__}: {err})") from None

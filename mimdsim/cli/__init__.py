@@ -1,4 +1,4 @@
-"""Command line: ``mimdsim machines | run | snn | replay | compare | sweep | export | plot | report | diff | demo`` (argument parsing and printing only).
+"""Command line: ``mimdsim machines | run | snn | replay | compare | partition | sweep | export | plot | report | diff | demo`` (argument parsing and printing only).
 
 Every subcommand is one ``add_<name>_parser(subparsers)`` function listed in
 :data:`SUBCOMMANDS`; it registers its options and sets ``func`` to a handler
@@ -23,6 +23,7 @@ from collections.abc import Callable
 from mimdsim import __version__
 from mimdsim.cli.common import SubParsers
 from mimdsim.cli.demo import add_demo_parser
+from mimdsim.cli.partition import add_partition_parser
 from mimdsim.cli.replay import add_replay_parser
 from mimdsim.cli.report import add_diff_parser, add_plot_parser, add_report_parser
 from mimdsim.cli.run import add_machines_parser, add_run_parser
@@ -38,6 +39,7 @@ SUBCOMMANDS: list[Callable[[SubParsers], None]] = [
     add_snn_parser,
     add_replay_parser,
     add_compare_parser,
+    add_partition_parser,
     add_sweep_parser,
     add_export_parser,
     add_plot_parser,

@@ -18,7 +18,7 @@ from mimdsim.cli.common import (
 )
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import MimdsimError
-from mimdsim.partition import PARTITIONERS
+from mimdsim.partition import METHODS
 
 __all__ = ["add_replay_parser"]
 
@@ -78,8 +78,8 @@ def add_replay_parser(sub: SubParsers) -> None:
     p.add_argument("--batch", type=positive_int, help="batch size: samples taken from the recorded ones in turn")
     p.add_argument("--timesteps", type=positive_int, help="time steps: the recorded sequence stretched or thinned")
     p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=DEFAULT_ENGINE)
-    p.add_argument("--partition", metavar="METHOD",
-                   help=f"place the neurons with this partitioner ({', '.join(sorted(PARTITIONERS))}; default: the recording's)")  # fmt: skip
+    p.add_argument("--partition", metavar="METHOD", choices=list(METHODS),
+                   help=f"place the neurons with this method ({', '.join(METHODS)}; default: the recording's)")  # fmt: skip
     add_gpu_options(p, None)
     p.add_argument("--json", action="store_true", help="print exactly one JSON object (as mimdsim snn --json)")
     add_timeline_options(p)

@@ -22,6 +22,7 @@ from mimdsim.cli.common import (
 )
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import MimdsimError
+from mimdsim.partition import METHODS
 
 __all__ = ["add_snn_parser", "snn_main"]
 
@@ -85,9 +86,17 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
         hints, machine=args.machine, machine_overrides=dict(args.overrides), n_ipus=args.n_ipus,
         neurons_per_tile=args.neurons_per_tile, engine=args.engine, seed=args.seed,
     )  # fmt: skip
+    placement: dict[str, Any] = {"partitioner": args.partitioner}
+    if args.mapping is not None:
+        from mimdsim.partition.mapping_file import load_mapping
+
+        if args.partitioner != "contiguous":
+            raise MimdsimError("give either --mapping or --partitioner, not both")
+        placement = {"mapping": load_mapping(args.mapping)}
     return estimate_training_step(
         spec,
         machine,
+        **placement,
         activity_source=args.activity_source,
         rate=args.rate,
         input_rate=args.input_rate,
@@ -166,7 +175,10 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
         "--lowering", choices=("poplar", "fused"), default="poplar",
         help="poplar: the authors' Poplar program call by call (default); fused: the condensed sequence, a what-if (docs/snn.md)",
     )
-    r.add_argument("--seed", type=nonnegative_int, help="seed of the functional model's weights and input (default 0)")
+    r.add_argument("--seed", type=nonnegative_int, help="seed of the functional model's weights and input, and of the partitioner (default 0)")
+    r.add_argument("--partitioner", choices=list(METHODS), default="contiguous", metavar="METHOD",
+                   help=f"place the neurons with this method ({', '.join(METHODS)}; default contiguous, the paper's; docs/partitioning.md)")
+    r.add_argument("--mapping", metavar="PATH.npz", help="place the neurons as this mapping file says (mimdsim partition --save-mapping)")
     r.add_argument("--max-steps", type=positive_int, default=None, metavar="N", help="most supersteps the engine may execute (default 50,000,000)")
     r.add_argument(
         "--activity-source", default="functional", metavar="SOURCE",

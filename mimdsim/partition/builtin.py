@@ -85,7 +85,7 @@ def greedy(p: PartitionProblem) -> np.ndarray:
             idx = np.concatenate([np.arange(p.net_ptr[n], p.net_ptr[n] + net_sizes[n]) for n in nets.tolist()])
             w = np.repeat(p.net_weight[nets], net_sizes[nets])
             placed = pin_part[idx] >= 0
-            score = np.bincount(pin_part[idx][placed], weights=w[placed], minlength=p.n_parts)
+            score = np.bincount(pin_part[idx][placed], weights=w[placed], minlength=p.n_parts).astype(float)
         score = score * (1.0 - load / cap)
         score[~free] = -np.inf
         if not free.any():

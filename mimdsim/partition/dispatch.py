@@ -26,6 +26,7 @@ The same seed gives the same mapping (``None`` is seed 0).
 from __future__ import annotations
 
 from collections.abc import Callable
+
 import numpy as np
 
 from mimdsim.arch.spec import MachineSpec

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from mimdsim.errors import MappingError
 from mimdsim.partition.problem import PartitionProblem
@@ -55,34 +56,59 @@ class _Counts:
         self.c = np.zeros((p.net_weight.size, p.n_parts), np.int32)
         np.add.at(self.c, (self.net_of_pin, parts[p.net_pins]), 1)
         self.fanin = (self.c > 0).sum(axis=0)
+        self._nets: dict[int, np.ndarray] = {}
+        self.layer_parts: dict[int, np.ndarray] = {}
+        self._mark = np.zeros(p.net_weight.size, np.int8)
 
     def nets(self, u: int) -> np.ndarray:
-        uptr, unets = self.p.unit_nets
-        return unets[uptr[u] : uptr[u + 1]]
+        """The distinct nets of unit ``u``."""
+        got = self._nets.get(u)
+        if got is None:
+            uptr, unets = self.p.unit_nets
+            got = self._nets[u] = np.unique(unets[uptr[u] : uptr[u + 1]])
+        return got
 
-    def move_delta(self, u: int, a: int, b: int) -> tuple[int, int]:
-        """Change of fan-in on ``a`` and ``b`` if ``u`` moves from ``a`` to ``b``."""
-        n = self.nets(u)
-        return -int((self.c[n, a] == 1).sum()), int((self.c[n, b] == 0).sum())
+    def leave_gain(self, u: int) -> int:
+        """Fan-in its part loses if ``u`` leaves it."""
+        return int((self.c[self.nets(u), self.parts[u]] == 1).sum())
 
     def move(self, u: int, b: int) -> None:
         a = int(self.parts[u])
         n = self.nets(u)
-        np.subtract.at(self.c[:, a], n, 1)
-        np.add.at(self.c[:, b], n, 1)
-        self.fanin[a] = int((self.c[:, a] > 0).sum())
-        self.fanin[b] = int((self.c[:, b] > 0).sum())
+        before_a, before_b = self.c[n, a], self.c[n, b]
+        self.c[n, a] = before_a - 1
+        self.c[n, b] = before_b + 1
+        self.fanin[a] -= int((before_a == 1).sum())
+        self.fanin[b] += int((before_b == 0).sum())
         self.parts[u] = b
 
     def swap_fanins(self, u: int, v: int) -> tuple[int, int]:
-        """Fan-ins of ``u``'s and ``v``'s parts after swapping them (then undone)."""
+        """Fan-ins of ``u``'s and ``v``'s parts if they swapped (nothing changes)."""
         a, b = int(self.parts[u]), int(self.parts[v])
-        self.move(u, b)
-        self.move(v, a)
-        fa, fb = int(self.fanin[a]), int(self.fanin[b])
-        self.move(u, a)
-        self.move(v, b)
-        return fa, fb
+        return _swap_fanins(self.c, self.nets(u), self.nets(v), a, b, int(self.fanin[a]), int(self.fanin[b]), self._mark)
+
+
+@njit(cache=True)
+def _swap_fanins(c: np.ndarray, nu: np.ndarray, nv: np.ndarray, a: int, b: int, fa: int, fb: int, mark: np.ndarray) -> tuple[int, int]:
+    """Fan-ins of parts ``a`` and ``b`` after swapping a unit of nets ``nu`` (on ``a``) with one of ``nets`` nv (on ``b``);
+    ``mark`` is a zeroed scratch array, one entry per net, left zeroed."""
+    for e in nu:
+        mark[e] |= 1
+    for e in nv:
+        mark[e] |= 2
+    for e in nu:
+        if mark[e] == 1:  # a net of u only: leaves a, joins b (nets of both stay where they are)
+            fa -= c[e, a] == 1
+            fb += c[e, b] == 0
+    for e in nv:
+        if mark[e] == 2:
+            fb -= c[e, b] == 1
+            fa += c[e, a] == 0
+    for e in nu:
+        mark[e] = 0
+    for e in nv:
+        mark[e] = 0
+    return fa, fb
 
 
 def _partners(p: PartitionProblem, parts: np.ndarray, u: int, part: int, same_layer: bool) -> np.ndarray:
@@ -93,8 +119,14 @@ def _partners(p: PartitionProblem, parts: np.ndarray, u: int, part: int, same_la
     return np.flatnonzero(ok)
 
 
-def _layer_parts(p: PartitionProblem, parts: np.ndarray, u: int, same_layer: bool) -> np.ndarray:
-    return np.unique(parts[p.unit_layer == p.unit_layer[u]]) if same_layer else np.arange(p.n_parts)
+def _layer_parts(p: PartitionProblem, cnt: _Counts, u: int, same_layer: bool) -> np.ndarray:
+    """The parts ``u`` may move to (those of its layer, with ``same_layer``; as at the start of the batch)."""
+    if not same_layer:
+        return np.arange(p.n_parts)
+    layer = int(p.unit_layer[u])
+    if layer not in cnt.layer_parts:
+        cnt.layer_parts[layer] = np.unique(cnt.parts[p.unit_layer == layer])
+    return cnt.layer_parts[layer]
 
 
 def _fanin_swaps(p: PartitionProblem, cnt: _Counts, n: int, same_layer: bool, width: int = 6) -> list[tuple[int, int]]:
@@ -109,11 +141,11 @@ def _fanin_swaps(p: PartitionProblem, cnt: _Counts, n: int, same_layer: bool, wi
         if not units.size:
             continue
         best: tuple[int, int, int] | None = None  # (max fan-in after, u, v)
-        leave = [(cnt.move_delta(u, a, a)[0], u) for u in units.tolist()]
+        leave = [(-cnt.leave_gain(u), u) for u in units.tolist()]
         for _, u in sorted(leave)[:width]:
-            allowed = [b for b in _layer_parts(p, cnt.parts, u, same_layer).tolist() if b != a and b not in done]
+            allowed = [b for b in _layer_parts(p, cnt, u, same_layer).tolist() if b != a and b not in done]
             for b in sorted(allowed, key=lambda t: cnt.fanin[t])[:width]:
-                for v in _partners(p, cnt.parts, u, b, same_layer)[:width * 4].tolist():
+                for v in _partners(p, cnt.parts, u, b, same_layer)[: 2 * width].tolist():
                     fa, fb = cnt.swap_fanins(u, v)
                     worst = max(fa, fb)
                     if worst < cnt.fanin[a] and (best is None or worst < best[0]):
@@ -135,7 +167,7 @@ def _connectivity_swaps(p: PartitionProblem, cnt: _Counts, n: int, same_layer: b
         if not nets.size:
             continue
         a = int(cnt.parts[u])
-        allowed = _layer_parts(p, cnt.parts, u, same_layer)
+        allowed = _layer_parts(p, cnt, u, same_layer)
         shared = (cnt.c[np.ix_(nets, allowed)] > 0).sum(axis=0)
         own = int((cnt.c[nets, a] > 1).sum())  # nets that stay on a without u
         j = int(np.argmax(np.where(allowed == a, -1, shared)))

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import io
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mimdsim import files
 from mimdsim.errors import TraceFormatError
 from mimdsim.files import write_bytes
 from mimdsim.snn.activity import SpikeActivity
@@ -85,14 +85,8 @@ def load_activity(path: str | os.PathLike[str]) -> SpikeActivity:
 
 
 def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` file (no pickles); a missing or unreadable file is a :class:`TraceFormatError`."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise TraceFormatError(f"{path}: file not found") from None
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as err:
-        raise TraceFormatError(f"{path}: not a readable .npz {what} ({type(err).__name__}: {err})") from None
+    """Every array of an ``.npz`` trace (no pickles); a missing or unreadable file is a :class:`TraceFormatError`."""
+    return files.read_npz(path, what, TraceFormatError)
 
 
 def activity_of_v1(path: Path, data: dict[str, np.ndarray]) -> SpikeActivity:

@@ -31,8 +31,8 @@ from mimdsim.snn.cache import cached, lowering_key
 from mimdsim.snn.gpu import GpuEstimate, GPUSpec, estimate_gpu_step, load_gpu
 from mimdsim.snn.gpu_frameworks import IDEAL_FRAMEWORK, PAPER_FRAMEWORK
 from mimdsim.snn.lower import LoweringOptions, check_batch, lower_snn
-from mimdsim.snn.preflight import preflight
 from mimdsim.snn.placement import mapping_of_tiles, place
+from mimdsim.snn.preflight import preflight
 from mimdsim.snn.record import SNNRecord, _input_value, estimate_input_hash
 from mimdsim.snn.sources import ACTIVITY_SOURCES, ActivitySource, saturated_activity, source_of
 from mimdsim.snn.spec import RunHints, SNNSpec

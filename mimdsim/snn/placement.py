@@ -55,6 +55,7 @@ def place(
     options: LoweringOptions | None = None,
     start: str | Method = "metis",
     max_evaluations: int | None = None,
+    mix_layers: bool = False,
 ) -> NeuronMapping:
     """The mapping of ``spec``'s neurons by ``method`` (a name of :data:`mimdsim.partition.METHODS` or a callable)."""
     if isinstance(method, str) and method not in METHODS:
@@ -64,4 +65,4 @@ def place(
     cost: Callable[[NeuronMapping], float] = lambda m: step_seconds(spec, machine, m, act, options)  # noqa: E731
     extra = {} if max_evaluations is None else {"max_evaluations": max_evaluations}
     return partition(graph, machine, method=method, seed=seed, neurons_per_tile=neurons_per_tile,
-                     capacity_bytes=machine.memory_bytes_per_tile - code, cost=cost, start=start, **extra)  # fmt: skip
+                     capacity_bytes=machine.memory_bytes_per_tile - code, cost=cost, start=start, mix_layers=mix_layers, **extra)  # fmt: skip

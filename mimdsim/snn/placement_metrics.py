@@ -96,7 +96,7 @@ def graph_metrics(spec: SNNSpec, graph: WorkloadGraph, mapping: NeuronMapping, a
         "edge_cut": float(w[unit_tile[u] != unit_tile[v]].sum()),
         "fanin_total": int(fanin.sum()),
         "fanin_max": int(fanin.max(initial=0)),
-        "comm_volume_bytes": int(round(volume * WORD_BYTES)),
+        "comm_volume_bytes": round(volume * WORD_BYTES),
     }
 
 

@@ -220,10 +220,11 @@ def load_snn_model(path: str | Path, *, max_activity: float | None = None, activ
     """Read an SNN model TOML file (format in docs/snn.md).
 
     The file holds the :class:`SNNSpec` fields at top level. Layers are given either as
-    ``[[layers]]`` tables (``n_neurons``, ``sparse_size``, ...) or as ``layer_sizes`` plus
-    ``max_activity`` (sparse sizes derived as the paper does). An optional ``[run]`` table
+    ``[[layers]]`` tables (``n_neurons``, ``sparse_size``, ``connectivity``, ...) or as
+    ``layer_sizes`` plus ``max_activity`` (sparse sizes derived as the paper does); tables
+    that all leave out ``sparse_size`` take it from ``max_activity`` the same way. An optional ``[run]`` table
     holds :class:`RunHints`. ``max_activity`` replaces the file's ``max_activity`` (and so
-    every derived sparse size); it needs the ``layer_sizes`` form (``activity`` is its old name).
+    every derived sparse size); it needs derived sparse sizes (``activity`` is its old name).
     """
     from mimdsim.arch.load import format_validation_error, read_toml
 
@@ -236,10 +237,23 @@ def load_snn_model(path: str | Path, *, max_activity: float | None = None, activ
     run = data.pop("run", {})
     sizes = data.pop("layer_sizes", None)
     file_activity = data.pop("max_activity", None)
-    if activity is not None and sizes is None:
-        raise ConfigError(f"{path}: an activity override needs layer_sizes + max_activity, not explicit [[layers]]")
+    tables = data.get("layers")
+    derived = isinstance(tables, list) and all(isinstance(t, dict) and "sparse_size" not in t for t in tables) and bool(tables)
+    if activity is not None and sizes is None and not derived:
+        raise ConfigError(f"{path}: an activity override needs layer_sizes or [[layers]] without sparse_size, plus max_activity")
     activity = file_activity if activity is None else activity
-    if sizes is not None:
+    if derived and sizes is None and isinstance(tables, list):
+        if activity is None:
+            raise ConfigError(f"{path}: max_activity: required when [[layers]] give no sparse_size (a number in (0, 1])")
+        if not isinstance(activity, int | float) or not 0 < activity <= 1:
+            raise ConfigError(f"{path}: max_activity: {activity!r} is outside (0, 1]")
+        n_layers = len(tables)
+        for i, t in enumerate(tables):
+            n = t.get("n_neurons")
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise ConfigError(f"{path}: layers[{i}].n_neurons: {n!r} is not a positive integer")
+            t["sparse_size"] = sparse_size_for_activity(n, activity, is_output=i == n_layers - 1)
+    elif sizes is not None:
         if "layers" in data:
             raise ConfigError(f"{path}: layers: give either [[layers]] or layer_sizes, not both")
         if activity is None:
@@ -253,7 +267,7 @@ def load_snn_model(path: str | Path, *, max_activity: float | None = None, activ
             for i, n in enumerate(sizes)
         ]
     elif activity is not None:
-        raise ConfigError(f"{path}: max_activity: only allowed together with layer_sizes")
+        raise ConfigError(f"{path}: max_activity: only allowed with layer_sizes or [[layers]] without sparse_size")
     if not isinstance(run, dict):
         raise ConfigError(f"{path}: run: expected a [run] table (got {run!r})")
     if "activity" in run:
