@@ -66,6 +66,9 @@ class PartitionProblem:
             raise MappingError(f"a unit needs {big:,} B, more than a tile's {self.capacity_bytes:,} B ({big - self.capacity_bytes:,} over)")
         if int(self.unit_size.max(initial=0)) > self.capacity_neurons:
             raise MappingError(f"a unit of {int(self.unit_size.max())} neurons is larger than a tile's {self.capacity_neurons}")
+        need_b, room_b = int(self.unit_memory_bytes.sum()), self.n_parts * self.capacity_bytes
+        if need_b > room_b:
+            raise MappingError(f"the units need {need_b:,} B, {self.n_parts} tiles of {self.capacity_bytes:,} B hold {room_b:,} ({need_b - room_b:,} B over)")
 
     @functools.cached_property
     def unit_pins(self) -> tuple[np.ndarray, np.ndarray]:
