@@ -78,7 +78,7 @@ def add_replay_parser(sub: SubParsers) -> None:
     p.add_argument("--batch", type=positive_int, help="batch size: samples taken from the recorded ones in turn")
     p.add_argument("--timesteps", type=positive_int, help="time steps: the recorded sequence stretched or thinned")
     p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=DEFAULT_ENGINE)
-    p.add_argument("--partition", metavar="METHOD", choices=list(METHODS),
+    p.add_argument("--partition", metavar="METHOD",
                    help=f"place the neurons with this method ({', '.join(METHODS)}; default: the recording's)")  # fmt: skip
     add_gpu_options(p, None)
     p.add_argument("--json", action="store_true", help="print exactly one JSON object (as mimdsim snn --json)")

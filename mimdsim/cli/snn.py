@@ -176,7 +176,7 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
         help="poplar: the authors' Poplar program call by call (default); fused: the condensed sequence, a what-if (docs/snn.md)",
     )
     r.add_argument("--seed", type=nonnegative_int, help="seed of the functional model's weights and input, and of the partitioner (default 0)")
-    r.add_argument("--partitioner", choices=list(METHODS), default="contiguous", metavar="METHOD",
+    r.add_argument("--partitioner", default="contiguous", metavar="METHOD",
                    help=f"place the neurons with this method ({', '.join(METHODS)}; default contiguous, the paper's; docs/partitioning.md)")
     r.add_argument("--mapping", metavar="PATH.npz", help="place the neurons as this mapping file says (mimdsim partition --save-mapping)")
     r.add_argument("--max-steps", type=positive_int, default=None, metavar="N", help="most supersteps the engine may execute (default 50,000,000)")

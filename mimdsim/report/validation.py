@@ -310,6 +310,7 @@ def validation_page(rep: ValidationReport, *, out_path: str | os.PathLike[str] |
         "FB24 (claims) claims 3-5) have no published numbers to compare with.\n"
         "* Hardware figures without a mimdsim counterpart (memory bandwidth, FLOP peaks, on-chip latency vs distance, "
         "IPU-Link latency) are not modelled: the SNN codelets are costed from instruction counts, not from peaks.\n"
+        + "* Partitioning (docs/partitioning.md) has no IPU measurement to check against: the authors' program only ever ran the contiguous mapping of dense layers. With sparse connectivity the `poplar` lowering keeps the authors' input exchange (every tile of a layer receives the layer's whole S_in-word id vector), so a placement changes compute, memory and fan-in but not that exchange; the issue's goal of halving exchange cycles by placement does not hold for the authors' program, and no exchange scheme for sparse connectivity is made up to meet it.\n"
     )
     return "\n".join(L)
 

@@ -145,3 +145,14 @@ def test_a_missing_package_names_the_extra(method: str, module: str, monkeypatch
     monkeypatch.setitem(sys.modules, module, None)  # import fails
     with pytest.raises(MissingPackageError, match=rf"needs the Python package '{module}': pip install 'mimdsim\[partition\]'"):
         _place(method)
+
+
+def test_hypergraph_with_many_parts_is_deterministic_too() -> None:
+    """From 64 parts Mt-KaHyPar runs its LARGE_K preset (one thread, seeded)."""
+    from mimdsim.partition.external import LARGE_K_PARTS, hypergraph
+
+    g = workload_graph(SPEC, ACT)
+    prob = PartitionProblem.of_graph(g, LARGE_K_PARTS, 4, 1 << 20, seed=3)
+    first = hypergraph(prob)
+    assert np.bincount(first, minlength=LARGE_K_PARTS).size == LARGE_K_PARTS
+    assert np.array_equal(first, hypergraph(prob))
