@@ -48,6 +48,8 @@ def _columns() -> list[Any]:
 
 def _cmd_partition(args: argparse.Namespace) -> int:
     from mimdsim.snn.estimate import make_activity, run_settings
+    from mimdsim.snn.lower import check_batch
+    from mimdsim.snn.preflight import preflight
     from mimdsim.snn.partition_study import partition_study
     from mimdsim.snn.spec import load_snn_model
 
@@ -61,6 +63,8 @@ def _cmd_partition(args: argparse.Namespace) -> int:
                                 neurons_per_tile=args.neurons_per_tile, engine=args.engine, seed=args.seed)  # fmt: skip
     if args.start not in METHODS or args.start == "refine":
         raise ConfigError(f"--start: {args.start!r} is not a method refine can start from ({', '.join(m for m in METHODS if m != 'refine')})")
+    check_batch(spec, machine)
+    preflight(spec, machine, neurons_per_tile=run["neurons_per_tile"], allow_oom=args.allow_oom)  # before the activity's run
     act, _ = make_activity(spec, args.activity_source, seed=run["seed"], rate=args.rate)
     rows = partition_study(
         spec, machine, act, args.methods, seed=run["seed"], neurons_per_tile=run["neurons_per_tile"], unit_neurons=args.unit_neurons,

@@ -11,21 +11,28 @@ __all__ = ["exchange_totals"]
 
 
 def _inter_ipu_bytes(ex: Exchange, tiles_per_ipu: int) -> int:
-    """Bytes received by tiles on another IPU than the transfer's source (one per destination tile)."""
+    """Bytes sent over IPU links: each transfer once per destination IPU other than its source's
+    (one flow per destination IPU, as the exchange cost model sends them: docs/concepts.md)."""
     e = ex.expanded()
     sizes = np.diff(e.dst_ptr)
-    src = np.repeat(e.src, sizes)
-    nbytes = np.repeat(e.nbytes, sizes)
-    return int(nbytes[(e.dst // tiles_per_ipu) != (src // tiles_per_ipu)].sum())
+    transfer = np.repeat(np.arange(e.n_transfers), sizes)
+    dst_ipu = e.dst // tiles_per_ipu
+    away = dst_ipu != (e.src // tiles_per_ipu)[transfer]
+    n_ipus = int(dst_ipu.max(initial=0)) + 1
+    flows = np.unique(transfer[away] * n_ipus + dst_ipu[away])
+    return int(e.nbytes[flows // n_ipus].sum())
 
 
 def exchange_totals(program: Program, n_tiles: int, tiles_per_ipu: int) -> tuple[np.ndarray, int]:
     """``(received_bytes[n_tiles], inter_ipu_bytes)`` over every executed exchange of ``program``.
 
-    >>> ex = Exchange("e", src=[0], dst_ptr=[0, 2], dst=[1, 2], nbytes=[8])
+    Tile 0 multicasts 8 B to tiles 1, 2 and 3, three times; tiles 2 and 3 are on IPU 1, so the
+    bytes cross one link once per run:
+
+    >>> ex = Exchange("e", src=[0], dst_ptr=[0, 3], dst=[1, 2, 3], nbytes=[8])
     >>> got, cross = exchange_totals(Program("p", (Repeat(3, (Superstep("s", exchange=ex),)),)), 4, 2)
     >>> got.tolist(), cross
-    ([0, 24, 24, 0], 24)
+    ([0, 24, 24, 24], 24)
     """
     received = np.zeros(n_tiles, np.int64)
     cross = 0

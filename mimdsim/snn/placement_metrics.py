@@ -10,7 +10,8 @@ For a mapping of an SNN (docs/partitioning.md defines each):
   needing it would move in one step (4 B per spike per tile reached; recorded per-neuron
   spike counts, else the mean rate);
 * ``max_tile_receive_bytes`` / ``inter_ipu_bytes``: what the simulated program's exchanges
-  deliver in one training step to its busiest tile and across IPUs;
+  deliver in one training step to its busiest tile, and send over IPU links (a transfer
+  once per destination IPU);
 * ``compute_imbalance``: the simulated compute cycles (excluding idle) of the busiest neuron
   tile over their mean;
 * ``min_memory_headroom_bytes``: tile memory less the fullest tile's bytes (negative: over);

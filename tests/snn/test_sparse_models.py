@@ -14,6 +14,7 @@ from mimdsim.partition import partition_layers
 from mimdsim.snn.activity import parametric_activity
 from mimdsim.snn.connectivity import Local2D, SmallWorld, connection_mask
 from mimdsim.snn.lower import lower_snn
+from mimdsim.snn.preflight import preflight
 from mimdsim.snn.spec import load_snn_model
 
 SPARSE = Path(__file__).resolve().parents[2] / "models" / "snn" / "sparse"
@@ -45,7 +46,7 @@ def test_model_loads_and_its_name_says_its_connectivity(path: Path) -> None:
     assert all(lay.shuffle_seed is not None for lay in hidden) == ("shuffled" in spec.name)
 
 
-@pytest.mark.parametrize("path", [p for p in FILES if "4ipu" not in p.stem], ids=[p.stem for p in FILES if "4ipu" not in p.stem])
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_model_maps_and_fits_with_contiguous(path: Path) -> None:
     spec, hints = load_snn_model(path)
     machine = load_machine(hints.machine, **({"n_ipus": hints.n_ipus} if hints.n_ipus else {}))
@@ -57,5 +58,6 @@ def test_model_maps_and_fits_with_contiguous(path: Path) -> None:
 def test_the_four_ipu_model_puts_one_layer_per_ipu() -> None:
     spec, hints = load_snn_model(SPARSE / "nmnist_sparse_local_shuffled_4ipu.toml")
     mapping = partition_layers(spec.layer_sizes[1:], 1472, hints.n_ipus or 1, neurons_per_tile=hints.neurons_per_tile)
-    assert [lp.ipu for lp in mapping.layers] == [0, 1, 2, 3, 3]
+    assert [lp.ipu for lp in mapping.layers] == [0, 1, 2, 3, 3, 3]
     assert np.all(connection_mask(spec, 1).sum(axis=0) == 90)  # 3x3 windows over 10 channels
+    preflight(spec, load_machine("bow", n_ipus=4), neurons_per_tile=hints.neurons_per_tile)  # fits by the sizes alone
