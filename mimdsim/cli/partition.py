@@ -49,8 +49,8 @@ def _columns() -> list[Any]:
 def _cmd_partition(args: argparse.Namespace) -> int:
     from mimdsim.snn.estimate import make_activity, run_settings
     from mimdsim.snn.lower import check_batch
-    from mimdsim.snn.preflight import preflight
     from mimdsim.snn.partition_study import partition_study
+    from mimdsim.snn.preflight import preflight
     from mimdsim.snn.spec import load_snn_model
 
     check_outputs(args, "save_mapping")

@@ -33,7 +33,7 @@ from mimdsim.snn.gpu_frameworks import IDEAL_FRAMEWORK, PAPER_FRAMEWORK
 from mimdsim.snn.lower import LoweringOptions, check_batch, lower_snn
 from mimdsim.snn.placement import mapping_of_tiles, place
 from mimdsim.snn.preflight import preflight
-from mimdsim.snn.record import SNNRecord, _input_value, estimate_input_hash
+from mimdsim.snn.record import SNNRecord, estimate_input_hash, input_value
 from mimdsim.snn.sources import ACTIVITY_SOURCES, ActivitySource, saturated_activity, source_of
 from mimdsim.snn.spec import RunHints, SNNSpec
 
@@ -318,6 +318,11 @@ def estimate_training_step(
     ConfigError
         Bad GPU, framework or precision (checked before the run); bad batch (not a multiple of 6), activity or engine.
 
+    ``partitioner`` is any method of :data:`mimdsim.partition.METHODS` (the paper's
+    ``contiguous`` by default; docs/partitioning.md), placing units of ``unit_neurons``
+    neurons; ``mapping`` places the neurons instead (a :class:`NeuronMapping`, or the tile of
+    every neuron per layer).
+
     ``timeline``, ``timeline_tiles``, ``timeline_steps`` and ``max_timeline_events`` are those of
     :func:`mimdsim.engines.simulate` (either engine); ``timeline_iterations=(first, stop)``
     keeps the intervals of those iterations of the time loops (forward iteration ``t``
@@ -351,7 +356,7 @@ def estimate_training_step(
         gpu_pair = (estimate_gpu_step(spec, gpu_spec, gpu_framework), estimate_gpu_step(spec, gpu_spec, IDEAL_FRAMEWORK))
     act, label = make_activity(spec, activity_source, seed=seed, rate=rate, input_rate=input_rate, input_data=input_data, cache=cache)
 
-    given = None if mapping is None else mapping_of_tiles(spec, machine, list(mapping) if not isinstance(mapping, NeuronMapping) else mapping)
+    given = None if mapping is None else mapping_of_tiles(spec, machine, mapping)
 
     def lower() -> tuple[NeuronMapping, Program]:
         if given is not None:
@@ -363,7 +368,7 @@ def estimate_training_step(
                            options=options)  # fmt: skip
         return placed, lower_snn(spec, machine, placed, act, options)
 
-    placement_key = ("mapping", _input_value(given)) if given is not None else (partitioner, unit_neurons, seed if partitioner != "contiguous" else 0)
+    placement_key = ("mapping", input_value(given)) if given is not None else (partitioner, unit_neurons, seed if partitioner != "contiguous" else 0)
     key = ("snn.program", spec, act, lowering_key(machine), neurons_per_tile, str(placement_key), options or LoweringOptions())
     placed, program = cached(key, lower) if cache else lower()
     ledger = memory_ledger(program, machine)

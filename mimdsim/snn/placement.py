@@ -9,7 +9,7 @@ engines.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -31,7 +31,7 @@ def step_seconds(spec: SNNSpec, machine: MachineSpec, mapping: NeuronMapping, ac
     return simulate(lower_snn(spec, machine, mapping, act, options), machine, "fast", check_memory_fits=False).seconds
 
 
-def mapping_of_tiles(spec: SNNSpec, machine: MachineSpec, neuron_tiles: list[np.ndarray] | NeuronMapping) -> NeuronMapping:
+def mapping_of_tiles(spec: SNNSpec, machine: MachineSpec, neuron_tiles: Sequence[np.ndarray] | NeuronMapping) -> NeuronMapping:
     """A user's mapping: a :class:`NeuronMapping` or the tile of every neuron per layer, checked against ``spec``."""
     if isinstance(neuron_tiles, NeuronMapping):
         mapping = neuron_tiles

@@ -32,7 +32,8 @@ from mimdsim.errors import ConfigError
 if TYPE_CHECKING:
     from mimdsim.snn.estimate import SNNEstimate
 
-__all__ = ["SCHEMA_VERSION", "SNNRecord", "record_fields", "configuration_fields", "input_hash", "estimate_input_hash", "record_hash", "canonical_json"]
+__all__ = ["SCHEMA_VERSION", "SNNRecord", "record_fields", "configuration_fields", "input_hash", "input_value", "estimate_input_hash", "record_hash",
+           "canonical_json"]
 
 SCHEMA_VERSION = 1
 """Version of :class:`SNNRecord`'s fields; a store of another version is refused."""
@@ -60,7 +61,7 @@ def input_hash(inputs: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _input_value(v: Any) -> Any:
+def input_value(v: Any) -> Any:
     """A run option as hashable JSON: files by their content, arrays by their bytes, specs by their fields."""
     import os
 
@@ -82,9 +83,9 @@ def _input_value(v: Any) -> Any:
     if isinstance(v, np.ndarray):
         return {"array_sha256": hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest(), "dtype": str(v.dtype)}
     if isinstance(v, tuple | list):
-        return [_input_value(x) for x in v]
+        return [input_value(x) for x in v]
     if dataclasses.is_dataclass(v) and not isinstance(v, type):  # an activity source, lowering options, ...
-        return {"type": type(v).__name__, **{f.name: _input_value(getattr(v, f.name)) for f in dataclasses.fields(v)}}
+        return {"type": type(v).__name__, **{f.name: input_value(getattr(v, f.name)) for f in dataclasses.fields(v)}}
     return v
 
 
@@ -92,7 +93,7 @@ def estimate_input_hash(spec: Any, machine: Any, **run: Any) -> str:
     """The ``input_hash`` of an estimate: the network, the machine and every run option that
     changes a figure (:func:`mimdsim.snn.estimate.estimate_training_step`'s arguments)."""
     return input_hash({"spec": spec.model_dump(mode="json"), "machine": machine.model_dump(mode="json"),
-                       **{k: _input_value(v) for k, v in sorted(run.items())}})  # fmt: skip
+                       **{k: input_value(v) for k, v in sorted(run.items())}})  # fmt: skip
 
 
 def record_hash(estimate_hash: str, max_activity: float | None) -> str:

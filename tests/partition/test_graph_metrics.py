@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mimdsim import load_machine
+from mimdsim.errors import MappingError
 from mimdsim.partition import NeuronMapping, PartitionProblem
 from mimdsim.partition.mapping_file import load_mapping, save_mapping
 from mimdsim.partition.problem import repair_capacity
-from mimdsim.errors import MappingError
 from mimdsim.program.traffic import exchange_totals
 from mimdsim.snn.activity import parametric_activity
 from mimdsim.snn.connectivity import Local2D, connection_mask

@@ -30,7 +30,7 @@ def test_the_study_models_are_there() -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_model_loads_and_its_name_says_its_connectivity(path: Path) -> None:
-    spec, hints = load_snn_model(path)
+    spec, _ = load_snn_model(path)
     assert spec.name == path.stem and "sparse" in spec.name and spec.batch_size % 6 == 0
     hidden = spec.layers[:-1]
     assert spec.layers[-1].connectivity is None and spec.layers[-1].connection_density == 1.0  # dense readout
