@@ -25,6 +25,7 @@ The same seed gives the same mapping (``None`` is seed 0).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -38,7 +39,7 @@ from mimdsim.partition.mapping import NeuronMapping
 from mimdsim.partition.problem import PartitionProblem, repair_capacity
 from mimdsim.partition.refine import DEFAULT_EVALUATIONS, refine
 
-__all__ = ["METHODS", "Method", "partition", "op_tile_plan"]
+__all__ = ["METHODS", "Method", "partition", "op_tile_plan", "check_method"]
 
 Method = Callable[[PartitionProblem], np.ndarray]
 METHODS: dict[str, Method | None] = {
@@ -54,6 +55,12 @@ METHODS: dict[str, Method | None] = {
     "refine": None,  # needs a cost (see the module docstring)
 }
 """Every method by name."""
+
+
+def check_method(method: str | Method) -> None:
+    """Raise :class:`ConfigError` unless ``method`` is a callable or a name of :data:`METHODS` (the message lists them)."""
+    if isinstance(method, str) and method not in METHODS:
+        raise ConfigError(f"partition method: {method!r} is not one of {', '.join(METHODS)}")
 
 
 def op_tile_plan(n_tiles_needed: int, machine: MachineSpec) -> list[np.ndarray]:
@@ -85,9 +92,8 @@ def _unit_tiles(fn: Method, prob: PartitionProblem, plan: list[np.ndarray]) -> n
     if len(plan) == 1:
         return plan[0][_solve(fn, prob)]
     per_ipu = max(t.size for t in plan)
-    top = PartitionProblem(prob.unit_size, prob.unit_memory_bytes, prob.unit_compute, prob.unit_layer, prob.net_ptr, prob.net_pins,
-                           prob.net_weight, len(plan), prob.capacity_neurons * per_ipu, prob.capacity_bytes * per_ipu,
-                           prob.seed)  # fmt: skip
+    top = dataclasses.replace(prob, n_parts=len(plan), capacity_neurons=prob.capacity_neurons * per_ipu,
+                              capacity_bytes=prob.capacity_bytes * per_ipu)  # fmt: skip
     ipu_of = _solve(fn, top)
     out = np.empty(prob.n_units, np.int64)
     for i, tiles in enumerate(plan):
@@ -125,8 +131,7 @@ def partition(
     """
     sizes = graph.layer_sizes
     k = neurons_per_tile or smallest_fitting_k(sizes, machine.tiles_per_ipu, machine.n_ipus)
-    if isinstance(method, str) and method not in METHODS:
-        raise ConfigError(f"partition method: {method!r} is not one of {', '.join(METHODS)}")
+    check_method(method)
     if method == "contiguous":
         mapping = contiguous_mapping(sizes, machine.tiles_per_ipu, machine.n_ipus, neurons_per_tile=k)
         mapping.check(sizes)

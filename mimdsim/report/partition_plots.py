@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from mimdsim.report.plots import _figure, _save, check_figure_path
-from mimdsim.report.tile_maps import ROW_TILES, tile_grid
+from mimdsim.report.tile_maps import draw_tile_map, tile_grid
 
 __all__ = ["plot_partition_study"]
 
@@ -36,13 +36,8 @@ def plot_partition_study(
         ax.set_title(label, fontsize=8)
         ax.tick_params(axis="y", labelsize=7)
     for i in range(shown):
-        ax = fig.add_subplot(1 + shown, 1, 2 + i)
-        im = ax.imshow(grid[i], aspect="auto", interpolation="nearest", cmap="viridis")
-        ax.set_title(f"{names[best]} (fastest): busy cycles per tile, IPU {i}" + (f" (first {shown} of {grid.shape[0]})" if grid.shape[0] > shown else ""),
-                     fontsize=8)  # fmt: skip
-        ax.set_xlabel(f"tile id mod {ROW_TILES}", fontsize=7)
-        ax.set_ylabel(f"tile id // {ROW_TILES}", fontsize=7)
-        fig.colorbar(im, ax=ax)
+        more = f" (first {shown} of {grid.shape[0]})" if grid.shape[0] > shown else ""
+        draw_tile_map(fig, fig.add_subplot(1 + shown, 1, 2 + i), grid[i], f"{names[best]} (fastest): busy cycles per tile, IPU {i}{more}")
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -21,7 +21,7 @@ from mimdsim.report.plots import _figure, _save, check_figure_path
 if TYPE_CHECKING:
     from mimdsim.snn.estimate import SNNEstimate
 
-__all__ = ["ROW_TILES", "tile_grid", "estimate_detail", "plot_tile_maps"]
+__all__ = ["ROW_TILES", "tile_grid", "draw_tile_map", "estimate_detail", "plot_tile_maps"]
 
 ROW_TILES = 64
 """Tiles per row of a map (1472 tiles: 23 rows)."""
@@ -55,6 +55,15 @@ def estimate_detail(est: SNNEstimate) -> dict[str, Any]:
     }
 
 
+def draw_tile_map(fig: Any, ax: Any, grid: np.ndarray, title: str) -> None:
+    """One IPU's ``[rows, ROW_TILES]`` grid (:func:`tile_grid`) as a heat map on ``ax``, with its colour bar."""
+    im = ax.imshow(grid, aspect="auto", interpolation="nearest", cmap="viridis")
+    ax.set_title(title, fontsize=8)
+    ax.set_xlabel(f"tile id mod {ROW_TILES}", fontsize=7)
+    ax.set_ylabel(f"tile id // {ROW_TILES}", fontsize=7)
+    fig.colorbar(im, ax=ax)
+
+
 def plot_tile_maps(detail: dict[str, Any], path: str | os.PathLike[str], *, title: str = "") -> None:
     """Two heat maps per IPU: busy cycles and memory bytes of every tile."""
     check_figure_path(path)
@@ -66,11 +75,7 @@ def plot_tile_maps(detail: dict[str, Any], path: str | os.PathLike[str], *, titl
     for i in range(shown):
         for j, (grid, name) in enumerate(((busy, "busy cycles"), (mem, "memory bytes"))):
             ax = fig.add_subplot(shown, 2, 2 * i + j + 1)
-            im = ax.imshow(grid[i], aspect="auto", interpolation="nearest", cmap="viridis")
-            ax.set_title(f"IPU {i}: {name}" + (f" (first {shown} of {n} IPUs)" if n > shown and i == 0 else ""), fontsize=8)
-            ax.set_xlabel(f"tile id mod {ROW_TILES}", fontsize=7)
-            ax.set_ylabel(f"tile id // {ROW_TILES}", fontsize=7)
-            fig.colorbar(im, ax=ax)
+            draw_tile_map(fig, ax, grid[i], f"IPU {i}: {name}" + (f" (first {shown} of {n} IPUs)" if n > shown and i == 0 else ""))
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -23,7 +23,7 @@ from mimdsim.engines import DEFAULT_MAX_STEPS, iteration_steps, simulate
 from mimdsim.engines.result import CATEGORIES, DEFAULT_MAX_TIMELINE_EVENTS, RunResult, step_family
 from mimdsim.errors import ConfigError, TileMemoryError
 from mimdsim.memory.ledger import MemoryLedger, memory_ledger
-from mimdsim.partition import METHODS, partition_layers
+from mimdsim.partition import check_method, partition_layers
 from mimdsim.partition.mapping import NeuronMapping
 from mimdsim.program.ir import Program
 from mimdsim.snn.activity import SpikeActivity
@@ -347,8 +347,7 @@ def estimate_training_step(
         warnings.warn("activity= is renamed activity_source= (the source of the spike counts)", DeprecationWarning, stacklevel=2)
         activity_source = activity
     check_batch(spec, machine)
-    if partitioner not in METHODS:  # before the activity is computed
-        raise ConfigError(f"partition method: {partitioner!r} is not one of {', '.join(METHODS)}")
+    check_method(partitioner)  # before the activity is computed
     preflight(spec, machine, neurons_per_tile=neurons_per_tile, allow_oom=allow_oom)
     gpu_pair, gpu_spec = None, None
     if gpu is not None:  # a bad GPU, framework or precision fails before the run

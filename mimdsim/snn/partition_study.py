@@ -11,8 +11,7 @@ import time
 from collections.abc import Sequence
 
 from mimdsim.arch.spec import MachineSpec
-from mimdsim.errors import ConfigError
-from mimdsim.partition import METHODS, Method, NeuronMapping
+from mimdsim.partition import Method, NeuronMapping, check_method
 from mimdsim.snn.activity import SpikeActivity
 from mimdsim.snn.estimate import SNNEstimate, estimate_training_step
 from mimdsim.snn.placement import place
@@ -41,15 +40,15 @@ def partition_study(
     mix_layers: bool = False,
 ) -> list[StudyRow]:
     """Each method's mapping, its metrics and its estimate (see the module docstring)."""
-    bad = [m for m in methods if isinstance(m, str) and m not in METHODS]
-    if bad:
-        raise ConfigError(f"partition method: {bad[0]!r} is not one of {', '.join(METHODS)}")
+    for m in methods:
+        check_method(m)
     graph = workload_graph(spec, act, unit_neurons=unit_neurons, n_workers=machine.num_worker_contexts)
     rows = []
     for method in methods:
         t0 = time.perf_counter()
         mapping: NeuronMapping = place(spec, machine, act, method=method, seed=seed, neurons_per_tile=neurons_per_tile,
-                                       unit_neurons=unit_neurons, start=start, max_evaluations=max_evaluations, mix_layers=mix_layers)  # fmt: skip
+                                       unit_neurons=unit_neurons, start=start, max_evaluations=max_evaluations, mix_layers=mix_layers,
+                                       graph=graph)  # fmt: skip
         seconds = time.perf_counter() - t0
         est = estimate_training_step(spec, machine, activity_source=act, mapping=mapping, engine=engine, seed=seed, allow_oom=allow_oom,
                                      cache=False)  # fmt: skip

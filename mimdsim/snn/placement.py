@@ -16,7 +16,7 @@ import numpy as np
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.engines import simulate
 from mimdsim.errors import ConfigError
-from mimdsim.partition import METHODS, Method, NeuronMapping, partition
+from mimdsim.partition import Method, NeuronMapping, WorkloadGraph, check_method, partition
 from mimdsim.snn.activity import SpikeActivity
 from mimdsim.snn.lower import LoweringOptions, lower_snn
 from mimdsim.snn.spec import SNNSpec
@@ -56,11 +56,13 @@ def place(
     start: str | Method = "metis",
     max_evaluations: int | None = None,
     mix_layers: bool = False,
+    graph: WorkloadGraph | None = None,
 ) -> NeuronMapping:
-    """The mapping of ``spec``'s neurons by ``method`` (a name of :data:`mimdsim.partition.METHODS` or a callable)."""
-    if isinstance(method, str) and method not in METHODS:
-        raise ConfigError(f"partition method: {method!r} is not one of {', '.join(METHODS)}")
-    graph = workload_graph(spec, act, unit_neurons=unit_neurons, n_workers=machine.num_worker_contexts)
+    """The mapping of ``spec``'s neurons by ``method`` (a name of :data:`mimdsim.partition.METHODS` or a callable);
+    ``graph`` is ``workload_graph(spec, act, unit_neurons=...)`` when the caller has built it already."""
+    check_method(method)
+    if graph is None:
+        graph = workload_graph(spec, act, unit_neurons=unit_neurons, n_workers=machine.num_worker_contexts)
     code = (options or LoweringOptions()).code_bytes_per_tile
     cost: Callable[[NeuronMapping], float] = lambda m: step_seconds(spec, machine, m, act, options)  # noqa: E731
     extra = {} if max_evaluations is None else {"max_evaluations": max_evaluations}

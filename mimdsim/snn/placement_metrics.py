@@ -31,8 +31,9 @@ from mimdsim.program.traffic import exchange_totals
 from mimdsim.snn.activity import SpikeActivity
 from mimdsim.snn.connectivity import connection_mask
 from mimdsim.snn.layout import tile_incidence
+from mimdsim.snn.lowering.common import WORD_BYTES
 from mimdsim.snn.spec import SNNSpec
-from mimdsim.snn.workload import WORD_BYTES, neuron_rates
+from mimdsim.snn.workload import neuron_rates
 
 if TYPE_CHECKING:
     from mimdsim.snn.estimate import SNNEstimate

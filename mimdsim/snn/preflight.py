@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from typing import Any
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import ConfigError, TileMemoryError
@@ -45,21 +46,28 @@ def _min_k(spec: SNNSpec, machine: MachineSpec, neurons_per_tile: int | None) ->
     return max(1, -(-total // max(usable, 1)))
 
 
+def neuron_bytes(spec: SNNSpec, k: Any, n_inputs: Any, n_workers: int) -> dict[str, Any]:
+    """Bytes of ``k`` neurons connected to ``n_inputs`` inputs on one tile, by part (ints or numpy arrays alike):
+    the state history and states, and per input a weight, a gradient replica per worker context and, with Adam,
+    two moments (GSNN PC (tile mapping))."""
+    T, B = spec.n_timesteps, spec.batch_size
+    parts = {
+        "state history 4 x T x B x k": WORD * T * B * k,
+        "states 6 x 4 x B x k": 6 * WORD * B * k,
+        "weights 4 x N_in x k": WORD * n_inputs * k,
+        f"{n_workers} gradient replicas": n_workers * WORD * n_inputs * k,
+    }
+    if spec.optimizer == "adam":
+        parts["Adam moments 2 x 4 x N_in x k"] = 2 * WORD * n_inputs * k
+    return parts
+
+
 def tile_bytes_lower_bound(spec: SNNSpec, machine: MachineSpec, k: int) -> tuple[int, int, dict[str, int]]:
     """``(bytes, layer, parts)``: the fullest neuron tile's lower bound at ``k`` neurons per tile."""
-    T, B, W = spec.n_timesteps, spec.batch_size, machine.num_worker_contexts
     best: tuple[int, int, dict[str, int]] = (-1, 0, {})
     for l, lay in enumerate(spec.layers):
-        kk = min(k, lay.n_neurons)
         n_in = 0 if is_sparse_layer(spec, l) else spec.layer_sizes[l]  # sparse: sources unknown, 0 is a bound
-        parts = {
-            "state history 4 x T x B x k": WORD * T * B * kk,
-            "states 6 x 4 x B x k": 6 * WORD * B * kk,
-            "weights 4 x N_in x k": WORD * n_in * kk,
-            f"{W} gradient replicas": W * WORD * n_in * kk,
-        }
-        if spec.optimizer == "adam":
-            parts["Adam moments 2 x 4 x N_in x k"] = 2 * WORD * n_in * kk
+        parts = neuron_bytes(spec, min(k, lay.n_neurons), n_in, machine.num_worker_contexts)
         total = sum(parts.values())
         if total > best[0]:
             best = (total, l, parts)

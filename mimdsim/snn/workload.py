@@ -25,11 +25,10 @@ from mimdsim.errors import ConfigError
 from mimdsim.partition.graph import WorkloadGraph
 from mimdsim.snn.activity import SpikeActivity
 from mimdsim.snn.connectivity import connection_mask
+from mimdsim.snn.preflight import neuron_bytes
 from mimdsim.snn.spec import SNNSpec
 
 __all__ = ["workload_graph", "neuron_rates"]
-
-WORD_BYTES = 4
 
 
 def neuron_rates(spec: SNNSpec, act: SpikeActivity) -> list[np.ndarray]:
@@ -57,8 +56,6 @@ def workload_graph(spec: SNNSpec, act: SpikeActivity, *, unit_neurons: int = 1, 
     rates = neuron_rates(spec, act)
     positive = np.concatenate(rates)
     floor = 0.01 * float(positive[positive > 0].mean()) if (positive > 0).any() else 1.0  # a silent neuron's net still ties its weights
-    T, B = spec.n_timesteps, spec.batch_size
-    per_in_bytes = WORD_BYTES * (1 + n_workers + (2 if spec.optimizer == "adam" else 0))
     unit_layer, unit_size, unit_compute, unit_mem = [], [], [], []
     nets_ptr: list[np.ndarray] = []
     nets_units: list[np.ndarray] = []
@@ -93,7 +90,7 @@ def workload_graph(spec: SNNSpec, act: SpikeActivity, *, unit_neurons: int = 1, 
         unit_layer.append(np.full(starts.size, l, np.int64))
         unit_size.append(sizes)
         unit_compute.append(np.asarray(compute, float))
-        unit_mem.append(sizes * (WORD_BYTES * T * B + 6 * WORD_BYTES * B) + sizes * fanin_u * per_in_bytes)
+        unit_mem.append(sum(neuron_bytes(spec, sizes, fanin_u, n_workers).values()))
         first_unit += starts.size
     ptr = np.zeros(1, np.int64)
     for part in nets_ptr:
