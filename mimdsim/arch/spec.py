@@ -64,6 +64,7 @@ class MachineSpec(BaseModel):
     links_per_ipu_pair: int = Field(1, ge=1, le=64)
     link_bytes_per_s: float = Field(16e9, ge=1e3, le=1e15, allow_inf_nan=False)
     link_latency_cycles: int = Field(0, ge=0, le=_MAX_CYCLES)
+    link_message_cycles: int = Field(0, ge=0, le=_MAX_CYCLES)
 
     # host
     host_bytes_per_s: float = Field(8e9, ge=1e3, le=1e15, allow_inf_nan=False)

@@ -60,6 +60,28 @@ def _gpu_framework(text: str) -> str:
         raise argparse.ArgumentTypeError(str(err).removeprefix("gpu framework: ")) from None
 
 
+def add_passes_option(p: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None) -> None:
+    """``--passes NAME|p1,p2,...``: the compiler pipeline applied to the program (docs/passes.md)."""
+    from mimdsim.program.passes import PASSES, PIPELINES
+
+    shown = default or "the recording's"
+    p.add_argument(
+        "--passes", default=default, type=passes_value, metavar="NAME|P1,P2,...",
+        help=f"compiler passes over the program: a pipeline ({', '.join(PIPELINES)}; default {shown}) or a comma-separated "
+        f"list of passes ({', '.join(PASSES)}); docs/passes.md",
+    )  # fmt: skip
+
+
+def passes_value(text: str) -> str:
+    """An argparse type: a pipeline name or a comma-separated list of pass names, checked."""
+    from mimdsim.program.passes import passes_label
+
+    try:
+        return passes_label(text)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def add_gpu_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None) -> None:
     """``--compare-gpu``, ``--gpu-framework`` and ``--gpu-precision`` (docs/gpu_baseline.md)."""
     p.add_argument(

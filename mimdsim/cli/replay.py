@@ -7,6 +7,7 @@ import argparse
 from mimdsim.cli.common import (
     SubParsers,
     add_gpu_options,
+    add_passes_option,
     add_timeline_options,
     check_outputs,
     gpu_settings,
@@ -18,6 +19,7 @@ from mimdsim.cli.common import (
 )
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import MimdsimError
+from mimdsim.program.passes import DEFAULT_PIPELINE
 from mimdsim.partition import METHODS
 
 __all__ = ["add_replay_parser"]
@@ -56,7 +58,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     est = estimate_training_step(
         spec, machine, activity_source=act, engine=args.engine, seed=int(run.get("seed") or 0),
         neurons_per_tile=args.neurons_per_tile or run.get("neurons_per_tile"), partitioner=args.partition or str(run.get("partitioner") or "contiguous"),
-        options=LoweringOptions(lowering=run.get("lowering") or "poplar"), **gpu_settings(args), **timeline_settings(args),
+        options=LoweringOptions(passes=args.passes or str(run.get("passes") or run.get("lowering") or DEFAULT_PIPELINE)),
+        **gpu_settings(args), **timeline_settings(args),
     )  # fmt: skip
     write_run_timeline(args, est.result)
     if args.json:
@@ -78,6 +81,7 @@ def add_replay_parser(sub: SubParsers) -> None:
     p.add_argument("--batch", type=positive_int, help="batch size: samples taken from the recorded ones in turn")
     p.add_argument("--timesteps", type=positive_int, help="time steps: the recorded sequence stretched or thinned")
     p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=DEFAULT_ENGINE)
+    add_passes_option(p, None)  # type: ignore[arg-type]  # None: the recording's passes
     p.add_argument("--partition", metavar="METHOD",
                    help=f"place the neurons with this method ({', '.join(METHODS)}; default: the recording's)")  # fmt: skip
     add_gpu_options(p, None)

@@ -12,6 +12,7 @@ from mimdsim.cli.common import (
     SubParsers,
     add_engine_options,
     add_machine_options,
+    add_passes_option,
     add_timeline_options,
     check_outputs,
     machine_of,
@@ -134,6 +135,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     check_outputs(args, "timeline")  # before the run, not after it
     machine = machine_of(args)
     program = load_program(args.program)
+    if args.passes != "as-issued":
+        from mimdsim.program.passes import apply_passes
+
+        program = apply_passes(program, args.passes)
     tl = timeline_settings(args)
     if tl.get("timeline_iterations"):
         from mimdsim.engines import iteration_steps
@@ -156,6 +161,7 @@ def add_run_parser(sub: SubParsers) -> None:
     p.add_argument("program", metavar="PROGRAM.json", help="program file (.json or .json.gz)")
     add_machine_options(p, "bow")
     add_engine_options(p)
+    add_passes_option(p, "as-issued")  # a program file runs as written unless asked
     p.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory")
     p.add_argument("--max-steps", type=positive_int, default=DEFAULT_MAX_STEPS, metavar="N", help=f"most steps to execute, repeats expanded (default {DEFAULT_MAX_STEPS:,})")
     p.add_argument("--max-events", type=positive_int, default=None, metavar="N", help="most tile-events the des engine may process (default 200,000,000)")

@@ -8,6 +8,7 @@ from typing import Any
 from mimdsim.cli.common import (
     SubParsers,
     add_gpu_options,
+    add_passes_option,
     add_timeline_options,
     check_outputs,
     float_values,
@@ -21,6 +22,8 @@ from mimdsim.cli.common import (
     write_run_timeline,
 )
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
+from mimdsim.program.passes import DEFAULT_PIPELINE
+from mimdsim.snn.spec import PROGRAM_VERSIONS
 from mimdsim.errors import MimdsimError
 from mimdsim.partition import METHODS
 
@@ -33,6 +36,7 @@ def _spec_overrides(args: argparse.Namespace, spec: Any) -> Any:
     for key, attr in (
         ("batch_size", "batch"), ("n_timesteps", "timesteps"), ("input_sparse_size", "input_sparse_size"), ("optimizer", "optimizer"),
         ("weight_mul", "weight_mul"), ("n_input_addresses", "input_addresses"), ("steps_per_execution", "steps_per_execution"),
+        ("program_version", "program_version"),
     ):  # fmt: skip
         if getattr(args, attr) is not None:
             fields[key] = getattr(args, attr)
@@ -104,7 +108,7 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
         **timeline_settings(args),
         **gpu_settings(args),
         allow_oom=args.allow_oom,
-        options=LoweringOptions(lowering=args.lowering),
+        options=LoweringOptions(passes=args.passes),
         max_steps=args.max_steps,
         **run,
     )
@@ -127,7 +131,7 @@ def snn_main(args: argparse.Namespace) -> int:
     if args.record:
         from mimdsim.snn.traces import save_trace
 
-        save_trace(args.record, est.activity, est.spec, recorded_run(est, args.neurons_per_tile, args.lowering))
+        save_trace(args.record, est.activity, est.spec, recorded_run(est, args.neurons_per_tile, args.passes))
     if args.tile_map:
         from mimdsim.report.tile_maps import estimate_detail, plot_tile_maps
 
@@ -141,10 +145,12 @@ def snn_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def recorded_run(est: Any, neurons_per_tile: int | None, lowering: str) -> dict[str, Any]:
+def recorded_run(est: Any, neurons_per_tile: int | None, passes: str) -> dict[str, Any]:
     """The run options a trace keeps (none machine-specific): what ``mimdsim replay`` uses by default."""
-    return {"seed": est.seed, "neurons_per_tile": neurons_per_tile, "partitioner": est.mapping.method, "lowering": lowering,
-            "activity_source": est.activity_source}  # fmt: skip
+    from mimdsim.program.passes import passes_label
+
+    return {"seed": est.seed, "neurons_per_tile": neurons_per_tile, "partitioner": est.mapping.method, "passes": passes_label(passes),
+            "program_version": est.spec.program_version, "activity_source": est.activity_source}  # fmt: skip
 
 
 def _add_snn_options(p: argparse.ArgumentParser) -> None:
@@ -165,16 +171,17 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
         help="distinct input ids the data uses, when fewer than the first layer's inputs (the scripts' NMNIST: 1152 of 2312)",
     )
     g.add_argument("--steps-per-execution", type=positive_int, metavar="N", help="Keras steps per device execution: they share the machine's execution_overhead_s")
+    g.add_argument(
+        "--program-version", choices=PROGRAM_VERSIONS, default=None,
+        help="version of the authors' op to lower: final (3e05811, default) or 2022-09-12 (2b0fe90, the code of the measured run; docs/snn.md)",
+    )
     r = p.add_argument_group("run")
     r.add_argument("--machine", "-m", default=None, metavar="NAME|PATH.toml", help="machine preset or TOML file (default: the model's [run] machine, else bow)")
     r.add_argument("--set", dest="overrides", action="append", type=parse_set, default=[], metavar="KEY=VALUE", help="override a machine field (repeatable)")
     r.add_argument("--n-ipus", type=positive_int, help="number of IPUs (sets the machine's n_ipus)")
     r.add_argument("--neurons-per-tile", type=positive_int, metavar="K", help="neurons per tile (default: smallest even k that fits the tiles)")
     r.add_argument("--engine", "-e", choices=sorted(ENGINES), default=None, help=f"simulation engine (default: {DEFAULT_ENGINE})")
-    r.add_argument(
-        "--lowering", choices=("poplar", "fused"), default="poplar",
-        help="poplar: the authors' Poplar program call by call (default); fused: the condensed sequence, a what-if (docs/snn.md)",
-    )
+    add_passes_option(r, DEFAULT_PIPELINE)
     r.add_argument("--seed", type=nonnegative_int, help="seed of the functional model's weights and input, and of the partitioner (default 0)")
     r.add_argument("--partitioner", default="contiguous", metavar="METHOD",
                    help=f"place the neurons with this method ({', '.join(METHODS)}; default contiguous, the paper's; docs/partitioning.md)")

@@ -33,7 +33,7 @@ LIMIT_CYCLES = float(1 << 62)
 
 
 def _compute_bound(cs: ComputeSet, m: MachineSpec) -> float:
-    total = float(m.compute_set_overhead_cycles)
+    total = float(m.compute_set_overhead_cycles) * max(cs.n_segments, 1)
     for b in cs.blocks:
         cyc = b.worker_cycles.max(axis=0) if b.worker_cycles.ndim == 2 else b.worker_cycles
         cnt = b.worker_counts.max(axis=0) if b.worker_counts.ndim == 2 else b.worker_counts
@@ -47,7 +47,8 @@ def _exchange_bound(ex: Exchange, m: MachineSpec) -> float:
     data = float(np.dot(fan, ex.nbytes.astype(np.float64)))
     msgs = float(np.dot(fan, ex.messages.astype(np.float64)))
     slowest = min(m.exchange_bytes_per_cycle, m.link_bytes_per_cycle)
-    return 2 * m.exchange_overhead_cycles + m.exchange_transit_cycles + 2 * data / slowest + 2 * m.exchange_message_cycles * msgs + m.n_ipus * m.link_latency_cycles
+    per_message = 2 * m.exchange_message_cycles + m.n_ipus * m.link_message_cycles  # a message may cross every IPU's links
+    return 2 * m.exchange_overhead_cycles + m.exchange_transit_cycles + 2 * data / slowest + per_message * msgs + m.n_ipus * m.link_latency_cycles
 
 
 def _host_bound(hc: HostCopy, m: MachineSpec) -> float:

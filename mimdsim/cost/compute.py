@@ -14,6 +14,11 @@ Model (GC-PG, POPLIBS; T6 codelets and profiles):
   + ``compute_set_overhead_cycles`` on a tile that has any vertex.
 * ``compute excl. idle`` = supervisor + the sum of worker thread cycles (what the Poplar
   IPU Model reports: the sum of the vertices' estimates).
+* A compute phase may run several compute sets one after another without a sync between
+  them (block ``segment`` s, :class:`~mimdsim.program.ir.VertexBlock`): on each tile the
+  supervisor waits for every worker of one compute set before it launches the next, so a
+  tile's time is the sum over its segments of (busiest context + overhead), plus its
+  supervisor cycles.
 
 Tiles in the same blocks cost the same, so a compute set is costed per **tile class**,
 not per tile: :func:`compute_structure` groups the tiles of one IPU by the ordered list of
@@ -145,6 +150,7 @@ def _row_costs_kernel(
     blk_cnt_rows: np.ndarray,
     blk_sup_ptr: np.ndarray,
     blk_sup_rows: np.ndarray,
+    blk_seg: np.ndarray,
     cyc: np.ndarray,
     cnt: np.ndarray,
     sup: np.ndarray,
@@ -160,6 +166,7 @@ def _row_costs_kernel(
     loads = np.zeros((n, n_ctx), np.int64)
     sup_acc = np.zeros(n, np.int64)
     thr_acc = np.zeros(n, np.int64)
+    sealed = np.zeros(n, np.int64)  # busiest context + overhead of the node's finished segments
     # a node whose blocks (its own and its ancestors') hold no table costs the same in
     # every row: rows after the first copy row 0 (its loads and sums stay those of row 0)
     varies = np.zeros(n, np.bool_)
@@ -180,12 +187,23 @@ def _row_costs_kernel(
                     loads[k, q] = 0
                 sup_acc[k] = 0
                 thr_acc[k] = 0
+                sealed[k] = 0
                 out_incl[r, k] = 0
                 out_excl[r, k] = 0
                 continue
-            for q in range(n_ctx):
-                loads[k, q] = loads[p, q]
             b = block[k]
+            sealed[k] = sealed[p]
+            if block[p] >= 0 and blk_seg[block[p]] != blk_seg[b]:  # a new compute set: the workers start afresh
+                done = 0
+                for q in range(n_ctx):
+                    if loads[p, q] > done:
+                        done = loads[p, q]
+                sealed[k] += done + overhead
+                for q in range(n_ctx):
+                    loads[k, q] = 0
+            else:
+                for q in range(n_ctx):
+                    loads[k, q] = loads[p, q]
             nv = blk_nvtx[b]
             c0 = blk_cyc_ptr[b] + (r * nv if blk_cyc_rows[b] > 1 else 0)
             n0 = blk_cnt_ptr[b] + (r * nv if blk_cnt_rows[b] > 1 else 0)
@@ -200,7 +218,7 @@ def _row_costs_kernel(
             for q in range(n_ctx):
                 if loads[k, q] > busiest:
                     busiest = loads[k, q]
-            out_incl[r, k] = sup_acc[k] + busiest + overhead
+            out_incl[r, k] = sup_acc[k] + sealed[k] + busiest + overhead
             out_excl[r, k] = sup_acc[k] + th
 
 
@@ -344,7 +362,7 @@ def compute_structure(cs: ComputeSet, n_tiles: int, tiles_per_ipu: int) -> Compu
 _A = np.ndarray
 
 
-def _block_tables(cs: ComputeSet) -> tuple[_A, _A, _A, _A, _A, _A, _A, _A, _A, _A]:
+def _block_tables(cs: ComputeSet) -> tuple[_A, _A, _A, _A, _A, _A, _A, _A, _A, _A, _A]:
     """The flat cycle tables of the blocks of ``cs`` (per block: vertex count, offsets, rows)."""
     blocks = cs.blocks
     nvtx = np.array([b.n_vertex_kinds for b in blocks], np.int64)
@@ -365,7 +383,8 @@ def _block_tables(cs: ComputeSet) -> tuple[_A, _A, _A, _A, _A, _A, _A, _A, _A, _
     cyc = cat([b.worker_cycles for b in blocks])
     cnt = cat([b.worker_counts for b in blocks])
     sup = cat(sups)
-    return (nvtx, ptr(nvtx * cyc_rows), cyc_rows, ptr(nvtx * cnt_rows), cnt_rows, ptr(sup_rows), sup_rows, cyc, cnt, sup)
+    seg = np.array([b.segment for b in blocks], np.int64)
+    return (nvtx, ptr(nvtx * cyc_rows), cyc_rows, ptr(nvtx * cnt_rows), cnt_rows, ptr(sup_rows), sup_rows, seg, cyc, cnt, sup)
 
 
 def compute_costs(

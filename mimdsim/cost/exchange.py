@@ -15,9 +15,15 @@ On-chip model (POPLIBS ExchangeEstimator.cpp, GC-IPUMODEL; Poplar's planners' fo
 
 Inter-IPU (global) model (POPLIBS Util.cpp, GC-POD128): a transfer whose destinations lie on other IPUs sends one
 flow per destination IPU along its route; each directed link group is shared by all flows
-through it, so the phase lasts the busiest link's ``ceil(bytes / link_bytes_per_cycle)``,
-or the busiest tile port for global traffic if that is longer (bytes and messages as on
-chip), plus the longest route x ``link_latency_cycles`` plus ``exchange_overhead_cycles``.
+through it, so the phase lasts the busiest link's
+``ceil(bytes / link_bytes_per_cycle) + link_message_cycles x messages``, or the busiest
+tile port for global traffic if that is longer (bytes and messages as on chip), plus the
+longest route x ``link_latency_cycles`` plus ``exchange_overhead_cycles``. Off chip, data
+travel as packets with a destination header through an external exchange block that hands
+the link to one sending tile after another, each with an exchange-on/exchange-off
+handshake (Graphcore patent US 10,558,595 B2, claim 1): every message that crosses a link
+costs that link ``link_message_cycles`` on top of its bytes, so many tiles each sending a
+few bytes across cost far more than one tile sending the same bytes (docs/machine_format.md).
 """
 
 from __future__ import annotations
@@ -62,8 +68,9 @@ class ExchangeParams:
         self.cols = m.torus_shape()[1] if m.link_topology == "torus2d" else 2
         self.link_bpc = m.link_bytes_per_cycle
         self.link_latency = m.link_latency_cycles
+        self.link_message = m.link_message_cycles
 
-    def as_tuple(self) -> tuple[int, int, int, int, int, int, int, int, int, float, int]:
+    def as_tuple(self) -> tuple[int, int, int, int, int, int, int, int, int, float, int, int]:
         return (
             self.tiles_per_ipu,
             self.n_ipus,
@@ -76,6 +83,7 @@ class ExchangeParams:
             self.cols,
             self.link_bpc,
             self.link_latency,
+            self.link_message,
         )
 
 
@@ -99,6 +107,7 @@ class ExchangeWorkspace:
         self.ipu_acc = np.zeros((4, m.n_ipus), np.int64)
         self.ipu_lists = np.zeros((2, m.n_ipus), np.int64)  # IPUs of the list's tiles; source IPUs of its transfers
         self.links = np.zeros(n_link_ids(m.link_topology, m.n_ipus), np.float64)
+        self.link_msgs = np.zeros(self.links.size, np.int64)  # messages through each directed link group
         self.route_buf = np.zeros(2 * m.n_ipus + 2, np.int64)
         self.link_touched = np.zeros(self.links.size, np.int64)
 
@@ -117,6 +126,7 @@ class ExchangeWorkspace:
             self.ipu_acc,
             self.ipu_lists,
             self.links,
+            self.link_msgs,
             self.route_buf,
             self.link_touched,
         )
@@ -143,6 +153,7 @@ def exchange_kernel(
     cols: int,
     link_bpc: float,
     link_latency: int,
+    link_message: int,
     send: np.ndarray,
     recv2: np.ndarray,
     gsend: np.ndarray,
@@ -156,6 +167,7 @@ def exchange_kernel(
     ipu_acc: np.ndarray,
     ipu_lists: np.ndarray,
     links: np.ndarray,
+    link_msgs: np.ndarray,
     route_buf: np.ndarray,
     link_touched: np.ndarray,
     out_ipu_phase: np.ndarray,
@@ -250,6 +262,7 @@ def exchange_kernel(
                         link_touched[n_links_touched] = lk
                         n_links_touched += 1
                     links[lk] += b * copies
+                    link_msgs[lk] += mi * copies
             if own:  # the source does not receive its own transfer ...
                 st = s // tps
                 msgs[1, s] -= mi
@@ -316,10 +329,11 @@ def exchange_kernel(
     glink = 0
     for j in range(n_links_touched):
         lk = link_touched[j]
-        c = int(math.ceil(links[lk] / link_bpc))  # noqa: RUF046 - explicit int in the numba kernel
+        c = int(math.ceil(links[lk] / link_bpc)) + link_message * link_msgs[lk]  # noqa: RUF046 - explicit int in the numba kernel
         if c > glink:
             glink = c
         links[lk] = 0.0
+        link_msgs[lk] = 0
     return overhead + max(glink, gport) + max_hops * link_latency
 
 

@@ -44,6 +44,7 @@ import numpy as np
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import ProgramError
 from mimdsim.program.ir import (
+    PROGRAM_OPS,
     TENSOR_KINDS,
     ComputeSet,
     Exchange,
@@ -201,10 +202,15 @@ class ExchangeBuilder:
         self._dst: list[np.ndarray] = []
         self._n_dst: list[np.ndarray] = []
         self._nbytes: list[np.ndarray] = []
+        self._replicable: list[np.ndarray] = []
         self._frozen: Exchange | None = None
 
-    def send(self, src: int, dst_tiles: int | Sequence[int] | np.ndarray | range, nbytes: int) -> None:
-        """``nbytes`` bytes from tile ``src`` to every tile of ``dst_tiles`` (one multicast)."""
+    def send(self, src: int, dst_tiles: int | Sequence[int] | np.ndarray | range, nbytes: int, *, replicable: bool = False) -> None:
+        """``nbytes`` bytes from tile ``src`` to every tile of ``dst_tiles`` (one multicast).
+
+        ``replicable``: the bytes are a scalar (a dynamic slice's offset) that a compiler may
+        replicate onto the destinations instead (the ``replicate_offsets`` pass drops it).
+        """
         where = f"exchange {self.name!r}: send({src!r}, ...)"
         dst = _int_array(where, "dst_tiles", dst_tiles)
         if not isinstance(src, int | np.integer) or src < 0:
@@ -218,7 +224,7 @@ class ExchangeBuilder:
             raise ProgramError(f"{where}: tile {src} sends to itself")
         if np.unique(dst).size != dst.size:
             raise ProgramError(f"{where}: a destination tile appears twice")
-        self._push(np.array([src], np.int64), dst, np.array([dst.size], np.int64), np.array([nbytes], np.int64))
+        self._push(np.array([src], np.int64), dst, np.array([dst.size], np.int64), np.array([nbytes], np.int64), bool(replicable))
 
     def send_many(self, src: Sequence[int] | np.ndarray, dst: Sequence[int] | np.ndarray, nbytes: int | Sequence[int] | np.ndarray) -> None:
         """Point-to-point transfers ``src[i] -> dst[i]`` of ``nbytes[i]`` (or ``nbytes``) bytes, vectorised."""
@@ -234,7 +240,8 @@ class ExchangeBuilder:
             raise ProgramError(f"{where}: tile {int(s[s == d][0])} sends to itself")
         self._push(s, d, np.ones(s.size, np.int64), nb)
 
-    def _push(self, src: np.ndarray, dst: np.ndarray, n_dst: np.ndarray, nbytes: np.ndarray) -> None:
+    def _push(self, src: np.ndarray, dst: np.ndarray, n_dst: np.ndarray, nbytes: np.ndarray, replicable: bool = False) -> None:
+        self._replicable.append(np.full(src.size, replicable))
         self._src.append(src)
         self._dst.append(dst)
         self._n_dst.append(n_dst)
@@ -252,7 +259,8 @@ class ExchangeBuilder:
             n_dst = cat(self._n_dst)
             ptr = np.zeros(n_dst.size + 1, np.int64)
             np.cumsum(n_dst, out=ptr[1:])
-            self._frozen = Exchange(self.name, cat(self._src), ptr, cat(self._dst), cat(self._nbytes))
+            rep = np.concatenate(self._replicable) if self._replicable else np.zeros(0, bool)
+            self._frozen = Exchange(self.name, cat(self._src), ptr, cat(self._dst), cat(self._nbytes), replicable=rep)
         return self._frozen
 
     def __repr__(self) -> str:
@@ -313,17 +321,24 @@ class ProgramBuilder:
         exchange: ExchangeBuilder | Exchange | None = None,
         compute: ComputeSetBuilder | ComputeSet | None = None,
         sync: str = "internal",
+        op: str = "execute",
     ) -> None:
-        """Append *sync -> exchange -> compute*; the exchange and compute set are frozen as they are now."""
+        """Append *sync -> exchange -> compute*; the exchange and compute set are frozen as they are now.
+
+        ``op`` is the Poplar program the step stands for: ``execute`` (a compute set) or
+        ``copy`` (a ``Copy``; compiler passes merge consecutive copies, :mod:`mimdsim.program.passes`).
+        """
         if sync not in ("internal", "external"):
             raise ProgramError(f"superstep {name!r}: sync {sync!r} is not 'internal' or 'external'")
+        if op not in PROGRAM_OPS:
+            raise ProgramError(f"superstep {name!r}: op {op!r} is not one of {', '.join(PROGRAM_OPS)}")
         ex = exchange.freeze() if isinstance(exchange, ExchangeBuilder) else exchange
         cs = compute.freeze() if isinstance(compute, ComputeSetBuilder) else compute
         if ex is not None and not isinstance(ex, Exchange):
             raise ProgramError(f"superstep {name!r}: exchange must come from b.exchange() (got {type(ex).__name__})")
         if cs is not None and not isinstance(cs, ComputeSet):
             raise ProgramError(f"superstep {name!r}: compute must come from b.compute_set() (got {type(cs).__name__})")
-        self._stack[-1][0].append(Superstep(name, sync, ex, cs))  # type: ignore[arg-type]
+        self._stack[-1][0].append(Superstep(name, sync, ex, cs, op))  # type: ignore[arg-type]
 
     def host_copy(self, name: str, placement: Placement, *, direction: str = "to_device") -> None:
         """Append a host stream copy of ``placement``'s bytes (``to_device`` or ``from_device``)."""

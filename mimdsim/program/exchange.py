@@ -37,7 +37,7 @@ import numpy as np
 
 from mimdsim.program.frozen import frozen_array
 
-__all__ = ["Exchange"]
+__all__ = ["Exchange", "concat_exchanges"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +47,12 @@ class Exchange:
     ``messages[i]`` (default 1) is how many contiguous memory regions transfer ``i``'s
     bytes form; each region is one message, which costs ``exchange_message_cycles`` at
     the source and at every destination (docs/concepts.md).
+
+    ``replicable[i]`` (default False) marks a transfer that carries a scalar a compiler may
+    instead replicate onto the consuming tiles (a dynamic slice's offset: Poplar's "small
+    graph replication", PopLibs lib/popops/DynamicSlice.cpp:468-469); the
+    ``replicate_offsets`` pass of :mod:`mimdsim.program.passes` drops such transfers.
+    Engines cost them like any other.
     """
 
     name: str
@@ -57,6 +63,7 @@ class Exchange:
     messages: np.ndarray = None  # type: ignore[assignment]  # None -> ones in __post_init__
     dst_list: np.ndarray | None = None
     per_destination: np.ndarray = None  # type: ignore[assignment]  # None -> all False in __post_init__
+    replicable: np.ndarray = None  # type: ignore[assignment]  # None -> all False in __post_init__
     _by_list: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -70,6 +77,8 @@ class Exchange:
             object.__setattr__(self, "dst_list", frozen_array(self.dst_list, np.int64).reshape(-1))
         pd = np.zeros(self.src.shape, np.bool_) if self.per_destination is None else self.per_destination
         object.__setattr__(self, "per_destination", frozen_array(pd, np.bool_).reshape(-1))
+        rp = np.zeros(self.src.shape, np.bool_) if self.replicable is None else self.replicable
+        object.__setattr__(self, "replicable", frozen_array(rp, np.bool_).reshape(-1))
 
     @classmethod
     def from_transfers(cls, name: str, transfers: list[tuple[int, list[int] | np.ndarray, int]]) -> Exchange:
@@ -176,6 +185,30 @@ class Exchange:
         sipu = self.src // tiles_per_ipu
         return (lo[g] != sipu) | (hi[g] != sipu)
 
+    def as_lists(self) -> Exchange:
+        """The same transfers in the shared-list form (each transfer its own list if it had none)."""
+        if self.dst_list is not None:
+            return self
+        return Exchange(
+            self.name, self.src, self.dst_ptr, self.dst, self.nbytes, self.messages, np.arange(self.n_transfers, dtype=np.int64),
+            self.per_destination, self.replicable,
+        )  # fmt: skip
+
+    def select(self, keep: np.ndarray, name: str | None = None) -> Exchange:
+        """The transfers where ``keep`` is True (a boolean mask over transfers), in the shared-list form.
+
+        >>> ex = Exchange("e", src=[0, 1], dst_ptr=[0, 1, 2], dst=[1, 2], nbytes=[4, 8])
+        >>> sub = ex.select(np.array([False, True]))
+        >>> sub.n_transfers, sub.destinations(0).tolist(), int(sub.nbytes[0])
+        (1, [2], 8)
+        """
+        ex = self.as_lists()
+        keep = np.asarray(keep, bool)
+        return Exchange(
+            self.name if name is None else name, ex.src[keep], ex.dst_ptr, ex.dst, ex.nbytes[keep], ex.messages[keep],
+            ex.dst_list[keep], ex.per_destination[keep], ex.replicable[keep],  # type: ignore[index]
+        )  # fmt: skip
+
     def expanded(self) -> Exchange:
         """The same transfers in the per-transfer form, with one point-to-point transfer per
         destination of every ``per_destination`` transfer (itself if there is nothing to expand)."""
@@ -204,4 +237,28 @@ class Exchange:
         owner[new_transfer] = transfer
         ptr = np.zeros(n_new + 1, np.int64)
         np.cumsum(np.bincount(new_transfer, minlength=n_new), out=ptr[1:])
-        return Exchange(self.name, self.src[owner], ptr, dst, self.nbytes[owner], self.messages[owner])
+        return Exchange(self.name, self.src[owner], ptr, dst, self.nbytes[owner], self.messages[owner], replicable=self.replicable[owner])
+
+
+def concat_exchanges(name: str, exchanges: list[Exchange]) -> Exchange:
+    """One exchange phase holding every transfer of ``exchanges`` (in the shared-list form).
+
+    >>> a = Exchange("a", src=[0], dst_ptr=[0, 2], dst=[1, 2], nbytes=[4])
+    >>> b = Exchange("b", src=[3, 4], dst_ptr=[0, 2], dst=[3, 4], nbytes=[8, 8], dst_list=[0, 0])
+    >>> ab = concat_exchanges("ab", [a, b])
+    >>> [ab.destinations(i).tolist() for i in range(3)], ab.nbytes.tolist()
+    ([[1, 2], [4], [3]], [4, 8, 8])
+    """
+    parts = [e.as_lists() for e in exchanges]
+    if len(parts) == 1:
+        e = parts[0]
+        return e if e.name == name else e.select(np.ones(e.n_transfers, bool), name)
+    n_entries = np.cumsum([0] + [e.dst.size for e in parts])
+    n_lists = np.cumsum([0] + [e.n_lists for e in parts])
+    ptr = np.concatenate([np.zeros(1, np.int64)] + [e.dst_ptr[1:] + n_entries[i] for i, e in enumerate(parts)])
+    dst_list = np.concatenate([e.dst_list + n_lists[i] for i, e in enumerate(parts)])  # type: ignore[operator]
+
+    def cat(field: str) -> np.ndarray:
+        return np.concatenate([getattr(e, field) for e in parts])
+
+    return Exchange(name, cat("src"), ptr, cat("dst"), cat("nbytes"), cat("messages"), dst_list, cat("per_destination"), cat("replicable"))

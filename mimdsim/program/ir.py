@@ -31,6 +31,7 @@ from mimdsim.program.frozen import frozen_array
 __all__ = [
     "FORMAT_VERSION",
     "SyncScope",
+    "ProgramOp",
     "TensorKind",
     "Tensor",
     "VertexBlock",
@@ -44,10 +45,12 @@ __all__ = [
     "frozen_array",
 ]
 
-FORMAT_VERSION = 2
-"""Version of the program file format written (docs/program_format.md); version 1 is still read."""
+FORMAT_VERSION = 3
+"""Version of the program file format written (docs/program_format.md); versions 1 and 2 are still read."""
 
 SyncScope = Literal["internal", "external"]
+ProgramOp = Literal["execute", "copy"]
+PROGRAM_OPS: tuple[str, ...] = ("execute", "copy")
 TensorKind = Literal["tensor", "vertex_state", "code", "exchange_buffer"]
 TENSOR_KINDS: tuple[str, ...] = ("tensor", "vertex_state", "code", "exchange_buffer")
 
@@ -90,6 +93,13 @@ class VertexBlock:
     :class:`Repeat` around the superstep that runs it (docs/concepts.md); a 1-D
     ``worker_cycles``/``worker_counts`` or an integer ``supervisor_cycles`` is the same
     in every row. A block without a table has ``n_rows == 1``.
+
+    **Segments.** ``segment`` numbers the compute sets that one compute phase runs one
+    after another on each tile without a sync between them (what a compiler pass makes of
+    a compute set whose inputs are all local, :mod:`mimdsim.program.passes`): on a tile,
+    the vertices of segment ``s`` start when every vertex of the tile's earlier segments
+    has finished, and each segment pays the compute-set overhead. Blocks are listed in
+    non-decreasing segment order; a compute set as a program issues it has segment 0 only.
     """
 
     codelet: str
@@ -97,8 +107,10 @@ class VertexBlock:
     worker_cycles: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     worker_counts: np.ndarray = None  # type: ignore[assignment]  # None -> ones in __post_init__
     supervisor_cycles: int | np.ndarray = 0
+    segment: int = 0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "segment", int(self.segment))
         object.__setattr__(self, "tiles", frozen_array(self.tiles, np.int64).reshape(-1))
         cyc = _table(self.worker_cycles)
         object.__setattr__(self, "worker_cycles", cyc)
@@ -141,7 +153,13 @@ class VertexBlock:
         cnt = counts[r] if counts.ndim == 2 else counts
         sup = self.supervisor_cycles
         sup_r = int(sup[r]) if isinstance(sup, np.ndarray) else sup
-        return VertexBlock(self.codelet, self.tiles, cyc, cnt, sup_r)
+        return VertexBlock(self.codelet, self.tiles, cyc, cnt, sup_r, self.segment)
+
+    def in_segment(self, segment: int) -> VertexBlock:
+        """The same block in compute-phase segment ``segment``."""
+        if segment == self.segment:
+            return self
+        return VertexBlock(self.codelet, self.tiles, self.worker_cycles, self.worker_counts, self.supervisor_cycles, segment)
 
     @property
     def n_vertices_per_tile(self) -> int:
@@ -188,15 +206,27 @@ class ComputeSet:
             return self
         return ComputeSet(self.name, tuple(b.row(r) for b in self.blocks))
 
+    @property
+    def n_segments(self) -> int:
+        """Compute sets this phase runs one after another (1 for a compute set as issued; 0 when empty)."""
+        return self.blocks[-1].segment + 1 if self.blocks else 0
+
 
 @dataclass(frozen=True, eq=False)
 class Superstep:
-    """Sync (``internal``: each IPU on its own; ``external``: all IPUs), then exchange, then compute."""
+    """Sync (``internal``: each IPU on its own; ``external``: all IPUs), then exchange, then compute.
+
+    ``op`` says which kind of Poplar program the superstep stands for: ``execute`` (a
+    compute set, with the exchange of its vertices' remote inputs) or ``copy`` (a
+    ``Copy``: an exchange of the elements held elsewhere and an on-tile copy of the rest).
+    Engines ignore it; compiler passes (:mod:`mimdsim.program.passes`) read it.
+    """
 
     name: str
     sync: SyncScope = "internal"
     exchange: Exchange | None = None
     compute: ComputeSet | None = None
+    op: ProgramOp = "execute"
 
 
 @dataclass(frozen=True, eq=False)

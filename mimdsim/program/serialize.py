@@ -40,6 +40,7 @@ from mimdsim.errors import ProgramFormatError
 from mimdsim.files import write_bytes
 from mimdsim.program.ir import (
     FORMAT_VERSION,
+    PROGRAM_OPS,
     TENSOR_KINDS,
     ComputeSet,
     Exchange,
@@ -56,7 +57,7 @@ __all__ = ["FORMAT_NAME", "READ_VERSIONS", "save_program", "load_program", "prog
 
 FORMAT_NAME = "mimdsim-program"
 """Value of the ``"format"`` key of every program file."""
-READ_VERSIONS = (1, 2)
+READ_VERSIONS = (1, 2, 3)
 """Program format versions :func:`load_program` reads (it writes :data:`~mimdsim.program.ir.FORMAT_VERSION`)."""
 
 _SYNCS = ("internal", "external")
@@ -85,6 +86,7 @@ def _compute_to_dict(cs: ComputeSet) -> dict[str, Any]:
                 "worker_cycles": _ints(b.worker_cycles),
                 "worker_counts": _ints(b.worker_counts),  # an array after __post_init__
                 "supervisor_cycles": _ints(b.supervisor_cycles) if isinstance(b.supervisor_cycles, np.ndarray) else b.supervisor_cycles,
+                **({"segment": b.segment} if b.segment else {}),
             }
             for b in cs.blocks
         ],
@@ -99,6 +101,8 @@ def _exchange_to_dict(ex: Exchange) -> dict[str, Any]:
         out["dst_list"] = _ints(ex.dst_list)
     if ex.per_destination.any():
         out["per_destination"] = _ints(ex.per_destination.astype(np.int64))
+    if ex.replicable.any():
+        out["replicable"] = _ints(ex.replicable.astype(np.int64))
     return out
 
 
@@ -125,6 +129,7 @@ def program_to_dict(program: Program) -> dict[str, Any]:
                 "sync": s.sync,
                 "exchange": index(s.exchange, exchanges, ex_list, _exchange_to_dict),
                 "compute": index(s.compute, computes, cs_list, _compute_to_dict),
+                **({"op": s.op} if s.op != "execute" else {}),
             }
         if isinstance(s, HostCopy):
             return {"type": "host_copy", "name": s.name, "direction": s.direction, "tiles": _ints(s.tiles), "nbytes": _ints(s.nbytes)}
@@ -271,7 +276,8 @@ def _read_tensor(r: _Reader, value: Any, where: str) -> Tensor:
 
 def _read_exchange(r: _Reader, value: Any, where: str, version: int) -> Exchange:
     fields = ("name", "src", "dst_ptr", "dst", "nbytes")
-    o = r.obj(value, where, (*fields, "messages", "dst_list", "per_destination") if version >= 2 else fields)
+    optional = ("messages", "dst_list", "per_destination") + (("replicable",) if version >= 3 else ())
+    o = r.obj(value, where, (*fields, *optional) if version >= 2 else fields)
     src = r.array(o, "src", where)
     dst_ptr = r.array(o, "dst_ptr", where)
     dst = r.array(o, "dst", where)
@@ -303,7 +309,12 @@ def _read_exchange(r: _Reader, value: Any, where: str, version: int) -> Exchange
         per_destination = r.array(o, "per_destination", where)
         if per_destination.size != src.size or (per_destination.size and per_destination.max() > 1):
             raise r.fail(_join(where, "per_destination"), f"expected one 0 or 1 per transfer ({src.size})", show_value=False)
-    return Exchange(r.string(o, "name", where), src, dst_ptr, dst, nbytes, messages, dst_list, per_destination)  # type: ignore[arg-type]  # None -> ones
+    replicable: np.ndarray | None = None
+    if "replicable" in o:
+        replicable = r.array(o, "replicable", where)
+        if replicable.size != src.size or (replicable.size and (replicable.max() > 1 or replicable.min() < 0)):
+            raise r.fail(_join(where, "replicable"), f"expected one 0 or 1 per transfer ({src.size})", show_value=False)
+    return Exchange(r.string(o, "name", where), src, dst_ptr, dst, nbytes, messages, dst_list, per_destination, replicable)  # type: ignore[arg-type]  # None -> ones
 
 
 def _read_compute(r: _Reader, value: Any, where: str, version: int) -> ComputeSet:
@@ -315,7 +326,7 @@ def _read_compute(r: _Reader, value: Any, where: str, version: int) -> ComputeSe
     blocks = []
     for k, bv in enumerate(blocks_val):
         w = f"{where}.blocks[{k}]"
-        b = r.obj(bv, w, ("codelet", "tiles", "worker_cycles", "worker_counts", "supervisor_cycles"))
+        b = r.obj(bv, w, ("codelet", "tiles", "worker_cycles", "worker_counts", "supervisor_cycles") + (("segment",) if version >= 3 else ()))
         cycles = r.table(b, "worker_cycles", w, tables)
         counts = r.table(b, "worker_counts", w, tables) if "worker_counts" in b else np.ones(cycles.shape[-1], np.int64)
         if counts.shape[-1] != cycles.shape[-1]:
@@ -336,7 +347,10 @@ def _read_compute(r: _Reader, value: Any, where: str, version: int) -> ComputeSe
         rows = {a.shape[0] for a in (cycles, counts) if a.ndim == 2} | ({sup.size} if isinstance(sup, np.ndarray) else set())
         if len(rows) > 1:
             raise r.fail(w, f"its cycle tables have different numbers of rows ({', '.join(map(str, sorted(rows)))})", show_value=False)
-        blocks.append(VertexBlock(r.string(b, "codelet", w), r.array(b, "tiles", w), cycles, counts, sup))
+        segment = r.integer(b.get("segment", 0), _join(w, "segment"))
+        if segment < 0 or (blocks and segment < blocks[-1].segment):
+            raise r.fail(_join(w, "segment"), "segments start at 0 and never decrease from one block to the next", segment)
+        blocks.append(VertexBlock(r.string(b, "codelet", w), r.array(b, "tiles", w), cycles, counts, sup, segment))
     return ComputeSet(r.string(o, "name", where), tuple(blocks))
 
 
@@ -366,11 +380,12 @@ def _read_steps(
         if not isinstance(sv, dict):
             raise r.fail(w, "expected a JSON object", sv)
         kind = r.string(sv, "type", w, allowed=tuple(_STEP_KEYS))
-        s = r.obj(sv, w, _STEP_KEYS[kind])
+        s = r.obj(sv, w, _STEP_KEYS[kind] + (("op",) if kind == "superstep" and version >= 3 else ()))
         if kind == "superstep":
             ex = _read_phase(r, s, "exchange", w, exchanges, lambda v, ww: _read_exchange(r, v, ww, version), "exchanges")
             cs = _read_phase(r, s, "compute", w, computes, lambda v, ww: _read_compute(r, v, ww, version), "compute_sets")
-            steps.append(Superstep(r.string(s, "name", w), r.string(s, "sync", w, default="internal", allowed=_SYNCS), ex, cs))  # type: ignore[arg-type]
+            op = r.string(s, "op", w, default="execute", allowed=PROGRAM_OPS)
+            steps.append(Superstep(r.string(s, "name", w), r.string(s, "sync", w, default="internal", allowed=_SYNCS), ex, cs, op))  # type: ignore[arg-type]
         elif kind == "host_copy":
             tiles = r.array(s, "tiles", w)
             nbytes = r.array(s, "nbytes", w)

@@ -45,8 +45,10 @@ def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> Non
         where, cs, k, b = blocks[int(i)]
         return f"{where}: compute set {cs.name!r} block {k} ({b.codelet})"
 
-    for i, (_, cs, _, b) in enumerate(blocks):
+    for i, (_, cs, k, b) in enumerate(blocks):
         _check_block_tables(functools.partial(where_of, i), b, cs.n_rows)
+        if b.segment < 0 or (k and b.segment < cs.blocks[k - 1].segment):
+            raise ProgramError(f"{where_of(i)}: segment {b.segment} (segments start at 0 and never decrease from one block to the next)")
     idx = np.arange(len(blocks))
     tiles = np.concatenate([b.tiles for *_, b in blocks])
     tile_owner = np.repeat(idx, [b.tiles.size for *_, b in blocks])
@@ -99,8 +101,8 @@ def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) 
     n = ex.src.size
     n_lists = n if ex.dst_list is None else ex.dst_ptr.size - 1
     lists = "destination list" if ex.dst_list is not None else "transfer"
-    if ex.nbytes.size != n or ex.messages.size != n or ex.per_destination.size != n or (ex.dst_list is None and ex.dst_ptr.size != n + 1):
-        raise ProgramError(f"{w}: src, dst_ptr, nbytes, messages and per_destination disagree on the number of transfers")
+    if ex.nbytes.size != n or ex.messages.size != n or ex.per_destination.size != n or ex.replicable.size != n or (ex.dst_list is None and ex.dst_ptr.size != n + 1):
+        raise ProgramError(f"{w}: src, dst_ptr, nbytes, messages, per_destination and replicable disagree on the number of transfers")
     if ex.dst_list is not None:
         if ex.dst_list.size != n:
             raise ProgramError(f"{w}: dst_list has {ex.dst_list.size} entries for {n} transfers")

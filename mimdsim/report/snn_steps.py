@@ -2,8 +2,10 @@
 it comes from in the authors' code, how often it runs and what it costs.
 
 ``python -m mimdsim.report.snn_steps --write docs/snn.md`` regenerates the tables between the
-``<!-- steps:LOWERING -->`` and ``<!-- /steps:LOWERING -->`` markers of the page (the
-paper's 2-hidden configuration, ``models/snn/nmnist_a_2hidden.toml`` on ``bow``);
+``<!-- steps:PIPELINE -->`` / ``<!-- steps:PIPELINE@VERSION -->`` markers and their closing
+``<!-- /steps:... -->`` of the page, one per compiler pipeline and op version (the paper's
+2-hidden configuration, ``models/snn/nmnist_a_2hidden.toml`` on ``bow``); a step that the
+passes merged from several programs lists each program's source;
 ``tests/report/test_snn_steps.py`` checks that the page holds what this module generates.
 Keys (PC, PF, CC, S2D, KI, MI, PL) are those of docs/sources.md.
 """
@@ -17,7 +19,7 @@ from pathlib import Path
 from mimdsim.report.pages import replace_block
 from mimdsim.snn.estimate import SNNEstimate
 
-__all__ = ["STEP_SOURCES", "step_rows", "steps_markdown", "update_page"]
+__all__ = ["STEP_SOURCES", "VERSION_SOURCES", "TABLES", "step_rows", "steps_markdown", "update_page", "estimate_for"]
 
 _EST = "snn/estimators.py (the authors' codelets, costed from their instructions)"
 
@@ -60,20 +62,37 @@ STEP_SOURCES: dict[str, tuple[str, str]] = {
     "loss": ("S2D `Build` / `Build_grad`, the sum over time and the cross-entropy (IPU TensorFlow; modelled)", "PL Cast1D; snn/estimators.py (sparse-to-dense, softmax cross-entropy)"),
     "update": ("KI: the optimizer (Adam or SGD) on every weight (IPU TensorFlow; modelled)", "snn/estimators.py optimizer_tile_cycles"),
     "host": ("MI:735 infeed of one batch; the loss outfeed", "host link (docs/machine_format.md)"),
-    # fused (the same codelets, the programs around them merged)
-    "fwd.store": ("merged: the forward dynamic updates of one step", "snn/estimators.py slice_copy_cycles"),
-    "fwd.rand_offsets": ("merged: the poprand offsets of one step", "snn/estimators.py"),
-    "bwd.slices": ("merged: the backward dynamic slices of one step", "snn/estimators.py slice_copy_cycles"),
-    "bwd.zero_grads": ("merged: the gradient buffers zeroed", "snn/estimators.py fill_tile_cycles"),
-    "bwd.loop": ("merged: the backward loop bookkeeping", "snn/estimators.py"),
 }
 
+VERSION_SOURCES: dict[str, dict[str, tuple[str, str]]] = {
+    "2022-09-12": {
+        "bwd.state_grad": (
+            "PC@2b0fe90:1040-1081 `calcLIFStateGrad`: one `LIFStateOutGrad` per (layer, sample) on tile 1 + B l + b, gathering the layer's "
+            "state, dL/dV and thresholds rows",
+            "snn/estimators.py state_out_grad_cycles (soft-double surrogate, CC@2b0fe90:865-891)",
+        ),
+        "bwd.state_grad.out": ("PC@2b0fe90:1040-1081: the InOut dL/dV rows written back to the neuron tiles", "the exchange (docs/machine_format.md)"),
+    },
+}
+"""Steps whose source differs in an older version of the authors' op."""
 
-def _source_of(name: str) -> tuple[str, str]:
-    best = max((p for p in STEP_SOURCES if name == p or name.startswith(p + ".") or name.startswith(p + "_")), key=len, default="")
+
+def _family_source(name: str, version: str) -> tuple[str, str]:
+    sources = {**STEP_SOURCES, **VERSION_SOURCES.get(version, {})}
+    best = max((p for p in sources if name == p or name.startswith(p + ".") or name.startswith(p + "_")), key=len, default="")
     if not best:
-        best = max((p for p in STEP_SOURCES if name.startswith(p)), key=len, default="")
-    return STEP_SOURCES.get(best, ("", ""))
+        best = max((p for p in sources if name.startswith(p)), key=len, default="")
+    return sources.get(best, ("", ""))
+
+
+def _source_of(name: str, version: str = "final") -> tuple[str, str]:
+    """Where a step comes from and what costs it; a step the passes merged lists each of its programs'."""
+    parts = [_family_source(part, version) for part in name.split(" + ")]
+    if len(parts) == 1:
+        return parts[0]
+    wheres = list(dict.fromkeys(w for w, _ in parts if w))
+    costs = list(dict.fromkeys(c for _, c in parts if c))
+    return "merged: " + "; ".join(wheres), "; ".join(costs)
 
 
 def step_rows(est: SNNEstimate) -> list[dict[str, object]]:
@@ -82,7 +101,7 @@ def step_rows(est: SNNEstimate) -> list[dict[str, object]]:
     total = est.cycles_per_step
     rows = []
     for k in est.step_kinds():
-        where, source = _source_of(k.name)
+        where, source = _source_of(k.name, est.spec.program_version)
         per_t = k.n_executions / T
         rows.append({
             "step": k.name, "where": where, "per_timestep": per_t, "supersteps": k.n_executions, "cycles": k.cycles,
@@ -109,21 +128,27 @@ def steps_markdown(est: SNNEstimate) -> str:
     return "\n".join(lines)
 
 
-def estimate_for(lowering: str) -> SNNEstimate:
-    """The paper's 2-hidden configuration on bow with ``lowering``."""
+TABLES: tuple[str, ...] = ("as-issued", "poplar", "fused", "as-issued@2022-09-12", "poplar@2022-09-12", "fused@2022-09-12")
+"""The step tables of docs/snn.md: ``PIPELINE`` (the final op) or ``PIPELINE@VERSION``."""
+
+
+def estimate_for(table: str) -> SNNEstimate:
+    """The paper's 2-hidden configuration on bow with the pipeline (and op version) ``table`` names."""
     from mimdsim.arch import load_machine
     from mimdsim.arch.load import models_dir
     from mimdsim.snn.estimate import estimate_training_step
     from mimdsim.snn.lower import LoweringOptions
     from mimdsim.snn.spec import load_snn_model
 
+    passes, _, version = table.partition("@")
     spec, _ = load_snn_model(models_dir() / "snn" / "nmnist_a_2hidden.toml")
-    return estimate_training_step(spec, load_machine("bow"), options=LoweringOptions(lowering=lowering))  # type: ignore[arg-type]
+    spec = spec.model_copy(update={"program_version": version or "final"})
+    return estimate_training_step(spec, load_machine("bow"), options=LoweringOptions(passes=passes))
 
 
-def update_page(text: str, lowerings: tuple[str, ...] = ("poplar", "fused")) -> str:
-    """``text`` with the blocks between each ``<!-- steps:L -->`` / ``<!-- /steps:L -->`` pair regenerated."""
-    for low in lowerings:
+def update_page(text: str, tables: tuple[str, ...] = TABLES) -> str:
+    """``text`` with the blocks between each ``<!-- steps:T -->`` / ``<!-- /steps:T -->`` pair regenerated."""
+    for low in tables:
         if f"<!-- steps:{low} -->" not in text:  # before the estimate
             raise ValueError(f"the page has no <!-- steps:{low} --> ... <!-- /steps:{low} --> block")
         text = replace_block(text, f"steps:{low}", steps_markdown(estimate_for(low)))
@@ -133,13 +158,13 @@ def update_page(text: str, lowerings: tuple[str, ...] = ("poplar", "fused")) -> 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mimdsim.report.snn_steps", description=__doc__.split("\n")[0])
     ap.add_argument("--write", type=Path, help="regenerate the step tables of this page (docs/snn.md)")
-    ap.add_argument("--lowering", default="poplar", help="print the table of this lowering (without --write)")
+    ap.add_argument("--table", default="poplar", help="print the table of this pipeline[@version] (without --write)")
     args = ap.parse_args(argv)
     if args.write:
         args.write.write_text(update_page(args.write.read_text(encoding="utf-8")), encoding="utf-8")
         print(f"wrote {args.write}")
     else:
-        sys.stdout.write(steps_markdown(estimate_for(args.lowering)) + "\n")
+        sys.stdout.write(steps_markdown(estimate_for(args.table)) + "\n")
     return 0
 
 

@@ -25,6 +25,8 @@ vertices) or tile cycles (supervisor vertices, named ``*_tile_cycles``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 __all__ = [
@@ -35,6 +37,11 @@ __all__ = [
     "tile_combine_cycles",
     "final_combine_cycles",
     "state_grad_cycles",
+    "SoftDoubleOp",
+    "SOFT_DOUBLE_OPS",
+    "SOFT_DOUBLE_SURROGATE",
+    "soft_double_surrogate_cycles",
+    "state_out_grad_cycles",
     "weight_grad_cycles",
     "input_grad_cycles",
     "reduce_stage1_cycles",
@@ -145,6 +152,80 @@ def state_grad_cycles(n_valid: np.ndarray, hits: np.ndarray) -> np.ndarray:
     """
     v = np.asarray(n_valid, np.int64)
     return VERTEX_OVERHEAD_THREAD_CYCLES + _SLOT_SCAN * v + np.ceil(_SUPERSPIKE * np.asarray(hits, float)).astype(np.int64)
+
+
+# ---- the 2022-09-12 state gradient (GSNN CC@2b0fe90:865-891, ``LIFStateOutGrad``) ------------
+@dataclass(frozen=True)
+class SoftDoubleOp:
+    """Thread cycles of one software double-precision routine on a 32-bit core: (low, typical, high).
+
+    The IPU has no 64-bit floating point ("implemented in software", Poplar and PopLibs User
+    Guide, supported types); no cycle figure for its soft-double routines is published. The
+    range is counted from the operations a soft-float routine of that kind executes on a
+    32-bit integer data path (compiler-rt's ``fp_extend_impl``, ``fp_mul_impl``,
+    ``fp_div_impl``, ``fp_add_impl``, ``fp_trunc_impl``, one instruction per thread cycle),
+    plus the call, the return and the register-pair moves (about 5): docs/snn.md gives the
+    derivation.
+    """
+
+    name: str
+    low: int
+    typical: int
+    high: int
+
+
+SOFT_DOUBLE_OPS: dict[str, SoftDoubleOp] = {
+    # unpack sign/exponent/mantissa, rebias, shift the mantissa into a register pair, pack
+    "extend": SoftDoubleOp("float -> double (__extendsfdf2)", 15, 22, 30),
+    # unpack two register pairs, special cases, 53x53-bit product from 32x32->32 multiplies
+    # (the IPU's integer multiply gives 32 bits: 16-bit halves), normalise, round, pack
+    "mul": SoftDoubleOp("double multiply (__muldf3)", 60, 100, 150),
+    # reciprocal by Newton-Raphson in 32- then 64-bit fixed point (3-4 wide multiplies each),
+    # quotient correction, round, pack: the costliest and the most implementation-dependent
+    "div": SoftDoubleOp("double divide (__divdf3)", 200, 350, 600),
+    # unpack, align by a 64-bit shift of a register pair, add with carry, normalise (clz), round, pack
+    "add": SoftDoubleOp("double add (__adddf3)", 50, 75, 110),
+    # unpack, rebias, round to nearest even on 29 dropped bits, overflow/denormal checks, pack
+    "trunc": SoftDoubleOp("double -> float (__truncdfsf2)", 25, 35, 50),
+}
+"""The soft-double routines the 2022-09-12 surrogate calls, with their thread-cycle ranges."""
+
+SOFT_DOUBLE_SURROGATE: dict[str, int] = {"extend": 3, "mul": 2, "div": 1, "add": 1, "trunc": 1}
+"""Soft-double operations per slot of ``LIFStateOutGrad``: ``one / std::pow(beta*|x| + one, 2)``
+returns double (C++11: ``std::pow(float, int)`` promotes), LLVM turns ``pow(y, 2.0)`` into
+``y*y``; then the divide, the multiply by the slot's gradient and the add into the float row
+run in double, and the sum is truncated back: 3 extensions (y, the gradient, dL/dV[id]),
+2 multiplies, 1 divide, 1 add, 1 truncation (GSNN CC@2b0fe90:865-891, built with
+``popc -O3`` and no fast-math, Makefile@2b0fe90:6)."""
+
+
+def soft_double_surrogate_cycles(which: str = "typical") -> int:
+    """Thread cycles of the soft-double part of one surrogate slot: ``low``, ``typical`` or ``high``.
+
+    >>> soft_double_surrogate_cycles("low"), soft_double_surrogate_cycles(), soft_double_surrogate_cycles("high")
+    (440, 726, 1150)
+    """
+    return sum(n * getattr(SOFT_DOUBLE_OPS[op], which) for op, n in SOFT_DOUBLE_SURROGATE.items())
+
+
+_OLD_SLOT_FLOAT = 13
+"""``LIFStateOutGrad`` per slot besides the soft-double calls: ld32 id, address, ld V[id],
+ld θ1[id], sub, abs, mul β, add 1, ld the slot's gradient, ld dL/dV[id], st32 dL/dV[id],
+counter and branch (2)."""
+
+
+def state_out_grad_cycles(n_valid: np.ndarray, soft_double_cycles: int | None = None) -> np.ndarray:
+    """``LIFStateOutGrad`` (the 2022-09-12 op's state gradient, one worker vertex per (layer, sample)):
+    a scalar loop over the ``end`` = valid slots, ``20 + valid x (13 + soft_double)``.
+
+    ``soft_double_cycles`` is the soft-double part of a slot (None: the typical
+    :func:`soft_double_surrogate_cycles`, 726).
+
+    >>> state_out_grad_cycles(np.array([0, 14])).tolist()
+    [20, 10366]
+    """
+    sd = soft_double_surrogate_cycles() if soft_double_cycles is None else int(soft_double_cycles)
+    return VERTEX_OVERHEAD_THREAD_CYCLES + np.asarray(n_valid, np.int64) * (_OLD_SLOT_FLOAT + sd)
 
 
 def weight_grad_cycles(n_true_per_sample: np.ndarray, k: int) -> np.ndarray:

@@ -23,7 +23,11 @@ __all__ = [
     "sparse_size_for_activity",
     "load_snn_model",
     "snn_from_sizes",
+    "PROGRAM_VERSIONS",
 ]
+
+PROGRAM_VERSIONS: tuple[str, ...] = ("final", "2022-09-12")
+"""Versions of the authors' op the lowering knows (:attr:`SNNSpec.program_version`)."""
 
 
 _MAX_SIZE = 1 << 31
@@ -73,6 +77,11 @@ class SNNSpec(BaseModel):
     ``steps_per_execution`` is Keras' steps per device execution (100 in the paper's
     family (a) runs): the host's per-execution overhead (the machine's
     ``execution_overhead_s``) is shared by that many steps.
+    ``program_version`` picks the version of the authors' op that is lowered
+    (:data:`PROGRAM_VERSIONS`): ``final`` (github.com/jrfinkbeiner/graphcore_snn @ 3e05811,
+    what the paper's benchmark scripts ran) or ``2022-09-12`` (@ 2b0fe90, the code of the
+    only measured IPU timings: another backward state gradient, and no identity layer in
+    the Keras model around it; docs/snn.md).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -93,6 +102,7 @@ class SNNSpec(BaseModel):
     optimizer: Literal["adam", "sgd"] = "adam"
     n_input_addresses: StrictInt | None = Field(None, gt=0, le=_MAX_SIZE)
     steps_per_execution: StrictInt = Field(1, ge=1, le=1 << 31)
+    program_version: Literal["final", "2022-09-12"] = "final"
 
     @model_validator(mode="after")
     def _check(self) -> SNNSpec:

@@ -9,7 +9,9 @@ A point's keys (:data:`POINT_KEYS`; any subset, the rest default):
   ``machine.<field>`` replaces any machine field (``machine.n_ipus``,
   ``machine.exchange_bytes_per_cycle``, ...);
 * run options: ``engine``, ``activity_source``, ``rate``, ``input_rate``, ``seed``,
-  ``partitioner``, ``neurons_per_tile``, ``lowering``;
+  ``partitioner``, ``neurons_per_tile``; ``passes`` (the compiler pipeline, a name or a
+  comma-separated list of passes; ``lowering`` is its old name); ``program_version`` (the
+  version of the authors' op, the same as ``model.program_version``);
 * GPU: ``gpu`` (``None``: no GPU), ``gpu_framework`` (``None``: the paper's
   ``tf-keras-xla``), ``gpu_precision``.
 
@@ -49,7 +51,7 @@ RUN_KEYS: tuple[str, ...] = (
 )  # fmt: skip
 """Point keys passed to :func:`~mimdsim.snn.estimate.estimate_training_step` as they are."""
 
-POINT_KEYS: tuple[str, ...] = ("model", "max_activity", "machine", "lowering", *RUN_KEYS)
+POINT_KEYS: tuple[str, ...] = ("model", "max_activity", "machine", "passes", "program_version", "lowering", *RUN_KEYS)
 """Plain point keys; ``machine.<field>`` and ``model.<field>`` come on top (:func:`check_point_keys`)."""
 
 
@@ -133,6 +135,8 @@ def prepare_point(point: Mapping[str, Any]) -> PreparedPoint:
     if activity is None:  # the file's own max_activity (None for explicit [[layers]])
         activity = read_toml(path).get("max_activity")
     model_over = {k[6:]: v for k, v in point.items() if k.startswith("model.")}
+    if point.get("program_version") is not None:
+        model_over["program_version"] = point["program_version"]
     if model_over:
         from pydantic import ValidationError
 
@@ -143,8 +147,9 @@ def prepare_point(point: Mapping[str, Any]) -> PreparedPoint:
     machine = load_machine(point.get("machine", "bow"), **{k[8:]: v for k, v in point.items() if k.startswith("machine.")})
     kwargs: dict[str, Any] = {k: point[k] for k in RUN_KEYS if point.get(k) is not None}
     kwargs.setdefault("engine", "fast")
-    if point.get("lowering") is not None:
-        kwargs["options"] = LoweringOptions(lowering=point["lowering"])
+    passes = point.get("passes", point.get("lowering"))  # ``lowering``: the old key; its values are pipeline names
+    if passes is not None:
+        kwargs["options"] = LoweringOptions(passes=passes)
     return PreparedPoint(spec, machine, kwargs, str(path), activity, record_hash(training_step_hash(spec, machine, **kwargs), activity))
 
 

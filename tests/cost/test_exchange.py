@@ -26,6 +26,7 @@ def reference(ex: Exchange, m: MachineSpec) -> tuple[list[int], int, list[int]]:
     send, recv2, gsend, grecv = ([0] * n for _ in range(4))
     ms, mr, gms, gmr = ([0] * n for _ in range(4))
     links: dict[int, float] = {}
+    link_msgs: dict[int, int] = {}  # messages through each link: each pays link_message_cycles (the exchange block's handshake)
     buf = np.zeros(2 * m.n_ipus + 2, np.int64)
     cols = m.torus_shape()[1] if m.link_topology == "torus2d" else 2
     hops = 0
@@ -56,6 +57,7 @@ def reference(ex: Exchange, m: MachineSpec) -> tuple[list[int], int, list[int]]:
                 hops = max(hops, h)
                 for lk in buf[:h].tolist():
                     links[lk] = links.get(lk, 0.0) + b
+                    link_msgs[lk] = link_msgs.get(lk, 0) + mi
     phase = [0] * m.n_ipus
     tile = [0] * n
     gport = 0
@@ -67,7 +69,7 @@ def reference(ex: Exchange, m: MachineSpec) -> tuple[list[int], int, list[int]]:
         gport = max(gport, -(-gsend[t] // bpc) + msg * gms[t], -(-grecv[t] // bpc) + msg * gmr[t])
     if not links:
         return phase, 0, tile
-    glink = max(math.ceil(v / m.link_bytes_per_cycle) for v in links.values())
+    glink = max(math.ceil(v / m.link_bytes_per_cycle) + m.link_message_cycles * link_msgs[lk] for lk, v in links.items())
     return phase, m.exchange_overhead_cycles + max(glink, gport) + hops * m.link_latency_cycles, tile
 
 

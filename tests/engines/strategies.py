@@ -5,7 +5,8 @@ Use :func:`machine_and_program` for a ``(MachineSpec, Program)`` pair, or
 :func:`mimdsim.program.validate.check_program` and fits in tile memory on its machine.
 
 What is covered: 1-4 IPUs of 2-16 tiles, all three link topologies, supertiles on and
-off, random sync/exchange/link/host costs; compute sets of several blocks (a tile may
+off, random sync/exchange/link/host costs; supersteps standing for compute sets or copies,
+transfers now and then marked replicable (what compiler passes read); compute sets of several blocks (a tile may
 appear in several blocks; worker counts around the 6-context barrel, e.g. 47 or 48
 copies); multicasts, supertile-pair destinations and inter-IPU transfers (external sync
 only); host copies; repeats nested two deep with counts 0-4, whose supersteps may run
@@ -57,6 +58,7 @@ def machines(draw: st.DrawFn, *, max_ipus: int = 4, max_tiles_per_ipu: int = 16)
         links_per_ipu_pair=draw(st.integers(1, 3)),
         link_bytes_per_s=draw(st.sampled_from(_LINK_BYTES_PER_S)),
         link_latency_cycles=draw(st.integers(0, 50)),
+        link_message_cycles=draw(st.sampled_from((0, 0, 6, 16))),
         host_bytes_per_s=draw(st.sampled_from(_HOST_BYTES_PER_S)),
         host_overhead_cycles=draw(st.integers(0, 100)),
     )
@@ -118,7 +120,8 @@ def exchanges(draw: st.DrawFn, machine: MachineSpec, scope: str, name: str = "ex
         transfers.append((src, dst, nbytes))
     ex = Exchange.from_transfers(name, transfers)
     messages = draw(st.lists(st.sampled_from((1, 1, 2, 5)), min_size=len(transfers), max_size=len(transfers)))
-    ex = Exchange(name, ex.src, ex.dst_ptr, ex.dst, ex.nbytes, np.array(messages, np.int64))
+    replicable = draw(st.lists(st.integers(0, 3).map(lambda v: v == 0), min_size=len(transfers), max_size=len(transfers)))
+    ex = Exchange(name, ex.src, ex.dst_ptr, ex.dst, ex.nbytes, np.array(messages, np.int64), replicable=np.array(replicable, bool))
     if draw(st.integers(0, 2)) == 0:
         return draw(shared_list_exchanges(machine, scope, name))
     return ex
@@ -173,7 +176,7 @@ def _superstep(draw: st.DrawFn, machine: MachineSpec, name: str, loop_count: int
     scope = draw(st.sampled_from(("internal", "external")))
     ex = draw(st.one_of(st.none(), exchanges(machine, scope, f"{name}.ex")))
     cs = draw(st.one_of(st.none(), compute_sets(machine, f"{name}.cs", rows=loop_count)))
-    return Superstep(name, scope, ex, cs)
+    return Superstep(name, scope, ex, cs, draw(st.sampled_from(("execute", "execute", "copy"))))
 
 
 @st.composite

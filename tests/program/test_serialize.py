@@ -110,7 +110,7 @@ def test_saved_file_is_versioned_and_readable(tmp_path: Path) -> None:
     save_program(_program(), tmp_path / "p.json")
     text = (tmp_path / "p.json").read_text()
     data = json.loads(text)
-    assert data["format"] == "mimdsim-program" and data["version"] == 2
+    assert data["format"] == "mimdsim-program" and data["version"] == 3
     assert text.count("\n") > 10  # one line per table entry, not one giant line
     assert [s["type"] for s in data["body"]] == ["host_copy", "repeat", "host_copy"]
 
@@ -206,7 +206,7 @@ _DELETE = object()
 _BAD_FIELDS = [
     ("format", "something-else", "format", "expected 'mimdsim-program'"),
     ("format", _DELETE, "format", "missing required field"),
-    ("version", 3, "version", "expected 1 or 2"),
+    ("version", 4, "version", "expected 1 or 2 or 3"),
     ("version", "1", "version", "expected 1 or 2"),
     ("version", True, "version", "expected 1 or 2"),
     ("name", 5, "name", "expected a string"),

@@ -57,7 +57,7 @@ _BAD: list[tuple[str, Program, list[str]]] = [
     ("tensor bytes", _prog(tensors=(Tensor("x", [0], [-4]),)), ["tensor 'x'", "byte count -4 is negative"]),
     ("sync", _prog(Superstep("s", "global")), ["step 0 ('s')", "sync 'global' is not 'internal' or 'external'"]),  # type: ignore[arg-type]
     ("exchange counts", _prog(Superstep("s", exchange=_ex([0, 1], [0, 1], [2], [4, 4]))),
-     ["exchange 'e'", "src, dst_ptr, nbytes, messages and per_destination disagree"]),
+     ["exchange 'e'", "src, dst_ptr, nbytes, messages, per_destination and replicable disagree"]),
     ("exchange messages", _prog(Superstep("s", exchange=Exchange("e", np.array([0]), np.array([0, 1]), np.array([2]), np.array([4]), np.array([0])))),
      ["exchange 'e'", "transfer 0 has 0 messages (must be >= 1)"]),
     ("exchange nbytes count", _prog(Superstep("s", exchange=_ex([0], [0, 1], [2], [4, 4]))), ["disagree on the number of transfers"]),

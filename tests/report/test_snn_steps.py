@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from mimdsim.report.snn_steps import estimate_for, step_rows, steps_markdown, update_page
+from mimdsim.report.snn_steps import TABLES, estimate_for, step_rows, steps_markdown, update_page
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "snn.md"
 
 
-@pytest.mark.parametrize("lowering", ["poplar", "fused"])
+@pytest.mark.parametrize("lowering", TABLES)
 def test_the_page_holds_the_generated_table(lowering: str) -> None:
     est = estimate_for(lowering)
     text = PAGE.read_text(encoding="utf-8")

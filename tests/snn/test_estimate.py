@@ -99,7 +99,9 @@ def test_both_engines_agree_on_a_small_snn() -> None:
     d = fast.to_dict()
     assert d["layers"] == [64, 24, 24, 4] and d["sparse_sizes"] == [8, 6, 6, 2] and d["oom_tiles"] == []
     kinds = {k.name: k for k in fast.step_kinds()}
-    assert kinds["fwd.state_update"].n_executions == 3 and kinds["bwd.input_grad"].n_executions == 2
+    state_update = next(k for n, k in kinds.items() if n.startswith("fwd.state_update"))
+    input_grad = next(k for n, k in kinds.items() if "bwd.input_grad" in n)
+    assert state_update.n_executions == 3 and input_grad.n_executions == 2
     assert sum(k.cycles for k in kinds.values()) == fast.cycles_per_step
 
 
@@ -113,17 +115,17 @@ def test_two_ipus_use_external_syncs_and_links() -> None:
     assert_same(fast.result, des.result)
     assert fast.neurons_per_tile == 2 and fast.mapping.n_ipus_used == 2
     assert [lp.ipu for lp in fast.mapping.layers] == [0, 1, 1]
-    program = lower_snn(spec, machine, fast.mapping, functional_activity(spec, 0), LoweringOptions(lowering="fused"))
-    external = {s.name for s in program.iter_static() if isinstance(s, Superstep) and s.sync == "external"}
-    # F1 (layer 0 -> layer 1 hand-off), B1 (slot gradients back), B2 (input replication) cross IPUs
-    assert external == {"fwd.state_update", "bwd.state_grad", "bwd.replicate"}
     # call by call, a program crosses IPUs when its data does: the hand-off copies into layer 1's
     # input buffers, the replication of layer 0's output, the slot gradients back, and every
     # dynamic slice of an IPU-1 tensor (the offset is on tile 0); the state update reads local buffers
-    program = lower_snn(spec, machine, fast.mapping, functional_activity(spec, 0))
+    program = lower_snn(spec, machine, fast.mapping, functional_activity(spec, 0), LoweringOptions(passes="as-issued"))
     external = {s.name for s in program.iter_static() if isinstance(s, Superstep) and s.sync == "external"}
     assert {"fwd.handoff.ids[l=1]", "bwd.replicate.ids[l=1]", "bwd.state_grad", "fwd.update.ids[l=1]", "bwd.slice.state[l=2]"} <= external
     assert not {"fwd.update.ids[l=0]", "fwd.dense_flags", "fwd.state_update"} & external
+    # with the offsets replicated (poplar) the slices move nothing and sync nothing; the copies still cross
+    program = lower_snn(spec, machine, fast.mapping, functional_activity(spec, 0))
+    external = {s.name for s in program.iter_static() if isinstance(s, Superstep) and s.sync == "external"}
+    assert any("fwd.handoff.ids" in n for n in external) and not any("fwd.update.ids" in n for n in external)
     assert fast.breakdown_cycles["global_exchange"] > 0
     assert fast.result.tile_global_exchange_cycles.max() > 0
     # the same net on one IPU needs k = 4 and no link
@@ -155,18 +157,17 @@ def test_saturated_is_the_worst_case_and_parametric_in_between() -> None:
 def test_k16_tile_with_992_inputs_is_over_624_kib_with_adam() -> None:
     """GSNN PC (tensors of a neuron tile): k = 16, M = 992: 4 M k = 63.5 KB; weights + 6 gradient replicas + Adam m, v =
     571,392 B (~570 KB) of the 638,976 B (624 KiB) per tile; with the state history, buffers,
-    vertex state and code the tile needs 654,272 B, 15,296 B over. With SGD it fits."""
+    vertex state and code the tile needs 645,960 B, 6,984 B over. With SGD it fits."""
     spec = snn_from_sizes([992, 992, 992, 10], max_activity=0.05, input_sparse_size=32, batch_size=24, n_timesteps=10)
     machine = load_machine("bow")
-    fused = LoweringOptions(lowering="fused")
-    est = estimate_training_step(spec, machine, activity_source="saturated", neurons_per_tile=16, allow_oom=True, options=fused)
+    est = estimate_training_step(spec, machine, activity_source="saturated", neurons_per_tile=16, allow_oom=True)
     ledger: MemoryLedger = est.ledger
     tile = int(est.mapping.layers[1].tiles[0])  # a plain neuron tile of the second layer (M = 992)
     items = dict(ledger.items_on(tile))
     assert items["weights"] == 4 * 992 * 16 == 63_488
     assert items["weights"] + items["weight_grad_replicas"] + items["optimizer_state"] == 9 * 63_488 == 571_392
     assert items["state_history"] == 4 * 10 * 24 * 16
-    assert ledger.tile_bytes[tile] == 654_272 > machine.memory_bytes_per_tile == 638_976
+    assert ledger.tile_bytes[tile] == 645_960 > machine.memory_bytes_per_tile == 638_976
     assert tile in est.oom_tiles and len(est.oom_tiles) >= 62 * 2
     with pytest.raises(TileMemoryError) as err:
         estimate_training_step(spec, machine, activity_source="saturated", neurons_per_tile=16)

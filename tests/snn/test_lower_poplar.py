@@ -1,6 +1,7 @@
-"""The default lowering: the authors' Poplar program call by call (GSNN PC), checked
-against the reference's program sequence, tile layouts and PopLibs' worked cycle estimates on
-the paper's 2-hidden (L = 3) and 5-hidden (L = 6) family (a) nets."""
+"""The lowering: the authors' Poplar program call by call (GSNN PC), checked as issued against the
+reference's program sequence, tile layouts and PopLibs' worked cycle estimates on the paper's
+2-hidden (L = 3) and 5-hidden (L = 6) family (a) nets, and the program each pipeline of passes makes
+of it, per time step, checked by hand."""
 
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ from tests.engines.test_equivalence import assert_same_result
 REPO = __import__("pathlib").Path(__file__).parents[2]
 
 
-def _program(name: str) -> tuple[Program, object]:
+def _program(name: str, passes: str = "as-issued") -> tuple[Program, object]:
     spec, _ = load_snn_model(REPO / "models" / "snn" / f"{name}.toml")
     machine = load_machine("bow")
     mapping = partition_layers(spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus)
-    return lower_snn(spec, machine, mapping, parametric_activity(spec, 0.005, 0)), spec
+    return lower_snn(spec, machine, mapping, parametric_activity(spec, 0.005, 0), LoweringOptions(passes=passes)), spec
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +55,15 @@ _COPY_WORDS = (".handoff.", ".replicate.", ".scale.copy", ".reduce_stage2.copy")
 
 
 def _kinds(steps: list[Superstep]) -> Counter[str]:
-    """Poplar programs by kind: Copy (the names the lowering gives copies), the output exchange of a
-    compute set (``.out``), and compute sets (the rest)."""
+    """Poplar programs by kind: Copy, the output exchange of a compute set (``.out``), and compute sets;
+    the lowering marks each superstep's program (``op``), which agrees with its name."""
     c: Counter[str] = Counter()
     for s in steps:
+        assert (s.op == "copy") == any(w in s.name for w in _COPY_WORDS), s.name
         if s.name.endswith(".out"):
             c["out"] += 1
-        elif any(w in s.name for w in _COPY_WORDS):
-            c["copy"] += 1
         else:
-            c["cs"] += 1
+            c["copy" if s.op == "copy" else "cs"] += 1
     return c
 
 
@@ -193,20 +193,81 @@ def test_both_engines_agree_on_the_call_by_call_program() -> None:
     assert_same_result(simulate(program, machine, "fast"), simulate(program, machine, "des"))
 
 
-def test_poplar_costs_more_than_fused_and_both_are_consistent() -> None:
-    """The call-by-call program runs every program the op issues: more syncs, exchanges and launches
-    than the fused what-if, with the same codelets."""
+def test_pipelines_are_ordered_and_consistent() -> None:
+    """as-issued runs every program the op issues with its own sync and exchange; poplar and fused merge
+    them: fewer syncs and cycles, the same codelets, every pass keeping the step's vertices."""
     spec = snn_from_sizes([256, 96, 96, 10], max_activity=0.1, input_sparse_size=24, batch_size=12, n_timesteps=6)
     machine = load_machine("bow", tiles_per_ipu=128)
-    pop = estimate_training_step(spec, machine, activity_source="saturated")
-    fused = estimate_training_step(spec, machine, activity_source="saturated", options=LoweringOptions(lowering="fused"))
-    assert pop.program.metadata["lowering"] == "poplar" and fused.program.metadata["lowering"] == "fused"  # type: ignore[union-attr]
-    assert pop.cycles_per_step > fused.cycles_per_step
-    assert pop.breakdown_cycles["sync"] > fused.breakdown_cycles["sync"]
-    for est in (pop, fused):
-        kinds = {k.name: k for k in est.step_kinds()}
-        assert kinds["bwd.weight_grad"].n_executions == spec.n_timesteps
-        assert sum(k.cycles for k in kinds.values()) == est.cycles_per_step
+    est = {p: estimate_training_step(spec, machine, activity_source="saturated", options=LoweringOptions(passes=p)) for p in ("as-issued", "poplar", "fused")}
+    assert {p: e.program.metadata["passes"] for p, e in est.items()} == {p: p for p in est}  # type: ignore[union-attr]
+    assert est["as-issued"].cycles_per_step > est["poplar"].cycles_per_step >= est["fused"].cycles_per_step
+    assert est["as-issued"].breakdown_cycles["sync"] > est["poplar"].breakdown_cycles["sync"] >= est["fused"].breakdown_cycles["sync"]
+    for e in est.values():
+        assert sum(k.cycles for k in e.step_kinds()) == e.cycles_per_step
+    wgrad = [k for k in est["poplar"].step_kinds() if "bwd.weight_grad" in k.name]
+    assert sorted(k.n_executions for k in wgrad) == [1, spec.n_timesteps - 1]  # in the loop body and the t = 0 body
+
+
+def _shape(program: Program, loop: str) -> list[tuple[str, bool, int]]:
+    """Per superstep of a loop body: its name, whether it has an exchange, its compute sets."""
+    return [
+        (s.name, s.exchange is not None, 0 if s.compute is None else s.compute.n_segments)
+        for s in _loops(program)[loop].body  # type: ignore[union-attr]
+    ]
+
+
+def _with_compute(program: Program, loop: str, prefixes: tuple[str, ...]) -> int:
+    """As-issued supersteps of a loop body named with one of ``prefixes`` that run a compute set (a copy
+    whose elements partly stay on their tile runs an on-tile copy)."""
+    return sum(1 for s in _loops(program)[loop].body if s.name.startswith(prefixes) and s.compute is not None)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("name", "L"), [("nmnist_a_2hidden", 3), ("nmnist_a_5hidden", 6)])
+def test_the_poplar_pipeline_per_time_step(name: str, L: int) -> None:
+    """By hand from the as-issued sequence: the slices and the counter update are local (their offset
+    replicated), so they and every local compute set join the compute phase before them; the 2(L-1)
+    hand-off copies merge into one; the 2L replication copies merge, and the weight and input gradients
+    join them. Forward: 6 supersteps (4L + 8 compute sets, 2(L-1) copies and one output exchange as
+    issued); backward: 6 (7L + 8 compute sets and 3L + 1 copies as issued)."""
+    program, _ = _program(name, "poplar")
+    issued, _ = _program(name)
+    local = 2 + (5 * L + 1) + L  # B1, B2, the B3 slices, the B4 multiplies: 6L + 3 compute sets
+    # copies with an on-tile part (layouts of reference sec. 1.2-1.3): L = 3: no hand-off (ids on 194-865, buffers
+    # on 1-21); the replication of layer 0's ids (518-1285 onto 1-733) and layer 1's (194-865 onto 734-1466).
+    # L = 6: each of the five id hand-offs keeps one element on tile 1 (hidden ids on 1458-1471 and 1-178,
+    # buffers on 1-6); the replication of layer 0's counts (281-376 onto 295-587) and of the ids of layers 3
+    # and 4 (1458-1471 onto 1174-1466 and 1467-1471)
+    handoff = _with_compute(issued, "fwd.time_loop", ("fwd.handoff.",))
+    replicate = _with_compute(issued, "bwd.time_loop", ("bwd.replicate.",))
+    assert (handoff, replicate) == {3: (0, 2), 6: (5, 3)}[L]
+    assert _shape(program, "fwd.time_loop") == [
+        ("fwd.slice.input_ids + fwd.slice.input_counts", False, 2),
+        ("fwd.handoff.ids + fwd.handoff.counts", True, handoff),
+        ("fwd.state_update + fwd.dense_flags + fwd.poprand", True, 2 + L),
+        ("fwd.dense_to_sparse + fwd.tile_combine", True, 2),
+        ("fwd.final_combine", True, 1),
+        ("fwd.final_combine.out + fwd.update.state + fwd.update.ids + fwd.update.counts + fwd.loop.increment", True, 3 * L + 1),
+    ]
+    assert _shape(program, "bwd.time_loop") == [
+        ("bwd.itime.decrement + bwd.itime_minus_one + bwd.slice.input_ids + bwd.slice.input_counts + bwd.slice.prev_ids"
+         " + bwd.slice.prev_counts + bwd.slice.output_grad + bwd.slice.ids + bwd.slice.counts + bwd.slice.state + bwd.alpha_mul", False, local),
+        ("bwd.state_grad + bwd.scale.copy + bwd.scale.mul", True, 1 + 2 * L),
+        ("bwd.replicate.ids + bwd.replicate.counts + bwd.weight_grad + bwd.input_grad", True, replicate + 2),
+        ("bwd.reduce_stage1", True, 1),
+        (f"bwd.reduce_stage2.copy[l={L - 1}]", True, 0),
+        ("bwd.reduce_stage2", True, 1),
+    ]  # fmt: skip
+
+
+def test_the_fused_pipeline_hoists_independent_exchanges() -> None:
+    """5-hidden: the hand-off copies read the sequence tiles of the previous step, which the slices of
+    this step do not touch, so their exchange joins the slices' step; everything else keeps poplar's shape."""
+    poplar, _ = _program("nmnist_a_5hidden", "poplar")
+    fused, _ = _program("nmnist_a_5hidden", "fused")
+    pf, ff = _shape(poplar, "fwd.time_loop"), _shape(fused, "fwd.time_loop")
+    assert ff[0] == ("fwd.slice.input_ids + fwd.slice.input_counts + fwd.handoff.ids + fwd.handoff.counts", True, pf[0][2] + pf[1][2])
+    assert ff[1:] == pf[2:]
+    assert _shape(fused, "bwd.time_loop") == _shape(poplar, "bwd.time_loop")
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3, 6])
@@ -215,7 +276,7 @@ def test_worker_count_comes_from_the_machine(workers: int) -> None:
     is consistent for any count that divides the batch, and refused otherwise."""
     spec = snn_from_sizes([64, 24, 24, 4], max_activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=2)
     machine = load_machine("bow", tiles_per_ipu=64, num_worker_contexts=workers)
-    est = estimate_training_step(spec, machine, activity_source="saturated")
+    est = estimate_training_step(spec, machine, activity_source="saturated", options=LoweringOptions(passes="as-issued"))
     wgrad = next(s for s in est.program.iter_static() if s.name == "bwd.weight_grad")  # type: ignore[union-attr]
     assert {b.n_vertex_kinds for b in wgrad.compute.blocks} == {workers}  # one vertex per replica
     replicas = dict(est.ledger.items_on(int(est.mapping.layers[0].tiles[0])))["weight_grad_replicas"]

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
-from mimdsim.program.ir import ComputeSet, Exchange, Superstep, SyncScope, Tensor, VertexBlock
+from mimdsim.program.ir import ComputeSet, Exchange, ProgramOp, Superstep, SyncScope, Tensor, VertexBlock
 from mimdsim.snn import estimators as est
 from mimdsim.snn.activity import SpikeActivity
 from mimdsim.snn.layout import LayerLayout, SNNLayout
@@ -52,14 +52,16 @@ class Transfers:
         self.list_sizes: list[np.ndarray] = []
         self.list_dst: list[np.ndarray] = []
         self.per_destination: list[np.ndarray] = []
+        self.replicable: list[np.ndarray] = []
         self._n_lists = 0
 
     def _push(
         self, src: np.ndarray, nbytes: np.ndarray, messages: np.ndarray, list_of: np.ndarray, sizes: np.ndarray, dst: np.ndarray,
-        *, per_destination: bool = False,
+        *, per_destination: bool = False, replicable: bool = False,
     ) -> None:
         """Transfers whose lists are numbered from 0 within this part (``list_of``), and the lists' sizes and tiles."""
         self.per_destination.append(np.full(src.size, per_destination))
+        self.replicable.append(np.full(src.size, replicable))
         self.src.append(src)
         self.nbytes.append(nbytes)
         self.messages.append(messages)
@@ -68,11 +70,11 @@ class Transfers:
         self.list_dst.append(dst)
         self._n_lists += sizes.size
 
-    def multicast(self, src: int, dsts: np.ndarray, nbytes: int) -> None:
-        """``nbytes`` from ``src`` to every tile of ``dsts`` but itself."""
-        self.multicast_many(np.array([src], np.int64), np.array([nbytes], np.int64), dsts)
+    def multicast(self, src: int, dsts: np.ndarray, nbytes: int, *, replicable: bool = False) -> None:
+        """``nbytes`` from ``src`` to every tile of ``dsts`` but itself (``replicable``: a scalar a compiler may replicate instead)."""
+        self.multicast_many(np.array([src], np.int64), np.array([nbytes], np.int64), dsts, replicable=replicable)
 
-    def multicast_many(self, srcs: np.ndarray, nbytes: np.ndarray | int, dsts: np.ndarray) -> None:
+    def multicast_many(self, srcs: np.ndarray, nbytes: np.ndarray | int, dsts: np.ndarray, *, replicable: bool = False) -> None:
         """One multicast per source: ``nbytes[i]`` from ``srcs[i]`` to every tile of ``dsts`` but ``srcs[i]``."""
         srcs = np.asarray(srcs, np.int64).reshape(-1)
         nbytes = np.broadcast_to(np.asarray(nbytes, np.int64), srcs.shape)
@@ -84,7 +86,10 @@ class Transfers:
         if not srcs.size or not dsts.size:
             return
         n = srcs.size
-        self._push(srcs, np.ascontiguousarray(nbytes), np.ones(n, np.int64), np.zeros(n, np.int64), np.array([dsts.size], np.int64), dsts)
+        self._push(
+            srcs, np.ascontiguousarray(nbytes), np.ones(n, np.int64), np.zeros(n, np.int64), np.array([dsts.size], np.int64), dsts,
+            replicable=replicable,
+        )  # fmt: skip
 
     def scatter_many(self, srcs: np.ndarray, nbytes: np.ndarray, messages: np.ndarray, dsts: np.ndarray) -> None:
         """Each ``srcs[i]`` sends its own ``nbytes[i]`` bytes in ``messages[i]`` regions to every
@@ -124,12 +129,12 @@ class Transfers:
             return Exchange(name, np.zeros(0), np.zeros(1), np.zeros(0), np.zeros(0))
         ptr = np.zeros(self._n_lists + 1, np.int64)
         np.cumsum(np.concatenate(self.list_sizes), out=ptr[1:])
-        parts = (self.src, self.list_dst, self.nbytes, self.messages, self.list_of, self.per_destination)
+        parts = (self.src, self.list_dst, self.nbytes, self.messages, self.list_of, self.per_destination, self.replicable)
         arrays = [ptr] + [np.concatenate(p) for p in parts]
         for a in arrays:
             a.flags.writeable = False  # ours: the exchange keeps them without a copy
-        ptr, src, dst, nbytes, messages, dst_list, per_dst = arrays
-        return Exchange(name, src, ptr, dst, nbytes, messages, dst_list=dst_list, per_destination=per_dst)
+        ptr, src, dst, nbytes, messages, dst_list, per_dst, rep = arrays
+        return Exchange(name, src, ptr, dst, nbytes, messages, dst_list=dst_list, per_destination=per_dst, replicable=rep)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -319,12 +324,14 @@ class LoweringBase:
     def valid_in(self, li: int, ts: np.ndarray) -> np.ndarray:
         return self._delayed(self.act.valid_counts, li, ts)
 
-    def superstep(self, name: str, exchange: Exchange | None, cs: ComputeSetBuilder | ComputeSet | None) -> Superstep:
+    def superstep(
+        self, name: str, exchange: Exchange | None, cs: ComputeSetBuilder | ComputeSet | None, op: ProgramOp = "execute"
+    ) -> Superstep:
         """A superstep whose sync is external iff its exchange crosses IPUs."""
         scope: SyncScope = "external" if crosses_ipus(exchange, self.machine.tiles_per_ipu) else "internal"
         if isinstance(cs, ComputeSetBuilder):
             cs = cs.build()
-        return Superstep(name, scope, exchange, cs)
+        return Superstep(name, scope, exchange, cs, op)
 
     # ---- the authors' codelets (costs from mimdsim.snn.estimators) ---------------------
     def add_state_update(self, cs: ComputeSetBuilder, ts: np.ndarray) -> None:

@@ -16,11 +16,16 @@ One superstep (sync, exchange, compute) for every program the op
 * the dynamic slices and updates carry the loop counter (on tile 0) to every vertex
   tile in their exchange (PL popops/DynamicSlice.cpp:468-469);
 * PopLibs' vertices are costed with PopLibs' estimators (:mod:`mimdsim.poplibs.estimators`),
-  the authors' codelets with :mod:`mimdsim.snn.estimators` (shared with the ``fused``
-  lowering, :class:`~mimdsim.snn.lowering.common.LoweringBase`).
+  the authors' codelets with :mod:`mimdsim.snn.estimators`
+  (:class:`~mimdsim.snn.lowering.common.LoweringBase`).
 
-No two programs are merged: nothing in PopLibs or the authors' code says Poplar merges
-adjacent copies or compute sets. The empty "TransposeInputs" compute set that
+Every superstep is marked with the program it stands for (``op``: ``execute`` or ``copy``)
+and the loop counter's transfers as ``replicable``: the program is emitted *as issued*,
+and what Poplar's lowering does to it (merging copies, no sync where nothing moves,
+replicated offsets) is left to the compiler passes (:mod:`mimdsim.program.passes`). The
+op version (``SNNSpec.program_version``) changes the backward state gradient
+(:mod:`mimdsim.snn.lowering.state_grad_2022`) and the Keras model around the op. The
+empty "TransposeInputs" compute set that
 ``popops::map`` runs before the 1-alpha ops (PL ElementWise.cpp:675-715) holds no vertex and
 is left out. The programs around the op (the sparse-to-dense loss, the identity matmul of
 the one-IPU model, the optimizer) are lowered by the IPU TensorFlow backend, which the
@@ -36,19 +41,24 @@ that needs one compute set.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.partition.mapping import NeuronMapping
 from mimdsim.poplibs import estimators as pl
-from mimdsim.program.ir import ComputeSet, HostCopy, Repeat, Step, Superstep, Tensor
+from mimdsim.program.ir import ComputeSet, HostCopy, ProgramOp, Repeat, Step, Superstep, Tensor
 from mimdsim.snn import estimators as est
 from mimdsim.snn.activity import SpikeActivity
 from mimdsim.snn.layout import SNNLayout
+from mimdsim.snn.lowering import state_grad_2022
 from mimdsim.snn.lowering.common import WORD_BYTES, ComputeSetBuilder, LoweringBase, MemoryBuilder, Transfers
 from mimdsim.snn.lowering.poplar_tensors import build_poplar_tensors, op_tiles
 from mimdsim.snn.spec import SNNSpec
+
+if TYPE_CHECKING:
+    from mimdsim.snn.lower import LoweringOptions
 
 __all__ = ["PoplarLowering", "regions"]
 
@@ -74,20 +84,17 @@ class PoplarLowering(LoweringBase):
     """Builds the ``poplar`` program (see the module docstring)."""
 
     def __init__(
-        self,
-        spec: SNNSpec,
-        machine: MachineSpec,
-        layout: SNNLayout,
-        act: SpikeActivity,
-        vertex_state_bytes: int,
-        code_bytes_per_tile: int,
-        mapping: NeuronMapping,
+        self, spec: SNNSpec, machine: MachineSpec, layout: SNNLayout, act: SpikeActivity, options: LoweringOptions, mapping: NeuronMapping
     ) -> None:
         super().__init__(spec, machine, layout, act)
-        self.vertex_state_bytes = vertex_state_bytes
-        self.code_bytes_per_tile = code_bytes_per_tile
+        self.options = options
+        self.vertex_state_bytes = options.vertex_state_bytes
+        self.code_bytes_per_tile = options.code_bytes_per_tile
+        self.version = spec.program_version
         self.tens = build_poplar_tensors(spec, machine, layout, [lp.neuron_tile for lp in mapping.layers])
-        self.one_ipu = mapping.n_ipus_used == 1
+        # the final scripts' one-IPU Keras model has a trainable identity layer after the op (MI:407); the
+        # 2022-09-12 run's model summary has none (transpose -> op -> user op -> transpose)
+        self.identity_layer = mapping.n_ipus_used == 1 and self.version == "final"
         self._shared: dict[str, Superstep] | None = None
         self._built: dict[tuple[object, ...], Superstep] = {}
 
@@ -117,7 +124,7 @@ class PoplarLowering(LoweringBase):
     def offsets(self, tiles: np.ndarray) -> Transfers:
         """The loop counter (or itime), 4 B from tile 0 to every vertex tile of a dynamic slice."""
         tr = Transfers()
-        tr.multicast(self.tens.counter_tile, np.unique(tiles), WORD_BYTES)
+        tr.multicast(self.tens.counter_tile, np.unique(tiles), WORD_BYTES, replicable=True)
         return tr
 
     # ---- programs --------------------------------------------------------------------
@@ -130,19 +137,19 @@ class PoplarLowering(LoweringBase):
         if first is None:
             first = self._built[key] = make()
             return first
-        return Superstep(name, first.sync, first.exchange, first.compute)
+        return Superstep(name, first.sync, first.exchange, first.compute, first.op)
 
-    def execute(self, name: str, tr: Transfers | None, cs: ComputeSetBuilder | ComputeSet | None) -> Superstep:
+    def execute(self, name: str, tr: Transfers | None, cs: ComputeSetBuilder | ComputeSet | None, op: ProgramOp = "execute") -> Superstep:
         """``Execute(cs)``: one superstep, its exchange carrying the vertices' remote inputs."""
         ex = tr.build(name) if tr else None
-        return self.superstep(name, ex, cs)
+        return self.superstep(name, ex, cs, op)
 
     def copy(self, name: str, tr: Transfers, local_tiles: np.ndarray, local_bytes: np.ndarray) -> Superstep:
         """``Copy``: exchange the remote elements, copy the local ones on their tiles."""
         cs = ComputeSetBuilder(name)
         mcp = self.machine.memcpy_bytes_per_cycle
         cs.add_supervisor_by("poplar.OnTileCopy", local_tiles, lambda b: pl.on_tile_copy_tile_cycles(b, mcp), local_bytes)
-        return self.execute(name, tr, cs if cs.blocks else None)
+        return self.execute(name, tr, cs if cs.blocks else None, "copy")
 
     def layout_copy(self, name: str, src: np.ndarray, dst: np.ndarray, src_index: np.ndarray | None = None) -> Superstep:
         """``Copy`` of a tensor from layout ``src`` to layout ``dst`` (tile of each element)."""
@@ -404,7 +411,7 @@ class PoplarLowering(LoweringBase):
                 self.dynamic_slice("bwd.slice.input_ids", te.in_ids),
                 self.dynamic_slice("bwd.slice.input_counts", te.in_counts),
                 self.dynamic_slice("bwd.slice.output_grad", te.out_grad),
-                self.execute("bwd.state_grad.inputs", self._state_grad_inputs(), None),
+                *self._state_grad_exchanges(),
                 self.broadcast_copy("bwd.replicate.ids[l=0]", te.in_ids, np.arange(te.in_ids.size), self.layout.layers[0].tiles),
                 self.broadcast_copy("bwd.replicate.counts[l=0]", te.in_counts, np.arange(B), self.layout.layers[0].tiles),
             ]
@@ -434,9 +441,12 @@ class PoplarLowering(LoweringBase):
         steps.append(sh["bwd.slice.output_grad"])
         steps += [sh[f"bwd.slice.{k}[l={li}]"] for li in layers for k in ("ids", "counts", "state")]
         steps += [sh[f"bwd.alpha_mul[l={li}]"] for li in layers]
-        sgrad = ComputeSetBuilder("bwd.state_grad")
-        self.add_state_grad(sgrad, ts)
-        steps.append(self.superstep("bwd.state_grad", sh["bwd.state_grad.inputs"].exchange, sgrad))
+        if self.version == "2022-09-12":  # one vertex per (layer, sample), gathering whole-layer rows
+            steps += state_grad_2022.state_grad_steps(self, ts, self.options.soft_double_slot_cycles)
+        else:
+            sgrad = ComputeSetBuilder("bwd.state_grad")
+            self.add_state_grad(sgrad, ts)
+            steps.append(self.superstep("bwd.state_grad", sh["bwd.state_grad.inputs"].exchange, sgrad))
         steps += [sh[f"bwd.scale.{k}[l={li}]"] for li in layers for k in ("copy", "mul")]
         steps += [sh["bwd.replicate.ids[l=0]"], sh["bwd.replicate.counts[l=0]"]]
         for li, lay in enumerate(self.layout.layers[1:], start=1):  # PC:1942-1943 (PF:984-1008)
@@ -458,6 +468,15 @@ class PoplarLowering(LoweringBase):
             steps.append(self.execute("bwd.reduce_stage1", self._stage1_inputs(), red1))
             steps += self._stage2()
         return steps
+
+    def _state_grad_exchanges(self) -> list[Superstep]:
+        """The state gradient's input exchange (and, in the 2022-09-12 op, its write-back), built once for both backward bodies."""
+        if self.version == "2022-09-12":
+            return [
+                self.execute("bwd.state_grad.inputs", state_grad_2022.state_grad_inputs(self), None),
+                self.execute("bwd.state_grad.out", state_grad_2022.state_grad_writeback(self), None),
+            ]
+        return [self.execute("bwd.state_grad.inputs", self._state_grad_inputs(), None)]
 
     def _state_grad_inputs(self) -> Transfers:
         """Every tile of layer l reads its output ids [B, S_l], counts column 1 and slot gradients [B, S_l] (PC:1363-1419)."""
@@ -575,7 +594,7 @@ class PoplarLowering(LoweringBase):
         L1 = self.L - 1
         s, c = last.sparse_size, last.n_neurons
         steps: list[Step] = []
-        if self.one_ipu:
+        if self.identity_layer:
             steps.append(self._identity_matmul("loss.identity_matmul"))
         steps.append(self._cast("loss.s2d.cast_ids", te.out_ids[L1], T))
         steps.append(self._cast("loss.s2d.cast_counts", te.out_counts[L1], T))
@@ -617,7 +636,7 @@ class PoplarLowering(LoweringBase):
         col = np.tile(np.arange(B * s), T)
         self.copy_transfers(out, row_tile, te.out_grad[col], np.arange(col.size), np.arange(col.size))
         steps.append(self.execute("loss.s2d_grad.out", out, None))
-        if self.one_ipu:
+        if self.identity_layer:
             steps.append(self._identity_matmul("loss.identity_matmul_grad"))
             steps.append(self._identity_weight_grad())
         return steps
@@ -752,6 +771,9 @@ class PoplarLowering(LoweringBase):
                 seg_tile, g_size, _, s_lo, s_hi, *_ = self.stage1_segments(lay)
                 put("reduce_stage1", seg_tile, WORD_BYTES * (g_size + 2) * (s_hi - s_lo), "exchange_buffer")
                 put_layout("reduce_stage2_partials", te.bwd_inp[li], WORD_BYTES, "exchange_buffer", copies=lay.n_groups)  # type: ignore[arg-type]
+        if self.version == "2022-09-12":  # the state gradient's rows, thresholds, ids, gradients and count per vertex tile
+            for lay, vt in zip(self.layout.layers, state_grad_2022.vertex_tiles(self), strict=True):
+                put("state_grad_rows", vt, WORD_BYTES * (4 * lay.n_neurons + 2 * lay.sparse_size + 1), "exchange_buffer")
         put_layout("input_sequences", te.in_ids, WORD_BYTES, copies=3 * T)
         put_layout("input_sequences", te.in_counts, WORD_BYTES, copies=3 * T)
         put_layout("input_rows", np.concatenate([te.in_ids, te.in_counts]), WORD_BYTES, "exchange_buffer")
