@@ -132,6 +132,10 @@ class SNNRecord:
     engine: str = ""
     activity_source: str = ""
     seed: int | None = None
+    passes: str = ""
+    """The compiler pipeline (or comma-separated passes) applied to the program (docs/passes.md)."""
+    program_version: str = ""
+    """The version of the authors' op lowered (``final`` or ``2022-09-12``)."""
     # --- IPU step
     cycles_per_step: int | None = None
     ms_per_step: float | None = None
@@ -253,6 +257,7 @@ class SNNRecord:
             **configuration_fields(spec, machine, model_path=model_path, max_activity=max_activity, engine=est.engine,
                                    seed=est.seed, gpu=est.gpu.gpu if est.gpu is not None else None),
             n_ipus_used=int(est.mapping.n_ipus_used), neurons_per_tile=int(est.neurons_per_tile), partitioner=str(est.mapping.method),
+            passes=str(est.program.metadata.get("passes", "")),
             activity_source=est.activity_source, cycles_per_step=total, ms_per_step=float(est.ms_per_step),
             samples_per_s=float(est.samples_per_s),
             **{f"{c}_cycles": int(v) for c, v in b.items()},
@@ -292,7 +297,7 @@ def configuration_fields(spec: Any, machine: Any, *, model_path: str = "", max_a
         sparse_sizes=tuple(int(s) for s in spec.sparse_sizes), max_activity=max_activity, batch_size=int(spec.batch_size),
         n_timesteps=int(spec.n_timesteps), machine=machine.name, n_ipus=int(machine.n_ipus), tiles_per_ipu=int(machine.tiles_per_ipu),
         tile_clock_hz=float(machine.tile_clock_hz), memory_bytes_per_tile=int(machine.memory_bytes_per_tile), engine=engine,
-        seed=seed, gpu=gpu,
+        seed=seed, gpu=gpu, program_version=str(spec.program_version),
     )  # fmt: skip
 
 

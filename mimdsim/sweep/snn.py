@@ -11,7 +11,8 @@ A point's keys (:data:`POINT_KEYS`; any subset, the rest default):
 * run options: ``engine``, ``activity_source``, ``rate``, ``input_rate``, ``seed``,
   ``partitioner``, ``neurons_per_tile``; ``passes`` (the compiler pipeline, a name or a
   comma-separated list of passes; ``lowering`` is its old name); ``program_version`` (the
-  version of the authors' op, the same as ``model.program_version``);
+  version of the authors' op, the same as ``model.program_version``); ``soft_double_slot_cycles``
+  (the 2022-09-12 op's soft-double surrogate per slot, docs/snn.md);
 * GPU: ``gpu`` (``None``: no GPU), ``gpu_framework`` (``None``: the paper's
   ``tf-keras-xla``), ``gpu_precision``.
 
@@ -51,7 +52,7 @@ RUN_KEYS: tuple[str, ...] = (
 )  # fmt: skip
 """Point keys passed to :func:`~mimdsim.snn.estimate.estimate_training_step` as they are."""
 
-POINT_KEYS: tuple[str, ...] = ("model", "max_activity", "machine", "passes", "program_version", "lowering", *RUN_KEYS)
+POINT_KEYS: tuple[str, ...] = ("model", "max_activity", "machine", "passes", "program_version", "soft_double_slot_cycles", "lowering", *RUN_KEYS)
 """Plain point keys; ``machine.<field>`` and ``model.<field>`` come on top (:func:`check_point_keys`)."""
 
 
@@ -148,8 +149,9 @@ def prepare_point(point: Mapping[str, Any]) -> PreparedPoint:
     kwargs: dict[str, Any] = {k: point[k] for k in RUN_KEYS if point.get(k) is not None}
     kwargs.setdefault("engine", "fast")
     passes = point.get("passes", point.get("lowering"))  # ``lowering``: the old key; its values are pipeline names
-    if passes is not None:
-        kwargs["options"] = LoweringOptions(passes=passes)
+    lowering = {k: v for k, v in (("passes", passes), ("soft_double_slot_cycles", point.get("soft_double_slot_cycles"))) if v is not None}
+    if lowering:
+        kwargs["options"] = LoweringOptions(**lowering)
     return PreparedPoint(spec, machine, kwargs, str(path), activity, record_hash(training_step_hash(spec, machine, **kwargs), activity))
 
 
@@ -183,11 +185,13 @@ def _known(p: PreparedPoint) -> dict[str, Any]:
     """The record fields of a point that failed in its run: its inputs."""
     from mimdsim.snn.record import configuration_fields
 
+    from mimdsim.snn.lower import LoweringOptions
+
     gpu = p.kwargs.get("gpu")
     return configuration_fields(
         p.spec, p.machine, model_path=p.model_path, max_activity=p.max_activity, engine=p.kwargs.get("engine", "fast"),
         seed=p.kwargs.get("seed", 0), gpu=gpu if gpu is None or isinstance(gpu, str) else getattr(gpu, "name", str(gpu)),
-    )
+    ) | {"passes": p.kwargs.get("options", LoweringOptions()).passes}
 
 
 def snn_points(
