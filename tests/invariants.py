@@ -62,6 +62,7 @@ def check_records_sum_to_total(r: RunResult, program: Program | None = None) -> 
     for k, rec in enumerate(r.supersteps):
         assert rec.index == k, f"record {k} has index {rec.index}"
         assert sum(rec.breakdown().values()) == rec.cycles, f"record {k} ({rec.name}): categories != cycles"
+        assert min(rec.breakdown().values(), default=0) >= 0, f"record {k} ({rec.name}): a negative category {rec.breakdown()}"
         if rec.n_executions == 0:
             assert rec.cycles == 0 and rec.critical_tile == -1 and rec.bound == "none", f"record {k} never ran"
         else:

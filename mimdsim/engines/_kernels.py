@@ -33,6 +33,7 @@ from numba import njit
 
 __all__ = [
     "run_steps",
+    "split_increment",
     "tile_totals",
     "REC_N",
     "REC_CYCLES",
@@ -105,6 +106,29 @@ _OP_BEGIN = 1
 
 
 @njit(cache=True)
+def split_increment(inc: int, c_cyc: int, e_cyc: int, g_cyc: int, h_cyc: int) -> tuple[int, int, int, int, int]:
+    """How far a step moved the slowest tile's end (``inc``), split into (compute, exchange, global,
+    host, sync): the tail of the critical IPU's phases, which run sync -> global -> exchange ->
+    compute (host copies: sync -> host). Compute takes what it can of ``inc``, then exchange, global
+    and host; sync (with any wait) gets the rest. An IPU that started the step behind the slowest one
+    overlapped part of it with earlier steps, so only its tail counts and no category is negative.
+
+    >>> split_increment(100, 30, 20, 0, 0), split_increment(40, 30, 20, 5, 0)
+    ((30, 20, 0, 0, 50), (30, 10, 0, 0, 0))
+    """
+    rest = inc
+    c = max(0, min(c_cyc, rest))
+    rest -= c
+    e = max(0, min(e_cyc, rest))
+    rest -= e
+    g = max(0, min(g_cyc, rest))
+    rest -= g
+    h = max(0, min(h_cyc, rest))
+    rest -= h
+    return c, e, g, h, rest
+
+
+@njit(cache=True)
 def _execute_step(
     s: int,
     row: int,
@@ -158,7 +182,7 @@ def _execute_step(
         e_cyc = ex_phase[ex, best] if ex >= 0 else 0
         crit = var_crit[var, best] if var >= 0 else best * tiles_per_ipu
     inc = new - old
-    y_cyc = inc - c_cyc - e_cyc - g_cyc - h
+    c_cyc, e_cyc, g_cyc, h, y_cyc = split_increment(inc, c_cyc, e_cyc, g_cyc, h)
     rec[REC_N, s] += 1
     rec[REC_CYCLES, s] += inc
     rec[REC_COMPUTE, s] += c_cyc

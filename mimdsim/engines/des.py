@@ -71,6 +71,7 @@ from mimdsim.arch.spec import MachineSpec
 from mimdsim.cost.compute import ComputeCosts, compute_costs, compute_structure
 from mimdsim.cost.exchange import ExchangeParams, ExchangeWorkspace, exchange_costs
 from mimdsim.cost.sync import host_copy_cycles, sync_cycles
+from mimdsim.engines._kernels import split_increment
 from mimdsim.engines.result import (
     CATEGORIES,
     DEFAULT_MAX_TIMELINE_EVENTS,
@@ -286,7 +287,7 @@ class _Recorder:
     def _finish(self, rec: int, new: int, tile: int, compute: int, exchange: int, glob: int, host: int) -> None:
         increment = new - self.max_ready
         self.max_ready = new
-        parts = (compute, exchange, glob, host, increment - compute - exchange - glob - host)
+        parts = tuple(int(x) for x in split_increment(increment, compute, exchange, glob, host))
         row = self.sums[rec]
         row[0] += 1
         row[1] += increment

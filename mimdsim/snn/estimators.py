@@ -80,9 +80,11 @@ _LIST_OVERHEAD = 5
 """Setting up one source list in a combine: load pointer and count, compare with the cap."""
 _SLOT_SCAN = 4
 """State-grad scan per output slot: ld32 id, subtract tile start, unsigned range compare, branch."""
-_SUPERSPIKE = 12 + 312
-"""A slot whose id is on this tile: ld V, sub theta, abs, mul beta, add 1, ld g, mul, add to
-dL/dV, st (12) plus a float ``pow`` call, 312 cycles (PopLibs POWER float, PL)."""
+_SUPERSPIKE_FLOAT = 12
+"""A slot whose id is on this tile, besides the surrogate's soft-double calls: ld V, sub theta,
+abs, mul beta, add 1, ld g, mul, add to dL/dV, st (12). The surrogate
+``one / std::pow(beta*|x| + one, 2)`` is the same source as the 2022-09-12 op's and runs in
+software double precision likewise (:data:`SOFT_DOUBLE_SURROGATE`)."""
 _WGRAD_PER_ID = 6
 """Weight-grad per id and neuron pair: ld32 id, address, ld64 dW, f32v2add of g-hat, st64, branch."""
 _WGRAD_PER_SAMPLE = 5
@@ -144,14 +146,19 @@ def final_combine_cycles(n_lists: int, n_true: np.ndarray, n_valid: np.ndarray) 
     return VERTEX_OVERHEAD_THREAD_CYCLES + 2 * _LIST_OVERHEAD * n_lists + _COPY_PER_ID * np.asarray(n_valid, np.int64) + 4
 
 
-def state_grad_cycles(n_valid: np.ndarray, hits: np.ndarray) -> np.ndarray:
-    """``calcLIFStateGrad_stateWise`` per (tile, batch): ``20 + 4 x valid + 324 x hits``.
+def state_grad_cycles(n_valid: np.ndarray, hits: np.ndarray, soft_double_cycles: int | None = None) -> np.ndarray:
+    """``calcLIFStateGrad_stateWise`` per (tile, batch): ``20 + 4 x valid + (12 + soft_double) x hits``.
 
     ``hits`` (slots whose id is on this tile) may be fractional: its expectation
     ``valid x k / N`` when only counts are known; the result is rounded up.
+    ``soft_double_cycles`` is the surrogate's soft-double part (None: the typical 726).
+
+    >>> state_grad_cycles(np.array([14]), np.array([1.0])).tolist()
+    [814]
     """
+    sd = soft_double_surrogate_cycles() if soft_double_cycles is None else int(soft_double_cycles)
     v = np.asarray(n_valid, np.int64)
-    return VERTEX_OVERHEAD_THREAD_CYCLES + _SLOT_SCAN * v + np.ceil(_SUPERSPIKE * np.asarray(hits, float)).astype(np.int64)
+    return VERTEX_OVERHEAD_THREAD_CYCLES + _SLOT_SCAN * v + np.ceil((_SUPERSPIKE_FLOAT + sd) * np.asarray(hits, float)).astype(np.int64)
 
 
 # ---- the 2022-09-12 state gradient (GSNN CC@2b0fe90:865-891, ``LIFStateOutGrad``) ------------

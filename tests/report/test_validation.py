@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from mimdsim.report.validation_pipelines import VARIANTS, pipeline_findings, pipeline_table
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 from mimdsim.arch import load_machine
@@ -131,7 +133,7 @@ def test_quick_page_has_every_section(quick) -> None:  # type: ignore[no-untyped
     rep, d = quick
     page = (d / "validation.md").read_text()
     for head in ("## Summary", "## 1. The paper's speed-up", "### Findings", "### Rows", "## 2. Hardware constants",
-                 "## 3. Poplar tutorial 6", "## Not validated here"):
+                 "## 3. Poplar tutorial 6", "## 5. Compiler passes and op versions", "## Not validated here"):
         assert head in page
     assert "reduced grid (--quick)" in page
     assert "![speed-up vs max activity](figures/speedup_vs_activity.png)" in page
@@ -143,6 +145,32 @@ def test_quick_page_has_every_section(quick) -> None:  # type: ignore[no-untyped
         assert set(r) >= {"quantity", "source", "configuration", "mimdsim", "published", "rel_error", "explanation"}
     assert "```python" not in page  # tests/test_docs.py would run it
     assert pivot_table(rep.sweep, fmt="markdown") in page
+    # every (version, pipeline) at 2 and 5 hidden layers, activity 0.1; the sensitivity rows
+    assert {(r["program_version"], r["passes"]) for r in rep.pipelines} == set(VARIANTS) and len(rep.pipelines) == 12
+    assert "| 2022-09-12 | poplar | 0.1 |" in page and len(rep.sensitivity) == 7
+
+
+def _pipeline_row(version: str, passes: str, depth: int, act: float, ms: float) -> dict:
+    return {"program_version": version, "passes": passes, "depth": depth, "max_activity": act, "ms_per_step": ms,
+            "sync_cycles": 10, "cycles_per_step": 100}  # fmt: skip
+
+
+def test_pipeline_findings_follow_the_rows() -> None:
+    """Hand-made rows: deeper is slower as issued and faster under poplar; the passes' saving is stated from them."""
+    rows = [
+        _pipeline_row(v, p, d, a, ms)
+        for v in ("final", "2022-09-12")
+        for p, ms_of in (("as-issued", lambda d, a: 4 + d + a), ("poplar", lambda d, a: 4 - d / 10 + a), ("fused", lambda d, a: 4 - d / 10 + a))
+        for d in (2, 5)
+        for a in (0.01, 0.1)
+        for ms in (ms_of(d, a),)
+    ]
+    text = pipeline_findings(rows)
+    assert text[0].startswith("`final` op, `as-issued`: spreading the hidden neurons over more layers makes the step slower at activity 0.01")
+    assert "faster at activity 0.01, faster at activity 0.1; lower activity is faster at every depth" in text[1]
+    assert text[6].startswith("`final` op: Poplar's passes take 36-61 % off the as-issued step (more for deeper nets")
+    table = pipeline_table(rows)
+    assert "| final | poplar | 0.01 | 3.810 (10 % sync) | 3.510 (10 % sync) | faster |" in table
 
 
 def test_quick_speedup_rows_match_estimate_training_step(quick) -> None:  # type: ignore[no-untyped-def]

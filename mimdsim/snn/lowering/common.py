@@ -299,6 +299,7 @@ class LoweringBase:
         self.W = machine.num_worker_contexts
         self.groups = [tile_groups(lay) for lay in layout.layers]
         self.slots_unique = [np.unique(lay.slot_tiles).size == lay.slot_tiles.size for lay in layout.layers]
+        self.soft_double_cycles: int | None = None  # the surrogate's soft-double part per slot (None: typical)
         self._segments: dict[int, tuple[np.ndarray, ...]] = {}
 
     # ---- spike counts: [len(ts), B] for the time steps ts of one loop ----------------
@@ -399,7 +400,7 @@ class LoweringBase:
         for li, lay in enumerate(self.layout.layers):
             valid = self.valid_out(li, ts)
             for tiles, k, _ in self.groups[li]:
-                cs.add("calcLIFStateGrad", tiles, est.state_grad_cycles(valid, valid * k / lay.n_neurons), unique=True)
+                cs.add("calcLIFStateGrad", tiles, est.state_grad_cycles(valid, valid * k / lay.n_neurons, self.soft_double_cycles), unique=True)
 
     def add_weight_grad(self, cs: ComputeSetBuilder, ts: np.ndarray) -> None:
         """``LIFWeightsGrad``: one vertex per worker context (its own gradient replica), B/W samples each."""

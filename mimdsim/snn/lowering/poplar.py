@@ -91,6 +91,7 @@ class PoplarLowering(LoweringBase):
         self.vertex_state_bytes = options.vertex_state_bytes
         self.code_bytes_per_tile = options.code_bytes_per_tile
         self.version = spec.program_version
+        self.soft_double_cycles = options.soft_double_slot_cycles
         self.tens = build_poplar_tensors(spec, machine, layout, [lp.neuron_tile for lp in mapping.layers])
         # the final scripts' one-IPU Keras model has a trainable identity layer after the op (MI:407); the
         # 2022-09-12 run's model summary has none (transpose -> op -> user op -> transpose)
@@ -442,7 +443,7 @@ class PoplarLowering(LoweringBase):
         steps += [sh[f"bwd.slice.{k}[l={li}]"] for li in layers for k in ("ids", "counts", "state")]
         steps += [sh[f"bwd.alpha_mul[l={li}]"] for li in layers]
         if self.version == "2022-09-12":  # one vertex per (layer, sample), gathering whole-layer rows
-            steps += state_grad_2022.state_grad_steps(self, ts, self.options.soft_double_slot_cycles)
+            steps += state_grad_2022.state_grad_steps(self, ts, self.soft_double_cycles)
         else:
             sgrad = ComputeSetBuilder("bwd.state_grad")
             self.add_state_grad(sgrad, ts)
