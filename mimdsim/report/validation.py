@@ -295,12 +295,11 @@ def validation_page(rep: ValidationReport, *, out_path: str | os.PathLike[str] |
 
     L.append("## 4. Family (a) before and after the fidelity changes\n")
     L.append(
-        "The same sweep with the model of the previous version (" + before_provenance() + "), and now (the authors' "
-        "program call by call, PopLibs' estimators, Poplar's tensor layouts, per-message exchange and worker-launch costs, "
-        "IPU-Link latency, the input as the scripts make it: docs/snn.md). The step costs more now because the program "
-        "has several times more supersteps (every dynamic slice, copy and poprand of the authors' op is its own superstep "
-        "with its own sync and exchange) and its sequence tensors are spread over the whole IPU (each layer's input "
-        "hand-off gathers from hundreds of tiles, a message each).\n"
+        "The same sweep with the model of an earlier version (" + before_provenance() + "), and now (the authors' "
+        "program call by call under Poplar's passes, PopLibs' estimators, Poplar's tensor layouts, per-message exchange and "
+        "worker-launch costs, IPU-Link latency, the input as the scripts make it: docs/snn.md, docs/passes.md). The step "
+        "costs more now mostly because the sequence tensors are spread over the whole IPU (each layer's input hand-off and "
+        "replication gathers from hundreds of tiles, a message each); the earlier model kept them one row per tile.\n"
     )
     L.append(before_after_table(before_after_rows(rep.sweep)) + "\n")
 

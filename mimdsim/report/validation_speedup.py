@@ -251,10 +251,10 @@ def speedup_findings(sweep_rows: Sequence[Mapping[str, Any]]) -> list[str]:
         "are instruction counts of the paper's C++ loops, not measured cycles (its code registers none, GSNN PC/PF/CC): a "
         "compiler that bundles or vectorises the id loops would lower the L1 floor; (3) the input stream: the input spikes per "
         "step here come from a Poisson stand-in at rate 0.01 over the 1152 addresses the scripts' downsampling leaves (GSNN NU), "
-        "not from the dataset; fewer input ids per step lower the L1 floor; (4) the program structure: the call-by-call "
-        "lowering's supersteps each pay a sync and an exchange overhead, and its gathers from the sliceable sequence tensors "
-        "cost 8 cycles per message (derived from T6, docs/machine_format.md); the `fused` lowering, a compiler that merged "
-        "those programs, costs about half (docs/snn.md), and whether Poplar merges adjacent programs is not published."
+        "not from the dataset; fewer input ids per step lower the L1 floor; (4) the program structure: even after Poplar's "
+        "passes (docs/passes.md) the authors' layouts gather a layer's inputs from the sliceable sequence tensors, one message "
+        "of 8 cycles (derived from T6, docs/machine_format.md) per element's tile, and which of the passes Poplar applies is "
+        "partly inferred (section 5 shows the step with and without them)."
     )
     return out
 

@@ -33,6 +33,9 @@ DVSGESTURE = (4608, 11, 96)  # 48x48x2
 B_K = (2, 4, 8, 16, 32)  # family (b): neurons per tile
 C_IPUS = (1, 2, 4, 8, 16)  # family (c): IPU counts
 A_HIDDEN = (2, 3, 4, 5)  # family (a): hidden layers
+HAND_WRITTEN = ("nmnist_a_2hidden_2022-09-12.toml",)
+"""Model files of this folder written by hand: the 2022-09-12 run needs a per-layer θ2 ([[layers]] tables),
+which this script's ``layer_sizes`` form does not express."""
 
 
 def ceil_div(a: int, b: int) -> int:

@@ -46,11 +46,25 @@ def test_final_combine() -> None:
 
 
 def test_state_grad() -> None:
-    # 20 + 4 x valid + ceil(324 x hits): scan every slot, SuperSpike (with pow) on the tile's hits
-    assert est.state_grad_cycles(np.array([14]), np.array([1])).tolist() == [20 + 56 + 324]
-    assert est.state_grad_cycles(np.array([14]), np.array([0.5])).tolist() == [20 + 56 + 162]
-    assert est.state_grad_cycles(np.array([14]), np.array([0.01])).tolist() == [20 + 56 + 4]  # rounded up
+    # 20 + 4 x valid + ceil((12 + 726) x hits): scan every slot, SuperSpike (soft double) on the tile's hits
+    assert est.state_grad_cycles(np.array([14]), np.array([1])).tolist() == [20 + 56 + 738]
+    assert est.state_grad_cycles(np.array([14]), np.array([0.5])).tolist() == [20 + 56 + 369]
+    assert est.state_grad_cycles(np.array([14]), np.array([0.01])).tolist() == [20 + 56 + 8]  # 7.38 rounded up
+    assert est.state_grad_cycles(np.array([14]), np.array([1]), soft_double_cycles=440).tolist() == [20 + 56 + 452]
     assert est.state_grad_cycles(np.array([0]), np.array([0.0])).tolist() == [20]
+
+
+def test_soft_double_surrogate_adds_up_its_routines() -> None:
+    """Per slot 3 extensions, 2 multiplies, 1 divide, 1 add, 1 truncation (GSNN CC@2b0fe90:865-891)."""
+    ops = est.SOFT_DOUBLE_OPS
+    for which, want in (("low", 440), ("typical", 726), ("high", 1150)):
+        got = 3 * getattr(ops["extend"], which) + 2 * getattr(ops["mul"], which) + getattr(ops["div"], which)
+        got += getattr(ops["add"], which) + getattr(ops["trunc"], which)
+        assert got == want == est.soft_double_surrogate_cycles(which)
+    assert all(o.low <= o.typical <= o.high for o in ops.values())
+    # LIFStateOutGrad: 20 + valid x (13 + soft double); 0 valid slots cost the overhead only
+    assert est.state_out_grad_cycles(np.array([0, 1, 14])).tolist() == [20, 20 + 739, 20 + 14 * 739]
+    assert est.state_out_grad_cycles(np.array([2]), soft_double_cycles=0).tolist() == [20 + 26]
 
 
 def test_weight_grad() -> None:

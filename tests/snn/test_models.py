@@ -49,7 +49,7 @@ def _machine(hints):
 
 def test_generated_files_are_up_to_date():
     rendered = gen.render_all()
-    assert sorted(rendered) == sorted(p.name for p in FILES)
+    assert sorted(rendered) == sorted(p.name for p in FILES if p.name not in gen.HAND_WRITTEN)
     for name, text in rendered.items():
         assert (MODELS / name).read_text() == text, f"{name} is stale: run python models/snn/generate.py"
 
