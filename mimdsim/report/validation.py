@@ -47,7 +47,7 @@ from mimdsim.report.validation_model import (
     flagged_fields,
     flagged_table,
 )
-from mimdsim.report.validation_pipelines import pipeline_findings, pipeline_table, sensitivity_table
+from mimdsim.report.validation_pipelines import pipeline_findings, pipeline_table, sensitivity_table, tut6_pipelines_text
 from mimdsim.report.validation_rows import band_error
 from mimdsim.report.validation_speedup import (
     family_a_sweep,
@@ -109,6 +109,8 @@ class ValidationReport:
     """Family (a) under each compiler pipeline and op version (:mod:`mimdsim.report.validation_pipelines`)."""
     sensitivity: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """(label, record) of the unpublished quantities switched: the soft-double surrogate, the per-message link cost."""
+    tut6_pipelines: list[tuple[str, str, int]] = field(default_factory=list)
+    """(configuration, pipeline, total cycles) of tutorial 6 under every pipeline of passes."""
 
     def rows(self, section: str | None = None) -> list[dict[str, Any]]:
         """All validation rows, or those of one section (``tut6``, ``hardware``, ``speedup``)."""
@@ -128,7 +130,7 @@ def build_report(
     quick: bool = False,
 ) -> ValidationReport:
     """Run every comparison (and draw the figures into ``figure_dir`` when given)."""
-    from mimdsim.report.validation_pipelines import PIPELINE_ACTIVITIES, pipeline_rows, sensitivity_points
+    from mimdsim.report.validation_pipelines import PIPELINE_ACTIVITIES, pipeline_rows, sensitivity_points, tut6_under_pipelines
     from mimdsim.sweep.executors import run_sweep
     from mimdsim.sweep.snn import snn_point
 
@@ -137,7 +139,7 @@ def build_report(
     labelled = sensitivity_points()
     sensitivity = list(zip([label for label, _ in labelled], run_sweep([p for _, p in labelled], snn_point, processes=processes), strict=True))
     rep = ValidationReport(engine, tut6_rows(engine), hardware_rows(engine), sweep, speedup_rows(sweep), speedup_findings(sweep),
-                           framework_speedups(sweep), quick, pipelines=pipelines, sensitivity=sensitivity)
+                           framework_speedups(sweep), quick, pipelines=pipelines, sensitivity=sensitivity, tut6_pipelines=tut6_under_pipelines())
     if figure_dir is not None:
         from mimdsim.report.plots import plot_breakdown, plot_speedup_vs_activity
 
@@ -292,6 +294,8 @@ def validation_page(rep: ValidationReport, *, out_path: str | os.PathLike[str] |
     L.append("The rows of `mimdsim.examples.tut6_validation.tut6_validation_rows()`; the program, the configurations and the gaps "
              "are described in [validation_tut6.md](validation_tut6.md).\n")
     L.append(_table(rep.tut6, short_config=True) + "\n")
+    if rep.tut6_pipelines:
+        L.append(tut6_pipelines_text(rep.tut6_pipelines) + "\n")
 
     L.append("## 4. Family (a) before and after the fidelity changes\n")
     L.append(

@@ -148,6 +148,9 @@ def test_quick_page_has_every_section(quick) -> None:  # type: ignore[no-untyped
     # every (version, pipeline) at 2 and 5 hidden layers, activity 0.1; the sensitivity rows
     assert {(r["program_version"], r["passes"]) for r in rep.pipelines} == set(VARIANTS) and len(rep.pipelines) == 12
     assert "| 2022-09-12 | poplar | 0.1 |" in page and len(rep.sensitivity) == 7
+    # tutorial 6 has no consecutive copies and no local compute set: every pipeline gives the same cycles
+    assert len(rep.tut6_pipelines) == 9 and len({(c, n) for c, _, n in rep.tut6_pipelines}) == 3
+    assert "the tutorial's program is unchanged in all 3 configurations" in page
 
 
 def _pipeline_row(version: str, passes: str, depth: int, act: float, ms: float) -> dict:
