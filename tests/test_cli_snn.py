@@ -108,6 +108,44 @@ def test_bad_input_exit_2_one_line(capsys: pytest.CaptureFixture[str], extra: li
         assert w in err
 
 
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--passes", "merge_copy"], ["--passes", "'merge_copy' is not a pipeline (as-issued, poplar, fused) or a pass"]),
+        (["--program-version", "2022"], ["--program-version", "invalid choice: '2022'"]),
+    ],
+)
+def test_bad_option_values_exit_2_naming_the_option(capsys: pytest.CaptureFixture[str], extra: list[str], words: list[str]) -> None:
+    rc, out, err = _run(capsys, "snn", *TINY, *extra)  # argparse's usage, then the one error line
+    assert rc == 2 and out == "" and "Traceback" not in err
+    assert all(w in err.splitlines()[-1] for w in words)
+
+
+def test_passes_and_program_versions(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--passes and --program-version reach the estimate and its record; a saved as-issued program runs under
+    `run --passes poplar` as the poplar estimate does; a recording replays with its passes unless told otherwise."""
+    ms = {}
+    for passes in ("as-issued", "poplar", "fused", "replicate_offsets,merge_copies,local_compute"):
+        rc, out, _ = _run(capsys, "snn", *TINY, "--passes", passes, "--json")
+        data = json.loads(out)
+        assert rc == 0 and data["passes"] == ("poplar" if "," in passes else passes)
+        ms[data["passes"]] = data["cycles_per_step"]
+    assert ms["as-issued"] > ms["poplar"] >= ms["fused"]
+    rc, out, _ = _run(capsys, "snn", *TINY, "--program-version", "2022-09-12", "--json")
+    assert rc == 0 and json.loads(out)["program_version"] == "2022-09-12" and json.loads(out)["cycles_per_step"] != ms["poplar"]
+    path = tmp_path / "issued.json"
+    assert _run(capsys, "snn", *TINY, "--passes", "as-issued", "--save-program", str(path))[0] == 0
+    for passes, want in (("as-issued", ms["as-issued"]), ("poplar", ms["poplar"])):
+        rc, out, _ = _run(capsys, "run", str(path), "--machine", "bow", "--set", "tiles_per_ipu=32", "--passes", passes, "--json")
+        assert rc == 0 and json.loads(out)["total_cycles"] == want
+    trace = tmp_path / "t.npz"
+    assert _run(capsys, "snn", *TINY, "--passes", "as-issued", "--record", str(trace))[0] == 0
+    rc, out, _ = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=32", "--json")
+    assert rc == 0 and json.loads(out)["passes"] == "as-issued" and json.loads(out)["cycles_per_step"] == ms["as-issued"]
+    rc, out, _ = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=32", "--passes", "poplar", "--json")
+    assert rc == 0 and json.loads(out)["cycles_per_step"] == ms["poplar"]
+
+
 def test_oom_reported_with_allow_oom(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = _run(capsys, "snn", *TINY, "--set", "memory_bytes_per_tile=30000", "--allow-oom", "--json")
     data = json.loads(out)

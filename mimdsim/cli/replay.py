@@ -19,8 +19,8 @@ from mimdsim.cli.common import (
 )
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import MimdsimError
-from mimdsim.program.passes import DEFAULT_PIPELINE
 from mimdsim.partition import METHODS
+from mimdsim.program.passes import DEFAULT_PIPELINE
 
 __all__ = ["add_replay_parser"]
 
@@ -81,7 +81,7 @@ def add_replay_parser(sub: SubParsers) -> None:
     p.add_argument("--batch", type=positive_int, help="batch size: samples taken from the recorded ones in turn")
     p.add_argument("--timesteps", type=positive_int, help="time steps: the recorded sequence stretched or thinned")
     p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=DEFAULT_ENGINE)
-    add_passes_option(p, None)  # type: ignore[arg-type]  # None: the recording's passes
+    add_passes_option(p, None)  # None: the recording's passes
     p.add_argument("--partition", metavar="METHOD",
                    help=f"place the neurons with this method ({', '.join(METHODS)}; default: the recording's)")  # fmt: skip
     add_gpu_options(p, None)

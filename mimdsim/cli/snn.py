@@ -22,10 +22,10 @@ from mimdsim.cli.common import (
     write_run_timeline,
 )
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
-from mimdsim.program.passes import DEFAULT_PIPELINE
-from mimdsim.snn.spec import PROGRAM_VERSIONS
 from mimdsim.errors import MimdsimError
 from mimdsim.partition import METHODS
+from mimdsim.program.passes import DEFAULT_PIPELINE
+from mimdsim.snn.spec import PROGRAM_VERSIONS
 
 __all__ = ["add_snn_parser", "snn_main"]
 

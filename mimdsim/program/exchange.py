@@ -256,7 +256,7 @@ def concat_exchanges(name: str, exchanges: list[Exchange]) -> Exchange:
     n_entries = np.cumsum([0] + [e.dst.size for e in parts])
     n_lists = np.cumsum([0] + [e.n_lists for e in parts])
     ptr = np.concatenate([np.zeros(1, np.int64)] + [e.dst_ptr[1:] + n_entries[i] for i, e in enumerate(parts)])
-    dst_list = np.concatenate([e.dst_list + n_lists[i] for i, e in enumerate(parts)])  # type: ignore[operator]
+    dst_list = np.concatenate([e.list_of_transfer() + n_lists[i] for i, e in enumerate(parts)])
 
     def cat(field: str) -> np.ndarray:
         return np.concatenate([getattr(e, field) for e in parts])

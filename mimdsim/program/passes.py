@@ -319,9 +319,7 @@ def resolve_passes(passes: str | Sequence[str | Pass]) -> tuple[str | Pass, ...]
         items = passes
     out: list[str | Pass] = []
     for p in items:
-        if callable(p):
-            out.append(p)
-        elif p in PASSES:
+        if callable(p) or p in PASSES:
             out.append(p)
         else:
             raise ConfigError(

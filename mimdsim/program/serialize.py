@@ -323,7 +323,7 @@ def _read_compute(r: _Reader, value: Any, where: str, version: int) -> ComputeSe
     if not isinstance(blocks_val, list):
         raise r.fail(_join(where, "blocks"), "expected a list of vertex blocks", blocks_val)
     tables = version >= 2
-    blocks = []
+    blocks: list[VertexBlock] = []
     for k, bv in enumerate(blocks_val):
         w = f"{where}.blocks[{k}]"
         b = r.obj(bv, w, ("codelet", "tiles", "worker_cycles", "worker_counts", "supervisor_cycles") + (("segment",) if version >= 3 else ()))

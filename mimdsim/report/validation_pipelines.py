@@ -12,6 +12,7 @@ activity are stated from the rows.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -84,9 +85,9 @@ def pipeline_table(rows: Sequence[Mapping[str, Any]]) -> str:
 def _trend(ms: Sequence[float]) -> str:
     if len(ms) < 2:
         return ""
-    if all(b < a for a, b in zip(ms, ms[1:], strict=False)):
+    if all(b < a for a, b in itertools.pairwise(ms)):
         return "faster"
-    if all(b > a for a, b in zip(ms, ms[1:], strict=False)):
+    if all(b > a for a, b in itertools.pairwise(ms)):
         return "slower"
     return "faster" if ms[-1] < ms[0] else "slower" if ms[-1] > ms[0] else "flat"
 
@@ -140,10 +141,10 @@ def sensitivity_points() -> list[tuple[str, dict[str, Any]]]:
     """(label, point) for the switchable quantities: the soft-double range and the per-message link cost."""
     two = str(resolve_snn_model("nmnist_a_2hidden_2022-09-12"))
     c = [str(resolve_snn_model(f"nmnist_c_{n}ipu")) for n in (2, 16)]
-    base = {"gpu": None, "engine": "fast", "machine": "bow"}
+    base: dict[str, Any] = {"gpu": None, "engine": "fast", "machine": "bow"}
     out: list[tuple[str, dict[str, Any]]] = []
     for label, sd in (("soft-double low (440 per slot)", 440), ("soft-double typical (726, the default)", None), ("soft-double high (1150)", 1150)):
-        point = {**base, "model": two, "passes": "poplar"}
+        point: dict[str, Any] = {**base, "model": two, "passes": "poplar"}
         if sd is not None:
             point["soft_double_slot_cycles"] = sd
         out.append((f"2022-09-12 run (nmnist_a_2hidden_2022-09-12), {label}", point))

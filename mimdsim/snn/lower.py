@@ -18,6 +18,7 @@ from :mod:`mimdsim.snn.estimators`, spike counts from a
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import ConfigError
 from mimdsim.partition.mapping import NeuronMapping

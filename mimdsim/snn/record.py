@@ -257,7 +257,7 @@ class SNNRecord:
             **configuration_fields(spec, machine, model_path=model_path, max_activity=max_activity, engine=est.engine,
                                    seed=est.seed, gpu=est.gpu.gpu if est.gpu is not None else None),
             n_ipus_used=int(est.mapping.n_ipus_used), neurons_per_tile=int(est.neurons_per_tile), partitioner=str(est.mapping.method),
-            passes=str(est.program.metadata.get("passes", "")),
+            passes=str(est.program.metadata.get("passes", "")) if est.program is not None else "",
             activity_source=est.activity_source, cycles_per_step=total, ms_per_step=float(est.ms_per_step),
             samples_per_s=float(est.samples_per_s),
             **{f"{c}_cycles": int(v) for c, v in b.items()},

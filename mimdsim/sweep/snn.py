@@ -183,9 +183,8 @@ def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
 
 def _known(p: PreparedPoint) -> dict[str, Any]:
     """The record fields of a point that failed in its run: its inputs."""
-    from mimdsim.snn.record import configuration_fields
-
     from mimdsim.snn.lower import LoweringOptions
+    from mimdsim.snn.record import configuration_fields
 
     gpu = p.kwargs.get("gpu")
     return configuration_fields(

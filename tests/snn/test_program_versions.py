@@ -13,8 +13,8 @@ from mimdsim.program.ir import Program, Superstep
 from mimdsim.snn import estimators as est
 from mimdsim.snn.estimate import estimate_training_step, saturated_activity
 from mimdsim.snn.layout import build_layout
-from mimdsim.snn.lowering.poplar_tensors import build_poplar_tensors
 from mimdsim.snn.lower import LoweringOptions, lower_snn
+from mimdsim.snn.lowering.poplar_tensors import build_poplar_tensors
 from mimdsim.snn.spec import SNNSpec
 from tests.engines.test_equivalence import assert_same_result
 
