@@ -40,7 +40,7 @@ import numpy as np
 
 from mimdsim.errors import ConfigError
 from mimdsim.program.exchange import Exchange, concat_exchanges
-from mimdsim.program.ir import ComputeSet, Program, Repeat, Step, Superstep, SyncScope
+from mimdsim.program.ir import ComputeSet, Program, ProgramOp, Repeat, Step, Superstep, SyncScope, VertexBlock
 
 __all__ = [
     "Pass",
@@ -74,77 +74,86 @@ def _has_exchange(s: Superstep) -> bool:
     return s.exchange is not None and s.exchange.n_transfers > 0
 
 
-def _families(*names: str) -> list[str]:
-    out: list[str] = []
+def _merged_name(names: Sequence[str]) -> str:
+    """The name of a step merged from steps named ``names``: their families (``[l=...]`` dropped), each once, in order.
+
+    >>> _merged_name(["fwd.a[l=0]", "fwd.a[l=1]", "fwd.b"]), _merged_name(["x[l=2]"])
+    ('fwd.a + fwd.b', 'x[l=2]')
+    """
+    if len(set(names)) == 1:
+        return names[0]
+    fams: list[str] = []
     for name in names:
         for part in name.split(" + "):
             fam = part[: part.index("[")] if part.endswith("]") and "[" in part else part
-            if fam not in out:
-                out.append(fam)
-    return out
+            if fam not in fams:
+                fams.append(fam)
+    return " + ".join(fams)
 
 
-def _merged_name(a: str, b: str) -> str:
-    """The name of a step merged from ``a`` and ``b``: their families (``[l=...]`` dropped), each once, in order."""
-    if a == b:
-        return a
-    fams = _families(a, b)
-    return " + ".join(fams) if len(fams) > 1 or fams[0] != a else a
-
-
-def _scope(a: Superstep, b: Superstep) -> SyncScope:
-    return "external" if "external" in (a.sync, b.sync) else "internal"
+def _scope(steps: Sequence[Superstep]) -> SyncScope:
+    return "external" if any(s.sync == "external" for s in steps) else "internal"
 
 
 class _Merger:
-    """Builds merged compute sets and exchanges, once per pair of objects within one pass run
-    (the forward and backward loops share their objects, so their merges are shared too, and
-    the engines cost each once)."""
+    """Builds the merged compute set and exchange of a run of supersteps, once per run of objects within
+    one pass (the forward and backward loops share their objects, so their merges are shared too, and the
+    engines cost each once)."""
 
     def __init__(self) -> None:
-        self._cs: dict[tuple[int, int], ComputeSet] = {}
-        self._ex: dict[tuple[int, int], Exchange] = {}
+        self._cs: dict[tuple[int, ...], ComputeSet | None] = {}
+        self._ex: dict[tuple[int, ...], Exchange | None] = {}
         self._keep: list[object] = []  # the merged objects' parts stay alive: their ids stay unique
 
-    def compute(self, a: ComputeSet | None, b: ComputeSet | None) -> ComputeSet | None:
-        """``b`` after ``a`` in one compute phase: ``b``'s compute sets become the segments after ``a``'s
-        (each tile starts them when its own part of ``a`` is done; no sync between them)."""
-        if a is None or not a.blocks:
-            return b
-        if b is None or not b.blocks:
-            return a
-        key = (id(a), id(b))
+    def compute(self, sets: Sequence[ComputeSet | None]) -> ComputeSet | None:
+        """The compute sets one after another in one compute phase: each one's segments follow the previous
+        one's (each tile starts the next when its own part of the previous is done; no sync between them)."""
+        parts = [c for c in sets if c is not None and c.blocks]
+        if len(parts) <= 1:
+            return parts[0] if parts else None
+        key = tuple(id(c) for c in parts)
         if key not in self._cs:
-            base = a.blocks[-1].segment + 1
-            blocks = a.blocks + tuple(blk.in_segment(base + blk.segment) for blk in b.blocks)
-            self._cs[key] = ComputeSet(_merged_name(a.name, b.name), blocks)
-            self._keep += [a, b]
+            blocks: list[VertexBlock] = []
+            base = 0
+            for c in parts:
+                blocks += [blk.in_segment(base + blk.segment) for blk in c.blocks]
+                base += c.n_segments
+            self._cs[key] = ComputeSet(_merged_name([c.name for c in parts]), tuple(blocks))
+            self._keep.append(parts)
         return self._cs[key]
 
-    def exchange(self, a: Exchange | None, b: Exchange | None) -> Exchange | None:
-        if a is None or not a.n_transfers:
-            return b if b is not None and b.n_transfers else None
-        if b is None or not b.n_transfers:
-            return a
-        key = (id(a), id(b))
+    def exchange(self, exchanges: Sequence[Exchange | None]) -> Exchange | None:
+        """Every transfer of ``exchanges`` in one exchange phase."""
+        parts = [e for e in exchanges if e is not None and e.n_transfers]
+        if len(parts) <= 1:
+            return parts[0] if parts else None
+        key = tuple(id(e) for e in parts)
         if key not in self._ex:
-            self._ex[key] = concat_exchanges(_merged_name(a.name, b.name), [a, b])
-            self._keep += [a, b]
+            self._ex[key] = concat_exchanges(_merged_name([e.name for e in parts]), parts)
+            self._keep.append(parts)
         return self._ex[key]
 
+    def merge(self, run: Sequence[Superstep], sync: SyncScope, op: ProgramOp) -> Superstep:
+        """The run of supersteps as one: ``sync``, all their transfers in one exchange phase, their compute sets in order."""
+        name = _merged_name([s.name for s in run])
+        return Superstep(name, sync, self.exchange([s.exchange for s in run]), self.compute([s.compute for s in run]), op)
 
-def _merge_runs(program: Program, joins: Callable[[Superstep, Superstep], bool], merge: Callable[[Superstep, Superstep], Superstep]) -> Program:
-    """Fold every superstep ``s`` into the superstep before it (``prev``, itself possibly merged) when ``joins(prev, s)``."""
+
+def _merge_runs(
+    program: Program, joins: Callable[[list[Superstep], Superstep], bool], merge: Callable[[list[Superstep]], Superstep]
+) -> Program:
+    """Group every body into runs: a superstep ``s`` joins the run before it when ``joins(run, s)``; each run of
+    two or more supersteps becomes ``merge(run)``."""
 
     def fold(steps: tuple[Step, ...]) -> tuple[Step, ...]:
-        out: list[Step] = []
+        runs: list[list[Superstep] | Step] = []
         for s in steps:
-            prev = out[-1] if out else None
-            if isinstance(s, Superstep) and isinstance(prev, Superstep) and joins(prev, s):
-                out[-1] = merge(prev, s)
+            last = runs[-1] if runs else None
+            if isinstance(s, Superstep) and isinstance(last, list) and joins(last, s):
+                last.append(s)
             else:
-                out.append(s)
-        return tuple(out)
+                runs.append([s] if isinstance(s, Superstep) else s)
+        return tuple((r[0] if len(r) == 1 else merge(r)) if isinstance(r, list) else r for r in runs)
 
     return _map_bodies(program, fold)
 
@@ -193,11 +202,11 @@ def merge_copies(program: Program) -> Program:
     """
     m = _Merger()
 
-    def joins(a: Superstep, b: Superstep) -> bool:
-        return a.op == "copy" and b.op == "copy"
+    def joins(run: list[Superstep], s: Superstep) -> bool:
+        return run[-1].op == "copy" and s.op == "copy"
 
-    def merge(a: Superstep, b: Superstep) -> Superstep:
-        return Superstep(_merged_name(a.name, b.name), _scope(a, b), m.exchange(a.exchange, b.exchange), m.compute(a.compute, b.compute), "copy")
+    def merge(run: list[Superstep]) -> Superstep:
+        return m.merge(run, _scope(run), "copy")
 
     return _merge_runs(program, joins, merge)
 
@@ -216,12 +225,11 @@ def local_compute(program: Program) -> Program:
     """
     m = _Merger()
 
-    def joins(a: Superstep, b: Superstep) -> bool:
-        return not _has_exchange(b) and b.compute is not None and bool(b.compute.blocks)
+    def joins(run: list[Superstep], s: Superstep) -> bool:
+        return not _has_exchange(s) and s.compute is not None and bool(s.compute.blocks)
 
-    def merge(a: Superstep, b: Superstep) -> Superstep:
-        op = "copy" if a.op == b.op == "copy" else "execute"
-        return Superstep(_merged_name(a.name, b.name), a.sync, a.exchange, m.compute(a.compute, b.compute), op)  # type: ignore[arg-type]
+    def merge(run: list[Superstep]) -> Superstep:  # the first step's sync and exchange, then every compute set
+        return m.merge(run, run[0].sync, "copy" if all(s.op == "copy" for s in run) else "execute")
 
     def drop_empty(p: Program) -> Program:  # a step left with neither exchange nor compute moves nothing
         def fold(steps: tuple[Step, ...]) -> tuple[Step, ...]:
@@ -258,25 +266,25 @@ def hoist_exchanges(program: Program) -> Program:
     still computing.
     """
     m = _Merger()
-    written: dict[int, np.ndarray] = {}
+    produced: dict[int, np.ndarray] = {}  # per run (by the id of its list): the tiles its steps computed on or received into
 
-    def produced(a: Superstep) -> np.ndarray:
-        key = id(a)
-        if key not in written:
-            written[key] = np.union1d(_compute_tiles(a.compute), _tiles(a.exchange, "dst"))
-        return written[key]
+    def written(s: Superstep) -> np.ndarray:
+        return np.union1d(_compute_tiles(s.compute), _tiles(s.exchange, "dst"))
 
-    def joins(a: Superstep, b: Superstep) -> bool:
-        if not _has_exchange(b):
-            return True
-        if a.sync == "internal" and b.sync == "external":  # an all-IPU sync moved earlier would hold the other IPUs back
-            return False
-        return not np.intersect1d(_tiles(b.exchange, "src"), produced(a), assume_unique=True).size
+    def joins(run: list[Superstep], s: Superstep) -> bool:
+        key = id(run)
+        if key not in produced or len(run) == 1:
+            produced[key] = written(run[0])
+        ok = not _has_exchange(s) or (
+            not (_scope(run) == "internal" and s.sync == "external")  # an all-IPU sync moved earlier would hold the others back
+            and not np.intersect1d(_tiles(s.exchange, "src"), produced[key], assume_unique=True).size
+        )
+        if ok:
+            produced[key] = np.union1d(produced[key], written(s))
+        return ok
 
-    def merge(a: Superstep, b: Superstep) -> Superstep:
-        s = Superstep(_merged_name(a.name, b.name), _scope(a, b), m.exchange(a.exchange, b.exchange), m.compute(a.compute, b.compute), "execute")
-        written[id(s)] = np.union1d(produced(a), np.union1d(_compute_tiles(b.compute), _tiles(b.exchange, "dst")))
-        return s
+    def merge(run: list[Superstep]) -> Superstep:
+        return m.merge(run, _scope(run), "execute")
 
     return _merge_runs(program, joins, merge)
 
