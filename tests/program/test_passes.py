@@ -149,38 +149,40 @@ def test_a_passed_program_saves_and_loads_with_its_segments_ops_and_flags() -> N
 
 
 # ---- properties over random programs -----------------------------------------------------
-def _work_per_tile(program: Program, n_tiles: int) -> tuple[np.ndarray, np.ndarray]:
-    """Worker thread cycles and supervisor cycles each tile runs over the whole (unrolled) program."""
-    thread = np.zeros(n_tiles, np.int64)
-    sup = np.zeros(n_tiles, np.int64)
+def _executed(program: Program) -> list[tuple[Superstep, int]]:
+    """Every superstep of ``program`` with how many times it runs."""
+    out: list[tuple[Superstep, int]] = []
 
     def walk(steps: tuple[Step, ...], times: int) -> None:
         for s in steps:
             if isinstance(s, Repeat):
                 walk(s.body, times * s.count)
-            elif isinstance(s, Superstep) and s.compute is not None:
-                for blk in s.compute.blocks:
-                    np.add.at(thread, blk.tiles, times * int((blk.worker_cycles * blk.worker_counts).sum()))
-                    np.add.at(sup, blk.tiles, times * int(blk.supervisor_cycles))
+            elif isinstance(s, Superstep):
+                out.append((s, times))
 
-    walk(unroll_tables(program).body, 1)
+    walk(program.body, 1)
+    return out
+
+
+def _work_per_tile(program: Program, n_tiles: int) -> tuple[np.ndarray, np.ndarray]:
+    """Worker thread cycles and supervisor cycles each tile runs over the whole (unrolled) program."""
+    thread = np.zeros(n_tiles, np.int64)
+    sup = np.zeros(n_tiles, np.int64)
+    for s, times in _executed(unroll_tables(program)):
+        for blk in () if s.compute is None else s.compute.blocks:
+            np.add.at(thread, blk.tiles, times * int((blk.worker_cycles * blk.worker_counts).sum()))
+            np.add.at(sup, blk.tiles, times * int(blk.supervisor_cycles))
     return thread, sup
 
 
 def _sent_per_tile(program: Program, n_tiles: int, *, replicable: bool | None = None) -> np.ndarray:
     """Bytes each tile sends over the program (a multicast once), only the (non-)replicable transfers if asked."""
     out = np.zeros(n_tiles, np.int64)
-
-    def walk(steps: tuple[Step, ...], times: int) -> None:
-        for s in steps:
-            if isinstance(s, Repeat):
-                walk(s.body, times * s.count)
-            elif isinstance(s, Superstep) and s.exchange is not None:
-                ex = s.exchange
-                keep = np.ones(ex.n_transfers, bool) if replicable is None else ex.replicable == replicable
-                np.add.at(out, ex.src[keep], times * ex.nbytes[keep])
-
-    walk(program.body, 1)
+    for s, times in _executed(program):
+        if s.exchange is not None:
+            ex = s.exchange
+            keep = np.ones(ex.n_transfers, bool) if replicable is None else ex.replicable == replicable
+            np.add.at(out, ex.src[keep], times * ex.nbytes[keep])
     return out
 
 
