@@ -45,17 +45,10 @@ __all__ = [
     "weight_grad_cycles",
     "input_grad_cycles",
     "reduce_stage1_cycles",
-    "reduce_stage2_cycles",
-    "slice_copy_cycles",
     "elementwise_tile_cycles",
-    "reduce_replicas_tile_cycles",
     "optimizer_tile_cycles",
-    "fill_tile_cycles",
-    "loop_counter_tile_cycles",
-    "loss_cycles",
     "sparse_to_dense_cycles",
     "time_sum_xent_cycles",
-    "copy_tile_cycles",
 ]
 
 VERTEX_OVERHEAD_THREAD_CYCLES = 20
@@ -262,20 +255,6 @@ def reduce_stage1_cycles(group_size: int, active: bool) -> int:
     return VERTEX_OVERHEAD_THREAD_CYCLES + _REDUCE1_PER_PARTIAL * group_size
 
 
-def reduce_stage2_cycles(n_partials: int, n_out: int) -> int:
-    """One worker's share of ``popops::reduceMany``: ``n_out`` floats from ``n_partials`` group results.
-
-    PopLibs reduction estimate (GC-PG, POPLIBS): 7 entry/exit + 26 setup + 16 per
-    output row + (7 + 3) per partial per float2 vector. The row of ``S_in`` outputs of a
-    (layer, batch) is split over the 6 workers (PopLibs reductions partition their
-    outputs over workers), so each worker reduces ``ceil(S_in / 6)`` outputs.
-    """
-    return 7 + 26 + 16 + 10 * n_partials * int(_ceil_div(n_out, 2))
-
-
-def slice_copy_cycles(n_bytes: int | np.ndarray) -> np.ndarray:
-    """``MultiSlice``/``MultiUpdate`` of one row: 30 pro/epilogue + 19 per offset + 3 per 64-bit vector (PL)."""
-    return 30 + 19 + 3 * _ceil_div(n_bytes, 8)
 
 
 def elementwise_tile_cycles(
@@ -295,17 +274,6 @@ def elementwise_tile_cycles(
     return 11 + n_workers * (worker_overhead + -(-per_worker // 2) * (cycles_per_vector + loop_overhead))
 
 
-def reduce_replicas_tile_cycles(n_outputs: int, n_replicas: int = 6, n_workers: int = 6) -> int:
-    """Reducing ``n_replicas`` weight-gradient replicas of ``n_outputs`` floats, spread over ``W`` workers.
-
-    PopLibs reduction: 7 + 26 setup, then (7 + 3) per partial per float2 vector (PL); each
-    worker takes ``ceil(n/W)`` outputs; tile cycles = W x the worker's thread cycles.
-    """
-    if n_outputs <= 0:
-        return 0
-    per_worker = -(-n_outputs // n_workers)
-    return n_workers * (7 + 26 + 10 * n_replicas * -(-per_worker // 2))
-
 
 def optimizer_tile_cycles(n_weights: int, optimizer: str, n_workers: int = 6) -> int:
     """Weight update on a tile holding ``n_weights`` weights.
@@ -322,26 +290,7 @@ def optimizer_tile_cycles(n_weights: int, optimizer: str, n_workers: int = 6) ->
     return cheap + costly
 
 
-def fill_tile_cycles(n_bytes: int, store_bytes_per_cycle: int = 8, n_workers: int = 6) -> int:
-    """Zeroing ``n_bytes`` with a Fill MultiVertex: 11 + W x (5 + bytes per worker / 8) (64-bit stores, GC-BLOG-TLP)."""
-    if n_bytes <= 0:
-        return 0
-    per_worker = -(-n_bytes // n_workers)
-    return 11 + n_workers * (5 + -(-per_worker // store_bytes_per_cycle))
 
-
-def loop_counter_tile_cycles() -> int:
-    """Counted-loop bookkeeping on tile 0: increment, compare, branch, as one supervisor step (11, PL)."""
-    return 11
-
-
-def loss_cycles(sparse_size: int, n_classes: int, n_timesteps: int) -> int:
-    """Sparse-to-dense output, sum over time, softmax cross-entropy and its gradient per sample.
-
-    ``20 + T x 2 x 3 x S`` (sparse2dense scatter and its gradient gather, 3 per id)
-    ``+ 16 x C`` (per class: sum, EXP float 6 per 2, LOG, divide).
-    """
-    return VERTEX_OVERHEAD_THREAD_CYCLES + 6 * n_timesteps * sparse_size + 16 * n_classes
 
 
 def sparse_to_dense_cycles(n_slots: int) -> int:
@@ -356,9 +305,3 @@ def time_sum_xent_cycles(n_timesteps: int, n_classes: int) -> int:
     adds; per class EXP, LOG, divide and the gradient)."""
     return VERTEX_OVERHEAD_THREAD_CYCLES + n_timesteps * -(-n_classes // 2) + 16 * n_classes
 
-
-def copy_tile_cycles(n_bytes: int, memcpy_bytes_per_cycle: int) -> int:
-    """An on-tile copy of ``n_bytes`` by the supervisor: 11 (supervisor overhead, PL) + bytes / memcpy rate."""
-    if n_bytes <= 0:
-        return 0
-    return 11 + -(-n_bytes // memcpy_bytes_per_cycle)
