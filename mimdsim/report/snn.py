@@ -5,7 +5,7 @@ from __future__ import annotations
 from mimdsim.report.tables import Column, text_table
 from mimdsim.snn.estimate import SNNEstimate
 
-__all__ = ["format_snn_estimate"]
+__all__ = ["format_snn_estimate", "short_step_name"]
 
 _LABELS = {
     "compute": "compute",
@@ -18,6 +18,16 @@ _LABELS = {
 
 def _pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f} %" if whole else "-"
+
+
+def short_step_name(name: str, parts: int = 3) -> str:
+    """A merged step's name (``a + b + c + ...``, docs/passes.md) cut to its first ``parts`` programs for a text table.
+
+    >>> short_step_name("a + b + c + d + e"), short_step_name("a + b")
+    ('a + b + c + 2 more', 'a + b')
+    """
+    names = name.split(" + ")
+    return name if len(names) <= parts else " + ".join(names[:parts]) + f" + {len(names) - parts} more"
 
 
 def format_snn_estimate(est: SNNEstimate) -> str:
@@ -64,7 +74,7 @@ def format_snn_estimate(est: SNNEstimate) -> str:
         "Top 5 supersteps of a time step (mean over the T steps; bound = what sets their length)",
     ]
     top = [
-        {"name": k.name, "per_t": k.cycles_per_timestep, "runs": k.n_executions, "share": _pct(k.cycles, total), "bound": k.bound}
+        {"name": short_step_name(k.name), "per_t": k.cycles_per_timestep, "runs": k.n_executions, "share": _pct(k.cycles, total), "bound": k.bound}
         for k in est.top_step_kinds(5)
     ]
     cols = (
