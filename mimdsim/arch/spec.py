@@ -7,11 +7,25 @@ numbers over from ``poplar::Target`` getters. Every quantity carries its unit.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-__all__ = ["MachineSpec", "LinkTopology"]
+__all__ = ["MachineSpec", "LinkTopology", "Triple"]
+
+
+def _as_tuple(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
+
+
+def _ordered(v: tuple[float, float, float]) -> tuple[float, float, float]:
+    if not (0 <= v[0] <= v[1] <= v[2] and all(math.isfinite(x) for x in v)):
+        raise ValueError("expected [low, central, high] with 0 <= low <= central <= high")
+    return v
+
+
+Triple = Annotated[tuple[float, float, float], BeforeValidator(_as_tuple), AfterValidator(_ordered)]
+"""A quantity known only as a band: ``[low, central, high]`` (the energy parameters, docs/energy.md)."""
 
 LinkTopology = Literal["ladder", "torus2d", "all_to_all"]
 
@@ -71,6 +85,14 @@ class MachineSpec(BaseModel):
     host_overhead_cycles: int = Field(0, ge=0, le=_MAX_CYCLES)
     execution_overhead_s: float = Field(0.0, ge=0, le=3600.0, allow_inf_nan=False)
 
+    # energy (docs/energy.md): bands, None where the machine gives none (no energy is reported then)
+    ipu_base_power_w: Triple | None = None
+    ipu_max_power_w: float | None = Field(None, gt=0, le=1e5, allow_inf_nan=False)
+    busy_tile_cycle_pj: Triple | None = None
+    exchange_byte_pj: Triple | None = None
+    link_byte_pj: Triple | None = None
+    system_power_w: Triple | None = None
+
     @model_validator(mode="after")
     def _check_cross_fields(self) -> MachineSpec:
         if self.tiles_per_ipu % self.tiles_per_supertile:
@@ -78,6 +100,8 @@ class MachineSpec(BaseModel):
                 f"tiles_per_ipu ({self.tiles_per_ipu}) must be a multiple of "
                 f"tiles_per_supertile ({self.tiles_per_supertile})"
             )
+        if self.ipu_base_power_w is not None and self.ipu_max_power_w is not None and self.ipu_base_power_w[2] > self.ipu_max_power_w:
+            raise ValueError(f"ipu_base_power_w's high value ({self.ipu_base_power_w[2]:g} W) exceeds ipu_max_power_w ({self.ipu_max_power_w:g} W)")
         if self.link_topology == "ladder" and self.n_ipus > 1 and self.n_ipus % 2:
             raise ValueError(f"link_topology 'ladder' needs an even n_ipus (IPUs come in pairs, one per rung side), got {self.n_ipus}")
         return self

@@ -110,6 +110,7 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
         allow_oom=args.allow_oom,
         options=LoweringOptions(passes=args.passes),
         max_steps=args.max_steps,
+        energy_scope=args.energy_scope,
         **run,
     )
 
@@ -199,6 +200,10 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
         help="drive the functional model with the first B samples of a dataset you hold: an SHD .h5 file or a folder of NMNIST .bin files",
     )
     add_gpu_options(r, None)
+    r.add_argument(
+        "--energy-scope", choices=("chip", "machine"), default="chip",
+        help="what the energy per step covers: the IPUs (and the GPU card) alone (default), or each IPU's share of the machine too (docs/energy.md)",
+    )  # fmt: skip
     r.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory (listed in oom_tiles)")
     r.add_argument("--record", metavar="TRACE.npz", help="also write the spike counts with the network and run options (replay with `mimdsim replay`; docs/trace_format.md)")
     r.add_argument("--save-program", metavar="PATH.json[.gz]", help="also save the lowered BSP program (replay it with `mimdsim run`)")

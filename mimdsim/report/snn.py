@@ -5,7 +5,7 @@ from __future__ import annotations
 from mimdsim.report.tables import Column, text_table
 from mimdsim.snn.estimate import SNNEstimate
 
-__all__ = ["format_snn_estimate", "short_step_name"]
+__all__ = ["format_snn_estimate", "short_step_name", "energy_lines"]
 
 _LABELS = {
     "compute": "compute",
@@ -28,6 +28,26 @@ def short_step_name(name: str, parts: int = 3) -> str:
     """
     names = name.split(" + ")
     return name if len(names) <= parts else " + ".join(names[:parts]) + f" + {len(names) - parts} more"
+
+
+def energy_lines(est: SNNEstimate) -> list[str]:
+    """The energy bands of an estimate (docs/energy.md): low / central / high J per step and average W, and the ratio."""
+    e = est.energy()
+    out: list[str] = []
+    for label, band, who in (("energy", e.ipu, f"{est.machine.n_ipus} IPU{'s' if est.machine.n_ipus > 1 else ''}"),
+                             ("GPU energy", e.gpu, est.gpu.gpu if est.gpu is not None else "")):  # fmt: skip
+        if band is not None:
+            out.append(
+                f"{label:<11}{who} ({e.scope} scope): {band.low:.3g} / {band.central:.3g} / {band.high:.3g} J per step "
+                f"(low / central / high), {band.watts('low'):.0f} / {band.watts('central'):.0f} / {band.watts('high'):.0f} W"
+            )
+    r = e.ratio
+    if r is not None:
+        side = "the GPU uses more" if r[0] > 1 else "the IPUs use more" if r[2] < 1 else "which side uses more depends on the parameters"
+        out.append(f"           GPU / IPU energy {r[0]:.2f}-{r[2]:.2f}x (central {r[1]:.2f}x) across the bands: {side}")
+    if out:
+        out.append("           (the bands spread the energy parameters at the estimated time; the time model's own error is not in them: docs/validation.md)")
+    return out
 
 
 def format_snn_estimate(est: SNNEstimate) -> str:
@@ -58,6 +78,7 @@ def format_snn_estimate(est: SNNEstimate) -> str:
             f"GPU ideal  {ideal.gpu}, {ideal.framework} program: {ideal.ms_per_step:.4g} ms/step "
             f"-> speed-up {est.speedup_vs_gpu_ideal:.2f}x"
         )
+    lines += energy_lines(est)
     cap = m.memory_bytes_per_tile
     mem = est.ledger.max_tile_bytes
     oom = est.oom_tiles

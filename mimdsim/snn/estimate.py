@@ -28,6 +28,7 @@ from mimdsim.partition.mapping import NeuronMapping
 from mimdsim.program.ir import Program
 from mimdsim.snn.activity import SpikeActivity
 from mimdsim.snn.cache import cached, lowering_key
+from mimdsim.snn.energy import ENERGY_SCOPES, StepEnergy, step_energy
 from mimdsim.snn.gpu import GpuEstimate, GPUSpec, estimate_gpu_step, load_gpu
 from mimdsim.snn.gpu_frameworks import IDEAL_FRAMEWORK, PAPER_FRAMEWORK
 from mimdsim.snn.lower import LoweringOptions, check_batch, lower_snn
@@ -82,6 +83,10 @@ class SNNEstimate:
     input_hash: str = ""
     """Hash of every input (:func:`mimdsim.snn.record.estimate_input_hash`)."""
     seed: int | None = None
+    gpu_spec: GPUSpec | None = None
+    """The GPU the dense step was modelled on (its energy parameters)."""
+    energy_scope: str = "chip"
+    """What the energy covers: ``chip`` or ``machine`` (:mod:`mimdsim.snn.energy`)."""
 
     @property
     def cycles_per_step(self) -> int:
@@ -129,6 +134,11 @@ class SNNEstimate:
         """GPU step time over this step's, the GPU running the ideal fused program."""
         return None if self.gpu_ideal is None else self.gpu_ideal.ms_per_step / self.ms_per_step
 
+    def energy(self) -> StepEnergy:
+        """Energy per step as bands, IPU and GPU (docs/energy.md), over :attr:`seconds_per_step`."""
+        return step_energy(self.result, self.program, self.machine, self.seconds_per_step, gpu_step=self.gpu, gpu_spec=self.gpu_spec,
+                           scope=self.energy_scope)  # fmt: skip
+
     def step_kinds(self) -> list[StepKind]:
         """Supersteps grouped by kind (``fwd.update.ids[l=2]`` -> ``fwd.update.ids``), costliest first."""
         cycles: dict[str, int] = defaultdict(int)
@@ -172,7 +182,7 @@ class SNNEstimate:
 
 
 _HASHED = ("activity_source", "rate", "input_rate", "input_data", "engine", "neurons_per_tile", "partitioner", "mapping", "unit_neurons", "seed", "gpu",
-           "gpu_framework", "gpu_precision", "allow_oom", "options")  # fmt: skip
+           "gpu_framework", "gpu_precision", "allow_oom", "options", "energy_scope")  # fmt: skip
 """The arguments of :func:`estimate_training_step` that change a figure (the rest: caching, timelines, limits)."""
 
 
@@ -214,7 +224,7 @@ def training_step_hash(spec: SNNSpec, machine: MachineSpec, **kwargs: Any) -> st
     if args["partitioner"] != "contiguous":  # the graph methods draw from the seed too
         args["partition_seed"] = args["seed"]
     del args["seed"]  # otherwise only the activity source uses it, and it is in the source
-    for name, default in (("mapping", None), ("unit_neurons", 1)):  # left out at their defaults: hashes of earlier runs hold
+    for name, default in (("mapping", None), ("unit_neurons", 1), ("energy_scope", "chip")):  # left out at their defaults: hashes of earlier runs hold
         if args[name] == default:
             del args[name]
     gpu, precision = args.pop("gpu"), args.pop("gpu_precision")
@@ -300,6 +310,7 @@ def estimate_training_step(
     max_timeline_events: int = DEFAULT_MAX_TIMELINE_EVENTS,
     cache: bool = True,
     max_steps: int | None = None,
+    energy_scope: str = "chip",
 ) -> SNNEstimate:
     """Estimate one training step of ``spec`` on ``machine``.
 
@@ -307,6 +318,9 @@ def estimate_training_step(
     same network, activity and lowering-relevant machine fields, and functional activity
     is kept in memory and on disk (:mod:`mimdsim.snn.cache`): re-estimating on another
     machine description in a warm process re-costs the kept program.
+
+    ``energy_scope`` (``chip`` or ``machine``) is what the energy per step covers
+    (:meth:`SNNEstimate.energy`, docs/energy.md).
 
     With ``gpu`` (a preset name, a TOML path or a :class:`GPUSpec`) the dense GPU step is
     estimated too, run by ``gpu_framework`` (:mod:`mimdsim.snn.gpu_frameworks`; the paper's
@@ -348,6 +362,8 @@ def estimate_training_step(
         activity_source = activity
     check_batch(spec, machine)
     check_method(partitioner)  # before the activity is computed
+    if energy_scope not in ENERGY_SCOPES:
+        raise ConfigError(f"energy_scope: {energy_scope!r} is not one of {', '.join(ENERGY_SCOPES)}")
     preflight(spec, machine, neurons_per_tile=neurons_per_tile, allow_oom=allow_oom)
     gpu_pair, gpu_spec = None, None
     if gpu is not None:  # a bad GPU, framework or precision fails before the run
@@ -391,7 +407,7 @@ def estimate_training_step(
     ihash = training_step_hash(
         spec, machine, activity_source=activity_source, rate=rate, input_rate=input_rate, input_data=input_data, engine=engine,
         neurons_per_tile=neurons_per_tile, partitioner=partitioner, mapping=given, unit_neurons=unit_neurons, seed=seed, gpu=gpu_spec, gpu_framework=gpu_framework,
-        allow_oom=allow_oom, options=options,
+        allow_oom=allow_oom, options=options, energy_scope=energy_scope,
     )  # fmt: skip
     return SNNEstimate(spec, machine, engine, result, placed, ledger, label, gpu_est, program, gpu_ideal=gpu_ideal, activity=act,
-                       input_hash=ihash, seed=getattr(activity_source, "seed", seed))  # fmt: skip
+                       input_hash=ihash, seed=getattr(activity_source, "seed", seed), gpu_spec=gpu_spec, energy_scope=energy_scope)  # fmt: skip

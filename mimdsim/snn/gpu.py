@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mimdsim.arch.load import load_spec
+from mimdsim.arch.spec import Triple
 from mimdsim.snn.gpu_frameworks import PAPER_FRAMEWORK, FrameworkProfile, profile
 from mimdsim.snn.gpu_kernels import BYTES_PER_FLOAT, Kernel, Phase, gpu_kernel_list
 from mimdsim.snn.spec import SNNSpec
@@ -51,6 +52,8 @@ class GPUSpec(BaseModel):
     Every preset value names its source in ``models/gpus/*.toml``. ``efficiency`` scales
     both peak FLOP/s and bandwidth; it is 1.0 (the pure roofline) in every preset.
     ``n_sms`` and ``memory_bytes`` are descriptive: the cost model does not use them.
+    ``base_power_w``, ``tdp_w``, ``hbm_byte_pj`` and ``flop_pj`` are the energy model's
+    parameters (docs/energy.md), ``[low, central, high]`` bands.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -65,6 +68,11 @@ class GPUSpec(BaseModel):
     kernel_latency_s: float = Field(ge=0)
     matmul_precision: Literal["fp32", "tf32"] = "tf32"
     efficiency: float = Field(1.0, gt=0, le=1)
+    # energy (docs/energy.md): bands, None where the GPU file gives none
+    base_power_w: Triple | None = None
+    tdp_w: float | None = Field(None, gt=0, le=1e5, allow_inf_nan=False)
+    hbm_byte_pj: Triple | None = None
+    flop_pj: Triple | None = None
 
     @property
     def matmul_flops_per_s(self) -> float:

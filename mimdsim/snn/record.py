@@ -186,6 +186,28 @@ class SNNRecord:
     gpu_graph_launch_ms: float | None = None
     gpu_input_copy_ms: float | None = None
 
+    # --- energy per step (docs/energy.md): bands at the all-low, central and all-high corners
+    energy_scope: str | None = None
+    """What the energy covers: ``chip`` (the IPUs or the GPU card alone) or ``machine`` (plus each IPU's system share)."""
+    ipu_energy_low_j: float | None = None
+    ipu_energy_central_j: float | None = None
+    ipu_energy_high_j: float | None = None
+    ipu_power_low_w: float | None = None
+    ipu_power_central_w: float | None = None
+    ipu_power_high_w: float | None = None
+    gpu_energy_low_j: float | None = None
+    gpu_energy_central_j: float | None = None
+    gpu_energy_high_j: float | None = None
+    gpu_power_low_w: float | None = None
+    gpu_power_central_w: float | None = None
+    gpu_power_high_w: float | None = None
+    gpu_ipu_energy_ratio_low: float | None = None
+    """GPU energy / IPU energy, from opposite corners (lowest, central, highest)."""
+    gpu_ipu_energy_ratio_central: float | None = None
+    gpu_ipu_energy_ratio_high: float | None = None
+    gpu_ipu_energy_ratio_robust: bool | None = None
+    """True when the whole ratio band lies on one side of 1."""
+
     @property
     def ok(self) -> bool:
         """The point ran (no ``error``)."""
@@ -286,6 +308,7 @@ class SNNRecord:
                 gpu_gbytes=g.total_bytes / 1e9,
                 **{f"gpu_{t}_ms": 1e3 * terms.get(t, 0.0) for t in ("host_enqueue", "loop_sync", "graph_launch", "input_copy")},
             )  # fmt: skip
+        out.update(est.energy().fields())
         return cls(**out)
 
 

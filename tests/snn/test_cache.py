@@ -36,7 +36,8 @@ OTHER_FIELDS = {
     "tile_clock_hz": 1.0e9, "compute_set_overhead_cycles": 7, "worker_launch_cycles": 3, "exchange_bytes_per_cycle": 8,
     "exchange_overhead_cycles": 9, "exchange_message_cycles": 2, "exchange_transit_cycles": 4, "min_ipu_sync_delay": 5,
     "max_ipu_sync_delay": 6, "global_sync_cycles": 70, "global_sync_hop_cycles": 3, "link_bytes_per_s": 3e9,
-    "link_latency_cycles": 9, "link_message_cycles": 11, "host_bytes_per_s": 4e9, "host_overhead_cycles": 8, "memory_bytes_per_tile": 1 << 20,
+    "link_latency_cycles": 9, "link_message_cycles": 11, "host_bytes_per_s": 4e9, "ipu_base_power_w": (1.0, 2.0, 3.0),
+    "ipu_max_power_w": 99.0, "busy_tile_cycle_pj": (1.0, 1.0, 1.0), "exchange_byte_pj": (2.0, 2.0, 2.0), "link_byte_pj": None, "system_power_w": None, "host_overhead_cycles": 8, "memory_bytes_per_tile": 1 << 20,
     "supports_supertile_send_receive": False, "link_topology": "ladder", "links_per_ipu_pair": 2, "execution_overhead_s": 0.01,
 }  # fmt: skip
 
