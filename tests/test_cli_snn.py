@@ -113,12 +113,23 @@ def test_bad_input_exit_2_one_line(capsys: pytest.CaptureFixture[str], extra: li
     [
         (["--passes", "merge_copy"], ["--passes", "'merge_copy' is not a pipeline (as-issued, poplar, fused) or a pass"]),
         (["--program-version", "2022"], ["--program-version", "invalid choice: '2022'"]),
+        (["--energy-scope", "rack"], ["--energy-scope", "invalid choice: 'rack'"]),
     ],
 )
 def test_bad_option_values_exit_2_naming_the_option(capsys: pytest.CaptureFixture[str], extra: list[str], words: list[str]) -> None:
     rc, out, err = _run(capsys, "snn", *TINY, *extra)  # argparse's usage, then the one error line
     assert rc == 2 and out == "" and "Traceback" not in err
     assert all(w in err.splitlines()[-1] for w in words)
+
+
+def test_energy_lines_and_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = _run(capsys, "snn", *TINY, "--compare-gpu", "a100")
+    assert rc == 0 and "energy     1 IPU (chip scope):" in out and "GPU / IPU energy" in out and "time model's own error" in out
+    rc, out, _ = _run(capsys, "snn", *TINY, "--compare-gpu", "a100", "--energy-scope", "machine", "--json")
+    data = json.loads(out)
+    assert rc == 0 and data["energy_scope"] == "machine"
+    assert data["ipu_energy_low_j"] <= data["ipu_energy_central_j"] <= data["ipu_energy_high_j"]
+    assert data["gpu_ipu_energy_ratio_low"] <= data["gpu_ipu_energy_ratio_central"] <= data["gpu_ipu_energy_ratio_high"]
 
 
 def test_passes_and_program_versions(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -21,9 +21,12 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     check_figure_path(args.out, "--out")
     df = store_frame(args.store)
     rows = frame_rows(df)
+    varying = [c for c in df.columns if ("." in c or c in ("model", "max_activity", "passes", "program_version")) and df[c].astype(str).nunique() > 1]
     if args.stack:
-        varying = [c for c in df.columns if ("." in c or c in ("model", "max_activity")) and df[c].astype(str).nunique() > 1]
         sp.plot_stack(rows, args.out, label=varying or ["model"])
+    elif args.energy:
+        points = sp.plot_energy(rows, args.out, label=varying or ["model"])
+        print(f"time vs energy: {sum(p.side == 'ipu' for p in points)} IPU and {sum(p.side == 'gpu' for p in points)} GPU points")
     elif args.pareto:
         if args.x is None or args.y is None:
             raise ConfigError("--pareto needs --x and --y (the two outputs)")
@@ -38,7 +41,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         sp.plot_series(series, args.out, x=args.x, y=f"{args.y or 'ms_per_step'}({axis}={a}) / ({axis}={b})", log_x=args.log_x)
     else:
         if args.x is None or args.y is None:
-            raise ConfigError("give --x and --y (or --stack, --pareto, --ratio)")
+            raise ConfigError("give --x and --y (or --stack, --pareto, --ratio, --energy)")
         sp.plot_series(sp.series_data(rows, args.x, args.y, args.by), args.out, x=args.x, y=args.y, log_x=args.log_x)
     print(f"wrote {args.out}")
     return 0
@@ -66,6 +69,7 @@ def add_plot_parser(sub: SubParsers) -> None:
     p.add_argument("--x-better", choices=("low", "high"), default="low")
     p.add_argument("--y-better", choices=("low", "high"), default="low")
     p.add_argument("--stack", action="store_true", help="stacked bars: cycles per superstep kind, per point")
+    p.add_argument("--energy", action="store_true", help="energy per step (band) against time per step, IPU and GPU, per point (docs/energy.md)")
     p.set_defaults(func=_cmd_plot)
 
 

@@ -108,10 +108,10 @@ def ipu_energy_band(
         ipu_step_energy_j(
             seconds, n_ipus, params[0].corner(c), max_w, busy_tile_cycles, received_bytes, link_bytes,
             params[1].corner(c), params[2].corner(c), params[3].corner(c), params[4].corner(c),
-        )  # fmt: skip
+        )
         for c in _CORNERS
     ]
-    return EnergyBand(*values, seconds=seconds)
+    return EnergyBand(values[0], values[1], values[2], seconds)
 
 
 def gpu_energy_band(
@@ -120,7 +120,7 @@ def gpu_energy_band(
     """The GPU estimate at its three corners."""
     b, e, f = (EnergyTriple.of(p) for p in (base_w, byte_pj, flop_pj))
     values = [gpu_step_energy_j(seconds, b.corner(c), tdp_w, hbm_bytes, flops, e.corner(c), f.corner(c)) for c in _CORNERS]
-    return EnergyBand(*values, seconds=seconds)
+    return EnergyBand(values[0], values[1], values[2], seconds)
 
 
 def ratio_band(numerator: EnergyBand, denominator: EnergyBand) -> tuple[float, float, float]:

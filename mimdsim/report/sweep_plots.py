@@ -1,6 +1,7 @@
 """Figures of a result store (``mimdsim plot``): an output vs an axis, the ratio between two
 values of an axis (e.g. the speed-up of one machine over another), Pareto fronts of two
-outputs, and cycle stacks per superstep kind.
+outputs, cycle stacks per superstep kind, and time against energy per step (each point's
+band, IPU and GPU).
 
 Every figure has a ``*_data`` function that computes what it shows without matplotlib (the
 tests check those numbers); the ``plot_*`` functions draw it through
@@ -25,6 +26,7 @@ from mimdsim.report.plots import _figure, _save, check_figure_path
 
 __all__ = [
     "Series", "series_data", "ratio_data", "pareto_front", "stack_data", "plot_series", "plot_pareto", "plot_stack",
+    "EnergyPoint", "energy_data", "plot_energy",
 ]  # fmt: skip
 
 Row = Mapping[str, Any]
@@ -198,3 +200,74 @@ def plot_stack(rows: Sequence[Row], path: str | os.PathLike[str], label: Sequenc
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     _save(fig, path)
+
+
+@dataclass(frozen=True)
+class EnergyPoint:
+    """One point of the time-vs-energy figure: a design point's IPU or GPU step, its time and energy band."""
+
+    label: str
+    side: str  # "ipu" or "gpu"
+    ms: float
+    low_j: float
+    central_j: float
+    high_j: float
+
+
+def energy_data(rows: Sequence[Row], label: Sequence[str] = ("model", "max_activity")) -> list[EnergyPoint]:
+    """Every point with an energy band: its IPU step and, where a GPU was modelled, its GPU step."""
+    out: list[EnergyPoint] = []
+    for r in rows:
+        if r.get("error"):
+            continue
+        name = ", ".join(f"{r.get(k)}" for k in label)
+        for side, ms_key in (("ipu", "ms_per_step"), ("gpu", "gpu_ms_per_step")):
+            vals = [_num(r.get(k)) for k in (ms_key, f"{side}_energy_low_j", f"{side}_energy_central_j", f"{side}_energy_high_j")]
+            if all(v is not None for v in vals):
+                ms, lo, mid, hi = (float(v) for v in vals)  # type: ignore[arg-type]
+                out.append(EnergyPoint(name, side, ms, lo, mid, hi))
+    if not out:
+        raise ConfigError("energy: no point has an energy band (a machine or GPU without energy parameters? docs/energy.md)")
+    return out
+
+
+def plot_energy(rows: Sequence[Row], path: str | os.PathLike[str], label: Sequence[str] = ("model", "max_activity")) -> list[EnergyPoint]:
+    """Energy per step (central, with the low-high band as an error bar) against time per step, log-log, IPU and GPU."""
+    points = energy_data(rows, label)
+    shown: list[EnergyPoint] = []
+    seen: set[tuple[str, float, float]] = set()
+    for p in points:  # a dense GPU step does not depend on the activity: one marker for equal points
+        key = (p.side, round(p.ms, 9), round(p.central_j, 12))
+        if key not in seen:
+            seen.add(key)
+            shown.append(p if p.side == "ipu" else EnergyPoint(p.label.split(", ")[0], p.side, p.ms, p.low_j, p.central_j, p.high_j))
+    check_figure_path(path)
+    fig = _figure(7.5, 5)
+    ax = fig.add_subplot()
+    for side, color, name in (("ipu", "C0", "IPU"), ("gpu", "C3", "GPU")):
+        pts = [p for p in shown if p.side == side]
+        if not pts:
+            continue
+        ax.errorbar(
+            [p.ms for p in pts], [p.central_j for p in pts],
+            yerr=[[p.central_j - p.low_j for p in pts], [p.high_j - p.central_j for p in pts]],
+            fmt="o", color=color, ms=4, capsize=2, label=f"{name} (central; bar: low-high)",
+        )  # fmt: skip
+        for p in pts:
+            ax.annotate(p.label, (p.ms, p.central_j), fontsize=5, xytext=(3, 2), textcoords="offset points", color=color)
+    from matplotlib.ticker import ScalarFormatter
+
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(ScalarFormatter())
+        axis.set_minor_formatter(ScalarFormatter())
+    ax.tick_params(which="minor", labelsize=6)
+    ax.set_xlabel("time per training step (ms)")
+    ax.set_ylabel("energy per training step (J)")
+    ax.set_title("Time vs energy per step (the bands spread the energy parameters, not the time model's error)", fontsize=8)
+    ax.grid(True, which="both", linewidth=0.3, alpha=0.6)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    _save(fig, path)
+    return points

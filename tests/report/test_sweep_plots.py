@@ -11,7 +11,17 @@ from hypothesis import strategies as st
 
 from mimdsim.errors import ConfigError
 from mimdsim.report.diff import diff_estimates, diff_text
-from mimdsim.report.sweep_plots import pareto_front, plot_pareto, plot_series, plot_stack, ratio_data, series_data, stack_data
+from mimdsim.report.sweep_plots import (
+    energy_data,
+    pareto_front,
+    plot_energy,
+    plot_pareto,
+    plot_series,
+    plot_stack,
+    ratio_data,
+    series_data,
+    stack_data,
+)
 from mimdsim.report.tile_maps import plot_tile_maps, tile_grid
 from tests.records import fake_record
 
@@ -69,6 +79,24 @@ def test_stack_adds_up_to_the_step() -> None:
     labels, stacks = stack_data(_rows())
     assert len(labels) == 4 and list(stacks) == ["a", "b", "other"]
     assert all(sum(v[i] for v in stacks.values()) == 1000 for i in range(4)) and stacks["other"] == [100.0] * 4
+
+
+def test_energy_points_carry_each_band_and_skip_points_without_one(tmp_path: Path) -> None:
+    band = {"ipu_energy_low_j": 0.2, "ipu_energy_central_j": 0.3, "ipu_energy_high_j": 0.5}
+    gpu = {"gpu_ms_per_step": 30.0, "gpu_energy_low_j": 2.0, "gpu_energy_central_j": 3.0, "gpu_energy_high_j": 4.0}
+    rows = [
+        {"model": "a", "max_activity": 0.01, "ms_per_step": 3.0, **band, **gpu},
+        {"model": "a", "max_activity": 0.1, "ms_per_step": 5.0, **band, **gpu},  # the same dense GPU step
+        {"model": "b", "max_activity": 0.1, "ms_per_step": 4.0},  # no energy parameters
+        {"model": "c", "max_activity": 0.1, "error": "out of memory"},
+    ]
+    pts = energy_data(rows)
+    assert [(p.label, p.side, p.ms, p.central_j) for p in pts] == [
+        ("a, 0.01", "ipu", 3.0, 0.3), ("a, 0.01", "gpu", 30.0, 3.0), ("a, 0.1", "ipu", 5.0, 0.3), ("a, 0.1", "gpu", 30.0, 3.0),
+    ]  # fmt: skip
+    assert len(plot_energy(rows, tmp_path / "e.png")) == 4 and (tmp_path / "e.png").read_bytes()[:8] == PNG
+    with pytest.raises(ConfigError, match="no point has an energy band"):
+        energy_data(rows[2:])
 
 
 def test_figures_are_written(tmp_path: Path) -> None:
