@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from mimdsim.report.tables import Column, text_table
+from mimdsim.report.tables import Column, short_step_name, text_table
 from mimdsim.snn.estimate import SNNEstimate
 
-__all__ = ["format_snn_estimate", "short_step_name", "energy_lines"]
+__all__ = ["format_snn_estimate", "energy_lines"]
 
 _LABELS = {
     "compute": "compute",
@@ -18,16 +18,6 @@ _LABELS = {
 
 def _pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f} %" if whole else "-"
-
-
-def short_step_name(name: str, parts: int = 3) -> str:
-    """A merged step's name (``a + b + c + ...``, docs/passes.md) cut to its first ``parts`` programs for a text table.
-
-    >>> short_step_name("a + b + c + d + e"), short_step_name("a + b")
-    ('a + b + c + 2 more', 'a + b')
-    """
-    names = name.split(" + ")
-    return name if len(names) <= parts else " + ".join(names[:parts]) + f" + {len(names) - parts} more"
 
 
 def energy_lines(est: SNNEstimate) -> list[str]:

@@ -33,6 +33,7 @@ from mimdsim.errors import ConfigError
 
 __all__ = [
     "Column",
+    "short_step_name",
     "SNN_COLUMNS",
     "BREAKDOWN_COLUMNS",
     "TABLE_FORMATS",
@@ -71,6 +72,16 @@ class Column:
         return self.fmt.format(value)
 
 
+def short_step_name(name: str, parts: int = 3) -> str:
+    """A merged step's name (``a + b + c + ...``, docs/passes.md) cut to its first ``parts`` programs for a text table.
+
+    >>> short_step_name("a + b + c + d + e"), short_step_name("a + b")
+    ('a + b + c + 2 more', 'a + b')
+    """
+    names = name.split(" + ")
+    return name if len(names) <= parts else " + ".join(names[:parts]) + f" + {len(names) - parts} more"
+
+
 def _join(v: Any) -> str:
     return "-".join(str(x) for x in v)
 
@@ -82,10 +93,12 @@ SNN_COLUMNS: tuple[Column, ...] = (
     Column("sparse_sizes", "sparse sizes", _join),
     Column("machine", "IPU"),
     Column("ms_per_step", "IPU ms/step", "{:.3f}"),
+    Column("ipu_energy_central_j", "IPU J", "{:.3g}"),
     Column("gpu", "GPU"),
     Column("gpu_ms_per_step", "GPU ms/step", "{:.2f}"),
     Column("speedup_vs_gpu", "speed-up", "{:.2f}x"),
-    Column("top_superstep_names.0", "top IPU superstep"),
+    Column("gpu_ipu_energy_ratio_central", "GPU/IPU J", "{:.2f}x"),
+    Column("top_superstep_names.0", "top IPU superstep", lambda name: short_step_name(str(name))),
     Column("gpu_dominant", "GPU bound"),
 )
 """The default columns for :func:`mimdsim.sweep.snn_sweep` rows."""
