@@ -12,23 +12,45 @@ from pydantic import BaseModel, ValidationError
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import ConfigError
 
-__all__ = ["load_machine", "load_spec", "resolve_preset", "list_presets", "models_dir", "format_validation_error", "read_toml"]
+__all__ = [
+    "load_machine", "load_spec", "resolve_preset", "list_presets", "models_dir", "models_dirs", "preset_file", "PACKAGED_MODELS",
+    "format_validation_error", "read_toml",
+]  # fmt: skip
 
 
-def models_dir() -> Path:
-    """Folder holding the TOML presets (``models/`` of the repository, or ``$MIMDSIM_MODELS``)."""
+PACKAGED_MODELS = Path(__file__).resolve().parents[1] / "presets"
+"""The presets that travel with the package (``mimdsim/presets``: in a checkout a link to the
+repository's ``models/``, their source; in an installed wheel a copy of it)."""
+
+
+def models_dirs() -> list[Path]:
+    """Folders searched for presets, in order: ``$MIMDSIM_MODELS`` (if set), then the packaged presets."""
     env = os.environ.get("MIMDSIM_MODELS")
+    folders = []
     if env is not None:
         if not env.strip() or not Path(env).is_dir():
             raise ConfigError(f"MIMDSIM_MODELS: {env!r} is not a folder (it should name a models/ folder holding machines/, gpus/ and snn/)")
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "models"
+        folders.append(Path(env))
+    return [*folders, PACKAGED_MODELS]
+
+
+def models_dir() -> Path:
+    """The first folder of :func:`models_dirs` (``$MIMDSIM_MODELS`` if set, else the packaged presets)."""
+    return models_dirs()[0]
 
 
 def list_presets(kind: str = "machines") -> list[str]:
-    """Names of the presets of one kind (``machines``, ``snn``, ``gpus``)."""
-    folder = models_dir() / kind
-    return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+    """Names of the presets of one kind (``machines``, ``snn``, ``gpus``, ``sweeps``) in every preset folder."""
+    return sorted({p.stem for folder in models_dirs() if (folder / kind).is_dir() for p in (folder / kind).glob("*.toml")})
+
+
+def preset_file(kind: str, name: str) -> Path | None:
+    """The file of preset ``name`` of ``kind``: the first preset folder holding it (None if none does)."""
+    for folder in models_dirs():
+        f = folder / kind / f"{name}.toml"
+        if f.is_file():
+            return f
+    return None
 
 
 def format_validation_error(err: ValidationError, source: str) -> str:
@@ -79,8 +101,8 @@ def resolve_preset(
     if aliases is not None:
         name = name.lower().replace("-", "_")
         name = aliases.get(name, name)
-    preset = models_dir() / kind / f"{name}.toml"
-    if not preset.is_file():
+    preset = preset_file(kind, name)
+    if preset is None:
         known = ", ".join([*list_presets(kind), *(aliases or {})]) or "none found"
         raise ConfigError(f"unknown {what} {str(name_or_path)!r} (presets: {known}; or give a .toml path)")
     return preset

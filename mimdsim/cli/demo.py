@@ -10,7 +10,7 @@ from mimdsim.cli.snn import snn_main
 
 __all__ = ["DEMO_MODEL", "add_demo_parser"]
 
-DEMO_MODEL = "nmnist_a_2hidden.toml"
+DEMO_MODEL = "nmnist_a_2hidden"
 """The network ``mimdsim demo`` estimates: the paper's family (a), 2 hidden layers."""
 
 
@@ -21,11 +21,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
         res = run_demo(machine, engine=args.engine, progress=progress_wanted())
         return report(args, res, machine)
-    from mimdsim.arch.load import models_dir
+    from mimdsim.arch.load import resolve_preset
     from mimdsim.cli import build_parser
 
     snn_args = build_parser().parse_args(
-        ["snn", str(models_dir() / "snn" / DEMO_MODEL), "--machine", args.machine, "--engine", args.engine]
+        ["snn", str(resolve_preset(DEMO_MODEL, "snn", "SNN model")), "--machine", args.machine, "--engine", args.engine]
         + ["--compare-gpu", args.compare_gpu]
         + (["--gpu-framework", args.gpu_framework] if args.gpu_framework else [])
         + (["--gpu-precision", args.gpu_precision] if args.gpu_precision else [])
@@ -38,7 +38,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def add_demo_parser(sub: SubParsers) -> None:
     p = sub.add_parser(
         "demo", help="the main job: estimate the paper's 2-hidden-layer SNN training step on a Bow IPU vs an A100",
-        description=f"Estimate the training step of models/snn/{DEMO_MODEL} on the machine (default bow) with the A100 "
+        description=f"Estimate the training step of models/snn/{DEMO_MODEL}.toml on the machine (default bow) with the A100 "
         "comparison; with --bsp, simulate the built-in BSP demo program instead (mimdsim/examples/demo.py).",
     )
     add_machine_options(p, "bow")

@@ -68,7 +68,17 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
     from mimdsim.snn.lower import LoweringOptions
     from mimdsim.snn.spec import RunHints, load_snn_model, snn_from_sizes
 
-    if args.model is not None:
+    if args.model is not None and str(args.model).endswith(".nir"):
+        if args.layers is not None:
+            raise MimdsimError("give either a model (.toml or .nir) or --layers, not both")
+        from mimdsim.snn.nir import snn_from_nir
+
+        hints = RunHints()
+        spec = snn_from_nir(
+            args.model, dt=args.dt, batch_size=48 if args.batch is None else args.batch, n_timesteps=100 if args.timesteps is None else args.timesteps,
+            max_activity=0.01 if args.activity is None else args.activity, input_sparse_size=args.input_sparse_size,
+        )  # fmt: skip
+    elif args.model is not None:
         if args.layers is not None:
             raise MimdsimError("give either a MODEL.toml or --layers, not both")
         spec, hints = load_snn_model(args.model, max_activity=args.activity)
@@ -157,6 +167,7 @@ def recorded_run(est: Any, neurons_per_tile: int | None, passes: str) -> dict[st
 def _add_snn_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network (without MODEL.toml; these also override a model file's values)")
     g.add_argument("--layers", type=layer_list, metavar="N_IN,N_1,...,N_OUT", help="layer sizes, input first, e.g. 2312,1466,1466,10")
+    g.add_argument("--dt", type=float, default=1e-3, metavar="SECONDS", help="time step of a .nir model: its time constants become decays exp(-dt/tau) (default 1e-3)")
     g.add_argument("--batch", type=positive_int, help="batch size B (default 48; a multiple of 6)")
     g.add_argument("--timesteps", type=positive_int, help="time steps T (default 100)")
     g.add_argument("--activity", type=float, metavar="A", help="max activity in (0, 1]: sparse size 2*floor(A*N/2) per layer (default 0.01)")
@@ -246,7 +257,7 @@ def add_snn_parser(sub: SubParsers) -> None:
         description="Estimate one training step (forward over T steps, BPTT, update) of a sparse SNN, as lowered by the "
         "seed paper (Finkbeiner et al., AAAI 2024), tile by tile and cycle by cycle. See docs/snn.md.",
     )
-    p.add_argument("model", nargs="?", metavar="MODEL.toml", help="SNN model file (models/snn/*.toml)")
+    p.add_argument("model", nargs="?", metavar="MODEL", help="SNN model: a file (.toml, or a NIR graph .nir: docs/ecosystem.md) or a preset name of models/snn/")
     _add_snn_options(p)
     p.set_defaults(func=snn_main)
 

@@ -34,9 +34,9 @@ _TERMS = ("host_enqueue", "loop_sync", "graph_launch", "input_copy")
 
 
 def _spec(net: str) -> SNNSpec:
-    from mimdsim.arch.load import models_dir
+    from mimdsim.arch.load import resolve_preset
 
-    return load_snn_model(models_dir() / "snn" / f"{net}.toml")[0]
+    return load_snn_model(resolve_preset(net, "snn", "SNN model"))[0]
 
 
 def anatomy_rows(gpu: str | GPUSpec = "a100", nets: tuple[str, ...] = NETS) -> list[dict[str, Any]]:

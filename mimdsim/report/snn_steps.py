@@ -135,13 +135,13 @@ TABLES: tuple[str, ...] = ("as-issued", "poplar", "fused", "as-issued@2022-09-12
 def estimate_for(table: str) -> SNNEstimate:
     """The paper's 2-hidden configuration on bow with the pipeline (and op version) ``table`` names."""
     from mimdsim.arch import load_machine
-    from mimdsim.arch.load import models_dir
+    from mimdsim.arch.load import resolve_preset
     from mimdsim.snn.estimate import estimate_training_step
     from mimdsim.snn.lower import LoweringOptions
     from mimdsim.snn.spec import load_snn_model
 
     passes, _, version = table.partition("@")
-    spec, _ = load_snn_model(models_dir() / "snn" / "nmnist_a_2hidden.toml")
+    spec, _ = load_snn_model(resolve_preset("nmnist_a_2hidden", "snn", "SNN model"))
     spec = spec.model_copy(update={"program_version": version or "final"})
     return estimate_training_step(spec, load_machine("bow"), options=LoweringOptions(passes=passes))
 

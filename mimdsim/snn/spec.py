@@ -236,13 +236,13 @@ def load_snn_model(path: str | Path, *, max_activity: float | None = None, activ
     holds :class:`RunHints`. ``max_activity`` replaces the file's ``max_activity`` (and so
     every derived sparse size); it needs derived sparse sizes (``activity`` is its old name).
     """
-    from mimdsim.arch.load import format_validation_error, read_toml
+    from mimdsim.arch.load import format_validation_error, read_toml, resolve_preset
 
     if activity is not None:
         max_activity = _renamed("activity", "max_activity", activity)
     activity = max_activity
 
-    path = Path(path)
+    path = resolve_preset(path, "snn", "SNN model")  # a .toml path, or a preset name (models/snn/)
     data = read_toml(path)
     run = data.pop("run", {})
     sizes = data.pop("layer_sizes", None)
