@@ -8,6 +8,8 @@ from mimdsim.snn.estimate import SNNEstimate, estimate_training_step, make_activ
 from mimdsim.snn.functional import SparseRun, connection_mask, init_weights, run_sparse, train_step
 from mimdsim.snn.gpu import GpuEstimate, GPUSpec, Kernel, KernelTime, estimate_gpu_step, gpu_kernel_list, load_gpu
 from mimdsim.snn.lower import LoweringOptions, lower_snn
+from mimdsim.snn.nir import snn_from_nir
+from mimdsim.snn.recorded import activity_from_spikes
 from mimdsim.snn.spec import LayerSpec, RunHints, SNNSpec, load_snn_model, snn_from_sizes, sparse_size_for_activity
 
 __all__ = [
@@ -18,6 +20,8 @@ __all__ = [
     "snn_from_sizes",
     "sparse_size_for_activity",
     "SpikeActivity",
+    "activity_from_spikes",
+    "snn_from_nir",
     "functional_activity",
     "parametric_activity",
     "save_activity",

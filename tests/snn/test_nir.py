@@ -3,6 +3,7 @@ density of a sparse weight matrix, and a one-line refusal for every structure th
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import subprocess
@@ -27,7 +28,7 @@ def _graph(sizes: list[int], *, w1: np.ndarray | None = None, neuron: object = N
     nodes: dict[str, object] = {"input": nir.Input(input_type=np.array([sizes[0]]))}
     edges: list[tuple[str, str]] = []
     prev = "input"
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         w = w1 if (i == 0 and w1 is not None) else rng.normal(0, 0.3, (b, a))
         nodes[f"fc{i}"] = nir.Affine(weight=w, bias=np.zeros(b))
         nodes[f"lif{i}"] = neuron if (i == 0 and neuron is not None) else _lif(b)
@@ -107,3 +108,4 @@ def test_the_cli_estimates_a_nir_file(tmp_path: Path) -> None:
     nir.write(str(bad), _graph([64, 32, 4], neuron=nir.IF(r=np.ones(32), v_threshold=np.ones(32))))
     p = subprocess.run([sys.executable, "-m", "mimdsim", "snn", str(bad)], capture_output=True, text=True, timeout=300)
     assert p.returncode == 2 and "Traceback" not in p.stderr and "(IF): an IF neuron has no leak" in p.stderr
+
