@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mimdsim.errors import ConfigError, TraceFormatError
+from mimdsim.snn.data import SpikeBatch
 from mimdsim.snn.spec import SNNSpec
 
 if TYPE_CHECKING:
@@ -292,13 +293,14 @@ def functional_activity(
     *,
     input_rate: float = DEFAULT_INPUT_RATE,
     weights: list[np.ndarray] | None = None,
-    input_data: str | os.PathLike[str] | None = None,
+    input_data: str | os.PathLike[str] | SpikeBatch | None = None,
 ) -> SpikeActivity:
     """Activity of the functional sparse model (forward pass) on Poisson input or a dataset.
 
-    With ``input_data`` (an SHD ``.h5`` file or a folder of NMNIST ``.bin`` files, see
-    :func:`~mimdsim.snn.data.load_input_batch`) the first ``B`` samples drive the model
-    instead of Poisson input.
+    With ``input_data`` (an SHD ``.h5`` file, a folder of NMNIST ``.bin`` files or of event
+    arrays, see :func:`~mimdsim.snn.data.load_input_batch`; or a
+    :class:`~mimdsim.snn.data.SpikeBatch`, e.g. from :func:`mimdsim.snn.events.events_batch`)
+    the first ``B`` samples drive the model instead of Poisson input.
 
     Weights are :func:`~mimdsim.snn.functional.init_weights` ``(spec, seed)`` unless given;
     the input is :func:`~mimdsim.snn.data.poisson_input` ``(spec, input_rate, seed)`` (an
@@ -320,6 +322,10 @@ def functional_activity(
     if input_data is None:
         ids, counts = poisson_input(spec, input_rate, seed)
         src = f"functional seed={seed} input_rate={input_rate}"
+    elif isinstance(input_data, SpikeBatch):
+        _check_batch_fits(spec, input_data)
+        ids, counts = input_data.ids, input_data.counts
+        src = f"functional seed={seed} input=a given batch"
     else:
         from mimdsim.snn.data import load_input_batch
 
@@ -329,3 +335,14 @@ def functional_activity(
     run = forward_spikes(spec, ws, ids, counts)
     src += "" if weights is None else " (given weights)"
     return SpikeActivity.from_run(spec, run, counts, source=src, input_ids=ids)
+
+
+def _check_batch_fits(spec: SNNSpec, batch: SpikeBatch) -> None:
+    """A given input batch has the spec's [T, B, S_in] shape and ids inside its input addresses."""
+    want = (spec.n_timesteps, spec.batch_size, spec.input_sparse_size)
+    if tuple(batch.ids.shape) != want or tuple(batch.counts.shape) != want[:2]:
+        raise ConfigError(f"input_data: a batch of ids {tuple(batch.ids.shape)} and counts {tuple(batch.counts.shape)}; the model needs [T, B, S_in] = {list(want)}")
+    used = np.arange(spec.input_sparse_size)[None, None, :] < batch.counts[:, :, None]
+    top = int(batch.ids.max(initial=-1, where=used))
+    if top >= spec.input_addresses:
+        raise ConfigError(f"input_data: input ids reach {top}, the model's input has {spec.input_addresses} addresses")

@@ -396,8 +396,10 @@ def _h5_get(fh: Any, path: Path, key: str) -> Any:
 def load_input_batch(spec: SNNSpec, path: str | os.PathLike[str], *, seed: int = 0, bin_us: float = 1000.0) -> SpikeBatch:
     """The first ``B`` samples of a dataset a user holds, in ``spec``'s input format.
 
-    ``path`` is an SHD HDF5 file (``.h5``/``.hdf5``) or a folder of NMNIST ``.bin`` files
-    (searched recursively, sorted by path; labels from the digit folders). Events are
+    ``path`` is an SHD HDF5 file (``.h5``/``.hdf5``), a folder of NMNIST ``.bin`` files
+    (searched recursively, sorted by path; labels from the digit folders), or a folder (or a
+    single file, for B = 1) of tonic-style event arrays, ``.npy`` / ``.npz``
+    (:func:`mimdsim.snn.events.events_batch`; the sensor size from the files). Events are
     binned into ``spec.n_timesteps`` bins of ``bin_us`` and capped at
     ``spec.input_sparse_size`` ids per bin (:func:`bin_events`). NMNIST is denoised and
     downsampled to 24 x 24 x 2 as the authors' scripts do when the model's
@@ -413,8 +415,14 @@ def load_input_batch(spec: SNNSpec, path: str | os.PathLike[str], *, seed: int =
     common: dict[str, Any] = {"n_timesteps": spec.n_timesteps, "sparse_size": spec.input_sparse_size, "bin_us": bin_us, "seed": seed}
     B = spec.batch_size
     if not p.exists():
-        raise DatasetError(f"{p}: not found (give an SHD .h5 file or a folder of NMNIST .bin files)")
-    if p.is_dir():
+        raise DatasetError(f"{p}: not found (give an SHD .h5 file, a folder of NMNIST .bin files or of .npy/.npz event arrays)")
+    event_files = sorted(f for f in p.rglob("*") if f.suffix.lower() in (".npy", ".npz")) if p.is_dir() else [p]
+    if (p.is_dir() and not any(p.rglob("*.bin")) and event_files) or p.suffix.lower() in (".npy", ".npz"):
+        from mimdsim.snn.events import events_batch
+
+        batch = events_batch(event_files, batch_size=B, n_timesteps=spec.n_timesteps, sparse_size=spec.input_sparse_size, bin_us=bin_us, seed=seed)
+        n_in = int(batch.ids.max(initial=0)) + 1
+    elif p.is_dir():
         files = sorted(p.rglob("*.bin"))
         if len(files) < B:
             raise DatasetError(f"{p}: {len(files)} NMNIST .bin files found, the batch needs {B}")
@@ -426,7 +434,7 @@ def load_input_batch(spec: SNNSpec, path: str | os.PathLike[str], *, seed: int =
         batch = load_shd(p, indices=list(range(B)), **common)
         n_in = SHD_UNITS
     else:
-        raise DatasetError(f"{p}: unknown dataset format (allowed: an SHD .h5/.hdf5 file, a folder of NMNIST .bin files)")
+        raise DatasetError(f"{p}: unknown dataset format (allowed: an SHD .h5/.hdf5 file, a folder of NMNIST .bin files, .npy/.npz event arrays)")
     top = int(batch.ids.max(initial=-1, where=np.arange(spec.input_sparse_size)[None, None, :] < batch.counts[:, :, None]))
     if top >= spec.input_addresses:
         raise DatasetError(

@@ -17,8 +17,10 @@ sizes:
 * anything else (``IF``, without a leak the authors' update has no input term; recurrent edges,
   branches, convolutions, pooling, other nodes) is refused with one line naming the node and why.
 
-The graph's weight values are not used: the functional model draws its own (``weight_mul``), so
-the spike activity is that of a freshly initialised network of the graph's shape.
+The estimate uses the graph's shape; the functional model draws its own weights (``weight_mul``)
+unless given the graph's: ``functional_activity(spec, weights=nir_weights(graph))`` runs *the
+user's* trained network, and its activity can be passed to ``estimate_training_step`` as the
+activity source.
 
 Needs the optional ``nir`` package (``pip install 'mimdsim[nir]'``).
 """
@@ -36,7 +38,7 @@ import numpy as np
 from mimdsim.errors import ConfigError, MissingPackageError
 from mimdsim.snn.spec import SNNSpec, sparse_size_for_activity
 
-__all__ = ["snn_from_nir", "read_nir"]
+__all__ = ["snn_from_nir", "read_nir", "nir_weights"]
 
 _PASS_THROUGH = ("Flatten", "Identity")
 _WEIGHTS = ("Affine", "Linear")
@@ -224,3 +226,17 @@ def snn_from_nir(
         return SNNSpec.model_validate(data)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, "NIR graph")) from None
+
+
+def nir_weights(graph_or_path: Any) -> list[np.ndarray]:
+    """The weight matrices of the graph's chain, ``[inputs, neurons]`` per layer (the functional model's layout).
+
+    >>> import numpy as np, pytest; nir = pytest.importorskip("nir")
+    >>> g = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([3])), "fc": nir.Linear(weight=np.ones((2, 3))),
+    ...     "lif": nir.LIF(tau=np.full(2, 0.02), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)),
+    ...     "output": nir.Output(output_type=np.array([2]))}, edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    >>> [w.shape for w in nir_weights(g)]
+    [(3, 2)]
+    """
+    graph = read_nir(graph_or_path)
+    return [np.ascontiguousarray(np.asarray(node.weight, dtype=np.float32).T) for _, node in _chain(graph) if type(node).__name__ in _WEIGHTS]
