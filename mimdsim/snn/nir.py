@@ -3,7 +3,7 @@
 snnTorch, Norse, Sinabs, Rockpool, Lava and others export NIR (``nir`` on PyPI: numpy and h5py,
 no framework). :func:`snn_from_nir` reads a graph (a ``nir.NIRGraph`` or a ``.nir`` file) and maps
 what the authors' sparse algorithm can run: a chain ``Input -> (Affine | Linear -> LIF)+ -> Output``
-(``Flatten`` and ``Identity`` pass through), into an :class:`~mimdsim.snn.spec.SNNSpec` of the same
+(``Conv2d`` in place of a weight layer; ``Flatten`` and ``Identity`` pass through), into an :class:`~mimdsim.snn.spec.SNNSpec` of the same
 sizes:
 
 * each ``Affine`` / ``Linear`` weight ``[out, in]`` gives a layer of ``out`` neurons; a weight
@@ -12,10 +12,16 @@ sizes:
 * ``LIF`` gives the decay ``exp(-dt / tau)`` and the threshold ``v_threshold``; the authors' model has
   one decay and one threshold for the whole network and a leak to 0 with a reset to 0, so every
   neuron must share ``tau`` and ``v_threshold``, ``v_leak`` must be 0 and ``v_reset`` (if given) 0;
+* ``Conv2d`` over an input of shape ``[C, H, W]`` gives a layer of ``C_out x H_out x W_out``
+  neurons with ``local2d`` receptive fields (:class:`~mimdsim.snn.connectivity.Local2D`): every
+  output position fed by a ``kh x kw`` window of all input channels (the output size from the
+  stride and padding; the windows are centred as ``local2d`` centres them, which matches the
+  convolution's alignment for "same" padding and approximates it otherwise). Groups and dilation
+  are refused;
 * ``CubaLIF`` is taken as a ``LIF`` of ``tau_mem`` only when its synaptic filter is instantaneous
   (``tau_syn <= dt``): the sparse algorithm has no synaptic current state;
 * anything else (``IF``, without a leak the authors' update has no input term; recurrent edges,
-  branches, convolutions, pooling, other nodes) is refused with one line naming the node and why.
+  branches, pooling, other nodes) is refused with one line naming the node and why.
 
 The estimate uses the graph's shape; the functional model draws its own weights (``weight_mul``)
 unless given the graph's: ``functional_activity(spec, weights=nir_weights(graph))`` runs *the
@@ -110,6 +116,51 @@ def _chain(graph: Any) -> list[tuple[str, Any]]:
     return out
 
 
+def _dense_layer(node_name: str, node: Any, width: int) -> tuple[str, int, float, None, tuple[int, ...]]:
+    w = np.asarray(node.weight, dtype=np.float64)
+    if w.ndim != 2:
+        raise ConfigError(f"NIR node {node_name!r}: a {w.ndim}-d weight; only dense [out, in] matrices map to a layer")
+    if w.shape[1] != width:
+        raise ConfigError(f"NIR node {node_name!r}: weight [{w.shape[0]}, {w.shape[1]}] takes {w.shape[1]} inputs, the layer before has {width}")
+    return node_name, int(w.shape[0]), float(np.count_nonzero(w)) / w.size, None, (int(w.shape[0]),)
+
+
+def _pair(node_name: str, field: str, value: Any) -> tuple[int, int]:
+    v = np.asarray(value).reshape(-1)
+    if v.size == 1:
+        v = np.repeat(v, 2)
+    if v.size != 2 or v.dtype.kind not in "iu":
+        raise ConfigError(f"NIR node {node_name!r}: {field} {value!r} must be one or two integers")
+    return int(v[0]), int(v[1])
+
+
+def _conv_layer(node_name: str, node: Any, shape: tuple[int, ...]) -> tuple[str, int, float, dict[str, Any], tuple[int, ...]]:
+    """A ``Conv2d``'s neurons as a ``local2d`` layer: every output position fed by a kernel window of all input channels."""
+    w = np.asarray(node.weight)
+    if w.ndim != 4:
+        raise ConfigError(f"NIR node {node_name!r}: a Conv2d weight must be [C_out, C_in, kh, kw] (got {w.ndim}-d)")
+    if len(shape) != 3:
+        raise ConfigError(f"NIR node {node_name!r}: a Conv2d needs an input of shape [C, H, W], the layer before gives {list(shape)}")
+    c_in, h, wd = shape
+    c_out, c_w, kh, kw = (int(v) for v in w.shape)
+    if int(node.groups) != 1 or c_w != c_in:
+        raise ConfigError(f"NIR node {node_name!r}: grouped convolutions (groups {node.groups}, {c_w} of {c_in} channels) are not mapped")
+    if _pair(node_name, "dilation", node.dilation) != (1, 1):
+        raise ConfigError(f"NIR node {node_name!r}: dilated convolutions are not mapped")
+    sy, sx = _pair(node_name, "stride", node.stride)
+    if isinstance(node.padding, str):
+        if node.padding not in ("same", "valid"):
+            raise ConfigError(f"NIR node {node_name!r}: padding {node.padding!r} (allowed: same, valid, integers)")
+        py, px = ((kh - 1) // 2, (kw - 1) // 2) if node.padding == "same" else (0, 0)
+    else:
+        py, px = _pair(node_name, "padding", node.padding)
+    h_out, w_out = (h + 2 * py - kh) // sy + 1, (wd + 2 * px - kw) // sx + 1
+    if h_out < 1 or w_out < 1 or kh > h or kw > wd:
+        raise ConfigError(f"NIR node {node_name!r}: a {kh} x {kw} kernel does not fit the {h} x {wd} input")
+    conn = {"kind": "local2d", "in_shape": [h, wd, c_in], "out_shape": [h_out, w_out, c_out], "kernel": [kh, kw]}
+    return node_name, c_out * h_out * w_out, 1.0, conn, (c_out, h_out, w_out)
+
+
 def snn_from_nir(
     graph_or_path: Any,
     *,
@@ -139,25 +190,23 @@ def snn_from_nir(
     chain = _chain(graph)
     kinds = [type(node).__name__ for _, node in chain]
     first = chain[0][1]
-    shape = np.asarray(next(iter(first.input_type.values())) if isinstance(first.input_type, Mapping) else first.input_type).reshape(-1)
-    n_inputs = int(np.prod(shape))
-    layers: list[tuple[int, float]] = []  # (neurons, density)
+    dims = np.asarray(next(iter(first.input_type.values())) if isinstance(first.input_type, Mapping) else first.input_type).reshape(-1)
+    n_inputs = int(np.prod(dims))
+    layers: list[tuple[int, float, dict[str, Any] | None]] = []  # (neurons, density, local2d connectivity)
     decays: list[tuple[str, float]] = []
     thresholds: list[tuple[str, float]] = []
-    width = n_inputs
-    pending: tuple[str, np.ndarray] | None = None
+    shape: tuple[int, ...] = tuple(int(v) for v in dims) if dims.size in (1, 3) else (n_inputs,)
+    pending: tuple[str, int, float, dict[str, Any] | None, tuple[int, ...]] | None = None  # node, neurons, density, conn, out shape
     for (node_name, node), kind in zip(chain[1:-1], kinds[1:-1], strict=True):
+        width = int(np.prod(shape))
         if kind in _PASS_THROUGH:
+            if kind == "Flatten":
+                shape = (width,)
             continue
-        if kind in _WEIGHTS:
+        if kind in _WEIGHTS or kind == "Conv2d":
             if pending is not None:
                 raise ConfigError(f"NIR node {node_name!r}: two weight layers in a row ({pending[0]!r}, {node_name!r}) with no neurons between")
-            w = np.asarray(node.weight, dtype=np.float64)
-            if w.ndim != 2:
-                raise ConfigError(f"NIR node {node_name!r}: a {w.ndim}-d weight; only dense [out, in] matrices map to a layer")
-            if w.shape[1] != width:
-                raise ConfigError(f"NIR node {node_name!r}: weight [{w.shape[0]}, {w.shape[1]}] takes {w.shape[1]} inputs, the layer before has {width}")
-            pending = (node_name, w)
+            pending = _conv_layer(node_name, node, shape) if kind == "Conv2d" else _dense_layer(node_name, node, width)
             continue
         if kind in _NEURONS:
             if pending is None:
@@ -178,19 +227,20 @@ def snn_from_nir(
                 raise ConfigError(f"NIR node {node_name!r}: v_leak must be 0 (the authors' neurons leak to 0)")
             if getattr(node, "v_reset", None) is not None and abs(_uniform(node_name, "v_reset", node.v_reset)) > 0:
                 raise ConfigError(f"NIR node {node_name!r}: v_reset must be 0 (the authors' neurons reset to 0)")
-            w = pending[1]
-            n_out = int(w.shape[0])
+            _, n_out, density, conn, out_shape = pending
             if np.asarray(node.v_threshold).size not in (1, n_out):
                 raise ConfigError(f"NIR node {node_name!r}: {np.asarray(node.v_threshold).size} thresholds for {n_out} neurons")
             decays.append((node_name, math.exp(-dt / tau)))
             thresholds.append((node_name, _uniform(node_name, "v_threshold", node.v_threshold)))
-            layers.append((n_out, float(np.count_nonzero(w)) / w.size))
-            width = n_out
+            layers.append((n_out, density, conn))
+            shape = out_shape
             pending = None
             continue
         why = {
             "IF": "an IF neuron has no leak, and the authors' update scales its input by (1 - decay)",
-            "Conv1d": "convolutions are not mapped yet", "Conv2d": "convolutions are not mapped yet",
+            "SumPool2d": "pooling sums spikes into currents; the sparse algorithm has no such layer",
+            "AvgPool2d": "pooling sums spikes into currents; the sparse algorithm has no such layer",
+            "Conv1d": "1-D convolutions are not mapped",
         }.get(kind, "not a node the sparse algorithm runs")  # fmt: skip
         raise ConfigError(f"NIR node {node_name!r} ({kind}): {why}")
     if pending is not None:
@@ -202,14 +252,16 @@ def snn_from_nir(
         if max(vals) - min(vals) > 1e-9 * max(1.0, abs(max(vals))):
             names = ", ".join(f"{n} {v:g}" for n, v in values)
             raise ConfigError(f"NIR: the layers differ in {what} ({names}); the authors' model has one for the whole network")
-    sizes = [n for n, _ in layers]
+    sizes = [n for n, _, _ in layers]
     s_in = input_sparse_size if input_sparse_size is not None else max(1, sparse_size_for_activity(n_inputs, max_activity))
     layer_specs = []
-    for i, (n, density) in enumerate(layers):
+    for i, (n, density, conn) in enumerate(layers):
         layer: dict[str, Any] = {"n_neurons": n, "sparse_size": sparse_size_for_activity(n, max_activity, is_output=i == len(layers) - 1)}
         if density <= 0:
             raise ConfigError(f"NIR: layer {i} ({sizes[i]} neurons) has an all-zero weight matrix")
-        if density < 1:
+        if conn is not None:
+            layer["connectivity"] = conn
+        elif density < 1:
             layer["connection_density"] = density
         layer_specs.append(layer)
     threshold = thresholds[0][1]

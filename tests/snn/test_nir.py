@@ -109,3 +109,26 @@ def test_the_cli_estimates_a_nir_file(tmp_path: Path) -> None:
     p = subprocess.run([sys.executable, "-m", "mimdsim", "snn", str(bad)], capture_output=True, text=True, timeout=300)
     assert p.returncode == 2 and "Traceback" not in p.stderr and "(IF): an IF neuron has no leak" in p.stderr
 
+
+
+def test_a_convolution_becomes_local_receptive_fields() -> None:
+    """Conv2d 2 -> 4 channels, 3 x 3, stride 2, padding 1 on 2 x 8 x 8: a layer of 4 x 4 x 4 = 64 neurons with
+    local2d fields of 3 x 3 windows over both input channels; Flatten, then a dense readout."""
+    rng = np.random.default_rng(0)
+    conv = nir.Conv2d(input_shape=(8, 8), weight=rng.normal(0, 1, (4, 2, 3, 3)), stride=2, padding=1, dilation=1, groups=1, bias=np.zeros(4))
+    nodes = {"input": nir.Input(input_type=np.array([2, 8, 8])), "conv": conv, "lif0": _lif(64), "flat": nir.Flatten(input_type={"input": np.array([4, 4, 4])}),
+             "fc": nir.Linear(weight=rng.normal(0, 1, (10, 64))), "lif1": _lif(10), "output": nir.Output(output_type=np.array([10]))}  # fmt: skip
+    edges = [("input", "conv"), ("conv", "lif0"), ("lif0", "flat"), ("flat", "fc"), ("fc", "lif1"), ("lif1", "output")]
+    spec = snn_from_nir(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), max_activity=0.1)
+    assert spec.layer_sizes == (128, 64, 10)
+    conn = spec.layers[0].connectivity
+    assert conn is not None and (conn.in_shape, conn.out_shape, conn.kernel) == ((8, 8, 2), (4, 4, 4), (3, 3))
+    from mimdsim.snn.connectivity import connection_mask
+
+    mask = connection_mask(spec, 0)
+    assert mask is not None and set(mask.sum(axis=0).tolist()) <= {8, 12, 18}  # 3 x 3 x 2 inside, clipped at the border
+    grouped = nir.Conv2d(input_shape=(8, 8), weight=np.ones((4, 1, 3, 3)), stride=1, padding=1, dilation=1, groups=2, bias=np.zeros(4))
+    with pytest.raises(ConfigError, match="grouped convolutions"):
+        snn_from_nir(nir.NIRGraph(nodes={**nodes, "conv": grouped}, edges=edges, type_check=False))
+    with pytest.raises(ConfigError, match=r"node 'conv': a Conv2d needs an input of shape \[C, H, W\]"):
+        snn_from_nir(nir.NIRGraph(nodes={**nodes, "input": nir.Input(input_type=np.array([128]))}, edges=edges, type_check=False))
