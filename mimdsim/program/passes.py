@@ -231,13 +231,13 @@ def local_compute(program: Program) -> Program:
     def merge(run: list[Superstep]) -> Superstep:  # the first step's sync and exchange, then every compute set
         return m.merge(run, run[0].sync, "copy" if all(s.op == "copy" for s in run) else "execute")
 
-    def drop_empty(p: Program) -> Program:  # a step left with neither exchange nor compute moves nothing
+    def drop_empty(p: Program) -> Program:  # a step with neither exchange nor compute moves nothing (and must not start a run)
         def fold(steps: tuple[Step, ...]) -> tuple[Step, ...]:
             return tuple(s for s in steps if not (isinstance(s, Superstep) and not _has_exchange(s) and (s.compute is None or not s.compute.blocks)))
 
         return _map_bodies(p, fold)
 
-    return drop_empty(_merge_runs(program, joins, merge))
+    return _merge_runs(drop_empty(program), joins, merge)
 
 
 def _tiles(ex: Exchange | None, side: str) -> np.ndarray:

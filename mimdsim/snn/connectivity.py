@@ -12,7 +12,9 @@ The model file gives it per layer (docs/snn.md, "Connectivity"):
   ``(y W + x) C + c``, the order of NMNIST/DVS event addresses;
 * **small_world** (:class:`SmallWorld`): inputs and neurons on one ring; neuron ``j`` is fed by
   the ``neighbours`` inputs nearest ``j n_in / n_out``, each of those links rewired with
-  probability ``rewire`` to a uniform random input (Watts and Strogatz, Nature 393, 1998).
+  probability ``rewire`` to a uniform random input (Watts and Strogatz, Nature 393, 1998);
+* **explicit** (:class:`Explicit`): a given ``[n_in, n_out]`` mask, bit-packed (the zeros of an
+  imported weight matrix, :mod:`mimdsim.snn.nir`).
 
 ``LayerSpec.shuffle_seed`` permutes a layer's neuron ids: neuron ``i`` sits at grid
 position ``perm[i]`` (``np.random.default_rng([shuffle_seed, layer]).permutation``), the
@@ -23,6 +25,8 @@ never permuted.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 from typing import TYPE_CHECKING, Literal
 
@@ -34,7 +38,7 @@ from mimdsim.errors import ConfigError
 if TYPE_CHECKING:
     from mimdsim.snn.spec import SNNSpec
 
-__all__ = ["Local2D", "SmallWorld", "connection_mask", "neuron_positions", "is_sparse_layer"]
+__all__ = ["Local2D", "SmallWorld", "Explicit", "connection_mask", "neuron_positions", "is_sparse_layer"]
 
 _SHAPE = Field(min_length=3, max_length=3)
 
@@ -68,6 +72,45 @@ class SmallWorld(BaseModel):
     neighbours: StrictInt = Field(gt=0, le=1 << 20)
     rewire: StrictFloat = Field(ge=0, le=1, allow_inf_nan=False)
     seed: StrictInt = Field(0, ge=0, lt=2**63)
+
+
+class Explicit(BaseModel):
+    """A given mask ``[n_in, n_out]``: ``bits`` is its ``np.packbits`` (row-major, little bit order), base64.
+
+    >>> m = np.array([[1, 0, 1], [0, 1, 0]], bool)
+    >>> Explicit.from_mask(m).mask().tolist() == m.tolist()
+    True
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["explicit"] = "explicit"
+    shape: tuple[StrictInt, StrictInt] = Field(min_length=2, max_length=2)
+    bits: str
+
+    @model_validator(mode="after")
+    def _fits(self) -> Explicit:
+        if min(self.shape) < 1:
+            raise ValueError(f"shape: {list(self.shape)} must be positive")
+        try:
+            n = len(base64.b64decode(self.bits, validate=True))
+        except (binascii.Error, ValueError):
+            raise ValueError("bits: not base64") from None
+        if n != -(-self.shape[0] * self.shape[1] // 8):
+            raise ValueError(f"bits: {n} bytes for a {self.shape[0]} x {self.shape[1]} mask (expected {-(-self.shape[0] * self.shape[1] // 8)})")
+        return self
+
+    @classmethod
+    def from_mask(cls, mask: np.ndarray) -> Explicit:
+        m = np.asarray(mask, bool)
+        if m.ndim != 2:
+            raise ConfigError(f"explicit connectivity: a mask must be [n_in, n_out] (got {m.ndim}-d)")
+        return cls(shape=(int(m.shape[0]), int(m.shape[1])), bits=base64.b64encode(np.packbits(m, axis=None, bitorder="little").tobytes()).decode())
+
+    def mask(self) -> np.ndarray:
+        n_in, n_out = self.shape
+        flat = np.unpackbits(np.frombuffer(base64.b64decode(self.bits), np.uint8), count=n_in * n_out, bitorder="little")
+        return flat.reshape(n_in, n_out).astype(bool)
 
 
 def is_sparse_layer(spec: SNNSpec, layer: int) -> bool:
@@ -139,6 +182,10 @@ def _mask_cached(spec: SNNSpec, layer: int) -> np.ndarray | None:
                 f"the layer's {n_in} inputs and {n_out} neurons"
             )
         grid = _local2d_grid(conn)
+    elif isinstance(conn, Explicit):
+        if conn.shape != (n_in, n_out):
+            raise ConfigError(f"layers[{layer}].connectivity: an explicit {conn.shape[0]} x {conn.shape[1]} mask for {n_in} inputs and {n_out} neurons")
+        grid = conn.mask()
     else:
         grid = _small_world_grid(conn, n_in, n_out, layer)
     mask = grid[np.ix_(neuron_positions(spec, layer), neuron_positions(spec, layer + 1))]

@@ -6,9 +6,9 @@ what the authors' sparse algorithm can run: a chain ``Input -> (Affine | Linear 
 (``Conv2d`` in place of a weight layer; ``Flatten`` and ``Identity`` pass through), into an :class:`~mimdsim.snn.spec.SNNSpec` of the same
 sizes:
 
-* each ``Affine`` / ``Linear`` weight ``[out, in]`` gives a layer of ``out`` neurons; a weight
-  matrix with zeros becomes a sparse layer of the same density (``connection_density``, a random
-  mask of that density: the pattern of the zeros is not kept);
+* each ``Affine`` / ``Linear`` weight ``[out, in]`` gives a layer of ``out`` neurons; the zeros of
+  a weight matrix become the layer's connection mask (``explicit`` connectivity,
+  :class:`~mimdsim.snn.connectivity.Explicit`): the same synapses, pattern and all;
 * ``LIF`` gives the decay ``exp(-dt / tau)`` and the threshold ``v_threshold``; the authors' model has
   one decay and one threshold for the whole network and a leak to 0 with a reset to 0, so every
   neuron must share ``tau`` and ``v_threshold``, ``v_leak`` must be 0 and ``v_reset`` (if given) 0;
@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from mimdsim.errors import ConfigError, MissingPackageError
+from mimdsim.snn.connectivity import Explicit
 from mimdsim.snn.spec import SNNSpec, sparse_size_for_activity
 
 __all__ = ["snn_from_nir", "read_nir", "nir_weights"]
@@ -116,13 +117,17 @@ def _chain(graph: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def _dense_layer(node_name: str, node: Any, width: int) -> tuple[str, int, float, None, tuple[int, ...]]:
+def _dense_layer(node_name: str, node: Any, width: int) -> tuple[str, int, float, dict[str, Any] | None, tuple[int, ...]]:
+    """An ``Affine`` / ``Linear`` as a layer; the zeros of its weight matrix as an explicit mask."""
     w = np.asarray(node.weight, dtype=np.float64)
     if w.ndim != 2:
         raise ConfigError(f"NIR node {node_name!r}: a {w.ndim}-d weight; only dense [out, in] matrices map to a layer")
     if w.shape[1] != width:
         raise ConfigError(f"NIR node {node_name!r}: weight [{w.shape[0]}, {w.shape[1]}] takes {w.shape[1]} inputs, the layer before has {width}")
-    return node_name, int(w.shape[0]), float(np.count_nonzero(w)) / w.size, None, (int(w.shape[0]),)
+    nonzero = w != 0
+    density = float(nonzero.mean())
+    conn = Explicit.from_mask(nonzero.T).model_dump() if 0 < density < 1 else None
+    return node_name, int(w.shape[0]), density, conn, (int(w.shape[0]),)
 
 
 def _pair(node_name: str, field: str, value: Any) -> tuple[int, int]:
@@ -261,8 +266,6 @@ def snn_from_nir(
             raise ConfigError(f"NIR: layer {i} ({sizes[i]} neurons) has an all-zero weight matrix")
         if conn is not None:
             layer["connectivity"] = conn
-        elif density < 1:
-            layer["connection_density"] = density
         layer_specs.append(layer)
     threshold = thresholds[0][1]
     data = {

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, model_validator
 
 from mimdsim.errors import ConfigError
-from mimdsim.snn.connectivity import Local2D, SmallWorld
+from mimdsim.snn.connectivity import Explicit, Local2D, SmallWorld
 
 __all__ = [
     "LayerSpec",
@@ -54,7 +54,7 @@ class LayerSpec(BaseModel):
     connection_density: StrictFloat = Field(1.0, gt=0, le=1, allow_inf_nan=False)
     connection_seed: StrictInt = Field(0, ge=0, lt=2**63)
     second_threshold: StrictFloat | None = Field(None, allow_inf_nan=False)
-    connectivity: Local2D | SmallWorld | None = Field(None, discriminator="kind")
+    connectivity: Local2D | SmallWorld | Explicit | None = Field(None, discriminator="kind")
     shuffle_seed: StrictInt | None = Field(None, ge=0, lt=2**63)
 
     @model_validator(mode="after")

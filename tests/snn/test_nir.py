@@ -49,11 +49,16 @@ def test_a_graph_round_tripped_through_its_file_keeps_its_sizes(tmp_path: Path) 
     assert snn_from_nir(path, max_activity=0.5).input_sparse_size == 32  # from the activity when not given
 
 
-def test_zeros_in_a_weight_matrix_give_a_sparse_layer_of_that_density() -> None:
+def test_zeros_in_a_weight_matrix_give_the_connection_mask() -> None:
+    from mimdsim.snn.connectivity import connection_mask
+
     w = np.zeros((32, 64))
-    w[:, :16] = 1.0  # a quarter of the synapses
+    w[:, :16] = 1.0  # a quarter of the synapses: every neuron fed by inputs 0-15
+    w[3, 40] = -2.0
     spec = snn_from_nir(_graph([64, 32, 4], w1=w))
-    assert spec.layers[0].connection_density == 0.25 and spec.layers[1].connection_density == 1.0
+    mask = connection_mask(spec, 0)
+    assert mask is not None and mask.shape == (64, 32) and mask.tolist() == (w != 0).T.tolist()
+    assert connection_mask(spec, 1) is None  # a dense matrix: no mask
 
 
 def test_an_instantaneous_cuba_lif_is_a_lif() -> None:
