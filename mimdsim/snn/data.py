@@ -271,6 +271,21 @@ def denoise_events(x: np.ndarray, y: np.ndarray, t_us: np.ndarray, *, width: int
     return keep
 
 
+def sensor_events_to_ids(
+    x: np.ndarray, y: np.ndarray, p: np.ndarray, t_us: np.ndarray, *, width: int, height: int, n_timesteps: int, sparse_size: int,
+    bin_us: float, rng: np.random.Generator, denoise_us: float | None = None, downsample_to: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One sample's sensor events as ``[T, S_in]`` ids and ``[T]`` counts: denoised (``denoise_us``), mapped onto an
+    ``n x n`` grid (``downsample_to``), addressed ``(p * height + y) * width + x`` and binned (:func:`bin_events`)."""
+    if denoise_us is not None:
+        keep = denoise_events(x, y, t_us, width=width, height=height, filter_us=denoise_us)
+        x, y, p, t_us = x[keep], y[keep], p[keep], t_us[keep]
+    w, h = width, height
+    if downsample_to is not None:
+        x, y, w, h = (x * downsample_to) // width, (y * downsample_to) // height, downsample_to, downsample_to
+    return bin_events(t_us, (p * h + y) * w + x, n_timesteps=n_timesteps, sparse_size=sparse_size, bin_us=bin_us, rng=rng)
+
+
 def load_nmnist(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -304,15 +319,10 @@ def load_nmnist(
     labels = np.full(len(paths), -1, dtype=np.int64)
     for b, path in enumerate(paths):
         ev = read_nmnist_events(path, width=width, height=height)
-        x, y, p, t = ev["x"], ev["y"], ev["p"], ev["t_us"]
-        if denoise_us is not None:
-            keep = denoise_events(x, y, t, width=width, height=height, filter_us=denoise_us)
-            x, y, p, t = x[keep], y[keep], p[keep], t[keep]
-        w, h = width, height
-        if downsample_to is not None:
-            x, y, w, h = (x * downsample_to) // width, (y * downsample_to) // height, downsample_to, downsample_to
-        addr = (p * h + y) * w + x
-        ids[:, b], counts[:, b] = bin_events(t, addr, n_timesteps=n_timesteps, sparse_size=sparse_size, bin_us=bin_us, rng=rng)
+        ids[:, b], counts[:, b] = sensor_events_to_ids(
+            ev["x"], ev["y"], ev["p"], ev["t_us"], width=width, height=height, n_timesteps=n_timesteps, sparse_size=sparse_size,
+            bin_us=bin_us, rng=rng, denoise_us=denoise_us, downsample_to=downsample_to,
+        )  # fmt: skip
         parent = Path(path).parent.name
         if parent.isdigit():
             labels[b] = int(parent)

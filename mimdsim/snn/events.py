@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from mimdsim.errors import DatasetError
-from mimdsim.snn.data import SpikeBatch, bin_events, denoise_events
+from mimdsim.snn.data import SpikeBatch, sensor_events_to_ids
 
 __all__ = ["events_batch", "read_event_file", "event_fields"]
 
@@ -153,12 +153,8 @@ def events_batch(
         if outside.any():
             j = int(np.flatnonzero(outside)[0])
             raise DatasetError(f"sample {b}: event {j} at (x={x[j]}, y={y[j]}, p={p[j]}) is outside the sensor {width} x {height} x {pols}")
-        if denoise_us is not None:
-            keep = denoise_events(x, y, t, width=width, height=height, filter_us=denoise_us)
-            x, y, p, t = x[keep], y[keep], p[keep], t[keep]
-        w, h = width, height
-        if downsample_to is not None:
-            x, y, w, h = (x * downsample_to) // width, (y * downsample_to) // height, downsample_to, downsample_to
-        addr = (p * h + y) * w + x
-        ids[:, b], counts[:, b] = bin_events(t, addr, n_timesteps=n_timesteps, sparse_size=sparse_size, bin_us=bin_us, rng=rng)
+        ids[:, b], counts[:, b] = sensor_events_to_ids(
+            x, y, p, t, width=width, height=height, n_timesteps=n_timesteps, sparse_size=sparse_size, bin_us=bin_us, rng=rng,
+            denoise_us=denoise_us, downsample_to=downsample_to,
+        )  # fmt: skip
     return SpikeBatch(ids, counts, labels)
