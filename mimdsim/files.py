@@ -31,6 +31,7 @@ import gzip
 import os
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,14 +46,21 @@ def is_gzip_name(path: str | os.PathLike[str]) -> bool:
     return str(path).lower().endswith(".gz")
 
 
-def check_output_path(path: str | os.PathLike[str] | None, what: str = "output") -> Path:
+def check_output_path(
+    path: str | os.PathLike[str] | None, what: str = "output", *, inputs: Sequence[str | os.PathLike[str] | None] = ()
+) -> Path:
     """``path`` as a ``Path`` if a file can be written there, else :class:`OutputPathError`.
 
-    ``what`` names the option or argument in the message (``--timeline``).
+    ``what`` names the option or argument in the message (``--timeline``). ``inputs`` are the
+    files the same command reads or keeps (a result store): an output that is one of them is
+    refused, so that no command writes over its own input.
     """
     if path is None or str(path).strip() == "":
         raise OutputPathError(f"{what}: an empty path (give a file name)")
     p = Path(path)
+    for other in inputs:
+        if other is not None and os.path.realpath(p) == os.path.realpath(other):
+            raise OutputPathError(f"{what}: {path}: is the file this command reads ({other}); give another name")
     if p.is_dir():
         raise OutputPathError(f"{what}: {path}: is a folder, not a file name")
     folder = p.parent

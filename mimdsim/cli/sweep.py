@@ -24,12 +24,22 @@ def spec_of_args(args: argparse.Namespace) -> Any:
     if args.spec is not None:
         if args.models or args.activities:
             raise MimdsimError("--spec: give the models and activities in the spec, not as arguments")
+        given = [(opt, key) for opt, key, value in (
+            ("--machine", "machine", args.machine), ("--set", "machine.<field>", args.overrides or None), ("--engine", "engine", args.engine),
+            ("--compare-gpu", "gpu", args.compare_gpu), ("--gpu-framework", "gpu_framework", args.gpu_framework),
+            ("--gpu-precision", "gpu_precision", args.gpu_precision), ("--activity-source", "activity_source", args.activity_source),
+            ("--seed", "seed", args.seed),
+        ) if value is not None]  # fmt: skip
+        if given:
+            opt, key = given[0]
+            raise MimdsimError(f"{opt}: with --spec, set it in the spec ([base] {key} = ..., or as an axis); the spec's points are what run")
         return load_sweep_spec(args.spec)
-    check_gpu(args.compare_gpu, args.gpu_framework, args.gpu_precision)
+    gpu = "a100" if args.compare_gpu is None else args.compare_gpu
+    check_gpu(gpu, args.gpu_framework, args.gpu_precision)
     base: dict[str, Any] = {
-        "machine": args.machine, **{f"machine.{k}": v for k, v in args.overrides}, "engine": args.engine, "gpu": args.compare_gpu,
-        "gpu_framework": args.gpu_framework, "gpu_precision": args.gpu_precision, "activity_source": args.activity_source,
-        "seed": args.seed,
+        "machine": args.machine or "bow", **{f"machine.{k}": v for k, v in args.overrides}, "engine": args.engine or DEFAULT_ENGINE,
+        "gpu": None if gpu == "none" else gpu, "gpu_framework": args.gpu_framework, "gpu_precision": args.gpu_precision,
+        "activity_source": args.activity_source or "functional", "seed": 0 if args.seed is None else args.seed,
     }  # fmt: skip
     grid = {"model": args.models or list(PAPER_FAMILY_A_MODELS), "max_activity": args.activities or list(PAPER_FAMILY_A_ACTIVITIES)}
     return SweepSpec.from_dict({"name": "cli", "base": {k: v for k, v in base.items() if v is not None}, "grid": grid}, "mimdsim sweep")
@@ -50,15 +60,18 @@ def _executor(args: argparse.Namespace) -> Iterator[Executor | None]:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from mimdsim.files import write_text
-    from mimdsim.report.tables import SNN_COLUMNS, format_table, pivot_table
+    from mimdsim.report.tables import SNN_COLUMNS, Column, format_table, pivot_table
+    from mimdsim.snn.record import record_fields
     from mimdsim.sweep.run import spec_records
 
     check_outputs(args, "csv")
+    if args.csv is not None and args.out is not None:
+        from mimdsim.files import check_output_path
+
+        check_output_path(args.csv, "--csv", inputs=[args.out])
     if args.plot is not None:
         from mimdsim.report.plots import check_figure_path
 
-        if args.compare_gpu is None and args.spec is None:
-            raise MimdsimError("--plot draws the speed-up over a GPU: give --compare-gpu too")
         check_figure_path(args.plot, "--plot")
     if args.out is not None and not str(args.out).endswith(".jsonl"):
         raise MimdsimError(f"--out: {args.out}: a result store is a .jsonl file")
@@ -66,8 +79,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     with _executor(args) as ex:
         run = spec_records(spec, out=args.out, processes=args.processes, executor=ex, progress=False if args.quiet else None)
     rows = run.records
+    fields = set(record_fields())
+    axes = [a for a in spec.axes if a not in fields]
+    columns = (*(Column(a, a) for a in axes), *SNN_COLUMNS)  # the swept axes first: a row says which point it is
     if args.csv:
-        write_text(args.csv, format_table(rows, SNN_COLUMNS, "csv"), what="--csv")
+        write_text(args.csv, format_table(rows, columns, "csv"), what="--csv")
     if args.plot:
         from mimdsim.report.plots import plot_speedup_vs_activity
 
@@ -77,14 +93,20 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
-    print(format_table(rows, SNN_COLUMNS, "text"))
+    print(format_table(rows, columns, "text"))
     for r in rows:
         if r.get("error"):
-            print(f"failed: {r['model']} max activity {r['max_activity']}: {r['error']}")
+            where = ", ".join(f"{a} {r.get(a)}" for a in ("model", "max_activity", *axes))
+            print(f"failed: {where}: {r['error']}")
     if any(r.get("speedup_vs_gpu") is not None for r in rows):
         gpus = sorted({str(r["gpu"]) for r in rows if r.get("gpu")})
-        print(f"\nSpeed-up over the dense step on {', '.join(gpus)} (hidden layers x max activity)")
-        print(pivot_table(rows))
+        groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        for r in rows:  # one pivot per value of the other axes: a cell never hides a second point
+            groups.setdefault(tuple(r.get(a) for a in axes), []).append(r)
+        for key, group in groups.items():
+            which = "".join(f", {a} = {v}" for a, v in zip(axes, key, strict=True))
+            print(f"\nSpeed-up over the dense step on {', '.join(gpus)} (hidden layers x max activity{which})")
+            print(pivot_table(group))
     return 0
 
 
@@ -98,12 +120,12 @@ def add_sweep_parser(sub: SubParsers) -> None:
     p.add_argument("models", nargs="*", metavar="MODEL", help="model preset names (models/snn/) or TOML paths")
     p.add_argument("--spec", metavar="NAME|PATH.toml", help="a sweep spec (models/sweeps/ or a file) instead of models x activities")
     p.add_argument("--activities", type=float_values, metavar="A,B,...", help="max activities (default 0.005,0.01,0.02,0.05,0.1)")
-    p.add_argument("--machine", "-m", default="bow", metavar="NAME|PATH.toml", help="machine preset or TOML file (default bow)")
+    p.add_argument("--machine", "-m", default=None, metavar="NAME|PATH.toml", help="machine preset or TOML file (default bow; with --spec: the spec's)")
     p.add_argument("--set", dest="overrides", action="append", type=parse_set, default=[], metavar="KEY=VALUE", help="override a machine field (repeatable)")
-    p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=DEFAULT_ENGINE, help=f"simulation engine (default {DEFAULT_ENGINE})")
-    add_gpu_options(p, "a100")
-    p.add_argument("--activity-source", default="functional", choices=("functional", "saturated"), help="spike counts (default functional)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the functional model (default 0)")
+    p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=None, help=f"simulation engine (default {DEFAULT_ENGINE})")
+    add_gpu_options(p, None)
+    p.add_argument("--activity-source", default=None, choices=("functional", "saturated"), help="spike counts (default functional)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the functional model (default 0)")
     p.add_argument("--processes", type=positive_int, default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask distributed scheduler (pip install 'mimdsim[dask]')")
     p.add_argument("--dask-local", type=positive_int, metavar="N", help="start a Dask LocalCluster of N worker processes and run on it")

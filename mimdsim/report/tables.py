@@ -123,11 +123,13 @@ BREAKDOWN_COLUMNS: tuple[Column, ...] = (
 
 
 def get_value(row: Mapping[str, Any], key: str) -> Any:
-    """``row[key]``, following dots into nested dicts and list indices; ``None`` if absent.
+    """``row[key]``, or following dots into nested dicts and list indices; ``None`` if absent.
 
-    >>> get_value({"a": {"b": [10, 20]}}, "a.b.1")
-    20
+    >>> get_value({"a": {"b": [10, 20]}}, "a.b.1"), get_value({"machine.n_ipus": 4}, "machine.n_ipus")
+    (20, 4)
     """
+    if key in row:  # a dotted point key (machine.exchange_bytes_per_cycle) is a column of its own
+        return row[key]
     cur: Any = row
     for part in key.split("."):
         if isinstance(cur, Mapping):

@@ -75,7 +75,7 @@ def export_results(store: str | os.PathLike[str], out: str | os.PathLike[str]) -
             import pyarrow  # noqa: F401
         except ImportError:
             raise ConfigError("export: Parquet needs pyarrow: pip install 'mimdsim[parquet]'") from None
-    check_output_path(out, "export")
+    check_output_path(out, "export", inputs=[store])
     df = store_frame(store)
     buf = io.BytesIO()
     if suffix == ".parquet":

@@ -20,7 +20,7 @@ from mimdsim.errors import ConfigError, MimdsimError
 from mimdsim.sweep.executors import iter_sweep
 from mimdsim.sweep.snn import prepare_point, snn_point
 from mimdsim.sweep.spec import SweepSpec
-from mimdsim.sweep.store import ResultStore
+from mimdsim.sweep.store import ResultStore, store_lock
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,26 +88,35 @@ def spec_records(
     """
     from tqdm.auto import tqdm
 
+    from mimdsim.snn.record import record_fields
+
     points = spec.points()
     hashes = point_hashes(points)  # before the store is opened: a sweep that cannot run leaves it untouched
-    store = ResultStore(out, spec.name, spec.spec_hash, len(points)) if out is not None else None
-    records: list[dict[str, Any] | None] = [None] * len(points)
-    held = {e["input_hash"]: e["record"] for e in store.entries()} if store is not None else {}
-    todo = []
-    for i, h in enumerate(hashes):
-        if h in held:
-            records[i] = held[h]
-        else:
-            todo.append(i)
-    reused = len(points) - len(todo)
-    show = sys.stderr.isatty() if progress is None else progress
-    with tqdm(total=len(points), initial=reused, desc=spec.name, unit="pt", disable=not show, file=sys.stderr) as bar:
-        for j, (rec, wall_s) in iter_sweep([points[i] for i in todo], timed_point, processes=processes, executor=executor):
-            i = todo[j]
-            records[i] = rec
-            if store is not None:
-                store.append(i, points[i], rec, wall_s)
-            bar.update(1)
+    fields = set(record_fields())
+    axes = [a for a in spec.axes if a not in fields]  # the swept keys a record does not hold: every output row carries them
+
+    def with_axes(i: int, rec: dict[str, Any]) -> dict[str, Any]:
+        return {**{a: points[i].get(a) for a in axes}, **rec}
+
+    with store_lock(out):  # a second sweep on the same store waits, then finds the points stored
+        store = ResultStore(out, spec.name, spec.spec_hash, len(points)) if out is not None else None
+        records: list[dict[str, Any] | None] = [None] * len(points)
+        held = {e["input_hash"]: e["record"] for e in store.entries()} if store is not None else {}
+        todo = []
+        for i, h in enumerate(hashes):
+            if h in held:
+                records[i] = with_axes(i, held[h])
+            else:
+                todo.append(i)
+        reused = len(points) - len(todo)
+        show = sys.stderr.isatty() if progress is None else progress
+        with tqdm(total=len(points), initial=reused, desc=spec.name, unit="pt", disable=not show, file=sys.stderr) as bar:
+            for j, (rec, wall_s) in iter_sweep([points[i] for i in todo], timed_point, processes=processes, executor=executor):
+                i = todo[j]
+                records[i] = with_axes(i, rec)
+                if store is not None:
+                    store.append(i, points[i], rec, wall_s)
+                bar.update(1)
     return SweepRun(spec, [r for r in records if r is not None], len(todo), reused)
 
 

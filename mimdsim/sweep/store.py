@@ -12,15 +12,17 @@ header names another spec is refused and left as it is.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from mimdsim.errors import ConfigError
 
-__all__ = ["STORE_VERSION", "ResultStore", "read_store"]
+__all__ = ["STORE_VERSION", "ResultStore", "read_store", "store_lock"]
 
 STORE_VERSION = 1
 
@@ -30,6 +32,34 @@ def _header(spec_name: str, spec_hash: str, n_points: int) -> dict[str, Any]:
 
     return {"mimdsim_store": STORE_VERSION, "schema_version": SCHEMA_VERSION, "spec_name": spec_name, "spec_hash": spec_hash,
             "n_points": n_points}  # fmt: skip
+
+
+@contextlib.contextmanager
+def store_lock(path: str | os.PathLike[str] | None) -> Iterator[None]:
+    """Hold an exclusive OS lock (``flock``) on the store file while a sweep reads and writes it: a second sweep
+    on the same store waits (saying so on stderr) and then finds the points the first stored, so each point
+    is computed and stored once. No-op without a path, or where ``fcntl`` does not exist."""
+    if path is None:
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Linux
+        yield
+        return
+    p = Path(path)
+    if not p.parent.is_dir():
+        raise ConfigError(f"{p}: folder {p.parent} does not exist")
+    fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"{p}: another sweep is writing this store; waiting for it", file=sys.stderr)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def read_store(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -1,0 +1,79 @@
+"""Sweeps show what was swept and keep their results safe: the table, JSON, CSV and report carry every swept axis;
+a pivot never hides a second point; run options given with --spec are refused; no command writes over its input;
+two sweeps on one store compute and store each point once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mimdsim.cli import main
+from tests.models import write_tiny
+
+
+def _spec(tmp_path: Path) -> Path:
+    model = write_tiny(tmp_path)
+    spec = tmp_path / "bw.toml"
+    spec.write_text(
+        f'name = "bw"\n[base]\nmodel = "{model}"\nmachine = "bow"\n"machine.tiles_per_ipu" = 64\ngpu = "a100"\n'
+        '[grid]\n"machine.exchange_bytes_per_cycle" = [4, 8]\nmax_activity = [0.25, 0.5]\n'
+    )
+    return spec
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_every_output_carries_the_swept_axis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec, store, csv = _spec(tmp_path), tmp_path / "a.jsonl", tmp_path / "a.csv"
+    rc, out, _ = _run(capsys, "sweep", "--spec", str(spec), "--out", str(store), "--csv", str(csv), "--quiet")
+    assert rc == 0
+    head = out.splitlines()[0]
+    assert head.startswith("machine.exchange_bytes_per_cycle")
+    # one pivot per exchange rate: the two rates' speed-ups are never folded into one cell
+    assert "max activity, machine.exchange_bytes_per_cycle = 4)" in out and "machine.exchange_bytes_per_cycle = 8)" in out
+    assert csv.read_text().splitlines()[0].startswith("machine.exchange_bytes_per_cycle,")
+    rc, out, _ = _run(capsys, "sweep", "--spec", str(spec), "--out", str(store), "--json", "--quiet")
+    recs = json.loads(out)
+    assert rc == 0 and [r["machine.exchange_bytes_per_cycle"] for r in recs] == [4, 4, 8, 8]
+    (tmp_path / "rep").mkdir()
+    assert _run(capsys, "report", str(store), "-o", str(tmp_path / "rep"))[0] == 0
+    rows = [line for line in (tmp_path / "rep" / "report.md").read_text().splitlines() if line.startswith("|")]
+    head_cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    col = head_cells.index("machine.exchange_bytes_per_cycle")
+    assert [r.strip("|").split("|")[col].strip() for r in rows[2:6]] == ["4", "4", "8", "8"]
+
+
+def test_run_options_with_a_spec_are_refused_naming_the_spec_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _spec(tmp_path)
+    for extra, key in ((["--machine", "mk2"], "machine"), (["--engine", "des"], "engine"), (["--seed", "3"], "seed"),
+                       (["--compare-gpu", "h100"], "gpu"), (["--set", "exchange_bytes_per_cycle=8"], "machine.<field>")):  # fmt: skip
+        rc, out, err = _run(capsys, "sweep", "--spec", str(spec), *extra)
+        assert rc == 2 and out == "" and f"with --spec, set it in the spec ([base] {key} = ..." in err, extra
+
+
+def test_no_command_writes_over_its_own_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec, store = _spec(tmp_path), tmp_path / "a.jsonl"
+    assert _run(capsys, "sweep", "--spec", str(spec), "--out", str(store), "--quiet")[0] == 0
+    before = store.read_bytes()
+    rc, _, err = _run(capsys, "export", str(store), str(store))
+    assert rc == 2 and "is the file this command reads" in err and store.read_bytes() == before
+    rc, _, err = _run(capsys, "sweep", "--spec", str(spec), "--out", str(store), "--csv", str(store), "--quiet")
+    assert rc == 2 and "--csv" in err and store.read_bytes() == before
+
+
+def test_two_sweeps_on_one_store_store_each_point_once(tmp_path: Path) -> None:
+    spec, store = _spec(tmp_path), tmp_path / "c.jsonl"
+    cmd = [sys.executable, "-m", "mimdsim", "sweep", "--spec", str(spec), "--out", str(store), "--quiet"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    errs = [p.communicate(timeout=600)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    lines = store.read_text().splitlines()
+    assert len(lines) == 1 + 4 and len({json.loads(line)["input_hash"] for line in lines[1:]}) == 4
