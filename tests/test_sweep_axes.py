@@ -77,3 +77,19 @@ def test_two_sweeps_on_one_store_store_each_point_once(tmp_path: Path) -> None:
     assert [p.returncode for p in procs] == [0, 0], errs
     lines = store.read_text().splitlines()
     assert len(lines) == 1 + 4 and len({json.loads(line)["input_hash"] for line in lines[1:]}) == 4
+
+
+@pytest.mark.parametrize(
+    ("line", "named"),
+    [('engine = ["des", "warp"]', "engine: 'warp'"), ('partitioner = ["contiguous", "nope"]', "nope"),
+     ('neurons_per_tile = [4, 0]', "neurons_per_tile: 0"), ('activity_source = ["missing.npz"]', "missing.npz")],
+)  # fmt: skip
+def test_a_value_that_cannot_run_is_refused_before_any_point_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, named: str
+) -> None:
+    spec = _spec(tmp_path)
+    spec.write_text(spec.read_text().replace("max_activity = [0.25, 0.5]", line))
+    store = tmp_path / "s.jsonl"
+    rc, out, err = _run(capsys, "sweep", "--spec", str(spec), "--out", str(store), "--quiet")
+    assert rc == 2 and out == "" and named in err and "Traceback" not in err
+    assert not store.exists() or store.read_text() == ""  # no point stored: the bad value was found up front

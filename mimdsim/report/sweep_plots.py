@@ -23,6 +23,7 @@ from typing import Any
 
 from mimdsim.errors import ConfigError
 from mimdsim.report.plots import _figure, _save, check_figure_path
+from mimdsim.report.tables import short_step_name
 
 __all__ = [
     "Series", "series_data", "ratio_data", "pareto_front", "stack_data", "plot_series", "plot_pareto", "plot_stack",
@@ -189,13 +190,16 @@ def plot_stack(rows: Sequence[Row], path: str | os.PathLike[str], label: Sequenc
 
     labels, stacks = stack_data(rows, label)
     check_figure_path(path)
-    fig = _figure(max(6, 0.45 * len(labels) + 3), 4.8)
+    names = {k: short_step_name(k, 2) for k in stacks}
+    legend_in = 0.3 + 0.065 * max(len(n) for n in names.values())  # the legend sits right of the bars: room for its longest name
+    fig = _figure(max(6, 0.45 * len(labels) + 3) + legend_in, 4.8)
     ax = fig.add_subplot()
     bottom = np.zeros(len(labels))
     for k, vals in stacks.items():
-        ax.bar(range(len(labels)), vals, bottom=bottom, label=k, color="0.8" if k == "other" else None)
+        ax.bar(range(len(labels)), vals, bottom=bottom, label=names[k], color="0.8" if k == "other" else None)
         bottom += np.asarray(vals)
     ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=7)
+    ax.set_xlabel(" / ".join(label), fontsize=8)
     ax.set_ylabel("cycles per training step")
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()

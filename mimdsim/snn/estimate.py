@@ -192,6 +192,20 @@ def _estimate_signature() -> inspect.Signature:
     return inspect.signature(estimate_training_step)
 
 
+def _check_values(args: dict[str, Any]) -> None:
+    """Refuse argument values that cannot run: the engine, the partitioner, the energy scope, neurons per tile."""
+    from mimdsim.engines import ENGINES
+
+    if args["engine"] not in ENGINES:
+        raise ConfigError(f"engine: {args['engine']!r} is not one of {', '.join(sorted(ENGINES))}")
+    check_method(args["partitioner"])
+    if args["energy_scope"] not in ENERGY_SCOPES:
+        raise ConfigError(f"energy_scope: {args['energy_scope']!r} is not one of {', '.join(ENERGY_SCOPES)}")
+    k = args["neurons_per_tile"]
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        raise ConfigError(f"neurons_per_tile: {k!r} must be a positive integer (or None: the smallest that fits)")
+
+
 def training_step_hash(spec: SNNSpec, machine: MachineSpec, **kwargs: Any) -> str:
     """The ``input_hash`` that :func:`estimate_training_step` ``(spec, machine, **kwargs)`` gives its
     estimate, without running it (a sweep store skips the points it holds by it).
@@ -214,6 +228,7 @@ def training_step_hash(spec: SNNSpec, machine: MachineSpec, **kwargs: Any) -> st
         raise ConfigError(f"estimate_training_step has no argument {bad[0]!r}")
     bound = sig.bind(spec, machine, **kwargs)
     bound.apply_defaults()
+    _check_values(bound.arguments)  # what cannot run is refused here, before a sweep runs or stores any point
     args = {k: bound.arguments[k] for k in _HASHED}
     if bound.arguments.get("activity") is not None:  # the old name wins, as in estimate_training_step
         args["activity_source"] = bound.arguments["activity"]

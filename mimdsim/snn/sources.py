@@ -187,6 +187,8 @@ def source_of(
     if source == "saturated":
         return Saturated()
     path = Path(source)
+    if path.suffix.lower() in (".csv", ".parquet", ".npz") and not path.is_file():
+        raise ConfigError(f"activity: {path}: file not found (a trace .npz or a count table .csv/.parquet)")
     if path.suffix.lower() in (".csv", ".parquet"):
         return CountTable(str(path))
     if path.suffix == ".npz" or path.exists():

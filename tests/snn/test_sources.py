@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mimdsim.arch import load_machine
@@ -25,8 +27,11 @@ def test_objects_and_names_are_the_same_input() -> None:
     assert given.cycles_per_step == by_name.cycles_per_step and given.input_hash != by_name.input_hash
 
 
-def test_source_of_checks_options_first() -> None:
-    assert isinstance(source_of("saturated"), Saturated) and isinstance(source_of("x.csv"), ActivitySource)
+def test_source_of_checks_options_first(tmp_path: Path) -> None:
+    (tmp_path / "x.csv").write_text("layer,t,count\n")
+    assert isinstance(source_of("saturated"), Saturated) and isinstance(source_of(str(tmp_path / "x.csv")), ActivitySource)
+    with pytest.raises(ConfigError, match="missing.csv: file not found"):  # refused before any point runs
+        source_of(str(tmp_path / "missing.csv"))
     with pytest.raises(ConfigError, match="only the parametric activity source has a firing rate"):
         source_of("functional", rate=0.1)
     with pytest.raises(ConfigError, match="needs a firing rate"):
