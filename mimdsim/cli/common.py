@@ -217,6 +217,22 @@ def tile_list(text: str) -> list[int]:
     return sorted(set(out))
 
 
+def add_estimate_limits(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The limits an estimate's errors tell the user to raise, on every command that estimates a step (snn, replay)."""
+    p.add_argument("--max-steps", type=positive_int, default=None, metavar="N", help="most supersteps the engine may execute (default 50,000,000)")
+    p.add_argument("--max-events", type=positive_int, default=None, metavar="N", help="most tile-events the des engine may process (default 200,000,000)")
+    p.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory (listed in oom_tiles)")
+    p.add_argument(
+        "--energy-scope", choices=("chip", "machine"), default="chip",
+        help="what the energy per step covers: the IPUs (and the GPU card) alone (default), or each IPU's share of the machine too (docs/energy.md)",
+    )  # fmt: skip
+
+
+def estimate_limits(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`~mimdsim.snn.estimate.estimate_training_step` that :func:`add_estimate_limits` sets."""
+    return {"max_steps": args.max_steps, "max_events": args.max_events, "allow_oom": args.allow_oom, "energy_scope": args.energy_scope}
+
+
 def add_timeline_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--timeline PATH`` and its level of detail (docs/timeline_format.md), in their own group of a parser."""
     g = p.add_argument_group("timeline (docs/timeline_format.md)") if isinstance(p, argparse.ArgumentParser) else p

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from pathlib import Path
 
 from mimdsim.cli.common import (
     SubParsers,
+    add_estimate_limits,
     add_gpu_options,
     add_passes_option,
     add_timeline_options,
     check_outputs,
+    estimate_limits,
     gpu_settings,
     parse_set,
     positive_int,
@@ -50,6 +54,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         except ValidationError as err:
             raise MimdsimError(format_validation_error(err, f"{args.trace} (--batch/--timesteps)")) from None
         act = resample(act, spec.batch_size, spec.n_timesteps)
+    act = dataclasses.replace(act, source=f"trace:{Path(args.trace).name} ({act.source})")  # the header names the trace replayed
     over = dict(args.overrides)
     if args.n_ipus is not None:
         over["n_ipus"] = args.n_ipus
@@ -59,7 +64,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         spec, machine, activity_source=act, engine=args.engine, seed=int(run.get("seed") or 0),
         neurons_per_tile=args.neurons_per_tile or run.get("neurons_per_tile"), partitioner=args.partition or str(run.get("partitioner") or "contiguous"),
         options=LoweringOptions(passes=args.passes or str(run.get("passes") or run.get("lowering") or DEFAULT_PIPELINE)),
-        **gpu_settings(args), **timeline_settings(args),
+        **gpu_settings(args), **timeline_settings(args), **estimate_limits(args),
     )  # fmt: skip
     write_run_timeline(args, est.result)
     if args.json:
@@ -82,9 +87,10 @@ def add_replay_parser(sub: SubParsers) -> None:
     p.add_argument("--timesteps", type=positive_int, help="time steps: the recorded sequence stretched or thinned")
     p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=DEFAULT_ENGINE)
     add_passes_option(p, None)  # None: the recording's passes
-    p.add_argument("--partition", metavar="METHOD",
+    p.add_argument("--partitioner", "--partition", dest="partition", metavar="METHOD",
                    help=f"place the neurons with this method ({', '.join(METHODS)}; default: the recording's)")  # fmt: skip
     add_gpu_options(p, None)
+    add_estimate_limits(p)
     p.add_argument("--json", action="store_true", help="print exactly one JSON object (as mimdsim snn --json)")
     add_timeline_options(p)
     p.set_defaults(func=_cmd_replay)

@@ -7,10 +7,12 @@ from typing import Any
 
 from mimdsim.cli.common import (
     SubParsers,
+    add_estimate_limits,
     add_gpu_options,
     add_passes_option,
     add_timeline_options,
     check_outputs,
+    estimate_limits,
     float_values,
     gpu_settings,
     layer_list,
@@ -117,10 +119,8 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
         input_data=args.input_data,
         **timeline_settings(args),
         **gpu_settings(args),
-        allow_oom=args.allow_oom,
         options=LoweringOptions(passes=args.passes),
-        max_steps=args.max_steps,
-        energy_scope=args.energy_scope,
+        **estimate_limits(args),
         **run,
     )
 
@@ -198,7 +198,6 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--partitioner", default="contiguous", metavar="METHOD",
                    help=f"place the neurons with this method ({', '.join(METHODS)}; default contiguous, the paper's; docs/partitioning.md)")
     r.add_argument("--mapping", metavar="PATH.npz", help="place the neurons as this mapping file says (mimdsim partition --save-mapping)")
-    r.add_argument("--max-steps", type=positive_int, default=None, metavar="N", help="most supersteps the engine may execute (default 50,000,000)")
     r.add_argument(
         "--activity-source", default="functional", metavar="SOURCE",
         help="spike counts: functional (run the sparse SNN on Poisson input; default), parametric (needs --rate), "
@@ -211,11 +210,7 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
         help="drive the functional model with the first B samples of a dataset you hold: an SHD .h5 file or a folder of NMNIST .bin files",
     )
     add_gpu_options(r, None)
-    r.add_argument(
-        "--energy-scope", choices=("chip", "machine"), default="chip",
-        help="what the energy per step covers: the IPUs (and the GPU card) alone (default), or each IPU's share of the machine too (docs/energy.md)",
-    )  # fmt: skip
-    r.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory (listed in oom_tiles)")
+    add_estimate_limits(r)
     r.add_argument("--record", metavar="TRACE.npz", help="also write the spike counts with the network and run options (replay with `mimdsim replay`; docs/trace_format.md)")
     r.add_argument("--save-program", metavar="PATH.json[.gz]", help="also save the lowered BSP program (replay it with `mimdsim run`)")
     r.add_argument("--json", action="store_true", help="print exactly one JSON object instead of tables")

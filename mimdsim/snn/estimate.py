@@ -325,6 +325,7 @@ def estimate_training_step(
     max_timeline_events: int = DEFAULT_MAX_TIMELINE_EVENTS,
     cache: bool = True,
     max_steps: int | None = None,
+    max_events: int | None = None,
     energy_scope: str = "chip",
 ) -> SNNEstimate:
     """Estimate one training step of ``spec`` on ``machine``.
@@ -417,6 +418,7 @@ def estimate_training_step(
     result = simulate(
         program, machine, engine, check_memory_fits=False, timeline=timeline, timeline_tiles=timeline_tiles,
         timeline_steps=steps, max_timeline_events=max_timeline_events, max_steps=max_steps or DEFAULT_MAX_STEPS,
+        max_events=max_events,
     )  # fmt: skip
     gpu_est, gpu_ideal = gpu_pair or (None, None)
     ihash = training_step_hash(

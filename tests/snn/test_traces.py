@@ -190,7 +190,7 @@ def test_the_committed_sample_traces_replay_as_recorded(capsys: pytest.CaptureFi
         rc, out, err = _run(capsys, "replay", str(ROOT / "traces" / name), *args, "--json")
         assert rc == 0, err
         rec = json.loads(out)
-        assert rec["cycles_per_step"] > 0 and rec["activity_source"].startswith("functional")
+        assert rec["cycles_per_step"] > 0 and rec["activity_source"].startswith(f"trace:{name} (functional")
 
 
 def test_per_neuron_counts_are_recorded_and_add_up(tmp_path: Path) -> None:
@@ -257,3 +257,23 @@ def _moved(ids: np.ndarray) -> np.ndarray:
     out = ids.copy()
     out[0] = (int(out[0]) + 1) % (int(out.max()) + 2)
     return out
+
+
+def test_replay_takes_every_estimate_option_snn_takes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """One set of estimate options (limits, placement, energy scope) on snn and replay, one spelling each."""
+    for opt in ("--max-steps", "--max-events", "--allow-oom", "--energy-scope", "--partitioner", "--passes", "--compare-gpu", "--timeline"):
+        for cmd in ("snn", "replay"):
+            main([cmd, "--help"])
+            assert opt in capsys.readouterr().out, (cmd, opt)
+    args = ["--layers", "64,24,24,4", "--batch", "6", "--timesteps", "3", "--input-sparse-size", "8", "--set", "tiles_per_ipu=64"]
+    trace = tmp_path / "t.npz"
+    assert _run(capsys, "snn", *args, "--record", str(trace))[0] == 0
+    rc, out, err = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--engine", "des", "--max-events", "10")
+    assert rc == 2 and out == "" and "more than max_events=10 tile-events" in err  # the limit the error names is there to raise
+    rc, out, _ = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--partitioner", "contiguous", "--energy-scope", "machine", "--json")
+    rec = json.loads(out)
+    assert rc == 0 and rec["energy_scope"] == "machine" and rec["activity_source"].startswith("trace:t.npz (functional")
+    rc, out, err = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--set", "memory_bytes_per_tile=4096", "--json")
+    assert rc == 2 and "does not fit" in err and "allow_oom" in err
+    rc, out, _ = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--set", "memory_bytes_per_tile=4096", "--allow-oom", "--json")
+    assert rc == 0 and json.loads(out)["oom_tiles"]
