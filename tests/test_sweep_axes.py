@@ -93,3 +93,31 @@ def test_a_value_that_cannot_run_is_refused_before_any_point_runs(
     rc, out, err = _run(capsys, "sweep", "--spec", str(spec), "--out", str(store), "--quiet")
     assert rc == 2 and out == "" and named in err and "Traceback" not in err
     assert not store.exists() or store.read_text() == ""  # no point stored: the bad value was found up front
+
+
+def test_dry_run_counts_and_checks_every_point_and_runs_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec, store = _spec(tmp_path), tmp_path / "d.jsonl"
+    rc, out, err = _run(capsys, "sweep", "--spec", str(spec), "--out", str(store), "--dry-run", "3")
+    lines = out.splitlines()
+    assert rc == 0 and lines[0] == "bw: 4 points; axes: machine.exchange_bytes_per_cycle, max_activity; the first 3:"
+    assert [ln.split() for ln in lines[3:6]] == [["4", "0.25"], ["4", "0.5"], ["8", "0.25"]] and "4 checked" in lines[-1]
+    assert not store.exists()  # nothing ran, nothing was written
+    spec.write_text(spec.read_text().replace("max_activity = [0.25, 0.5]", "max_activity = [0.25, 2.0]"))
+    rc, out, err = _run(capsys, "sweep", "--spec", str(spec), "--dry-run")
+    assert rc == 2 and "max_activity 2.0 is outside (0, 1]" in err  # the last point's value, found without running any
+
+
+def test_file_names_in_a_spec_are_relative_to_the_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    write_tiny(specs)
+    bow = (Path(__file__).resolve().parents[1] / "models" / "machines" / "bow.toml").read_text()
+    (specs / "fast.toml").write_text(bow.replace('name = "bow"', 'name = "fast"'))
+    spec = specs / "rel.toml"
+    spec.write_text('name = "rel"\n[base]\nmodel = "tiny.toml"\nmachine = "fast.toml"\n[grid]\nmax_activity = [0.25, 0.5]\n')
+    monkeypatch.chdir(tmp_path)  # another folder than the spec's: the names still mean the files beside the spec
+    rc, out, err = _run(capsys, "sweep", "--spec", "specs/rel.toml", "--json", "--quiet")
+    assert rc == 0, err
+    recs = json.loads(out)
+    assert [r["model"] for r in recs] == ["tiny", "tiny"] and {r["machine"] for r in recs} == {"fast"}

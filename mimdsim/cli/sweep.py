@@ -58,6 +58,21 @@ def _executor(args: argparse.Namespace) -> Iterator[Executor | None]:
         yield ex
 
 
+def _dry_run(spec: Any, shown: int) -> int:
+    """The number of points and the first ``shown`` of them (their axes), each checked as a run would check it; nothing runs."""
+    from mimdsim.report.tables import Column, format_table
+    from mimdsim.sweep.snn import prepare_point
+
+    points = spec.points()
+    axes = list(spec.axes) or ["model"]
+    print(f"{spec.name}: {len(points):,} points; axes: {', '.join(axes)}; the first {min(shown, len(points))}:")
+    print(format_table(points[:shown], [Column(a, a) for a in axes], "text"), flush=True)
+    for point in points:  # the values every point would run with, refused here as the run would refuse them
+        prepare_point(point)
+    print(f"every point's values can run ({len(points):,} checked); nothing ran")
+    return 0
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from mimdsim.files import write_text
     from mimdsim.report.tables import SNN_COLUMNS, Column, format_table, pivot_table
@@ -76,6 +91,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.out is not None and not str(args.out).endswith(".jsonl"):
         raise MimdsimError(f"--out: {args.out}: a result store is a .jsonl file")
     spec = spec_of_args(args)
+    if args.dry_run:
+        return _dry_run(spec, args.dry_run)
     with _executor(args) as ex:
         run = spec_records(spec, out=args.out, processes=args.processes, executor=ex, progress=False if args.quiet else None)
     rows = run.records
@@ -134,6 +151,8 @@ def add_sweep_parser(sub: SubParsers) -> None:
     p.add_argument("--csv", metavar="PATH", help="also write the rows as CSV")
     p.add_argument("--plot", metavar="PATH.png", help="also draw the speed-up vs activity figure (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print one JSON array of result records instead of tables")
+    p.add_argument("--dry-run", nargs="?", type=positive_int, const=10, default=None, metavar="N",
+                   help="check every point and print how many there are and the first N (default 10); run and write nothing")  # fmt: skip
     p.set_defaults(func=_cmd_sweep)
 
 

@@ -38,6 +38,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from mimdsim.errors import ConfigError
@@ -217,9 +218,49 @@ class SweepSpec:
         return input_hash({"sweep_points": list(self._points)})
 
 
+PATH_KEYS: tuple[str, ...] = ("model", "machine", "gpu", "activity_source")
+"""Point keys whose values may be files; a relative file name in a spec file is relative to the spec."""
+
+FILE_SUFFIXES: tuple[str, ...] = (".toml", ".npz", ".csv", ".parquet")
+"""What makes a value of a :data:`PATH_KEYS` key a file name rather than a preset or source name."""
+
+
+def _relative_to(folder: Path, d: Mapping[str, Any]) -> dict[str, Any]:
+    """``d`` (a parsed spec) with every relative file name of a path key joined to ``folder``, as a model file's
+    ``[run] machine`` is joined to the model's folder: the spec means the same from any working folder.
+
+    >>> _relative_to(Path("/s"), {"base": {"model": "m.toml", "machine": "bow"}, "grid": {"activity_source": ["t.npz", "functional"]}})
+    {'base': {'model': '/s/m.toml', 'machine': 'bow'}, 'grid': {'activity_source': ['/s/t.npz', 'functional']}}
+    """
+
+    def fix(key: str, v: Any) -> Any:
+        if isinstance(v, list):
+            return [fix(key, x) for x in v]
+        if key in PATH_KEYS and isinstance(v, str) and Path(v).suffix.lower() in FILE_SUFFIXES and not Path(v).is_absolute():
+            return str(folder / v)
+        return v
+
+    def table(t: Any) -> Any:
+        if not isinstance(t, Mapping):
+            return t
+        return {k: {**v, "choices": fix(k, v["choices"])} if isinstance(v, Mapping) and "choices" in v else fix(k, v) for k, v in t.items()}
+
+    out = dict(d)
+    for key in ("base", "grid", "random"):
+        if key in out:
+            out[key] = table(out[key])
+    for key in ("zip", "points"):
+        if isinstance(out.get(key), list):
+            out[key] = [table(t) for t in out[key]]
+        elif isinstance(out.get(key), Mapping):
+            out[key] = table(out[key])
+    return out
+
+
 def load_sweep_spec(path: str | os.PathLike[str]) -> SweepSpec:
-    """Read and validate a sweep spec TOML file (a bare name looks in ``models/sweeps/``)."""
+    """Read and validate a sweep spec TOML file (a bare name looks in ``models/sweeps/``); relative file names in it
+    (models, machines, GPUs, traces, count tables) are relative to the spec file."""
     from mimdsim.arch.load import read_toml, resolve_preset
 
     p = resolve_preset(path, "sweeps", "sweep spec")
-    return SweepSpec.from_dict(read_toml(p), str(p))
+    return SweepSpec.from_dict(_relative_to(Path(p).resolve().parent, read_toml(p)), str(p))
