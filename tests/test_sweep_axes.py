@@ -121,3 +121,33 @@ def test_file_names_in_a_spec_are_relative_to_the_spec(tmp_path: Path, capsys: p
     assert rc == 0, err
     recs = json.loads(out)
     assert [r["model"] for r in recs] == ["tiny", "tiny"] and {r["machine"] for r in recs} == {"fast"}
+
+
+def test_plot_draws_the_spec_axes_one_line_per_value_of_the_others(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from mimdsim.report.sweep_plots import series_data
+
+    spec, png = _spec(tmp_path), tmp_path / "s.png"
+    rc, out, err = _run(capsys, "sweep", "--spec", str(spec), "--out", str(tmp_path / "p.jsonl"), "--json", "--quiet", "--plot", str(png))
+    assert rc == 0 and png.stat().st_size > 0 and f"wrote {png}" in err
+    recs = json.loads(out)
+    series = series_data(recs, "machine.exchange_bytes_per_cycle", "ms_per_step", ["max_activity"])  # what the figure draws
+    assert [s.label for s in series] == ["max_activity=0.25", "max_activity=0.5"]
+    assert all(s.xs == (4.0, 8.0) for s in series)
+    assert series[0].ys == tuple(r["ms_per_step"] for r in recs if r["max_activity"] == 0.25)
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    store = tmp_path / "q.jsonl"
+    rc, out, err = _run(capsys, "sweep", "--spec", str(spec), "--out", str(store), "--plot", str(tmp_path / "q.png"))
+    assert rc == 2 and "needs matplotlib: pip install 'mimdsim[plot]'" in err and not store.exists()  # refused before the sweep
+
+
+def test_series_are_sorted_by_value_and_keyed_by_every_other_axis() -> None:
+    from mimdsim.report.sweep_plots import series_data
+
+    rows = [{"x": x, "bw": bw, "n": n, "y": x * bw + n} for bw in (16, 2, 4) for n in (1, 2) for x in (3, 1)]
+    series = series_data(rows, "x", "y", ["bw", "n"])
+    assert [s.label for s in series] == ["bw=2, n=1", "bw=2, n=2", "bw=4, n=1", "bw=4, n=2", "bw=16, n=1", "bw=16, n=2"]
+    assert series[-1].xs == (1.0, 3.0) and series[-1].ys == (18.0, 50.0)  # 1*16+2, 3*16+2: one point per x, none mixed

@@ -58,6 +58,25 @@ def _executor(args: argparse.Namespace) -> Iterator[Executor | None]:
         yield ex
 
 
+def _plot(rows: list[dict[str, Any]], axes: list[str], path: str) -> None:
+    """The sweep's figure: the paper's (speed-up vs activity per depth) for models x activities; otherwise the step
+    time against the first numeric axis, one line per combination of the others."""
+    from mimdsim.report import sweep_plots as sp
+    from mimdsim.report.plots import plot_speedup_vs_activity
+
+    if set(axes) <= {"model", "max_activity"}:
+        plot_speedup_vs_activity(rows, path)
+    else:
+        ok = [r for r in rows if not r.get("error")]
+        numeric = [a for a in axes if ok and all(isinstance(r.get(a), (int, float)) and not isinstance(r.get(a), bool) for r in ok)]
+        if not numeric:
+            raise MimdsimError(f"--plot: no swept axis is numeric ({', '.join(axes)}): use mimdsim plot on the store")
+        x = numeric[0]
+        series = sp.series_data(ok, x, "ms_per_step", [a for a in axes if a != x])
+        sp.plot_series(series, path, x=x, y="ms_per_step", log_x=x == "max_activity")
+    print(f"wrote {path}", file=sys.stderr)
+
+
 def _dry_run(spec: Any, shown: int) -> int:
     """The number of points and the first ``shown`` of them (their axes), each checked as a run would check it; nothing runs."""
     from mimdsim.report.tables import Column, format_table
@@ -102,9 +121,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.csv:
         write_text(args.csv, format_table(rows, columns, "csv"), what="--csv")
     if args.plot:
-        from mimdsim.report.plots import plot_speedup_vs_activity
-
-        plot_speedup_vs_activity(rows, args.plot)
+        _plot(rows, list(spec.axes), args.plot)
     if not args.quiet and (run.reused or run.failed):
         print(f"{spec.name}: {len(rows)} points, {run.ran} run now, {run.reused} from {args.out}, {run.failed} failed", file=sys.stderr)
     if args.json:
@@ -149,7 +166,7 @@ def add_sweep_parser(sub: SubParsers) -> None:
     p.add_argument("--out", metavar="RESULTS.jsonl", help="result store: append each point as it finishes; a rerun resumes")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary on stderr")
     p.add_argument("--csv", metavar="PATH", help="also write the rows as CSV")
-    p.add_argument("--plot", metavar="PATH.png", help="also draw the speed-up vs activity figure (needs matplotlib)")
+    p.add_argument("--plot", metavar="PATH.png", help="also draw the sweep's figure: step time vs the first numeric axis, a line per value of the others (the paper's figure for models x activities; needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print one JSON array of result records instead of tables")
     p.add_argument("--dry-run", nargs="?", type=positive_int, const=10, default=None, metavar="N",
                    help="check every point and print how many there are and the first N (default 10); run and write nothing")  # fmt: skip

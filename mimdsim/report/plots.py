@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mimdsim.errors import ConfigError, OutputPathError
+from mimdsim.errors import ConfigError, MissingPackageError, OutputPathError
 from mimdsim.files import check_output_path, write_bytes
 from mimdsim.report import PAPER_BAND_ACTIVITIES, PAPER_SPEEDUP_BAND, PAPER_SPEEDUP_MAX
 
@@ -204,6 +204,10 @@ def check_figure_path(path: str | os.PathLike[str], what: str = "figure") -> Pat
     p = check_output_path(path, what)
     if p.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
         raise OutputPathError(f"{what}: {path}: the name must end in {', '.join('.' + f for f in FIGURE_FORMATS)} (the figure's format)")
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:  # refused before the work whose figure it is
+        raise MissingPackageError(f"{what}: drawing a figure needs matplotlib: pip install 'mimdsim[plot]'")
     return p
 
 

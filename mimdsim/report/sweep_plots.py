@@ -42,6 +42,16 @@ class Series:
     ys: tuple[float, ...]
 
 
+AXIS_LABELS: dict[str, str] = {
+    "ms_per_step": "training step (ms)", "max_activity": "max activity (fraction of neurons)",
+    "speedup_vs_gpu": "speed-up over the GPU (x)", "cycles_per_step": "training step (cycles)",
+    "max_tile_memory_bytes": "largest tile's memory (bytes)", "samples_per_s": "samples per second",
+    "machine.exchange_bytes_per_cycle": "exchange bandwidth (bytes/cycle per tile)", "machine.n_ipus": "IPUs",
+    "machine.memory_bytes_per_tile": "tile memory (bytes)", "machine.link_latency_cycles": "link latency (cycles)",
+}  # fmt: skip
+"""Axis titles with units for the record fields figures show most; other keys are shown as they are."""
+
+
 def _num(v: Any) -> float | None:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
         return None
@@ -54,20 +64,37 @@ def _check_key(rows: Sequence[Row], key: str, what: str) -> None:
         raise ConfigError(f"{what} {key!r} is not a column of the results (columns: {', '.join(keys)})")
 
 
-def series_data(rows: Sequence[Row], x: str, y: str, by: str | None = None) -> list[Series]:
-    """``y`` against ``x``, one series per value of ``by`` (failed points and missing values skipped)."""
-    for k, what in ((x, "--x"), (y, "--y"), *(((by, "--by"),) if by else ())):
+def _order(v: Any) -> tuple[int, float, str]:
+    """Sort key of an axis value: numbers by value (2 before 16), then everything else by text."""
+    n = _num(v)
+    return (0, n, "") if n is not None else (1, 0.0, str(v))
+
+
+def series_data(rows: Sequence[Row], x: str, y: str, by: str | Sequence[str] | None = None) -> list[Series]:
+    """``y`` against ``x``, one series per value of ``by`` (a key or several), sorted by value
+    (failed points and missing values skipped).
+
+    >>> rows = [{"a": a, "b": b, "y": a * b} for a in (16, 2) for b in (1, 3)]
+    >>> [(s.label, s.xs, s.ys) for s in series_data(rows, "b", "y", "a")]
+    [('a=2', (1.0, 3.0), (2.0, 6.0)), ('a=16', (1.0, 3.0), (16.0, 48.0))]
+    """
+    keys = [by] if isinstance(by, str) else list(by or ())
+    for k, what in ((x, "--x"), (y, "--y"), *((k, "--by") for k in keys)):
         _check_key(rows, k, what)
-    groups: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    groups: dict[tuple[Any, ...], list[tuple[float, float]]] = defaultdict(list)
     for r in rows:
         xv, yv = _num(r.get(x)), _num(r.get(y))
         if r.get("error") or xv is None or yv is None:
             continue
-        groups[f"{by}={r.get(by)}" if by else y].append((xv, yv))
+        groups[tuple(r.get(k) for k in keys)].append((xv, yv))
     if not groups:
         raise ConfigError(f"no point has both {x} and {y}")
-    return [Series(label, tuple(a for a, _ in pts), tuple(b for _, b in pts)) for label, pts in
-            ((lab, sorted(p)) for lab, p in sorted(groups.items()))]  # fmt: skip
+    out = []
+    for g in sorted(groups, key=lambda g: tuple(_order(v) for v in g)):
+        pts = sorted(groups[g])
+        label = ", ".join(f"{k}={v}" for k, v in zip(keys, g, strict=True)) or y
+        out.append(Series(label, tuple(a for a, _ in pts), tuple(b for _, b in pts)))
+    return out
 
 
 def ratio_data(rows: Sequence[Row], axis: str, a: Any, b: Any, x: str, y: str = "ms_per_step") -> list[Series]:
@@ -146,18 +173,19 @@ def plot_series(series: Sequence[Series], path: str | os.PathLike[str], *, x: st
                 title: str = "") -> None:  # fmt: skip
     """Lines with markers, one per series."""
     check_figure_path(path)
-    fig = _figure(7, 4.5)
+    legend_in = 0.3 + 0.065 * max(len(s.label) for s in series) if len(series) > 1 else 0.0
+    fig = _figure(7 + legend_in, 4.5)
     ax = fig.add_subplot()
     for s in series:
         ax.plot(s.xs, s.ys, marker="o", label=s.label)
     if log_x:
         ax.set_xscale("log")
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
+    ax.set_xlabel(AXIS_LABELS.get(x, x))
+    ax.set_ylabel(AXIS_LABELS.get(y, y))
     ax.set_title(title, fontsize=10)
     ax.grid(True, linewidth=0.3, alpha=0.6)
-    if len(series) > 1:
-        ax.legend(fontsize=7)
+    if len(series) > 1:  # right of the data, in the order of the values
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     _save(fig, path)
 
