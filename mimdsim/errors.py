@@ -43,12 +43,16 @@ class MappingError(MimdsimError, ValueError):
 class TileMemoryError(MimdsimError):
     """Some tiles need more memory than the machine gives them.
 
-    ``report`` holds the per-tile details (tile, bytes over, largest items).
+    ``report`` holds the per-tile details (tile, bytes over, largest items); ``tile`` is the tile
+    furthest over (None where the check is a bound on any tile of a layer, before placement) and
+    ``needed_bytes`` the bytes it needs (at least), for scripts that should not parse the message.
     """
 
-    def __init__(self, message: str, report: object = None) -> None:
+    def __init__(self, message: str, report: object = None, *, tile: int | None = None, needed_bytes: int | None = None) -> None:
         super().__init__(message)
         self.report = report
+        self.tile = tile
+        self.needed_bytes = needed_bytes
 
 
 class SimulationLimitError(MimdsimError, RuntimeError):

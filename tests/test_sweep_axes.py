@@ -151,3 +151,32 @@ def test_series_are_sorted_by_value_and_keyed_by_every_other_axis() -> None:
     series = series_data(rows, "x", "y", ["bw", "n"])
     assert [s.label for s in series] == ["bw=2, n=1", "bw=2, n=2", "bw=4, n=1", "bw=4, n=2", "bw=16, n=1", "bw=16, n=2"]
     assert series[-1].xs == (1.0, 3.0) and series[-1].ys == (18.0, 50.0)  # 1*16+2, 3*16+2: one point per x, none mixed
+
+
+@pytest.mark.parametrize(("memory_bytes", "tile_known"), [(1024, False), (20000, True)])
+def test_a_point_that_does_not_fit_says_so_in_fields_not_only_in_text(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                      memory_bytes: int, tile_known: bool) -> None:  # fmt: skip
+    """Below the bound before placement (tile unknown) and over it after placement (the worst tile named)."""
+    spec = _spec(tmp_path)
+    spec.write_text(spec.read_text().replace('"machine.tiles_per_ipu" = 64', f'"machine.tiles_per_ipu" = 64\n"machine.memory_bytes_per_tile" = {memory_bytes}'))
+    rc, out, err = _run(capsys, "sweep", "--spec", str(spec), "--json", "--quiet")
+    recs = json.loads(out)
+    assert rc == 0, err
+    for r in recs:
+        if r["error"] is None:
+            continue
+        assert r["error_kind"] == "TileMemoryError" and r["error"].startswith("TileMemoryError: ")
+        assert r["error_tile_bytes"] > r["memory_bytes_per_tile"] == memory_bytes
+        assert (0 <= r["error_tile"] < 64) if tile_known else r["error_tile"] is None
+    assert any(r["error_kind"] == "TileMemoryError" for r in recs)
+
+
+def test_the_record_of_an_error_carries_its_kind_and_tile() -> None:
+    from mimdsim.errors import MappingError, TileMemoryError
+    from mimdsim.snn.record import SNNRecord
+
+    r = SNNRecord.failed(input_hash="h", error=TileMemoryError("m: does not fit\nmore", tile=7, needed_bytes=700_000))
+    assert (r.error, r.error_kind, r.error_tile, r.error_tile_bytes) == ("TileMemoryError: m: does not fit", "TileMemoryError", 7, 700_000)
+    r = SNNRecord.failed(input_hash="h", error=MappingError("too big"))
+    assert (r.error_kind, r.error_tile, r.error_tile_bytes) == ("MappingError", None, None)
+    assert SNNRecord.failed(input_hash="h", error="text").error_kind is None  # a message alone: no kind to guess

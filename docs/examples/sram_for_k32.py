@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import sys
 
+import pandas as pd
+
 from mimdsim.sweep import SweepSpec, load_sweep_spec, run_spec
 
 
@@ -23,8 +25,11 @@ def main(quick: bool = False) -> int:
     df = run_spec(spec, progress=False)
     for _, r in df.iterrows():
         kib = r["machine.memory_bytes_per_tile"] / 1024
-        if isinstance(r["error"], str):  # missing values are NaN in a DataFrame
-            print(f"{kib:7.0f} KiB per tile: does not fit ({r['error'].split(': ', 2)[-1][:90]})")
+        if r["error_kind"] == "TileMemoryError":  # a structured failure: no error text to parse
+            where = "a tile" if pd.isna(r["error_tile"]) else f"tile {r['error_tile']:.0f}"  # None before placement
+            print(f"{kib:7.0f} KiB per tile: does not fit ({where} needs {r['error_tile_bytes'] / 1024:.0f} KiB or more)")
+        elif isinstance(r["error"], str):  # missing values are NaN in a DataFrame
+            print(f"{kib:7.0f} KiB per tile: failed ({r['error'][:90]})")
         else:
             print(f"{kib:7.0f} KiB per tile: {r['ms_per_step']:.2f} ms per step, largest tile {r['max_tile_memory_bytes'] / 1024:.0f} KiB")
     fits = df[df["error"].isna()]

@@ -90,6 +90,6 @@ def check_memory(program: Program, machine: MachineSpec) -> MemoryLedger:
         raise TileMemoryError(
             f"program {program.name!r} does not fit {machine.name!r} ({machine.memory_bytes_per_tile:,} B per tile): "
             f"{oom.size} tile(s) over; worst: {worst.describe()}",
-            report=ledger,
+            report=ledger, tile=worst.tile, needed_bytes=worst.used_bytes,
         )
     return ledger

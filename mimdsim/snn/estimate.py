@@ -410,7 +410,7 @@ def estimate_training_step(
             f"({machine.memory_bytes_per_tile:,} B per tile): {ledger.oom_tiles.size} tile(s) over; worst: "
             f"{worst.describe()}. More neurons per tile only add memory per tile: use more IPUs, a smaller "
             "T or B, or allow_oom to simulate anyway",
-            report=ledger,
+            report=ledger, tile=worst.tile, needed_bytes=worst.used_bytes,
         )
     steps = None if timeline_steps is None else list(timeline_steps)
     if timeline_iterations is not None:

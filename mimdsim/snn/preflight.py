@@ -113,7 +113,8 @@ def preflight(
         raise TileMemoryError(
             f"{spec.name}: does not fit {machine.name} {at}: a tile of layer {layer + 1} (k = {min(k, spec.layers[layer].n_neurons)}) "
             f"needs at least {need:,} B ({name} = {size:,} B) of {machine.memory_bytes_per_tile:,} B; use fewer time steps, "
-            "a smaller batch or more IPUs"
+            "a smaller batch or more IPUs",
+            needed_bytes=need,
         )
     host = host_bytes if host_bytes is not None else _host_memory()
     est = host_bytes_estimate(spec)

@@ -111,6 +111,15 @@ class SNNRecord:
     schema_version: int = SCHEMA_VERSION
     mimdsim_version: str = ""
     error: str | None = None
+    """A failed point: ``Kind: message`` (the first line)."""
+    error_kind: str | None = None
+    """A failed point's kind, the exception's class: ``TileMemoryError`` (does not fit), ``MappingError``,
+    ``SimulationLimitError``, ..."""
+    error_tile: int | None = None
+    """A point that does not fit: the tile furthest over its memory (None when the check before placement found
+    that every tile of some layer would be over)."""
+    error_tile_bytes: int | None = None
+    """A point that does not fit: the bytes its fullest tile needs, at least (``memory_bytes_per_tile`` is what it has)."""
     # --- configuration
     model: str = ""
     model_path: str = ""
@@ -245,11 +254,18 @@ class SNNRecord:
         return cls(**values)
 
     @classmethod
-    def failed(cls, *, input_hash: str, error: str, **known: Any) -> SNNRecord:
-        """The record of a point that raised ``error`` (its inputs as far as they are known)."""
+    def failed(cls, *, input_hash: str, error: str | BaseException, **known: Any) -> SNNRecord:
+        """The record of a point that raised ``error`` (its inputs as far as they are known): the message, the
+        kind, and for a point that does not fit its worst tile and the bytes that tile needs."""
         from mimdsim import __version__
+        from mimdsim.errors import TileMemoryError
 
-        return cls(input_hash=input_hash, mimdsim_version=__version__, error=error, **known)
+        fields: dict[str, Any] = {"error": error if isinstance(error, str) else f"{type(error).__name__}: {error}".splitlines()[0]}
+        if isinstance(error, BaseException):
+            fields["error_kind"] = type(error).__name__
+            if isinstance(error, TileMemoryError):
+                fields |= {"error_tile": error.tile, "error_tile_bytes": error.needed_bytes}
+        return cls(input_hash=input_hash, mimdsim_version=__version__, **fields, **known)
 
     @classmethod
     def from_estimate(cls, est: SNNEstimate, *, model_path: str = "", max_activity: float | None = None) -> SNNRecord:

@@ -172,12 +172,11 @@ def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
     except MimdsimError as err:
         if point.get("on_error", "raise") != "record":
             raise
-        error = f"{type(err).__name__}: {err}".splitlines()[0]
         if p is None:
             ihash = input_hash({"point": {k: str(v) for k, v in sorted(point.items())}})
-            return SNNRecord.failed(input_hash=ihash, error=error, model=Path(str(point.get("model", ""))).stem,
+            return SNNRecord.failed(input_hash=ihash, error=err, model=Path(str(point.get("model", ""))).stem,
                                     max_activity=_max_activity(point)).to_dict()  # fmt: skip
-        return SNNRecord.failed(input_hash=p.input_hash, error=error, **_known(p)).to_dict()
+        return SNNRecord.failed(input_hash=p.input_hash, error=err, **_known(p)).to_dict()
     return est.record(model_path=p.model_path, max_activity=p.max_activity).to_dict()
 
 
