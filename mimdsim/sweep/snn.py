@@ -112,6 +112,21 @@ def _max_activity(point: Mapping[str, Any]) -> Any:
     return point["max_activity"] if "max_activity" in point else point.get("activity")  # ``activity``: the old key
 
 
+def _check_objects(point: Mapping[str, Any]) -> None:
+    """A spec object only where it belongs: an SNNSpec as the model, a MachineSpec as the machine, a GPUSpec as the gpu."""
+    from pydantic import BaseModel
+
+    from mimdsim.arch import MachineSpec
+    from mimdsim.snn.gpu import GPUSpec
+    from mimdsim.snn.spec import SNNSpec
+
+    where = {"model": SNNSpec, "machine": MachineSpec, "gpu": GPUSpec}
+    for key, v in point.items():
+        if isinstance(v, BaseModel) and not isinstance(v, where.get(key, ())):
+            allowed = f"a name, a file or a {where[key].__name__}" if key in where else "a number, a string or a boolean"
+            raise ConfigError(f"{key}: a {type(v).__name__} object is not a value of {key} (expected {allowed})")
+
+
 def prepare_point(point: Mapping[str, Any]) -> PreparedPoint:
     """Resolve ``point`` (read the model and machine, apply overrides) without running it.
 
@@ -128,13 +143,20 @@ def prepare_point(point: Mapping[str, Any]) -> PreparedPoint:
     from mimdsim.snn.spec import SNNSpec, load_snn_model
 
     check_point_keys([k for k in point if k not in ("activity", "on_error")])
-    path = resolve_snn_model(point["model"])
+    _check_objects(point)
     activity = _max_activity(point)
     if activity is not None and (isinstance(activity, bool) or not isinstance(activity, (int, float)) or not 0 < activity <= 1):
         raise ConfigError(f"max_activity {activity!r} is outside (0, 1]")
-    spec, _hints = load_snn_model(path, max_activity=activity)
-    if activity is None:  # the file's own max_activity (None for explicit [[layers]])
-        activity = read_toml(path).get("max_activity")
+    if isinstance(point["model"], SNNSpec):  # a network a script built: its sparse sizes are given
+        if activity is not None:
+            raise ConfigError(f"max_activity: model {point['model'].name!r} is an SNNSpec with its sparse sizes; "
+                              "sweep max_activity over a model file, or build one SNNSpec per activity")  # fmt: skip
+        spec, path = point["model"], Path("")
+    else:
+        path = resolve_snn_model(point["model"])
+        spec, _hints = load_snn_model(path, max_activity=activity)
+        if activity is None:  # the file's own max_activity (None for explicit [[layers]])
+            activity = read_toml(path).get("max_activity")
     model_over = {k[6:]: v for k, v in point.items() if k.startswith("model.")}
     if point.get("program_version") is not None:
         model_over["program_version"] = point["program_version"]
@@ -152,7 +174,7 @@ def prepare_point(point: Mapping[str, Any]) -> PreparedPoint:
     lowering = {k: v for k, v in (("passes", passes), ("soft_double_slot_cycles", point.get("soft_double_slot_cycles"))) if v is not None}
     if lowering:
         kwargs["options"] = LoweringOptions(**lowering)
-    return PreparedPoint(spec, machine, kwargs, str(path), activity, record_hash(training_step_hash(spec, machine, **kwargs), activity))
+    return PreparedPoint(spec, machine, kwargs, "" if path == Path("") else str(path), activity, record_hash(training_step_hash(spec, machine, **kwargs), activity))
 
 
 def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:

@@ -50,9 +50,19 @@ _TOP = ("name", "description", "base", "grid", "zip", "random", "points")
 _Scalar = (str, int, float, bool)
 
 
+def _spec_types() -> tuple[type, ...]:
+    from mimdsim.arch import MachineSpec
+    from mimdsim.snn.gpu import GPUSpec
+    from mimdsim.snn.spec import SNNSpec
+
+    return (MachineSpec, SNNSpec, GPUSpec)
+
+
 def _scalar(v: Any, where: str) -> Any:
-    if v is not None and not isinstance(v, _Scalar):
-        raise ConfigError(f"{where}: expected a number, a string or a boolean (got {v!r})")
+    """A point value: a number, a string, a boolean, or (from a script) a ``MachineSpec``, ``SNNSpec`` or ``GPUSpec``
+    (hashed by its fields, :func:`mimdsim.snn.record.canonical_json`)."""
+    if v is not None and not isinstance(v, (*_Scalar, *_spec_types())):
+        raise ConfigError(f"{where}: expected a number, a string, a boolean or a MachineSpec/SNNSpec/GPUSpec (got {v!r})")
     if isinstance(v, float) and not math.isfinite(v):
         raise ConfigError(f"{where}: {v!r} is not finite")
     return v

@@ -140,7 +140,9 @@ class ResultStore:
                 f.truncate(end)
 
     def _write_line(self, obj: Mapping[str, Any]) -> None:
-        line = (json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n").encode()
+        from mimdsim.snn.record import canonical_json  # a point's spec objects are written as their fields
+
+        line = (canonical_json(obj) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line)  # one write of the whole line: O_APPEND keeps it whole
