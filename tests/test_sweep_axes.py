@@ -205,3 +205,37 @@ def test_a_script_sweeps_the_spec_objects_it_built(tmp_path: Path) -> None:
         run_spec(SweepSpec.from_dict({"base": {"model": net}, "grid": {"max_activity": [0.1]}}))
     with pytest.raises(ConfigError, match="a MachineSpec object is not a value of model"):
         run_spec(SweepSpec.from_dict({"base": {"model": machines[0]}}))
+
+
+def test_a_full_disk_names_the_store_and_keeps_the_points_stored(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    import errno
+    import os
+
+    spec, store = _spec(tmp_path), tmp_path / "full.jsonl"
+    real_write, calls = os.write, []
+
+    def write(fd: int, data: bytes) -> int:
+        calls.append(1)
+        if len(calls) > 2:  # the header and one point fit; then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    rc, out, err = _run(capsys, "sweep", "--spec", str(spec), "--out", str(store), "--quiet")
+    assert rc == 2 and out == "" and f"result store {store}: cannot append a point (No space left on device)" in err
+    assert "Traceback" not in err
+    monkeypatch.setattr(os, "write", real_write)
+    rc, out, err = _run(capsys, "sweep", "--spec", str(spec), "--out", str(store))
+    assert rc == 0 and "3 run now, 1 from" in err  # the point stored before the disk filled is kept
+
+
+def test_a_spec_without_a_gpu_says_there_is_no_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _spec(tmp_path)
+    spec.write_text(spec.read_text().replace('gpu = "a100"\n', ""))
+    rc, out, err = _run(capsys, "sweep", "--spec", str(spec))
+    assert rc == 0 and 'bw: no GPU baseline (no speed-up columns): set gpu = "a100" in the spec\'s [base]' in err
+    assert "Speed-up over the dense step" not in out
+    spec.write_text(spec.read_text().replace('machine = "bow"', 'machine = "bow"\ngpu = "a100"'))
+    rc, out, err = _run(capsys, "sweep", "--spec", str(spec))
+    assert rc == 0 and "no GPU baseline" not in err and "Speed-up over the dense step" in out

@@ -124,6 +124,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         _plot(rows, list(spec.axes), args.plot)
     if not args.quiet and (run.reused or run.failed):
         print(f"{spec.name}: {len(rows)} points, {run.ran} run now, {run.reused} from {args.out}, {run.failed} failed", file=sys.stderr)
+    if not args.quiet and not any(p.get("gpu") for p in spec.points()):  # a spec's points have only the GPU they name
+        print(f"{spec.name}: no GPU baseline (no speed-up columns): set gpu = \"a100\" in the spec's [base] for one", file=sys.stderr)
     if args.json:
         print_json(rows)
         return 0

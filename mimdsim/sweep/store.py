@@ -13,6 +13,7 @@ header names another spec is refused and left as it is.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -20,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from mimdsim.errors import ConfigError
+from mimdsim.errors import ConfigError, OutputPathError
 
 __all__ = ["STORE_VERSION", "ResultStore", "read_store", "store_lock"]
 
@@ -143,12 +144,17 @@ class ResultStore:
         from mimdsim.snn.record import canonical_json  # a point's spec objects are written as their fields
 
         line = (canonical_json(obj) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line)  # one write of the whole line: O_APPEND keeps it whole
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                if os.write(fd, line) != len(line):  # one write of the whole line: O_APPEND keeps it whole
+                    raise OSError(errno.ENOSPC, "the line was written in part")  # a torn last line: the next run cuts it off
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as err:  # a full disk, a store made read-only: the store and why, the points stored so far kept
+            raise OutputPathError(f"result store {self.path}: cannot append a point ({err.strerror or err}); "
+                                  "the points stored so far are kept, run again to finish") from None  # fmt: skip
 
     def __contains__(self, input_hash: object) -> bool:
         return input_hash in self._entries
