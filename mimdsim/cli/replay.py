@@ -37,6 +37,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from mimdsim.snn.traces import read_trace, resample
 
     check_outputs(args, "timeline")  # before the estimate, not after it
+    if args.detail and not args.json:
+        raise MimdsimError("--detail: adds fields to the JSON object: give --json too")
 
     trace = read_trace(args.trace)
     if trace.spec is None:
@@ -68,7 +70,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     )  # fmt: skip
     write_run_timeline(args, est.result)
     if args.json:
-        print_json(est.to_dict())
+        from mimdsim.report.tile_maps import estimate_detail
+
+        print_json({**est.to_dict(), **(estimate_detail(est) if args.detail else {})})
     else:
         print(format_snn_estimate(est))
     return 0
@@ -92,5 +96,6 @@ def add_replay_parser(sub: SubParsers) -> None:
     add_gpu_options(p, None)
     add_estimate_limits(p)
     p.add_argument("--json", action="store_true", help="print exactly one JSON object (as mimdsim snn --json)")
+    p.add_argument("--detail", action="store_true", help="with --json: add the per-kind and per-tile cycles and the machine's fields (as mimdsim snn; for mimdsim diff)")
     add_timeline_options(p)
     p.set_defaults(func=_cmd_replay)

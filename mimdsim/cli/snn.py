@@ -129,6 +129,8 @@ def snn_main(args: argparse.Namespace) -> int:
     from mimdsim.report.snn import format_snn_estimate
 
     check_outputs(args, "timeline", "save_program", "record")  # before the estimate, not after it
+    if args.detail and not args.json:
+        raise MimdsimError("--detail: adds fields to the JSON object: give --json too")
     if args.tile_map is not None:
         from mimdsim.report.plots import check_figure_path
 

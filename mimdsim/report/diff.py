@@ -1,4 +1,4 @@
-"""``mimdsim diff A.json B.json``: which supersteps and tiles changed the step time most.
+"""``mimdsim diff A.json B.json``: which inputs differ, and which supersteps and tiles changed the step time most.
 
 A and B are ``mimdsim snn --json --detail`` outputs (the result record plus
 ``step_kind_cycles``, ``tile_busy_cycles`` and ``tiles_per_ipu``). Without the detail, only
@@ -18,15 +18,39 @@ from typing import Any
 
 from mimdsim.errors import ConfigError
 
-__all__ = ["diff_estimates", "diff_text", "FIELDS"]
+__all__ = ["diff_estimates", "diff_text", "differing_inputs", "FIELDS", "INPUTS"]
 
 FIELDS = ("cycles_per_step", "ms_per_step", "compute_cycles", "exchange_cycles", "global_exchange_cycles", "host_exchange_cycles",
           "sync_cycles", "max_tile_memory_bytes")  # fmt: skip
 """Record fields compared side by side."""
 
 
+INPUTS = ("model", "layers", "sparse_sizes", "max_activity", "batch_size", "n_timesteps", "machine", "n_ipus", "tiles_per_ipu",
+          "tile_clock_hz", "memory_bytes_per_tile", "neurons_per_tile", "partitioner", "engine", "activity_source", "seed",
+          "passes", "program_version", "gpu", "gpu_framework", "gpu_matmul_precision", "energy_scope")  # fmt: skip
+"""Record fields that are inputs of the estimate (its configuration), named when they differ; with ``--detail`` the
+machine description's fields (``machine.<field>``) too."""
+
+
+def differing_inputs(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """The inputs A and B differ in, as ``(name, a, b)``: configuration fields, then machine fields (``--detail``).
+
+    >>> differing_inputs({"engine": "fast", "seed": 0, "machine_spec": {"exchange_bytes_per_cycle": 4}},
+    ...                  {"engine": "des", "seed": 0, "machine_spec": {"exchange_bytes_per_cycle": 8}})
+    [('engine', 'fast', 'des'), ('machine.exchange_bytes_per_cycle', 4, 8)]
+    """
+    out = [(f, a.get(f), b.get(f)) for f in INPUTS if (f in a or f in b) and a.get(f) != b.get(f)]
+    ma, mb = a.get("machine_spec"), b.get("machine_spec")
+    if isinstance(ma, Mapping) and isinstance(mb, Mapping):
+        shown = {f for f, _, _ in out}
+        out += [(f"machine.{k}", ma.get(k), mb.get(k)) for k in dict.fromkeys([*ma, *mb])
+                if ma.get(k) != mb.get(k) and k not in shown and k != "name"]  # fmt: skip
+    return out
+
+
 def diff_estimates(a: Mapping[str, Any], b: Mapping[str, Any], n: int = 10) -> dict[str, Any]:
-    """Fields as ``(a, b, b - a)``; the ``n`` superstep kinds and tiles whose cycles changed most (by ``|b - a|``).
+    """Fields as ``(a, b, b - a)``; the inputs that differ (:func:`differing_inputs`); the ``n`` superstep kinds and
+    tiles whose cycles changed most (by ``|b - a|``).
 
     Raises
     ------
@@ -37,6 +61,7 @@ def diff_estimates(a: Mapping[str, Any], b: Mapping[str, Any], n: int = 10) -> d
         if not isinstance(d, Mapping) or not isinstance(d.get("cycles_per_step"), (int, float)):
             raise ConfigError(f"diff: {name} is not an 'mimdsim snn --json' output (no cycles_per_step)")
     out: dict[str, Any] = {f: (a.get(f), b.get(f), _delta(a.get(f), b.get(f))) for f in FIELDS if f in a or f in b}
+    out["inputs"] = [{"name": f, "a": x, "b": y} for f, x, y in differing_inputs(a, b)]
     ka, kb = a.get("step_kind_cycles") or {}, b.get("step_kind_cycles") or {}
     kinds = [{"name": k, "a_cycles": int(ka.get(k, 0)), "b_cycles": int(kb.get(k, 0)), "delta_cycles": int(kb.get(k, 0)) - int(ka.get(k, 0))}
              for k in dict.fromkeys([*ka, *kb])]  # fmt: skip
@@ -56,7 +81,14 @@ def _delta(x: Any, y: Any) -> Any:
 
 def diff_text(d: Mapping[str, Any]) -> str:
     """The diff as aligned text."""
-    lines = [f"{'field':24s} {'A':>16s} {'B':>16s} {'B - A':>16s}"]
+    lines = []
+    if d.get("inputs"):
+        lines += ["inputs that differ:"]
+        lines += [f"  {i['name']:38s} {_fmt(i['a']):>18s} -> {_fmt(i['b'])}" for i in d["inputs"]]
+        lines += [""]
+    elif "inputs" in d:
+        lines += ["inputs: the same (as far as the records say; --detail on both adds the machine's fields)", ""]
+    lines += [f"{'field':24s} {'A':>16s} {'B':>16s} {'B - A':>16s}"]
     for f in FIELDS:
         if f in d:
             a, b, dl = d[f]
@@ -73,4 +105,6 @@ def diff_text(d: Mapping[str, Any]) -> str:
 def _fmt(v: Any) -> str:
     if v is None:
         return "-"
+    if isinstance(v, (str, bool, list, tuple, dict)):
+        return str(v)
     return f"{v:,.3f}" if isinstance(v, float) else f"{v:,}"

@@ -42,7 +42,8 @@ def tile_grid(values: np.ndarray, tiles_per_ipu: int, row_tiles: int = ROW_TILES
 def estimate_detail(est: SNNEstimate) -> dict[str, Any]:
     """What ``mimdsim snn --json --detail`` adds: cycles per superstep kind, and per tile its
     compute cycles (idle worker slots included), its exchange cycles (on-chip, global and host
-    exchanges it takes part in), their sum ``tile_busy_cycles``, and its memory."""
+    exchanges it takes part in), their sum ``tile_busy_cycles``, and its memory; and the whole machine
+    description ``machine_spec`` (``mimdsim diff`` names the fields two estimates differ in)."""
     res = est.result
     exchange = res.tile_exchange_cycles + res.tile_global_exchange_cycles + res.tile_host_exchange_cycles
     return {
@@ -52,6 +53,7 @@ def estimate_detail(est: SNNEstimate) -> dict[str, Any]:
         "tile_exchange_cycles": [int(x) for x in exchange],
         "tile_busy_cycles": [int(x) for x in res.tile_compute_cycles + exchange],
         "tile_memory_bytes": [int(x) for x in est.ledger.tile_bytes],
+        "machine_spec": est.machine.model_dump(mode="json"),
     }
 
 

@@ -277,3 +277,26 @@ def test_replay_takes_every_estimate_option_snn_takes(capsys: pytest.CaptureFixt
     assert rc == 2 and "does not fit" in err and "allow_oom" in err
     rc, out, _ = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--set", "memory_bytes_per_tile=4096", "--allow-oom", "--json")
     assert rc == 0 and json.loads(out)["oom_tiles"]
+
+
+def test_diff_names_the_inputs_that_differ_between_a_run_and_its_replay(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    args = ["--layers", "64,24,24,4", "--batch", "6", "--timesteps", "3", "--input-sparse-size", "8", "--set", "tiles_per_ipu=64"]
+    trace, a, b = tmp_path / "t.npz", tmp_path / "a.json", tmp_path / "b.json"
+    rc, out, err = _run(capsys, "snn", *args, "--json", "--detail", "--record", str(trace))
+    assert rc == 0, err
+    a.write_text(out)
+    rc, out, err = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--set", "exchange_bytes_per_cycle=8",
+                        "--engine", "des", "--json", "--detail")  # fmt: skip
+    assert rc == 0, err
+    b.write_text(out)
+    rc, out, err = _run(capsys, "diff", str(a), str(b), "--json")
+    inputs = {i["name"]: (i["a"], i["b"]) for i in json.loads(out)["inputs"]}
+    assert rc == 0 and inputs["engine"] == ("fast", "des") and inputs["machine.exchange_bytes_per_cycle"] == (4, 8)
+    assert inputs["activity_source"][1].startswith("trace:t.npz") and "tiles_per_ipu" not in inputs and "seed" not in inputs
+    rc, out, _ = _run(capsys, "diff", str(a), str(b))
+    assert rc == 0 and out.startswith("inputs that differ:\n") and "machine.exchange_bytes_per_cycle" in out
+    rc, out, _ = _run(capsys, "diff", str(a), str(a))
+    assert rc == 0 and out.startswith("inputs: the same")
+    for cmd in (["snn", *args], ["replay", str(trace), "--set", "tiles_per_ipu=64"]):
+        rc, out, err = _run(capsys, *cmd, "--detail")
+        assert rc == 2 and out == "" and "--detail: adds fields to the JSON object: give --json too" in err
