@@ -8,18 +8,19 @@ per tile::
      "steps": [{"name": "fwd.state_update", "cycles": 1287411}, ...],
      "total_cycles": 10132826, "tile_cycles": [...]}
 
-:func:`compare_profile` pairs each profile step with the simulated kind of the same name.
+:func:`compare_profile` pairs each profile step with the simulated kind of the same name and
+compares like with like: the profiled steps with the same steps simulated, the profile's total with the
+whole step, and says what the profile did not cover.
 
 >>> prof = {"format": "mimdsim.profile", "version": 1, "steps": [{"name": "a", "cycles": 100}]}
 >>> rows, totals, tiles = compare_profile(prof, {"a": 90, "b": 10}, 100)
->>> rows[0]["rel_error"], rows[1]["name"], rows[1]["measured_cycles"], totals["simulated_cycles"]
-(-0.1, 'b', None, 100)
+>>> rows[0]["rel_error"], totals["name"], totals["simulated_cycles"], totals["not_profiled_kinds"], totals["coverage"]
+(-0.1, 'profiled steps', 90, ['b'], 0.9)
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,13 @@ def read_profile(path: str | Path) -> dict[str, Any]:
 def compare_profile(
     profile: Mapping[str, Any], simulated: Mapping[str, int], simulated_total: int, simulated_tiles: Sequence[int] | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any] | None]:
-    """Per step (profile order, then the simulated kinds the profile lacks), the totals, and the per-tile summary.
+    """Per profiled step (profile order), the totals compared like with like, and the per-tile summary.
+
+    The total compares the profile's ``total_cycles`` with the whole simulated step when the profile
+    has one, else the profiled steps' sum with the simulated cycles of the same steps. ``totals``
+    also says what the profile did not cover: ``not_profiled_kinds`` (the simulated step kinds it
+    lacks, costliest first), ``not_profiled_cycles`` and ``coverage`` (the profiled steps' share of
+    the simulated step).
 
     Raises
     ------
@@ -87,10 +94,15 @@ def compare_profile(
             raise ConfigError(f"profile step {s['name']!r} is not a step of the program (its steps: {', '.join(sorted(simulated))})")
         rows.append(_row(s["name"], int(s["cycles"]), int(simulated[s["name"]])))
     given = {s["name"] for s in profile["steps"]}
-    rows += [_row(k, None, int(v)) for k, v in simulated.items() if k not in given]
-    measured_total = int(profile.get("total_cycles", sum(int(s["cycles"]) for s in profile["steps"])))
-    totals = _row("total", measured_total, int(simulated_total))
-    totals["simulated_cycles_of_profiled_steps"] = sum(int(simulated[n]) for n in given)
+    covered = sum(int(simulated[n]) for n in given)
+    if "total_cycles" in profile:  # the measured whole step against the simulated whole step
+        totals = _row("total", int(profile["total_cycles"]), int(simulated_total))
+    else:  # no measured whole step: the profiled steps against the same steps simulated
+        totals = _row("profiled steps", sum(int(s["cycles"]) for s in profile["steps"]), covered)
+    missing = sorted(((k, int(v)) for k, v in simulated.items() if k not in given), key=lambda kv: (-kv[1], kv[0]))
+    totals |= {"simulated_cycles_of_profiled_steps": covered, "simulated_step_cycles": int(simulated_total),
+               "coverage": covered / simulated_total if simulated_total else None,
+               "not_profiled_kinds": [k for k, _ in missing], "not_profiled_cycles": sum(v for _, v in missing)}  # fmt: skip
     tiles = None
     if "tile_cycles" in profile and simulated_tiles is not None:
         meas = [int(v) for v in profile["tile_cycles"]]
@@ -98,8 +110,9 @@ def compare_profile(
             raise ConfigError(f"profile tile_cycles: {len(meas)} tiles, the machine has {len(simulated_tiles)}")
         errs = [(s - m) / m for m, s in zip(meas, simulated_tiles, strict=True) if m > 0]
         worst = max(range(len(meas)), key=lambda t: abs(simulated_tiles[t] - meas[t]))
-        tiles = {"n_tiles": len(meas), "mean_abs_rel_error": sum(map(abs, errs)) / len(errs) if errs else math.nan,
-                 "max_abs_rel_error": max(map(abs, errs)) if errs else math.nan, "worst_tile": worst,
+        tiles = {"n_tiles": len(meas), "n_tiles_measured": len(errs),
+                 "mean_abs_rel_error": sum(map(abs, errs)) / len(errs) if errs else None,
+                 "max_abs_rel_error": max(map(abs, errs)) if errs else None, "worst_tile": worst,
                  "worst_tile_measured_cycles": meas[worst], "worst_tile_simulated_cycles": int(simulated_tiles[worst])}  # fmt: skip
     return rows, totals, tiles
 
@@ -110,15 +123,26 @@ def _row(name: str, measured: int | None, sim: int) -> dict[str, Any]:
 
 
 def compare_text(rows: Sequence[Mapping[str, Any]], totals: Mapping[str, Any], tiles: Mapping[str, Any] | None) -> str:
-    """Aligned text: one line per step, the totals, the per-tile summary."""
+    """Aligned text: one line per profiled step, what the profile did not cover, the total, the per-tile summary."""
     def line(r: Mapping[str, Any]) -> str:
         m = "-" if r["measured_cycles"] is None else f"{r['measured_cycles']:,}"
         e = "-" if r["rel_error"] is None else f"{100 * r['rel_error']:+.1f} %"
         return f"{r['name']:32s} {m:>14s} {r['simulated_cycles']:>14,} {e:>9s}"
 
-    out = [f"{'program step':32s} {'measured':>14s} {'simulated':>14s} {'error':>9s}", *map(line, rows), line(totals)]
-    if tiles:
-        out.append(f"per tile ({tiles['n_tiles']} tiles): mean |error| {100 * tiles['mean_abs_rel_error']:.1f} %, max "
-                   f"{100 * tiles['max_abs_rel_error']:.1f} % (tile {tiles['worst_tile']}: {tiles['worst_tile_measured_cycles']:,} measured, "
-                   f"{tiles['worst_tile_simulated_cycles']:,} simulated)")  # fmt: skip
+    out = [f"{'program step':32s} {'measured':>14s} {'simulated':>14s} {'error':>9s}", *map(line, rows)]
+    kinds = totals.get("not_profiled_kinds") or []
+    if kinds:
+        share = "" if totals.get("coverage") is None else f", {100 * (1 - totals['coverage']):.1f} % of the simulated step"
+        shown = ", ".join(kinds[:3]) + (f" and {len(kinds) - 3} more" if len(kinds) > 3 else "")
+        out.append(f"{'not in the profile':32s} {'-':>14s} {totals['not_profiled_cycles']:>14,} {'-':>9s}  "
+                   f"({len(kinds)} step kinds{share}: {shown})")  # fmt: skip
+    out.append(line(totals))
+    if totals["name"] == "profiled steps" and kinds:
+        out.append("(the profile has no total_cycles: the total compares the profiled steps with the same steps simulated)")
+    if tiles and tiles.get("mean_abs_rel_error") is not None:
+        out.append(f"per tile ({tiles['n_tiles_measured']} of {tiles['n_tiles']} tiles measured): mean |error| "
+                   f"{100 * tiles['mean_abs_rel_error']:.1f} %, max {100 * tiles['max_abs_rel_error']:.1f} % (tile {tiles['worst_tile']}: "
+                   f"{tiles['worst_tile_measured_cycles']:,} measured, {tiles['worst_tile_simulated_cycles']:,} simulated)")  # fmt: skip
+    elif tiles:
+        out.append(f"per tile: no tile of the {tiles['n_tiles']} has measured cycles (all 0): no per-tile error")
     return "\n".join(out)
