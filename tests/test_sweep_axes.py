@@ -128,7 +128,7 @@ def test_plot_draws_the_spec_axes_one_line_per_value_of_the_others(tmp_path: Pat
     from mimdsim.report.sweep_plots import series_data
 
     spec, png = _spec(tmp_path), tmp_path / "s.png"
-    rc, out, err = _run(capsys, "sweep", "--spec", str(spec), "--out", str(tmp_path / "p.jsonl"), "--json", "--quiet", "--plot", str(png))
+    rc, out, err = _run(capsys, "sweep", "--spec", str(spec), "--out", str(tmp_path / "p.jsonl"), "--json", "--plot", str(png))
     assert rc == 0 and png.stat().st_size > 0 and f"wrote {png}" in err
     recs = json.loads(out)
     series = series_data(recs, "machine.exchange_bytes_per_cycle", "ms_per_step", ["max_activity"])  # what the figure draws

@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -255,9 +257,18 @@ def timeline_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {"timeline": True, **{k: v for k, v in detail.items() if v is not None or k != "max_timeline_events"}}
 
 
+def wrote(path: str | os.PathLike[str], detail: str = "") -> None:
+    """Say on stderr (stdout may be JSON) that a file was written: its path, its size and ``detail``."""
+    size = Path(path).stat().st_size
+    shown = f"{size / 2**20:,.1f} MiB" if size >= 2**20 else f"{size / 2**10:,.1f} KiB" if size >= 2**10 else f"{size} B"
+    print(f"wrote {path} ({shown}{', ' + detail if detail else ''})", file=sys.stderr)
+
+
 def write_run_timeline(args: argparse.Namespace, result: Any) -> None:
-    """Write ``result``'s timeline where ``--timeline`` says (if it says)."""
+    """Write ``result``'s timeline where ``--timeline`` says (if it says), and say so with its slice count."""
     if args.timeline:
         from mimdsim.trace import write_timeline
 
         write_timeline(result, args.timeline)
+        n = len(result.timeline) if result.timeline is not None else 0
+        wrote(args.timeline, f"{n:,} slices")

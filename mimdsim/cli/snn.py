@@ -22,6 +22,7 @@ from mimdsim.cli.common import (
     print_json,
     timeline_settings,
     write_run_timeline,
+    wrote,
 )
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import MimdsimError
@@ -140,15 +141,18 @@ def snn_main(args: argparse.Namespace) -> int:
         from mimdsim.program.serialize import save_program
 
         save_program(est.program, args.save_program)
+        wrote(args.save_program, f"the lowered program, {est.program.n_executed_steps():,} steps executed")
     write_run_timeline(args, est.result)
     if args.record:
         from mimdsim.snn.traces import save_trace
 
         save_trace(args.record, est.activity, est.spec, recorded_run(est, args.neurons_per_tile, args.passes))
+        wrote(args.record, f"spike counts of B = {est.spec.batch_size}, T = {est.spec.n_timesteps}")
     if args.tile_map:
         from mimdsim.report.tile_maps import estimate_detail, plot_tile_maps
 
         plot_tile_maps(estimate_detail(est), args.tile_map, title=f"{est.spec.name} on {est.machine.name}")
+        wrote(args.tile_map, f"{est.machine.n_tiles:,} tiles")
     if args.json:
         from mimdsim.report.tile_maps import estimate_detail
 

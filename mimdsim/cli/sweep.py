@@ -9,7 +9,16 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 from typing import Any
 
-from mimdsim.cli.common import SubParsers, add_gpu_options, check_outputs, float_values, parse_set, positive_int, print_json
+from mimdsim.cli.common import (
+    SubParsers,
+    add_gpu_options,
+    check_outputs,
+    float_values,
+    parse_set,
+    positive_int,
+    print_json,
+    wrote,
+)
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import MimdsimError
 
@@ -74,7 +83,6 @@ def _plot(rows: list[dict[str, Any]], axes: list[str], path: str) -> None:
         x = numeric[0]
         series = sp.series_data(ok, x, "ms_per_step", [a for a in axes if a != x])
         sp.plot_series(series, path, x=x, y="ms_per_step", log_x=x == "max_activity")
-    print(f"wrote {path}", file=sys.stderr)
 
 
 def _dry_run(spec: Any, shown: int) -> int:
@@ -120,8 +128,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     columns = (*(Column(a, a) for a in axes), *SNN_COLUMNS)  # the swept axes first: a row says which point it is
     if args.csv:
         write_text(args.csv, format_table(rows, columns, "csv"), what="--csv")
+        if not args.quiet:
+            wrote(args.csv, f"{len(rows)} rows")
     if args.plot:
         _plot(rows, list(spec.axes), args.plot)
+        if not args.quiet:
+            wrote(args.plot, f"{len(rows)} points")
     if not args.quiet and (run.reused or run.failed):
         print(f"{spec.name}: {len(rows)} points, {run.ran} run now, {run.reused} from {args.out}, {run.failed} failed", file=sys.stderr)
     if not args.quiet and not any(p.get("gpu") for p in spec.points()):  # a spec's points have only the GPU they name
