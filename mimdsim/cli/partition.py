@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mimdsim.cli.common import SubParsers, check_outputs, nonnegative_int, parse_set, positive_int, print_json
+from mimdsim.cli.common import SubParsers, check_outputs, nonnegative_int, parse_set, positive_int, print_json, wrote
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import ConfigError
 from mimdsim.partition import METHODS
@@ -76,12 +76,14 @@ def _cmd_partition(args: argparse.Namespace) -> int:
         from mimdsim.partition.mapping_file import save_mapping
 
         save_mapping(args.save_mapping, rows[best][1].mapping)
+        wrote(args.save_mapping, f"the mapping of {dicts[best]['method']}, the fastest")
     if args.plot:
         from mimdsim.report.partition_plots import plot_partition_study
 
         est = rows[best][1]
         busy = est.result.tile_compute_cycles
         plot_partition_study(dicts, busy, machine.tiles_per_ipu, args.plot, title=f"{spec.name} on {machine.name}")
+        wrote(args.plot, f"{len(dicts)} methods")
     if args.json:
         print_json(dicts)
     else:

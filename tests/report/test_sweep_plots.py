@@ -126,3 +126,13 @@ def test_diff_names_what_changed_most() -> None:
         diff_estimates(a, {"x": 1})
     with pytest.raises(ConfigError, match="same machine size"):
         diff_estimates(a, {**b, "tile_busy_cycles": [1]})
+
+
+def test_bar_limits_start_at_zero_unless_the_values_are_close() -> None:
+    from mimdsim.report.partition_plots import bar_limits
+
+    assert bar_limits([1.0, 3.0]) == (0.0, 3.3)  # 67 % apart: from 0
+    lo, hi = bar_limits([100.0, 103.0])  # 3 % apart: the range around them, a tenth of the spread (0.3) or 0.5 (0.5 % of 103)
+    assert (lo, hi) == (pytest.approx(99.485), pytest.approx(103.515)) and lo > 0
+    assert bar_limits([5.0, 5.0]) == (pytest.approx(4.975), pytest.approx(5.025))  # equal bars still show
+    assert bar_limits([0.0, 0.0]) == (0.0, 1.0)  # all zero: an empty axis, not a degenerate one
