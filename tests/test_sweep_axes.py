@@ -239,3 +239,24 @@ def test_a_spec_without_a_gpu_says_there_is_no_baseline(tmp_path: Path, capsys: 
     spec.write_text(spec.read_text().replace('machine = "bow"', 'machine = "bow"\ngpu = "a100"'))
     rc, out, err = _run(capsys, "sweep", "--spec", str(spec))
     assert rc == 0 and "no GPU baseline" not in err and "Speed-up over the dense step" in out
+
+
+def test_a_list_valued_field_is_an_axis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _spec(tmp_path)
+    spec.write_text(spec.read_text().replace("max_activity = [0.25, 0.5]", '"model.layer_sizes" = [[24, 24, 4], [48, 48, 4]]'))
+    store = tmp_path / "l.jsonl"
+    rc, out, err = _run(capsys, "sweep", "--spec", str(spec), "--out", str(store), "--json", "--quiet")
+    assert rc == 0, err
+    recs = json.loads(out)
+    assert [r["model.layer_sizes"] for r in recs] == [[24, 24, 4], [48, 48, 4]] * 2  # every record carries its list
+    assert [r["layers"] for r in recs] == [[64, 24, 24, 4], [64, 48, 48, 4]] * 2  # and the network was built from it
+    assert recs[1]["cycles_per_step"] > recs[0]["cycles_per_step"]
+    rc, out, _ = _run(capsys, "sweep", "--spec", str(spec), "--out", str(store))
+    assert rc == 0 and "48-48-4" in out.splitlines()[3]  # the table shows the list; the rerun took all from the store
+    (tmp_path / "rep").mkdir()
+    assert _run(capsys, "report", str(store), "-o", str(tmp_path / "rep"))[0] == 0
+    for bad, says in (('[[24, [4]]]', "a list value must hold numbers or strings"), ('[[]]', "a list value must hold")):
+        spec.write_text(spec.read_text().replace("[[24, 24, 4], [48, 48, 4]]", bad))
+        rc, _, err = _run(capsys, "sweep", "--spec", str(spec), "--dry-run")
+        assert rc == 2 and says in err
+        spec.write_text(spec.read_text().replace(bad, "[[24, 24, 4], [48, 48, 4]]"))

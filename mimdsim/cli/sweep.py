@@ -150,7 +150,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         gpus = sorted({str(r["gpu"]) for r in rows if r.get("gpu")})
         groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for r in rows:  # one pivot per value of the other axes: a cell never hides a second point
-            groups.setdefault(tuple(r.get(a) for a in axes), []).append(r)
+            groups.setdefault(tuple(str(r.get(a)) for a in axes), []).append(r)
         for key, group in groups.items():
             which = "".join(f", {a} = {v}" for a, v in zip(axes, key, strict=True))
             print(f"\nSpeed-up over the dense step on {', '.join(gpus)} (hidden layers x max activity{which})")

@@ -64,6 +64,11 @@ def _check_key(rows: Sequence[Row], key: str, what: str) -> None:
         raise ConfigError(f"{what} {key!r} is not a column of the results (columns: {', '.join(keys)})")
 
 
+def _key(v: Any) -> Any:
+    """An axis value as a dict key: a list value (``model.layer_sizes``) as a tuple."""
+    return tuple(v) if isinstance(v, list) else v
+
+
 def _order(v: Any) -> tuple[int, float, str]:
     """Sort key of an axis value: numbers by value (2 before 16), then everything else by text."""
     n = _num(v)
@@ -86,7 +91,7 @@ def series_data(rows: Sequence[Row], x: str, y: str, by: str | Sequence[str] | N
         xv, yv = _num(r.get(x)), _num(r.get(y))
         if r.get("error") or xv is None or yv is None:
             continue
-        groups[tuple(r.get(k) for k in keys)].append((xv, yv))
+        groups[tuple(_key(r.get(k)) for k in keys)].append((xv, yv))
     if not groups:
         raise ConfigError(f"no point has both {x} and {y}")
     out = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -226,7 +227,9 @@ def snn_from_sizes(
         raise ConfigError(format_validation_error(err, "SNN model")) from None
 
 
-def load_snn_model(path: str | Path, *, max_activity: float | None = None, activity: float | None = None) -> tuple[SNNSpec, RunHints]:
+def load_snn_model(
+    path: str | Path, *, max_activity: float | None = None, activity: float | None = None, layer_sizes: Sequence[int] | None = None
+) -> tuple[SNNSpec, RunHints]:
     """Read an SNN model TOML file (format in docs/snn.md).
 
     The file holds the :class:`SNNSpec` fields at top level. Layers are given either as
@@ -235,6 +238,8 @@ def load_snn_model(path: str | Path, *, max_activity: float | None = None, activ
     that all leave out ``sparse_size`` take it from ``max_activity`` the same way. An optional ``[run]`` table
     holds :class:`RunHints`. ``max_activity`` replaces the file's ``max_activity`` (and so
     every derived sparse size); it needs derived sparse sizes (``activity`` is its old name).
+    ``layer_sizes`` replaces the file's ``layer_sizes`` (a sweep's ``model.layer_sizes`` axis); it
+    needs a file that gives ``layer_sizes``.
     """
     from mimdsim.arch.load import format_validation_error, read_toml, resolve_preset
 
@@ -246,6 +251,10 @@ def load_snn_model(path: str | Path, *, max_activity: float | None = None, activ
     data = read_toml(path)
     run = data.pop("run", {})
     sizes = data.pop("layer_sizes", None)
+    if layer_sizes is not None:
+        if sizes is None:
+            raise ConfigError(f"{path}: layer_sizes: the override needs a model file that gives layer_sizes (this one has [[layers]])")
+        sizes = list(layer_sizes)
     file_activity = data.pop("max_activity", None)
     tables = data.get("layers")
     derived = isinstance(tables, list) and all(isinstance(t, dict) and "sparse_size" not in t for t in tables) and bool(tables)

@@ -68,7 +68,8 @@ def check_point_keys(keys: Sequence[str], where: str = "sweep") -> None:
     from mimdsim.arch.spec import MachineSpec
     from mimdsim.snn.spec import SNNSpec
 
-    machine_fields, model_fields = sorted(MachineSpec.model_fields), sorted(set(SNNSpec.model_fields) - {"layers"})
+    machine_fields = sorted(MachineSpec.model_fields)
+    model_fields = sorted((set(SNNSpec.model_fields) - {"layers"}) | {"layer_sizes"})  # layer_sizes: the model file's list
     for k in keys:
         head, _, rest = k.partition(".")
         if (not rest and k in POINT_KEYS) or (head == "machine" and rest in machine_fields) or (head == "model" and rest in model_fields):
@@ -154,10 +155,10 @@ def prepare_point(point: Mapping[str, Any]) -> PreparedPoint:
         spec, path = point["model"], Path("")
     else:
         path = resolve_snn_model(point["model"])
-        spec, _hints = load_snn_model(path, max_activity=activity)
+        spec, _hints = load_snn_model(path, max_activity=activity, layer_sizes=point.get("model.layer_sizes"))
         if activity is None:  # the file's own max_activity (None for explicit [[layers]])
             activity = read_toml(path).get("max_activity")
-    model_over = {k[6:]: v for k, v in point.items() if k.startswith("model.")}
+    model_over = {k[6:]: v for k, v in point.items() if k.startswith("model.") and k != "model.layer_sizes"}
     if point.get("program_version") is not None:
         model_over["program_version"] = point["program_version"]
     if model_over:

@@ -59,10 +59,14 @@ def _spec_types() -> tuple[type, ...]:
 
 
 def _scalar(v: Any, where: str) -> Any:
-    """A point value: a number, a string, a boolean, or (from a script) a ``MachineSpec``, ``SNNSpec`` or ``GPUSpec``
-    (hashed by its fields, :func:`mimdsim.snn.record.canonical_json`)."""
+    """A point value: a number, a string, a boolean, a list of them (``model.layer_sizes``), or (from a script) a
+    ``MachineSpec``, ``SNNSpec`` or ``GPUSpec`` (hashed by its fields, :func:`mimdsim.snn.record.canonical_json`)."""
+    if isinstance(v, (list, tuple)):
+        if not v or any(isinstance(x, (list, tuple)) for x in v):
+            raise ConfigError(f"{where}: a list value must hold numbers or strings (got {v!r})")
+        return [_scalar(x, where) for x in v]
     if v is not None and not isinstance(v, (*_Scalar, *_spec_types())):
-        raise ConfigError(f"{where}: expected a number, a string, a boolean or a MachineSpec/SNNSpec/GPUSpec (got {v!r})")
+        raise ConfigError(f"{where}: expected a number, a string, a boolean, a list of them or a MachineSpec/SNNSpec/GPUSpec (got {v!r})")
     if isinstance(v, float) and not math.isfinite(v):
         raise ConfigError(f"{where}: {v!r} is not finite")
     return v
