@@ -21,7 +21,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     check_figure_path(args.out, "--out")
     df = store_frame(args.store)
     rows = frame_rows(df)
-    varying = [c for c in df.columns if ("." in c or c in ("model", "max_activity", "passes", "program_version")) and df[c].astype(str).nunique() > 1]
+    varying = sp.varying_axes(rows, list(df.columns))
     if args.stack:
         sp.plot_stack(rows, args.out, label=varying or ["model"])
     elif args.energy:
@@ -30,7 +30,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     elif args.pareto:
         if args.x is None or args.y is None:
             raise ConfigError("--pareto needs --x and --y (the two outputs)")
-        front = sp.plot_pareto(rows, args.out, x=args.x, y=args.y, x_better=args.x_better, y_better=args.y_better)
+        front = sp.plot_pareto(rows, args.out, x=args.x, y=args.y, x_better=args.x_better, y_better=args.y_better, label=varying or ["model"])
         print(f"Pareto front: {len(front)} of {sum(1 for r in rows if not r.get('error'))} points")
     elif args.ratio:
         axis, _, values = args.ratio.partition("=")

@@ -9,17 +9,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from mimdsim.errors import ConfigError
 
-__all__ = ["varying_axes", "write_store_report"]
-
-
-def varying_axes(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
-    """The point keys (dotted keys, ``model``, ``max_activity``) whose value differs between rows, in column order."""
-    keys = [c for c in columns if "." in c or c in ("model", "max_activity")]
-    return [k for k in keys if len({str(r.get(k)) for r in rows}) > 1]
+__all__ = ["write_store_report"]
 
 
 def write_store_report(store: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
@@ -42,7 +35,7 @@ def write_store_report(store: str | os.PathLike[str], out_dir: str | os.PathLike
     header, _ = read_store(store)
     df = store_frame(store)
     rows = frame_rows(df)
-    axes = varying_axes(rows, list(df.columns))
+    axes = sp.varying_axes(rows, list(df.columns))
     ok = [r for r in rows if not r.get("error")]
     lines = [f"# Sweep {header.get('spec_name')!s}\n", f"Store `{Path(store).name}`, spec hash `{header.get('spec_hash')}`, "
              f"{len(rows)} of {header.get('n_points')} points stored, {len(rows) - len(ok)} failed. Varying: "

@@ -26,7 +26,7 @@ from mimdsim.report.plots import _figure, _save, check_figure_path
 from mimdsim.report.tables import short_step_name
 
 __all__ = [
-    "Series", "series_data", "ratio_data", "pareto_front", "stack_data", "plot_series", "plot_pareto", "plot_stack",
+    "Series", "series_data", "ratio_data", "pareto_front", "stack_data", "plot_series", "plot_pareto", "plot_stack", "varying_axes",
     "EnergyPoint", "energy_data", "plot_energy",
 ]  # fmt: skip
 
@@ -62,6 +62,17 @@ def _check_key(rows: Sequence[Row], key: str, what: str) -> None:
     if not any(key in r for r in rows):
         keys = sorted({k for r in rows for k in r})
         raise ConfigError(f"{what} {key!r} is not a column of the results (columns: {', '.join(keys)})")
+
+
+def varying_axes(rows: Sequence[Row], columns: Sequence[str]) -> list[str]:
+    """The point keys (dotted keys, ``model``, ``max_activity``, ``passes``, ``program_version``) whose value differs
+    between rows, in column order: what labels a point in a figure.
+
+    >>> varying_axes([{"model": "a", "machine.n_ipus": 1}, {"model": "a", "machine.n_ipus": 2}], ["model", "machine.n_ipus"])
+    ['machine.n_ipus']
+    """
+    keys = [c for c in columns if "." in c or c in ("model", "max_activity", "passes", "program_version")]
+    return [k for k in keys if len({str(r.get(k)) for r in rows}) > 1]
 
 
 def _key(v: Any) -> Any:
@@ -196,8 +207,9 @@ def plot_series(series: Sequence[Series], path: str | os.PathLike[str], *, x: st
 
 
 def plot_pareto(rows: Sequence[Row], path: str | os.PathLike[str], *, x: str, y: str, x_better: str = "low",
-                y_better: str = "low") -> list[int]:  # fmt: skip
-    """Every point, the front drawn as a step line; returns the indices (into the usable rows) of the front."""
+                y_better: str = "low", label: Sequence[str] = ()) -> list[int]:  # fmt: skip
+    """Every point, the front drawn as a step line, each front point labelled with its ``label`` keys' values;
+    returns the indices (into the usable rows) of the front."""
     used = [r for r in rows if not r.get("error") and _num(r.get(x)) is not None and _num(r.get(y)) is not None]
     if not used:
         raise ConfigError(f"pareto: no point has both {x} and {y}")
@@ -208,8 +220,13 @@ def plot_pareto(rows: Sequence[Row], path: str | os.PathLike[str], *, x: str, y:
     ax = fig.add_subplot()
     ax.scatter(xs, ys, s=14, color="0.6", label="points")
     ax.plot([xs[i] for i in front], [ys[i] for i in front], marker="o", color="C3", label="Pareto front")
-    ax.set_xlabel(f"{x} ({x_better} is better)")
-    ax.set_ylabel(f"{y} ({y_better} is better)")
+    for i in front if label else ():
+        text = ", ".join(f"{v}" for v in (used[i].get(k) for k in label))
+        ax.annotate(text, (xs[i], ys[i]), xytext=(4, 4), textcoords="offset points", fontsize=6, color="C3")
+    ax.set_xlabel(f"{AXIS_LABELS.get(x, x)} ({x_better} is better)")
+    ax.set_ylabel(f"{AXIS_LABELS.get(y, y)} ({y_better} is better)")
+    if label:
+        ax.set_title("front points: " + ", ".join(label), fontsize=8)
     ax.grid(True, linewidth=0.3, alpha=0.6)
     ax.legend(fontsize=7)
     fig.tight_layout()
