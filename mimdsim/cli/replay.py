@@ -5,22 +5,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from mimdsim.cli.common import (
     SubParsers,
     add_estimate_limits,
     add_gpu_options,
     add_passes_option,
-    add_timeline_options,
-    check_outputs,
     estimate_limits,
     gpu_settings,
     parse_set,
     positive_int,
-    print_json,
     timeline_settings,
-    write_run_timeline,
 )
+from mimdsim.cli.snn import add_output_options, check_estimate_outputs, write_estimate_outputs
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import MimdsimError
 from mimdsim.partition import METHODS
@@ -31,14 +29,11 @@ __all__ = ["add_replay_parser"]
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from mimdsim.arch import load_machine
-    from mimdsim.report.snn import format_snn_estimate
     from mimdsim.snn.estimate import estimate_training_step
     from mimdsim.snn.lower import LoweringOptions
     from mimdsim.snn.traces import read_trace, resample
 
-    check_outputs(args, "timeline")  # before the estimate, not after it
-    if args.detail and not args.json:
-        raise MimdsimError("--detail: adds fields to the JSON object: give --json too")
+    check_estimate_outputs(args)  # before the estimate, not after it
 
     trace = read_trace(args.trace)
     if trace.spec is None:
@@ -62,19 +57,20 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         over["n_ipus"] = args.n_ipus
     machine = load_machine(args.machine, **over)
     run = trace.run
-    est = estimate_training_step(
-        spec, machine, activity_source=act, engine=args.engine, seed=int(run.get("seed") or 0),
-        neurons_per_tile=args.neurons_per_tile or run.get("neurons_per_tile"), partitioner=args.partition or str(run.get("partitioner") or "contiguous"),
-        options=LoweringOptions(passes=args.passes or str(run.get("passes") or run.get("lowering") or DEFAULT_PIPELINE)),
-        **gpu_settings(args), **timeline_settings(args), **estimate_limits(args),
-    )  # fmt: skip
-    write_run_timeline(args, est.result)
-    if args.json:
-        from mimdsim.report.tile_maps import estimate_detail
+    placement: dict[str, Any] = {"partitioner": args.partition or str(run.get("partitioner") or "contiguous")}
+    if args.mapping is not None:
+        from mimdsim.partition.mapping_file import load_mapping
 
-        print_json({**est.to_dict(), **(estimate_detail(est) if args.detail else {})})
-    else:
-        print(format_snn_estimate(est))
+        if args.partition is not None:
+            raise MimdsimError("give either --mapping or --partitioner, not both")
+        placement = {"mapping": load_mapping(args.mapping)}
+    passes = args.passes or str(run.get("passes") or run.get("lowering") or DEFAULT_PIPELINE)
+    neurons_per_tile = args.neurons_per_tile or run.get("neurons_per_tile")
+    est = estimate_training_step(
+        spec, machine, activity_source=act, engine=args.engine, seed=int(run.get("seed") or 0), neurons_per_tile=neurons_per_tile,
+        options=LoweringOptions(passes=passes), **placement, **gpu_settings(args), **timeline_settings(args), **estimate_limits(args),
+    )  # fmt: skip
+    write_estimate_outputs(args, est, neurons_per_tile, passes)
     return 0
 
 
@@ -95,7 +91,6 @@ def add_replay_parser(sub: SubParsers) -> None:
                    help=f"place the neurons with this method ({', '.join(METHODS)}; default: the recording's)")  # fmt: skip
     add_gpu_options(p, None)
     add_estimate_limits(p)
-    p.add_argument("--json", action="store_true", help="print exactly one JSON object (as mimdsim snn --json)")
-    p.add_argument("--detail", action="store_true", help="with --json: add the per-kind and per-tile cycles and the machine's fields (as mimdsim snn; for mimdsim diff)")
-    add_timeline_options(p)
+    p.add_argument("--mapping", metavar="PATH.npz", help="place the neurons as this mapping file says (mimdsim partition --save-mapping)")
+    add_output_options(p)  # --record, --save-program, --json, --detail, --tile-map, the timeline: as mimdsim snn
     p.set_defaults(func=_cmd_replay)

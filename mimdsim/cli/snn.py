@@ -126,17 +126,21 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
     )
 
 
-def snn_main(args: argparse.Namespace) -> int:
-    from mimdsim.report.snn import format_snn_estimate
-
-    check_outputs(args, "timeline", "save_program", "record")  # before the estimate, not after it
+def check_estimate_outputs(args: argparse.Namespace) -> None:
+    """Every file an estimate will write, checked before the estimate (snn and replay)."""
+    check_outputs(args, "timeline", "save_program", "record")
     if args.detail and not args.json:
         raise MimdsimError("--detail: adds fields to the JSON object: give --json too")
     if args.tile_map is not None:
         from mimdsim.report.plots import check_figure_path
 
         check_figure_path(args.tile_map, "--tile-map")
-    est = _snn_estimate(args)
+
+
+def write_estimate_outputs(args: argparse.Namespace, est: Any, neurons_per_tile: int | None, passes: str) -> None:
+    """The files :func:`add_output_options` asks for, each said on stderr, then the estimate on stdout (snn and replay)."""
+    from mimdsim.report.snn import format_snn_estimate
+
     if args.save_program:
         from mimdsim.program.serialize import save_program
 
@@ -146,7 +150,7 @@ def snn_main(args: argparse.Namespace) -> int:
     if args.record:
         from mimdsim.snn.traces import save_trace
 
-        save_trace(args.record, est.activity, est.spec, recorded_run(est, args.neurons_per_tile, args.passes))
+        save_trace(args.record, est.activity, est.spec, recorded_run(est, neurons_per_tile, passes))
         wrote(args.record, f"spike counts of B = {est.spec.batch_size}, T = {est.spec.n_timesteps}")
     if args.tile_map:
         from mimdsim.report.tile_maps import estimate_detail, plot_tile_maps
@@ -159,6 +163,22 @@ def snn_main(args: argparse.Namespace) -> int:
         print_json({**est.to_dict(), **(estimate_detail(est) if args.detail else {})})
     else:
         print(format_snn_estimate(est))
+
+
+def add_output_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """What an estimate can write besides its figures (snn and replay)."""
+    p.add_argument("--record", metavar="TRACE.npz", help="also write the spike counts with the network and run options (replay with `mimdsim replay`; docs/trace_format.md)")
+    p.add_argument("--save-program", metavar="PATH.json[.gz]", help="also save the lowered BSP program (replay it with `mimdsim run`)")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object instead of tables")
+    p.add_argument("--detail", action="store_true", help="with --json: add cycles per superstep kind, per-tile busy cycles and memory, and the machine's fields (for mimdsim diff)")
+    p.add_argument("--tile-map", metavar="PATH.png", help="draw per-tile heat maps of busy cycles and memory in tile order")
+    add_timeline_options(p)
+
+
+def snn_main(args: argparse.Namespace) -> int:
+    check_estimate_outputs(args)  # before the estimate, not after it
+    est = _snn_estimate(args)
+    write_estimate_outputs(args, est, args.neurons_per_tile, args.passes)
     return 0
 
 
@@ -217,12 +237,7 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
     )
     add_gpu_options(r, None)
     add_estimate_limits(r)
-    r.add_argument("--record", metavar="TRACE.npz", help="also write the spike counts with the network and run options (replay with `mimdsim replay`; docs/trace_format.md)")
-    r.add_argument("--save-program", metavar="PATH.json[.gz]", help="also save the lowered BSP program (replay it with `mimdsim run`)")
-    r.add_argument("--json", action="store_true", help="print exactly one JSON object instead of tables")
-    r.add_argument("--detail", action="store_true", help="with --json: add cycles per superstep kind and per-tile busy cycles and memory (for mimdsim diff)")
-    r.add_argument("--tile-map", metavar="PATH.png", help="draw per-tile heat maps of busy cycles and memory in tile order")
-    add_timeline_options(r)
+    add_output_options(r)
 
 
 def compare_main(args: argparse.Namespace) -> int:

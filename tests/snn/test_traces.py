@@ -261,7 +261,8 @@ def _moved(ids: np.ndarray) -> np.ndarray:
 
 def test_replay_takes_every_estimate_option_snn_takes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """One set of estimate options (limits, placement, energy scope) on snn and replay, one spelling each."""
-    for opt in ("--max-steps", "--max-events", "--allow-oom", "--energy-scope", "--partitioner", "--passes", "--compare-gpu", "--timeline"):
+    for opt in ("--max-steps", "--max-events", "--allow-oom", "--energy-scope", "--partitioner", "--passes", "--compare-gpu", "--timeline",
+                "--mapping", "--record", "--save-program", "--tile-map", "--detail"):  # fmt: skip
         for cmd in ("snn", "replay"):
             main([cmd, "--help"])
             assert opt in capsys.readouterr().out, (cmd, opt)
@@ -300,3 +301,30 @@ def test_diff_names_the_inputs_that_differ_between_a_run_and_its_replay(capsys: 
     for cmd in (["snn", *args], ["replay", str(trace), "--set", "tiles_per_ipu=64"]):
         rc, out, err = _run(capsys, *cmd, "--detail")
         assert rc == 2 and out == "" and "--detail: adds fields to the JSON object: give --json too" in err
+
+
+def test_replay_writes_what_snn_writes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A replay re-recorded is the same trace's step; its program runs; its tile map is drawn; a mapping places it."""
+    args = ["--layers", "64,24,24,4", "--batch", "6", "--timesteps", "3", "--input-sparse-size", "8", "--set", "tiles_per_ipu=64"]
+    trace = tmp_path / "t.npz"
+    rc, out, err = _run(capsys, "snn", *args, "--json", "--record", str(trace))
+    orig = json.loads(out)
+    again, prog, png = tmp_path / "again.npz", tmp_path / "p.json", tmp_path / "m.png"
+    rc, out, err = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--json", "--record", str(again),
+                        "--save-program", str(prog), "--tile-map", str(png))  # fmt: skip
+    assert rc == 0, err
+    assert all(f"wrote {p} (" in err for p in (again, prog, png)) and png.stat().st_size > 0
+    rc, out, err = _run(capsys, "replay", str(again), "--set", "tiles_per_ipu=64", "--json")
+    assert rc == 0 and {k: json.loads(out)[k] for k in FIGURES} == {k: orig[k] for k in FIGURES}  # a replay of a replay
+    rc, out, err = _run(capsys, "run", str(prog), "--machine", "bow", "--set", "tiles_per_ipu=64", "--json")
+    assert rc == 0 and json.loads(out)["total_cycles"] == orig["cycles_per_step"], err
+    mapping = tmp_path / "map.npz"
+    from tests.models import write_tiny  # the same 64-24-24-4 layers
+
+    rc, _, err = _run(capsys, "partition", str(write_tiny(tmp_path)), "--set", "tiles_per_ipu=64", "--methods", "contiguous",
+                      "--save-mapping", str(mapping))  # fmt: skip
+    assert rc == 0, err
+    rc, out, err = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--mapping", str(mapping), "--json")
+    assert rc == 0 and json.loads(out)["cycles_per_step"] == orig["cycles_per_step"], err  # the recorded contiguous placement
+    rc, out, err = _run(capsys, "replay", str(trace), "--mapping", str(mapping), "--partitioner", "metis")
+    assert rc == 2 and "give either --mapping or --partitioner" in err
