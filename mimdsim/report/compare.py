@@ -23,23 +23,51 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
 
 from mimdsim.errors import ConfigError
 
-__all__ = ["PROFILE_FORMAT", "read_profile", "compare_profile", "compare_text"]
+__all__ = ["PROFILE_FORMAT", "Profile", "ProfileStep", "read_profile", "compare_profile", "compare_text"]
 
 PROFILE_FORMAT = "mimdsim.profile"
 
 
-def _count(v: Any, where: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise ConfigError(f"{where}: expected a non-negative integer number of cycles (got {v!r})")
-    return v
+class ProfileStep(BaseModel):
+    """One program step of a profile: mimdsim's step-kind name and its measured cycles per training step."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: StrictStr
+    cycles: Annotated[StrictInt, Field(ge=0)]
+
+
+class Profile(BaseModel):
+    """A profile file (docs/trace_format.md, "Profiles"), validated as machine and model files are: one line per
+    problem, ``file: field.path: message (got value)``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    format: Literal["mimdsim.profile"]
+    version: Literal[1]
+    source: StrictStr = ""
+    steps: Annotated[list[ProfileStep], Field(min_length=1)]
+    total_cycles: Annotated[StrictInt, Field(ge=0)] | None = None
+    tile_cycles: list[Annotated[StrictInt, Field(ge=0)]] | None = None
+
+    @model_validator(mode="after")
+    def _names_once(self) -> Profile:
+        seen: set[str] = set()
+        for s in self.steps:
+            if s.name in seen:
+                raise ValueError(f"steps: {s.name!r} appears twice")
+            seen.add(s.name)
+        return self
 
 
 def read_profile(path: str | Path) -> dict[str, Any]:
-    """Read and check a profile file (errors name the file and the first bad record)."""
+    """Read and validate a profile file (:class:`Profile`); errors name the file and every bad field."""
+    from mimdsim.arch.load import format_validation_error
+
     p = Path(path)
     try:
         d = json.loads(p.read_text(encoding="utf-8"))
@@ -47,28 +75,12 @@ def read_profile(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{p}: cannot read ({err.strerror or err})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{p}: not JSON ({err})") from None
-    if not isinstance(d, dict) or d.get("format") != PROFILE_FORMAT or d.get("version") != 1:
+    if not isinstance(d, dict) or d.get("format") != PROFILE_FORMAT:
         raise ConfigError(f"{p}: not a profile: needs \"format\": \"{PROFILE_FORMAT}\" and \"version\": 1")
-    steps = d.get("steps")
-    if not isinstance(steps, list) or not steps:
-        raise ConfigError(f"{p}: steps: expected a non-empty list of {{name, cycles}}")
-    names = set()
-    for i, s in enumerate(steps):
-        if not isinstance(s, dict) or not isinstance(s.get("name"), str):
-            raise ConfigError(f"{p}: steps[{i}]: expected {{\"name\": str, \"cycles\": int}} (got {s!r:.80})")
-        _count(s.get("cycles"), f"{p}: steps[{i}] ({s['name']}).cycles")
-        if s["name"] in names:
-            raise ConfigError(f"{p}: steps[{i}]: {s['name']!r} appears twice")
-        names.add(s["name"])
-    if "total_cycles" in d:
-        _count(d["total_cycles"], f"{p}: total_cycles")
-    if "tile_cycles" in d:
-        tc = d["tile_cycles"]
-        if not isinstance(tc, list):
-            raise ConfigError(f"{p}: tile_cycles: expected a list, one per tile")
-        for t, v in enumerate(tc):
-            _count(v, f"{p}: tile_cycles[{t}]")
-    return d
+    try:
+        return Profile.model_validate(d).model_dump(exclude_none=True)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, str(p))) from None
 
 
 def compare_profile(

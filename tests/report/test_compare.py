@@ -50,10 +50,14 @@ def test_errors_per_step_and_in_total_by_hand() -> None:
     [
         ("not json", "not JSON"),
         ('{"format": "x", "version": 1}', "not a profile"),
-        ('{"format": "mimdsim.profile", "version": 1, "steps": []}', "steps: expected a non-empty list"),
-        ('{"format": "mimdsim.profile", "version": 1, "steps": [{"name": "a", "cycles": -1}]}', "steps[0] (a).cycles"),
+        ('{"format": "mimdsim.profile", "version": 1, "steps": []}', "steps: List should have at least 1 item"),
+        ('{"format": "mimdsim.profile", "version": 1, "steps": [{"name": "a", "cycles": -1}]}', "steps.0.cycles: Input should be greater than or equal to 0 (got -1)"),
         ('{"format": "mimdsim.profile", "version": 1, "steps": [{"name": "a", "cycles": 1}, {"name": "a", "cycles": 2}]}', "appears twice"),
-        ('{"format": "mimdsim.profile", "version": 1, "steps": [{"name": "a", "cycles": 1}], "tile_cycles": [1, 2.5]}', "tile_cycles[1]"),
+        ('{"format": "mimdsim.profile", "version": 1, "steps": [{"name": "a", "cycles": 1}], "tile_cycles": [1, 2.5]}', "tile_cycles.1: Input should be a valid integer (got 2.5)"),
+        ('{"format": "mimdsim.profile", "version": 2, "steps": [{"name": "a", "cycles": 1}]}', "version: Input should be 1"),
+        ('{"format": "mimdsim.profile", "version": 1, "steps": [{"name": "a"}]}', "steps.0.cycles: missing required key"),
+        ('{"format": "mimdsim.profile", "version": 1, "steps": [{"name": "a", "cycles": true}]}', "steps.0.cycles: Input should be a valid integer"),
+        ('{"format": "mimdsim.profile", "version": 1, "steps": [{"name": "a", "cycles": 1}], "totl_cycles": 5}', "totl_cycles: unknown key"),
     ],
 )
 def test_bad_profiles_name_the_file_and_the_record(tmp_path: Path, body: str, message: str) -> None:
