@@ -8,7 +8,7 @@ from typing import Any
 from mimdsim.cli.common import SubParsers, check_outputs, nonnegative_int, parse_set, positive_int, print_json, wrote
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import ConfigError
-from mimdsim.partition import METHODS
+from mimdsim.partition import DEFAULT_STARTS, METHODS
 
 __all__ = ["add_partition_parser"]
 
@@ -61,14 +61,16 @@ def _cmd_partition(args: argparse.Namespace) -> int:
     spec, hints = load_snn_model(args.model, max_activity=args.activity)
     machine, run = run_settings(hints, machine=args.machine, machine_overrides=dict(args.overrides), n_ipus=args.n_ipus,
                                 neurons_per_tile=args.neurons_per_tile, engine=args.engine, seed=args.seed)  # fmt: skip
-    if args.start not in METHODS or args.start == "refine":
-        raise ConfigError(f"--start: {args.start!r} is not a method refine can start from ({', '.join(m for m in METHODS if m != 'refine')})")
+    starts = [m.strip() for m in args.start.split(",")]
+    bad = [m for m in starts if m not in METHODS or m == "refine"]
+    if bad or not starts:
+        raise ConfigError(f"--start: {bad[0] if bad else args.start!r} is not a method refine can start from ({', '.join(m for m in METHODS if m != 'refine')})")
     check_batch(spec, machine)
     preflight(spec, machine, neurons_per_tile=run["neurons_per_tile"], allow_oom=args.allow_oom)  # before the activity's run
     act, _ = make_activity(spec, args.activity_source, seed=run["seed"], rate=args.rate)
     rows = partition_study(
         spec, machine, act, args.methods, seed=run["seed"], neurons_per_tile=run["neurons_per_tile"], unit_neurons=args.unit_neurons,
-        engine=run["engine"], start=args.start, max_evaluations=args.evaluations, allow_oom=args.allow_oom, mix_layers=args.mix_layers,
+        engine=run["engine"], start=starts, max_evaluations=args.evaluations, allow_oom=args.allow_oom, mix_layers=args.mix_layers,
     )  # fmt: skip
     dicts = [m.to_dict() for m, _ in rows]
     best = min(range(len(rows)), key=lambda i: rows[i][0].ms_per_step)
@@ -115,7 +117,8 @@ def add_partition_parser(sub: SubParsers) -> None:
     p.add_argument("--activity-source", default="functional", metavar="SOURCE",
                    help="spike counts that weigh the nets and drive the costs: functional (default), parametric (needs --rate), a trace PATH.npz")  # fmt: skip
     p.add_argument("--rate", type=float, help="firing rate for --activity-source parametric")
-    p.add_argument("--start", default="metis", metavar="METHOD", help="the mapping refine starts from (default metis)")
+    p.add_argument("--start", default=",".join(DEFAULT_STARTS), metavar="M1,M2,...",
+                   help=f"the mappings refine costs first; it starts from the cheapest (default {','.join(DEFAULT_STARTS)})")
     p.add_argument("--evaluations", type=positive_int, default=None, metavar="N", help="most simulations refine runs (default 16)")
     p.add_argument("--mix-layers", action="store_true", help="let layers share tiles and span IPUs (default: each layer keeps contiguous's tiles)")
     p.add_argument("--allow-oom", action="store_true", help="simulate mappings whose tiles exceed their memory (headroom goes negative)")

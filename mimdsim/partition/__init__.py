@@ -11,13 +11,13 @@ from collections.abc import Callable
 
 from mimdsim.errors import ConfigError
 from mimdsim.partition.contiguous import contiguous_mapping, smallest_fitting_k
-from mimdsim.partition.dispatch import METHODS, Method, check_method, partition
+from mimdsim.partition.dispatch import DEFAULT_STARTS, METHODS, Method, check_method, partition
 from mimdsim.partition.graph import WorkloadGraph
 from mimdsim.partition.mapping import LayerPlacement, NeuronMapping
 from mimdsim.partition.problem import PartitionProblem
 
 __all__ = [
-    "partition", "check_method", "METHODS", "Method", "WorkloadGraph", "PartitionProblem", "partition_layers", "PARTITIONERS", "DEFAULT_PARTITIONER",
+    "partition", "check_method", "METHODS", "DEFAULT_STARTS", "Method", "WorkloadGraph", "PartitionProblem", "partition_layers", "PARTITIONERS", "DEFAULT_PARTITIONER",
     "NeuronMapping", "LayerPlacement", "smallest_fitting_k",
 ]  # fmt: skip
 

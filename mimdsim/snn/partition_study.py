@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 
 from mimdsim.arch.spec import MachineSpec
-from mimdsim.partition import Method, NeuronMapping, check_method
+from mimdsim.partition import DEFAULT_STARTS, Method, NeuronMapping, check_method
 from mimdsim.snn.activity import SpikeActivity
 from mimdsim.snn.estimate import SNNEstimate, estimate_training_step
 from mimdsim.snn.placement import place
@@ -34,7 +34,7 @@ def partition_study(
     neurons_per_tile: int | None = None,
     unit_neurons: int = 1,
     engine: str = "fast",
-    start: str = "metis",
+    start: str | Sequence[str] = DEFAULT_STARTS,
     max_evaluations: int | None = None,
     allow_oom: bool = False,
     mix_layers: bool = False,

@@ -16,7 +16,7 @@ import numpy as np
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.engines import simulate
 from mimdsim.errors import ConfigError
-from mimdsim.partition import Method, NeuronMapping, WorkloadGraph, check_method, partition
+from mimdsim.partition import DEFAULT_STARTS, Method, NeuronMapping, WorkloadGraph, check_method, partition
 from mimdsim.snn.activity import SpikeActivity
 from mimdsim.snn.lower import LoweringOptions, lower_snn
 from mimdsim.snn.spec import SNNSpec
@@ -53,7 +53,7 @@ def place(
     neurons_per_tile: int | None = None,
     unit_neurons: int = 1,
     options: LoweringOptions | None = None,
-    start: str | Method = "metis",
+    start: str | Method | Sequence[str | Method] = DEFAULT_STARTS,
     max_evaluations: int | None = None,
     mix_layers: bool = False,
     graph: WorkloadGraph | None = None,

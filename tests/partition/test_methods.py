@@ -93,6 +93,29 @@ def test_refine_is_never_worse_than_its_start() -> None:
         assert step_seconds(SPEC, MACHINE, refined, ACT) <= step_seconds(SPEC, MACHINE, first, ACT)
 
 
+def test_refine_starts_from_the_cheapest_start_and_crosses_plateaus() -> None:
+    from mimdsim.partition.refine import refine
+    from mimdsim.snn.workload import workload_graph as wg
+
+    starts = {m: step_seconds(SPEC, MACHINE, _place(m), ACT) for m in ("contiguous", "random", "metis")}
+    multi = _place("refine", start=list(starts))
+    assert multi.method == f"refine({min(starts, key=starts.__getitem__)})"  # the cheapest of the three
+    assert step_seconds(SPEC, MACHINE, multi, ACT) <= min(starts.values())
+    # a plateau: the cost falls only once more units have moved than any one batch moves; strict descent, which
+    # throws away every equal batch, never gets there; sideways moves add the batches up
+    graph = wg(SPEC, ACT, n_workers=MACHINE.num_worker_contexts)
+    prob = PartitionProblem.of_graph(graph, 24, K, MACHINE.memory_bytes_per_tile, 0)
+    start = np.random.default_rng(0).permutation((np.arange(prob.n_units) * 24) // prob.n_units)
+    moved = [0]
+
+    def cost(parts: np.ndarray) -> float:
+        moved[0] = max(moved[0], int((parts != start).sum()))
+        return 0.5 if (parts != start).sum() > 64 else 1.0
+
+    res = refine(prob, start, cost, same_layer=False, max_evaluations=12)
+    assert res.start_cost == 1.0 and res.cost == 0.5 and res.accepted == 1 and moved[0] > 64
+
+
 def test_a_callable_method() -> None:
     def by_layer_order(p: PartitionProblem) -> np.ndarray:
         return (np.arange(p.n_units) * p.n_parts) // p.n_units
