@@ -26,7 +26,7 @@ from mimdsim.report.plots import _figure, _save, check_figure_path
 from mimdsim.report.tables import short_step_name
 
 __all__ = [
-    "Series", "series_data", "ratio_data", "pareto_front", "stack_data", "plot_series", "plot_pareto", "plot_stack", "varying_axes",
+    "Series", "series_data", "ratio_data", "pareto_front", "stack_data", "plot_series", "plot_pareto", "plot_stack", "varying_axes", "axis_scale",
     "EnergyPoint", "energy_data", "plot_energy",
 ]  # fmt: skip
 
@@ -45,11 +45,23 @@ class Series:
 AXIS_LABELS: dict[str, str] = {
     "ms_per_step": "training step (ms)", "max_activity": "max activity (fraction of neurons)",
     "speedup_vs_gpu": "speed-up over the GPU (x)", "cycles_per_step": "training step (cycles)",
-    "max_tile_memory_bytes": "largest tile's memory (bytes)", "samples_per_s": "samples per second",
+    "max_tile_memory_bytes": "largest tile's memory (KiB)", "samples_per_s": "samples per second",
     "machine.exchange_bytes_per_cycle": "exchange bandwidth (bytes/cycle per tile)", "machine.n_ipus": "IPUs",
-    "machine.memory_bytes_per_tile": "tile memory (bytes)", "machine.link_latency_cycles": "link latency (cycles)",
+    "machine.memory_bytes_per_tile": "tile memory (KiB)", "machine.link_latency_cycles": "link latency (cycles)",
 }  # fmt: skip
 """Axis titles with units for the record fields figures show most; other keys are shown as they are."""
+
+
+def axis_scale(key: str) -> tuple[float, str]:
+    """The factor a figure multiplies ``key``'s values by, and its axis title: byte counts in KiB (tile memories are
+    hundreds of KiB; raw bytes read as 1e6), everything else as it is.
+
+    >>> axis_scale("machine.memory_bytes_per_tile"), axis_scale("min_memory_headroom_bytes"), axis_scale("ms_per_step")
+    ((0.0009765625, 'tile memory (KiB)'), (0.0009765625, 'min_memory_headroom_bytes (KiB)'), (1.0, 'training step (ms)'))
+    """
+    if key.endswith(("_bytes", "bytes_per_tile")):
+        return 2.0**-10, AXIS_LABELS.get(key, f"{key} (KiB)")
+    return 1.0, AXIS_LABELS.get(key, key)
 
 
 def _num(v: Any) -> float | None:
@@ -192,12 +204,13 @@ def plot_series(series: Sequence[Series], path: str | os.PathLike[str], *, x: st
     legend_in = 0.3 + 0.065 * max(len(s.label) for s in series) if len(series) > 1 else 0.0
     fig = _figure(7 + legend_in, 4.5)
     ax = fig.add_subplot()
+    (fx, x_title), (fy, y_title) = axis_scale(x), axis_scale(y)
     for s in series:
-        ax.plot(s.xs, s.ys, marker="o", label=s.label)
+        ax.plot([fx * v for v in s.xs], [fy * v for v in s.ys], marker="o", label=s.label)
     if log_x:
         ax.set_xscale("log")
-    ax.set_xlabel(AXIS_LABELS.get(x, x))
-    ax.set_ylabel(AXIS_LABELS.get(y, y))
+    ax.set_xlabel(x_title)
+    ax.set_ylabel(y_title)
     ax.set_title(title, fontsize=10)
     ax.grid(True, linewidth=0.3, alpha=0.6)
     if len(series) > 1:  # right of the data, in the order of the values
@@ -213,7 +226,8 @@ def plot_pareto(rows: Sequence[Row], path: str | os.PathLike[str], *, x: str, y:
     used = [r for r in rows if not r.get("error") and _num(r.get(x)) is not None and _num(r.get(y)) is not None]
     if not used:
         raise ConfigError(f"pareto: no point has both {x} and {y}")
-    xs, ys = [float(r[x]) for r in used], [float(r[y]) for r in used]
+    (fx, x_title), (fy, y_title) = axis_scale(x), axis_scale(y)
+    xs, ys = [fx * float(r[x]) for r in used], [fy * float(r[y]) for r in used]  # a positive factor keeps the front
     front = pareto_front(xs, ys, x_better, y_better)
     check_figure_path(path)
     fig = _figure(7, 4.5)
@@ -223,8 +237,8 @@ def plot_pareto(rows: Sequence[Row], path: str | os.PathLike[str], *, x: str, y:
     for i in front if label else ():
         text = ", ".join(f"{v}" for v in (used[i].get(k) for k in label))
         ax.annotate(text, (xs[i], ys[i]), xytext=(4, 4), textcoords="offset points", fontsize=6, color="C3")
-    ax.set_xlabel(f"{AXIS_LABELS.get(x, x)} ({x_better} is better)")
-    ax.set_ylabel(f"{AXIS_LABELS.get(y, y)} ({y_better} is better)")
+    ax.set_xlabel(f"{x_title} ({x_better} is better)")
+    ax.set_ylabel(f"{y_title} ({y_better} is better)")
     if label:
         ax.set_title("front points: " + ", ".join(label), fontsize=8)
     ax.grid(True, linewidth=0.3, alpha=0.6)
