@@ -85,9 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=5, help="measured training steps (median reported)")
     p.add_argument("--warmup", type=int, default=2, help="unmeasured steps first (compilation, caches)")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
-    p.add_argument(
-        "--input-spikes", type=int, default=32, help="spiking inputs per sample and time step (NMNIST sparse size 32)"
-    )
+    p.add_argument("--input-spikes", type=int, default=32, help="spiking inputs per sample and time step (NMNIST sparse size 32)")
     p.add_argument("--backend", choices=["auto", "jax", "torch", "numpy"], default="auto")
     p.add_argument(
         "--loop",
@@ -408,9 +406,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
             loss = step()
             times.append(1e3 * (time.perf_counter() - t0))
         med = statistics.median(times)
-        out.append(
-            {**run, "ms_per_step": med, "ms_per_step_all": times, "samples_per_s": 1e3 * args.batch / med, "loss": loss}
-        )
+        out.append({**run, "ms_per_step": med, "ms_per_step_all": times, "samples_per_s": 1e3 * args.batch / med, "loss": loss})
     return out
 
 

@@ -69,7 +69,10 @@ def ipu64(tmp: Path) -> dict[str, object]:
     path = tmp / "nmnist_c_64ipu.toml"
     path.write_text(model.render())
     spec, machine, act = _setup(path)
-    return {"ipu64_neurons": sum(spec.layer_sizes[1:]), "ipu64_metis_s": _timed(lambda: place(spec, machine, act, method="metis"))}
+    return {
+        "ipu64_neurons": sum(spec.layer_sizes[1:]),
+        "ipu64_metis_s": _timed(lambda: place(spec, machine, act, method="metis")),
+    }
 
 
 def refine() -> dict[str, object]:

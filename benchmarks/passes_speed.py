@@ -62,7 +62,9 @@ def main() -> int:
     print("| model | pipeline | static steps | executed steps | passes ms | fast engine ms | simulated ms/step |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['model']} | {r['pipeline']} | {r['static_steps']:,} | {r['executed_steps']:,} | {r['passes_ms']:.1f} | {r['engine_ms']:.1f} | {r['simulated_ms']:.3f} |")
+        print(
+            f"| {r['model']} | {r['pipeline']} | {r['static_steps']:,} | {r['executed_steps']:,} | {r['passes_ms']:.1f} | {r['engine_ms']:.1f} | {r['simulated_ms']:.3f} |"
+        )
     if args.out:
         args.out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     return 0

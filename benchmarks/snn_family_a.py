@@ -93,8 +93,12 @@ def markdown(rows: list[dict[str, object]]) -> str:
         cells += [f"{r['global_exchange_ms']:.3f}"] if has_global else []
         cells += [f"{r['sync_ms']:.3f}", f"{r['host_ms']:.3f}", f"{r['samples_per_s']:,.0f}"]
         if has_gpu:
-            cells += [f"{r['gpu_ms_per_step']:.2f}", f"{r['speedup_vs_gpu']:.1f}x", f"{r['gpu_ideal_ms_per_step']:.2f}",
-                      f"{r['speedup_vs_gpu_ideal']:.1f}x"]
+            cells += [
+                f"{r['gpu_ms_per_step']:.2f}",
+                f"{r['speedup_vs_gpu']:.1f}x",
+                f"{r['gpu_ideal_ms_per_step']:.2f}",
+                f"{r['speedup_vs_gpu_ideal']:.1f}x",
+            ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -63,7 +63,11 @@ def run_cli(args: list[str], cache_dir: str) -> tuple[float, float]:
 def main_job(runs: int, cache_dir: str) -> dict[str, object]:
     first, _ = run_cli(["snn", MAIN_JOB, "--json"], cache_dir)
     walls = [run_cli(["snn", MAIN_JOB, "--json"], cache_dir)[0] for _ in range(runs)]
-    return {"main_job_first_call_s": round(first, 3), "main_job_s": walls, "main_job_median_s": round(statistics.median(walls), 3)}
+    return {
+        "main_job_first_call_s": round(first, 3),
+        "main_job_s": walls,
+        "main_job_median_s": round(statistics.median(walls), 3),
+    }
 
 
 def reestimate(runs: int) -> dict[str, object]:
@@ -141,7 +145,10 @@ def des_vs_fast(runs: int, cache_dir: str) -> dict[str, object]:
             simulate(program, m, engine, check_memory_fits=False)
             walls[engine].append(time.perf_counter() - t)
     fast, des = statistics.median(walls["fast"]), statistics.median(walls["des"])
-    cli = {e: statistics.median(run_cli(["snn", MAIN_JOB, "--json", "--engine", e], cache_dir)[0] for _ in range(3)) for e in ("fast", "des")}
+    cli = {
+        e: statistics.median(run_cli(["snn", MAIN_JOB, "--json", "--engine", e], cache_dir)[0] for _ in range(3))
+        for e in ("fast", "des")
+    }
     return {
         "engine_fast_ms": round(fast * 1000, 1),
         "engine_des_ms": round(des * 1000, 1),
@@ -160,7 +167,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         cache = str(tmp / "cache-main")
-        for part in (main_job(args.runs, cache), reestimate(args.runs), ipu64(args.runs, tmp), sweep(tmp), des_vs_fast(args.runs, cache)):
+        for part in (
+            main_job(args.runs, cache),
+            reestimate(args.runs),
+            ipu64(args.runs, tmp),
+            sweep(tmp),
+            des_vs_fast(args.runs, cache),
+        ):
             result.update(part)
             print(json.dumps(part), flush=True)
     result["host_after"] = {"load_average": os.getloadavg()}

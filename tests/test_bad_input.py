@@ -46,7 +46,9 @@ def one_line_error(rc: int, err: str, *words: str) -> None:
         (["--layers", "2312,2000000000,10", "--allow-oom"], ["GiB of host memory"]),
     ],
 )
-def test_sizes_that_cannot_fit_are_refused_at_once(capsys: pytest.CaptureFixture[str], extra: list[str], words: list[str]) -> None:
+def test_sizes_that_cannot_fit_are_refused_at_once(
+    capsys: pytest.CaptureFixture[str], extra: list[str], words: list[str]
+) -> None:
     args = ["snn", MAIN, *extra] if extra[0] != "--layers" else ["snn", *extra]
     rc, _, err, seconds = run(capsys, *args)
     one_line_error(rc, err, *words)
@@ -68,8 +70,12 @@ def _bad_paths(tmp_path: Path) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(
     ("command", "option"),
-    [(["snn", *TINY], "--timeline"), (["snn", *TINY], "--save-program"), (["sweep", "nmnist_a_2hidden", "--activities", "0.01"], "--csv"),
-     (["sweep", "nmnist_a_2hidden", "--activities", "0.01"], "--plot")],
+    [
+        (["snn", *TINY], "--timeline"),
+        (["snn", *TINY], "--save-program"),
+        (["sweep", "nmnist_a_2hidden", "--activities", "0.01"], "--csv"),
+        (["sweep", "nmnist_a_2hidden", "--activities", "0.01"], "--plot"),
+    ],
 )
 def test_output_paths_are_checked_before_the_run(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], option: str
@@ -91,7 +97,12 @@ def test_program_files_are_gzip_iff_named_gz(capsys: pytest.CaptureFixture[str],
         rc, _, err, _ = run(capsys, "snn", *TINY, "--save-program", str(tmp_path / name))
         assert rc == 0, err
         assert ((tmp_path / name).read_bytes()[:2] == b"\x1f\x8b") == gz, name
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["P.JSON.GZ", "p.gzip", "p.json", "p.json.gz"]  # nothing renamed or added
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "P.JSON.GZ",
+        "p.gzip",
+        "p.json",
+        "p.json.gz",
+    ]  # nothing renamed or added
 
 
 # ---- 3. numbers -----------------------------------------------------------------------------
@@ -140,7 +151,9 @@ def _program_file(tmp_path: Path, **changes: object) -> Path:
         ({"repeat": True}, ["count"]),
     ],
 )
-def test_program_numbers_cannot_wrap(capsys: pytest.CaptureFixture[str], tmp_path: Path, changes: dict[str, object], words: list[str]) -> None:
+def test_program_numbers_cannot_wrap(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, changes: dict[str, object], words: list[str]
+) -> None:
     rc, _, err, _ = run(capsys, "run", str(_program_file(tmp_path, **changes)))
     one_line_error(rc, err, *words)
 
@@ -161,7 +174,7 @@ def test_json_output_is_strict(capsys: pytest.CaptureFixture[str], tmp_path: Pat
 def test_binary_and_non_utf8_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     (tmp_path / "m.toml").write_bytes(b"\xff\xfe\x00binary")
     (tmp_path / "p.json").write_bytes(b"\x80\x81{}")
-    (tmp_path / "s.toml").write_bytes(b"name = \"\xff\"")
+    (tmp_path / "s.toml").write_bytes(b'name = "\xff"')
     rc, _, err, _ = run(capsys, "run", str(tmp_path / "p.json"))
     one_line_error(rc, err, "p.json", "not UTF-8")
     rc, _, err, _ = run(capsys, "snn", *TINY, "--machine", str(tmp_path / "m.toml"))
@@ -170,7 +183,9 @@ def test_binary_and_non_utf8_files(capsys: pytest.CaptureFixture[str], tmp_path:
     one_line_error(rc, err, "s.toml")
 
 
-def test_model_file_machine_path_is_relative_to_the_model(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_file_machine_path_is_relative_to_the_model(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "study"
     folder.mkdir()
     shutil.copy(ROOT / "models/machines/mk2.toml", folder / "my_machine.toml")
@@ -222,7 +237,9 @@ def test_empty_dataset_samples(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     folder.mkdir(parents=True)
     for i in range(6):
         (folder / f"{i}.bin").write_bytes(b"")
-    rc, _, err, _ = run(capsys, "snn", "--layers", "2312,24,10", "--batch", "6", "--timesteps", "3", "--input-data", str(tmp_path / "nmnist"))
+    rc, _, err, _ = run(
+        capsys, "snn", "--layers", "2312,24,10", "--batch", "6", "--timesteps", "3", "--input-data", str(tmp_path / "nmnist")
+    )
     one_line_error(rc, err, "0.bin", "empty file")
 
 

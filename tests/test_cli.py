@@ -91,8 +91,17 @@ def test_run_table(capsys: pytest.CaptureFixture[str], program_file: Path, engin
     rc, out, err = _run(capsys, "run", str(program_file), *SMALL, "-e", engine)
     assert rc == 0 and err == ""
     total = simulate(_program(), load_machine("mk2", tiles_per_ipu=8), engine).total_cycles
-    for words in (f"{total:,} cycles", "ms", "samples/s (batch of 16)", "Poplar-style breakdown", "compute (excl. idle threads)",
-                  "Critical-path breakdown", "Top supersteps", "max 1,024 B on one tile", f"engine    {engine}"):
+    for words in (
+        f"{total:,} cycles",
+        "ms",
+        "samples/s (batch of 16)",
+        "Poplar-style breakdown",
+        "compute (excl. idle threads)",
+        "Critical-path breakdown",
+        "Top supersteps",
+        "max 1,024 B on one tile",
+        f"engine    {engine}",
+    ):
         assert words in out, words
     top = out.split("Top supersteps")[1].splitlines()[3:]
     assert [line.split()[1] for line in top if line.strip()] == ["step", "in", "out"]
@@ -107,10 +116,26 @@ def test_run_gzip_and_machine_file(capsys: pytest.CaptureFixture[str], tmp_path:
 
 
 def test_set_values_are_typed(capsys: pytest.CaptureFixture[str], program_file: Path) -> None:
-    rc, out, _ = _run(capsys, "run", str(program_file), *SMALL, "--set", "tile_clock_hz=2.5e9", "--set", "supports_supertile_send_receive=false",
-                      "--set", "link_topology=ladder", "--json")
+    rc, out, _ = _run(
+        capsys,
+        "run",
+        str(program_file),
+        *SMALL,
+        "--set",
+        "tile_clock_hz=2.5e9",
+        "--set",
+        "supports_supertile_send_receive=false",
+        "--set",
+        "link_topology=ladder",
+        "--json",
+    )
     spec = json.loads(out)["machine_spec"]
-    assert rc == 0 and spec["tile_clock_hz"] == 2.5e9 and spec["supports_supertile_send_receive"] is False and spec["link_topology"] == "ladder"
+    assert (
+        rc == 0
+        and spec["tile_clock_hz"] == 2.5e9
+        and spec["supports_supertile_send_receive"] is False
+        and spec["link_topology"] == "ladder"
+    )
 
 
 @pytest.mark.parametrize(
@@ -123,15 +148,23 @@ def test_set_values_are_typed(capsys: pytest.CaptureFixture[str], program_file: 
         (["run", "{prog}", "--set", "bogus=1"], ["bogus: unknown key"]),
         (["run", "{prog}", "--set", "tiles_per_ipu=0", "--set", "n_ipus=x"], ["tiles_per_ipu:", "n_ipus:"]),
         (["run", "{prog}", "--set", "tiles_per_ipu=4"], ["tile 4 does not exist"]),
-        (["run", "{prog}", "--set", "tiles_per_ipu=8", "--set", "memory_bytes_per_tile=512"], ["does not fit", "tile 0 needs 1,024 B"]),
+        (
+            ["run", "{prog}", "--set", "tiles_per_ipu=8", "--set", "memory_bytes_per_tile=512"],
+            ["does not fit", "tile 0 needs 1,024 B"],
+        ),
         (["demo", "--bsp", "--set", "memory_bytes_per_tile=1000"], ["does not fit"]),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path, program_file: Path, argv: list[str],
-                                          words: list[str]) -> None:
+def test_bad_input_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, program_file: Path, argv: list[str], words: list[str]
+) -> None:
     (tmp_path / "notjson.json").write_text("{not json")
-    subst = {"{missing}": str(tmp_path / "missing.json"), "{notjson}": str(tmp_path / "notjson.json"),
-             "{prog}": str(program_file), "{missing_toml}": str(tmp_path / "missing.toml")}
+    subst = {
+        "{missing}": str(tmp_path / "missing.json"),
+        "{notjson}": str(tmp_path / "notjson.json"),
+        "{prog}": str(program_file),
+        "{missing_toml}": str(tmp_path / "missing.toml"),
+    }
     rc, out, err = _run(capsys, *[subst.get(a, a) for a in argv])
     _assert_one_line_error(rc, out, err, *words)
 
@@ -143,7 +176,14 @@ def test_allow_oom(capsys: pytest.CaptureFixture[str], program_file: Path) -> No
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["bogus"], ["run"], ["run", "p.json", "--engine", "warp"], ["run", "p.json", "--set", "no_equals_sign"], ["machines", "--wat"]],
+    [
+        [],
+        ["bogus"],
+        ["run"],
+        ["run", "p.json", "--engine", "warp"],
+        ["run", "p.json", "--set", "no_equals_sign"],
+        ["machines", "--wat"],
+    ],
 )
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     rc, out, err = _run(capsys, *argv)
@@ -188,7 +228,9 @@ def test_adding_a_subcommand_is_one_function(monkeypatch: pytest.MonkeyPatch, ca
 
 
 def test_python_dash_m(tmp_path: Path) -> None:
-    bad = subprocess.run([sys.executable, "-m", "mimdsim", "run", str(tmp_path / "x.json")], capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "mimdsim", "run", str(tmp_path / "x.json")], capture_output=True, text=True, timeout=120
+    )
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.strip() == f"mimdsim: error: {tmp_path / 'x.json'}: file not found"
     ok = subprocess.run([sys.executable, "-m", "mimdsim", "machines", "--json"], capture_output=True, text=True, timeout=120)
@@ -211,5 +253,7 @@ def test_console_entry_flushes_output_and_exit_status() -> None:
 
     ok = subprocess.run([sys.executable, "-m", "mimdsim", "machines", "--json"], capture_output=True, text=True, check=False)
     assert ok.returncode == 0 and "bow" in json.loads(ok.stdout)
-    bad = subprocess.run([sys.executable, "-m", "mimdsim", "run", "/nonexistent.json"], capture_output=True, text=True, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "mimdsim", "run", "/nonexistent.json"], capture_output=True, text=True, check=False
+    )
     assert bad.returncode == 2 and bad.stderr.startswith("mimdsim: error:") and bad.stderr.count("\n") == 1

@@ -70,7 +70,9 @@ def test_table_plot_and_saved_mapping(model: Path, tmp_path: Path, capsys) -> No
                       "--save-mapping", str(saved))  # fmt: skip
     assert rc == 0 and "fan-in total" in out and "fastest:" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    rows = json.loads(_run(capsys, "partition", str(model), "--methods", "contiguous,greedy", "--set", "tiles_per_ipu=64", "--json")[1])
+    rows = json.loads(
+        _run(capsys, "partition", str(model), "--methods", "contiguous,greedy", "--set", "tiles_per_ipu=64", "--json")[1]
+    )
     best = min(rows, key=lambda r: r["ms_per_step"])
     rc, out, _ = _run(capsys, "snn", str(model), "--set", "tiles_per_ipu=64", "--mapping", str(saved), "--json")
     assert rc == 0 and json.loads(out)["ms_per_step"] == pytest.approx(best["ms_per_step"])

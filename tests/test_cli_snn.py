@@ -11,8 +11,16 @@ from mimdsim.cli import main
 
 TINY = ["--layers", "64,24,24,4", "--batch", "6", "--timesteps", "3", "--set", "tiles_per_ipu=32", "--input-sparse-size", "8"]
 JSON_KEYS = {
-    "ms_per_step", "samples_per_s", "cycles_per_step", "breakdown_cycles", "max_tile_memory_bytes", "oom_tiles",
-    "neurons_per_tile", "n_ipus", "machine", "engine",
+    "ms_per_step",
+    "samples_per_s",
+    "cycles_per_step",
+    "breakdown_cycles",
+    "max_tile_memory_bytes",
+    "oom_tiles",
+    "neurons_per_tile",
+    "n_ipus",
+    "machine",
+    "engine",
 }
 
 
@@ -55,7 +63,9 @@ def test_snn_table_and_gpu_comparison(capsys: pytest.CaptureFixture[str]) -> Non
     assert data["speedup_vs_gpu_ideal"] == pytest.approx(data["gpu_ideal_ms_per_step"] / data["ms_per_step"])
     assert data["gpu_host_enqueue_ms"] > 0 and data["gpu_loop_sync_ms"] > 0 and data["gpu_input_copy_ms"] > 0
     assert data["gpu_graph_launch_ms"] == 0
-    rc, out, _ = _run(capsys, "snn", *TINY, "--compare-gpu", "h100", "--gpu-framework", "cuda-graph", "--gpu-precision", "fp32", "--json")
+    rc, out, _ = _run(
+        capsys, "snn", *TINY, "--compare-gpu", "h100", "--gpu-framework", "cuda-graph", "--gpu-precision", "fp32", "--json"
+    )
     graph = json.loads(out)
     assert (graph["gpu_framework"], graph["gpu_matmul_precision"]) == ("cuda-graph", "fp32")
     assert graph["gpu_graph_launch_ms"] > 0 and graph["gpu_host_enqueue_ms"] == graph["gpu_loop_sync_ms"] == 0
@@ -77,14 +87,29 @@ def test_model_file_with_overrides(capsys: pytest.CaptureFixture[str], tmp_path:
     rc, out, _ = _run(capsys, "snn", str(model), "--set", "tiles_per_ipu=32", "--json")
     data = json.loads(out)
     assert rc == 0 and data["machine"] == "mk2" and data["neurons_per_tile"] == 4 and data["sparse_sizes"] == [8, 12, 2]
-    rc, out, _ = _run(capsys, "snn", str(model), "--set", "tiles_per_ipu=32", "--neurons-per-tile", "2", "--timesteps", "3", "--json")
+    rc, out, _ = _run(
+        capsys, "snn", str(model), "--set", "tiles_per_ipu=32", "--neurons-per-tile", "2", "--timesteps", "3", "--json"
+    )
     data = json.loads(out)
     assert data["neurons_per_tile"] == 2 and data["n_timesteps"] == 3
 
 
 def test_multi_ipu_option(capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, _ = _run(capsys, "snn", "--layers", "64,40,40,4", "--batch", "6", "--timesteps", "2", "--set", "tiles_per_ipu=24",
-                      "--n-ipus", "2", "--json")
+    rc, out, _ = _run(
+        capsys,
+        "snn",
+        "--layers",
+        "64,40,40,4",
+        "--batch",
+        "6",
+        "--timesteps",
+        "2",
+        "--set",
+        "tiles_per_ipu=24",
+        "--n-ipus",
+        "2",
+        "--json",
+    )
     data = json.loads(out)
     assert rc == 0 and data["n_ipus"] == 2 and data["n_ipus_used"] == 2 and data["breakdown_cycles"]["global_exchange"] > 0
 
@@ -116,7 +141,9 @@ def test_bad_input_exit_2_one_line(capsys: pytest.CaptureFixture[str], extra: li
         (["--energy-scope", "rack"], ["--energy-scope", "invalid choice: 'rack'"]),
     ],
 )
-def test_bad_option_values_exit_2_naming_the_option(capsys: pytest.CaptureFixture[str], extra: list[str], words: list[str]) -> None:
+def test_bad_option_values_exit_2_naming_the_option(
+    capsys: pytest.CaptureFixture[str], extra: list[str], words: list[str]
+) -> None:
     rc, out, err = _run(capsys, "snn", *TINY, *extra)  # argparse's usage, then the one error line
     assert rc == 2 and out == "" and "Traceback" not in err
     assert all(w in err.splitlines()[-1] for w in words)
@@ -207,7 +234,9 @@ def test_saved_program_replays_on_another_machine(capsys: pytest.CaptureFixture[
     est = json.loads(out)
     rc2, out2, _ = _run(capsys, "run", str(path), "--machine", "bow", "--set", "tiles_per_ipu=32", "--json")
     assert rc == rc2 == 0 and json.loads(out2)["total_cycles"] == est["cycles_per_step"]
-    rc3, out3, _ = _run(capsys, "run", str(path), "--machine", "bow", "--set", "tiles_per_ipu=32", "--set", "exchange_bytes_per_cycle=8", "--json")
+    rc3, out3, _ = _run(
+        capsys, "run", str(path), "--machine", "bow", "--set", "tiles_per_ipu=32", "--set", "exchange_bytes_per_cycle=8", "--json"
+    )
     assert rc3 == 0 and json.loads(out3)["total_cycles"] < est["cycles_per_step"]
 
 
@@ -215,7 +244,19 @@ def test_input_data_drives_the_functional_model(capsys: pytest.CaptureFixture[st
     from tests.snn.test_data import write_shd
 
     shd = write_shd(tmp_path / "shd.h5", [([0.001 * t for t in range(4)], [1, 2, 3, 4])] * 6, [0] * 6)
-    args = ["snn", "--layers", "700,24,4", "--batch", "6", "--timesteps", "4", "--input-sparse-size", "8", "--set", "tiles_per_ipu=32"]
+    args = [
+        "snn",
+        "--layers",
+        "700,24,4",
+        "--batch",
+        "6",
+        "--timesteps",
+        "4",
+        "--input-sparse-size",
+        "8",
+        "--set",
+        "tiles_per_ipu=32",
+    ]
     rc, out, _ = _run(capsys, *args, "--input-data", str(shd), "--json")
     assert rc == 0 and json.loads(out)["activity_source"] == "functional(shd.h5)"
     rc, _, err = _run(capsys, *args, "--input-data", str(shd), "--activity-source", "saturated")
@@ -253,9 +294,15 @@ def test_sweep_store_spec_and_export(capsys: pytest.CaptureFixture[str], tmp_pat
 def test_plot_diff_and_tile_map(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     model = _tiny_model(tmp_path)
     store = tmp_path / "r.jsonl"
-    rc, _, err = _run(capsys, "sweep", str(model), "--activities", "0.25,0.5", "--set", "tiles_per_ipu=32", "--out", str(store), "--quiet")
+    rc, _, err = _run(
+        capsys, "sweep", str(model), "--activities", "0.25,0.5", "--set", "tiles_per_ipu=32", "--out", str(store), "--quiet"
+    )
     assert rc == 0, err
-    for extra in (["--x", "max_activity", "--y", "ms_per_step"], ["--stack"], ["--pareto", "--x", "exchange_cycles", "--y", "ms_per_step"]):
+    for extra in (
+        ["--x", "max_activity", "--y", "ms_per_step"],
+        ["--stack"],
+        ["--pareto", "--x", "exchange_cycles", "--y", "ms_per_step"],
+    ):
         rc, out, err = _run(capsys, "plot", str(store), "-o", str(tmp_path / "f.png"), *extra)
         assert rc == 0 and "wrote" in out, err
     (tmp_path / "rep").mkdir()

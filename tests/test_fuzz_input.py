@@ -38,7 +38,11 @@ def toml_value(v: Any) -> str:
 
 def toml_text(data: dict[str, Any]) -> str:
     flat = [f"{k} = {toml_value(v)}" for k, v in data.items() if v is not None and not (isinstance(v, dict) and k == "run")]
-    tables = [f"[{k}]\n" + "\n".join(f"{kk} = {toml_value(vv)}" for kk, vv in v.items() if vv is not None) for k, v in data.items() if k == "run" and isinstance(v, dict)]
+    tables = [
+        f"[{k}]\n" + "\n".join(f"{kk} = {toml_value(vv)}" for kk, vv in v.items() if vv is not None)
+        for k, v in data.items()
+        if k == "run" and isinstance(v, dict)
+    ]
     return "\n".join(flat + tables) + "\n"
 
 

@@ -35,10 +35,14 @@ def test_mimdsim_models_adds_a_folder_searched_first(tmp_path: Path, monkeypatch
 
 @pytest.mark.slow
 def test_an_installed_wheel_finds_its_presets_from_any_folder(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)], check=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)], check=True, timeout=600
+    )
     wheel = next(tmp_path.glob("mimdsim-*.whl"))
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)], check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)], check=True, timeout=300
+    )
     env = {k: v for k, v in os.environ.items() if k != "MIMDSIM_MODELS"} | {"PYTHONPATH": str(site)}
     work = tmp_path / "elsewhere"
     work.mkdir()

@@ -30,7 +30,6 @@ _MARKER = "module"
 """Changed at run time by a test; a spawned worker re-imports this module and sees the original."""
 
 
-
 def _worker_info(point: dict) -> dict:
     import numba
 
@@ -142,7 +141,10 @@ def test_resolve_snn_model_errors(tmp_path: Path) -> None:
 def test_snn_points_order_and_checks(tiny: Path) -> None:
     pts = snn_points(["nmnist_a_2hidden", tiny], [0.01, 0.1], "bow", "a100", "fast")
     assert [(Path(p["model"]).stem, p["max_activity"]) for p in pts] == [
-        ("nmnist_a_2hidden", 0.01), ("nmnist_a_2hidden", 0.1), ("tiny", 0.01), ("tiny", 0.1)
+        ("nmnist_a_2hidden", 0.01),
+        ("nmnist_a_2hidden", 0.1),
+        ("tiny", 0.01),
+        ("tiny", 0.1),
     ]
     with pytest.raises(ConfigError, match="outside"):
         snn_points([tiny], [0.0])
@@ -168,7 +170,9 @@ def test_snn_point_matches_estimate_training_step(tiny: Path, small_bow) -> None
     assert sum(row[f"{c}_cycles"] for c in parts) == row["cycles_per_step"]
     phases = ("fwd_cycles", "bwd_cycles", "update_cycles", "host_phase_cycles", "other_phase_cycles")
     assert sum(row[k] for k in phases) == row["cycles_per_step"]
-    assert sum(row["critical_layer_cycles"]) == row["cycles_per_step"] and len(row["critical_layers"]) == len(row["critical_layer_cycles"])
+    assert sum(row["critical_layer_cycles"]) == row["cycles_per_step"] and len(row["critical_layers"]) == len(
+        row["critical_layer_cycles"]
+    )
     assert 0 < len(row["top_superstep_names"]) <= 6
     assert row["top_superstep_cycles"] == sorted(row["top_superstep_cycles"], reverse=True)
     assert len(row["mean_true_spikes"]) == len(spec.sparse_sizes)

@@ -158,7 +158,11 @@ def test_a_point_that_does_not_fit_says_so_in_fields_not_only_in_text(tmp_path: 
                                                                       memory_bytes: int, tile_known: bool) -> None:  # fmt: skip
     """Below the bound before placement (tile unknown) and over it after placement (the worst tile named)."""
     spec = _spec(tmp_path)
-    spec.write_text(spec.read_text().replace('"machine.tiles_per_ipu" = 64', f'"machine.tiles_per_ipu" = 64\n"machine.memory_bytes_per_tile" = {memory_bytes}'))
+    spec.write_text(
+        spec.read_text().replace(
+            '"machine.tiles_per_ipu" = 64', f'"machine.tiles_per_ipu" = 64\n"machine.memory_bytes_per_tile" = {memory_bytes}'
+        )
+    )
     rc, out, err = _run(capsys, "sweep", "--spec", str(spec), "--json", "--quiet")
     recs = json.loads(out)
     assert rc == 0, err
@@ -176,7 +180,12 @@ def test_the_record_of_an_error_carries_its_kind_and_tile() -> None:
     from mimdsim.snn.record import SNNRecord
 
     r = SNNRecord.failed(input_hash="h", error=TileMemoryError("m: does not fit\nmore", tile=7, needed_bytes=700_000))
-    assert (r.error, r.error_kind, r.error_tile, r.error_tile_bytes) == ("TileMemoryError: m: does not fit", "TileMemoryError", 7, 700_000)
+    assert (r.error, r.error_kind, r.error_tile, r.error_tile_bytes) == (
+        "TileMemoryError: m: does not fit",
+        "TileMemoryError",
+        7,
+        700_000,
+    )
     r = SNNRecord.failed(input_hash="h", error=MappingError("too big"))
     assert (r.error_kind, r.error_tile, r.error_tile_bytes) == ("MappingError", None, None)
     assert SNNRecord.failed(input_hash="h", error="text").error_kind is None  # a message alone: no kind to guess
@@ -255,7 +264,7 @@ def test_a_list_valued_field_is_an_axis(tmp_path: Path, capsys: pytest.CaptureFi
     assert rc == 0 and "48-48-4" in out.splitlines()[3]  # the table shows the list; the rerun took all from the store
     (tmp_path / "rep").mkdir()
     assert _run(capsys, "report", str(store), "-o", str(tmp_path / "rep"))[0] == 0
-    for bad, says in (('[[24, [4]]]', "a list value must hold numbers or strings"), ('[[]]', "a list value must hold")):
+    for bad, says in (("[[24, [4]]]", "a list value must hold numbers or strings"), ("[[]]", "a list value must hold")):
         spec.write_text(spec.read_text().replace("[[24, 24, 4], [48, 48, 4]]", bad))
         rc, _, err = _run(capsys, "sweep", "--spec", str(spec), "--dry-run")
         assert rc == 2 and says in err

@@ -72,7 +72,10 @@ def test_the_product_has_every_combination_once(sizes: list[int], n_zip: int) ->
         ({"base": {"model": "m"}, "zip": [{"seed": [1, 2], "engine": ["fast"]}]}, "zip[0]: the lists differ in length"),
         ({"base": {"model": "m"}, "random": {"n": 0, "seed": 1}}, "random.n: expected a positive integer"),
         ({"base": {"model": "m"}, "random": {"n": 2, "max_activity": {"low": 0.1, "high": 0.01}}}, "must be below high"),
-        ({"base": {"model": "m"}, "random": {"n": 2, "max_activity": {"low": 0, "high": 1, "log": True}}}, "log axis needs low > 0"),
+        (
+            {"base": {"model": "m"}, "random": {"n": 2, "max_activity": {"low": 0, "high": 1, "log": True}}},
+            "log axis needs low > 0",
+        ),
         ({"base": {"model": "m"}, "random": {"n": 2, "x": {"mean": 1}}}, "unknown option 'mean'"),
         ({"base": {"model": "m"}, "grid": {"seed": [1]}, "zip": [{"seed": [2]}]}, "axis 'seed' appears twice"),
         ({"base": {"model": "m"}, "sweeps": {}}, "unknown table 'sweeps'"),

@@ -19,7 +19,6 @@ from tests.models import write_tiny
 ROOT = Path(__file__).resolve().parents[1]
 
 
-
 @pytest.fixture
 def tiny(tmp_path: Path) -> Path:
     return write_tiny(tmp_path)
@@ -156,7 +155,10 @@ def test_an_unreachable_scheduler_is_one_clear_error() -> None:
     pytest.importorskip("distributed")
     from mimdsim.sweep import dask_executor
 
-    with pytest.raises(ConfigError, match=r"dask: cannot reach the scheduler tcp://127.0.0.1:9"), dask_executor("tcp://127.0.0.1:9", timeout_s=1):
+    with (
+        pytest.raises(ConfigError, match=r"dask: cannot reach the scheduler tcp://127.0.0.1:9"),
+        dask_executor("tcp://127.0.0.1:9", timeout_s=1),
+    ):
         pass
     with pytest.raises(ConfigError, match="one of them"), dask_executor():
         pass

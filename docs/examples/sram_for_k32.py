@@ -31,7 +31,9 @@ def main(quick: bool = False) -> int:
         elif isinstance(r["error"], str):  # missing values are NaN in a DataFrame
             print(f"{kib:7.0f} KiB per tile: failed ({r['error'][:90]})")
         else:
-            print(f"{kib:7.0f} KiB per tile: {r['ms_per_step']:.2f} ms per step, largest tile {r['max_tile_memory_bytes'] / 1024:.0f} KiB")
+            print(
+                f"{kib:7.0f} KiB per tile: {r['ms_per_step']:.2f} ms per step, largest tile {r['max_tile_memory_bytes'] / 1024:.0f} KiB"
+            )
     fits = df[df["error"].isna()]
     if fits.empty:
         print("no size of the sweep fits")

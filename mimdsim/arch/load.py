@@ -29,7 +29,9 @@ def models_dirs() -> list[Path]:
     folders = []
     if env is not None:
         if not env.strip() or not Path(env).is_dir():
-            raise ConfigError(f"MIMDSIM_MODELS: {env!r} is not a folder (it should name a models/ folder holding machines/, gpus/ and snn/)")
+            raise ConfigError(
+                f"MIMDSIM_MODELS: {env!r} is not a folder (it should name a models/ folder holding machines/, gpus/ and snn/)"
+            )
         folders.append(Path(env))
     return [*folders, PACKAGED_MODELS]
 
@@ -85,9 +87,7 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {err}") from err
 
 
-def resolve_preset(
-    name_or_path: str | os.PathLike[str], kind: str, what: str, aliases: dict[str, str] | None = None
-) -> Path:
+def resolve_preset(name_or_path: str | os.PathLike[str], kind: str, what: str, aliases: dict[str, str] | None = None) -> Path:
     """The TOML file of a preset of ``kind`` (``machines``, ``gpus``, ``snn``) or a given ``.toml`` path.
 
     Raises :class:`ConfigError` naming the missing file, or the unknown preset and the known ones.
@@ -112,7 +112,11 @@ SpecT = TypeVar("SpecT", bound=BaseModel)
 
 
 def load_spec(
-    cls: type[SpecT], name_or_path: str | os.PathLike[str] | SpecT, kind: str, what: str, overrides: dict[str, Any],
+    cls: type[SpecT],
+    name_or_path: str | os.PathLike[str] | SpecT,
+    kind: str,
+    what: str,
+    overrides: dict[str, Any],
     aliases: dict[str, str] | None = None,
 ) -> SpecT:
     """Validate a preset, TOML file or existing spec of ``cls`` with field ``overrides`` applied."""

@@ -97,13 +97,20 @@ class MachineSpec(BaseModel):
     def _check_cross_fields(self) -> MachineSpec:
         if self.tiles_per_ipu % self.tiles_per_supertile:
             raise ValueError(
-                f"tiles_per_ipu ({self.tiles_per_ipu}) must be a multiple of "
-                f"tiles_per_supertile ({self.tiles_per_supertile})"
+                f"tiles_per_ipu ({self.tiles_per_ipu}) must be a multiple of tiles_per_supertile ({self.tiles_per_supertile})"
             )
-        if self.ipu_base_power_w is not None and self.ipu_max_power_w is not None and self.ipu_base_power_w[2] > self.ipu_max_power_w:
-            raise ValueError(f"ipu_base_power_w's high value ({self.ipu_base_power_w[2]:g} W) exceeds ipu_max_power_w ({self.ipu_max_power_w:g} W)")
+        if (
+            self.ipu_base_power_w is not None
+            and self.ipu_max_power_w is not None
+            and self.ipu_base_power_w[2] > self.ipu_max_power_w
+        ):
+            raise ValueError(
+                f"ipu_base_power_w's high value ({self.ipu_base_power_w[2]:g} W) exceeds ipu_max_power_w ({self.ipu_max_power_w:g} W)"
+            )
         if self.link_topology == "ladder" and self.n_ipus > 1 and self.n_ipus % 2:
-            raise ValueError(f"link_topology 'ladder' needs an even n_ipus (IPUs come in pairs, one per rung side), got {self.n_ipus}")
+            raise ValueError(
+                f"link_topology 'ladder' needs an even n_ipus (IPUs come in pairs, one per rung side), got {self.n_ipus}"
+            )
         return self
 
     # ---- derived quantities -------------------------------------------------

@@ -97,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mimdsim: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except MemoryError:
-        print("mimdsim: error: out of memory (the host could not hold what this run needs; try a smaller configuration)", file=sys.stderr)
+        print(
+            "mimdsim: error: out of memory (the host could not hold what this run needs; try a smaller configuration)",
+            file=sys.stderr,
+        )
         return 2
     except OSError as err:
         if isinstance(err, BrokenPipeError):  # e.g. `mimdsim machines | head`

@@ -41,15 +41,28 @@ def parse_set(text: str) -> tuple[str, Any]:
 
 def add_machine_options(p: argparse.ArgumentParser, default: str | None) -> None:
     presets = ", ".join(list_presets("machines")) or "bow, mk2, mk1"
-    p.add_argument("--machine", "-m", default=default, metavar="NAME|PATH.toml", help=f"machine preset ({presets}) or TOML file (default: {default})")
     p.add_argument(
-        "--set", dest="overrides", action="append", type=parse_set, default=[], metavar="KEY=VALUE",
+        "--machine",
+        "-m",
+        default=default,
+        metavar="NAME|PATH.toml",
+        help=f"machine preset ({presets}) or TOML file (default: {default})",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        type=parse_set,
+        default=[],
+        metavar="KEY=VALUE",
         help="override a machine field, e.g. --set n_ipus=4 --set exchange_bytes_per_cycle=8 (repeatable)",
     )
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=DEFAULT_ENGINE, help=f"simulation engine (default: {DEFAULT_ENGINE})")
+    p.add_argument(
+        "--engine", "-e", choices=sorted(ENGINES), default=DEFAULT_ENGINE, help=f"simulation engine (default: {DEFAULT_ENGINE})"
+    )
     p.add_argument("--json", action="store_true", help="print exactly one JSON object instead of tables")
 
 
@@ -87,12 +100,17 @@ def passes_value(text: str) -> str:
 def add_gpu_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None) -> None:
     """``--compare-gpu``, ``--gpu-framework`` and ``--gpu-precision`` (docs/gpu_baseline.md)."""
     p.add_argument(
-        "--compare-gpu", default=default, metavar="GPU",
+        "--compare-gpu",
+        default=default,
+        metavar="GPU",
         help="also estimate the dense step on a GPU preset (a100, a100_80gb, h100) or TOML file and the speed-ups"
         + (f" (default {default})" if default else ""),
     )
     p.add_argument(
-        "--gpu-framework", type=_gpu_framework, default=None, metavar="NAME",
+        "--gpu-framework",
+        type=_gpu_framework,
+        default=None,
+        metavar="NAME",
         help="how the GPU runs the step: tf-keras-xla (the paper's baseline; default), cuda-graph or fused "
         "(the speed-up over the ideal fused program is reported too)",
     )
@@ -192,8 +210,6 @@ def float_values(text: str) -> list[float]:
     return values
 
 
-
-
 def step_range(text: str) -> tuple[int, int]:
     """``A:B`` as ``(A, B)`` with ``0 <= A < B``."""
     try:
@@ -221,9 +237,23 @@ def tile_list(text: str) -> list[int]:
 
 def add_estimate_limits(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """The limits an estimate's errors tell the user to raise, on every command that estimates a step (snn, replay)."""
-    p.add_argument("--max-steps", type=positive_int, default=None, metavar="N", help="most supersteps the engine may execute (default 50,000,000)")
-    p.add_argument("--max-events", type=positive_int, default=None, metavar="N", help="most tile-events the des engine may process (default 200,000,000)")
-    p.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory (listed in oom_tiles)")
+    p.add_argument(
+        "--max-steps",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="most supersteps the engine may execute (default 50,000,000)",
+    )
+    p.add_argument(
+        "--max-events",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="most tile-events the des engine may process (default 200,000,000)",
+    )
+    p.add_argument(
+        "--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory (listed in oom_tiles)"
+    )
     p.add_argument(
         "--energy-scope", choices=("chip", "machine"), default="chip",
         help="what the energy per step covers: the IPUs (and the GPU card) alone (default), or each IPU's share of the machine too (docs/energy.md)",
@@ -232,17 +262,47 @@ def add_estimate_limits(p: argparse.ArgumentParser | argparse._ArgumentGroup) ->
 
 def estimate_limits(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`~mimdsim.snn.estimate.estimate_training_step` that :func:`add_estimate_limits` sets."""
-    return {"max_steps": args.max_steps, "max_events": args.max_events, "allow_oom": args.allow_oom, "energy_scope": args.energy_scope}
+    return {
+        "max_steps": args.max_steps,
+        "max_events": args.max_events,
+        "allow_oom": args.allow_oom,
+        "energy_scope": args.energy_scope,
+    }
 
 
 def add_timeline_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--timeline PATH`` and its level of detail (docs/timeline_format.md), in their own group of a parser."""
     g = p.add_argument_group("timeline (docs/timeline_format.md)") if isinstance(p, argparse.ArgumentParser) else p
-    g.add_argument("--timeline", metavar="PATH", help="also write the run's timeline for ui.perfetto.dev: Chrome JSON (.json, .json.gz) or a Perfetto protobuf trace (.pftrace)")
-    g.add_argument("--timeline-steps", type=step_range, action="append", metavar="FIRST:STOP", help="keep the intervals of these executed steps only, the others summed up per IPU (repeatable)")
-    g.add_argument("--timeline-iterations", type=step_range, metavar="FIRST:STOP", help="keep the intervals of these iterations of the top-level loops only (an SNN step's time steps)")
-    g.add_argument("--timeline-tiles", type=tile_list, metavar="LIST", help="also record these tiles' compute intervals and counters (e.g. 0,5,10-12)")
-    g.add_argument("--max-timeline-events", type=positive_int, metavar="N", help="most intervals (and counter samples) the timeline may hold (default 5,000,000)")
+    g.add_argument(
+        "--timeline",
+        metavar="PATH",
+        help="also write the run's timeline for ui.perfetto.dev: Chrome JSON (.json, .json.gz) or a Perfetto protobuf trace (.pftrace)",
+    )
+    g.add_argument(
+        "--timeline-steps",
+        type=step_range,
+        action="append",
+        metavar="FIRST:STOP",
+        help="keep the intervals of these executed steps only, the others summed up per IPU (repeatable)",
+    )
+    g.add_argument(
+        "--timeline-iterations",
+        type=step_range,
+        metavar="FIRST:STOP",
+        help="keep the intervals of these iterations of the top-level loops only (an SNN step's time steps)",
+    )
+    g.add_argument(
+        "--timeline-tiles",
+        type=tile_list,
+        metavar="LIST",
+        help="also record these tiles' compute intervals and counters (e.g. 0,5,10-12)",
+    )
+    g.add_argument(
+        "--max-timeline-events",
+        type=positive_int,
+        metavar="N",
+        help="most intervals (and counter samples) the timeline may hold (default 5,000,000)",
+    )
 
 
 def timeline_settings(args: argparse.Namespace) -> dict[str, Any]:

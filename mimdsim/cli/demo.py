@@ -37,14 +37,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def add_demo_parser(sub: SubParsers) -> None:
     p = sub.add_parser(
-        "demo", help="the main job: estimate the paper's 2-hidden-layer SNN training step on a Bow IPU vs an A100",
+        "demo",
+        help="the main job: estimate the paper's 2-hidden-layer SNN training step on a Bow IPU vs an A100",
         description=f"Estimate the training step of models/snn/{DEMO_MODEL}.toml on the machine (default bow) with the A100 "
         "comparison; with --bsp, simulate the built-in BSP demo program instead (mimdsim/examples/demo.py).",
     )
     add_machine_options(p, "bow")
     add_engine_options(p)
     add_gpu_options(p, "a100")
-    p.add_argument("--bsp", action="store_true", help="run the built-in BSP program (a 2D Jacobi solve) instead of the SNN estimate")
+    p.add_argument(
+        "--bsp", action="store_true", help="run the built-in BSP program (a 2D Jacobi solve) instead of the SNN estimate"
+    )
     p.set_defaults(func=_cmd_demo)
-
-

@@ -64,7 +64,9 @@ def _cmd_partition(args: argparse.Namespace) -> int:
     starts = [m.strip() for m in args.start.split(",")]
     bad = [m for m in starts if m not in METHODS or m == "refine"]
     if bad or not starts:
-        raise ConfigError(f"--start: {bad[0] if bad else args.start!r} is not a method refine can start from ({', '.join(m for m in METHODS if m != 'refine')})")
+        raise ConfigError(
+            f"--start: {bad[0] if bad else args.start!r} is not a method refine can start from ({', '.join(m for m in METHODS if m != 'refine')})"
+        )
     check_batch(spec, machine)
     preflight(spec, machine, neurons_per_tile=run["neurons_per_tile"], allow_oom=args.allow_oom)  # before the activity's run
     act, _ = make_activity(spec, args.activity_source, seed=run["seed"], rate=args.rate)
@@ -106,23 +108,60 @@ def add_partition_parser(sub: SubParsers) -> None:
     p.add_argument("model", metavar="MODEL.toml")
     p.add_argument("--methods", type=_methods, default=_methods(DEFAULT_METHODS), metavar="M1,M2,...",
                    help=f"methods, in the table's order ({', '.join(METHODS)}; default {DEFAULT_METHODS})")  # fmt: skip
-    p.add_argument("--machine", "-m", default=None, metavar="NAME|PATH.toml", help="machine preset or TOML file (default: the model's [run] machine)")
-    p.add_argument("--set", dest="overrides", action="append", type=parse_set, default=[], metavar="KEY=VALUE", help="override a machine field (repeatable)")
+    p.add_argument(
+        "--machine",
+        "-m",
+        default=None,
+        metavar="NAME|PATH.toml",
+        help="machine preset or TOML file (default: the model's [run] machine)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        type=parse_set,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a machine field (repeatable)",
+    )
     p.add_argument("--n-ipus", type=positive_int, help="number of IPUs")
-    p.add_argument("--neurons-per-tile", type=positive_int, metavar="K", help="most neurons per tile (default: the model's, else the smallest that fits)")
-    p.add_argument("--unit-neurons", type=positive_int, default=1, metavar="G", help="neurons per placement unit (default 1; must divide K)")
+    p.add_argument(
+        "--neurons-per-tile",
+        type=positive_int,
+        metavar="K",
+        help="most neurons per tile (default: the model's, else the smallest that fits)",
+    )
+    p.add_argument(
+        "--unit-neurons", type=positive_int, default=1, metavar="G", help="neurons per placement unit (default 1; must divide K)"
+    )
     p.add_argument("--seed", type=nonnegative_int, help="seed of the activity and of the methods (default: the model's, else 0)")
     p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=None, help=f"simulation engine (default: {DEFAULT_ENGINE})")
     p.add_argument("--activity", type=float, metavar="A", help="max activity in (0, 1] (overrides the model's max_activity)")
     p.add_argument("--activity-source", default="functional", metavar="SOURCE",
                    help="spike counts that weigh the nets and drive the costs: functional (default), parametric (needs --rate), a trace PATH.npz")  # fmt: skip
     p.add_argument("--rate", type=float, help="firing rate for --activity-source parametric")
-    p.add_argument("--start", default=",".join(DEFAULT_STARTS), metavar="M1,M2,...",
-                   help=f"the mappings refine costs first; it starts from the cheapest (default {','.join(DEFAULT_STARTS)})")
-    p.add_argument("--evaluations", type=positive_int, default=None, metavar="N", help="most simulations refine runs (default 16)")
-    p.add_argument("--mix-layers", action="store_true", help="let layers share tiles and span IPUs (default: each layer keeps contiguous's tiles)")
-    p.add_argument("--allow-oom", action="store_true", help="simulate mappings whose tiles exceed their memory (headroom goes negative)")
-    p.add_argument("--save-mapping", metavar="PATH.npz", help="write the fastest method's mapping (use it with mimdsim snn --mapping)")
-    p.add_argument("--plot", metavar="PATH.png", help="draw ms/step and receive bytes per method and the fastest mapping's per-tile load")
+    p.add_argument(
+        "--start",
+        default=",".join(DEFAULT_STARTS),
+        metavar="M1,M2,...",
+        help=f"the mappings refine costs first; it starts from the cheapest (default {','.join(DEFAULT_STARTS)})",
+    )
+    p.add_argument(
+        "--evaluations", type=positive_int, default=None, metavar="N", help="most simulations refine runs (default 16)"
+    )
+    p.add_argument(
+        "--mix-layers",
+        action="store_true",
+        help="let layers share tiles and span IPUs (default: each layer keeps contiguous's tiles)",
+    )
+    p.add_argument(
+        "--allow-oom", action="store_true", help="simulate mappings whose tiles exceed their memory (headroom goes negative)"
+    )
+    p.add_argument(
+        "--save-mapping", metavar="PATH.npz", help="write the fastest method's mapping (use it with mimdsim snn --mapping)"
+    )
+    p.add_argument(
+        "--plot", metavar="PATH.png", help="draw ms/step and receive bytes per method and the fastest mapping's per-tile load"
+    )
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per method")
     p.set_defaults(func=_cmd_partition)

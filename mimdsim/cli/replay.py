@@ -37,7 +37,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
     trace = read_trace(args.trace)
     if trace.spec is None:
-        raise MimdsimError(f"{args.trace}: a version-1 trace holds no network: use 'mimdsim snn MODEL --activity-source {args.trace}'")
+        raise MimdsimError(
+            f"{args.trace}: a version-1 trace holds no network: use 'mimdsim snn MODEL --activity-source {args.trace}'"
+        )
     spec, act = trace.spec, trace.activity
     if args.batch is not None or args.timesteps is not None:
         from pydantic import ValidationError
@@ -80,9 +82,22 @@ def add_replay_parser(sub: SubParsers) -> None:
                        "trace; the machine, IPUs, batch size and number of time steps are yours (docs/trace_format.md).")  # fmt: skip
     p.add_argument("trace", metavar="TRACE.npz")
     p.add_argument("--machine", "-m", default="bow", metavar="NAME|PATH.toml", help="machine preset or TOML file (default bow)")
-    p.add_argument("--set", dest="overrides", action="append", type=parse_set, default=[], metavar="KEY=VALUE", help="override a machine field (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        type=parse_set,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a machine field (repeatable)",
+    )
     p.add_argument("--n-ipus", type=positive_int, help="number of IPUs")
-    p.add_argument("--neurons-per-tile", type=positive_int, metavar="K", help="neurons per tile (default: the recording's, else the smallest that fits)")
+    p.add_argument(
+        "--neurons-per-tile",
+        type=positive_int,
+        metavar="K",
+        help="neurons per tile (default: the recording's, else the smallest that fits)",
+    )
     p.add_argument("--batch", type=positive_int, help="batch size: samples taken from the recorded ones in turn")
     p.add_argument("--timesteps", type=positive_int, help="time steps: the recorded sequence stretched or thinned")
     p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=DEFAULT_ENGINE)
@@ -91,6 +106,8 @@ def add_replay_parser(sub: SubParsers) -> None:
                    help=f"place the neurons with this method ({', '.join(METHODS)}; default: the recording's)")  # fmt: skip
     add_gpu_options(p, None)
     add_estimate_limits(p)
-    p.add_argument("--mapping", metavar="PATH.npz", help="place the neurons as this mapping file says (mimdsim partition --save-mapping)")
+    p.add_argument(
+        "--mapping", metavar="PATH.npz", help="place the neurons as this mapping file says (mimdsim partition --save-mapping)"
+    )
     add_output_options(p)  # --record, --save-program, --json, --detail, --tile-map, the timeline: as mimdsim snn
     p.set_defaults(func=_cmd_replay)

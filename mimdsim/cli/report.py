@@ -30,7 +30,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     elif args.pareto:
         if args.x is None or args.y is None:
             raise ConfigError("--pareto needs --x and --y (the two outputs)")
-        front = sp.plot_pareto(rows, args.out, x=args.x, y=args.y, x_better=args.x_better, y_better=args.y_better, label=varying or ["model"])
+        front = sp.plot_pareto(
+            rows, args.out, x=args.x, y=args.y, x_better=args.x_better, y_better=args.y_better, label=varying or ["model"]
+        )
         print(f"Pareto front: {len(front)} of {sum(1 for r in rows if not r.get('error'))} points")
     elif args.ratio:
         axis, _, values = args.ratio.partition("=")
@@ -64,12 +66,18 @@ def add_plot_parser(sub: SubParsers) -> None:
     p.add_argument("--y", help="column on the y axis")
     p.add_argument("--by", help="one line per value of this column")
     p.add_argument("--log-x", action="store_true", help="log-scale x axis")
-    p.add_argument("--ratio", metavar="AXIS=A/B", help="y(AXIS=A) / y(AXIS=B) vs --x (y default ms_per_step: the speed-up of B over A)")
+    p.add_argument(
+        "--ratio", metavar="AXIS=A/B", help="y(AXIS=A) / y(AXIS=B) vs --x (y default ms_per_step: the speed-up of B over A)"
+    )
     p.add_argument("--pareto", action="store_true", help="scatter --x vs --y with the Pareto front")
     p.add_argument("--x-better", choices=("low", "high"), default="low")
     p.add_argument("--y-better", choices=("low", "high"), default="low")
     p.add_argument("--stack", action="store_true", help="stacked bars: cycles per superstep kind, per point")
-    p.add_argument("--energy", action="store_true", help="energy per step (band) against time per step, IPU and GPU, per point (docs/energy.md)")
+    p.add_argument(
+        "--energy",
+        action="store_true",
+        help="energy per step (band) against time per step, IPU and GPU, per point (docs/energy.md)",
+    )
     p.set_defaults(func=_cmd_plot)
 
 
@@ -108,7 +116,9 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 
 
 def add_diff_parser(sub: SubParsers) -> None:
-    p = sub.add_parser("diff", help="compare two 'mimdsim snn --json --detail' outputs: the supersteps and tiles that changed most")
+    p = sub.add_parser(
+        "diff", help="compare two 'mimdsim snn --json --detail' outputs: the supersteps and tiles that changed most"
+    )
     p.add_argument("a", metavar="A.json")
     p.add_argument("b", metavar="B.json")
     p.add_argument("--top", type=int, default=10, help="superstep kinds and tiles to list (default 10)")

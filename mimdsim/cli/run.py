@@ -66,11 +66,19 @@ def format_result(res: RunResult, machine: MachineSpec) -> str:
         head.append(f"          {res.samples_per_s:,.1f} samples/s (batch of {res.batch_size})")
     cap = machine.memory_bytes_per_tile
     mem = res.max_tile_memory_bytes
-    head.append(f"memory    max {mem:,} B on one tile ({_pct(mem, cap)} of {cap:,} B; tile {int(np.argmax(res.tile_memory_bytes)) if res.n_tiles else 0})")
+    head.append(
+        f"memory    max {mem:,} B on one tile ({_pct(mem, cap)} of {cap:,} B; tile {int(np.argmax(res.tile_memory_bytes)) if res.n_tiles else 0})"
+    )
     top = [{**r.__dict__, "share": _pct(r.cycles, total)} for r in res.top_supersteps(5)]
     top_columns = (
-        Column("index", "#"), Column("name", "name"), Column("kind", "kind"), Column("n_executions", "runs", "{:,}"),
-        Column("cycles", "cycles", "{:,}"), _SHARE, Column("bound", "bound"), Column("critical_tile", "crit. tile"),
+        Column("index", "#"),
+        Column("name", "name"),
+        Column("kind", "kind"),
+        Column("n_executions", "runs", "{:,}"),
+        Column("cycles", "cycles", "{:,}"),
+        _SHARE,
+        Column("bound", "bound"),
+        Column("critical_tile", "crit. tile"),
     )
     return "\n".join(
         [
@@ -114,11 +122,18 @@ def _cmd_machines(args: argparse.Namespace) -> int:
         for m in specs
     ]
     columns = (
-        Column("name", "preset"), Column("n_ipus", "IPUs"), Column("tiles_per_ipu", "tiles/IPU", "{:,}"),
-        Column("kib_per_tile", "KiB/tile", "{:,}"), Column("mib_per_ipu", "MiB/IPU", "{:,.1f}"), Column("ghz", "GHz", "{:g}"),
-        Column("num_worker_contexts", "workers"), Column("exchange_bytes_per_cycle", "exch B/cyc"),
-        Column("sync_cycles", "sync cyc"), Column("global_sync_cycles", "global sync"),
-        Column("links", "links GB/s", align="right"), Column("host_gb_s", "host GB/s", "{:g}"),
+        Column("name", "preset"),
+        Column("n_ipus", "IPUs"),
+        Column("tiles_per_ipu", "tiles/IPU", "{:,}"),
+        Column("kib_per_tile", "KiB/tile", "{:,}"),
+        Column("mib_per_ipu", "MiB/IPU", "{:,.1f}"),
+        Column("ghz", "GHz", "{:g}"),
+        Column("num_worker_contexts", "workers"),
+        Column("exchange_bytes_per_cycle", "exch B/cyc"),
+        Column("sync_cycles", "sync cyc"),
+        Column("global_sync_cycles", "global sync"),
+        Column("links", "links GB/s", align="right"),
+        Column("host_gb_s", "host GB/s", "{:g}"),
     )
     print(text_table(rows, columns))
     print("\nAny field can be changed with --set KEY=VALUE; see docs/machine_format.md.")
@@ -155,7 +170,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def add_run_parser(sub: SubParsers) -> None:
     p = sub.add_parser(
-        "run", help="simulate a program file on a machine",
+        "run",
+        help="simulate a program file on a machine",
         description="Simulate a program file (docs/program_format.md) on a machine (docs/machine_format.md).",
     )
     p.add_argument("program", metavar="PROGRAM.json", help="program file (.json or .json.gz)")
@@ -163,9 +179,19 @@ def add_run_parser(sub: SubParsers) -> None:
     add_engine_options(p)
     add_passes_option(p, "as-issued")  # a program file runs as written unless asked
     p.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory")
-    p.add_argument("--max-steps", type=positive_int, default=DEFAULT_MAX_STEPS, metavar="N", help=f"most steps to execute, repeats expanded (default {DEFAULT_MAX_STEPS:,})")
-    p.add_argument("--max-events", type=positive_int, default=None, metavar="N", help="most tile-events the des engine may process (default 200,000,000)")
+    p.add_argument(
+        "--max-steps",
+        type=positive_int,
+        default=DEFAULT_MAX_STEPS,
+        metavar="N",
+        help=f"most steps to execute, repeats expanded (default {DEFAULT_MAX_STEPS:,})",
+    )
+    p.add_argument(
+        "--max-events",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="most tile-events the des engine may process (default 200,000,000)",
+    )
     add_timeline_options(p)
     p.set_defaults(func=_cmd_run)
-
-

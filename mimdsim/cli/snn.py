@@ -52,7 +52,9 @@ def _spec_overrides(args: argparse.Namespace, spec: Any) -> Any:
         elif len(values) == len(data["layers"]):
             data["layers"] = [{**lay, "second_threshold": v} for lay, v in zip(data["layers"], values, strict=True)]
         else:
-            raise MimdsimError(f"--second-threshold: {len(values)} values for {len(data['layers'])} layers (give one, or one per layer)")
+            raise MimdsimError(
+                f"--second-threshold: {len(values)} values for {len(data['layers'])} layers (give one, or one per layer)"
+            )
     if not fields and args.second_threshold is None:
         return spec
     from pydantic import ValidationError
@@ -167,10 +169,20 @@ def write_estimate_outputs(args: argparse.Namespace, est: Any, neurons_per_tile:
 
 def add_output_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """What an estimate can write besides its figures (snn and replay)."""
-    p.add_argument("--record", metavar="TRACE.npz", help="also write the spike counts with the network and run options (replay with `mimdsim replay`; docs/trace_format.md)")
-    p.add_argument("--save-program", metavar="PATH.json[.gz]", help="also save the lowered BSP program (replay it with `mimdsim run`)")
+    p.add_argument(
+        "--record",
+        metavar="TRACE.npz",
+        help="also write the spike counts with the network and run options (replay with `mimdsim replay`; docs/trace_format.md)",
+    )
+    p.add_argument(
+        "--save-program", metavar="PATH.json[.gz]", help="also save the lowered BSP program (replay it with `mimdsim run`)"
+    )
     p.add_argument("--json", action="store_true", help="print exactly one JSON object instead of tables")
-    p.add_argument("--detail", action="store_true", help="with --json: add cycles per superstep kind, per-tile busy cycles and memory, and the machine's fields (for mimdsim diff)")
+    p.add_argument(
+        "--detail",
+        action="store_true",
+        help="with --json: add cycles per superstep kind, per-tile busy cycles and memory, and the machine's fields (for mimdsim diff)",
+    )
     p.add_argument("--tile-map", metavar="PATH.png", help="draw per-tile heat maps of busy cycles and memory in tile order")
     add_timeline_options(p)
 
@@ -192,47 +204,105 @@ def recorded_run(est: Any, neurons_per_tile: int | None, passes: str) -> dict[st
 
 def _add_snn_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network (without MODEL.toml; these also override a model file's values)")
-    g.add_argument("--layers", type=layer_list, metavar="N_IN,N_1,...,N_OUT", help="layer sizes, input first, e.g. 2312,1466,1466,10")
-    g.add_argument("--dt", type=float, default=1e-3, metavar="SECONDS", help="time step of a .nir model: its time constants become decays exp(-dt/tau) (default 1e-3)")
+    g.add_argument(
+        "--layers", type=layer_list, metavar="N_IN,N_1,...,N_OUT", help="layer sizes, input first, e.g. 2312,1466,1466,10"
+    )
+    g.add_argument(
+        "--dt",
+        type=float,
+        default=1e-3,
+        metavar="SECONDS",
+        help="time step of a .nir model: its time constants become decays exp(-dt/tau) (default 1e-3)",
+    )
     g.add_argument("--batch", type=positive_int, help="batch size B (default 48; a multiple of 6)")
     g.add_argument("--timesteps", type=positive_int, help="time steps T (default 100)")
-    g.add_argument("--activity", type=float, metavar="A", help="max activity in (0, 1]: sparse size 2*floor(A*N/2) per layer (default 0.01)")
+    g.add_argument(
+        "--activity", type=float, metavar="A", help="max activity in (0, 1]: sparse size 2*floor(A*N/2) per layer (default 0.01)"
+    )
     g.add_argument("--input-sparse-size", type=positive_int, metavar="S_IN", help="input sparse size (default 32)")
     g.add_argument("--optimizer", choices=("adam", "sgd"), help="optimizer (default adam)")
-    g.add_argument("--weight-mul", type=float, metavar="W", help="initial weight scale, the authors' weight_mul (default 2.0, their final benchmark script)")
     g.add_argument(
-        "--second-threshold", type=float_values, metavar="TH2[,TH2,...]",
+        "--weight-mul",
+        type=float,
+        metavar="W",
+        help="initial weight scale, the authors' weight_mul (default 2.0, their final benchmark script)",
+    )
+    g.add_argument(
+        "--second-threshold",
+        type=float_values,
+        metavar="TH2[,TH2,...]",
         help="second threshold θ2: one value for every layer, or one per layer (default 0.9; the scripts use 0.9-0.98, -100 on the output layer in one)",
     )
     g.add_argument(
-        "--input-addresses", type=positive_int, metavar="N",
+        "--input-addresses",
+        type=positive_int,
+        metavar="N",
         help="distinct input ids the data uses, when fewer than the first layer's inputs (the scripts' NMNIST: 1152 of 2312)",
     )
-    g.add_argument("--steps-per-execution", type=positive_int, metavar="N", help="Keras steps per device execution: they share the machine's execution_overhead_s")
     g.add_argument(
-        "--program-version", choices=PROGRAM_VERSIONS, default=None,
+        "--steps-per-execution",
+        type=positive_int,
+        metavar="N",
+        help="Keras steps per device execution: they share the machine's execution_overhead_s",
+    )
+    g.add_argument(
+        "--program-version",
+        choices=PROGRAM_VERSIONS,
+        default=None,
         help="version of the authors' op to lower: final (3e05811, default) or 2022-09-12 (2b0fe90, the code of the measured run; docs/snn.md)",
     )
     r = p.add_argument_group("run")
-    r.add_argument("--machine", "-m", default=None, metavar="NAME|PATH.toml", help="machine preset or TOML file (default: the model's [run] machine, else bow)")
-    r.add_argument("--set", dest="overrides", action="append", type=parse_set, default=[], metavar="KEY=VALUE", help="override a machine field (repeatable)")
+    r.add_argument(
+        "--machine",
+        "-m",
+        default=None,
+        metavar="NAME|PATH.toml",
+        help="machine preset or TOML file (default: the model's [run] machine, else bow)",
+    )
+    r.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        type=parse_set,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a machine field (repeatable)",
+    )
     r.add_argument("--n-ipus", type=positive_int, help="number of IPUs (sets the machine's n_ipus)")
-    r.add_argument("--neurons-per-tile", type=positive_int, metavar="K", help="neurons per tile (default: smallest even k that fits the tiles)")
+    r.add_argument(
+        "--neurons-per-tile",
+        type=positive_int,
+        metavar="K",
+        help="neurons per tile (default: smallest even k that fits the tiles)",
+    )
     r.add_argument("--engine", "-e", choices=sorted(ENGINES), default=None, help=f"simulation engine (default: {DEFAULT_ENGINE})")
     add_passes_option(r, DEFAULT_PIPELINE)
-    r.add_argument("--seed", type=nonnegative_int, help="seed of the functional model's weights and input, and of the partitioner (default 0)")
-    r.add_argument("--partitioner", default="contiguous", metavar="METHOD",
-                   help=f"place the neurons with this method ({', '.join(METHODS)}; default contiguous, the paper's; docs/partitioning.md)")
-    r.add_argument("--mapping", metavar="PATH.npz", help="place the neurons as this mapping file says (mimdsim partition --save-mapping)")
     r.add_argument(
-        "--activity-source", default="functional", metavar="SOURCE",
+        "--seed",
+        type=nonnegative_int,
+        help="seed of the functional model's weights and input, and of the partitioner (default 0)",
+    )
+    r.add_argument(
+        "--partitioner",
+        default="contiguous",
+        metavar="METHOD",
+        help=f"place the neurons with this method ({', '.join(METHODS)}; default contiguous, the paper's; docs/partitioning.md)",
+    )
+    r.add_argument(
+        "--mapping", metavar="PATH.npz", help="place the neurons as this mapping file says (mimdsim partition --save-mapping)"
+    )
+    r.add_argument(
+        "--activity-source",
+        default="functional",
+        metavar="SOURCE",
         help="spike counts: functional (run the sparse SNN on Poisson input; default), parametric (needs --rate), "
         "saturated (every sparse tensor full), a trace file PATH.npz, or a count table PATH.csv / PATH.parquet (docs/trace_format.md)",
     )
     r.add_argument("--rate", type=float, help="firing rate for --activity-source parametric")
     r.add_argument("--input-rate", type=float, help="input spike probability per input and step (default 0.01)")
     r.add_argument(
-        "--input-data", metavar="PATH",
+        "--input-data",
+        metavar="PATH",
         help="drive the functional model with the first B samples of a dataset you hold: an SHD .h5 file or a folder of NMNIST .bin files",
     )
     add_gpu_options(r, None)
@@ -257,7 +327,8 @@ def compare_main(args: argparse.Namespace) -> int:
 
 def add_compare_parser(sub: SubParsers) -> None:
     p = sub.add_parser(
-        "compare", help="measured cycles per program step (a profile JSON) against the simulation of MODEL",
+        "compare",
+        help="measured cycles per program step (a profile JSON) against the simulation of MODEL",
         description="Compare a profile (cycles per program step, optionally per tile, exported from PopVision; "
         "docs/trace_format.md) with the simulated step of MODEL run with the same options as mimdsim snn.",
     )
@@ -269,12 +340,16 @@ def add_compare_parser(sub: SubParsers) -> None:
 
 def add_snn_parser(sub: SubParsers) -> None:
     p = sub.add_parser(
-        "snn", help="estimate one sparse SNN BPTT training step on a machine",
+        "snn",
+        help="estimate one sparse SNN BPTT training step on a machine",
         description="Estimate one training step (forward over T steps, BPTT, update) of a sparse SNN, as lowered by the "
         "seed paper (Finkbeiner et al., AAAI 2024), tile by tile and cycle by cycle. See docs/snn.md.",
     )
-    p.add_argument("model", nargs="?", metavar="MODEL", help="SNN model: a file (.toml, or a NIR graph .nir: docs/ecosystem.md) or a preset name of models/snn/")
+    p.add_argument(
+        "model",
+        nargs="?",
+        metavar="MODEL",
+        help="SNN model: a file (.toml, or a NIR graph .nir: docs/ecosystem.md) or a preset name of models/snn/",
+    )
     _add_snn_options(p)
     p.set_defaults(func=snn_main)
-
-

@@ -41,7 +41,9 @@ def spec_of_args(args: argparse.Namespace) -> Any:
         ) if value is not None]  # fmt: skip
         if given:
             opt, key = given[0]
-            raise MimdsimError(f"{opt}: with --spec, set it in the spec ([base] {key} = ..., or as an axis); the spec's points are what run")
+            raise MimdsimError(
+                f"{opt}: with --spec, set it in the spec ([base] {key} = ..., or as an axis); the spec's points are what run"
+            )
         return load_sweep_spec(args.spec)
     gpu = "a100" if args.compare_gpu is None else args.compare_gpu
     check_gpu(gpu, args.gpu_framework, args.gpu_precision)
@@ -50,8 +52,13 @@ def spec_of_args(args: argparse.Namespace) -> Any:
         "gpu": None if gpu == "none" else gpu, "gpu_framework": args.gpu_framework, "gpu_precision": args.gpu_precision,
         "activity_source": args.activity_source or "functional", "seed": 0 if args.seed is None else args.seed,
     }  # fmt: skip
-    grid = {"model": args.models or list(PAPER_FAMILY_A_MODELS), "max_activity": args.activities or list(PAPER_FAMILY_A_ACTIVITIES)}
-    return SweepSpec.from_dict({"name": "cli", "base": {k: v for k, v in base.items() if v is not None}, "grid": grid}, "mimdsim sweep")
+    grid = {
+        "model": args.models or list(PAPER_FAMILY_A_MODELS),
+        "max_activity": args.activities or list(PAPER_FAMILY_A_ACTIVITIES),
+    }
+    return SweepSpec.from_dict(
+        {"name": "cli", "base": {k: v for k, v in base.items() if v is not None}, "grid": grid}, "mimdsim sweep"
+    )
 
 
 @contextlib.contextmanager
@@ -77,7 +84,9 @@ def _plot(rows: list[dict[str, Any]], axes: list[str], path: str) -> None:
         plot_speedup_vs_activity(rows, path)
     else:
         ok = [r for r in rows if not r.get("error")]
-        numeric = [a for a in axes if ok and all(isinstance(r.get(a), (int, float)) and not isinstance(r.get(a), bool) for r in ok)]
+        numeric = [
+            a for a in axes if ok and all(isinstance(r.get(a), (int, float)) and not isinstance(r.get(a), bool) for r in ok)
+        ]
         if not numeric:
             raise MimdsimError(f"--plot: no swept axis is numeric ({', '.join(axes)}): use mimdsim plot on the store")
         x = numeric[0]
@@ -135,9 +144,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         if not args.quiet:
             wrote(args.plot, f"{len(rows)} points")
     if not args.quiet and (run.reused or run.failed):
-        print(f"{spec.name}: {len(rows)} points, {run.ran} run now, {run.reused} from {args.out}, {run.failed} failed", file=sys.stderr)
+        print(
+            f"{spec.name}: {len(rows)} points, {run.ran} run now, {run.reused} from {args.out}, {run.failed} failed",
+            file=sys.stderr,
+        )
     if not args.quiet and not any(p.get("gpu") for p in spec.points()):  # a spec's points have only the GPU they name
-        print(f"{spec.name}: no GPU baseline (no speed-up columns): set gpu = \"a100\" in the spec's [base] for one", file=sys.stderr)
+        print(
+            f'{spec.name}: no GPU baseline (no speed-up columns): set gpu = "a100" in the spec\'s [base] for one', file=sys.stderr
+        )
     if args.json:
         print_json(rows)
         return 0
@@ -160,27 +174,54 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def add_sweep_parser(sub: SubParsers) -> None:
     p = sub.add_parser(
-        "sweep", help="estimate SNN design points: models x max activities, or a sweep spec (docs/sweeps.md)",
+        "sweep",
+        help="estimate SNN design points: models x max activities, or a sweep spec (docs/sweeps.md)",
         description="Estimate every MODEL at every max activity (by default the paper's family (a): "
         "models/snn/nmnist_a_{2,3,4,5}hidden x 0.005..0.1 on bow vs a100), or every point of --spec. "
         "With --out the points are appended to a result store as they finish, and a rerun skips those it holds.",
     )
     p.add_argument("models", nargs="*", metavar="MODEL", help="model preset names (models/snn/) or TOML paths")
-    p.add_argument("--spec", metavar="NAME|PATH.toml", help="a sweep spec (models/sweeps/ or a file) instead of models x activities")
+    p.add_argument(
+        "--spec", metavar="NAME|PATH.toml", help="a sweep spec (models/sweeps/ or a file) instead of models x activities"
+    )
     p.add_argument("--activities", type=float_values, metavar="A,B,...", help="max activities (default 0.005,0.01,0.02,0.05,0.1)")
-    p.add_argument("--machine", "-m", default=None, metavar="NAME|PATH.toml", help="machine preset or TOML file (default bow; with --spec: the spec's)")
-    p.add_argument("--set", dest="overrides", action="append", type=parse_set, default=[], metavar="KEY=VALUE", help="override a machine field (repeatable)")
+    p.add_argument(
+        "--machine",
+        "-m",
+        default=None,
+        metavar="NAME|PATH.toml",
+        help="machine preset or TOML file (default bow; with --spec: the spec's)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        type=parse_set,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a machine field (repeatable)",
+    )
     p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=None, help=f"simulation engine (default {DEFAULT_ENGINE})")
     add_gpu_options(p, None)
-    p.add_argument("--activity-source", default=None, choices=("functional", "saturated"), help="spike counts (default functional)")
+    p.add_argument(
+        "--activity-source", default=None, choices=("functional", "saturated"), help="spike counts (default functional)"
+    )
     p.add_argument("--seed", type=int, default=None, help="seed of the functional model (default 0)")
     p.add_argument("--processes", type=positive_int, default=1, help="local worker processes (default 1)")
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask distributed scheduler (pip install 'mimdsim[dask]')")
-    p.add_argument("--dask-local", type=positive_int, metavar="N", help="start a Dask LocalCluster of N worker processes and run on it")
+    p.add_argument(
+        "--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask distributed scheduler (pip install 'mimdsim[dask]')"
+    )
+    p.add_argument(
+        "--dask-local", type=positive_int, metavar="N", help="start a Dask LocalCluster of N worker processes and run on it"
+    )
     p.add_argument("--out", metavar="RESULTS.jsonl", help="result store: append each point as it finishes; a rerun resumes")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary on stderr")
     p.add_argument("--csv", metavar="PATH", help="also write the rows as CSV")
-    p.add_argument("--plot", metavar="PATH.png", help="also draw the sweep's figure: step time vs the first numeric axis, a line per value of the others (the paper's figure for models x activities; needs matplotlib)")
+    p.add_argument(
+        "--plot",
+        metavar="PATH.png",
+        help="also draw the sweep's figure: step time vs the first numeric axis, a line per value of the others (the paper's figure for models x activities; needs matplotlib)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON array of result records instead of tables")
     p.add_argument("--dry-run", nargs="?", type=positive_int, const=10, default=None, metavar="N",
                    help="check every point and print how many there are and the first N (default 10); run and write nothing")  # fmt: skip

@@ -38,7 +38,9 @@ def _compute_bound(cs: ComputeSet, m: MachineSpec) -> float:
         cyc = b.worker_cycles.max(axis=0) if b.worker_cycles.ndim == 2 else b.worker_cycles
         cnt = b.worker_counts.max(axis=0) if b.worker_counts.ndim == 2 else b.worker_counts
         sup = float(np.max(b.supervisor_cycles)) if np.ndim(b.supervisor_cycles) else float(b.supervisor_cycles)
-        total += sup + float(np.dot(cnt.astype(np.float64), m.num_worker_contexts * cyc.astype(np.float64) + m.worker_launch_cycles))
+        total += sup + float(
+            np.dot(cnt.astype(np.float64), m.num_worker_contexts * cyc.astype(np.float64) + m.worker_launch_cycles)
+        )
     return total
 
 
@@ -48,7 +50,13 @@ def _exchange_bound(ex: Exchange, m: MachineSpec) -> float:
     msgs = float(np.dot(fan, ex.messages.astype(np.float64)))
     slowest = min(m.exchange_bytes_per_cycle, m.link_bytes_per_cycle)
     per_message = 2 * m.exchange_message_cycles + m.n_ipus * m.link_message_cycles  # a message may cross every IPU's links
-    return 2 * m.exchange_overhead_cycles + m.exchange_transit_cycles + 2 * data / slowest + per_message * msgs + m.n_ipus * m.link_latency_cycles
+    return (
+        2 * m.exchange_overhead_cycles
+        + m.exchange_transit_cycles
+        + 2 * data / slowest
+        + per_message * msgs
+        + m.n_ipus * m.link_latency_cycles
+    )
 
 
 def _host_bound(hc: HostCopy, m: MachineSpec) -> float:

@@ -26,7 +26,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["EnergyTriple", "EnergyBand", "ipu_step_energy_j", "gpu_step_energy_j", "ipu_energy_band", "gpu_energy_band", "ratio_band"]
+__all__ = [
+    "EnergyTriple",
+    "EnergyBand",
+    "ipu_step_energy_j",
+    "gpu_step_energy_j",
+    "ipu_energy_band",
+    "gpu_energy_band",
+    "ratio_band",
+]
 
 _PJ = 1e-12
 
@@ -85,7 +93,9 @@ def ipu_step_energy_j(
     return min(floor + activity, n_ipus * (max_w + system_w) * seconds)
 
 
-def gpu_step_energy_j(seconds: float, base_w: float, tdp_w: float, hbm_bytes: float, flops: float, byte_pj: float, flop_pj: float) -> float:
+def gpu_step_energy_j(
+    seconds: float, base_w: float, tdp_w: float, hbm_bytes: float, flops: float, byte_pj: float, flop_pj: float
+) -> float:
     """One corner of the GPU estimate (see the module docstring).
 
     >>> round(gpu_step_energy_j(0.01, 60, 400, 1e9, 1e12, 50, 1.0), 6)   # 0.6 J + 0.05 J + 1 J
@@ -106,8 +116,17 @@ def ipu_energy_band(
     params = [EnergyTriple.of(p) for p in (base_w, busy_pj, exchange_pj, link_pj, system_w)]
     values = [
         ipu_step_energy_j(
-            seconds, n_ipus, params[0].corner(c), max_w, busy_tile_cycles, received_bytes, link_bytes,
-            params[1].corner(c), params[2].corner(c), params[3].corner(c), params[4].corner(c),
+            seconds,
+            n_ipus,
+            params[0].corner(c),
+            max_w,
+            busy_tile_cycles,
+            received_bytes,
+            link_bytes,
+            params[1].corner(c),
+            params[2].corner(c),
+            params[3].corner(c),
+            params[4].corner(c),
         )
         for c in _CORNERS
     ]
@@ -115,7 +134,13 @@ def ipu_energy_band(
 
 
 def gpu_energy_band(
-    seconds: float, base_w: EnergyTriple, tdp_w: float, hbm_bytes: float, flops: float, byte_pj: EnergyTriple, flop_pj: EnergyTriple
+    seconds: float,
+    base_w: EnergyTriple,
+    tdp_w: float,
+    hbm_bytes: float,
+    flops: float,
+    byte_pj: EnergyTriple,
+    flop_pj: EnergyTriple,
 ) -> EnergyBand:
     """The GPU estimate at its three corners."""
     b, e, f = (EnergyTriple.of(p) for p in (base_w, byte_pj, flop_pj))

@@ -337,11 +337,32 @@ def exchange_kernel(
     return overhead + max(glink, gport) + max_hops * link_latency
 
 
-def exchange_costs(ex: Exchange, params: tuple[Any, ...], ws: tuple[np.ndarray, ...], out_ipu_phase: np.ndarray, out_tile: np.ndarray = NO_TILE_OUTPUT) -> int:
+def exchange_costs(
+    ex: Exchange,
+    params: tuple[Any, ...],
+    ws: tuple[np.ndarray, ...],
+    out_ipu_phase: np.ndarray,
+    out_tile: np.ndarray = NO_TILE_OUTPUT,
+) -> int:
     """:func:`exchange_kernel` on ``ex`` with ``ExchangeParams(m).as_tuple()`` and ``ExchangeWorkspace(m).as_tuple()``."""
     ptr, order = ex.transfers_by_list()
     kernel: Any = exchange_kernel  # a numba dispatcher: its arguments are typed at the call
-    return int(kernel(ex.src, ex.nbytes, ex.messages, ex.per_destination, ex.dst_ptr, ex.dst, ptr, order, *params, *ws, out_ipu_phase, out_tile))
+    return int(
+        kernel(
+            ex.src,
+            ex.nbytes,
+            ex.messages,
+            ex.per_destination,
+            ex.dst_ptr,
+            ex.dst,
+            ptr,
+            order,
+            *params,
+            *ws,
+            out_ipu_phase,
+            out_tile,
+        )
+    )
 
 
 def exchange_phase_cycles(ex: Exchange, machine: MachineSpec) -> tuple[np.ndarray, int]:

@@ -133,7 +133,9 @@ def _revalidated(machine: MachineSpec) -> MachineSpec:
         raise ConfigError(format_validation_error(err, f"machine {machine.name!r}")) from None
 
 
-def _timeline_options(machine: MachineSpec, timeline: bool | str, tiles: Sequence[int] | None, max_events: int) -> dict[str, object]:
+def _timeline_options(
+    machine: MachineSpec, timeline: bool | str, tiles: Sequence[int] | None, max_events: int
+) -> dict[str, object]:
     """The engine keyword arguments of a timeline request (none without one), checked."""
     if timeline not in (False, True, "tiles"):
         raise ConfigError(f"timeline: expected True, False or 'tiles' (got {timeline!r})")

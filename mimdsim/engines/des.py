@@ -118,7 +118,10 @@ class _ComputeSetCosts:
         for i, final in enumerate(self.final_by_ipu):
             if final.size:
                 n_timed[:, i] = (costs.incl[:, final] > 0) @ self.node_tiles[final]
-        self._timing = [list(zip(a, b, c, strict=True)) for a, b, c in zip(n_timed.tolist(), costs.ipu_crit.tolist(), costs.ipu_max.tolist(), strict=True)]
+        self._timing = [
+            list(zip(a, b, c, strict=True))
+            for a, b, c in zip(n_timed.tolist(), costs.ipu_crit.tolist(), costs.ipu_max.tolist(), strict=True)
+        ]
 
     def timing(self, row: int, i: int) -> tuple[int, int, int]:
         """IPU ``i`` in ``row``: (tiles with ``C_t > 0``, critical tile, its ``C_t``)."""

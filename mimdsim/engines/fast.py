@@ -63,7 +63,12 @@ def _variant_tables(cc: list[ComputeCosts], n_ipus: int) -> dict[str, Any]:
         np.cumsum([c.incl.shape[0] for c in cc], out=var_ptr[1:])
     var_max = np.concatenate([c.ipu_max for c in cc]) if cc else np.zeros((0, n_ipus), np.int64)
     var_crit = np.concatenate([c.ipu_crit for c in cc]) if cc else np.zeros((0, n_ipus), np.int64)
-    return {"compute": cc, "var_ptr": var_ptr, "var_max": np.ascontiguousarray(var_max), "var_crit": np.ascontiguousarray(var_crit)}
+    return {
+        "compute": cc,
+        "var_ptr": var_ptr,
+        "var_max": np.ascontiguousarray(var_max),
+        "var_crit": np.ascontiguousarray(var_crit),
+    }
 
 
 def _exchange_costs(arr: ProgramArrays, machine: MachineSpec) -> dict[str, np.ndarray]:
@@ -79,7 +84,10 @@ def _exchange_costs(arr: ProgramArrays, machine: MachineSpec) -> dict[str, np.nd
 def _host_costs(arr: ProgramArrays, machine: MachineSpec) -> np.ndarray:
     hp = arr.host_ptr
     return np.array(
-        [host_copy_cycles(machine, arr.host_tiles[hp[k] : hp[k + 1]], arr.host_nbytes[hp[k] : hp[k + 1]]) for k in range(arr.n_host_copies)],
+        [
+            host_copy_cycles(machine, arr.host_tiles[hp[k] : hp[k + 1]], arr.host_nbytes[hp[k] : hp[k + 1]])
+            for k in range(arr.n_host_copies)
+        ],
         np.int64,
     ).reshape(-1)
 
@@ -94,9 +102,23 @@ def _static_costs(program: Program, arr: ProgramArrays, machine: MachineSpec) ->
     elsewhere (a clock, a link) reuses it.
     """
     m = machine
-    compute_key = ("fast.compute", m.n_tiles, m.tiles_per_ipu, m.num_worker_contexts, m.worker_launch_cycles, m.compute_set_overhead_cycles)
+    compute_key = (
+        "fast.compute",
+        m.n_tiles,
+        m.tiles_per_ipu,
+        m.num_worker_contexts,
+        m.worker_launch_cycles,
+        m.compute_set_overhead_cycles,
+    )
     exchange_key = ("fast.exchange", m.n_tiles, m.tiles_per_supertile, *ExchangeParams(m).as_tuple())
-    host_key = ("fast.host", m.n_tiles, m.tiles_per_ipu, m.host_bytes_per_cycle, m.exchange_bytes_per_cycle, m.host_overhead_cycles)
+    host_key = (
+        "fast.host",
+        m.n_tiles,
+        m.tiles_per_ipu,
+        m.host_bytes_per_cycle,
+        m.exchange_bytes_per_cycle,
+        m.host_overhead_cycles,
+    )
     out: dict[str, Any] = {}
     out.update(derived(program, compute_key, lambda: _variant_tables(_compute_costs(arr, m), m.n_ipus)))
     out.update(derived(program, exchange_key, lambda: _exchange_costs(arr, m)))
@@ -246,7 +268,9 @@ def simulate_fast(
             f"(more than {_MAX_LOG_BYTES / 2**30:.0f} GiB): simulate a shorter program"
         )
     log = np.zeros((n_log, K.LOG_CLOCK + machine.n_ipus), np.int64)
-    rec, total, clock = _run(arr, costs, machine, extrapolate=extrapolate, progress=progress, log=log)  # no logged step is extrapolated
+    rec, total, clock = _run(
+        arr, costs, machine, extrapolate=extrapolate, progress=progress, log=log
+    )  # no logged step is extrapolated
     rec_n = np.ascontiguousarray(rec[K.REC_N])
     tiles = K.tile_totals(
         arr.step_table,

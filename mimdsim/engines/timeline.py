@@ -65,7 +65,9 @@ def window_mask(ranges: Sequence[tuple[int, int]], n_executed: int) -> np.ndarra
             raise ConfigError(f"timeline_steps: expected (first, stop) pairs of integers (got {r!r})")
         a, b = int(r[0]), int(r[1])
         if not 0 <= a < b <= n_executed:
-            raise ConfigError(f"timeline_steps: range {a}:{b} is not within the program's {n_executed:,} executed steps (0 <= first < stop)")
+            raise ConfigError(
+                f"timeline_steps: range {a}:{b} is not within the program's {n_executed:,} executed steps (0 <= first < stop)"
+            )
         mask[a:b] = True
     return mask
 
@@ -218,7 +220,18 @@ def timeline_from_log(
         tk, tj = np.nonzero(tcyc * win[:, None] > 0)
         block = [
             np.stack([k[kk[keep]], s[kk[keep]], ii[keep], np.full(keep.sum(), -1), pp[keep], st[keep], en[keep]], 1),
-            np.stack([k[tk], s[tk], tile_ipu[tj], tiles[tj], np.full(tk.size, _COMPUTE), tstart[tk, tj], tstart[tk, tj] + tcyc[tk, tj]], 1),
+            np.stack(
+                [
+                    k[tk],
+                    s[tk],
+                    tile_ipu[tj],
+                    tiles[tj],
+                    np.full(tk.size, _COMPUTE),
+                    tstart[tk, tj],
+                    tstart[tk, tj] + tcyc[tk, tj],
+                ],
+                1,
+            ),
         ]
         blk = np.concatenate(block)
         wk = np.flatnonzero(win)
@@ -269,7 +282,9 @@ def _samples(counter: int, ipu: Any, tile: Any, ts: Any, value: Any) -> np.ndarr
     return np.stack([np.asarray(c, np.float64) for c in cols])
 
 
-def _segment_counters(seg: _Segments, segments: TimelineSegments, tiles: np.ndarray, tile_ipu: np.ndarray, tpi: int) -> list[np.ndarray]:
+def _segment_counters(
+    seg: _Segments, segments: TimelineSegments, tiles: np.ndarray, tile_ipu: np.ndarray, tpi: int
+) -> list[np.ndarray]:
     """Busy fraction and bytes received per segment and IPU (and recorded tile), sampled at its start."""
     keep = np.flatnonzero(seg.end > np.iinfo(np.int64).min)
     span = (seg.end - seg.start)[keep]

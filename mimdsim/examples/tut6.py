@@ -350,7 +350,9 @@ def _blocks(codelet: str, per_tile: dict[int, tuple[tuple[int, int], ...]]) -> t
         if lst:
             groups.setdefault(lst, []).append(t)
     return tuple(
-        VertexBlock(codelet, np.array(tiles, np.int64), np.array([c for c, _ in lst], np.int64), np.array([n for _, n in lst], np.int64))
+        VertexBlock(
+            codelet, np.array(tiles, np.int64), np.array([c for c, _ in lst], np.int64), np.array([n for _, n in lst], np.int64)
+        )
         for lst, tiles in sorted(groups.items(), key=lambda kv: kv[1][0])
     )
 

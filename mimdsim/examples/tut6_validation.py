@@ -43,7 +43,10 @@ _WHY = {
     ("ipu_model_mk2", "compute"): "reconstruction from the estimates (3,786.0); the rest is Poplar runtime copy "
     "vertices not in the program (as on Mk1); critical path 3,696 + 108 = 3,804",
     ("ipu_model_mk2", "compute_excl_idle"): "sum of the estimates (3,716.0); remainder = runtime copy vertices",
-    ("ipu_model_mk2", "exchange"): "E1, E2 and the matrix rearrangement (a hypothesis, docs/validation_tut6.md) with 8 cycles per message; " + _BSP,
+    (
+        "ipu_model_mk2",
+        "exchange",
+    ): "E1, E2 and the matrix rearrangement (a hypothesis, docs/validation_tut6.md) with 8 cycles per message; " + _BSP,
     ("ipu_model_mk2", "global_exchange"): "single IPU: no inter-IPU traffic",
     ("ipu_model_mk2", "host_exchange"): "by construction: the 8.0 GB/s host link was derived from this profile (T6 README)",
     ("ipu_model_mk2", "sync"): "sync delays off as in the model; mimdsim's sync is only compute-imbalance waiting: the "
@@ -109,7 +112,15 @@ def _planner_rows() -> list[dict[str, object]]:
         pub_plan = {"mk2": (7, 3996, 3696, 143, 49, 108, 53807), "mk1": (5, 4751, 4410, 200, 45, 96, 64373)}[gen]
         cfg = f"planner, {gen} (T={T}, W=6, B=4)"
         got = (p.split, p.total, p.compute, p.exchange, p.reduce_exchange, p.reduce_compute, p.worst_cost)
-        names = ("split S", "planner total", "planner compute", "planner exchange", "planner reduce exchange", "planner reduce compute", "worst cost seen")
+        names = (
+            "split S",
+            "planner total",
+            "planner compute",
+            "planner exchange",
+            "planner reduce exchange",
+            "planner reduce compute",
+            "worst cost seen",
+        )
         for n, g, q in zip(names, got, pub_plan, strict=True):
             rows.append(_row(n, src, cfg, g, q, "exact re-implementation of the tutorial's planner"))
     return rows
@@ -123,7 +134,11 @@ def _exchange_rows(config: str, cfg: str, res: RunResult) -> list[dict[str, obje
     fit = exchange_fit(machine, rearrangement=REARRANGES_MATRIX[config])
     rows = [
         _row(
-            "IPU exchange, mean of the tiles' own times (per tile)", src, cfg, fit.mean_per_tile, pub["exchange"],
+            "IPU exchange, mean of the tiles' own times (per tile)",
+            src,
+            cfg,
+            fit.mean_per_tile,
+            pub["exchange"],
             "the profile's measure; the message cost was derived from the Mk2 figures (tut6_exchange.py), so the Mk2 rows "
             "agree by construction up to rounding the cost to an integer",
         )
@@ -131,7 +146,11 @@ def _exchange_rows(config: str, cfg: str, res: RunResult) -> list[dict[str, obje
     if "sync" in pub and config != "hardware_mk2":
         rows.append(
             _row(
-                "waiting for the slowest exchanging tile (per tile) vs the profile's sync", src, cfg, fit.waiting, pub["sync"],
+                "waiting for the slowest exchanging tile (per tile) vs the profile's sync",
+                src,
+                cfg,
+                fit.waiting,
+                pub["sync"],
                 "an independent check of the message model: with the sync delays off, the profile's sync is waiting only "
                 "(plus compute imbalance, ~18 cycles)",
             )
@@ -139,7 +158,11 @@ def _exchange_rows(config: str, cfg: str, res: RunResult) -> list[dict[str, obje
         bd = res.tile_mean_cycles()
         rows.append(
             _row(
-                "IPU exchange + sync (per tile)", src, cfg, bd["exchange"] + bd["sync"], pub["exchange"] + pub["sync"],
+                "IPU exchange + sync (per tile)",
+                src,
+                cfg,
+                bd["exchange"] + bd["sync"],
+                pub["exchange"] + pub["sync"],
                 "the same time split two ways: BSP charges the waiting to the exchange, the profile to the sync",
             )
         )
@@ -147,7 +170,11 @@ def _exchange_rows(config: str, cfg: str, res: RunResult) -> list[dict[str, obje
         derived = derive_exchange_message_cycles(config, rearrangement=REARRANGES_MATRIX[config])
         rows.append(
             _row(
-                "exchange_message_cycles derived from this profile", src, cfg, machine.exchange_message_cycles, derived,
+                "exchange_message_cycles derived from this profile",
+                src,
+                cfg,
+                machine.exchange_message_cycles,
+                derived,
                 "the preset's integer (mimdsim column) against the value that makes the own-time mean equal the profile",
             )
         )
@@ -196,7 +223,16 @@ def tut6_validation_rows(engine: str = "fast") -> list[dict[str, object]]:
                 )
         rows += _exchange_rows(config, cfg, res)
         on_dev = res.total_cycles - bd["host_exchange"]
-        rows.append(_row("on-device time (total - host exchange)", _SRC[config], cfg, on_dev, pub["total"] - pub["host_exchange"], _WHY[(config, "on_device")]))
+        rows.append(
+            _row(
+                "on-device time (total - host exchange)",
+                _SRC[config],
+                cfg,
+                on_dev,
+                pub["total"] - pub["host_exchange"],
+                _WHY[(config, "on_device")],
+            )
+        )
         rows.append(_row("total cycles", _SRC[config], cfg, res.total_cycles, pub["total"], _WHY[(config, "total")]))
         if config == "ipu_model_mk2":
             bound = tut6_machine(config, exchange_message_cycles=0)
@@ -204,9 +240,36 @@ def tut6_validation_rows(engine: str = "fast") -> list[dict[str, object]]:
             a, b = _step(b_res, "mulCS"), _step(b_res, "reduceCS")
             dsrc = "T6 tile mapping (tut6.cpp) (recomputed from the mapping)"
             bcfg = cfg.replace("; S=", ", no per-message cost (the receive bound); S=")
-            rows.append(_row("E1 exchange on the critical path, receive bound", dsrc, bcfg, a.exchange_cycles, 285, "receive bound of the 6 boundary tiles (2 segments)"))
-            rows.append(_row("E2 exchange on the critical path, receive bound", dsrc, bcfg, b.exchange_cycles, 49, "7 partials x 7 rows received"))
-            rows.append(_row("critical-path compute (mulCS + reduceCS)", dsrc, cfg, a.compute_cycles + b.compute_cycles, 3804, "8 x 6 x 77 + 2 x 6 x 9"))
+            rows.append(
+                _row(
+                    "E1 exchange on the critical path, receive bound",
+                    dsrc,
+                    bcfg,
+                    a.exchange_cycles,
+                    285,
+                    "receive bound of the 6 boundary tiles (2 segments)",
+                )
+            )
+            rows.append(
+                _row(
+                    "E2 exchange on the critical path, receive bound",
+                    dsrc,
+                    bcfg,
+                    b.exchange_cycles,
+                    49,
+                    "7 partials x 7 rows received",
+                )
+            )
+            rows.append(
+                _row(
+                    "critical-path compute (mulCS + reduceCS)",
+                    dsrc,
+                    cfg,
+                    a.compute_cycles + b.compute_cycles,
+                    3804,
+                    "8 x 6 x 77 + 2 x 6 x 9",
+                )
+            )
             st = tut6_machine(config, supports_supertile_send_receive=True, exchange_message_cycles=0)
             st_res = simulate(build_tut6_program(st, include_host=False), st, engine)
             rows.append(
@@ -226,7 +289,16 @@ def tut6_validation_rows(engine: str = "fast") -> list[dict[str, object]]:
             for cs, pubv, label in ((mul.compute, 5_250_000, "DotProductVertex"), (red.compute, 80_000, "ReduceVertex")):
                 assert cs is not None
                 tot = sum(blk.thread_cycles_per_tile * blk.tiles.size for blk in cs.blocks)
-                rows.append(_row(f"cycles by vertex type: {label} (sum over tiles)", _SRC[config], cfg, tot, pubv, "the IPU Model charges exactly the registered estimates"))
+                rows.append(
+                    _row(
+                        f"cycles by vertex type: {label} (sum over tiles)",
+                        _SRC[config],
+                        cfg,
+                        tot,
+                        pubv,
+                        "the IPU Model charges exactly the registered estimates",
+                    )
+                )
     return rows
 
 
@@ -248,7 +320,9 @@ def validation_markdown(rows: list[dict[str, object]]) -> str:
         rel = r["rel_error"]
         rel_s = "n/a" if rel is None else f"{100 * float(rel):+.2f} %"  # type: ignore[arg-type]
         cfg = str(r["configuration"]).split(":")[0]
-        lines.append(f"| {r['quantity']} | {cfg} | {r['source']} | {_fmt(r['mimdsim'])} | {_fmt(r['published'])} | {rel_s} | {r['explanation']} |")
+        lines.append(
+            f"| {r['quantity']} | {cfg} | {r['source']} | {_fmt(r['mimdsim'])} | {_fmt(r['published'])} | {rel_s} | {r['explanation']} |"
+        )
     return "\n".join(lines)
 
 

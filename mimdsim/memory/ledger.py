@@ -63,7 +63,9 @@ class MemoryLedger:
         oom = self.oom_tiles
         worst = oom[np.argsort(-self.tile_bytes[oom], kind="stable")][:limit]
         return [
-            TileOverflow(int(t), int(self.tile_bytes[t]), int(self.tile_bytes[t] - self.capacity_bytes), tuple(self.items_on(int(t))[:3]))
+            TileOverflow(
+                int(t), int(self.tile_bytes[t]), int(self.tile_bytes[t] - self.capacity_bytes), tuple(self.items_on(int(t))[:3])
+            )
             for t in worst
         ]
 
@@ -90,6 +92,8 @@ def check_memory(program: Program, machine: MachineSpec) -> MemoryLedger:
         raise TileMemoryError(
             f"program {program.name!r} does not fit {machine.name!r} ({machine.memory_bytes_per_tile:,} B per tile): "
             f"{oom.size} tile(s) over; worst: {worst.describe()}",
-            report=ledger, tile=worst.tile, needed_bytes=worst.used_bytes,
+            report=ledger,
+            tile=worst.tile,
+            needed_bytes=worst.used_bytes,
         )
     return ledger

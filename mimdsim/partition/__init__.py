@@ -36,7 +36,11 @@ def partition_layers(
 ) -> NeuronMapping:
     """Map layers (hidden and output) onto tiles with the graph-free partitioner ``method``."""
     if method not in PARTITIONERS:
-        hint = " (graph methods: mimdsim.partition.partition or estimate_training_step(partitioner=...))" if method in METHODS else ""
+        hint = (
+            " (graph methods: mimdsim.partition.partition or estimate_training_step(partitioner=...))"
+            if method in METHODS
+            else ""
+        )
         raise ConfigError(f"partitioner: {method!r} is not one of {', '.join(sorted(PARTITIONERS))}{hint}")
     mapping = PARTITIONERS[method](layer_sizes, tiles_per_ipu, n_ipus, neurons_per_tile=neurons_per_tile)
     mapping.check(layer_sizes)

@@ -99,4 +99,3 @@ def greedy(p: PartitionProblem) -> np.ndarray:
         load[best] += p.unit_size[u]
         pin_part[pin_of_unit[pin_of_unit_ptr[u] : pin_of_unit_ptr[u + 1]]] = best
     return parts
-

@@ -43,7 +43,9 @@ def smallest_fitting_k(layer_sizes: tuple[int, ...], tiles_per_ipu: int, n_ipus:
     for k in range(2, k_max + 1, 2):
         if _try_pack(layer_sizes, k, tiles_per_ipu, n_ipus) is not None:
             return k
-    raise MappingError(f"layers {list(layer_sizes)} do not fit {n_ipus} IPU(s) of {tiles_per_ipu} tiles with up to {k_max} neurons per tile")
+    raise MappingError(
+        f"layers {list(layer_sizes)} do not fit {n_ipus} IPU(s) of {tiles_per_ipu} tiles with up to {k_max} neurons per tile"
+    )
 
 
 def contiguous_mapping(

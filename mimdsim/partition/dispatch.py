@@ -142,7 +142,9 @@ def partition(
         mapping.check(sizes)
         return mapping
     if k % graph.unit_neurons:
-        raise ConfigError(f"unit_neurons: {graph.unit_neurons} does not divide neurons_per_tile {k} (units could not fill a tile)")
+        raise ConfigError(
+            f"unit_neurons: {graph.unit_neurons} does not divide neurons_per_tile {k} (units could not fill a tile)"
+        )
     cap_bytes = capacity_bytes or machine.memory_bytes_per_tile
     if method == "refine":
         if cost is None:
@@ -192,4 +194,3 @@ def _mapping(graph: WorkloadGraph, unit_tile: np.ndarray, machine: MachineSpec, 
     mapping = NeuronMapping.from_neuron_tiles(graph.neuron_tiles(unit_tile), machine.tiles_per_ipu, machine.n_tiles, name)
     mapping.check(graph.layer_sizes)
     return mapping
-

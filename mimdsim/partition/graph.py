@@ -118,7 +118,9 @@ class WorkloadGraph:
         return g
 
 
-def clique_edges(ptr: np.ndarray, pins: np.ndarray, weights: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def clique_edges(
+    ptr: np.ndarray, pins: np.ndarray, weights: np.ndarray, n_units: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The graph view of nets ``(ptr, pins, weights)``: ``(u, v, weight)`` with ``u < v``, duplicates
     summed; a net of ``p`` pins adds ``w / (p - 1)`` to each pin pair, or ``w`` along a path
     through its pins when ``p`` > :data:`CLIQUE_MAX_PINS`.

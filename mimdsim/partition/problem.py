@@ -46,7 +46,14 @@ class PartitionProblem:
 
     @classmethod
     def of_graph(
-        cls, graph: WorkloadGraph, n_parts: int, capacity_neurons: int, capacity_bytes: int, seed: int = 0, *, layer_nets: bool = False
+        cls,
+        graph: WorkloadGraph,
+        n_parts: int,
+        capacity_neurons: int,
+        capacity_bytes: int,
+        seed: int = 0,
+        *,
+        layer_nets: bool = False,
     ) -> PartitionProblem:
         ptr, pins, w = graph.hypergraph(layer_nets=layer_nets)
         return cls(graph.unit_size, graph.unit_memory_bytes, graph.unit_compute, graph.unit_layer, ptr, pins, w, n_parts,
@@ -60,15 +67,21 @@ class PartitionProblem:
         """Refuse a problem no placement solves (total neurons or bytes over the parts' room, or a unit over one part)."""
         need, room = int(self.unit_size.sum()), self.n_parts * self.capacity_neurons
         if need > room:
-            raise MappingError(f"{need:,} neurons do not fit {self.n_parts} tiles of {self.capacity_neurons} neurons ({need - room:,} over)")
+            raise MappingError(
+                f"{need:,} neurons do not fit {self.n_parts} tiles of {self.capacity_neurons} neurons ({need - room:,} over)"
+            )
         big = int(self.unit_memory_bytes.max(initial=0))
         if big > self.capacity_bytes:
-            raise MappingError(f"a unit needs {big:,} B, more than a tile's {self.capacity_bytes:,} B ({big - self.capacity_bytes:,} over)")
+            raise MappingError(
+                f"a unit needs {big:,} B, more than a tile's {self.capacity_bytes:,} B ({big - self.capacity_bytes:,} over)"
+            )
         if int(self.unit_size.max(initial=0)) > self.capacity_neurons:
             raise MappingError(f"a unit of {int(self.unit_size.max())} neurons is larger than a tile's {self.capacity_neurons}")
         need_b, room_b = int(self.unit_memory_bytes.sum()), self.n_parts * self.capacity_bytes
         if need_b > room_b:
-            raise MappingError(f"the units need {need_b:,} B, {self.n_parts} tiles of {self.capacity_bytes:,} B hold {room_b:,} ({need_b - room_b:,} B over)")
+            raise MappingError(
+                f"the units need {need_b:,} B, {self.n_parts} tiles of {self.capacity_bytes:,} B hold {room_b:,} ({need_b - room_b:,} B over)"
+            )
 
     @functools.cached_property
     def unit_pins(self) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +159,9 @@ def repair_capacity(p: PartitionProblem, parts: np.ndarray) -> np.ndarray:
             room = (load + p.unit_size[u] <= p.capacity_neurons) & (mem + p.unit_memory_bytes[u] <= p.capacity_bytes)
             room[q] = False
             if not room.any():
-                raise MappingError(f"no tile has room for a unit of {int(p.unit_size[u])} neurons and {int(p.unit_memory_bytes[u]):,} B")
+                raise MappingError(
+                    f"no tile has room for a unit of {int(p.unit_size[u])} neurons and {int(p.unit_memory_bytes[u]):,} B"
+                )
             s = np.where(room, shared(u), -1.0)
             dest = int(np.argmax(s)) if s.max() > 0 else int(np.flatnonzero(room)[np.argmin(load[room])])
             parts[u] = dest

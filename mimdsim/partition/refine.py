@@ -55,7 +55,9 @@ class _Counts:
 
     def __init__(self, p: PartitionProblem, parts: np.ndarray) -> None:
         if p.net_weight.size * p.n_parts > MAX_COUNT_CELLS:
-            raise MappingError(f"refine: {p.net_weight.size:,} nets x {p.n_parts:,} tiles is over {MAX_COUNT_CELLS:,} cells; use larger units")
+            raise MappingError(
+                f"refine: {p.net_weight.size:,} nets x {p.n_parts:,} tiles is over {MAX_COUNT_CELLS:,} cells; use larger units"
+            )
         self.p = p
         self.parts = parts.copy()
         self.net_of_pin = np.repeat(np.arange(p.net_weight.size), np.diff(p.net_ptr))
@@ -95,7 +97,9 @@ class _Counts:
 
 
 @njit(cache=True)
-def _swap_fanins(c: np.ndarray, nu: np.ndarray, nv: np.ndarray, a: int, b: int, fa: int, fb: int, mark: np.ndarray) -> tuple[int, int]:
+def _swap_fanins(
+    c: np.ndarray, nu: np.ndarray, nv: np.ndarray, a: int, b: int, fa: int, fb: int, mark: np.ndarray
+) -> tuple[int, int]:
     """Fan-ins of parts ``a`` and ``b`` after swapping a unit of nets ``nu`` (on ``a``) with one of ``nets`` nv (on ``b``);
     ``mark`` is a zeroed scratch array, one entry per net, left zeroed."""
     for e in nu:
@@ -204,7 +208,11 @@ def _connectivity_swaps(p: PartitionProblem, cnt: _Counts, n: int, same_layer: b
 
 
 def refine(
-    p: PartitionProblem, start: np.ndarray, cost: Callable[[np.ndarray], float], *, same_layer: bool = True,
+    p: PartitionProblem,
+    start: np.ndarray,
+    cost: Callable[[np.ndarray], float],
+    *,
+    same_layer: bool = True,
     max_evaluations: int = DEFAULT_EVALUATIONS,
 ) -> RefineResult:
     """Local search from ``start`` (see the module docstring); ``cost(parts)`` is the simulated step time.

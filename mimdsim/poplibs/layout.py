@@ -84,7 +84,12 @@ def sliceable_layout(shape: Sequence[int], tiles: np.ndarray) -> np.ndarray:
 
 
 def linear_layout(
-    n_elements: int, tiles: np.ndarray, *, element_bytes: int = 4, grain: int | None = None, min_elements: int | None = None,
+    n_elements: int,
+    tiles: np.ndarray,
+    *,
+    element_bytes: int = 4,
+    grain: int | None = None,
+    min_elements: int | None = None,
     offset: int = 0,
 ) -> np.ndarray:
     """Tile of every element of ``poputil::mapTensorLinearly`` over ``tiles`` from ``tiles[offset]``.

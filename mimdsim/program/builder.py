@@ -166,7 +166,11 @@ class ComputeSetBuilder:
         inverse = inverse.reshape(-1)
         for g in np.argsort(first, kind="stable"):
             c, n = int(uniq[g, 0]), int(uniq[g, 1])
-            self._append(VertexBlock(codelet, tile_arr[inverse == g], np.array([c], np.int64), np.array([n], np.int64), int(supervisor_cycles)))
+            self._append(
+                VertexBlock(
+                    codelet, tile_arr[inverse == g], np.array([c], np.int64), np.array([n], np.int64), int(supervisor_cycles)
+                )
+            )
         return self
 
     def _append(self, block: VertexBlock) -> None:
@@ -205,7 +209,9 @@ class ExchangeBuilder:
         self._replicable: list[np.ndarray] = []
         self._frozen: Exchange | None = None
 
-    def send(self, src: int, dst_tiles: int | Sequence[int] | np.ndarray | range, nbytes: int, *, replicable: bool = False) -> None:
+    def send(
+        self, src: int, dst_tiles: int | Sequence[int] | np.ndarray | range, nbytes: int, *, replicable: bool = False
+    ) -> None:
         """``nbytes`` bytes from tile ``src`` to every tile of ``dst_tiles`` (one multicast).
 
         ``replicable``: the bytes are a scalar (a dynamic slice's offset) that a compiler may
@@ -226,7 +232,9 @@ class ExchangeBuilder:
             raise ProgramError(f"{where}: a destination tile appears twice")
         self._push(np.array([src], np.int64), dst, np.array([dst.size], np.int64), np.array([nbytes], np.int64), bool(replicable))
 
-    def send_many(self, src: Sequence[int] | np.ndarray, dst: Sequence[int] | np.ndarray, nbytes: int | Sequence[int] | np.ndarray) -> None:
+    def send_many(
+        self, src: Sequence[int] | np.ndarray, dst: Sequence[int] | np.ndarray, nbytes: int | Sequence[int] | np.ndarray
+    ) -> None:
         """Point-to-point transfers ``src[i] -> dst[i]`` of ``nbytes[i]`` (or ``nbytes``) bytes, vectorised."""
         where = f"exchange {self.name!r}: send_many(...)"
         s = _int_array(where, "src", src)

@@ -237,7 +237,9 @@ class Exchange:
         owner[new_transfer] = transfer
         ptr = np.zeros(n_new + 1, np.int64)
         np.cumsum(np.bincount(new_transfer, minlength=n_new), out=ptr[1:])
-        return Exchange(self.name, self.src[owner], ptr, dst, self.nbytes[owner], self.messages[owner], replicable=self.replicable[owner])
+        return Exchange(
+            self.name, self.src[owner], ptr, dst, self.nbytes[owner], self.messages[owner], replicable=self.replicable[owner]
+        )
 
 
 def concat_exchanges(name: str, exchanges: list[Exchange]) -> Exchange:
@@ -261,4 +263,6 @@ def concat_exchanges(name: str, exchanges: list[Exchange]) -> Exchange:
     def cat(field: str) -> np.ndarray:
         return np.concatenate([getattr(e, field) for e in parts])
 
-    return Exchange(name, cat("src"), ptr, cat("dst"), cat("nbytes"), cat("messages"), dst_list, cat("per_destination"), cat("replicable"))
+    return Exchange(
+        name, cat("src"), ptr, cat("dst"), cat("nbytes"), cat("messages"), dst_list, cat("per_destination"), cat("replicable")
+    )

@@ -13,12 +13,7 @@ def frozen_array(values: object, dtype: type) -> np.ndarray:
     An array that is already read-only, contiguous and of that dtype is reused, so blocks
     can share one tiles array; anything else is copied, so callers' arrays stay theirs.
     """
-    if (
-        isinstance(values, np.ndarray)
-        and values.dtype == dtype
-        and not values.flags.writeable
-        and values.flags.c_contiguous
-    ):
+    if isinstance(values, np.ndarray) and values.dtype == dtype and not values.flags.writeable and values.flags.c_contiguous:
         return values
     arr: np.ndarray = np.array(values, dtype=dtype)
     arr.flags.writeable = False

@@ -133,11 +133,7 @@ class VertexBlock:
     @property
     def is_table(self) -> bool:
         """True when some cost of the block changes from row to row."""
-        return (
-            self.worker_cycles.ndim == 2
-            or self.worker_counts.ndim == 2
-            or isinstance(self.supervisor_cycles, np.ndarray)
-        )
+        return self.worker_cycles.ndim == 2 or self.worker_counts.ndim == 2 or isinstance(self.supervisor_cycles, np.ndarray)
 
     @property
     def n_vertex_kinds(self) -> int:

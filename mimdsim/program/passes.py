@@ -233,7 +233,11 @@ def local_compute(program: Program) -> Program:
 
     def drop_empty(p: Program) -> Program:  # a step with neither exchange nor compute moves nothing (and must not start a run)
         def fold(steps: tuple[Step, ...]) -> tuple[Step, ...]:
-            return tuple(s for s in steps if not (isinstance(s, Superstep) and not _has_exchange(s) and (s.compute is None or not s.compute.blocks)))
+            return tuple(
+                s
+                for s in steps
+                if not (isinstance(s, Superstep) and not _has_exchange(s) and (s.compute is None or not s.compute.blocks))
+            )
 
         return _map_bodies(p, fold)
 

@@ -85,7 +85,9 @@ def _compute_to_dict(cs: ComputeSet) -> dict[str, Any]:
                 "tiles": _ints(b.tiles),
                 "worker_cycles": _ints(b.worker_cycles),
                 "worker_counts": _ints(b.worker_counts),  # an array after __post_init__
-                "supervisor_cycles": _ints(b.supervisor_cycles) if isinstance(b.supervisor_cycles, np.ndarray) else b.supervisor_cycles,
+                "supervisor_cycles": _ints(b.supervisor_cycles)
+                if isinstance(b.supervisor_cycles, np.ndarray)
+                else b.supervisor_cycles,
                 **({"segment": b.segment} if b.segment else {}),
             }
             for b in cs.blocks
@@ -132,7 +134,13 @@ def program_to_dict(program: Program) -> dict[str, Any]:
                 **({"op": s.op} if s.op != "execute" else {}),
             }
         if isinstance(s, HostCopy):
-            return {"type": "host_copy", "name": s.name, "direction": s.direction, "tiles": _ints(s.tiles), "nbytes": _ints(s.nbytes)}
+            return {
+                "type": "host_copy",
+                "name": s.name,
+                "direction": s.direction,
+                "tiles": _ints(s.tiles),
+                "nbytes": _ints(s.nbytes),
+            }
         if isinstance(s, Repeat):
             return {"type": "repeat", "name": s.name, "count": int(s.count), "body": [step(x) for x in s.body]}
         raise ProgramFormatError(f"program {program.name!r}: cannot save a step of type {type(s).__name__}")
@@ -144,7 +152,9 @@ def program_to_dict(program: Program) -> dict[str, Any]:
         "name": program.name,
         "batch_size": program.batch_size,
         "metadata": program.metadata,
-        "tensors": [{"name": t.name, "kind": t.kind, "tiles": _ints(t.tiles), "nbytes": _ints(t.nbytes)} for t in program.tensors],
+        "tensors": [
+            {"name": t.name, "kind": t.kind, "tiles": _ints(t.tiles), "nbytes": _ints(t.nbytes)} for t in program.tensors
+        ],
         "exchanges": ex_list,
         "compute_sets": cs_list,
         "body": body,
@@ -283,12 +293,16 @@ def _read_exchange(r: _Reader, value: Any, where: str, version: int) -> Exchange
     dst = r.array(o, "dst", where)
     nbytes = r.array(o, "nbytes", where)
     if nbytes.size != src.size:
-        raise r.fail(_join(where, "nbytes"), f"has {nbytes.size} entries, expected one per transfer ({src.size})", show_value=False)
+        raise r.fail(
+            _join(where, "nbytes"), f"has {nbytes.size} entries, expected one per transfer ({src.size})", show_value=False
+        )
     dst_list: np.ndarray | None = None
     if "dst_list" in o:
         dst_list = r.array(o, "dst_list", where)
         if dst_list.size != src.size:
-            raise r.fail(_join(where, "dst_list"), f"has {dst_list.size} entries, expected one per transfer ({src.size})", show_value=False)
+            raise r.fail(
+                _join(where, "dst_list"), f"has {dst_list.size} entries, expected one per transfer ({src.size})", show_value=False
+            )
     n_lists = src.size if dst_list is None else dst_ptr.size - 1
     unit = "transfer" if dst_list is None else "destination list"
     if dst_ptr.size != n_lists + 1 or dst_ptr[0] != 0 or dst_ptr[-1] != dst.size or np.any(np.diff(dst_ptr) < 1):
@@ -298,12 +312,16 @@ def _read_exchange(r: _Reader, value: Any, where: str, version: int) -> Exchange
             _ints(dst_ptr),
         )
     if dst_list is not None and dst_list.size and int(dst_list.max()) >= n_lists:
-        raise r.fail(_join(where, "dst_list"), f"names list {int(dst_list.max())}; dst_ptr holds lists 0..{n_lists - 1}", show_value=False)
+        raise r.fail(
+            _join(where, "dst_list"), f"names list {int(dst_list.max())}; dst_ptr holds lists 0..{n_lists - 1}", show_value=False
+        )
     messages: np.ndarray | None = None
     if "messages" in o:
         messages = r.array(o, "messages", where, minimum=1)
         if messages.size != src.size:
-            raise r.fail(_join(where, "messages"), f"has {messages.size} entries, expected one per transfer ({src.size})", show_value=False)
+            raise r.fail(
+                _join(where, "messages"), f"has {messages.size} entries, expected one per transfer ({src.size})", show_value=False
+            )
     per_destination: np.ndarray | None = None
     if "per_destination" in o:
         per_destination = r.array(o, "per_destination", where)
@@ -326,7 +344,11 @@ def _read_compute(r: _Reader, value: Any, where: str, version: int) -> ComputeSe
     blocks: list[VertexBlock] = []
     for k, bv in enumerate(blocks_val):
         w = f"{where}.blocks[{k}]"
-        b = r.obj(bv, w, ("codelet", "tiles", "worker_cycles", "worker_counts", "supervisor_cycles") + (("segment",) if version >= 3 else ()))
+        b = r.obj(
+            bv,
+            w,
+            ("codelet", "tiles", "worker_cycles", "worker_counts", "supervisor_cycles") + (("segment",) if version >= 3 else ()),
+        )
         cycles = r.table(b, "worker_cycles", w, tables)
         counts = r.table(b, "worker_counts", w, tables) if "worker_counts" in b else np.ones(cycles.shape[-1], np.int64)
         if counts.shape[-1] != cycles.shape[-1]:
@@ -346,7 +368,9 @@ def _read_compute(r: _Reader, value: Any, where: str, version: int) -> ComputeSe
             sup = r.integer(sup_val, w_sup)
         rows = {a.shape[0] for a in (cycles, counts) if a.ndim == 2} | ({sup.size} if isinstance(sup, np.ndarray) else set())
         if len(rows) > 1:
-            raise r.fail(w, f"its cycle tables have different numbers of rows ({', '.join(map(str, sorted(rows)))})", show_value=False)
+            raise r.fail(
+                w, f"its cycle tables have different numbers of rows ({', '.join(map(str, sorted(rows)))})", show_value=False
+            )
         segment = r.integer(b.get("segment", 0), _join(w, "segment"))
         if segment < 0 or (blocks and segment < blocks[-1].segment):
             raise r.fail(_join(w, "segment"), "segments start at 0 and never decrease from one block to the next", segment)
@@ -385,12 +409,15 @@ def _read_steps(
             ex = _read_phase(r, s, "exchange", w, exchanges, lambda v, ww: _read_exchange(r, v, ww, version), "exchanges")
             cs = _read_phase(r, s, "compute", w, computes, lambda v, ww: _read_compute(r, v, ww, version), "compute_sets")
             op = r.string(s, "op", w, default="execute", allowed=PROGRAM_OPS)
-            steps.append(Superstep(r.string(s, "name", w), r.string(s, "sync", w, default="internal", allowed=_SYNCS), ex, cs, op))  # type: ignore[arg-type]
+            sync = r.string(s, "sync", w, default="internal", allowed=_SYNCS)
+            steps.append(Superstep(r.string(s, "name", w), sync, ex, cs, op))  # type: ignore[arg-type]
         elif kind == "host_copy":
             tiles = r.array(s, "tiles", w)
             nbytes = r.array(s, "nbytes", w)
             if tiles.size != nbytes.size:
-                raise r.fail(_join(w, "nbytes"), f"has {nbytes.size} entries, expected one per tile ({tiles.size})", show_value=False)
+                raise r.fail(
+                    _join(w, "nbytes"), f"has {nbytes.size} entries, expected one per tile ({tiles.size})", show_value=False
+                )
             direction = r.string(s, "direction", w, default="to_device", allowed=_DIRECTIONS)
             steps.append(HostCopy(r.string(s, "name", w), tiles, nbytes, direction))  # type: ignore[arg-type]
         else:

@@ -48,7 +48,9 @@ def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> Non
     for i, (_, cs, k, b) in enumerate(blocks):
         _check_block_tables(functools.partial(where_of, i), b, cs.n_rows)
         if b.segment < 0 or (k and b.segment < cs.blocks[k - 1].segment):
-            raise ProgramError(f"{where_of(i)}: segment {b.segment} (segments start at 0 and never decrease from one block to the next)")
+            raise ProgramError(
+                f"{where_of(i)}: segment {b.segment} (segments start at 0 and never decrease from one block to the next)"
+            )
     idx = np.arange(len(blocks))
     tiles = np.concatenate([b.tiles for *_, b in blocks])
     tile_owner = np.repeat(idx, [b.tiles.size for *_, b in blocks])
@@ -61,8 +63,14 @@ def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> Non
     sup_owner = np.repeat(idx, [x.size for x in sups])
     bad = np.flatnonzero((tiles < 0) | (tiles >= n_tiles))
     if bad.size:
-        raise ProgramError(f"{where_of(tile_owner[bad[0]])}: tile {int(tiles[bad[0]])} does not exist (machine has tiles 0..{n_tiles - 1})")
-    checks = (("vertex cycles", cyc, vtx_owner, MAX_ITEM), ("vertex count", cnt, cnt_owner, MAX_COUNT), ("supervisor_cycles", sup, sup_owner, MAX_ITEM))
+        raise ProgramError(
+            f"{where_of(tile_owner[bad[0]])}: tile {int(tiles[bad[0]])} does not exist (machine has tiles 0..{n_tiles - 1})"
+        )
+    checks = (
+        ("vertex cycles", cyc, vtx_owner, MAX_ITEM),
+        ("vertex count", cnt, cnt_owner, MAX_COUNT),
+        ("supervisor_cycles", sup, sup_owner, MAX_ITEM),
+    )
     for name, values, owner, limit in checks:
         bad = np.flatnonzero(values < 0)
         if bad.size:
@@ -101,8 +109,16 @@ def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) 
     n = ex.src.size
     n_lists = n if ex.dst_list is None else ex.dst_ptr.size - 1
     lists = "destination list" if ex.dst_list is not None else "transfer"
-    if ex.nbytes.size != n or ex.messages.size != n or ex.per_destination.size != n or ex.replicable.size != n or (ex.dst_list is None and ex.dst_ptr.size != n + 1):
-        raise ProgramError(f"{w}: src, dst_ptr, nbytes, messages, per_destination and replicable disagree on the number of transfers")
+    if (
+        ex.nbytes.size != n
+        or ex.messages.size != n
+        or ex.per_destination.size != n
+        or ex.replicable.size != n
+        or (ex.dst_list is None and ex.dst_ptr.size != n + 1)
+    ):
+        raise ProgramError(
+            f"{w}: src, dst_ptr, nbytes, messages, per_destination and replicable disagree on the number of transfers"
+        )
     if ex.dst_list is not None:
         if ex.dst_list.size != n:
             raise ProgramError(f"{w}: dst_list has {ex.dst_list.size} entries for {n} transfers")
@@ -114,7 +130,9 @@ def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) 
     if n and ex.messages.min() < 1:
         raise ProgramError(f"{w}: transfer {int(np.argmin(ex.messages))} has {int(ex.messages.min())} messages (must be >= 1)")
     if n and ex.messages.max() > MAX_COUNT:
-        raise ProgramError(f"{w}: transfer {int(np.argmax(ex.messages))} has {int(ex.messages.max()):,} messages (allowed: 1..{MAX_COUNT:,})")
+        raise ProgramError(
+            f"{w}: transfer {int(np.argmax(ex.messages))} has {int(ex.messages.max()):,} messages (allowed: 1..{MAX_COUNT:,})"
+        )
     if ex.dst_ptr.size and (ex.dst_ptr[0] != 0 or ex.dst_ptr[-1] != ex.dst.size or np.any(np.diff(ex.dst_ptr) < 1)):
         raise ProgramError(f"{w}: dst_ptr must start at 0, end at len(dst) and give each {lists} >= 1 destination")
     _tiles_in_range(w, ex.src, machine.n_tiles)
@@ -195,6 +213,7 @@ def check_program(program: Program, machine: MachineSpec) -> None:
     The checks depend on the machine's tile count and tiles per IPU only; a program that
     passed on such a machine is not checked again (:mod:`mimdsim.program.memo`).
     """
+
     def check() -> bool:
         _check_program(program, machine)
         return True

@@ -76,7 +76,7 @@ def read_profile(path: str | Path) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{p}: not JSON ({err})") from None
     if not isinstance(d, dict) or d.get("format") != PROFILE_FORMAT:
-        raise ConfigError(f"{p}: not a profile: needs \"format\": \"{PROFILE_FORMAT}\" and \"version\": 1")
+        raise ConfigError(f'{p}: not a profile: needs "format": "{PROFILE_FORMAT}" and "version": 1')
     try:
         return Profile.model_validate(d).model_dump(exclude_none=True)
     except ValidationError as err:
@@ -103,7 +103,9 @@ def compare_profile(
     rows = []
     for s in profile["steps"]:
         if s["name"] not in simulated:
-            raise ConfigError(f"profile step {s['name']!r} is not a step of the program (its steps: {', '.join(sorted(simulated))})")
+            raise ConfigError(
+                f"profile step {s['name']!r} is not a step of the program (its steps: {', '.join(sorted(simulated))})"
+            )
         rows.append(_row(s["name"], int(s["cycles"]), int(simulated[s["name"]])))
     given = {s["name"] for s in profile["steps"]}
     covered = sum(int(simulated[n]) for n in given)
@@ -136,6 +138,7 @@ def _row(name: str, measured: int | None, sim: int) -> dict[str, Any]:
 
 def compare_text(rows: Sequence[Mapping[str, Any]], totals: Mapping[str, Any], tiles: Mapping[str, Any] | None) -> str:
     """Aligned text: one line per profiled step, what the profile did not cover, the total, the per-tile summary."""
+
     def line(r: Mapping[str, Any]) -> str:
         m = "-" if r["measured_cycles"] is None else f"{r['measured_cycles']:,}"
         e = "-" if r["rel_error"] is None else f"{100 * r['rel_error']:+.1f} %"

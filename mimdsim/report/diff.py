@@ -95,10 +95,15 @@ def diff_text(d: Mapping[str, Any]) -> str:
             lines.append(f"{f:24s} {_fmt(a):>16s} {_fmt(b):>16s} {_fmt(dl):>16s}")
     if d["step_kinds"]:
         lines += ["", "superstep kinds that changed most (cycles per training step):"]
-        lines += [f"  {s['name']:32s} {s['a_cycles']:>12,} -> {s['b_cycles']:>12,} ({s['delta_cycles']:+,})" for s in d["step_kinds"]]
+        lines += [
+            f"  {s['name']:32s} {s['a_cycles']:>12,} -> {s['b_cycles']:>12,} ({s['delta_cycles']:+,})" for s in d["step_kinds"]
+        ]
     if d["tiles"]:
         lines += ["", "tiles whose busy cycles changed most:"]
-        lines += [f"  tile {s['tile']:>6d} {s['a_busy_cycles']:>12,} -> {s['b_busy_cycles']:>12,} ({s['delta_cycles']:+,})" for s in d["tiles"]]
+        lines += [
+            f"  tile {s['tile']:>6d} {s['a_busy_cycles']:>12,} -> {s['b_busy_cycles']:>12,} ({s['delta_cycles']:+,})"
+            for s in d["tiles"]
+        ]
     return "\n".join(lines)
 
 

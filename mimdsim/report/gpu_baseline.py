@@ -70,7 +70,8 @@ def anatomy_markdown(rows: list[dict[str, Any]]) -> str:
         ms = [f"{r[k]:.2f}" if r[k] else "-" for k in ("device_ms", "launch_ms", *(f"{t}_ms" for t in _TERMS))]
         lines.append(
             f"| {r['net']} | `{r['framework']}` | {r['kernels_fwd']} / {r['kernels_bwd']} | {r['launches']:,} | "
-            + " | ".join(ms) + f" | **{r['ms_per_step']:.2f}** | {r['dominant']} |"
+            + " | ".join(ms)
+            + f" | **{r['ms_per_step']:.2f}** | {r['dominant']} |"
         )
     return "\n".join(lines)
 

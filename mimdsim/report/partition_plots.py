@@ -42,7 +42,11 @@ def bar_limits(values: Sequence[float], close: float = 0.1) -> tuple[float, floa
 
 
 def plot_partition_study(
-    rows: Sequence[Mapping[str, Any]], best_tile_busy_cycles: np.ndarray, tiles_per_ipu: int, path: str | os.PathLike[str], *,
+    rows: Sequence[Mapping[str, Any]],
+    best_tile_busy_cycles: np.ndarray,
+    tiles_per_ipu: int,
+    path: str | os.PathLike[str],
+    *,
     title: str = "",
 ) -> None:
     """Bars of :data:`PANELS` per method (rows as ``mimdsim partition --json`` prints them), each bar labelled with its
@@ -67,7 +71,9 @@ def plot_partition_study(
         ax.tick_params(axis="y", labelsize=7)
     for i in range(shown):
         more = f" (first {shown} of {grid.shape[0]})" if grid.shape[0] > shown else ""
-        draw_tile_map(fig, fig.add_subplot(1 + shown, 1, 2 + i), grid[i], f"{names[best]} (fastest): busy cycles per tile, IPU {i}{more}")
+        draw_tile_map(
+            fig, fig.add_subplot(1 + shown, 1, 2 + i), grid[i], f"{names[best]} (fastest): busy cycles per tile, IPU {i}{more}"
+        )
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -102,7 +102,9 @@ class SpeedupFigure:
     @property
     def max_point(self) -> tuple[int, float, float]:
         """``(depth, activity, speed-up)`` of the largest simulated speed-up."""
-        return max(((s.depth, a, v) for s in self.series for a, v in zip(s.activities, s.speedups, strict=False)), key=lambda t: t[2])
+        return max(
+            ((s.depth, a, v) for s in self.series for a, v in zip(s.activities, s.speedups, strict=False)), key=lambda t: t[2]
+        )
 
 
 @dataclass(frozen=True)
@@ -135,14 +137,19 @@ def speedup_series(rows: Sequence[Mapping[str, Any]]) -> list[SpeedupSeries]:
     groups: dict[int, list[tuple[float, float, float | None]]] = defaultdict(list)
     for r in _usable(rows, "depth", "max_activity", "speedup_vs_gpu"):
         ideal = r.get("speedup_vs_gpu_ideal")
-        groups[int(r["depth"])].append((float(r["max_activity"]), float(r["speedup_vs_gpu"]), None if ideal is None else float(ideal)))
+        groups[int(r["depth"])].append(
+            (float(r["max_activity"]), float(r["speedup_vs_gpu"]), None if ideal is None else float(ideal))
+        )
     out = []
     for depth in sorted(groups):
         pts = sorted(groups[depth], key=lambda p: p[0])
         ideal = tuple(i for _, _, i in pts if i is not None)
         out.append(
             SpeedupSeries(
-                depth, f"{depth} hidden layers", tuple(a for a, _, _ in pts), tuple(v for _, v, _ in pts),
+                depth,
+                f"{depth} hidden layers",
+                tuple(a for a, _, _ in pts),
+                tuple(v for _, v, _ in pts),
                 ideal if len(ideal) == len(pts) else (),
             )
         )
@@ -179,9 +186,16 @@ def speedup_figure_data(
     if title is None:
         title = f"Sparse SNN BPTT on {machine} vs dense on {gpu} (mimdsim)"
     return SpeedupFigure(
-        None if path is None else Path(path), tuple(series), (float(band[0]), float(band[1])),
-        (float(PAPER_BAND_ACTIVITIES[0]), float(PAPER_BAND_ACTIVITIES[1])), float(peak), float(peak_activity), machine, gpu,
-        title, _one(used, "gpu_framework") if any(r.get("gpu_framework") for r in used) else "",
+        None if path is None else Path(path),
+        tuple(series),
+        (float(band[0]), float(band[1])),
+        (float(PAPER_BAND_ACTIVITIES[0]), float(PAPER_BAND_ACTIVITIES[1])),
+        float(peak),
+        float(peak_activity),
+        machine,
+        gpu,
+        title,
+        _one(used, "gpu_framework") if any(r.get("gpu_framework") for r in used) else "",
     )
 
 
@@ -203,7 +217,9 @@ def check_figure_path(path: str | os.PathLike[str], what: str = "figure") -> Pat
     """``path`` if a figure can be written there: a writable folder and a ``.png``, ``.svg`` or ``.pdf`` name."""
     p = check_output_path(path, what)
     if p.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
-        raise OutputPathError(f"{what}: {path}: the name must end in {', '.join('.' + f for f in FIGURE_FORMATS)} (the figure's format)")
+        raise OutputPathError(
+            f"{what}: {path}: the name must end in {', '.join('.' + f for f in FIGURE_FORMATS)} (the figure's format)"
+        )
     import importlib.util
 
     if importlib.util.find_spec("matplotlib") is None:  # refused before the work whose figure it is
@@ -249,10 +265,26 @@ def plot_speedup_vs_activity(
     for i, s in enumerate(data.series):
         (line,) = ax.plot(s.activities, s.speedups, marker=markers[i % len(markers)], label=f"mimdsim, {s.label}{over}", zorder=3)
         if s.ideal_speedups:
-            ax.plot(s.activities, s.ideal_speedups, marker=markers[i % len(markers)], markerfacecolor="none", linestyle="--",
-                    color=line.get_color(), label=f"mimdsim, {s.label} (GPU as the ideal fused program)", zorder=3)
-    ax.plot([data.peak_activity], [data.peak], marker="*", markersize=16, color="#cc3311", linestyle="none",
-            label=f"paper: up to {data.peak:g}x (setting not published)", zorder=4)
+            ax.plot(
+                s.activities,
+                s.ideal_speedups,
+                marker=markers[i % len(markers)],
+                markerfacecolor="none",
+                linestyle="--",
+                color=line.get_color(),
+                label=f"mimdsim, {s.label} (GPU as the ideal fused program)",
+                zorder=3,
+            )
+    ax.plot(
+        [data.peak_activity],
+        [data.peak],
+        marker="*",
+        markersize=16,
+        color="#cc3311",
+        linestyle="none",
+        label=f"paper: up to {data.peak:g}x (setting not published)",
+        zorder=4,
+    )
     ax.axhline(1.0, color="black", linewidth=0.6, zorder=1)
     ax.set_xscale("log")
     ax.set_xlim(lo, hi)
@@ -275,7 +307,9 @@ def _label(r: Mapping[str, Any]) -> str:
     return f"{head} a={act:g}" if isinstance(act, (int, float)) else head
 
 
-def breakdown_data(rows: Sequence[Mapping[str, Any]], *, title: str | None = None, path: str | os.PathLike[str] | None = None) -> BreakdownFigure:
+def breakdown_data(
+    rows: Sequence[Mapping[str, Any]], *, title: str | None = None, path: str | os.PathLike[str] | None = None
+) -> BreakdownFigure:
     """Per row: the IPU critical path split (ms) and, when present, the GPU split (ms).
 
     IPU cycles are converted with the row's ``ms_per_step / cycles_per_step``.
@@ -308,7 +342,9 @@ def breakdown_data(rows: Sequence[Mapping[str, Any]], *, title: str | None = Non
     )
 
 
-def plot_breakdown(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *, title: str | None = None) -> BreakdownFigure:
+def plot_breakdown(
+    rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *, title: str | None = None
+) -> BreakdownFigure:
     """Stacked bars of the training step per row: IPU critical path (left), dense GPU step (right, if any)."""
     import numpy as np
 

@@ -33,10 +33,18 @@ def energy_lines(est: SNNEstimate) -> list[str]:
             )
     r = e.ratio
     if r is not None:
-        side = "the GPU uses more" if r[0] > 1 else "the IPUs use more" if r[2] < 1 else "which side uses more depends on the parameters"
+        side = (
+            "the GPU uses more"
+            if r[0] > 1
+            else "the IPUs use more"
+            if r[2] < 1
+            else "which side uses more depends on the parameters"
+        )
         out.append(f"           GPU / IPU energy {r[0]:.2f}-{r[2]:.2f}x (central {r[1]:.2f}x) across the bands: {side}")
     if out:
-        out.append("           (the bands spread the energy parameters at the estimated time; the time model's own error is not in them: docs/validation.md)")
+        out.append(
+            "           (the bands spread the energy parameters at the estimated time; the time model's own error is not in them: docs/validation.md)"
+        )
     return out
 
 
@@ -80,17 +88,28 @@ def format_snn_estimate(est: SNNEstimate) -> str:
     lines += [
         "",
         "Critical-path breakdown of the step",
-        text_table(rows, (Column("category", "category"), Column("cycles", "cycles", "{:,}"), Column("share", "share", align="right"))),
+        text_table(
+            rows, (Column("category", "category"), Column("cycles", "cycles", "{:,}"), Column("share", "share", align="right"))
+        ),
         "",
         "Top 5 supersteps of a time step (mean over the T steps; bound = what sets their length)",
     ]
     top = [
-        {"name": short_step_name(k.name), "per_t": k.cycles_per_timestep, "runs": k.n_executions, "share": _pct(k.cycles, total), "bound": k.bound}
+        {
+            "name": short_step_name(k.name),
+            "per_t": k.cycles_per_timestep,
+            "runs": k.n_executions,
+            "share": _pct(k.cycles, total),
+            "bound": k.bound,
+        }
         for k in est.top_step_kinds(5)
     ]
     cols = (
-        Column("name", "superstep"), Column("per_t", "cycles/time step", "{:,.0f}"), Column("runs", "runs", "{:,}"),
-        Column("share", "share of step", align="right"), Column("bound", "bound"),
+        Column("name", "superstep"),
+        Column("per_t", "cycles/time step", "{:,.0f}"),
+        Column("runs", "runs", "{:,}"),
+        Column("share", "share of step", align="right"),
+        Column("bound", "bound"),
     )
     lines.append(text_table(top, cols))
     return "\n".join(lines)

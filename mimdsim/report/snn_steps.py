@@ -28,11 +28,20 @@ STEP_SOURCES: dict[str, tuple[str, str]] = {
     # poplar: forward
     "fwd.one_minus_decay": ("PC `Build` 2195-2494: `popops::map` 1 - alpha per layer", "PL BinaryOp1D estimator"),
     "fwd.scale_decay": ("PC `Build`: the decay constants scaled in place", "PL BinaryOp1D estimator"),
-    "fwd.cast": ("PC `Build`: `popops::cast` of the sequences (float <-> unsigned)", "PL Cast1D estimator; INT -> UNSIGNED_INT is a Copy (PL Cast.cpp:98-117)"),
+    "fwd.cast": (
+        "PC `Build`: `popops::cast` of the sequences (float <-> unsigned)",
+        "PL Cast1D estimator; INT -> UNSIGNED_INT is a Copy (PL Cast.cpp:98-117)",
+    ),
     "fwd.copy": ("PC `Build`: initial state and input buffers", "PL Copy: exchange + on-tile copy (IPU21-RUST copy overhead)"),
     "fwd.counter.init": ("PC `Build`: the loop counter zeroed", "on-tile copy"),
-    "fwd.slice": ("PC loop body 2427-2461: `dynamicSlice` of the input ids / counts at t", "PL DynamicSlice1D estimator; offset from tile 0 (PL DynamicSlice.cpp:468-469)"),
-    "fwd.handoff": ("PC:2436-2439: layer l-1's output (column 0) into layer l's input buffers", "PL Copy (exchange from the sequence tiles)"),
+    "fwd.slice": (
+        "PC loop body 2427-2461: `dynamicSlice` of the input ids / counts at t",
+        "PL DynamicSlice1D estimator; offset from tile 0 (PL DynamicSlice.cpp:468-469)",
+    ),
+    "fwd.handoff": (
+        "PC:2436-2439: layer l-1's output (column 0) into layer l's input buffers",
+        "PL Copy (exchange from the sequence tiles)",
+    ),
     "fwd.state_update": ("PF:474-599 `LIFStateUpdateInPlace`: every tile reads its layer's input ids and counts", _EST),
     "fwd.dense_flags": ("CC `DenseSpikesMultiThresh`", _EST),
     "fwd.poprand": ("PC:706 `poprand::uniform` per layer (result unused, CC:628-681)", "PL poprand Uniform estimator"),
@@ -45,22 +54,40 @@ STEP_SOURCES: dict[str, tuple[str, str]] = {
     "bwd.copy": ("PC `Build_grad` 2514-2668: initial state and inputs", "PL Copy"),
     "bwd.one_minus_decay": ("PC `Build_grad`: 1 - alpha", "PL BinaryOp1D estimator"),
     "bwd.scale_decay": ("PC `Build_grad`: decay scaled", "PL BinaryOp1D estimator"),
-    "bwd.zero": ("PC `Build_grad`: gradient replicas, state and slot gradients zeroed", "PL Fill = on-tile copy from a constant (PL Fill.cpp:98-108)"),
+    "bwd.zero": (
+        "PC `Build_grad`: gradient replicas, state and slot gradients zeroed",
+        "PL Fill = on-tile copy from a constant (PL Fill.cpp:98-108)",
+    ),
     "bwd.cast": ("PC `Build_grad`: casts of the sequences", "PL Cast1D estimator / Copy"),
     "bwd.itime": ("PC:2673-2711 / 2717-2759: the reverse time counter", "PL BroadcastScalar1D estimator"),
-    "bwd.slice": ("PC backward loop bodies: `dynamicSlice` of inputs, outputs, gradients, state at t (and t-1)", "PL DynamicSlice1D estimator"),
+    "bwd.slice": (
+        "PC backward loop bodies: `dynamicSlice` of inputs, outputs, gradients, state at t (and t-1)",
+        "PL DynamicSlice1D estimator",
+    ),
     "bwd.alpha_mul": ("PC backward loop: the state gradient times alpha", "PL BinaryOp1D estimator"),
     "bwd.state_grad": ("PC:1363-1419 `calcLIFStateGrad`: each tile reads its output ids, counts and slot gradients", _EST),
     "bwd.scale": ("PC backward loop: the scaled copy of the state gradient", "PL Copy + BinaryOp1D"),
-    "bwd.replicate": ("PC:1942-1943 (PF:984-1008) `replicate_and_alloc_tensor`: the ids and counts copied to every tile of the layer", "PL Copy (a gather from the sequence tiles)"),
+    "bwd.replicate": (
+        "PC:1942-1943 (PF:984-1008) `replicate_and_alloc_tensor`: the ids and counts copied to every tile of the layer",
+        "PL Copy (a gather from the sequence tiles)",
+    ),
     "bwd.weight_grad": ("CC `LIFWeightsGrad`: one replica per worker context, B/W samples each", _EST),
     "bwd.input_grad": ("CC `LIFInpSpikesGrad`", _EST),
     "bwd.reduce_stage1": ("CC `CustomSparseReduceStage1` over the tile groups", _EST),
-    "bwd.reduce_stage2": ("PC:1425-1476 `popops::reduceMany` into the slot-gradient buffers", "PL Reduce (strided) estimator, reduced at the destination (ReductionPlan.cpp:183-200)"),
+    "bwd.reduce_stage2": (
+        "PC:1425-1476 `popops::reduceMany` into the slot-gradient buffers",
+        "PL Reduce (strided) estimator, reduced at the destination (ReductionPlan.cpp:183-200)",
+    ),
     "bwd.reduce_replicas": ("PC:2762-2796: the W weight-gradient replicas reduced", "PL Reduce estimator"),
     # poplar: around the op (IPU TensorFlow; modelled)
-    "loss": ("S2D `Build` / `Build_grad`, the sum over time and the cross-entropy (IPU TensorFlow; modelled)", "PL Cast1D; snn/estimators.py (sparse-to-dense, softmax cross-entropy)"),
-    "update": ("KI: the optimizer (Adam or SGD) on every weight (IPU TensorFlow; modelled)", "snn/estimators.py optimizer_tile_cycles"),
+    "loss": (
+        "S2D `Build` / `Build_grad`, the sum over time and the cross-entropy (IPU TensorFlow; modelled)",
+        "PL Cast1D; snn/estimators.py (sparse-to-dense, softmax cross-entropy)",
+    ),
+    "update": (
+        "KI: the optimizer (Adam or SGD) on every weight (IPU TensorFlow; modelled)",
+        "snn/estimators.py optimizer_tile_cycles",
+    ),
     "host": ("MI:735 infeed of one batch; the loss outfeed", "host link (docs/machine_format.md)"),
 }
 
@@ -71,7 +98,10 @@ VERSION_SOURCES: dict[str, dict[str, tuple[str, str]]] = {
             "state, dL/dV and thresholds rows",
             "snn/estimators.py state_out_grad_cycles (soft-double surrogate, CC@2b0fe90:865-891)",
         ),
-        "bwd.state_grad.out": ("PC@2b0fe90:1040-1081: the InOut dL/dV rows written back to the neuron tiles", "the exchange (docs/machine_format.md)"),
+        "bwd.state_grad.out": (
+            "PC@2b0fe90:1040-1081: the InOut dL/dV rows written back to the neuron tiles",
+            "the exchange (docs/machine_format.md)",
+        ),
     },
 }
 """Steps whose source differs in an older version of the authors' op."""

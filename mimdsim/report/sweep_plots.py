@@ -299,7 +299,9 @@ def energy_data(rows: Sequence[Row], label: Sequence[str] = ("model", "max_activ
     return out
 
 
-def plot_energy(rows: Sequence[Row], path: str | os.PathLike[str], label: Sequence[str] = ("model", "max_activity")) -> list[EnergyPoint]:
+def plot_energy(
+    rows: Sequence[Row], path: str | os.PathLike[str], label: Sequence[str] = ("model", "max_activity")
+) -> list[EnergyPoint]:
     """Energy per step (central, with the low-high band as an error bar) against time per step, log-log, IPU and GPU."""
     points = energy_data(rows, label)
     shown: list[EnergyPoint] = []
@@ -308,7 +310,9 @@ def plot_energy(rows: Sequence[Row], path: str | os.PathLike[str], label: Sequen
         key = (p.side, round(p.ms, 9), round(p.central_j, 12))
         if key not in seen:
             seen.add(key)
-            shown.append(p if p.side == "ipu" else EnergyPoint(p.label.split(", ")[0], p.side, p.ms, p.low_j, p.central_j, p.high_j))
+            shown.append(
+                p if p.side == "ipu" else EnergyPoint(p.label.split(", ")[0], p.side, p.ms, p.low_j, p.central_j, p.high_j)
+            )
     check_figure_path(path)
     fig = _figure(7.5, 5)
     ax = fig.add_subplot()

@@ -199,7 +199,9 @@ def _raw(value: Any) -> str:
     return str(value)
 
 
-def csv_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column] = SNN_COLUMNS, *, header: Literal["key", "header"] = "key") -> str:
+def csv_table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[Column] = SNN_COLUMNS, *, header: Literal["key", "header"] = "key"
+) -> str:
     """CSV with raw values; the header row holds the column keys (or their headers)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

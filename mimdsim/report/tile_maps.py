@@ -77,7 +77,9 @@ def plot_tile_maps(detail: dict[str, Any], path: str | os.PathLike[str], *, titl
     for i in range(shown):
         for j, (grid, name) in enumerate(((busy, "busy cycles"), (mem, "memory bytes"))):
             ax = fig.add_subplot(shown, 2, 2 * i + j + 1)
-            draw_tile_map(fig, ax, grid[i], f"IPU {i}: {name}" + (f" (first {shown} of {n} IPUs)" if n > shown and i == 0 else ""))
+            draw_tile_map(
+                fig, ax, grid[i], f"IPU {i}: {name}" + (f" (first {shown} of {n} IPUs)" if n > shown and i == 0 else "")
+            )
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -88,7 +88,6 @@ QUICK_ACTIVITIES: tuple[float, ...] = (0.005, 0.1)
 """... at the sparsest activity and at the top of the paper's 1-10 % range."""
 
 
-
 # ---------------------------------------------------------------------------
 # the page
 # ---------------------------------------------------------------------------
@@ -135,11 +134,26 @@ def build_report(
     from mimdsim.sweep.snn import snn_point
 
     sweep = family_a_sweep(models, activities, engine=engine, processes=processes)
-    pipelines = pipeline_rows(models, [a for a in PIPELINE_ACTIVITIES if a in activities] or list(activities)[-1:], processes=processes)
+    pipelines = pipeline_rows(
+        models, [a for a in PIPELINE_ACTIVITIES if a in activities] or list(activities)[-1:], processes=processes
+    )
     labelled = sensitivity_points()
-    sensitivity = list(zip([label for label, _ in labelled], run_sweep([p for _, p in labelled], snn_point, processes=processes), strict=True))
-    rep = ValidationReport(engine, tut6_rows(engine), hardware_rows(engine), sweep, speedup_rows(sweep), speedup_findings(sweep),
-                           framework_speedups(sweep), quick, pipelines=pipelines, sensitivity=sensitivity, tut6_pipelines=tut6_under_pipelines())
+    sensitivity = list(
+        zip([label for label, _ in labelled], run_sweep([p for _, p in labelled], snn_point, processes=processes), strict=True)
+    )
+    rep = ValidationReport(
+        engine,
+        tut6_rows(engine),
+        hardware_rows(engine),
+        sweep,
+        speedup_rows(sweep),
+        speedup_findings(sweep),
+        framework_speedups(sweep),
+        quick,
+        pipelines=pipelines,
+        sensitivity=sensitivity,
+        tut6_pipelines=tut6_under_pipelines(),
+    )
     if figure_dir is not None:
         from mimdsim.report.plots import plot_breakdown, plot_speedup_vs_activity
 
@@ -207,17 +221,30 @@ def _table(rows: Sequence[Mapping[str, Any]], short_config: bool = False) -> str
         cfg = str(r["configuration"])
         if short_config:
             cfg = cfg.split(":")[0]
-        prepared.append({**r, "configuration": cfg, "mimdsim_s": _with_unit(r["mimdsim"], r["unit"]),
-                         "published_s": _with_unit(r["published"], r["unit"]), "rel_s": _rel(r["rel_error"])})
+        prepared.append(
+            {
+                **r,
+                "configuration": cfg,
+                "mimdsim_s": _with_unit(r["mimdsim"], r["unit"]),
+                "published_s": _with_unit(r["published"], r["unit"]),
+                "rel_s": _rel(r["rel_error"]),
+            }
+        )
     return markdown_table(prepared, _VCOLS)
 
 
 def _summary(rep: ValidationReport) -> str:
     lines = ["| section | rows | within 1 % | within 10 % | no error figure |", "|---|---:|---:|---:|---:|"]
-    for s, title in (("tut6", "Poplar tutorial 6"), ("hardware", "Hardware constants and models"), ("speedup", "Paper speed-up (family a)")):
+    for s, title in (
+        ("tut6", "Poplar tutorial 6"),
+        ("hardware", "Hardware constants and models"),
+        ("speedup", "Paper speed-up (family a)"),
+    ):
         rs = rep.rows(s)
         errs = [abs(float(r["rel_error"])) for r in rs if r["rel_error"] is not None]
-        lines.append(f"| {title} | {len(rs)} | {sum(e <= 0.01 for e in errs)} | {sum(e <= 0.10 for e in errs)} | {len(rs) - len(errs)} |")
+        lines.append(
+            f"| {title} | {len(rs)} | {sum(e <= 0.01 for e in errs)} | {sum(e <= 0.10 for e in errs)} | {len(rs) - len(errs)} |"
+        )
     return "\n".join(lines)
 
 
@@ -241,8 +268,10 @@ def validation_page(rep: ValidationReport, *, out_path: str | os.PathLike[str] |
         "rows explained as *preset copies ...* or *by construction* compare a preset with the source its value was copied "
         "or derived from, and agree by design.\n"
     )
-    L.append("Relative error = (mimdsim - published) / published; against a band, the distance to the nearer edge "
-             "(0 inside). Source keys: T6, FB24 and GSNN in docs/sources.md; the hardware keys in docs/machine_format.md.\n")
+    L.append(
+        "Relative error = (mimdsim - published) / published; against a band, the distance to the nearer edge "
+        "(0 inside). Source keys: T6, FB24 and GSNN in docs/sources.md; the hardware keys in docs/machine_format.md.\n"
+    )
     L.append("## Summary\n")
     L.append(_summary(rep) + "\n")
 
@@ -254,7 +283,9 @@ def validation_page(rep: ValidationReport, *, out_path: str | os.PathLike[str] |
         f"(max activity about 1-10 %), up to {PAPER_SPEEDUP_MAX:g}x at higher sparsity. No tables or per-setting values were "
         "published. mimdsim's comparison: the family (a) nets (GSNN runfiles and BS @ 3e05811 (benchmark configurations), `models/snn/nmnist_a_*.toml`: NMNIST 2312 "
         "inputs, about 2942 hidden neurons in " + ", ".join(str(d) for d in depths) + " hidden layers, B = 48, T = 100, Adam) at "
-        "max activity " + ", ".join(f"{a:g}" for a in acts) + ", estimated with `estimate_training_step(spec, load_machine('bow'), "
+        "max activity "
+        + ", ".join(f"{a:g}" for a in acts)
+        + ", estimated with `estimate_training_step(spec, load_machine('bow'), "
         f"gpu='a100', engine='{rep.engine}')` (functional spike activity, seed 0) via `mimdsim.sweep.snn_sweep`. The GPU side is "
         "the analytic model of docs/gpu_baseline.md on the A100 40GB preset (TF32 GEMMs), untuned, under two profiles: "
         "`tf-keras-xla`, the program the paper ran (Keras' RNN while loops under XLA: loop kernels, a host round trip per "
@@ -280,19 +311,25 @@ def validation_page(rep: ValidationReport, *, out_path: str | os.PathLike[str] |
     L.append("")
     bd = link("breakdown")
     if bd:
-        L.append(f"Critical-path split of every point (IPU: compute / exchange / sync; GPU: device time by bound, launch latency and the framework's terms):\n\n![breakdown]({bd})\n")
+        L.append(
+            f"Critical-path split of every point (IPU: compute / exchange / sync; GPU: device time by bound, launch latency and the framework's terms):\n\n![breakdown]({bd})\n"
+        )
     L.append("### Rows\n")
     L.append(_table(rep.speedup) + "\n")
 
     L.append("## 2. Hardware constants and models (presets vs their sources)\n")
-    L.append("Preset fields are compared with the value their source gives (these agree by construction: the presets cite "
-             "them); the aggregates, the simulated exchanges and the sync model are computed by mimdsim from those fields "
-             "and compared with the published figures.\n")
+    L.append(
+        "Preset fields are compared with the value their source gives (these agree by construction: the presets cite "
+        "them); the aggregates, the simulated exchanges and the sync model are computed by mimdsim from those fields "
+        "and compared with the published figures.\n"
+    )
     L.append(_table(rep.hardware) + "\n")
 
     L.append("## 3. Poplar tutorial 6 (matrix-vector 10000 x 1000 fp32)\n")
-    L.append("The rows of `mimdsim.examples.tut6_validation.tut6_validation_rows()`; the program, the configurations and the gaps "
-             "are described in [validation_tut6.md](validation_tut6.md).\n")
+    L.append(
+        "The rows of `mimdsim.examples.tut6_validation.tut6_validation_rows()`; the program, the configurations and the gaps "
+        "are described in [validation_tut6.md](validation_tut6.md).\n"
+    )
     L.append(_table(rep.tut6, short_config=True) + "\n")
     if rep.tut6_pipelines:
         L.append(tut6_pipelines_text(rep.tut6_pipelines) + "\n")
@@ -331,7 +368,7 @@ def validation_page(rep: ValidationReport, *, out_path: str | os.PathLike[str] |
     L.append("## 6. Machine fields flagged: derived, weakly sourced or unsourced\n")
     L.append(
         "Fields whose preset comment grades them [derived] (computed here from a public measurement), [L] / [L-M] / "
-        "[M/L] (a weak or indirect source), [unsourced] or \"no public\" figure. Their reasoning is in "
+        '[M/L] (a weak or indirect source), [unsourced] or "no public" figure. Their reasoning is in '
         "docs/machine_format.md; each is a named field, so a study can vary it.\n"
     )
     L.append(flagged_table(flagged_fields()) + "\n")
@@ -371,9 +408,13 @@ def write_validation(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m mimdsim.report.validation [--out PATH] [--figures DIR] [--engine E] [--processes N] [--quick]``."""
-    ap = argparse.ArgumentParser(prog="python -m mimdsim.report.validation", description="Regenerate docs/validation.md and its figures")
+    ap = argparse.ArgumentParser(
+        prog="python -m mimdsim.report.validation", description="Regenerate docs/validation.md and its figures"
+    )
     ap.add_argument("--out", default="docs/validation.md", help="the page to write (default: %(default)s)")
-    ap.add_argument("--figures", default="docs/figures", help="folder of the figures (default: %(default)s); 'none' for no figures")
+    ap.add_argument(
+        "--figures", default="docs/figures", help="folder of the figures (default: %(default)s); 'none' for no figures"
+    )
     ap.add_argument("--engine", default="fast", help="simulation engine (default: %(default)s)")
     ap.add_argument("--processes", type=int, default=2, help="sweep worker processes (default: %(default)s)")
     ap.add_argument("--quick", action="store_true", help="reduced family (a) grid: 2 and 5 hidden layers at 0.005 and 0.1")
@@ -381,8 +422,13 @@ def main(argv: list[str] | None = None) -> int:
     from mimdsim.errors import MimdsimError
 
     try:
-        rep = write_validation(args.out, None if args.figures == "none" else args.figures, engine=args.engine,
-                               processes=args.processes, quick=args.quick)
+        rep = write_validation(
+            args.out,
+            None if args.figures == "none" else args.figures,
+            engine=args.engine,
+            processes=args.processes,
+            quick=args.quick,
+        )
     except MimdsimError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

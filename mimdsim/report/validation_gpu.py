@@ -23,8 +23,13 @@ def _gpu_bound_text(rows: Sequence[Mapping[str, Any]], depths: Sequence[int]) ->
     fw = _frameworks(rows)
     gd = sorted({str(r["gpu_dominant"]) for r in rows})
     flat = all(len({round(float(r["gpu_ms_per_step"]), 9) for r in rows if int(r["depth"]) == d}) == 1 for d in depths)
+
     def term_ms(r: Mapping[str, Any], key: str) -> float:
-        return float(r["gpu_compute_bound_ms"] + r["gpu_memory_bound_ms"]) if key == "device" else float(r.get(f"gpu_{key}_ms") or 0.0)
+        return (
+            float(r["gpu_compute_bound_ms"] + r["gpu_memory_bound_ms"])
+            if key == "device"
+            else float(r.get(f"gpu_{key}_ms") or 0.0)
+        )
 
     shares = []
     for key, name in (("device", "device"), ("launch", "per-launch latency"), *_GPU_TERMS):
@@ -38,7 +43,8 @@ def _gpu_bound_text(rows: Sequence[Mapping[str, Any]], depths: Sequence[int]) ->
         f"point; shares of the step: {', '.join(shares)}"
         + ("; no kernel is compute-bound at B = 48" if no_compute else "")
         + (". The step is the same at every activity (dense): " if flat else ". Per depth: ")
-        + ", ".join(f"{d}L {ms:.2f} ms" for d, ms in g_ms) + " (docs/gpu_baseline.md)."
+        + ", ".join(f"{d}L {ms:.2f} ms" for d, ms in g_ms)
+        + " (docs/gpu_baseline.md)."
     )
 
 
@@ -52,8 +58,10 @@ def _gpu_corners(r: Mapping[str, Any]) -> tuple[float, float]:
     fw = str(r.get("gpu_framework") or PAPER_FRAMEWORK)
     slow = {u.field: (u.low if u.field.endswith("bytes_per_s") else u.high) for u in SENSITIVITY}
     fast = {u.field: (u.high if u.field.endswith("bytes_per_s") else u.low) for u in SENSITIVITY}
-    return (estimate_gpu_step(spec, load_gpu(str(r["gpu"]), matmul_precision="fp32"), profile(fw, **slow)).ms_per_step,
-            estimate_gpu_step(spec, load_gpu(str(r["gpu"]), matmul_precision="tf32"), profile(fw, **fast)).ms_per_step)
+    return (
+        estimate_gpu_step(spec, load_gpu(str(r["gpu"]), matmul_precision="fp32"), profile(fw, **slow)).ms_per_step,
+        estimate_gpu_step(spec, load_gpu(str(r["gpu"]), matmul_precision="tf32"), profile(fw, **fast)).ms_per_step,
+    )
 
 
 def framework_speedups(sweep_rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -71,8 +79,14 @@ def framework_speedups(sweep_rows: Sequence[Mapping[str, Any]]) -> list[dict[str
         if r.get("error") or r.get("gpu") is None:
             continue
         spec = load_snn_model(r["model_path"], max_activity=float(r["max_activity"]))[0]
-        gpu = load_gpu(str(r["gpu"]), **({"matmul_precision": r["gpu_matmul_precision"]} if r.get("gpu_matmul_precision") else {}))
-        d: dict[str, Any] = {"depth": int(r["depth"]), "max_activity": float(r["max_activity"]), "ms_per_step": float(r["ms_per_step"])}
+        gpu = load_gpu(
+            str(r["gpu"]), **({"matmul_precision": r["gpu_matmul_precision"]} if r.get("gpu_matmul_precision") else {})
+        )
+        d: dict[str, Any] = {
+            "depth": int(r["depth"]),
+            "max_activity": float(r["max_activity"]),
+            "ms_per_step": float(r["ms_per_step"]),
+        }
         for fw in FRAMEWORKS:
             ms = estimate_gpu_step(spec, gpu, fw).ms_per_step
             d[f"{fw}_ms"] = ms
@@ -91,5 +105,3 @@ def framework_table(rows: Sequence[Mapping[str, Any]]) -> str:
         cells = " | ".join(f"{d[f'{fw}_ms']:.2f} ({d[f'{fw}_speedup']:.2f}x)" for fw in FRAMEWORKS)
         lines.append(f"| {d['depth']} | {d['max_activity']:g} | {d['ms_per_step']:.3f} | {cells} |")
     return "\n".join(lines)
-
-

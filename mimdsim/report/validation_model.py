@@ -56,7 +56,9 @@ def before_after_table(rows: Sequence[Mapping[str, Any]]) -> str:
     for r in rows:
         bs = "" if r["before_speedup"] is None else f"{r['before_speedup']:.2f}x"
         ns = "" if r["now_speedup"] is None else f"{r['now_speedup']:.2f}x"
-        lines.append(f"| {r['model']} | {r['activity']:g} | {r['before_ms']:.3f} | {r['now_ms']:.3f} | {r['ratio']:.2f} | {bs} | {ns} |")
+        lines.append(
+            f"| {r['model']} | {r['activity']:g} | {r['before_ms']:.3f} | {r['now_ms']:.3f} | {r['ratio']:.2f} | {bs} | {ns} |"
+        )
     return "\n".join(lines)
 
 

@@ -43,18 +43,30 @@ VARIANTS: tuple[tuple[str, str], ...] = (
 """(op version, pipeline) pairs of the table."""
 
 
-def pipeline_points(models: Sequence[str] = PAPER_FAMILY_A_MODELS, activities: Sequence[float] = PIPELINE_ACTIVITIES) -> list[dict[str, Any]]:
+def pipeline_points(
+    models: Sequence[str] = PAPER_FAMILY_A_MODELS, activities: Sequence[float] = PIPELINE_ACTIVITIES
+) -> list[dict[str, Any]]:
     """Family (a) on bow for every (version, pipeline), models x activities (no GPU: IPU figures only)."""
     paths = [str(resolve_snn_model(m)) for m in models]
     return [
-        {"model": p, "max_activity": a, "machine": "bow", "gpu": None, "engine": "fast", "passes": passes, "program_version": version}
+        {
+            "model": p,
+            "max_activity": a,
+            "machine": "bow",
+            "gpu": None,
+            "engine": "fast",
+            "passes": passes,
+            "program_version": version,
+        }
         for version, passes in VARIANTS
         for p in paths
         for a in activities
     ]
 
 
-def pipeline_rows(models: Sequence[str] = PAPER_FAMILY_A_MODELS, activities: Sequence[float] = PIPELINE_ACTIVITIES, *, processes: int | None = 1) -> list[dict[str, Any]]:
+def pipeline_rows(
+    models: Sequence[str] = PAPER_FAMILY_A_MODELS, activities: Sequence[float] = PIPELINE_ACTIVITIES, *, processes: int | None = 1
+) -> list[dict[str, Any]]:
     """The records of :func:`pipeline_points`, in their order."""
     return run_sweep(pipeline_points(models, activities), snn_point, processes=processes)
 
@@ -75,10 +87,14 @@ def pipeline_table(rows: Sequence[Mapping[str, Any]]) -> str:
             cells = [by.get((version, passes, d, a)) for d in depths]
             ms = [None if c is None else float(c["ms_per_step"]) for c in cells]
             text = [
-                "" if c is None else f"{float(c['ms_per_step']):.3f} ({100 * int(c['sync_cycles']) / int(c['cycles_per_step']):.0f} % sync)"
+                ""
+                if c is None
+                else f"{float(c['ms_per_step']):.3f} ({100 * int(c['sync_cycles']) / int(c['cycles_per_step']):.0f} % sync)"
                 for c in cells
             ]
-            lines.append(f"| {version} | {passes} | {a:g} | " + " | ".join(text) + f" | {_trend([m for m in ms if m is not None])} |")
+            lines.append(
+                f"| {version} | {passes} | {a:g} | " + " | ".join(text) + f" | {_trend([m for m in ms if m is not None])} |"
+            )
     return "\n".join(lines)
 
 
@@ -101,7 +117,9 @@ def pipeline_findings(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     for version, passes in VARIANTS:
         trends = [_trend([ms[(version, passes, d, a)] for d in depths if (version, passes, d, a) in ms]) for a in acts]
         act_ok = all(
-            ms[(version, passes, d, acts[0])] < ms[(version, passes, d, acts[-1])] for d in depths if (version, passes, d, acts[0]) in ms
+            ms[(version, passes, d, acts[0])] < ms[(version, passes, d, acts[-1])]
+            for d in depths
+            if (version, passes, d, acts[0]) in ms
         )
         out.append(
             f"`{version}` op, `{passes}`: spreading the hidden neurons over more layers makes the step "
@@ -109,6 +127,7 @@ def pipeline_findings(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             + f"; lower activity is {'faster at every depth' if act_ok else 'not faster at every depth'}."
         )
     for version in ("final", "2022-09-12"):
+
         def saving(a: float, d: int, base: str, by: str, version: str = version) -> float | None:
             k, b = (version, by, d, a), (version, base, d, a)
             return 1 - ms[k] / ms[b] if k in ms and b in ms else None
@@ -127,7 +146,12 @@ def pipeline_findings(rows: Sequence[Mapping[str, Any]]) -> list[str]:
                 f"`{version}` op: Poplar's passes take {100 * min(saved):.0f}-{100 * max(saved):.0f} % off the as-issued step{why}; "
                 f"`fused` takes {100 * min(fused, default=0):.1f}-{100 * max(fused, default=0):.1f} % more off `poplar`."
             )
-    old = [ms[("2022-09-12", "poplar", d, a)] / ms[("final", "poplar", d, a)] for d in depths for a in acts if ("2022-09-12", "poplar", d, a) in ms]
+    old = [
+        ms[("2022-09-12", "poplar", d, a)] / ms[("final", "poplar", d, a)]
+        for d in depths
+        for a in acts
+        if ("2022-09-12", "poplar", d, a) in ms
+    ]
     if old:
         out.append(
             f"Under `poplar`, the 2022-09-12 op's step is {min(old):.2f}-{max(old):.2f}x the final op's: its state gradient gathers "
@@ -143,7 +167,11 @@ def sensitivity_points() -> list[tuple[str, dict[str, Any]]]:
     c = [str(resolve_snn_model(f"nmnist_c_{n}ipu")) for n in (2, 16)]
     base: dict[str, Any] = {"gpu": None, "engine": "fast", "machine": "bow"}
     out: list[tuple[str, dict[str, Any]]] = []
-    for label, sd in (("soft-double low (440 per slot)", 440), ("soft-double typical (726, the default)", None), ("soft-double high (1150)", 1150)):
+    for label, sd in (
+        ("soft-double low (440 per slot)", 440),
+        ("soft-double typical (726, the default)", None),
+        ("soft-double high (1150)", 1150),
+    ):
         point: dict[str, Any] = {**base, "model": two, "passes": "poplar"}
         if sd is not None:
             point["soft_double_slot_cycles"] = sd
@@ -186,8 +214,10 @@ def tut6_pipelines_text(rows: Sequence[tuple[str, str, int]]) -> str:
         by.setdefault(config, set()).add(cycles)
     same = [c for c, v in by.items() if len(v) == 1]
     if len(same) == len(by):
-        return ("Under every pipeline of compiler passes (docs/passes.md) the tutorial's program is unchanged in all "
-                f"{len(by)} configurations: its compute sets each read remote inputs (each keeps its sync and exchange) and it "
-                "issues no consecutive copies, so these rows hold for `as-issued`, `poplar` and `fused` alike.")
+        return (
+            "Under every pipeline of compiler passes (docs/passes.md) the tutorial's program is unchanged in all "
+            f"{len(by)} configurations: its compute sets each read remote inputs (each keeps its sync and exchange) and it "
+            "issues no consecutive copies, so these rows hold for `as-issued`, `poplar` and `fused` alike."
+        )
     moved = ", ".join(f"{c} ({min(v):,}-{max(v):,} cycles)" for c, v in by.items() if len(v) > 1)
     return f"The pipelines of compiler passes (docs/passes.md) change the tutorial's cycles in: {moved}."

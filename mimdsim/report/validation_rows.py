@@ -7,7 +7,17 @@ from typing import Any
 __all__ = ["band_error", "row"]
 
 
-def row(section: str, quantity: str, source: str, config: str, mimdsim: Any, published: Any, unit: str, why: str, rel: float | str | None = "auto") -> dict[str, Any]:
+def row(
+    section: str,
+    quantity: str,
+    source: str,
+    config: str,
+    mimdsim: Any,
+    published: Any,
+    unit: str,
+    why: str,
+    rel: float | str | None = "auto",
+) -> dict[str, Any]:
     """One comparison; ``rel="auto"`` computes ``(mimdsim - published) / published`` for two numbers."""
     if rel == "auto":
         rel = None

@@ -47,11 +47,15 @@ def _in_band_activity(a: float) -> bool:
 
 
 def _top_text(r: Mapping[str, Any], n: int = 3) -> str:
-    tops = zip(r["top_superstep_names"], r["top_superstep_shares"], r["top_superstep_bounds"], r["top_superstep_critical_layers"], strict=True)
+    tops = zip(
+        r["top_superstep_names"],
+        r["top_superstep_shares"],
+        r["top_superstep_bounds"],
+        r["top_superstep_critical_layers"],
+        strict=True,
+    )
     return "; ".join(f"{name} {100 * share:.0f} % ({bound}-bound, critical tile holds {layer} neurons)"
                      for name, share, bound, layer in list(tops)[:n])  # fmt: skip
-
-
 
 
 def _gpu_text(r: Mapping[str, Any]) -> str:
@@ -67,9 +71,11 @@ def _gpu_text(r: Mapping[str, Any]) -> str:
 
 
 def _config(r: Mapping[str, Any]) -> str:
-    return (f"{r['model']}: layers {'-'.join(map(str, r['layers']))}, sparse sizes {'-'.join(map(str, r['sparse_sizes']))}, "
-            f"B={r['batch_size']}, T={r['n_timesteps']}; 1 {r['machine']} IPU ({r['neurons_per_tile']} neurons/tile) vs "
-            f"{r['gpu']}; engine {r['engine']}; activity {r['activity_source']}")
+    return (
+        f"{r['model']}: layers {'-'.join(map(str, r['layers']))}, sparse sizes {'-'.join(map(str, r['sparse_sizes']))}, "
+        f"B={r['batch_size']}, T={r['n_timesteps']}; 1 {r['machine']} IPU ({r['neurons_per_tile']} neurons/tile) vs "
+        f"{r['gpu']}; engine {r['engine']}; activity {r['activity_source']}"
+    )
 
 
 def speedup_rows(sweep_rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -86,29 +92,70 @@ def speedup_rows(sweep_rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
             continue
         x = float(r["speedup_vs_gpu"])
         T = r["n_timesteps"]
-        ipu = (f"IPU {r['ms_per_step']:.3f} ms ({r['cycles_per_step'] / T:,.0f} cycles per time step): {_top_text(r)}")
+        ipu = f"IPU {r['ms_per_step']:.3f} ms ({r['cycles_per_step'] / T:,.0f} cycles per time step): {_top_text(r)}"
         if _in_band_activity(float(r["max_activity"])):
             err = band_error(x, lo, hi)
-            verdict = "inside the band" if err == 0 else (f"below the band ({100 * err:+.0f} %)" if err < 0 else f"above the band ({100 * err:+.0f} %)")
-            out.append(_row(S, q, f"{PAPER_SOURCE}: 5-10x at max activity 1-10 %", _config(r), x, f"{lo:g}-{hi:g}", "x",
-                            f"{verdict}. {ipu}. {_gpu_text(r)}", err))
+            verdict = (
+                "inside the band"
+                if err == 0
+                else (f"below the band ({100 * err:+.0f} %)" if err < 0 else f"above the band ({100 * err:+.0f} %)")
+            )
+            out.append(
+                _row(
+                    S,
+                    q,
+                    f"{PAPER_SOURCE}: 5-10x at max activity 1-10 %",
+                    _config(r),
+                    x,
+                    f"{lo:g}-{hi:g}",
+                    "x",
+                    f"{verdict}. {ipu}. {_gpu_text(r)}",
+                    err,
+                )
+            )
         else:
-            out.append(_row(S, q, f"{PAPER_SOURCE}: no figure for this setting", _config(r), x, None, "x",
-                            f"outside the 1-10 % range of the band. {ipu}. {_gpu_text(r)}", None))
+            out.append(
+                _row(
+                    S,
+                    q,
+                    f"{PAPER_SOURCE}: no figure for this setting",
+                    _config(r),
+                    x,
+                    None,
+                    "x",
+                    f"outside the 1-10 % range of the band. {ipu}. {_gpu_text(r)}",
+                    None,
+                )
+            )
     if usable:
         best = max(usable, key=lambda r: float(r["speedup_vs_gpu"]))
         x = float(best["speedup_vs_gpu"])
         sparsest = min(float(r["max_activity"]) for r in usable)
         deepest = max(int(r["depth"]) for r in usable)
-        where = "the sparsest and deepest setting" if (float(best["max_activity"]) == sparsest and int(best["depth"]) == deepest) else (
-            f"NOT the sparsest and deepest setting (sparsest {sparsest:g}, deepest {deepest})")
+        where = (
+            "the sparsest and deepest setting"
+            if (float(best["max_activity"]) == sparsest and int(best["depth"]) == deepest)
+            else (f"NOT the sparsest and deepest setting (sparsest {sparsest:g}, deepest {deepest})")
+        )
         need_ipu = best["gpu_ms_per_step"] / PAPER_SPEEDUP_MAX
-        why = (f"largest of the grid at {best['depth']} hidden layers, max activity {best['max_activity']:g}: {where}. "
-               f"38x would need an IPU step of {need_ipu:.3f} ms ({need_ipu / best['ms_per_step'] * 100:.0f} % of the "
-               f"simulated {best['ms_per_step']:.3f} ms) or a GPU step of {PAPER_SPEEDUP_MAX * best['ms_per_step']:.1f} ms "
-               f"({PAPER_SPEEDUP_MAX / x:.1f}x the modelled {best['gpu_ms_per_step']:.2f} ms); see the findings")
-        out.append(_row(S, "largest speed-up over the A100", f"{PAPER_SOURCE}: 'up to 38x' at higher sparsity (setting not published)",
-                        _config(best), x, PAPER_SPEEDUP_MAX, "x", why))
+        why = (
+            f"largest of the grid at {best['depth']} hidden layers, max activity {best['max_activity']:g}: {where}. "
+            f"38x would need an IPU step of {need_ipu:.3f} ms ({need_ipu / best['ms_per_step'] * 100:.0f} % of the "
+            f"simulated {best['ms_per_step']:.3f} ms) or a GPU step of {PAPER_SPEEDUP_MAX * best['ms_per_step']:.1f} ms "
+            f"({PAPER_SPEEDUP_MAX / x:.1f}x the modelled {best['gpu_ms_per_step']:.2f} ms); see the findings"
+        )
+        out.append(
+            _row(
+                S,
+                "largest speed-up over the A100",
+                f"{PAPER_SOURCE}: 'up to 38x' at higher sparsity (setting not published)",
+                _config(best),
+                x,
+                PAPER_SPEEDUP_MAX,
+                "x",
+                why,
+            )
+        )
     return out
 
 
@@ -134,17 +181,23 @@ def speedup_findings(sweep_rows: Sequence[Mapping[str, Any]]) -> list[str]:
     if band:
         xs = [float(r["speedup_vs_gpu"]) for r in band]
         fw = _frameworks(band)
-        text = (f"**Band.** Over the GPU as the paper ran it ({fw}), at max activity {PAPER_BAND_ACTIVITIES[0]:g}-"
-                f"{PAPER_BAND_ACTIVITIES[1]:g}, {len(inside)} of {len(band)} settings fall inside the paper's {lo:g}-{hi:g}x; the "
-                f"simulated range is {min(xs):.2f}-{max(xs):.2f}x.")
+        text = (
+            f"**Band.** Over the GPU as the paper ran it ({fw}), at max activity {PAPER_BAND_ACTIVITIES[0]:g}-"
+            f"{PAPER_BAND_ACTIVITIES[1]:g}, {len(inside)} of {len(band)} settings fall inside the paper's {lo:g}-{hi:g}x; the "
+            f"simulated range is {min(xs):.2f}-{max(xs):.2f}x."
+        )
         if below:
             text += " Below the band: " + ", ".join(pt(r) for r in below) + "."
         if above:
             text += " Above the band: " + ", ".join(pt(r) for r in above) + "."
         per_depth = sorted({int(r["depth"]) for r in band})
-        text += " Inside, per depth: " + ", ".join(
-            f"{d}L {sum(int(r['depth']) == d for r in inside)}/{sum(int(r['depth']) == d for r in band)}" for d in per_depth
-        ) + "."
+        text += (
+            " Inside, per depth: "
+            + ", ".join(
+                f"{d}L {sum(int(r['depth']) == d for r in inside)}/{sum(int(r['depth']) == d for r in band)}" for d in per_depth
+            )
+            + "."
+        )
         if inside and not below and not above:
             text += " The model reproduces the band."
         out.append(text)
@@ -165,36 +218,57 @@ def speedup_findings(sweep_rows: Sequence[Mapping[str, Any]]) -> list[str]:
     acts = sorted({float(r["max_activity"]) for r in rows})
     cell = {(int(r["depth"]), float(r["max_activity"])): r for r in rows}
     falls = all(
-        all(float(cell[d, a1]["speedup_vs_gpu"]) >= float(cell[d, a2]["speedup_vs_gpu"]) for a1, a2 in itertools.pairwise(acts) if (d, a1) in cell and (d, a2) in cell)
+        all(
+            float(cell[d, a1]["speedup_vs_gpu"]) >= float(cell[d, a2]["speedup_vs_gpu"])
+            for a1, a2 in itertools.pairwise(acts)
+            if (d, a1) in cell and (d, a2) in cell
+        )
         for d in depths
     )
     grows = all(
-        all(float(cell[d1, a]["speedup_vs_gpu"]) <= float(cell[d2, a]["speedup_vs_gpu"]) for d1, d2 in itertools.pairwise(depths) if (d1, a) in cell and (d2, a) in cell)
+        all(
+            float(cell[d1, a]["speedup_vs_gpu"]) <= float(cell[d2, a]["speedup_vs_gpu"])
+            for d1, d2 in itertools.pairwise(depths)
+            if (d1, a) in cell and (d2, a) in cell
+        )
         for a in acts
     )
     ipu_falls = all(
-        all(float(cell[d1, a]["ms_per_step"]) >= float(cell[d2, a]["ms_per_step"]) for d1, d2 in itertools.pairwise(depths) if (d1, a) in cell and (d2, a) in cell)
+        all(
+            float(cell[d1, a]["ms_per_step"]) >= float(cell[d2, a]["ms_per_step"])
+            for d1, d2 in itertools.pairwise(depths)
+            if (d1, a) in cell and (d2, a) in cell
+        )
         for a in acts
     )
     gpu_grows = all(
         float(cell[d1, a]["gpu_ms_per_step"]) < float(cell[d2, a]["gpu_ms_per_step"])
-        for a in acts for d1, d2 in itertools.pairwise(depths) if (d1, a) in cell and (d2, a) in cell
+        for a in acts
+        for d1, d2 in itertools.pairwise(depths)
+        if (d1, a) in cell and (d2, a) in cell
     )
     text = "**Trends.** " + (
         "For every depth the speed-up grows as max activity falls (the paper's trend: the GPU's dense step does not depend on "
-        "activity, the IPU's sparse step does). " if falls else "The speed-up does NOT grow monotonically as activity falls for every depth. "
+        "activity, the IPU's sparse step does). "
+        if falls
+        else "The speed-up does NOT grow monotonically as activity falls for every depth. "
     )
     if len(depths) > 1:
         text += "At every activity it grows with depth" if grows else "It does NOT grow with depth at every activity"
         why = []
         if gpu_grows:
             launches = {int(r["depth"]): int(r["gpu_launches"]) for r in rows}
-            why.append("with the hidden neurons fixed at ~2942, deeper nets launch more GPU kernels per step ("
-                       + ", ".join(f"{d}L {launches[d]:,}" for d in depths) + "), so the dense step gets longer")
+            why.append(
+                "with the hidden neurons fixed at ~2942, deeper nets launch more GPU kernels per step ("
+                + ", ".join(f"{d}L {launches[d]:,}" for d in depths)
+                + "), so the dense step gets longer"
+            )
         if ipu_falls:
-            why.append("the IPU step gets shorter: each layer is narrower, so its sparse size at the same max activity is smaller, "
-                       "and the layers run concurrently on disjoint tiles")
-        text += (": " + "; ".join(why) + "." if why else ".")
+            why.append(
+                "the IPU step gets shorter: each layer is narrower, so its sparse size at the same max activity is smaller, "
+                "and the layers run concurrently on disjoint tiles"
+            )
+        text += ": " + "; ".join(why) + "." if why else "."
     out.append(text)
 
     best = max(rows, key=lambda r: float(r["speedup_vs_gpu"]))
@@ -202,8 +276,11 @@ def speedup_findings(sweep_rows: Sequence[Mapping[str, Any]]) -> list[str]:
     is_corner = float(best["max_activity"]) == acts[0] and int(best["depth"]) == depths[-1]
     out.append(
         f"**Largest speed-up.** {x:.2f}x at {best['depth']} hidden layers, max activity {best['max_activity']:g} "
-        + ("(the sparsest and deepest setting of the grid; the paper places its maximum at 'higher activation sparsity')" if is_corner
-           else "(NOT the sparsest and deepest setting of the grid)")
+        + (
+            "(the sparsest and deepest setting of the grid; the paper places its maximum at 'higher activation sparsity')"
+            if is_corner
+            else "(NOT the sparsest and deepest setting of the grid)"
+        )
         + f": {PAPER_SPEEDUP_MAX / x:.1f}x short of the paper's 'up to {PAPER_SPEEDUP_MAX:g}x'."
     )
 
@@ -237,7 +314,7 @@ def speedup_findings(sweep_rows: Sequence[Mapping[str, Any]]) -> list[str]:
     out.append(_gpu_bound_text(rows, depths))
     need = best["gpu_ms_per_step"] / PAPER_SPEEDUP_MAX
     slow, fast = _gpu_corners(best)
-    reach = ("inside" if slow / best["ms_per_step"] >= PAPER_SPEEDUP_MAX else "outside")
+    reach = "inside" if slow / best["ms_per_step"] >= PAPER_SPEEDUP_MAX else "outside"
     out.append(
         f"**The gap to 38x.** At {best['depth']}L/{best['max_activity']:g}, 38x needs the IPU step at {need:.3f} ms "
         f"({need * 1e-3 * _clock(best) / best['n_timesteps']:,.0f} cycles per time step instead of "

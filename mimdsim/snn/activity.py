@@ -147,14 +147,23 @@ class SpikeActivity:
             if value != theirs[key]:
                 raise ConfigError(f"activity: {key}: trace has {value}, model {spec.name!r} has {theirs[key]}")
         if self.neuron_counts is not None and tuple(c.size for c in self.neuron_counts) != tuple(spec.layer_sizes):
-            raise ConfigError(f"activity: neuron_counts: sizes {[c.size for c in self.neuron_counts]}, model {spec.name!r} has {list(spec.layer_sizes)}")
+            raise ConfigError(
+                f"activity: neuron_counts: sizes {[c.size for c in self.neuron_counts]}, model {spec.name!r} has {list(spec.layer_sizes)}"
+            )
         for k, (ids, n) in enumerate(zip(self.spike_ids or (), spec.layer_sizes, strict=False)):
             if ids.size and int(ids.max()) >= n:
-                raise ConfigError(f"activity: spike_ids_{k}: neuron {int(ids.max())} is not in tensor {k} of model {spec.name!r} ({n} neurons)")
+                raise ConfigError(
+                    f"activity: spike_ids_{k}: neuron {int(ids.max())} is not in tensor {k} of model {spec.name!r} ({n} neurons)"
+                )
 
     @classmethod
     def from_run(
-        cls, spec: SNNSpec, run: SparseRun, input_counts: np.ndarray, *, source: str = "run_sparse",
+        cls,
+        spec: SNNSpec,
+        run: SparseRun,
+        input_counts: np.ndarray,
+        *,
+        source: str = "run_sparse",
         input_ids: np.ndarray | None = None,
     ) -> SpikeActivity:
         """Activity of a :class:`~mimdsim.snn.functional.SparseRun` and its input counts ``[T, B]``
@@ -165,7 +174,9 @@ class SpikeActivity:
         if input_ids is not None:
             pairs = [(np.asarray(input_ids), inp), *((i, c[..., 0]) for i, c in zip(run.ids, counts, strict=True))]
             spikes = tuple(true_spike_ids(i, c) for i, c in pairs)
-            neurons = tuple(np.bincount(ids, minlength=n).astype(np.int64) for ids, n in zip(spikes, spec.layer_sizes, strict=True))
+            neurons = tuple(
+                np.bincount(ids, minlength=n).astype(np.int64) for ids, n in zip(spikes, spec.layer_sizes, strict=True)
+            )
         act = cls(
             true_counts=(inp, *(c[..., 0] for c in counts)),
             valid_counts=(inp, *(c[..., 1] for c in counts)),
@@ -191,7 +202,9 @@ def true_spike_ids(ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return ids[mask].astype(np.int32)
 
 
-def _spike_ids(given: tuple[np.ndarray, ...], true: list[np.ndarray], neurons: tuple[np.ndarray, ...] | None) -> tuple[np.ndarray, ...]:
+def _spike_ids(
+    given: tuple[np.ndarray, ...], true: list[np.ndarray], neurons: tuple[np.ndarray, ...] | None
+) -> tuple[np.ndarray, ...]:
     if len(given) != len(true):
         raise TraceFormatError(f"spike_ids: {len(given)} tensors for {len(true)}")
     out = []
@@ -208,7 +221,9 @@ def _spike_ids(given: tuple[np.ndarray, ...], true: list[np.ndarray], neurons: t
                 raise TraceFormatError(f"spike_ids_{k}: neuron {int(arr.max())} is not among the tensor's {n} neurons")
             bad = np.flatnonzero(np.bincount(arr, minlength=n) != neurons[k])
             if bad.size:
-                raise TraceFormatError(f"spike_ids_{k}: neuron {int(bad[0])} spikes {int((arr == bad[0]).sum())} times, neuron_counts_{k} says {int(neurons[k][bad[0]])}")
+                raise TraceFormatError(
+                    f"spike_ids_{k}: neuron {int(bad[0])} spikes {int((arr == bad[0]).sum())} times, neuron_counts_{k} says {int(neurons[k][bad[0]])}"
+                )
         arr.setflags(write=False)
         out.append(arr)
     return tuple(out)
@@ -341,7 +356,9 @@ def _check_batch_fits(spec: SNNSpec, batch: SpikeBatch) -> None:
     """A given input batch has the spec's [T, B, S_in] shape and ids inside its input addresses."""
     want = (spec.n_timesteps, spec.batch_size, spec.input_sparse_size)
     if tuple(batch.ids.shape) != want or tuple(batch.counts.shape) != want[:2]:
-        raise ConfigError(f"input_data: a batch of ids {tuple(batch.ids.shape)} and counts {tuple(batch.counts.shape)}; the model needs [T, B, S_in] = {list(want)}")
+        raise ConfigError(
+            f"input_data: a batch of ids {tuple(batch.ids.shape)} and counts {tuple(batch.counts.shape)}; the model needs [T, B, S_in] = {list(want)}"
+        )
     used = np.arange(spec.input_sparse_size)[None, None, :] < batch.counts[:, :, None]
     top = int(batch.ids.max(initial=-1, where=used))
     if top >= spec.input_addresses:

@@ -18,7 +18,16 @@ from mimdsim.errors import TraceFormatError
 from mimdsim.files import write_bytes
 from mimdsim.snn.activity import SpikeActivity
 
-__all__ = ["save_activity", "load_activity", "read_npz", "activity_of_v1", "optional_arrays", "optional_arrays_of", "FORMAT_VERSION", "TRACE_KIND"]
+__all__ = [
+    "save_activity",
+    "load_activity",
+    "read_npz",
+    "activity_of_v1",
+    "optional_arrays",
+    "optional_arrays_of",
+    "FORMAT_VERSION",
+    "TRACE_KIND",
+]
 
 FORMAT_VERSION = 1
 TRACE_KIND = "mimdsim.spike_activity"
@@ -111,7 +120,12 @@ def activity_of_v1(path: Path, data: dict[str, np.ndarray]) -> SpikeActivity:
     source = str(data["source"]) if "source" in data else ""
     try:
         return SpikeActivity(
-            tuple(data["true_counts"]), tuple(data["valid_counts"]), tuple(int(s) for s in sizes), T, B, source=source,
+            tuple(data["true_counts"]),
+            tuple(data["valid_counts"]),
+            tuple(int(s) for s in sizes),
+            T,
+            B,
+            source=source,
             **optional_arrays_of(data, len(sizes)),
         )
     except TraceFormatError as err:

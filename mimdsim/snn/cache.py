@@ -98,7 +98,9 @@ def _disk_path(spec: SNNSpec, seed: int, input_rate: float | None) -> Path | Non
     folder = cache_dir()
     if folder is None:
         return None
-    key = json.dumps({"spec": spec.model_dump(mode="json"), "seed": seed, "input_rate": input_rate, "code": _code_digest()}, sort_keys=True)
+    key = json.dumps(
+        {"spec": spec.model_dump(mode="json"), "seed": seed, "input_rate": input_rate, "code": _code_digest()}, sort_keys=True
+    )
     return folder / "activity" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.npz"
 
 
@@ -128,7 +130,9 @@ def cached_functional_activity(
     if input_data is not None:
         p = Path(input_data).resolve()
         stamp = p.stat().st_mtime_ns if p.exists() else None
-        return _ACTIVITY.get((spec, seed, input_rate, str(p), stamp), lambda: functional_activity(spec, seed, input_data=input_data, **kw))
+        return _ACTIVITY.get(
+            (spec, seed, input_rate, str(p), stamp), lambda: functional_activity(spec, seed, input_data=input_data, **kw)
+        )
 
     def make() -> SpikeActivity:
         path = _disk_path(spec, seed, input_rate)

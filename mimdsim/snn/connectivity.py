@@ -97,7 +97,9 @@ class Explicit(BaseModel):
         except (binascii.Error, ValueError):
             raise ValueError("bits: not base64") from None
         if n != -(-self.shape[0] * self.shape[1] // 8):
-            raise ValueError(f"bits: {n} bytes for a {self.shape[0]} x {self.shape[1]} mask (expected {-(-self.shape[0] * self.shape[1] // 8)})")
+            raise ValueError(
+                f"bits: {n} bytes for a {self.shape[0]} x {self.shape[1]} mask (expected {-(-self.shape[0] * self.shape[1] // 8)})"
+            )
         return self
 
     @classmethod
@@ -105,7 +107,10 @@ class Explicit(BaseModel):
         m = np.asarray(mask, bool)
         if m.ndim != 2:
             raise ConfigError(f"explicit connectivity: a mask must be [n_in, n_out] (got {m.ndim}-d)")
-        return cls(shape=(int(m.shape[0]), int(m.shape[1])), bits=base64.b64encode(np.packbits(m, axis=None, bitorder="little").tobytes()).decode())
+        return cls(
+            shape=(int(m.shape[0]), int(m.shape[1])),
+            bits=base64.b64encode(np.packbits(m, axis=None, bitorder="little").tobytes()).decode(),
+        )
 
     def mask(self) -> np.ndarray:
         n_in, n_out = self.shape
@@ -184,7 +189,9 @@ def _mask_cached(spec: SNNSpec, layer: int) -> np.ndarray | None:
         grid = _local2d_grid(conn)
     elif isinstance(conn, Explicit):
         if conn.shape != (n_in, n_out):
-            raise ConfigError(f"layers[{layer}].connectivity: an explicit {conn.shape[0]} x {conn.shape[1]} mask for {n_in} inputs and {n_out} neurons")
+            raise ConfigError(
+                f"layers[{layer}].connectivity: an explicit {conn.shape[0]} x {conn.shape[1]} mask for {n_in} inputs and {n_out} neurons"
+            )
         grid = conn.mask()
     else:
         grid = _small_world_grid(conn, n_in, n_out, layer)

@@ -221,9 +221,7 @@ def read_nmnist_events(path: str | os.PathLike[str], *, width: int = 34, height:
     if raw.size == 0:
         raise DatasetError(f"{path}: empty file (an NMNIST sample holds at least one 5-byte event)")
     if raw.size % 5:
-        raise DatasetError(
-            f"{path}: {raw.size} bytes is not a whole number of 5-byte NMNIST events (truncated or not NMNIST)"
-        )
+        raise DatasetError(f"{path}: {raw.size} bytes is not a whole number of 5-byte NMNIST events (truncated or not NMNIST)")
     x, y, b2 = raw[0::5], raw[1::5], raw[2::5]
     t = ((b2 & 0x7F) << 16) | (raw[3::5] << 8) | raw[4::5]
     p = b2 >> 7
@@ -233,14 +231,14 @@ def read_nmnist_events(path: str | os.PathLike[str], *, width: int = 34, height:
     bad = np.nonzero((x >= width) | (y >= height))[0]
     if bad.size:
         i = int(bad[0])
-        raise DatasetError(
-            f"{path}: event {i}: address x={x[i]}, y={y[i]} is outside the {width}x{height} sensor (not NMNIST?)"
-        )
+        raise DatasetError(f"{path}: event {i}: address x={x[i]}, y={y[i]} is outside the {width}x{height} sensor (not NMNIST?)")
     return {"x": x, "y": y, "p": p, "t_us": t}
 
 
 @njit(cache=True)
-def _denoise_keep(x: np.ndarray, y: np.ndarray, t: np.ndarray, width: int, height: int, filter_us: float) -> np.ndarray:  # pragma: no cover - numba
+def _denoise_keep(
+    x: np.ndarray, y: np.ndarray, t: np.ndarray, width: int, height: int, filter_us: float
+) -> np.ndarray:  # pragma: no cover - numba
     keep = np.zeros(x.shape[0], np.bool_)
     memory = np.full((width, height), filter_us)  # tonic initialises the memory to filter_time
     for i in range(x.shape[0]):
@@ -255,7 +253,9 @@ def _denoise_keep(x: np.ndarray, y: np.ndarray, t: np.ndarray, width: int, heigh
     return keep
 
 
-def denoise_events(x: np.ndarray, y: np.ndarray, t_us: np.ndarray, *, width: int, height: int, filter_us: float = NMNIST_DENOISE_US) -> np.ndarray:
+def denoise_events(
+    x: np.ndarray, y: np.ndarray, t_us: np.ndarray, *, width: int, height: int, filter_us: float = NMNIST_DENOISE_US
+) -> np.ndarray:
     """Which events (in time order) survive the denoise filter: a 4-neighbour fired within ``filter_us`` before.
 
     The memory starts at ``filter_us`` (as tonic's), so events of the first ``filter_us`` pass.
@@ -266,14 +266,30 @@ def denoise_events(x: np.ndarray, y: np.ndarray, t_us: np.ndarray, *, width: int
     order = np.argsort(t_us, kind="stable")
     keep = np.zeros(t_us.size, bool)
     keep[order] = _denoise_keep(
-        np.asarray(x, np.int64)[order], np.asarray(y, np.int64)[order], np.asarray(t_us, np.float64)[order], width, height, float(filter_us)
+        np.asarray(x, np.int64)[order],
+        np.asarray(y, np.int64)[order],
+        np.asarray(t_us, np.float64)[order],
+        width,
+        height,
+        float(filter_us),
     )
     return keep
 
 
 def sensor_events_to_ids(
-    x: np.ndarray, y: np.ndarray, p: np.ndarray, t_us: np.ndarray, *, width: int, height: int, n_timesteps: int, sparse_size: int,
-    bin_us: float, rng: np.random.Generator, denoise_us: float | None = None, downsample_to: int | None = None,
+    x: np.ndarray,
+    y: np.ndarray,
+    p: np.ndarray,
+    t_us: np.ndarray,
+    *,
+    width: int,
+    height: int,
+    n_timesteps: int,
+    sparse_size: int,
+    bin_us: float,
+    rng: np.random.Generator,
+    denoise_us: float | None = None,
+    downsample_to: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One sample's sensor events as ``[T, S_in]`` ids and ``[T]`` counts: denoised (``denoise_us``), mapped onto an
     ``n x n`` grid (``downsample_to``), addressed ``(p * height + y) * width + x`` and binned (:func:`bin_events`)."""
@@ -368,9 +384,7 @@ def load_shd(
         times, units, labels = (_h5_get(fh, path, key) for key in ("spikes/times", "spikes/units", "labels"))
         n = len(labels)
         if len(times) != n or len(units) != n:
-            raise DatasetError(
-                f"{path}: spikes/times, spikes/units and labels hold {len(times)}, {len(units)}, {n} samples"
-            )
+            raise DatasetError(f"{path}: spikes/times, spikes/units and labels hold {len(times)}, {len(units)}, {n} samples")
         sel = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64)
         if sel.size == 0:
             raise DatasetError(f"{path}: indices: no samples selected")
@@ -387,7 +401,9 @@ def load_shd(
                 raise DatasetError(f"{path}: sample {i}: no spikes (an empty sample would drive the network with nothing)")
             if u.min() < 0 or u.max() >= SHD_UNITS:
                 bad = int(u[(u < 0) | (u >= SHD_UNITS)][0])
-                raise DatasetError(f"{path}: sample {i}: unit {bad} outside 0..{SHD_UNITS - 1} (SHD has {SHD_UNITS} input channels)")
+                raise DatasetError(
+                    f"{path}: sample {i}: unit {bad} outside 0..{SHD_UNITS - 1} (SHD has {SHD_UNITS} input channels)"
+                )
             if not np.isfinite(t_s).all() or t_s.min() < 0:
                 bad_t = float(t_s[~np.isfinite(t_s) | (t_s < 0)][0])
                 raise DatasetError(f"{path}: sample {i}: spike time {bad_t!r} s is not a finite time >= 0")
@@ -422,7 +438,12 @@ def load_input_batch(spec: SNNSpec, path: str | os.PathLike[str], *, seed: int =
         ``spec.n_inputs`` (e.g. 34x34x2 NMNIST for a 24x24x2 model).
     """
     p = Path(path)
-    common: dict[str, Any] = {"n_timesteps": spec.n_timesteps, "sparse_size": spec.input_sparse_size, "bin_us": bin_us, "seed": seed}
+    common: dict[str, Any] = {
+        "n_timesteps": spec.n_timesteps,
+        "sparse_size": spec.input_sparse_size,
+        "bin_us": bin_us,
+        "seed": seed,
+    }
     B = spec.batch_size
     if not p.exists():
         raise DatasetError(f"{p}: not found (give an SHD .h5 file, a folder of NMNIST .bin files or of .npy/.npz event arrays)")
@@ -430,7 +451,9 @@ def load_input_batch(spec: SNNSpec, path: str | os.PathLike[str], *, seed: int =
     if (p.is_dir() and not any(p.rglob("*.bin")) and event_files) or p.suffix.lower() in (".npy", ".npz"):
         from mimdsim.snn.events import events_batch
 
-        batch = events_batch(event_files, batch_size=B, n_timesteps=spec.n_timesteps, sparse_size=spec.input_sparse_size, bin_us=bin_us, seed=seed)
+        batch = events_batch(
+            event_files, batch_size=B, n_timesteps=spec.n_timesteps, sparse_size=spec.input_sparse_size, bin_us=bin_us, seed=seed
+        )
         n_in = int(batch.ids.max(initial=0)) + 1
     elif p.is_dir():
         files = sorted(p.rglob("*.bin"))
@@ -444,7 +467,9 @@ def load_input_batch(spec: SNNSpec, path: str | os.PathLike[str], *, seed: int =
         batch = load_shd(p, indices=list(range(B)), **common)
         n_in = SHD_UNITS
     else:
-        raise DatasetError(f"{p}: unknown dataset format (allowed: an SHD .h5/.hdf5 file, a folder of NMNIST .bin files, .npy/.npz event arrays)")
+        raise DatasetError(
+            f"{p}: unknown dataset format (allowed: an SHD .h5/.hdf5 file, a folder of NMNIST .bin files, .npy/.npz event arrays)"
+        )
     top = int(batch.ids.max(initial=-1, where=np.arange(spec.input_sparse_size)[None, None, :] < batch.counts[:, :, None]))
     if top >= spec.input_addresses:
         raise DatasetError(
@@ -452,4 +477,3 @@ def load_input_batch(spec: SNNSpec, path: str | os.PathLike[str], *, seed: int =
             f"{spec.input_addresses} addresses (n_inputs / n_input_addresses)"
         )
     return batch
-

@@ -69,7 +69,9 @@ def _triple(v: tuple[float, float, float] | None) -> EnergyTriple | None:
     return None if v is None else EnergyTriple(*v)
 
 
-def ipu_step_energy(result: RunResult, program: Program, machine: MachineSpec, seconds: float, scope: str = "chip") -> EnergyBand | None:
+def ipu_step_energy(
+    result: RunResult, program: Program, machine: MachineSpec, seconds: float, scope: str = "chip"
+) -> EnergyBand | None:
     """The IPU band of a simulated step of ``seconds`` (None when the machine has no energy parameters)."""
     if scope not in ENERGY_SCOPES:
         raise ConfigError(f"energy scope {scope!r} is not one of {', '.join(ENERGY_SCOPES)}")

@@ -44,7 +44,6 @@ __all__ = [
 ]  # fmt: skip
 
 
-
 @dataclass(frozen=True)
 class StepKind:
     """One kind of superstep (its name without the time-step index), over all its executions."""
@@ -153,10 +152,7 @@ class SNNEstimate:
             for c in CATEGORIES:
                 parts[kind][c] += getattr(rec, f"{c}_cycles")
         T = self.spec.n_timesteps
-        out = [
-            StepKind(k, runs[k], cycles[k], cycles[k] / T, bounds[k].most_common(1)[0][0], parts[k])
-            for k in cycles
-        ]
+        out = [StepKind(k, runs[k], cycles[k], cycles[k] / T, bounds[k].most_common(1)[0][0], parts[k]) for k in cycles]
         return sorted(out, key=lambda s: (-s.cycles, s.name))
 
     def top_step_kinds(self, n: int = 5, *, per_timestep: bool = True) -> list[StepKind]:
@@ -176,7 +172,9 @@ class SNNEstimate:
         mapping), ``profile_cycles`` (the per-tile mean split, as Poplar's profile reports it)
         and ``oom_tiles`` (the tiles over their memory)."""
         out: dict[str, object] = self.record().to_dict()
-        out.update(breakdown_cycles=self.breakdown_cycles, profile_cycles=self.result.tile_mean_cycles(), oom_tiles=self.oom_tiles)
+        out.update(
+            breakdown_cycles=self.breakdown_cycles, profile_cycles=self.result.tile_mean_cycles(), oom_tiles=self.oom_tiles
+        )
         out.update(self.extra)
         return out
 
@@ -233,13 +231,20 @@ def training_step_hash(spec: SNNSpec, machine: MachineSpec, **kwargs: Any) -> st
     if bound.arguments.get("activity") is not None:  # the old name wins, as in estimate_training_step
         args["activity_source"] = bound.arguments["activity"]
     args["activity_source"] = source_of(  # "functional" and Functional(seed=0) are the same input
-        args["activity_source"], seed=args["seed"], rate=args.pop("rate"), input_rate=args.pop("input_rate"),
+        args["activity_source"],
+        seed=args["seed"],
+        rate=args.pop("rate"),
+        input_rate=args.pop("input_rate"),
         input_data=args.pop("input_data"),
     )
     if args["partitioner"] != "contiguous":  # the graph methods draw from the seed too
         args["partition_seed"] = args["seed"]
     del args["seed"]  # otherwise only the activity source uses it, and it is in the source
-    for name, default in (("mapping", None), ("unit_neurons", 1), ("energy_scope", "chip")):  # left out at their defaults: hashes of earlier runs hold
+    for name, default in (
+        ("mapping", None),
+        ("unit_neurons", 1),
+        ("energy_scope", "chip"),
+    ):  # left out at their defaults: hashes of earlier runs hold
         if args[name] == default:
             del args[name]
     gpu, precision = args.pop("gpu"), args.pop("gpu_precision")
@@ -288,8 +293,14 @@ def run_settings(
 
 
 def make_activity(
-    spec: SNNSpec, source: str | os.PathLike[str] | SpikeActivity | ActivitySource = "functional", *, seed: int = 0,
-    rate: float | None = None, input_rate: float | None = None, input_data: str | os.PathLike[str] | None = None, cache: bool = True,
+    spec: SNNSpec,
+    source: str | os.PathLike[str] | SpikeActivity | ActivitySource = "functional",
+    *,
+    seed: int = 0,
+    rate: float | None = None,
+    input_rate: float | None = None,
+    input_data: str | os.PathLike[str] | None = None,
+    cache: bool = True,
 ) -> tuple[SpikeActivity, str]:
     """The spike activity driving the data-dependent costs, and a label saying where it came from
     (:func:`mimdsim.snn.sources.source_of` resolves ``source``; with ``cache`` functional activity
@@ -385,7 +396,9 @@ def estimate_training_step(
     if gpu is not None:  # a bad GPU, framework or precision fails before the run
         gpu_spec = load_gpu(gpu, **({"matmul_precision": gpu_precision} if gpu_precision is not None else {}))
         gpu_pair = (estimate_gpu_step(spec, gpu_spec, gpu_framework), estimate_gpu_step(spec, gpu_spec, IDEAL_FRAMEWORK))
-    act, label = make_activity(spec, activity_source, seed=seed, rate=rate, input_rate=input_rate, input_data=input_data, cache=cache)
+    act, label = make_activity(
+        spec, activity_source, seed=seed, rate=rate, input_rate=input_rate, input_data=input_data, cache=cache
+    )
 
     given = None if mapping is None else mapping_of_tiles(spec, machine, mapping)
 
@@ -393,13 +406,19 @@ def estimate_training_step(
         if given is not None:
             placed = given
         elif partitioner == "contiguous":
-            placed = partition_layers(spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus, neurons_per_tile=neurons_per_tile)
+            placed = partition_layers(
+                spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus, neurons_per_tile=neurons_per_tile
+            )
         else:
             placed = place(spec, machine, act, method=partitioner, seed=seed, neurons_per_tile=neurons_per_tile, unit_neurons=unit_neurons,
                            options=options)  # fmt: skip
         return placed, lower_snn(spec, machine, placed, act, options)
 
-    placement_key = ("mapping", input_value(given)) if given is not None else (partitioner, unit_neurons, seed if partitioner != "contiguous" else 0)
+    placement_key = (
+        ("mapping", input_value(given))
+        if given is not None
+        else (partitioner, unit_neurons, seed if partitioner != "contiguous" else 0)
+    )
     key = ("snn.program", spec, act, lowering_key(machine), neurons_per_tile, str(placement_key), options or LoweringOptions())
     placed, program = cached(key, lower) if cache else lower()
     ledger = memory_ledger(program, machine)
@@ -410,7 +429,9 @@ def estimate_training_step(
             f"({machine.memory_bytes_per_tile:,} B per tile): {ledger.oom_tiles.size} tile(s) over; worst: "
             f"{worst.describe()}. More neurons per tile only add memory per tile: use more IPUs, a smaller "
             "T or B, or allow_oom to simulate anyway",
-            report=ledger, tile=worst.tile, needed_bytes=worst.used_bytes,
+            report=ledger,
+            tile=worst.tile,
+            needed_bytes=worst.used_bytes,
         )
     steps = None if timeline_steps is None else list(timeline_steps)
     if timeline_iterations is not None:

@@ -151,7 +151,11 @@ def state_grad_cycles(n_valid: np.ndarray, hits: np.ndarray, soft_double_cycles:
     """
     sd = soft_double_surrogate_cycles() if soft_double_cycles is None else int(soft_double_cycles)
     v = np.asarray(n_valid, np.int64)
-    return VERTEX_OVERHEAD_THREAD_CYCLES + _SLOT_SCAN * v + np.ceil((_SUPERSPIKE_FLOAT + sd) * np.asarray(hits, float)).astype(np.int64)
+    return (
+        VERTEX_OVERHEAD_THREAD_CYCLES
+        + _SLOT_SCAN * v
+        + np.ceil((_SUPERSPIKE_FLOAT + sd) * np.asarray(hits, float)).astype(np.int64)
+    )
 
 
 # ---- the 2022-09-12 state gradient (GSNN CC@2b0fe90:865-891, ``LIFStateOutGrad``) ------------
@@ -255,8 +259,6 @@ def reduce_stage1_cycles(group_size: int, active: bool) -> int:
     return VERTEX_OVERHEAD_THREAD_CYCLES + _REDUCE1_PER_PARTIAL * group_size
 
 
-
-
 def elementwise_tile_cycles(
     n_elements: int, cycles_per_vector: int = 1, worker_overhead: int = 29, loop_overhead: int = 2, n_workers: int = 6
 ) -> int:
@@ -274,7 +276,6 @@ def elementwise_tile_cycles(
     return 11 + n_workers * (worker_overhead + -(-per_worker // 2) * (cycles_per_vector + loop_overhead))
 
 
-
 def optimizer_tile_cycles(n_weights: int, optimizer: str, n_workers: int = 6) -> int:
     """Weight update on a tile holding ``n_weights`` weights.
 
@@ -290,9 +291,6 @@ def optimizer_tile_cycles(n_weights: int, optimizer: str, n_workers: int = 6) ->
     return cheap + costly
 
 
-
-
-
 def sparse_to_dense_cycles(n_slots: int) -> int:
     """``Sparse2Dense`` / ``Sparse2DenseGradMultiThresh`` per (t, b): ``20 + 3 x S``
     (per slot: ld32 id, st32 the one / ld the gradient, branch)."""
@@ -304,4 +302,3 @@ def time_sum_xent_cycles(n_timesteps: int, n_classes: int) -> int:
     sample (TensorFlow's ops on the IPU, one vertex): ``20 + T x ceil(C/2) + 16 x C`` (float2
     adds; per class EXP, LOG, divide and the gradient)."""
     return VERTEX_OVERHEAD_THREAD_CYCLES + n_timesteps * -(-n_classes // 2) + 16 * n_classes
-

@@ -57,7 +57,9 @@ def read_event_file(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray]
         elif "t" in keys:
             fields = event_fields({k: data[k] for k in _FIELDS if k in keys}, str(p))
         else:
-            raise DatasetError(f"{p}: an .npz of events needs 'events' or the arrays 'x', 'y', 'p', 't' (has {', '.join(sorted(keys))})")
+            raise DatasetError(
+                f"{p}: an .npz of events needs 'events' or the arrays 'x', 'y', 'p', 't' (has {', '.join(sorted(keys))})"
+            )
         label = int(data["label"]) if "label" in keys else -1
         sensor = tuple(int(v) for v in data["sensor_size"].reshape(-1)) if "sensor_size" in keys else None
     if sensor is not None and len(sensor) != 3:
@@ -73,7 +75,9 @@ def event_fields(events: Any, where: str = "events") -> dict[str, np.ndarray]:
     elif isinstance(events, dict):
         cols = {k: np.asarray(v) for k, v in events.items() if k in _FIELDS}
     else:
-        raise DatasetError(f"{where}: expected a structured array with fields x, y, p, t (tonic's events), got {type(events).__name__}")
+        raise DatasetError(
+            f"{where}: expected a structured array with fields x, y, p, t (tonic's events), got {type(events).__name__}"
+        )
     if "t" not in cols:
         raise DatasetError(f"{where}: the events have no 't' (time, µs) field")
     n = cols["t"].reshape(-1).size
@@ -152,7 +156,9 @@ def events_batch(
         outside = (x >= width) | (y >= height) | (p >= pols)
         if outside.any():
             j = int(np.flatnonzero(outside)[0])
-            raise DatasetError(f"sample {b}: event {j} at (x={x[j]}, y={y[j]}, p={p[j]}) is outside the sensor {width} x {height} x {pols}")
+            raise DatasetError(
+                f"sample {b}: event {j} at (x={x[j]}, y={y[j]}, p={p[j]}) is outside the sensor {width} x {height} x {pols}"
+            )
         ids[:, b], counts[:, b] = sensor_events_to_ids(
             x, y, p, t, width=width, height=height, n_timesteps=n_timesteps, sparse_size=sparse_size, bin_us=bin_us, rng=rng,
             denoise_us=denoise_us, downsample_to=downsample_to,

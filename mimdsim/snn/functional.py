@@ -349,9 +349,7 @@ def run_sparse(
             dw *= mask
         grads[l] = dw
         slot_grad = in_grad
-    return SparseRun(
-        tuple(ids_seq), tuple(counts_seq), tuple(states_seq), logits, loss, tuple(grads), tuple(spike_grads)
-    )
+    return SparseRun(tuple(ids_seq), tuple(counts_seq), tuple(states_seq), logits, loss, tuple(grads), tuple(spike_grads))
 
 
 def _forward(

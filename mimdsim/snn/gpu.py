@@ -45,7 +45,6 @@ GPU_ALIASES: dict[str, str] = {"a100": "a100_40gb", "h100": "h100_sxm"}
 """Short names accepted by :func:`load_gpu`. ``a100`` is the 40GB part (the paper does not say which)."""
 
 
-
 class GPUSpec(BaseModel):
     """One GPU: peak rates, memory and the per-kernel launch latency.
 

@@ -94,7 +94,9 @@ class Uncertainty:
 
 SENSITIVITY: tuple[Uncertainty, ...] = (
     Uncertainty("host_launch_s", 5e-6, 20e-6, "HolisticTraceAnalysis docs: CPU-side launch 'usually between 5-20 us'"),
-    Uncertainty("loop_sync_s", 8e-6, 25e-6, "QuantEcon #437: 8 us per near-empty lax.scan iteration (floor); 10-25 us with a body"),
+    Uncertainty(
+        "loop_sync_s", 8e-6, 25e-6, "QuantEcon #437: 8 us per near-empty lax.scan iteration (floor); 10-25 us with a body"
+    ),
     Uncertainty("input_copy_bytes_per_s", 12e9, 25e9, "PCIe 4.0 x16, pageable to pinned host memory: 12-25 GB/s effective"),
 )
 """The ranges of the paper profile's constants; the GEMM precision (TF32 or FP32, tf#44887 and

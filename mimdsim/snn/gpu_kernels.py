@@ -59,7 +59,6 @@ class Kernel:
         return self.bytes / self.launches
 
 
-
 # FLOPs per element of the fused elementwise kernels (see gpu_kernel_list for the derivations).
 LIF_FWD_FLOPS = 6
 LIF_BWD_FLOPS = 12
@@ -147,9 +146,7 @@ def gpu_kernel_list(spec: SNNSpec, *, loop_kernels: bool = False, two_thresholds
         each_step("fwd_input_read", "fwd", "fill", f"[{b},{sizes[0]}]", 0, 2 * f * b * sizes[0])
     for li in range(1, n_layers + 1):
         m, n = sizes[li - 1], sizes[li]
-        each_step(
-            f"fwd_matmul_l{li}", "fwd", "matmul", f"[{b},{m}]x[{m},{n}]", 2 * b * m * n, f * (b * m + m * n + b * n)
-        )
+        each_step(f"fwd_matmul_l{li}", "fwd", "matmul", f"[{b},{m}]x[{m},{n}]", 2 * b * m * n, f * (b * m + m * n + b * n))
         each_step(f"fwd_lif_l{li}", "fwd", "elementwise", f"[{b},{n}]", LIF_FWD_FLOPS * b * n, f * 5 * b * n)
         if loop_kernels:
             for what in ("out_write", "push_v", "push_s"):
@@ -182,9 +179,7 @@ def gpu_kernel_list(spec: SNNSpec, *, loop_kernels: bool = False, two_thresholds
             f * (b * m + b * n + 2 * m * n),
         )
         if li > 1:
-            each_step(
-                f"bwd_dx_l{li}", "bwd", "matmul", f"[{b},{n}]x[{n},{m}]", 2 * b * n * m, f * (b * n + n * m + b * m)
-            )
+            each_step(f"bwd_dx_l{li}", "bwd", "matmul", f"[{b},{n}]x[{n},{m}]", 2 * b * n * m, f * (b * n + n * m + b * m))
     # optimizer, once
     adam = spec.optimizer == "adam"
     once("update_step", "update", "elementwise", "[1]", 8 if adam else 1, 12 if adam else 8)

@@ -57,7 +57,9 @@ class LoweringOptions:
         if not isinstance(self.passes, str):
             raise ConfigError(f"passes: {self.passes!r} is not a pipeline name or a comma-separated list of pass names")
         object.__setattr__(self, "passes", passes_label(self.passes))  # checks the names; one spelling per pipeline
-        if self.soft_double_slot_cycles is not None and (not isinstance(self.soft_double_slot_cycles, int) or self.soft_double_slot_cycles < 0):
+        if self.soft_double_slot_cycles is not None and (
+            not isinstance(self.soft_double_slot_cycles, int) or self.soft_double_slot_cycles < 0
+        ):
             raise ConfigError(f"soft_double_slot_cycles: {self.soft_double_slot_cycles!r} is not an integer >= 0")
 
 

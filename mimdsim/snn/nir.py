@@ -101,7 +101,9 @@ def _chain(graph: Any) -> list[tuple[str, Any]]:
     seen: set[str] = set()
     while True:
         if name in seen:
-            raise ConfigError(f"NIR node {name!r}: a recurrent edge comes back to it; the authors' algorithm runs feed-forward layers only")
+            raise ConfigError(
+                f"NIR node {name!r}: a recurrent edge comes back to it; the authors' algorithm runs feed-forward layers only"
+            )
         seen.add(name)
         out.append((name, nodes[name]))
         if len(pred[name]) > 1:
@@ -123,7 +125,9 @@ def _dense_layer(node_name: str, node: Any, width: int) -> tuple[str, int, float
     if w.ndim != 2:
         raise ConfigError(f"NIR node {node_name!r}: a {w.ndim}-d weight; only dense [out, in] matrices map to a layer")
     if w.shape[1] != width:
-        raise ConfigError(f"NIR node {node_name!r}: weight [{w.shape[0]}, {w.shape[1]}] takes {w.shape[1]} inputs, the layer before has {width}")
+        raise ConfigError(
+            f"NIR node {node_name!r}: weight [{w.shape[0]}, {w.shape[1]}] takes {w.shape[1]} inputs, the layer before has {width}"
+        )
     nonzero = w != 0
     density = float(nonzero.mean())
     conn = Explicit.from_mask(nonzero.T).model_dump() if 0 < density < 1 else None
@@ -145,11 +149,15 @@ def _conv_layer(node_name: str, node: Any, shape: tuple[int, ...]) -> tuple[str,
     if w.ndim != 4:
         raise ConfigError(f"NIR node {node_name!r}: a Conv2d weight must be [C_out, C_in, kh, kw] (got {w.ndim}-d)")
     if len(shape) != 3:
-        raise ConfigError(f"NIR node {node_name!r}: a Conv2d needs an input of shape [C, H, W], the layer before gives {list(shape)}")
+        raise ConfigError(
+            f"NIR node {node_name!r}: a Conv2d needs an input of shape [C, H, W], the layer before gives {list(shape)}"
+        )
     c_in, h, wd = shape
     c_out, c_w, kh, kw = (int(v) for v in w.shape)
     if int(node.groups) != 1 or c_w != c_in:
-        raise ConfigError(f"NIR node {node_name!r}: grouped convolutions (groups {node.groups}, {c_w} of {c_in} channels) are not mapped")
+        raise ConfigError(
+            f"NIR node {node_name!r}: grouped convolutions (groups {node.groups}, {c_w} of {c_in} channels) are not mapped"
+        )
     if _pair(node_name, "dilation", node.dilation) != (1, 1):
         raise ConfigError(f"NIR node {node_name!r}: dilated convolutions are not mapped")
     sy, sx = _pair(node_name, "stride", node.stride)
@@ -195,13 +203,17 @@ def snn_from_nir(
     chain = _chain(graph)
     kinds = [type(node).__name__ for _, node in chain]
     first = chain[0][1]
-    dims = np.asarray(next(iter(first.input_type.values())) if isinstance(first.input_type, Mapping) else first.input_type).reshape(-1)
+    dims = np.asarray(
+        next(iter(first.input_type.values())) if isinstance(first.input_type, Mapping) else first.input_type
+    ).reshape(-1)
     n_inputs = int(np.prod(dims))
     layers: list[tuple[int, float, dict[str, Any] | None]] = []  # (neurons, density, local2d connectivity)
     decays: list[tuple[str, float]] = []
     thresholds: list[tuple[str, float]] = []
     shape: tuple[int, ...] = tuple(int(v) for v in dims) if dims.size in (1, 3) else (n_inputs,)
-    pending: tuple[str, int, float, dict[str, Any] | None, tuple[int, ...]] | None = None  # node, neurons, density, conn, out shape
+    pending: tuple[str, int, float, dict[str, Any] | None, tuple[int, ...]] | None = (
+        None  # node, neurons, density, conn, out shape
+    )
     for (node_name, node), kind in zip(chain[1:-1], kinds[1:-1], strict=True):
         width = int(np.prod(shape))
         if kind in _PASS_THROUGH:
@@ -210,7 +222,9 @@ def snn_from_nir(
             continue
         if kind in _WEIGHTS or kind == "Conv2d":
             if pending is not None:
-                raise ConfigError(f"NIR node {node_name!r}: two weight layers in a row ({pending[0]!r}, {node_name!r}) with no neurons between")
+                raise ConfigError(
+                    f"NIR node {node_name!r}: two weight layers in a row ({pending[0]!r}, {node_name!r}) with no neurons between"
+                )
             pending = _conv_layer(node_name, node, shape) if kind == "Conv2d" else _dense_layer(node_name, node, width)
             continue
         if kind in _NEURONS:
@@ -261,7 +275,10 @@ def snn_from_nir(
     s_in = input_sparse_size if input_sparse_size is not None else max(1, sparse_size_for_activity(n_inputs, max_activity))
     layer_specs = []
     for i, (n, density, conn) in enumerate(layers):
-        layer: dict[str, Any] = {"n_neurons": n, "sparse_size": sparse_size_for_activity(n, max_activity, is_output=i == len(layers) - 1)}
+        layer: dict[str, Any] = {
+            "n_neurons": n,
+            "sparse_size": sparse_size_for_activity(n, max_activity, is_output=i == len(layers) - 1),
+        }
         if density <= 0:
             raise ConfigError(f"NIR: layer {i} ({sizes[i]} neurons) has an all-zero weight matrix")
         if conn is not None:
@@ -294,4 +311,8 @@ def nir_weights(graph_or_path: Any) -> list[np.ndarray]:
     [(3, 2)]
     """
     graph = read_nir(graph_or_path)
-    return [np.ascontiguousarray(np.asarray(node.weight, dtype=np.float32).T) for _, node in _chain(graph) if type(node).__name__ in _WEIGHTS]
+    return [
+        np.ascontiguousarray(np.asarray(node.weight, dtype=np.float32).T)
+        for _, node in _chain(graph)
+        if type(node).__name__ in _WEIGHTS
+    ]

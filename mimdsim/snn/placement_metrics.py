@@ -102,7 +102,9 @@ def graph_metrics(spec: SNNSpec, graph: WorkloadGraph, mapping: NeuronMapping, a
     }
 
 
-def placement_metrics(spec: SNNSpec, graph: WorkloadGraph, est: SNNEstimate, act: SpikeActivity, partition_seconds: float) -> PlacementMetrics:
+def placement_metrics(
+    spec: SNNSpec, graph: WorkloadGraph, est: SNNEstimate, act: SpikeActivity, partition_seconds: float
+) -> PlacementMetrics:
     """Every metric of the estimate ``est`` of a mapping."""
     mapping, machine, ledger = est.mapping, est.machine, est.ledger
     assert est.program is not None

@@ -92,7 +92,12 @@ def _host_memory() -> int | None:
 
 
 def preflight(
-    spec: SNNSpec, machine: MachineSpec, *, neurons_per_tile: int | None = None, allow_oom: bool = False, host_bytes: int | None = None
+    spec: SNNSpec,
+    machine: MachineSpec,
+    *,
+    neurons_per_tile: int | None = None,
+    allow_oom: bool = False,
+    host_bytes: int | None = None,
 ) -> None:
     """Raise before any allocation if ``spec`` cannot fit ``machine`` (tile memory) or this host.
 

@@ -32,8 +32,17 @@ from mimdsim.errors import ConfigError
 if TYPE_CHECKING:
     from mimdsim.snn.estimate import SNNEstimate
 
-__all__ = ["SCHEMA_VERSION", "SNNRecord", "record_fields", "configuration_fields", "input_hash", "input_value", "estimate_input_hash", "record_hash",
-           "canonical_json"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SNNRecord",
+    "record_fields",
+    "configuration_fields",
+    "input_hash",
+    "input_value",
+    "estimate_input_hash",
+    "record_hash",
+    "canonical_json",
+]
 
 SCHEMA_VERSION = 1
 """Version of :class:`SNNRecord`'s fields; a store of another version is refused."""
@@ -225,7 +234,9 @@ class SNNRecord:
     @property
     def breakdown_cycles(self) -> dict[str, int]:
         """The critical-path split as a mapping (``compute``, ``exchange``, ``global_exchange``, ``host_exchange``, ``sync``)."""
-        return {c: int(getattr(self, f"{c}_cycles") or 0) for c in ("compute", "exchange", "global_exchange", "host_exchange", "sync")}
+        return {
+            c: int(getattr(self, f"{c}_cycles") or 0) for c in ("compute", "exchange", "global_exchange", "host_exchange", "sync")
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-ready dict (tuples as lists), in field order."""
@@ -260,7 +271,9 @@ class SNNRecord:
         from mimdsim import __version__
         from mimdsim.errors import TileMemoryError
 
-        fields: dict[str, Any] = {"error": error if isinstance(error, str) else f"{type(error).__name__}: {error}".splitlines()[0]}
+        fields: dict[str, Any] = {
+            "error": error if isinstance(error, str) else f"{type(error).__name__}: {error}".splitlines()[0]
+        }
         if isinstance(error, BaseException):
             fields["error_kind"] = type(error).__name__
             if isinstance(error, TileMemoryError):

@@ -151,8 +151,12 @@ class Given:
 
 
 def source_of(
-    source: str | os.PathLike[str] | SpikeActivity | ActivitySource = "functional", *, seed: int = 0, rate: float | None = None,
-    input_rate: float | None = None, input_data: str | os.PathLike[str] | None = None,
+    source: str | os.PathLike[str] | SpikeActivity | ActivitySource = "functional",
+    *,
+    seed: int = 0,
+    rate: float | None = None,
+    input_rate: float | None = None,
+    input_data: str | os.PathLike[str] | None = None,
 ) -> ActivitySource:
     """The source object of a name, a path, counts or a source (options that do not apply are refused).
 
@@ -169,7 +173,13 @@ def source_of(
         return source
     if input_data is not None and source != "functional":
         raise ConfigError(f"input data: only the functional activity source reads a dataset (got {str(source)!r})")
-    named = source if isinstance(source, str) and source in ACTIVITY_SOURCES else "trace" if not isinstance(source, SpikeActivity) else "given"
+    named = (
+        source
+        if isinstance(source, str) and source in ACTIVITY_SOURCES
+        else "trace"
+        if not isinstance(source, SpikeActivity)
+        else "given"
+    )
     if rate is not None and named != "parametric":
         raise ConfigError(f"rate: only the parametric activity source has a firing rate (the source is {named})")
     if input_rate is not None and named not in ("functional", "parametric"):
@@ -193,4 +203,6 @@ def source_of(
         return CountTable(str(path))
     if path.suffix == ".npz" or path.exists():
         return TraceFile(str(path))
-    raise ConfigError(f"activity: {str(source)!r} is not one of {', '.join(ACTIVITY_SOURCES)}, an .npz trace or a .csv/.parquet count table")
+    raise ConfigError(
+        f"activity: {str(source)!r} is not one of {', '.join(ACTIVITY_SOURCES)}, an .npz trace or a .csv/.parquet count table"
+    )

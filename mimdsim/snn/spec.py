@@ -183,7 +183,9 @@ def sparse_size_for_activity(n_neurons: int, activity: float, *, is_output: bool
 
 def _renamed(old: str, new: str, value: Any) -> Any:
     """The value of a keyword renamed in this version (the old name still works, with a DeprecationWarning)."""
-    warnings.warn(f"{old}= is renamed {new}= (it means a maximum activity, not a source of spikes)", DeprecationWarning, stacklevel=3)
+    warnings.warn(
+        f"{old}= is renamed {new}= (it means a maximum activity, not a source of spikes)", DeprecationWarning, stacklevel=3
+    )
     return value
 
 
@@ -202,7 +204,9 @@ def snn_from_sizes(
     if activity is not None:
         max_activity = _renamed("activity", "max_activity", activity)
     if max_activity is None:
-        raise ConfigError("max_activity: required (a number in (0, 1]: the largest fraction of a layer's neurons that spike in a step)")
+        raise ConfigError(
+            "max_activity: required (a number in (0, 1]: the largest fraction of a layer's neurons that spike in a step)"
+        )
     activity = max_activity
     if len(layer_sizes) < 2:
         raise ConfigError(f"layers: need the input size and at least one layer, got {list(layer_sizes)}")
@@ -228,7 +232,11 @@ def snn_from_sizes(
 
 
 def load_snn_model(
-    path: str | Path, *, max_activity: float | None = None, activity: float | None = None, layer_sizes: Sequence[int] | None = None
+    path: str | Path,
+    *,
+    max_activity: float | None = None,
+    activity: float | None = None,
+    layer_sizes: Sequence[int] | None = None,
 ) -> tuple[SNNSpec, RunHints]:
     """Read an SNN model TOML file (format in docs/snn.md).
 
@@ -253,7 +261,9 @@ def load_snn_model(
     sizes = data.pop("layer_sizes", None)
     if layer_sizes is not None:
         if sizes is None:
-            raise ConfigError(f"{path}: layer_sizes: the override needs a model file that gives layer_sizes (this one has [[layers]])")
+            raise ConfigError(
+                f"{path}: layer_sizes: the override needs a model file that gives layer_sizes (this one has [[layers]])"
+            )
         sizes = list(layer_sizes)
     file_activity = data.pop("max_activity", None)
     tables = data.get("layers")

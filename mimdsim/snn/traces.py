@@ -113,20 +113,29 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
         if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer) or (arr <= 0).any() or arr.size < 2:
             raise TraceFormatError(f"{p}: {key}: {arr.tolist()!r} is not a 1-D array of at least two positive integers")
     if layers.size != sizes.size or (sizes > layers).any():
-        raise TraceFormatError(f"{p}: layer_sizes {layers.tolist()} and sparse_sizes {sizes.tolist()} disagree (one per tensor, S <= N)")
-    T, B = (int(data[k]) if data[k].shape == () and np.issubdtype(data[k].dtype, np.integer) else -1 for k in ("n_timesteps", "batch_size"))
+        raise TraceFormatError(
+            f"{p}: layer_sizes {layers.tolist()} and sparse_sizes {sizes.tolist()} disagree (one per tensor, S <= N)"
+        )
+    T, B = (
+        int(data[k]) if data[k].shape == () and np.issubdtype(data[k].dtype, np.integer) else -1
+        for k in ("n_timesteps", "batch_size")
+    )
     if T <= 0 or B <= 0:
         raise TraceFormatError(f"{p}: n_timesteps/batch_size must be positive integer scalars")
     true, grad = data["true_counts"], data["grad_only_counts"]
     for key, arr in (("true_counts", true), ("grad_only_counts", grad)):
         if arr.shape != (sizes.size, T, B) or not np.issubdtype(arr.dtype, np.integer):
-            raise TraceFormatError(f"{p}: {key}: {arr.dtype}{list(arr.shape)} is not an integer array [n_tensors, T, B] = {[sizes.size, T, B]}")
+            raise TraceFormatError(
+                f"{p}: {key}: {arr.dtype}{list(arr.shape)} is not an integer array [n_tensors, T, B] = {[sizes.size, T, B]}"
+            )
         if (arr < 0).any():
             raise TraceFormatError(f"{p}: {key}{_first_bad(arr < 0)}: negative count {int(arr[tuple(np.argwhere(arr < 0)[0])])}")
     over = (true + grad) > sizes[:, None, None]
     if over.any():
         k, t, b = (int(x) for x in np.argwhere(over)[0])
-        raise TraceFormatError(f"{p}: counts{_first_bad(over)}: true {int(true[k, t, b])} + grad_only {int(grad[k, t, b])} > sparse size {int(sizes[k])}")
+        raise TraceFormatError(
+            f"{p}: counts{_first_bad(over)}: true {int(true[k, t, b])} + grad_only {int(grad[k, t, b])} > sparse size {int(sizes[k])}"
+        )
     if grad[0].any():
         raise TraceFormatError(f"{p}: grad_only_counts{_first_bad(grad[:1] != 0)}: the input tensor has no gradient-only entries")
     try:
@@ -206,7 +215,9 @@ def activity_from_table(path: str | os.PathLike[str], spec: SNNSpec) -> SpikeAct
         if seen[k, t, b]:
             raise TraceFormatError(f"{p}:{n}: layer {k}, step {t}, sample {b} is given twice")
         if tr < 0 or g < 0 or tr + g > sizes[k]:
-            raise TraceFormatError(f"{p}:{n}: true {tr} + grad_only {g} must be within 0..{sizes[k]} (the sparse size of tensor {k})")
+            raise TraceFormatError(
+                f"{p}:{n}: true {tr} + grad_only {g} must be within 0..{sizes[k]} (the sparse size of tensor {k})"
+            )
         if k == 0 and g:
             raise TraceFormatError(f"{p}:{n}: the input (layer 0) has no gradient-only entries (got {g})")
         seen[k, t, b], true[k, t, b], grad[k, t, b] = True, tr, g

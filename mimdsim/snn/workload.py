@@ -55,7 +55,9 @@ def workload_graph(spec: SNNSpec, act: SpikeActivity, *, unit_neurons: int = 1, 
     act.check_against(spec)
     rates = neuron_rates(spec, act)
     positive = np.concatenate(rates)
-    floor = 0.01 * float(positive[positive > 0].mean()) if (positive > 0).any() else 1.0  # a silent neuron's net still ties its weights
+    floor = (
+        0.01 * float(positive[positive > 0].mean()) if (positive > 0).any() else 1.0
+    )  # a silent neuron's net still ties its weights
     unit_layer, unit_size, unit_compute, unit_mem = [], [], [], []
     nets_ptr: list[np.ndarray] = []
     nets_units: list[np.ndarray] = []

@@ -23,7 +23,9 @@ _EXTRA = "pip install 'mimdsim[dask]' (the distributed package)"
 
 
 @contextmanager
-def dask_executor(scheduler: str | None = None, *, local_workers: int | None = None, timeout_s: float = 10.0) -> Iterator[Executor]:
+def dask_executor(
+    scheduler: str | None = None, *, local_workers: int | None = None, timeout_s: float = 10.0
+) -> Iterator[Executor]:
     """An executor on a Dask cluster (closed, with the LocalCluster it started, on exit).
 
     Raises

@@ -43,7 +43,9 @@ def point_hashes(points: list[dict[str, Any]]) -> list[str]:
         try:
             out.append(prepare_point(p).input_hash)
         except MimdsimError as err:
-            shown = ", ".join(f"{k}={v}" for k, v in p.items() if k in ("model", "max_activity") or k.startswith(("machine.", "model.")))
+            shown = ", ".join(
+                f"{k}={v}" for k, v in p.items() if k in ("model", "max_activity") or k.startswith(("machine.", "model."))
+            )
             raise ConfigError(f"sweep point {i} ({shown}): {err}") from None
     return out
 

@@ -52,7 +52,16 @@ RUN_KEYS: tuple[str, ...] = (
 )  # fmt: skip
 """Point keys passed to :func:`~mimdsim.snn.estimate.estimate_training_step` as they are."""
 
-POINT_KEYS: tuple[str, ...] = ("model", "max_activity", "machine", "passes", "program_version", "soft_double_slot_cycles", "lowering", *RUN_KEYS)
+POINT_KEYS: tuple[str, ...] = (
+    "model",
+    "max_activity",
+    "machine",
+    "passes",
+    "program_version",
+    "soft_double_slot_cycles",
+    "lowering",
+    *RUN_KEYS,
+)
 """Plain point keys; ``machine.<field>`` and ``model.<field>`` come on top (:func:`check_point_keys`)."""
 
 
@@ -72,7 +81,11 @@ def check_point_keys(keys: Sequence[str], where: str = "sweep") -> None:
     model_fields = sorted((set(SNNSpec.model_fields) - {"layers"}) | {"layer_sizes"})  # layer_sizes: the model file's list
     for k in keys:
         head, _, rest = k.partition(".")
-        if (not rest and k in POINT_KEYS) or (head == "machine" and rest in machine_fields) or (head == "model" and rest in model_fields):
+        if (
+            (not rest and k in POINT_KEYS)
+            or (head == "machine" and rest in machine_fields)
+            or (head == "model" and rest in model_fields)
+        ):
             continue
         if head == "machine" and rest:
             raise ConfigError(f"{where}: unknown axis {k!r}: machine fields are {', '.join(machine_fields)}")
@@ -172,10 +185,19 @@ def prepare_point(point: Mapping[str, Any]) -> PreparedPoint:
     kwargs: dict[str, Any] = {k: point[k] for k in RUN_KEYS if point.get(k) is not None}
     kwargs.setdefault("engine", "fast")
     passes = point.get("passes", point.get("lowering"))  # ``lowering``: the old key; its values are pipeline names
-    lowering = {k: v for k, v in (("passes", passes), ("soft_double_slot_cycles", point.get("soft_double_slot_cycles"))) if v is not None}
+    lowering = {
+        k: v for k, v in (("passes", passes), ("soft_double_slot_cycles", point.get("soft_double_slot_cycles"))) if v is not None
+    }
     if lowering:
         kwargs["options"] = LoweringOptions(**lowering)
-    return PreparedPoint(spec, machine, kwargs, "" if path == Path("") else str(path), activity, record_hash(training_step_hash(spec, machine, **kwargs), activity))
+    return PreparedPoint(
+        spec,
+        machine,
+        kwargs,
+        "" if path == Path("") else str(path),
+        activity,
+        record_hash(training_step_hash(spec, machine, **kwargs), activity),
+    )
 
 
 def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
@@ -210,8 +232,13 @@ def _known(p: PreparedPoint) -> dict[str, Any]:
 
     gpu = p.kwargs.get("gpu")
     return configuration_fields(
-        p.spec, p.machine, model_path=p.model_path, max_activity=p.max_activity, engine=p.kwargs.get("engine", "fast"),
-        seed=p.kwargs.get("seed", 0), gpu=gpu if gpu is None or isinstance(gpu, str) else getattr(gpu, "name", str(gpu)),
+        p.spec,
+        p.machine,
+        model_path=p.model_path,
+        max_activity=p.max_activity,
+        engine=p.kwargs.get("engine", "fast"),
+        seed=p.kwargs.get("seed", 0),
+        gpu=gpu if gpu is None or isinstance(gpu, str) else getattr(gpu, "name", str(gpu)),
     ) | {"passes": p.kwargs.get("options", LoweringOptions()).passes}
 
 

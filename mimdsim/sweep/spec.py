@@ -66,7 +66,9 @@ def _scalar(v: Any, where: str) -> Any:
             raise ConfigError(f"{where}: a list value must hold numbers or strings (got {v!r})")
         return [_scalar(x, where) for x in v]
     if v is not None and not isinstance(v, (*_Scalar, *_spec_types())):
-        raise ConfigError(f"{where}: expected a number, a string, a boolean, a list of them or a MachineSpec/SNNSpec/GPUSpec (got {v!r})")
+        raise ConfigError(
+            f"{where}: expected a number, a string, a boolean, a list of them or a MachineSpec/SNNSpec/GPUSpec (got {v!r})"
+        )
     if isinstance(v, float) and not math.isfinite(v):
         raise ConfigError(f"{where}: {v!r} is not finite")
     return v
@@ -257,7 +259,10 @@ def _relative_to(folder: Path, d: Mapping[str, Any]) -> dict[str, Any]:
     def table(t: Any) -> Any:
         if not isinstance(t, Mapping):
             return t
-        return {k: {**v, "choices": fix(k, v["choices"])} if isinstance(v, Mapping) and "choices" in v else fix(k, v) for k, v in t.items()}
+        return {
+            k: {**v, "choices": fix(k, v["choices"])} if isinstance(v, Mapping) and "choices" in v else fix(k, v)
+            for k, v in t.items()
+        }
 
     out = dict(d)
     for key in ("base", "grid", "random"):

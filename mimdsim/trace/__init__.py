@@ -8,7 +8,14 @@ from mimdsim.engines.result import RunResult
 from mimdsim.trace.perfetto import perfetto_trace_bytes, write_perfetto_trace
 from mimdsim.trace.timeline import chrome_trace_bytes, write_chrome_trace
 
-__all__ = ["write_timeline", "is_perfetto_name", "write_chrome_trace", "chrome_trace_bytes", "write_perfetto_trace", "perfetto_trace_bytes"]
+__all__ = [
+    "write_timeline",
+    "is_perfetto_name",
+    "write_chrome_trace",
+    "chrome_trace_bytes",
+    "write_perfetto_trace",
+    "perfetto_trace_bytes",
+]
 
 PERFETTO_SUFFIXES = (".pftrace", ".perfetto-trace")
 

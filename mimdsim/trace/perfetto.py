@@ -63,7 +63,9 @@ def _packet(body: bytes) -> bytes:
     return _msg(1, body)  # Trace.packet
 
 
-def _track(uuid: int, name: str, *, parent: int | None = None, pid: int | None = None, rank: int = 0, unit: int | None = None) -> bytes:
+def _track(
+    uuid: int, name: str, *, parent: int | None = None, pid: int | None = None, rank: int = 0, unit: int | None = None
+) -> bytes:
     """A TrackDescriptor packet (process track with ``pid``, else a named child or counter track)."""
     body = _int(1, uuid)
     if pid is not None:
@@ -89,7 +91,9 @@ def _events(result: RunResult, clock_hz: float) -> bytes:
 
     # slices: (track, name iid, start, end), IPU tracks then tile tracks then segments
     ipu_rows = tl.tile < 0
-    tid = np.where(ipu_rows, np.array([PHASE_TID[p] for p in TIMELINE_PHASES])[tl.phase], TILE_TID_BASE + tl.tile.astype(np.int64))
+    tid = np.where(
+        ipu_rows, np.array([PHASE_TID[p] for p in TIMELINE_PHASES])[tl.phase], TILE_TID_BASE + tl.tile.astype(np.int64)
+    )
     record_iid = np.array([iid[n] for n in tl.names], np.int64)[tl.record] if len(tl) else np.zeros(0, np.int64)
     ipus, tids, iids, starts, ends = [tl.ipu.astype(np.int64)], [tid], [record_iid], [tl.start_cycles], [tl.end_cycles]
     first, last = step_slice_rows(tl)  # one "steps" slice per (step, IPU) over its phases

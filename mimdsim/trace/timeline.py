@@ -39,7 +39,15 @@ from mimdsim.engines.result import COUNTER_NAMES, TIMELINE_PHASES, RunResult, Ti
 from mimdsim.errors import ConfigError
 from mimdsim.files import check_output_path, is_gzip_name, write_bytes
 
-__all__ = ["write_chrome_trace", "chrome_trace_bytes", "step_slice_rows", "TRACK_NAMES", "STEPS_TID", "PHASE_TID", "TILE_TID_BASE"]
+__all__ = [
+    "write_chrome_trace",
+    "chrome_trace_bytes",
+    "step_slice_rows",
+    "TRACK_NAMES",
+    "STEPS_TID",
+    "PHASE_TID",
+    "TILE_TID_BASE",
+]
 
 STEPS_TID = 1
 """Thread of each IPU's "steps" track: one slice per executed step, over all its phases."""
@@ -62,10 +70,7 @@ _CHUNK_EVENTS = 1 << 16
 def _timeline(result: RunResult) -> Timeline:
     tl = result.timeline
     if tl is None:
-        raise ConfigError(
-            f"run of {result.program!r} has no timeline: simulate it with timeline=True "
-            "(CLI: --timeline PATH)"
-        )
+        raise ConfigError(f"run of {result.program!r} has no timeline: simulate it with timeline=True (CLI: --timeline PATH)")
     return tl
 
 
@@ -126,12 +131,23 @@ def _events(result: RunResult, clock_hz: float) -> tuple[list[str], list[list[st
     phase_cat = [json.dumps(p) for p in TIMELINE_PHASES]
     phase_tid = np.array([PHASE_TID[p] for p in TIMELINE_PHASES], np.int64)
     tracks = (  # (rows giving step/record/ipu, tids, categories, starts, ends, with a "tile" arg)
-        (srows, np.full(srows.size, STEPS_TID), ['"step"'] * srows.size, tl.start_cycles[srows],
-         tl.end_cycles[lrows], False),
-        (rows, phase_tid[tl.phase[rows]], [phase_cat[p] for p in tl.phase[rows].tolist()], tl.start_cycles[rows],
-         tl.end_cycles[rows], False),
-        (trows, TILE_TID_BASE + tl.tile[trows].astype(np.int64), [phase_cat[p] for p in tl.phase[trows].tolist()],
-         tl.start_cycles[trows], tl.end_cycles[trows], True),
+        (srows, np.full(srows.size, STEPS_TID), ['"step"'] * srows.size, tl.start_cycles[srows], tl.end_cycles[lrows], False),
+        (
+            rows,
+            phase_tid[tl.phase[rows]],
+            [phase_cat[p] for p in tl.phase[rows].tolist()],
+            tl.start_cycles[rows],
+            tl.end_cycles[rows],
+            False,
+        ),
+        (
+            trows,
+            TILE_TID_BASE + tl.tile[trows].astype(np.int64),
+            [phase_cat[p] for p in tl.phase[trows].tolist()],
+            tl.start_cycles[trows],
+            tl.end_cycles[trows],
+            True,
+        ),
     )
     chunks: list[list[str]] = []
     for sel, tids_, cats, starts, ends, with_tile in tracks:
@@ -139,28 +155,49 @@ def _events(result: RunResult, clock_hz: float) -> tuple[list[str], list[list[st
             part = sel[a : a + _CHUNK_EVENTS]
             cut = slice(a, a + _CHUNK_EVENTS)
             tiles = [f',"tile":{t}' for t in tl.tile[part].tolist()] if with_tile else [""] * part.size
-            chunks.append([
-                f'{{"name":{names[r]},"cat":{c},"ph":"X","ts":{n0 // 1000}.{n0 % 1000:03d},'
-                f'"dur":{(n1 - n0) // 1000}.{(n1 - n0) % 1000:03d},"pid":{i + 1},"tid":{t},'
-                f'"args":{{"step":{k},"cycles":{e - s},"start_cycles":{s},"bound":{bounds[r]}{x}}}}}'
-                for k, r, i, t, c, s, e, n0, n1, x in zip(
-                    tl.step[part].tolist(), tl.record[part].tolist(), tl.ipu[part].tolist(), tids_[cut].tolist(),
-                    cats[cut], starts[cut].tolist(), ends[cut].tolist(), _nanos(starts[cut], clock_hz),
-                    _nanos(ends[cut], clock_hz), tiles, strict=True,
-                )
-            ])
-    if seg is not None and len(seg):
-        chunks.append([
-            f'{{"name":{json.dumps(name)},"cat":"segment","ph":"X","ts":{n0 // 1000}.{n0 % 1000:03d},'
-            f'"dur":{(n1 - n0) // 1000}.{(n1 - n0) % 1000:03d},"pid":{i + 1},"tid":{STEPS_TID},'
-            f'"args":{{"steps":"{a}:{b}","cycles":{e - st},"start_cycles":{st},{cyc}}}}}'
-            for name, a, b, i, st, e, n0, n1, cyc in zip(
-                seg.name, seg.first_step.tolist(), seg.stop_step.tolist(), seg.ipu.tolist(), seg.start_cycles.tolist(),
-                seg.end_cycles.tolist(), _nanos(seg.start_cycles, clock_hz), _nanos(seg.end_cycles, clock_hz),
-                [",".join(f'"{p}_cycles":{v}' for p, v in zip(TIMELINE_PHASES, row, strict=True)) for row in seg.phase_cycles.tolist()],
-                strict=True,
+            chunks.append(
+                [
+                    f'{{"name":{names[r]},"cat":{c},"ph":"X","ts":{n0 // 1000}.{n0 % 1000:03d},'
+                    f'"dur":{(n1 - n0) // 1000}.{(n1 - n0) % 1000:03d},"pid":{i + 1},"tid":{t},'
+                    f'"args":{{"step":{k},"cycles":{e - s},"start_cycles":{s},"bound":{bounds[r]}{x}}}}}'
+                    for k, r, i, t, c, s, e, n0, n1, x in zip(
+                        tl.step[part].tolist(),
+                        tl.record[part].tolist(),
+                        tl.ipu[part].tolist(),
+                        tids_[cut].tolist(),
+                        cats[cut],
+                        starts[cut].tolist(),
+                        ends[cut].tolist(),
+                        _nanos(starts[cut], clock_hz),
+                        _nanos(ends[cut], clock_hz),
+                        tiles,
+                        strict=True,
+                    )
+                ]
             )
-        ])
+    if seg is not None and len(seg):
+        chunks.append(
+            [
+                f'{{"name":{json.dumps(name)},"cat":"segment","ph":"X","ts":{n0 // 1000}.{n0 % 1000:03d},'
+                f'"dur":{(n1 - n0) // 1000}.{(n1 - n0) % 1000:03d},"pid":{i + 1},"tid":{STEPS_TID},'
+                f'"args":{{"steps":"{a}:{b}","cycles":{e - st},"start_cycles":{st},{cyc}}}}}'
+                for name, a, b, i, st, e, n0, n1, cyc in zip(
+                    seg.name,
+                    seg.first_step.tolist(),
+                    seg.stop_step.tolist(),
+                    seg.ipu.tolist(),
+                    seg.start_cycles.tolist(),
+                    seg.end_cycles.tolist(),
+                    _nanos(seg.start_cycles, clock_hz),
+                    _nanos(seg.end_cycles, clock_hz),
+                    [
+                        ",".join(f'"{p}_cycles":{v}' for p, v in zip(TIMELINE_PHASES, row, strict=True))
+                        for row in seg.phase_cycles.tolist()
+                    ],
+                    strict=True,
+                )
+            ]
+        )
     cnt = tl.counters
     if cnt is not None and len(cnt):
         chunks.append([

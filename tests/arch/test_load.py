@@ -27,7 +27,9 @@ def test_every_preset_loads_and_matches_its_file(name: str) -> None:
         raw = tomllib.load(fh)
     assert set(raw) <= set(MachineSpec.model_fields), "every TOML key is a field"
     for key, value in raw.items():
-        assert getattr(m, key) == (tuple(value) if isinstance(value, list) else value), key  # a band is a [low, central, high] list
+        assert getattr(m, key) == (tuple(value) if isinstance(value, list) else value), (
+            key
+        )  # a band is a [low, central, high] list
 
 
 def test_preset_key_numbers() -> None:
@@ -50,7 +52,13 @@ def test_load_by_path_and_from_spec(tmp_path: Path) -> None:
 
 def test_overrides() -> None:
     m = load_machine("bow", n_ipus=16, memory_bytes_per_tile=2 * 638976, link_topology="ladder", tile_clock_hz=2e9)
-    assert (m.n_ipus, m.n_tiles, m.memory_bytes_per_tile, m.link_topology, m.tile_clock_hz) == (16, 16 * 1472, 1277952, "ladder", 2e9)
+    assert (m.n_ipus, m.n_tiles, m.memory_bytes_per_tile, m.link_topology, m.tile_clock_hz) == (
+        16,
+        16 * 1472,
+        1277952,
+        "ladder",
+        2e9,
+    )
     assert load_machine("bow").n_ipus == 1
 
 

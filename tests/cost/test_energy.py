@@ -22,7 +22,9 @@ def test_hand_computed_corners() -> None:
     assert ipu_step_energy_j(2e-3, 2, 50, 300, 1e9, 1e8, 1e7, 30, 12, 25) == pytest.approx(0.2 + 0.03 + 0.0012 + 0.00025)
     # machine scope: each IPU's system share on top, for the whole step
     assert ipu_step_energy_j(2e-3, 2, 50, 300, 0, 0, 0, 30, 12, 25, system_w=40) == pytest.approx(2 * 90 * 2e-3)
-    band = gpu_energy_band(0.01, EnergyTriple(60, 76, 100), 400, 1e9, 1e12, EnergyTriple(30, 50, 100), EnergyTriple(0.5, 1.2, 2.5))
+    band = gpu_energy_band(
+        0.01, EnergyTriple(60, 76, 100), 400, 1e9, 1e12, EnergyTriple(30, 50, 100), EnergyTriple(0.5, 1.2, 2.5)
+    )
     assert (band.low, band.central, band.high) == pytest.approx((0.6 + 0.03 + 0.5, 0.76 + 0.05 + 1.2, 1.0 + 0.1 + 2.5))
     assert band.watts("central") == pytest.approx(201.0)
     assert ratio_band(EnergyBand(4, 6, 8, 1), EnergyBand(1, 2, 4, 1)) == (1.0, 3.0, 8.0)
@@ -42,7 +44,9 @@ def test_triples_are_ordered_and_refused_otherwise() -> None:
     t=st.floats(1e-6, 1.0), n=st.integers(1, 64), base=st.floats(0, 100), span=st.floats(0, 400),
     busy=st.floats(0, 1e15), recv=st.floats(0, 1e15), link=st.floats(0, 1e15),
 )  # fmt: skip
-def test_the_ipu_band_stays_between_base_and_max_power(t: float, n: int, base: float, span: float, busy: float, recv: float, link: float) -> None:
+def test_the_ipu_band_stays_between_base_and_max_power(
+    t: float, n: int, base: float, span: float, busy: float, recv: float, link: float
+) -> None:
     band = ipu_energy_band(t, n, EnergyTriple(base * 0.8, base * 0.9, base), base + span, busy, recv, link, EnergyTriple(10, 30, 60),
                            EnergyTriple(5, 12, 30), EnergyTriple(8, 25, 80))  # fmt: skip
     assert band.low <= band.central <= band.high

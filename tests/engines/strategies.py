@@ -94,7 +94,9 @@ def compute_sets(draw: st.DrawFn, machine: MachineSpec, name: str = "cs", rows: 
         cycles = vector_or_table(st.integers(0, 300))
         counts = vector_or_table(_COUNTS)
         sup_value = st.one_of(st.just(0), st.integers(0, 200))
-        supervisor = draw(st.lists(sup_value, min_size=rows, max_size=rows)) if rows > 1 and draw(st.booleans()) else draw(sup_value)
+        supervisor = (
+            draw(st.lists(sup_value, min_size=rows, max_size=rows)) if rows > 1 and draw(st.booleans()) else draw(sup_value)
+        )
         blocks.append(VertexBlock(f"V{k}", tiles, cycles, counts, supervisor))
     return ComputeSet(name, tuple(blocks))
 
@@ -121,7 +123,9 @@ def exchanges(draw: st.DrawFn, machine: MachineSpec, scope: str, name: str = "ex
     ex = Exchange.from_transfers(name, transfers)
     messages = draw(st.lists(st.sampled_from((1, 1, 2, 5)), min_size=len(transfers), max_size=len(transfers)))
     replicable = draw(st.lists(st.integers(0, 3).map(lambda v: v == 0), min_size=len(transfers), max_size=len(transfers)))
-    ex = Exchange(name, ex.src, ex.dst_ptr, ex.dst, ex.nbytes, np.array(messages, np.int64), replicable=np.array(replicable, bool))
+    ex = Exchange(
+        name, ex.src, ex.dst_ptr, ex.dst, ex.nbytes, np.array(messages, np.int64), replicable=np.array(replicable, bool)
+    )
     if draw(st.integers(0, 2)) == 0:
         return draw(shared_list_exchanges(machine, scope, name))
     return ex

@@ -17,7 +17,9 @@ from tests.engines.strategies import machine_and_program, machines
 def program_and_two_machines(draw: st.DrawFn) -> tuple[Program, MachineSpec, MachineSpec]:
     first, program = draw(machine_and_program())
     other = draw(machines())
-    shape = {f: getattr(first, f) for f in ("n_ipus", "tiles_per_ipu", "tiles_per_supertile", "memory_bytes_per_tile", "link_topology")}
+    shape = {
+        f: getattr(first, f) for f in ("n_ipus", "tiles_per_ipu", "tiles_per_supertile", "memory_bytes_per_tile", "link_topology")
+    }
     return program, first, MachineSpec.model_validate({**other.model_dump(), **shape})  # validated: a copy could skip the rules
 
 

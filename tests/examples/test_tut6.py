@@ -316,7 +316,9 @@ def test_validation_rows() -> None:
     for cfg in ("ipu_model_mk2", "hardware_mk2"):
         assert abs(by[("IPU exchange, mean of the tiles' own times (per tile)", cfg)]["rel_error"]) < 0.02
     # the independent check: the waiting the model implies against the IPU Model's sync
-    assert abs(by[("waiting for the slowest exchanging tile (per tile) vs the profile's sync", "ipu_model_mk2")]["rel_error"]) < 0.2
+    assert (
+        abs(by[("waiting for the slowest exchanging tile (per tile) vs the profile's sync", "ipu_model_mk2")]["rel_error"]) < 0.2
+    )
     assert abs(by[("IPU exchange + sync (per tile)", "ipu_model_mk2")]["rel_error"]) < 0.02
 
 

@@ -92,7 +92,9 @@ def test_forced_neurons_per_tile_is_used_as_given() -> None:
 
 
 def test_mapping_that_cannot_fit_raises_a_clear_error() -> None:
-    with pytest.raises(MappingError, match=r"neurons_per_tile=2: layers \[40, 40\] need 40 tiles, more than fit 1 IPU\(s\) of 16 tiles"):
+    with pytest.raises(
+        MappingError, match=r"neurons_per_tile=2: layers \[40, 40\] need 40 tiles, more than fit 1 IPU\(s\) of 16 tiles"
+    ):
         partition_layers((40, 40), 16, 1, neurons_per_tile=2)
     # more layers than usable tiles: no k helps
     with pytest.raises(MappingError, match=r"do not fit 1 IPU\(s\) of 4 tiles with up to 4096 neurons per tile"):

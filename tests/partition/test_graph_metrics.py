@@ -83,7 +83,9 @@ def test_placement_metrics_of_an_estimate() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(sizes=st.lists(st.integers(1, 3), min_size=1, max_size=30), n_parts=st.integers(1, 8), cap=st.integers(3, 12), data=st.data())
+@given(
+    sizes=st.lists(st.integers(1, 3), min_size=1, max_size=30), n_parts=st.integers(1, 8), cap=st.integers(3, 12), data=st.data()
+)
 def test_repair_respects_every_capacity(sizes, n_parts, cap, data) -> None:
     size = np.array(sizes, np.int64)
     mem = size * 10
@@ -107,7 +109,9 @@ def test_mapping_files_round_trip_and_refuse_bad_files(tmp_path) -> None:
     path = tmp_path / "m.npz"
     save_mapping(path, m)
     back = load_mapping(path)
-    assert back.method == "mine" and back.tiles_per_ipu == 4 and [lp.neuron_tile.tolist() for lp in back.layers] == [[3, 1, 2], [1]]
+    assert (
+        back.method == "mine" and back.tiles_per_ipu == 4 and [lp.neuron_tile.tolist() for lp in back.layers] == [[3, 1, 2], [1]]
+    )
     np.savez(tmp_path / "bad.npz", kind=np.str_("mimdsim-mapping"), format_version=np.int64(1), tiles_per_ipu=np.int64(4),
              n_tiles=np.int64(8), neuron_tiles_1=np.array([1]))  # fmt: skip
     with pytest.raises(MappingError, match="bad.npz: neuron_tiles_<l>: expected keys neuron_tiles_0"):

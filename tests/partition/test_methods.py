@@ -161,12 +161,16 @@ def test_unit_size_must_divide_the_tile() -> None:
         partition(workload_graph(SPEC, ACT, unit_neurons=3), MACHINE, method="greedy", neurons_per_tile=K)
 
 
-@pytest.mark.parametrize(("method", "module"), [("metis", "pymetis"), ("hypergraph", "mtkahypar"), ("kahip", "kahip"), ("spectral", "scipy.sparse")])
+@pytest.mark.parametrize(
+    ("method", "module"), [("metis", "pymetis"), ("hypergraph", "mtkahypar"), ("kahip", "kahip"), ("spectral", "scipy.sparse")]
+)
 def test_a_missing_package_names_the_extra(method: str, module: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
     monkeypatch.setitem(sys.modules, module, None)  # import fails
-    with pytest.raises(MissingPackageError, match=rf"needs the Python package '{module.split('.')[0]}': pip install 'mimdsim\[partition\]'"):
+    with pytest.raises(
+        MissingPackageError, match=rf"needs the Python package '{module.split('.')[0]}': pip install 'mimdsim\[partition\]'"
+    ):
         _place(method)
 
 

@@ -28,7 +28,9 @@ ALL = [*PIPELINES, *PASSES]
 
 
 def _machine(**kw: object) -> MachineSpec:
-    base = dict(tiles_per_ipu=8, exchange_overhead_cycles=100, exchange_message_cycles=0, max_ipu_sync_delay=50, min_ipu_sync_delay=0)
+    base = dict(
+        tiles_per_ipu=8, exchange_overhead_cycles=100, exchange_message_cycles=0, max_ipu_sync_delay=50, min_ipu_sync_delay=0
+    )
     return load_machine("bow", **{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -122,7 +124,9 @@ def test_hoisting_respects_read_after_write_at_tile_granularity() -> None:
 def test_passes_are_named_checked_and_recorded() -> None:
     assert resolve_passes("fused") == ("replicate_offsets", "merge_copies", "local_compute", "hoist_exchanges")
     assert passes_label("replicate_offsets,merge_copies,local_compute") == "poplar"
-    with pytest.raises(ConfigError, match=r"'merge' is not a pipeline \(as-issued, poplar, fused\) or a pass \(replicate_offsets, "):
+    with pytest.raises(
+        ConfigError, match=r"'merge' is not a pipeline \(as-issued, poplar, fused\) or a pass \(replicate_offsets, "
+    ):
         resolve_passes("merge")
     p = _copy_copy_compute()
     assert apply_passes(p, "as-issued").metadata["passes"] == "as-issued"
@@ -233,7 +237,10 @@ def test_every_pass_conserves_traffic_and_work_and_both_engines_agree(mp: tuple[
 @given(machine_and_program(max_ipus=1))
 def test_pipelines_are_ordered_on_one_ipu(mp: tuple[MachineSpec, Program]) -> None:
     machine, program = mp
-    cycles = [simulate(apply_passes(program, p), machine, "fast", check_memory_fits=False).total_cycles for p in ("as-issued", "poplar", "fused")]
+    cycles = [
+        simulate(apply_passes(program, p), machine, "fast", check_memory_fits=False).total_cycles
+        for p in ("as-issued", "poplar", "fused")
+    ]
     assert cycles[0] >= cycles[1] >= cycles[2]
 
 

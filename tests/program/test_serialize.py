@@ -58,7 +58,9 @@ def test_round_trip(tmp_path: Path, name: str) -> None:
 def test_cycle_tables_and_messages_round_trip(tmp_path: Path) -> None:
     from mimdsim.program.ir import ComputeSet, Exchange, VertexBlock
 
-    cs = ComputeSet("t", (VertexBlock("V", [0, 1], [[1, 2], [3, 4], [5, 6]], [2, 1], [7, 8, 9]), VertexBlock("W", [1], [4], [[1], [0], [2]])))
+    cs = ComputeSet(
+        "t", (VertexBlock("V", [0, 1], [[1, 2], [3, 4], [5, 6]], [2, 1], [7, 8, 9]), VertexBlock("W", [1], [4], [[1], [0], [2]]))
+    )
     ex = Exchange("e", [0, 1], [0, 1, 3], [1, 0, 2], [8, 12], [2, 3])
     p = Program("p", (Repeat(3, (Superstep("s", exchange=ex, compute=cs),)),))
     save_program(p, tmp_path / "p.json")
@@ -232,14 +234,44 @@ _BAD_FIELDS = [
     ("exchanges[0].messages", [1, 0, 2], "exchanges[0].messages[1]", "expected an integer >= 1"),
     ("exchanges[0].messages", [1, 2], "exchanges[0].messages", "has 2 entries, expected one per transfer (3)"),
     ("compute_sets[0].blocks", None, "compute_sets[0].blocks", "expected a list of vertex blocks"),
-    ("compute_sets[0].blocks[0].worker_counts", [1, 2], "compute_sets[0].blocks[0].worker_counts", "has 2 entries, expected one per worker_cycles"),
-    ("compute_sets[0].blocks[0].supervisor_cycles", -3, "compute_sets[0].blocks[0].supervisor_cycles", "expected an integer >= 0"),
-    ("compute_sets[0].blocks[0].worker_cycles", [[1], [2, 3]], "compute_sets[0].blocks[0].worker_cycles", "rows of a cycle table must have equal lengths"),
-    ("compute_sets[0].blocks[0].worker_cycles", [[1], [-2]], "compute_sets[0].blocks[0].worker_cycles[1][0]", "expected an integer >= 0"),
-    ("compute_sets[0].blocks[0].supervisor_cycles", [1, -2], "compute_sets[0].blocks[0].supervisor_cycles[1]", "expected an integer >= 0"),
+    (
+        "compute_sets[0].blocks[0].worker_counts",
+        [1, 2],
+        "compute_sets[0].blocks[0].worker_counts",
+        "has 2 entries, expected one per worker_cycles",
+    ),
+    (
+        "compute_sets[0].blocks[0].supervisor_cycles",
+        -3,
+        "compute_sets[0].blocks[0].supervisor_cycles",
+        "expected an integer >= 0",
+    ),
+    (
+        "compute_sets[0].blocks[0].worker_cycles",
+        [[1], [2, 3]],
+        "compute_sets[0].blocks[0].worker_cycles",
+        "rows of a cycle table must have equal lengths",
+    ),
+    (
+        "compute_sets[0].blocks[0].worker_cycles",
+        [[1], [-2]],
+        "compute_sets[0].blocks[0].worker_cycles[1][0]",
+        "expected an integer >= 0",
+    ),
+    (
+        "compute_sets[0].blocks[0].supervisor_cycles",
+        [1, -2],
+        "compute_sets[0].blocks[0].supervisor_cycles[1]",
+        "expected an integer >= 0",
+    ),
     ("compute_sets[0].blocks[0].supervisor_cycles", [], "compute_sets[0].blocks[0].supervisor_cycles", "at least one row"),
     ("compute_sets[0].blocks[0].codelet", None, "compute_sets[0].blocks[0].codelet", "expected a string"),
-    ("compute_sets[0].blocks[0].worker_count", [7], "compute_sets[0].blocks[0].worker_count", "unknown field (allowed: codelet, tiles,"),
+    (
+        "compute_sets[0].blocks[0].worker_count",
+        [7],
+        "compute_sets[0].blocks[0].worker_count",
+        "unknown field (allowed: codelet, tiles,",
+    ),
     ("tensors[0].bytes", [1, 2], "tensors[0].bytes", "unknown field (allowed: name, kind, tiles, nbytes)"),
     ("body[0].count", 3, "body[0].count", "unknown field (allowed: type, name, direction, tiles, nbytes)"),
     ("programs", [], "programs", "unknown field (allowed: format, version,"),
@@ -255,8 +287,12 @@ _BAD_FIELDS = [
     ("body[1].body[0].exchange", 7, "body[1].body[0].exchange", "an index into exchanges (0..0)"),
     ("body[1].body[0].exchange", True, "body[1].body[0].exchange", "an index into exchanges"),
     ("body[1].body[0].compute", "c", "body[1].body[0].compute", "an index into compute_sets (0..0)"),
-    ("body[1].body[1].body[0].exchange", {"name": "e", "src": [0], "dst_ptr": [0, 1], "dst": [1], "nbytes": [-8]},
-     "body[1].body[1].body[0].exchange.nbytes[0]", "expected an integer >= 0"),
+    (
+        "body[1].body[1].body[0].exchange",
+        {"name": "e", "src": [0], "dst_ptr": [0, 1], "dst": [1], "nbytes": [-8]},
+        "body[1].body[1].body[0].exchange.nbytes[0]",
+        "expected an integer >= 0",
+    ),
 ]
 
 

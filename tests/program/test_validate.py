@@ -56,11 +56,23 @@ _BAD: list[tuple[str, Program, list[str]]] = [
     ("tensor tile negative", _prog(tensors=(Tensor("x", [-1], [4]),)), ["tile -1 does not exist"]),
     ("tensor bytes", _prog(tensors=(Tensor("x", [0], [-4]),)), ["tensor 'x'", "byte count -4 is negative"]),
     ("sync", _prog(Superstep("s", "global")), ["step 0 ('s')", "sync 'global' is not 'internal' or 'external'"]),  # type: ignore[arg-type]
-    ("exchange counts", _prog(Superstep("s", exchange=_ex([0, 1], [0, 1], [2], [4, 4]))),
-     ["exchange 'e'", "src, dst_ptr, nbytes, messages, per_destination and replicable disagree"]),
-    ("exchange messages", _prog(Superstep("s", exchange=Exchange("e", np.array([0]), np.array([0, 1]), np.array([2]), np.array([4]), np.array([0])))),
-     ["exchange 'e'", "transfer 0 has 0 messages (must be >= 1)"]),
-    ("exchange nbytes count", _prog(Superstep("s", exchange=_ex([0], [0, 1], [2], [4, 4]))), ["disagree on the number of transfers"]),
+    (
+        "exchange counts",
+        _prog(Superstep("s", exchange=_ex([0, 1], [0, 1], [2], [4, 4]))),
+        ["exchange 'e'", "src, dst_ptr, nbytes, messages, per_destination and replicable disagree"],
+    ),
+    (
+        "exchange messages",
+        _prog(
+            Superstep("s", exchange=Exchange("e", np.array([0]), np.array([0, 1]), np.array([2]), np.array([4]), np.array([0])))
+        ),
+        ["exchange 'e'", "transfer 0 has 0 messages (must be >= 1)"],
+    ),
+    (
+        "exchange nbytes count",
+        _prog(Superstep("s", exchange=_ex([0], [0, 1], [2], [4, 4]))),
+        ["disagree on the number of transfers"],
+    ),
     ("dst_ptr start", _prog(Superstep("s", exchange=_ex([0], [1, 2], [2, 3], [4]))), ["dst_ptr must start at 0"]),
     ("dst_ptr end", _prog(Superstep("s", exchange=_ex([0], [0, 1], [2, 3], [4]))), ["end at len(dst)"]),
     ("dst_ptr empty", _prog(Superstep("s", exchange=_ex([0, 1], [0, 0, 1], [2], [4, 4]))), [">= 1 destination"]),
@@ -69,46 +81,132 @@ _BAD: list[tuple[str, Program, list[str]]] = [
     ("exchange bytes", _prog(Superstep("s", exchange=_ex([0], [0, 1], [2], [-8]))), ["byte count -8 is negative"]),
     ("self send", _prog(Superstep("s", exchange=_ex([3], [0, 2], [1, 3], [4]))), ["transfer 0 sends from tile 3 to itself"]),
     ("dup dst", _prog(Superstep("s", exchange=_ex([0], [0, 2], [1, 1], [4]))), ["transfer 0 names a destination tile twice"]),
-    ("cross IPU", _prog(Superstep("s", "internal", _ex([2], [0, 1], [9], [4]))),
-     ["transfer 0 crosses IPUs", "tile 2 -> tile 9 on IPU 1", "use sync='external'"]),
-    ("list of transfer", _prog(Superstep("s", exchange=_lists([0], [0, 2], [1, 2], [4], [1]))), ["dst_list names list 1", "lists 0..0"]),
-    ("list count", _prog(Superstep("s", exchange=_lists([0, 1], [0, 2], [1, 2], [4, 4], [0]))), ["dst_list has 1 entries for 2 transfers"]),
-    ("list only source", _prog(Superstep("s", exchange=_lists([1], [0, 1], [1], [4], [0]))), ["transfer 0 from tile 1 has no destination but its source"]),
-    ("list dup", _prog(Superstep("s", exchange=_lists([0], [0, 2], [1, 1], [4], [0]))), ["destination list 0 names a destination tile twice"]),
-    ("list empty", _prog(Superstep("s", exchange=_lists([0], [0, 0, 1], [1], [4], [1]))), ["each destination list >= 1 destination"]),
-    ("list cross IPU", _prog(Superstep("s", "internal", _lists([2, 9], [0, 2], [2, 9], [4, 4], [0, 0]))),
-     ["transfer 0 crosses IPUs", "tile 2 -> tile 9 on IPU 1"]),
-    ("block tile", _prog(Superstep("s", compute=_cs(VertexBlock("V", [20], [1])))), ["compute set 'c' block 0 (V)", "tile 20 does not exist"]),
-    ("block cycles", _prog(Superstep("s", compute=_cs(VertexBlock("V", [0], [-1])))), ["block 0 (V)", "vertex cycles -1 is negative"]),
+    (
+        "cross IPU",
+        _prog(Superstep("s", "internal", _ex([2], [0, 1], [9], [4]))),
+        ["transfer 0 crosses IPUs", "tile 2 -> tile 9 on IPU 1", "use sync='external'"],
+    ),
+    (
+        "list of transfer",
+        _prog(Superstep("s", exchange=_lists([0], [0, 2], [1, 2], [4], [1]))),
+        ["dst_list names list 1", "lists 0..0"],
+    ),
+    (
+        "list count",
+        _prog(Superstep("s", exchange=_lists([0, 1], [0, 2], [1, 2], [4, 4], [0]))),
+        ["dst_list has 1 entries for 2 transfers"],
+    ),
+    (
+        "list only source",
+        _prog(Superstep("s", exchange=_lists([1], [0, 1], [1], [4], [0]))),
+        ["transfer 0 from tile 1 has no destination but its source"],
+    ),
+    (
+        "list dup",
+        _prog(Superstep("s", exchange=_lists([0], [0, 2], [1, 1], [4], [0]))),
+        ["destination list 0 names a destination tile twice"],
+    ),
+    (
+        "list empty",
+        _prog(Superstep("s", exchange=_lists([0], [0, 0, 1], [1], [4], [1]))),
+        ["each destination list >= 1 destination"],
+    ),
+    (
+        "list cross IPU",
+        _prog(Superstep("s", "internal", _lists([2, 9], [0, 2], [2, 9], [4, 4], [0, 0]))),
+        ["transfer 0 crosses IPUs", "tile 2 -> tile 9 on IPU 1"],
+    ),
+    (
+        "block tile",
+        _prog(Superstep("s", compute=_cs(VertexBlock("V", [20], [1])))),
+        ["compute set 'c' block 0 (V)", "tile 20 does not exist"],
+    ),
+    (
+        "block cycles",
+        _prog(Superstep("s", compute=_cs(VertexBlock("V", [0], [-1])))),
+        ["block 0 (V)", "vertex cycles -1 is negative"],
+    ),
     ("block count", _prog(Superstep("s", compute=_cs(VertexBlock("V", [0], [1], [-2])))), ["vertex count -2 is negative"]),
-    ("block shapes", _prog(Superstep("s", compute=_cs(VertexBlock("V", [0], [1, 2], [1])))), ["worker_counts has 1 entries, worker_cycles 2"]),
-    ("table outside repeat", _prog(Superstep("s", compute=_cs(VertexBlock("V", [0], [[1], [2]])))),
-     ["step 0 ('s')", "cycle tables of 2 rows but runs outside any repeat"]),
-    ("table rows vs repeat", _prog(Repeat(3, (Superstep("s", compute=_cs(VertexBlock("V", [0], [[1], [2]]))),))),
-     ["step 0 ('s')", "cycle tables of 2 rows but runs directly in a repeat of 3"]),
-    ("table rows differ in a block", _prog(Repeat(2, (Superstep("s", compute=_cs(VertexBlock("V", [0], [[1], [2]], [[1], [1], [1]]))),))),
-     ["block 0 (V)", "different numbers of rows (2, 3)"]),
-    ("table rows differ between blocks", _prog(Repeat(2, (Superstep("s", compute=_cs(VertexBlock("V", [0], [[1], [2]]), VertexBlock("W", [1], [5], [1], [1, 2, 3]))),))),
-     ["block 0 (V)", "cycle table of 2 rows in a compute set whose tables have 3"]),
-    ("negative table entry", _prog(Repeat(2, (Superstep("s", compute=_cs(VertexBlock("V", [0], [[1], [-2]]))),))),
-     ["block 0 (V)", "vertex cycles -2 is negative"]),
+    (
+        "block shapes",
+        _prog(Superstep("s", compute=_cs(VertexBlock("V", [0], [1, 2], [1])))),
+        ["worker_counts has 1 entries, worker_cycles 2"],
+    ),
+    (
+        "table outside repeat",
+        _prog(Superstep("s", compute=_cs(VertexBlock("V", [0], [[1], [2]])))),
+        ["step 0 ('s')", "cycle tables of 2 rows but runs outside any repeat"],
+    ),
+    (
+        "table rows vs repeat",
+        _prog(Repeat(3, (Superstep("s", compute=_cs(VertexBlock("V", [0], [[1], [2]]))),))),
+        ["step 0 ('s')", "cycle tables of 2 rows but runs directly in a repeat of 3"],
+    ),
+    (
+        "table rows differ in a block",
+        _prog(Repeat(2, (Superstep("s", compute=_cs(VertexBlock("V", [0], [[1], [2]], [[1], [1], [1]]))),))),
+        ["block 0 (V)", "different numbers of rows (2, 3)"],
+    ),
+    (
+        "table rows differ between blocks",
+        _prog(
+            Repeat(
+                2, (Superstep("s", compute=_cs(VertexBlock("V", [0], [[1], [2]]), VertexBlock("W", [1], [5], [1], [1, 2, 3]))),)
+            )
+        ),
+        ["block 0 (V)", "cycle table of 2 rows in a compute set whose tables have 3"],
+    ),
+    (
+        "negative table entry",
+        _prog(Repeat(2, (Superstep("s", compute=_cs(VertexBlock("V", [0], [[1], [-2]]))),))),
+        ["block 0 (V)", "vertex cycles -2 is negative"],
+    ),
     ("supervisor", _prog(Superstep("s", compute=_cs(VertexBlock("V", [0], [], [], -3)))), ["supervisor_cycles -3 is negative"]),
-    ("block dup tile", _prog(Superstep("s", compute=_cs(VertexBlock("A", [0], [1]), VertexBlock("V", [1, 1], [1])))),
-     ["block 1 (V)", "tile 1 appears twice in one block"]),
+    (
+        "block dup tile",
+        _prog(Superstep("s", compute=_cs(VertexBlock("A", [0], [1]), VertexBlock("V", [1, 1], [1])))),
+        ["block 1 (V)", "tile 1 appears twice in one block"],
+    ),
     ("host tile", _prog(HostCopy("h", np.array([16]), np.array([4]))), ["step 0 ('h')", "tile 16 does not exist"]),
     ("host bytes", _prog(HostCopy("h", np.array([0]), np.array([-4]))), ["byte count -4 is negative"]),
     ("host lengths", _prog(HostCopy("h", np.array([0, 1]), np.array([4]))), ["tiles and nbytes differ in length"]),
-    ("host direction", _prog(HostCopy("h", np.array([0]), np.array([4]), "sideways")),  # type: ignore[arg-type]
-     ["direction 'sideways' is not 'to_device' or 'from_device'"]),
-    ("repeat negative", _prog(Repeat(-1, ())), ["step 0 ('repeat')", "repeat count -1 must be an integer in 0..1,099,511,627,776"]),
+    (
+        "host direction",
+        _prog(HostCopy("h", np.array([0]), np.array([4]), "sideways")),  # type: ignore[arg-type]
+        ["direction 'sideways' is not 'to_device' or 'from_device'"],
+    ),
+    (
+        "repeat negative",
+        _prog(Repeat(-1, ())),
+        ["step 0 ('repeat')", "repeat count -1 must be an integer in 0..1,099,511,627,776"],
+    ),
     ("repeat huge", _prog(Repeat(2**50, ())), ["repeat count 1125899906842624 must be an integer in 0.."]),
-    ("vertex cycles huge", _prog(Superstep("s", compute=_cs(VertexBlock("V", [0], [2**62])))), ["vertex cycles 4,611,686,018,427,387,904 is too large", "allowed: 0..1,099,511,627,776"]),
-    ("vertex count huge", _prog(Superstep("s", compute=_cs(VertexBlock("V", [0], [1], [2**40])))), ["vertex count 1,099,511,627,776 is too large"]),
-    ("tensor bytes huge", _prog(tensors=(Tensor("x", [0], [2**63 - 1]),)), ["tensor 'x'", "byte count 9,223,372,036,854,775,807 is too large"]),
-    ("exchange bytes huge", _prog(Superstep("s", exchange=_ex([0], [0, 1], [2], [2**41]))), ["byte count 2,199,023,255,552 is too large"]),
+    (
+        "vertex cycles huge",
+        _prog(Superstep("s", compute=_cs(VertexBlock("V", [0], [2**62])))),
+        ["vertex cycles 4,611,686,018,427,387,904 is too large", "allowed: 0..1,099,511,627,776"],
+    ),
+    (
+        "vertex count huge",
+        _prog(Superstep("s", compute=_cs(VertexBlock("V", [0], [1], [2**40])))),
+        ["vertex count 1,099,511,627,776 is too large"],
+    ),
+    (
+        "tensor bytes huge",
+        _prog(tensors=(Tensor("x", [0], [2**63 - 1]),)),
+        ["tensor 'x'", "byte count 9,223,372,036,854,775,807 is too large"],
+    ),
+    (
+        "exchange bytes huge",
+        _prog(Superstep("s", exchange=_ex([0], [0, 1], [2], [2**41]))),
+        ["byte count 2,199,023,255,552 is too large"],
+    ),
     ("repeat float", _prog(Repeat(2.5, ())), ["repeat count 2.5 must be an integer"]),  # type: ignore[arg-type]
-    ("nested", _prog(Superstep("a"), Repeat(2, (Superstep("b"), HostCopy("h", np.array([0]), np.array([-1]))), "loop")),
-     ["program 'p': step 1 ('loop') > step 1 ('h')", "byte count -1"]),
+    (
+        "nested",
+        _prog(Superstep("a"), Repeat(2, (Superstep("b"), HostCopy("h", np.array([0]), np.array([-1]))), "loop")),
+        ["program 'p': step 1 ('loop') > step 1 ('h')", "byte count -1"],
+    ),
     ("step type", _prog("not a step"), ["step 0", "str is not a Superstep, HostCopy or Repeat"]),  # type: ignore[arg-type]
 ]
 

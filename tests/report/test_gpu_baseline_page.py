@@ -39,7 +39,10 @@ def test_anatomy_terms_add_up_to_the_step() -> None:
             assert r["ms_per_step"] == pytest.approx(r["device_ms"] + sum(parts))
     by = {(r["net"], r["framework"]): r for r in rows}
     # 2-hidden (L = 3 weight layers): fwd 2L + 3 + 3L, bwd 3L - 1 + 3 + 2L kernels per iteration
-    assert (by["nmnist_a_2hidden", "tf-keras-xla"]["kernels_fwd"], by["nmnist_a_2hidden", "tf-keras-xla"]["kernels_bwd"]) == (18, 17)
+    assert (by["nmnist_a_2hidden", "tf-keras-xla"]["kernels_fwd"], by["nmnist_a_2hidden", "tf-keras-xla"]["kernels_bwd"]) == (
+        18,
+        17,
+    )
     assert (by["nmnist_a_2hidden", "fused"]["kernels_fwd"], by["nmnist_a_2hidden", "fused"]["kernels_bwd"]) == (6, 8)
 
 

@@ -33,13 +33,25 @@ def _row(depth: int, act: float) -> dict:
     ipu_ms = 1.0 + 10 * act + 0.1 * (5 - depth)
     gpu_ms = 10.0 + depth
     return fake_record(
-        model=f"nmnist_a_{depth}hidden", depth=depth, max_activity=act, machine="bow", gpu="a100_40gb", ms_per_step=ipu_ms,
-        cycles_per_step=1000, **ipu_breakdown(600, 250, 0, 50, 100), gpu_ms_per_step=gpu_ms, speedup_vs_gpu=gpu_ms / ipu_ms,
-        gpu_compute_bound_ms=0.0, gpu_memory_bound_ms=gpu_ms - 7.0, gpu_launch_ms=7.0,
+        model=f"nmnist_a_{depth}hidden",
+        depth=depth,
+        max_activity=act,
+        machine="bow",
+        gpu="a100_40gb",
+        ms_per_step=ipu_ms,
+        cycles_per_step=1000,
+        **ipu_breakdown(600, 250, 0, 50, 100),
+        gpu_ms_per_step=gpu_ms,
+        speedup_vs_gpu=gpu_ms / ipu_ms,
+        gpu_compute_bound_ms=0.0,
+        gpu_memory_bound_ms=gpu_ms - 7.0,
+        gpu_launch_ms=7.0,
     )
 
 
-ROWS = [_row(d, a) for d in (5, 2) for a in (0.1, 0.005, 0.01)] + [fake_record(model="x", depth=3, max_activity=0.5, error="boom")]
+ROWS = [_row(d, a) for d in (5, 2) for a in (0.1, 0.005, 0.01)] + [
+    fake_record(model="x", depth=3, max_activity=0.5, error="boom")
+]
 _GPU = ("gpu_compute_bound_ms", "gpu_memory_bound_ms", "gpu_launch_ms")
 
 
@@ -63,7 +75,9 @@ def test_speedup_figure_data_defaults() -> None:
 
 def test_speedup_figure_shows_both_baselines(tmp_path: Path) -> None:
     """Rows with the paper's baseline and the ideal program: both lines, the framework named."""
-    rows = [{**r, "gpu_framework": "tf-keras-xla", "speedup_vs_gpu_ideal": r["speedup_vs_gpu"] / 2} for r in ROWS if not r["error"]]
+    rows = [
+        {**r, "gpu_framework": "tf-keras-xla", "speedup_vs_gpu_ideal": r["speedup_vs_gpu"] / 2} for r in ROWS if not r["error"]
+    ]
     rows[0] = {k: v for k, v in rows[0].items() if k != "speedup_vs_gpu_ideal"}  # one point without: that depth has no ideal line
     d = plot_speedup_vs_activity(rows, tmp_path / "both.png")
     assert d.framework == "tf-keras-xla"

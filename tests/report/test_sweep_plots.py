@@ -101,7 +101,9 @@ def test_energy_points_carry_each_band_and_skip_points_without_one(tmp_path: Pat
 
 def test_figures_are_written(tmp_path: Path) -> None:
     rows = _rows()
-    plot_series(series_data(rows, "max_activity", "ms_per_step"), tmp_path / "s.png", x="max_activity", y="ms_per_step", log_x=True)
+    plot_series(
+        series_data(rows, "max_activity", "ms_per_step"), tmp_path / "s.png", x="max_activity", y="ms_per_step", log_x=True
+    )
     assert plot_pareto(rows, tmp_path / "p.png", x="max_activity", y="ms_per_step") == [2]  # 0.01 at 8 B/cycle beats all
     plot_stack(rows, tmp_path / "st.png")
     detail = {"tiles_per_ipu": 4, "tile_busy_cycles": list(range(8)), "tile_memory_bytes": [1] * 8}
@@ -111,7 +113,13 @@ def test_figures_are_written(tmp_path: Path) -> None:
 
 def test_tile_grid_pads_and_splits_ipus() -> None:
     g = tile_grid(np.arange(6), tiles_per_ipu=3, row_tiles=2)
-    assert g.shape == (2, 2, 2) and g[0, 0].tolist() == [0, 1] and g[0, 1, 0] == 2 and np.isnan(g[0, 1, 1]) and g[1, 0].tolist() == [3, 4]
+    assert (
+        g.shape == (2, 2, 2)
+        and g[0, 0].tolist() == [0, 1]
+        and g[0, 1, 0] == 2
+        and np.isnan(g[0, 1, 1])
+        and g[1, 0].tolist() == [3, 4]
+    )
 
 
 def test_diff_names_what_changed_most() -> None:

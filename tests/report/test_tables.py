@@ -25,11 +25,27 @@ from tests.records import fake_record, ipu_breakdown
 
 def _row(depth: int, act: float, speedup: float | None = None, **kw: object) -> dict:
     r = fake_record(
-        model=f"nmnist_a_{depth}hidden", depth=depth, max_activity=act, sparse_sizes=[32, 14, 14, 2], machine="bow",
-        gpu="a100_40gb", ms_per_step=2.0 + act, gpu_ms_per_step=12.5, cycles_per_step=1000, **ipu_breakdown(700, 200, 0, 20, 80),
-        fwd_cycles=400, bwd_cycles=500, update_cycles=80, host_phase_cycles=20, other_phase_cycles=0,
-        top_superstep_names=["fwd.state_update"], top_superstep_shares=[0.2], gpu_dominant="launch", gpu_launch_ms=7.0,
-        gpu_memory_bound_ms=5.5, gpu_compute_bound_ms=0.0,
+        model=f"nmnist_a_{depth}hidden",
+        depth=depth,
+        max_activity=act,
+        sparse_sizes=[32, 14, 14, 2],
+        machine="bow",
+        gpu="a100_40gb",
+        ms_per_step=2.0 + act,
+        gpu_ms_per_step=12.5,
+        cycles_per_step=1000,
+        **ipu_breakdown(700, 200, 0, 20, 80),
+        fwd_cycles=400,
+        bwd_cycles=500,
+        update_cycles=80,
+        host_phase_cycles=20,
+        other_phase_cycles=0,
+        top_superstep_names=["fwd.state_update"],
+        top_superstep_shares=[0.2],
+        gpu_dominant="launch",
+        gpu_launch_ms=7.0,
+        gpu_memory_bound_ms=5.5,
+        gpu_compute_bound_ms=0.0,
     )
     if speedup is not None:
         r["speedup_vs_gpu"] = speedup
@@ -88,7 +104,9 @@ def test_csv_table_holds_raw_values() -> None:
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "csv"])
 def test_format_table_dispatch(fmt: str) -> None:
-    assert format_table(ROWS, fmt=fmt) == {"text": text_table, "markdown": markdown_table, "csv": csv_table}[fmt](ROWS, SNN_COLUMNS)
+    assert format_table(ROWS, fmt=fmt) == {"text": text_table, "markdown": markdown_table, "csv": csv_table}[fmt](
+        ROWS, SNN_COLUMNS
+    )
 
 
 def test_format_table_unknown_format() -> None:

@@ -28,15 +28,40 @@ def _fake(depth: int, act: float, speedup: float) -> dict:
     ipu_ms = gpu_ms / speedup
     cycles = int(ipu_ms * 1.85e6)
     return fake_record(
-        model=f"nmnist_a_{depth}hidden", model_path=str(ROOT / "models" / "snn" / f"nmnist_a_{depth}hidden.toml"),
-        gpu_framework="tf-keras-xla", depth=depth, max_activity=act, layers=[2312, 10], sparse_sizes=[32, 4, 2], machine="bow",
-        gpu="a100_40gb", engine="fast", activity_source="functional seed=0 input_rate=0.01", batch_size=48, n_timesteps=100,
-        neurons_per_tile=2, ms_per_step=ipu_ms, cycles_per_step=cycles, gpu_ms_per_step=gpu_ms, speedup_vs_gpu=speedup,
-        top_superstep_names=["fwd.state_update"], top_superstep_shares=[0.25], top_superstep_bounds=["compute"],
-        top_superstep_critical_layers=["L1"], top_superstep_cycles=[100], critical_layers=["L1"], critical_layer_cycles=[cycles],
-        **ipu_breakdown(1, 0, 0, 0, 1000), mean_true_spikes=[23.0, 1.0, 0.0], gpu_ideal_ms_per_step=gpu_ms / 2,
-        speedup_vs_gpu_ideal=speedup / 2, gpu_dominant="launch", gpu_launch_ms=7.0, gpu_memory_bound_ms=gpu_ms - 7.0,
-        gpu_compute_bound_ms=0.0, gpu_launches=1410,
+        model=f"nmnist_a_{depth}hidden",
+        model_path=str(ROOT / "models" / "snn" / f"nmnist_a_{depth}hidden.toml"),
+        gpu_framework="tf-keras-xla",
+        depth=depth,
+        max_activity=act,
+        layers=[2312, 10],
+        sparse_sizes=[32, 4, 2],
+        machine="bow",
+        gpu="a100_40gb",
+        engine="fast",
+        activity_source="functional seed=0 input_rate=0.01",
+        batch_size=48,
+        n_timesteps=100,
+        neurons_per_tile=2,
+        ms_per_step=ipu_ms,
+        cycles_per_step=cycles,
+        gpu_ms_per_step=gpu_ms,
+        speedup_vs_gpu=speedup,
+        top_superstep_names=["fwd.state_update"],
+        top_superstep_shares=[0.25],
+        top_superstep_bounds=["compute"],
+        top_superstep_critical_layers=["L1"],
+        top_superstep_cycles=[100],
+        critical_layers=["L1"],
+        critical_layer_cycles=[cycles],
+        **ipu_breakdown(1, 0, 0, 0, 1000),
+        mean_true_spikes=[23.0, 1.0, 0.0],
+        gpu_ideal_ms_per_step=gpu_ms / 2,
+        speedup_vs_gpu_ideal=speedup / 2,
+        gpu_dominant="launch",
+        gpu_launch_ms=7.0,
+        gpu_memory_bound_ms=gpu_ms - 7.0,
+        gpu_compute_bound_ms=0.0,
+        gpu_launches=1410,
     )
 
 
@@ -47,8 +72,13 @@ def test_band_error() -> None:
 
 
 def test_speedup_rows_against_the_band_and_the_maximum() -> None:
-    sweep = [_fake(2, 0.005, 6.0), _fake(2, 0.05, 4.0), _fake(3, 0.05, 7.0), _fake(3, 0.005, 12.0),
-             fake_record(model="m", depth=4, max_activity=0.1, gpu_framework="tf-keras-xla", error="MappingError: x")]
+    sweep = [
+        _fake(2, 0.005, 6.0),
+        _fake(2, 0.05, 4.0),
+        _fake(3, 0.05, 7.0),
+        _fake(3, 0.005, 12.0),
+        fake_record(model="m", depth=4, max_activity=0.1, gpu_framework="tf-keras-xla", error="MappingError: x"),
+    ]
     rows = V.speedup_rows(sweep)
     assert len(rows) == len(sweep) + 1
     by_q = {r["quantity"]: r for r in rows}
@@ -59,7 +89,9 @@ def test_speedup_rows_against_the_band_and_the_maximum() -> None:
     assert below["explanation"].startswith("below the band (-20 %)")
     assert "fwd.state_update 25 %" in below["explanation"] and "1,410 launches" in below["explanation"]
     assert by_q["speed-up over the A100 (tf-keras-xla), 3 hidden layers, max activity 0.05"]["rel_error"] == 0.0
-    assert by_q["speed-up over the A100 (tf-keras-xla), 4 hidden layers, max activity 0.1"]["explanation"].startswith("not estimated: MappingError")
+    assert by_q["speed-up over the A100 (tf-keras-xla), 4 hidden layers, max activity 0.1"]["explanation"].startswith(
+        "not estimated: MappingError"
+    )
     best = by_q["largest speed-up over the A100"]
     assert best["mimdsim"] == 12.0 and best["published"] == PAPER_SPEEDUP_MAX
     assert best["rel_error"] == pytest.approx(12 / 38 - 1)
@@ -132,8 +164,16 @@ def quick(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
 def test_quick_page_has_every_section(quick) -> None:  # type: ignore[no-untyped-def]
     rep, d = quick
     page = (d / "validation.md").read_text()
-    for head in ("## Summary", "## 1. The paper's speed-up", "### Findings", "### Rows", "## 2. Hardware constants",
-                 "## 3. Poplar tutorial 6", "## 5. Compiler passes and op versions", "## Not validated here"):
+    for head in (
+        "## Summary",
+        "## 1. The paper's speed-up",
+        "### Findings",
+        "### Rows",
+        "## 2. Hardware constants",
+        "## 3. Poplar tutorial 6",
+        "## 5. Compiler passes and op versions",
+        "## Not validated here",
+    ):
         assert head in page
     assert "reduced grid (--quick)" in page
     assert "![speed-up vs max activity](figures/speedup_vs_activity.png)" in page
@@ -163,13 +203,19 @@ def test_pipeline_findings_follow_the_rows() -> None:
     rows = [
         _pipeline_row(v, p, d, a, ms)
         for v in ("final", "2022-09-12")
-        for p, ms_of in (("as-issued", lambda d, a: 4 + d + a), ("poplar", lambda d, a: 4 - d / 10 + a), ("fused", lambda d, a: 4 - d / 10 + a))
+        for p, ms_of in (
+            ("as-issued", lambda d, a: 4 + d + a),
+            ("poplar", lambda d, a: 4 - d / 10 + a),
+            ("fused", lambda d, a: 4 - d / 10 + a),
+        )
         for d in (2, 5)
         for a in (0.01, 0.1)
         for ms in (ms_of(d, a),)
     ]
     text = pipeline_findings(rows)
-    assert text[0].startswith("`final` op, `as-issued`: spreading the hidden neurons over more layers makes the step slower at activity 0.01")
+    assert text[0].startswith(
+        "`final` op, `as-issued`: spreading the hidden neurons over more layers makes the step slower at activity 0.01"
+    )
     assert "faster at activity 0.01, faster at activity 0.1; lower activity is faster at every depth" in text[1]
     assert text[6].startswith("`final` op: Poplar's passes take 36-61 % off the as-issued step (more for deeper nets")
     table = pipeline_table(rows)

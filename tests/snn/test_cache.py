@@ -28,7 +28,13 @@ def _machine(**kw: object) -> MachineSpec:
 
 def _figures(est: object) -> tuple[object, ...]:
     r = est.result  # type: ignore[attr-defined]
-    return (r.total_cycles, r.tile_compute_cycles.tolist(), r.tile_exchange_cycles.tolist(), r.tile_sync_cycles.tolist(), r.supersteps)
+    return (
+        r.total_cycles,
+        r.tile_compute_cycles.tolist(),
+        r.tile_exchange_cycles.tolist(),
+        r.tile_sync_cycles.tolist(),
+        r.supersteps,
+    )
 
 
 # every machine field the lowering does not read, changed
@@ -48,7 +54,10 @@ def test_the_lowering_reads_no_other_machine_field() -> None:
     untouched = {"name", "description"}
     assert set(OTHER_FIELDS) | set(cache.LOWERING_MACHINE_FIELDS) | untouched == set(MachineSpec.model_fields)
     act = saturated_activity(SPEC)
-    progs = [program_to_dict(lower_snn(SPEC, m, partition_layers(SPEC.layer_sizes[1:], m.tiles_per_ipu, m.n_ipus), act)) for m in (a, b)]
+    progs = [
+        program_to_dict(lower_snn(SPEC, m, partition_layers(SPEC.layer_sizes[1:], m.tiles_per_ipu, m.n_ipus), act))
+        for m in (a, b)
+    ]
     assert progs[0] == progs[1]
 
 

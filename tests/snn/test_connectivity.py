@@ -13,7 +13,13 @@ from mimdsim.snn.spec import LayerSpec, SNNSpec, load_snn_model
 
 
 def _spec(n_in: int, n_out: int, **layer) -> SNNSpec:
-    return SNNSpec(n_inputs=n_in, input_sparse_size=1, batch_size=6, n_timesteps=1, layers=[LayerSpec(n_neurons=n_out, sparse_size=1, **layer)])
+    return SNNSpec(
+        n_inputs=n_in,
+        input_sparse_size=1,
+        batch_size=6,
+        n_timesteps=1,
+        layers=[LayerSpec(n_neurons=n_out, sparse_size=1, **layer)],
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -40,7 +46,12 @@ def test_local2d_hand_case() -> None:
     """4x4x1 input, 2x2x1 neurons, 2x2 windows: the four quadrants."""
     conn = Local2D(in_shape=(4, 4, 1), out_shape=(2, 2, 1), kernel=(2, 2))
     mask = connection_mask(_spec(16, 4, connectivity=conn), 0)
-    assert [np.flatnonzero(mask[:, j]).tolist() for j in range(4)] == [[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 12, 13], [10, 11, 14, 15]]
+    assert [np.flatnonzero(mask[:, j]).tolist() for j in range(4)] == [
+        [0, 1, 4, 5],
+        [2, 3, 6, 7],
+        [8, 9, 12, 13],
+        [10, 11, 14, 15],
+    ]
 
 
 def test_shuffled_ids_permute_the_grid_mask() -> None:
@@ -73,7 +84,10 @@ def test_masks_are_read_only_and_cached() -> None:
 
 
 def test_bad_connectivity() -> None:
-    with pytest.raises(ConfigError, match=r"layers\[0\].connectivity: in_shape \[4, 4, 1\] x out_shape \[2, 2, 1\] does not match the layer's 16 inputs and 5 neurons"):
+    with pytest.raises(
+        ConfigError,
+        match=r"layers\[0\].connectivity: in_shape \[4, 4, 1\] x out_shape \[2, 2, 1\] does not match the layer's 16 inputs and 5 neurons",
+    ):
         connection_mask(_spec(16, 5, connectivity=Local2D(in_shape=(4, 4, 1), out_shape=(2, 2, 1), kernel=(2, 2))), 0)
     with pytest.raises(ValueError, match="either connection_density < 1"):
         LayerSpec(n_neurons=4, sparse_size=1, connection_density=0.5, connectivity=SmallWorld(neighbours=2, rewire=0.0))

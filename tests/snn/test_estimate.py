@@ -120,7 +120,13 @@ def test_two_ipus_use_external_syncs_and_links() -> None:
     # dynamic slice of an IPU-1 tensor (the offset is on tile 0); the state update reads local buffers
     program = lower_snn(spec, machine, fast.mapping, functional_activity(spec, 0), LoweringOptions(passes="as-issued"))
     external = {s.name for s in program.iter_static() if isinstance(s, Superstep) and s.sync == "external"}
-    assert {"fwd.handoff.ids[l=1]", "bwd.replicate.ids[l=1]", "bwd.state_grad", "fwd.update.ids[l=1]", "bwd.slice.state[l=2]"} <= external
+    assert {
+        "fwd.handoff.ids[l=1]",
+        "bwd.replicate.ids[l=1]",
+        "bwd.state_grad",
+        "fwd.update.ids[l=1]",
+        "bwd.slice.state[l=2]",
+    } <= external
     assert not {"fwd.update.ids[l=0]", "fwd.dense_flags", "fwd.state_update"} & external
     # with the offsets replicated (poplar) the slices move nothing and sync nothing; the copies still cross
     program = lower_snn(spec, machine, fast.mapping, functional_activity(spec, 0))
@@ -175,7 +181,9 @@ def test_k16_tile_with_992_inputs_is_over_624_kib_with_adam() -> None:
     assert "16 neurons per tile" in msg and "638,976 B per tile" in msg
     assert "B over" in msg and "largest: weight_grad_replicas 380,928 B, optimizer_state 126,976 B, weights 63,488 B" in msg
     assert isinstance(err.value.report, MemoryLedger)
-    sgd = estimate_training_step(spec.model_copy(update={"optimizer": "sgd"}), machine, activity_source="saturated", neurons_per_tile=16)
+    sgd = estimate_training_step(
+        spec.model_copy(update={"optimizer": "sgd"}), machine, activity_source="saturated", neurons_per_tile=16
+    )
     assert sgd.oom_tiles == [] and sgd.ledger.max_tile_bytes < 638_976
     # the call-by-call program holds the same big items and more state copies: over too
     pop = estimate_training_step(spec, machine, activity_source="saturated", neurons_per_tile=16, allow_oom=True)
@@ -184,8 +192,13 @@ def test_k16_tile_with_992_inputs_is_over_624_kib_with_adam() -> None:
     assert pop_items["states"] == 5 * 4 * 24 * 16 and pop.ledger.tile_bytes[tile] > 638_976
     # k = 32 does not fit even with SGD: weights + 6 replicas alone are 7 x 4 x 992 x 32 = 888,832 B,
     # which the preflight knows from the spec, before any activity or lowering
-    with pytest.raises(TileMemoryError, match=r"at 32 neurons per tile: a tile of layer 1 \(k = 32\) needs at least 937,984 B \(6 gradient replicas = 761,856 B\)"):
-        estimate_training_step(spec.model_copy(update={"optimizer": "sgd"}), machine, activity_source="saturated", neurons_per_tile=32)
+    with pytest.raises(
+        TileMemoryError,
+        match=r"at 32 neurons per tile: a tile of layer 1 \(k = 32\) needs at least 937,984 B \(6 gradient replicas = 761,856 B\)",
+    ):
+        estimate_training_step(
+            spec.model_copy(update={"optimizer": "sgd"}), machine, activity_source="saturated", neurons_per_tile=32
+        )
 
 
 @pytest.mark.slow
@@ -197,7 +210,12 @@ def test_family_b_k16_and_k32() -> None:
 
     def spec(layers: int, width: int, optimizer: str):
         return snn_from_sizes(
-            [1152] + [width] * layers + [10], max_activity=0.05, input_sparse_size=32, batch_size=24, n_timesteps=10, optimizer=optimizer
+            [1152] + [width] * layers + [10],
+            max_activity=0.05,
+            input_sparse_size=32,
+            batch_size=24,
+            n_timesteps=10,
+            optimizer=optimizer,
         )
 
     k16 = estimate_training_step(spec(24, 976, "sgd"), machine, activity_source="parametric", rate=0.02)
@@ -205,9 +223,13 @@ def test_family_b_k16_and_k32() -> None:
     assert k16.ledger.max_tile_bytes <= 638_976
     # the preflight refuses both from the spec alone, before any activity or lowering: Adam's two extra [M, k]
     # buffers push the k = 16 tile over; at k = 32 the 6 replicas of 4 x 1152 x 32 B alone are 884,736 B
-    with pytest.raises(TileMemoryError, match=r"a tile of layer 1 \(k = 16\) needs at least 688,128 B \(6 gradient replicas = 442,368 B\)"):
+    with pytest.raises(
+        TileMemoryError, match=r"a tile of layer 1 \(k = 16\) needs at least 688,128 B \(6 gradient replicas = 442,368 B\)"
+    ):
         estimate_training_step(spec(24, 976, "adam"), machine, activity_source="parametric", rate=0.02)
-    with pytest.raises(TileMemoryError, match=r"a tile of layer 1 \(k = 32\) needs at least 1,081,344 B \(6 gradient replicas = 884,736 B\)"):
+    with pytest.raises(
+        TileMemoryError, match=r"a tile of layer 1 \(k = 32\) needs at least 1,081,344 B \(6 gradient replicas = 884,736 B\)"
+    ):
         estimate_training_step(spec(48, 960, "sgd"), machine, activity_source="parametric", rate=0.02)
 
 

@@ -88,10 +88,6 @@ def test_reduce_stage1() -> None:
     assert est.reduce_stage1_cycles(24, False) == est.reduce_stage1_cycles(0, False) == 23
 
 
-
-
-
-
 def test_elementwise() -> None:
     # 11 + 6 x (worker_overhead + ceil(ceil(n/6)/2) x (cycles_per_vector + loop_overhead))
     assert est.elementwise_tile_cycles(96) == 11 + 6 * (29 + 8 * 3) == 329
@@ -100,17 +96,11 @@ def test_elementwise() -> None:
     assert est.elementwise_tile_cycles(0) == 0
 
 
-
-
 def test_optimizer() -> None:
     # SGD: one ScaledAdd, 5 cycles per vector, 16 per-worker prologue, no loop overhead
     assert est.optimizer_tile_cycles(12, "sgd") == 11 + 6 * (16 + 5)
     # Adam: 8 one-cycle elementwise ops + SQRT and DIVIDE (10 per vector + 5 loop)
     assert est.optimizer_tile_cycles(12, "adam") == 8 * (11 + 6 * 32) + 2 * (11 + 6 * (29 + 15)) == 2174
-
-
-
-
 
 
 def test_paper_k2_forward_work_per_tile() -> None:

@@ -34,14 +34,21 @@ def test_addresses_bins_and_labels_by_hand() -> None:
     assert events_batch([SAMPLE], batch_size=1, n_timesteps=2, sparse_size=3).ids.tolist() == b.ids[:, :1].tolist()
     # audio-style events (x and t only: SHD) and downsampling
     shd = np.array([(5, 0), (9, 100)], dtype=[("x", np.int32), ("t", np.int64)])
-    assert events_batch([shd], batch_size=1, n_timesteps=1, sparse_size=4, sensor_size=(10, 1, 1)).ids[0, 0].tolist() == [5, 9, 0, 0]
+    assert events_batch([shd], batch_size=1, n_timesteps=1, sparse_size=4, sensor_size=(10, 1, 1)).ids[0, 0].tolist() == [
+        5,
+        9,
+        0,
+        0,
+    ]
     small = events_batch([SAMPLE], batch_size=1, n_timesteps=2, sparse_size=3, sensor_size=(4, 2, 2), downsample_to=2)
     assert small.ids[:, 0].tolist() == [[0, 7, 0], [0, 3, 0]]  # x -> x // 2, y -> y, (p * 2 + y) * 2 + x
 
 
 def test_files_and_folders(tmp_path: Path) -> None:
     np.save(tmp_path / "a.npy", SAMPLE)
-    np.savez(tmp_path / "b.npz", x=SAMPLE["x"], y=SAMPLE["y"], p=SAMPLE["p"], t=SAMPLE["t"], label=3, sensor_size=np.array([4, 2, 2]))
+    np.savez(
+        tmp_path / "b.npz", x=SAMPLE["x"], y=SAMPLE["y"], p=SAMPLE["p"], t=SAMPLE["t"], label=3, sensor_size=np.array([4, 2, 2])
+    )
     fields, label, sensor = read_event_file(tmp_path / "b.npz")
     assert label == 3 and sensor == (4, 2, 2) and fields["x"].tolist() == [1, 2, 1, 3]
     b = events_batch(sorted(tmp_path.iterdir()), batch_size=2, n_timesteps=2, sparse_size=3)

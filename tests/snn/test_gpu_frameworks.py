@@ -19,8 +19,13 @@ def net(sizes: list[int], b: int = 2, t: int = 2) -> SNNSpec:
 def gpu(rate: float) -> GPUSpec:
     """Every peak equal to ``rate`` (FLOP/s and B/s), 0.5 s per launch (used by ``fused`` only)."""
     return GPUSpec(
-        name="unit", fp32_flops_per_s=rate, tf32_flops_per_s=rate, hbm_bytes_per_s=rate,
-        n_sms=1, memory_bytes=1, kernel_latency_s=0.5,
+        name="unit",
+        fp32_flops_per_s=rate,
+        tf32_flops_per_s=rate,
+        hbm_bytes_per_s=rate,
+        n_sms=1,
+        memory_bytes=1,
+        kernel_latency_s=0.5,
     )
 
 
@@ -101,8 +106,12 @@ def test_fused_is_the_roofline_plus_latency() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(sizes=st.lists(st.integers(1, 200), min_size=2, max_size=5), b=st.integers(1, 64), t=st.integers(1, 40),
-       fw=st.sampled_from(FRAMEWORKS))
+@given(
+    sizes=st.lists(st.integers(1, 200), min_size=2, max_size=5),
+    b=st.integers(1, 64),
+    t=st.integers(1, 40),
+    fw=st.sampled_from(FRAMEWORKS),
+)
 def test_every_profile_at_least_its_device_time(sizes: list[int], b: int, t: int, fw: str) -> None:
     est = estimate_gpu_step(net(sizes, b, t), "a100", fw)
     device = sum(k.roofline_s for k in est.kernels)

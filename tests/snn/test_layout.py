@@ -25,8 +25,14 @@ def paper():
     ("n", "f"),
     [
         # w = N // 64 + [N mod 64 > 32]; f = max(w // 6 + [w mod 6 >= 2], 1)  (GSNN PC `Build` (forward time step) step 5)
-        (1466, 4),  # w = 22 + 1 = 23 -> 3 + 1          (GSNN PC `determine_layerwise_tile_spread_factor`, `determine_tile_mapping`: f = 4 for N = 1466)
-        (10, 1),  # w = 0 -> max(0, 1)                 (GSNN PC `determine_layerwise_tile_spread_factor`, `determine_tile_mapping`: f = 1 for N = 10)
+        (
+            1466,
+            4,
+        ),  # w = 22 + 1 = 23 -> 3 + 1          (GSNN PC `determine_layerwise_tile_spread_factor`, `determine_tile_mapping`: f = 4 for N = 1466)
+        (
+            10,
+            1,
+        ),  # w = 0 -> max(0, 1)                 (GSNN PC `determine_layerwise_tile_spread_factor`, `determine_tile_mapping`: f = 1 for N = 10)
         (64, 1),  # w = 1 -> 0 + 0 -> 1
         (97, 1),  # w = 1 + 1 = 2 -> 0 + 1
         (735, 2),  # w = 11 + 0 -> 1 + 1
@@ -58,7 +64,9 @@ def test_paper_slices_slots_and_combine_tiles(paper) -> None:
     np.testing.assert_array_equal(slots, (np.arange(864) * 1472) // 864)
     gaps = np.diff(slots)
     assert set(gaps.tolist()) == {1, 2} and gaps.mean() == pytest.approx(1472 / 864, abs=2e-3)  # about 1.7 tiles apart
-    assert slots[0] == 0  # slots spread over all 1472 tiles, tile 0 included (GSNN PC `determine_layerwise_tile_spread_factor`, `determine_tile_mapping`)
+    assert (
+        slots[0] == 0
+    )  # slots spread over all 1472 tiles, tile 0 included (GSNN PC `determine_layerwise_tile_spread_factor`, `determine_tile_mapping`)
     for l in lay.layers:  # the final combine of (layer, b) is on b's first slot tile
         np.testing.assert_array_equal(l.combine_tiles, l.slot_tiles[:, 0, 0])
 

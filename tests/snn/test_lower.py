@@ -68,7 +68,9 @@ def test_activity_must_match_the_spec() -> None:
     mapping = partition_layers(spec.layer_sizes[1:], 32, 1)
     with pytest.raises(ConfigError, match=r"activity: n_timesteps: trace has 3, model 'snn' has 2"):
         lower_snn(spec, machine, mapping, parametric_activity(small_spec(n_timesteps=3), 0.1, 0))
-    other = small_spec(layers=[{"n_neurons": 12, "sparse_size": 4}, {"n_neurons": 8, "sparse_size": 2}, {"n_neurons": 4, "sparse_size": 4}])
+    other = small_spec(
+        layers=[{"n_neurons": 12, "sparse_size": 4}, {"n_neurons": 8, "sparse_size": 2}, {"n_neurons": 4, "sparse_size": 4}]
+    )
     with pytest.raises(ConfigError, match=r"activity: sparse_sizes: trace has \(6, 4, 2, 4\)"):
         lower_snn(spec, machine, mapping, parametric_activity(other, 0.1, 0))
     with pytest.raises(ConfigError, match=r"activity: batch_size: trace has 12"):

@@ -198,10 +198,17 @@ def test_pipelines_are_ordered_and_consistent() -> None:
     them: fewer syncs and cycles, the same codelets, every pass keeping the step's vertices."""
     spec = snn_from_sizes([256, 96, 96, 10], max_activity=0.1, input_sparse_size=24, batch_size=12, n_timesteps=6)
     machine = load_machine("bow", tiles_per_ipu=128)
-    est = {p: estimate_training_step(spec, machine, activity_source="saturated", options=LoweringOptions(passes=p)) for p in ("as-issued", "poplar", "fused")}
+    est = {
+        p: estimate_training_step(spec, machine, activity_source="saturated", options=LoweringOptions(passes=p))
+        for p in ("as-issued", "poplar", "fused")
+    }
     assert {p: e.program.metadata["passes"] for p, e in est.items()} == {p: p for p in est}  # type: ignore[union-attr]
     assert est["as-issued"].cycles_per_step > est["poplar"].cycles_per_step >= est["fused"].cycles_per_step
-    assert est["as-issued"].breakdown_cycles["sync"] > est["poplar"].breakdown_cycles["sync"] >= est["fused"].breakdown_cycles["sync"]
+    assert (
+        est["as-issued"].breakdown_cycles["sync"]
+        > est["poplar"].breakdown_cycles["sync"]
+        >= est["fused"].breakdown_cycles["sync"]
+    )
     for e in est.values():
         assert sum(k.cycles for k in e.step_kinds()) == e.cycles_per_step
     wgrad = [k for k in est["poplar"].step_kinds() if "bwd.weight_grad" in k.name]
@@ -265,7 +272,11 @@ def test_the_fused_pipeline_hoists_independent_exchanges() -> None:
     poplar, _ = _program("nmnist_a_5hidden", "poplar")
     fused, _ = _program("nmnist_a_5hidden", "fused")
     pf, ff = _shape(poplar, "fwd.time_loop"), _shape(fused, "fwd.time_loop")
-    assert ff[0] == ("fwd.slice.input_ids + fwd.slice.input_counts + fwd.handoff.ids + fwd.handoff.counts", True, pf[0][2] + pf[1][2])
+    assert ff[0] == (
+        "fwd.slice.input_ids + fwd.slice.input_counts + fwd.handoff.ids + fwd.handoff.counts",
+        True,
+        pf[0][2] + pf[1][2],
+    )
     assert ff[1:] == pf[2:]
     assert _shape(fused, "bwd.time_loop") == _shape(poplar, "bwd.time_loop")
 

@@ -198,7 +198,9 @@ def test_dvsgesture():
 def test_every_model_maps(path):
     spec, hints = load_snn_model(path)
     machine = _machine(hints)
-    mapping = partition_layers(spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus, neurons_per_tile=hints.neurons_per_tile)
+    mapping = partition_layers(
+        spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus, neurons_per_tile=hints.neurons_per_tile
+    )
     assert mapping.neurons_per_tile == (hints.neurons_per_tile or 2)
     assert mapping.n_ipus_used == machine.n_ipus
     # the sizes fill IPU 0 exactly: its 1471 usable tiles are all used

@@ -62,7 +62,9 @@ def test_zeros_in_a_weight_matrix_give_the_connection_mask() -> None:
 
 
 def test_an_instantaneous_cuba_lif_is_a_lif() -> None:
-    cuba = nir.CubaLIF(tau_syn=np.full(32, 1e-4), tau_mem=np.full(32, 0.02), r=np.ones(32), v_leak=np.zeros(32), v_threshold=np.ones(32))
+    cuba = nir.CubaLIF(
+        tau_syn=np.full(32, 1e-4), tau_mem=np.full(32, 0.02), r=np.ones(32), v_leak=np.zeros(32), v_threshold=np.ones(32)
+    )
     assert snn_from_nir(_graph([64, 32, 4], neuron=cuba)).decay == pytest.approx(math.exp(-1e-3 / 0.02))
 
 
@@ -115,12 +117,13 @@ def test_the_cli_estimates_a_nir_file(tmp_path: Path) -> None:
     assert p.returncode == 2 and "Traceback" not in p.stderr and "(IF): an IF neuron has no leak" in p.stderr
 
 
-
 def test_a_convolution_becomes_local_receptive_fields() -> None:
     """Conv2d 2 -> 4 channels, 3 x 3, stride 2, padding 1 on 2 x 8 x 8: a layer of 4 x 4 x 4 = 64 neurons with
     local2d fields of 3 x 3 windows over both input channels; Flatten, then a dense readout."""
     rng = np.random.default_rng(0)
-    conv = nir.Conv2d(input_shape=(8, 8), weight=rng.normal(0, 1, (4, 2, 3, 3)), stride=2, padding=1, dilation=1, groups=1, bias=np.zeros(4))
+    conv = nir.Conv2d(
+        input_shape=(8, 8), weight=rng.normal(0, 1, (4, 2, 3, 3)), stride=2, padding=1, dilation=1, groups=1, bias=np.zeros(4)
+    )
     nodes = {"input": nir.Input(input_type=np.array([2, 8, 8])), "conv": conv, "lif0": _lif(64), "flat": nir.Flatten(input_type={"input": np.array([4, 4, 4])}),
              "fc": nir.Linear(weight=rng.normal(0, 1, (10, 64))), "lif1": _lif(10), "output": nir.Output(output_type=np.array([10]))}  # fmt: skip
     edges = [("input", "conv"), ("conv", "lif0"), ("lif0", "flat"), ("flat", "fc"), ("fc", "lif1"), ("lif1", "output")]
@@ -132,7 +135,9 @@ def test_a_convolution_becomes_local_receptive_fields() -> None:
 
     mask = connection_mask(spec, 0)
     assert mask is not None and set(mask.sum(axis=0).tolist()) <= {8, 12, 18}  # 3 x 3 x 2 inside, clipped at the border
-    grouped = nir.Conv2d(input_shape=(8, 8), weight=np.ones((4, 1, 3, 3)), stride=1, padding=1, dilation=1, groups=2, bias=np.zeros(4))
+    grouped = nir.Conv2d(
+        input_shape=(8, 8), weight=np.ones((4, 1, 3, 3)), stride=1, padding=1, dilation=1, groups=2, bias=np.zeros(4)
+    )
     with pytest.raises(ConfigError, match="grouped convolutions"):
         snn_from_nir(nir.NIRGraph(nodes={**nodes, "conv": grouped}, edges=edges, type_check=False))
     with pytest.raises(ConfigError, match=r"node 'conv': a Conv2d needs an input of shape \[C, H, W\]"):

@@ -123,7 +123,9 @@ def test_only_the_state_gradient_and_the_identity_layer_differ_from_the_final_op
 def test_deeper_is_faster_with_the_2022_op_and_the_version_is_recorded() -> None:
     """The old state gradient costs with the layer's width: the same 24 neurons in 2 layers of 12 cost more
     per step than in 4 layers of 6 (under every pipeline)."""
-    wide = small_spec(layers=[{"n_neurons": 24, "sparse_size": 4}, {"n_neurons": 24, "sparse_size": 4}, {"n_neurons": 4, "sparse_size": 2}])
+    wide = small_spec(
+        layers=[{"n_neurons": 24, "sparse_size": 4}, {"n_neurons": 24, "sparse_size": 4}, {"n_neurons": 4, "sparse_size": 2}]
+    )
     deep = small_spec(layers=[*[{"n_neurons": 12, "sparse_size": 2}] * 4, {"n_neurons": 4, "sparse_size": 2}])
     m = load_machine("bow", tiles_per_ipu=64)
     for passes in ("as-issued", "poplar"):

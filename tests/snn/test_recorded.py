@@ -17,7 +17,7 @@ def test_recorded_spikes_give_counts_ids_and_the_cap() -> None:
     spikes = [rng.integers(0, 2, (2, 6, n)) for n in spec.layer_sizes]
     spikes[1][0, 0] = [1, 1, 1, 1, 0, 0]  # four fire, S = 2: neurons 0 and 1 are kept
     act = activity_from_spikes(spec, spikes)
-    assert act.true_counts[1][0, 0] == 2 and act.spike_ids[1][: 2].tolist() == [0, 1]
+    assert act.true_counts[1][0, 0] == 2 and act.spike_ids[1][:2].tolist() == [0, 1]
     for k, s in enumerate(spec.sparse_sizes):
         assert act.true_counts[k].tolist() == np.minimum(spikes[k].sum(axis=2), s).tolist()
         assert act.neuron_counts[k].sum() == act.true_counts[k].sum() == act.spike_ids[k].size

@@ -21,7 +21,9 @@ def test_objects_and_names_are_the_same_input() -> None:
     by_obj = estimate_training_step(SPEC, M, activity_source=Functional(seed=1))
     assert by_name.cycles_per_step == by_obj.cycles_per_step and by_name.input_hash == by_obj.input_hash
     assert by_obj.activity_source == "functional"
-    assert training_step_hash(SPEC, M, activity_source="parametric", rate=0.1) == training_step_hash(SPEC, M, activity_source=Parametric(0.1))
+    assert training_step_hash(SPEC, M, activity_source="parametric", rate=0.1) == training_step_hash(
+        SPEC, M, activity_source=Parametric(0.1)
+    )
     assert training_step_hash(SPEC, M, activity_source="saturated") != training_step_hash(SPEC, M)
     given = estimate_training_step(SPEC, M, activity_source=Given(by_name.activity))
     assert given.cycles_per_step == by_name.cycles_per_step and given.input_hash != by_name.input_hash

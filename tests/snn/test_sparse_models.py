@@ -50,7 +50,9 @@ def test_model_loads_and_its_name_says_its_connectivity(path: Path) -> None:
 def test_model_maps_and_fits_with_contiguous(path: Path) -> None:
     spec, hints = load_snn_model(path)
     machine = load_machine(hints.machine, **({"n_ipus": hints.n_ipus} if hints.n_ipus else {}))
-    mapping = partition_layers(spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus, neurons_per_tile=hints.neurons_per_tile)
+    mapping = partition_layers(
+        spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus, neurons_per_tile=hints.neurons_per_tile
+    )
     ledger = memory_ledger(lower_snn(spec, machine, mapping, parametric_activity(spec, 0.02, seed=0)), machine)
     assert ledger.oom_tiles.size == 0
 

@@ -201,9 +201,13 @@ def test_per_neuron_counts_are_recorded_and_add_up(tmp_path: Path) -> None:
         assert int(c.sum()) == int(t.sum())
     save_trace(tmp_path / "t.npz", act, SPEC)
     back = read_trace(tmp_path / "t.npz").activity
-    assert back.neuron_counts is not None and all(np.array_equal(a, b) for a, b in zip(back.neuron_counts, act.neuron_counts, strict=True))
+    assert back.neuron_counts is not None and all(
+        np.array_equal(a, b) for a, b in zip(back.neuron_counts, act.neuron_counts, strict=True)
+    )
     cached = estimate_training_step(SPEC, MACHINE).activity  # through the disk cache (format 1 keeps them too)
-    assert cached.neuron_counts is not None and all(np.array_equal(a, b) for a, b in zip(cached.neuron_counts, act.neuron_counts, strict=True))
+    assert cached.neuron_counts is not None and all(
+        np.array_equal(a, b) for a, b in zip(cached.neuron_counts, act.neuron_counts, strict=True)
+    )
     assert resample(act, batch_size=12).neuron_counts is None and resample(act).neuron_counts is not None
     bad = tmp_path / "bad.npz"
     with np.load(tmp_path / "t.npz") as npz:
@@ -232,11 +236,16 @@ def test_spike_ids_are_recorded_read_back_and_checked(tmp_path: Path) -> None:
         data = {k: npz[k] for k in npz.files}
     assert data["spike_ids_1"].dtype == np.uint16
     cached = estimate_training_step(SPEC, MACHINE).activity  # through the disk cache
-    assert cached.spike_ids is not None and all(np.array_equal(a, b) for a, b in zip(cached.spike_ids, act.spike_ids, strict=True))
+    assert cached.spike_ids is not None and all(
+        np.array_equal(a, b) for a, b in zip(cached.spike_ids, act.spike_ids, strict=True)
+    )
     assert resample(act, n_timesteps=SPEC.n_timesteps + 1).spike_ids is None and resample(act).spike_ids is not None
     cases = {
         "moved": (lambda d: d.update(spike_ids_0=_moved(d["spike_ids_0"])), r"spike_ids_0: neuron \d+ spikes"),
-        "short": (lambda d: d.update(spike_ids_0=d["spike_ids_0"][:-1]), r"spike_ids_0: \d+ ids for the tensor's \d+ true spikes"),
+        "short": (
+            lambda d: d.update(spike_ids_0=d["spike_ids_0"][:-1]),
+            r"spike_ids_0: \d+ ids for the tensor's \d+ true spikes",
+        ),
         "missing": (lambda d: d.pop("spike_ids_0"), r"spike_ids_0: missing"),
     }
     for name, (change, match) in cases.items():
@@ -271,16 +280,33 @@ def test_replay_takes_every_estimate_option_snn_takes(capsys: pytest.CaptureFixt
     assert _run(capsys, "snn", *args, "--record", str(trace))[0] == 0
     rc, out, err = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--engine", "des", "--max-events", "10")
     assert rc == 2 and out == "" and "more than max_events=10 tile-events" in err  # the limit the error names is there to raise
-    rc, out, _ = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--partitioner", "contiguous", "--energy-scope", "machine", "--json")
+    rc, out, _ = _run(
+        capsys,
+        "replay",
+        str(trace),
+        "--set",
+        "tiles_per_ipu=64",
+        "--partitioner",
+        "contiguous",
+        "--energy-scope",
+        "machine",
+        "--json",
+    )
     rec = json.loads(out)
     assert rc == 0 and rec["energy_scope"] == "machine" and rec["activity_source"].startswith("trace:t.npz (functional")
-    rc, out, err = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--set", "memory_bytes_per_tile=4096", "--json")
+    rc, out, err = _run(
+        capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--set", "memory_bytes_per_tile=4096", "--json"
+    )
     assert rc == 2 and "does not fit" in err and "allow_oom" in err
-    rc, out, _ = _run(capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--set", "memory_bytes_per_tile=4096", "--allow-oom", "--json")
+    rc, out, _ = _run(
+        capsys, "replay", str(trace), "--set", "tiles_per_ipu=64", "--set", "memory_bytes_per_tile=4096", "--allow-oom", "--json"
+    )
     assert rc == 0 and json.loads(out)["oom_tiles"]
 
 
-def test_diff_names_the_inputs_that_differ_between_a_run_and_its_replay(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_diff_names_the_inputs_that_differ_between_a_run_and_its_replay(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     args = ["--layers", "64,24,24,4", "--batch", "6", "--timesteps", "3", "--input-sparse-size", "8", "--set", "tiles_per_ipu=64"]
     trace, a, b = tmp_path / "t.npz", tmp_path / "a.json", tmp_path / "b.json"
     rc, out, err = _run(capsys, "snn", *args, "--json", "--detail", "--record", str(trace))

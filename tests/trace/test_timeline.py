@@ -34,10 +34,23 @@ def _machine(**kw: Any) -> MachineSpec:
     """2 IPUs x 4 tiles, one worker context (C_t = the vertex's cycles), S_int 15, S_ext 115,
     2 B/cycle links with 10 cycles latency, 8 B/cycle host link plus 20 cycles."""
     spec: dict[str, Any] = dict(
-        name="tl", n_ipus=2, tiles_per_ipu=4, num_worker_contexts=1, memory_bytes_per_tile=1 << 20, tile_clock_hz=1e9,
-        exchange_bytes_per_cycle=4, min_ipu_sync_delay=5, max_ipu_sync_delay=10, global_sync_cycles=100,
-        global_sync_hop_cycles=0, link_topology="all_to_all", links_per_ipu_pair=1, link_bytes_per_s=2e9,
-        link_latency_cycles=10, host_bytes_per_s=8e9, host_overhead_cycles=20,
+        name="tl",
+        n_ipus=2,
+        tiles_per_ipu=4,
+        num_worker_contexts=1,
+        memory_bytes_per_tile=1 << 20,
+        tile_clock_hz=1e9,
+        exchange_bytes_per_cycle=4,
+        min_ipu_sync_delay=5,
+        max_ipu_sync_delay=10,
+        global_sync_cycles=100,
+        global_sync_hop_cycles=0,
+        link_topology="all_to_all",
+        links_per_ipu_pair=1,
+        link_bytes_per_s=2e9,
+        link_latency_cycles=10,
+        host_bytes_per_s=8e9,
+        host_overhead_cycles=20,
     )
     spec.update(kw)
     return MachineSpec(**spec)
@@ -61,22 +74,38 @@ def _program() -> Program:
 
 # (step, record, ipu, tile, phase, start, end), in the timeline's order
 EXPECTED_IPU_ROWS = [
-    (0, 0, 0, -1, SYNC, 0, 15), (0, 0, 0, -1, COMPUTE, 15, 115),
-    (0, 0, 1, -1, SYNC, 0, 15), (0, 0, 1, -1, COMPUTE, 15, 315),
-    (1, 1, 0, -1, SYNC, 115, 130), (1, 1, 0, -1, EXCHANGE, 130, 230), (1, 1, 0, -1, COMPUTE, 230, 280),
+    (0, 0, 0, -1, SYNC, 0, 15),
+    (0, 0, 0, -1, COMPUTE, 15, 115),
+    (0, 0, 1, -1, SYNC, 0, 15),
+    (0, 0, 1, -1, COMPUTE, 15, 315),
+    (1, 1, 0, -1, SYNC, 115, 130),
+    (1, 1, 0, -1, EXCHANGE, 130, 230),
+    (1, 1, 0, -1, COMPUTE, 230, 280),
     (1, 1, 1, -1, SYNC, 315, 330),  # IPU 1 has neither traffic nor vertices in b
-    (2, 1, 0, -1, SYNC, 280, 295), (2, 1, 0, -1, EXCHANGE, 295, 395), (2, 1, 0, -1, COMPUTE, 395, 445),
+    (2, 1, 0, -1, SYNC, 280, 295),
+    (2, 1, 0, -1, EXCHANGE, 295, 395),
+    (2, 1, 0, -1, COMPUTE, 395, 445),
     (2, 1, 1, -1, SYNC, 330, 345),
     # external: IPU 0 arrives last (445), IPU 1 waits from its own 345
-    (3, 2, 0, -1, SYNC, 445, 560), (3, 2, 0, -1, GLOBAL, 560, 890), (3, 2, 0, -1, COMPUTE, 890, 897),
-    (3, 2, 1, -1, WAIT, 345, 445), (3, 2, 1, -1, SYNC, 445, 560), (3, 2, 1, -1, GLOBAL, 560, 890),
-    (3, 2, 1, -1, EXCHANGE, 890, 910), (3, 2, 1, -1, COMPUTE, 910, 930),
+    (3, 2, 0, -1, SYNC, 445, 560),
+    (3, 2, 0, -1, GLOBAL, 560, 890),
+    (3, 2, 0, -1, COMPUTE, 890, 897),
+    (3, 2, 1, -1, WAIT, 345, 445),
+    (3, 2, 1, -1, SYNC, 445, 560),
+    (3, 2, 1, -1, GLOBAL, 560, 890),
+    (3, 2, 1, -1, EXCHANGE, 890, 910),
+    (3, 2, 1, -1, COMPUTE, 910, 930),
     # host copy: IPU 1 arrives last (930)
-    (4, 3, 0, -1, WAIT, 897, 930), (4, 3, 0, -1, SYNC, 930, 1045), (4, 3, 0, -1, HOST, 1045, 1105),
-    (4, 3, 1, -1, SYNC, 930, 1045), (4, 3, 1, -1, HOST, 1045, 1105),
+    (4, 3, 0, -1, WAIT, 897, 930),
+    (4, 3, 0, -1, SYNC, 930, 1045),
+    (4, 3, 0, -1, HOST, 1045, 1105),
+    (4, 3, 1, -1, SYNC, 930, 1045),
+    (4, 3, 1, -1, HOST, 1045, 1105),
 ]
 EXPECTED_TILE_ROWS = [
-    (0, 0, 0, 1, COMPUTE, 15, 55), (1, 1, 0, 1, COMPUTE, 230, 280), (2, 1, 0, 1, COMPUTE, 395, 445),
+    (0, 0, 0, 1, COMPUTE, 15, 55),
+    (1, 1, 0, 1, COMPUTE, 230, 280),
+    (2, 1, 0, 1, COMPUTE, 395, 445),
     (3, 2, 1, 5, COMPUTE, 910, 930),
 ]
 
@@ -310,7 +339,11 @@ def test_chrome_trace_file(tmp_path: Path) -> None:
     assert len(steps) == 10  # (step, IPU) pairs
     # 1 GHz: 1 cycle = 1 ns = 0.001 us; names, tracks and args from the hand-computed rows
     phase_tid = {p: 2 + k for k, p in enumerate(TIMELINE_PHASES)}
-    got = {(e["args"]["step"], e["pid"], e["tid"], e["name"], e["args"]["start_cycles"], e["args"]["cycles"]) for e in xs if e["cat"] != "step"}
+    got = {
+        (e["args"]["step"], e["pid"], e["tid"], e["name"], e["args"]["start_cycles"], e["args"]["cycles"])
+        for e in xs
+        if e["cat"] != "step"
+    }
     want = {(k, i + 1, phase_tid[TIMELINE_PHASES[p]], "abch"[rec], s, e - s) for k, rec, i, _, p, s, e in EXPECTED_IPU_ROWS}
     want |= {(k, i + 1, 100 + t, "abch"[rec], s, e - s) for k, rec, i, t, _, s, e in EXPECTED_TILE_ROWS}
     assert got == want
@@ -396,7 +429,9 @@ def test_cli_snn_timeline(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     _one_line_error(rc, out, err)
     assert "max_timeline_events=10" in err
     rc, out, err = _cli(capsys, "snn", *TINY_SNN, "--timeline", str(tmp_path / "w.json"), "--timeline-steps", "5:2")
-    assert rc == 2 and out == "" and err.strip().splitlines()[-1].endswith("expected FIRST:STOP with 0 <= FIRST < STOP (got '5:2')")
+    assert (
+        rc == 2 and out == "" and err.strip().splitlines()[-1].endswith("expected FIRST:STOP with 0 <= FIRST < STOP (got '5:2')")
+    )
     _one_line_error(*_cli(capsys, "snn", *TINY_SNN, "--timeline", str(tmp_path / "w.json"), "--timeline-steps", "0:999999"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json", "s.json"]
 

@@ -56,8 +56,16 @@ class Transfers:
         self._n_lists = 0
 
     def _push(
-        self, src: np.ndarray, nbytes: np.ndarray, messages: np.ndarray, list_of: np.ndarray, sizes: np.ndarray, dst: np.ndarray,
-        *, per_destination: bool = False, replicable: bool = False,
+        self,
+        src: np.ndarray,
+        nbytes: np.ndarray,
+        messages: np.ndarray,
+        list_of: np.ndarray,
+        sizes: np.ndarray,
+        dst: np.ndarray,
+        *,
+        per_destination: bool = False,
+        replicable: bool = False,
     ) -> None:
         """Transfers whose lists are numbered from 0 within this part (``list_of``), and the lists' sizes and tiles."""
         self.per_destination.append(np.full(src.size, per_destination))
@@ -97,7 +105,9 @@ class Transfers:
         srcs = np.asarray(srcs, np.int64).reshape(-1)
         dsts = np.asarray(dsts, np.int64).reshape(-1)
         if np.unique(dsts).size != dsts.size:  # a tile listed twice receives twice: point to point
-            self.unicast(np.tile(srcs, dsts.size), np.repeat(dsts, srcs.size), np.tile(nbytes, dsts.size), np.tile(messages, dsts.size))
+            self.unicast(
+                np.tile(srcs, dsts.size), np.repeat(dsts, srcs.size), np.tile(nbytes, dsts.size), np.tile(messages, dsts.size)
+            )
             return
         keep = np.asarray(nbytes) > 0
         if dsts.size == 1:
@@ -119,7 +129,14 @@ class Transfers:
         if not keep.any():
             return
         n = int(keep.sum())
-        self._push(src[keep].reshape(-1), nbytes[keep].reshape(-1), msgs[keep].reshape(-1), np.arange(n, dtype=np.int64), np.ones(n, np.int64), dst[keep].reshape(-1))
+        self._push(
+            src[keep].reshape(-1),
+            nbytes[keep].reshape(-1),
+            msgs[keep].reshape(-1),
+            np.arange(n, dtype=np.int64),
+            np.ones(n, np.int64),
+            dst[keep].reshape(-1),
+        )
 
     def __bool__(self) -> bool:
         return bool(self.src)
@@ -255,7 +272,9 @@ class MemoryBuilder:
         nb = np.broadcast_to(np.asarray(nbytes, np.int64), tiles.shape).reshape(-1)
         self._parts[(name, kind)].append((tiles, nb))
 
-    def put_layout(self, name: str, tile_of_element: np.ndarray, element_bytes: int, kind: str = "tensor", copies: int = 1) -> None:
+    def put_layout(
+        self, name: str, tile_of_element: np.ndarray, element_bytes: int, kind: str = "tensor", copies: int = 1
+    ) -> None:
         """A tensor whose element ``e`` lives on ``tile_of_element[e]`` (``copies`` such tensors)."""
         tile_of_element = np.asarray(tile_of_element, np.int64).reshape(-1)
         if not tile_of_element.size:
@@ -400,7 +419,12 @@ class LoweringBase:
         for li, lay in enumerate(self.layout.layers):
             valid = self.valid_out(li, ts)
             for tiles, k, _ in self.groups[li]:
-                cs.add("calcLIFStateGrad", tiles, est.state_grad_cycles(valid, valid * k / lay.n_neurons, self.soft_double_cycles), unique=True)
+                cs.add(
+                    "calcLIFStateGrad",
+                    tiles,
+                    est.state_grad_cycles(valid, valid * k / lay.n_neurons, self.soft_double_cycles),
+                    unique=True,
+                )
 
     def add_weight_grad(self, cs: ComputeSetBuilder, ts: np.ndarray) -> None:
         """``LIFWeightsGrad``: one vertex per worker context (its own gradient replica), B/W samples each."""

@@ -84,7 +84,13 @@ class PoplarLowering(LoweringBase):
     """Builds the ``poplar`` program (see the module docstring)."""
 
     def __init__(
-        self, spec: SNNSpec, machine: MachineSpec, layout: SNNLayout, act: SpikeActivity, options: LoweringOptions, mapping: NeuronMapping
+        self,
+        spec: SNNSpec,
+        machine: MachineSpec,
+        layout: SNNLayout,
+        act: SpikeActivity,
+        options: LoweringOptions,
+        mapping: NeuronMapping,
     ) -> None:
         super().__init__(spec, machine, layout, act)
         self.options = options
@@ -100,13 +106,21 @@ class PoplarLowering(LoweringBase):
         self._built: dict[tuple[object, ...], Superstep] = {}
 
     # ---- exchanges -------------------------------------------------------------------
-    def gather(self, tr: Transfers, tile: np.ndarray, index: np.ndarray, dst_tiles: np.ndarray, elem_bytes: int = WORD_BYTES) -> None:
+    def gather(
+        self, tr: Transfers, tile: np.ndarray, index: np.ndarray, dst_tiles: np.ndarray, elem_bytes: int = WORD_BYTES
+    ) -> None:
         """Every region of the elements (``tile[e]``, ``index[e]``) multicast to ``dst_tiles`` (a vertex input read by all of them)."""
         starts = regions(tile, index)
         tr.multicast_many(tile[starts], elem_bytes * _run_lengths(starts, tile.size), dst_tiles)
 
     def copy_transfers(
-        self, tr: Transfers, src: np.ndarray, dst: np.ndarray, src_index: np.ndarray, dst_index: np.ndarray, elem_bytes: int = WORD_BYTES
+        self,
+        tr: Transfers,
+        src: np.ndarray,
+        dst: np.ndarray,
+        src_index: np.ndarray,
+        dst_index: np.ndarray,
+        elem_bytes: int = WORD_BYTES,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Element ``e`` from tile ``src[e]`` to ``dst[e]``: one message per run of consecutive
         elements between one pair of tiles. Returns the tiles holding both ends of some
@@ -114,7 +128,12 @@ class PoplarLowering(LoweringBase):
         n = src.size
         start = np.ones(n, bool)
         if n:
-            start[1:] = (src[1:] != src[:-1]) | (dst[1:] != dst[:-1]) | (src_index[1:] != src_index[:-1] + 1) | (dst_index[1:] != dst_index[:-1] + 1)
+            start[1:] = (
+                (src[1:] != src[:-1])
+                | (dst[1:] != dst[:-1])
+                | (src_index[1:] != src_index[:-1] + 1)
+                | (dst_index[1:] != dst_index[:-1] + 1)
+            )
         starts = np.flatnonzero(start)
         lengths = _run_lengths(starts, n)
         tr.unicast(src[starts], dst[starts], elem_bytes * lengths)
@@ -140,7 +159,9 @@ class PoplarLowering(LoweringBase):
             return first
         return Superstep(name, first.sync, first.exchange, first.compute, first.op)
 
-    def execute(self, name: str, tr: Transfers | None, cs: ComputeSetBuilder | ComputeSet | None, op: ProgramOp = "execute") -> Superstep:
+    def execute(
+        self, name: str, tr: Transfers | None, cs: ComputeSetBuilder | ComputeSet | None, op: ProgramOp = "execute"
+    ) -> Superstep:
         """``Execute(cs)``: one superstep, its exchange carrying the vertices' remote inputs."""
         ex = tr.build(name) if tr else None
         return self.superstep(name, ex, cs, op)
@@ -196,7 +217,9 @@ class PoplarLowering(LoweringBase):
         def make() -> Superstep:
             cs = ComputeSetBuilder(name)
             for tiles, k, _ in self.groups[li]:
-                cs.add_supervisor("popops.BinaryOp1D", tiles, pl.binary_op_1d_tile_cycles(per_neuron * k, in_place=in_place, n_workers=self.W))
+                cs.add_supervisor(
+                    "popops.BinaryOp1D", tiles, pl.binary_op_1d_tile_cycles(per_neuron * k, in_place=in_place, n_workers=self.W)
+                )
             return self.execute(name, None, cs)
 
         return self.reused(name, ("elementwise", li, per_neuron, in_place), make)
@@ -206,7 +229,11 @@ class PoplarLowering(LoweringBase):
 
         def make() -> Superstep:
             cs = ComputeSetBuilder(name)
-            cs.add_supervisor("popops.BroadcastScalar1D", np.array([self.tens.counter_tile]), pl.broadcast_scalar_1d_tile_cycles(1, n_workers=self.W))
+            cs.add_supervisor(
+                "popops.BroadcastScalar1D",
+                np.array([self.tens.counter_tile]),
+                pl.broadcast_scalar_1d_tile_cycles(1, n_workers=self.W),
+            )
             return self.execute(name, None, cs)
 
         return self.reused(name, ("scalar_op",), make)
@@ -231,7 +258,11 @@ class PoplarLowering(LoweringBase):
 
     def _neuron_copy(self, name: str, li: int, per_neuron_bytes: int) -> Superstep:
         """A ``Copy`` (or zeroing) of ``per_neuron_bytes`` per neuron of layer ``li``, on its tiles."""
-        return self.reused(name, ("neuron_copy", li, per_neuron_bytes), lambda: self.local_copy(name, *self._neuron_tiles_bytes(li, per_neuron_bytes)))
+        return self.reused(
+            name,
+            ("neuron_copy", li, per_neuron_bytes),
+            lambda: self.local_copy(name, *self._neuron_tiles_bytes(li, per_neuron_bytes)),
+        )
 
     def _neuron_tiles_bytes(self, li: int, per_neuron_bytes: int) -> tuple[np.ndarray, np.ndarray]:
         lay = self.layout.layers[li]
@@ -273,7 +304,12 @@ class PoplarLowering(LoweringBase):
         for li in range(1, self.L):  # PC:2436-2439: layer l-1's ids and counts column 0 into layer l's input buffers
             steps.append(self.layout_copy(f"fwd.handoff.ids[l={li}]", te.out_ids[li - 1], te.inp[li]))  # type: ignore[arg-type]
             steps.append(
-                self.layout_copy(f"fwd.handoff.counts[l={li}]", te.out_counts[li - 1][0::2], te.inp_counts[li], np.arange(0, 2 * B, 2))  # type: ignore[arg-type]
+                self.layout_copy(
+                    f"fwd.handoff.counts[l={li}]",
+                    te.out_counts[li - 1][0::2],
+                    te.inp_counts[li],  # type: ignore[arg-type]
+                    np.arange(0, 2 * B, 2),
+                )
             )
         upd = ComputeSetBuilder("fwd.state_update")
         self.add_state_update(upd, ts)
@@ -283,7 +319,9 @@ class PoplarLowering(LoweringBase):
         steps.append(self.execute("fwd.dense_flags", None, flags))
         for li in range(self.L):  # PC:706: one poprand::uniform per layer, its result unused (CC:628-681)
             cs = ComputeSetBuilder(f"fwd.poprand[l={li}]")
-            cs.add_supervisor("poprand.Uniform", self._poprand_tiles(li), pl.poprand_uniform_int_tile_cycles(self._workers_of(li), self.W))
+            cs.add_supervisor(
+                "poprand.Uniform", self._poprand_tiles(li), pl.poprand_uniform_int_tile_cycles(self._workers_of(li), self.W)
+            )
             steps.append(self.execute(f"fwd.poprand[l={li}]", None, cs))
         d2s = ComputeSetBuilder("fwd.dense_to_sparse")
         comb1 = ComputeSetBuilder("fwd.tile_combine")
@@ -385,7 +423,11 @@ class PoplarLowering(LoweringBase):
             steps.append(self._elementwise(f"bwd.one_minus_decay[l={li}]", li, 1, in_place=False))
             steps.append(self._elementwise(f"bwd.scale_decay[l={li}]", li, 1, in_place=True))
         for li, lay in enumerate(self.layout.layers):
-            steps.append(self.local_copy(f"bwd.zero.weight_grad_replicas[l={li}]", lay.tiles, W * WORD_BYTES * lay.tile_sources * lay.tile_neurons))
+            steps.append(
+                self.local_copy(
+                    f"bwd.zero.weight_grad_replicas[l={li}]", lay.tiles, W * WORD_BYTES * lay.tile_sources * lay.tile_neurons
+                )
+            )
         for li in range(self.L):
             steps.append(self._neuron_copy(f"bwd.zero.state_grad[l={li}]", li, WORD_BYTES * B))
         for li in range(self.L):
@@ -434,7 +476,9 @@ class PoplarLowering(LoweringBase):
         grads = bool(ts[0] >= 1)
         sh = self.shared_backward()
         layers = range(self.L)
-        steps: list[Step] = [sh[n] for n in ("bwd.itime.decrement", "bwd.itime_minus_one", "bwd.slice.input_ids", "bwd.slice.input_counts")]
+        steps: list[Step] = [
+            sh[n] for n in ("bwd.itime.decrement", "bwd.itime_minus_one", "bwd.slice.input_ids", "bwd.slice.input_counts")
+        ]
         if grads:  # layer l's output at t-1: layer l+1's forward input
             for li in range(self.L - 1):
                 steps.append(self.dynamic_slice(f"bwd.slice.prev_ids[l={li}]", te.out_ids[li]))
@@ -662,7 +706,9 @@ class PoplarLowering(LoweringBase):
         s = self.layout.layers[-1].sparse_size
         tiles, cols = np.unique(te.out_ids[-1], return_counts=True)
         cs = ComputeSetBuilder(name)
-        cs.add_supervisor_by("poplin.MatMul", tiles, lambda n: pl.binary_op_1d_tile_cycles(n * T * s, in_place=False, n_workers=self.W), cols)
+        cs.add_supervisor_by(
+            "poplin.MatMul", tiles, lambda n: pl.binary_op_1d_tile_cycles(n * T * s, in_place=False, n_workers=self.W), cols
+        )
         return self.execute(name, None, cs)
 
     def _identity_weight_grad(self) -> Superstep:
@@ -675,7 +721,9 @@ class PoplarLowering(LoweringBase):
         cs = ComputeSetBuilder("loss.identity_weight_grad")
         # each sequence tile first sums its T x columns products (a MultiVertex), then one tile adds the partials
         cols = np.unique(te.out_ids[-1], return_counts=True)[1]
-        cs.add_supervisor_by("poplin.MatMul", tiles, lambda n: pl.binary_op_1d_tile_cycles(n * T * s, in_place=False, n_workers=self.W), cols)
+        cs.add_supervisor_by(
+            "poplin.MatMul", tiles, lambda n: pl.binary_op_1d_tile_cycles(n * T * s, in_place=False, n_workers=self.W), cols
+        )
         cs.add("popops.Reduce", np.array([int(te.logits[0])]), [pl.reduce_strided_cycles(s * s, tiles.size)])
         return self.execute("loss.identity_weight_grad", tr, cs)
 
@@ -688,7 +736,11 @@ class PoplarLowering(LoweringBase):
             cs = ComputeSetBuilder(f"update.{self.spec.optimizer}[l={li}]")
             for tiles, k, src in self.groups[li]:
                 n = src * k
-                cyc = pl.scaled_subtract_supervisor_tile_cycles(n, self.W) if self.spec.optimizer == "sgd" else est.optimizer_tile_cycles(n, "adam", self.W)
+                cyc = (
+                    pl.scaled_subtract_supervisor_tile_cycles(n, self.W)
+                    if self.spec.optimizer == "sgd"
+                    else est.optimizer_tile_cycles(n, "adam", self.W)
+                )
                 cs.add_supervisor(f"optimizer.{self.spec.optimizer}", tiles, cyc)
             steps.append(self.execute(f"update.{self.spec.optimizer}[l={li}]", None, cs))
         return steps
@@ -764,7 +816,12 @@ class PoplarLowering(LoweringBase):
             s = lay.sparse_size
             slot_list = WORD_BYTES * (W * (min(s, 64) + 1) + s + 1)
             put("spikegen_lists", lay.slot_tiles.reshape(-1), slot_list, "exchange_buffer")
-            put("spikegen_flags", lay.slot_tiles.reshape(-1), WORD_BYTES * (int(np.diff(lay.slice_bounds).max()) * W + W), "exchange_buffer")
+            put(
+                "spikegen_flags",
+                lay.slot_tiles.reshape(-1),
+                WORD_BYTES * (int(np.diff(lay.slice_bounds).max()) * W + W),
+                "exchange_buffer",
+            )
             put("combined_spikes", lay.combine_tiles, WORD_BYTES * (2 * lay.spread * (s + 1) + s + 2), "exchange_buffer")
             put("poprand_rows", self._poprand_tiles(li), WORD_BYTES * self._workers_of(li))
             if li >= 1 and lay.stage1_tile is not None and lay.group_of_tile is not None:
@@ -786,4 +843,3 @@ class PoplarLowering(LoweringBase):
         all_tiles = np.concatenate([op_tiles(self.machine, i) for i in ipus] + [np.array([0])])
         put("code", np.unique(all_tiles), self.code_bytes_per_tile, "code")
         return mem.tensors()
-
