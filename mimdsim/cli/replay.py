@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 from mimdsim.cli.common import (
     SubParsers,
@@ -18,7 +17,7 @@ from mimdsim.cli.common import (
     positive_int,
     timeline_settings,
 )
-from mimdsim.cli.snn import add_output_options, check_estimate_outputs, write_estimate_outputs
+from mimdsim.cli.snn import add_output_options, check_estimate_outputs, placement_settings, write_estimate_outputs
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import MimdsimError
 from mimdsim.partition import METHODS
@@ -59,13 +58,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         over["n_ipus"] = args.n_ipus
     machine = load_machine(args.machine, **over)
     run = trace.run
-    placement: dict[str, Any] = {"partitioner": args.partition or str(run.get("partitioner") or "contiguous")}
-    if args.mapping is not None:
-        from mimdsim.partition.mapping_file import load_mapping
-
-        if args.partition is not None:
-            raise MimdsimError("give either --mapping or --partitioner, not both")
-        placement = {"mapping": load_mapping(args.mapping)}
+    partitioner = args.partition or str(run.get("partitioner") or "contiguous")
+    placement = placement_settings(args.mapping, partitioner, partitioner_given=args.partition is not None)
     passes = args.passes or str(run.get("passes") or run.get("lowering") or DEFAULT_PIPELINE)
     neurons_per_tile = args.neurons_per_tile or run.get("neurons_per_tile")
     est = estimate_training_step(

@@ -105,13 +105,7 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
         hints, machine=args.machine, machine_overrides=dict(args.overrides), n_ipus=args.n_ipus,
         neurons_per_tile=args.neurons_per_tile, engine=args.engine, seed=args.seed,
     )  # fmt: skip
-    placement: dict[str, Any] = {"partitioner": args.partitioner}
-    if args.mapping is not None:
-        from mimdsim.partition.mapping_file import load_mapping
-
-        if args.partitioner != "contiguous":
-            raise MimdsimError("give either --mapping or --partitioner, not both")
-        placement = {"mapping": load_mapping(args.mapping)}
+    placement = placement_settings(args.mapping, args.partitioner, partitioner_given=args.partitioner != "contiguous")
     return estimate_training_step(
         spec,
         machine,
@@ -126,6 +120,17 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
         **estimate_limits(args),
         **run,
     )
+
+
+def placement_settings(mapping: str | None, partitioner: str, *, partitioner_given: bool) -> dict[str, Any]:
+    """The placement keyword of an estimate (snn and replay): a ``--mapping`` file, else the partitioner."""
+    if mapping is None:
+        return {"partitioner": partitioner}
+    if partitioner_given:
+        raise MimdsimError("give either --mapping or --partitioner, not both")
+    from mimdsim.partition.mapping_file import load_mapping
+
+    return {"mapping": load_mapping(mapping)}
 
 
 def check_estimate_outputs(args: argparse.Namespace) -> None:

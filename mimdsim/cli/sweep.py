@@ -83,15 +83,11 @@ def _plot(rows: list[dict[str, Any]], axes: list[str], path: str) -> None:
     if set(axes) <= {"model", "max_activity"}:
         plot_speedup_vs_activity(rows, path)
     else:
-        ok = [r for r in rows if not r.get("error")]
-        numeric = [
-            a for a in axes if ok and all(isinstance(r.get(a), (int, float)) and not isinstance(r.get(a), bool) for r in ok)
-        ]
+        numeric = sp.numeric_axes(rows, axes)
         if not numeric:
             raise MimdsimError(f"--plot: no swept axis is numeric ({', '.join(axes)}): use mimdsim plot on the store")
         x = numeric[0]
-        series = sp.series_data(ok, x, "ms_per_step", [a for a in axes if a != x])
-        sp.plot_series(series, path, x=x, y="ms_per_step", log_x=x == "max_activity")
+        sp.plot_series(sp.step_time_series(rows, x, axes), path, x=x, y="ms_per_step", log_x=x == "max_activity")
 
 
 def _dry_run(spec: Any, shown: int) -> int:

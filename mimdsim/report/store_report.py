@@ -47,11 +47,9 @@ def write_store_report(store: str | os.PathLike[str], out_dir: str | os.PathLike
         lines.append("## Failed points\n")
         lines += [f"* {', '.join(f'{a}={r.get(a)}' for a in axes)}: {r['error']}" for r in failed]
         lines.append("")
-    numeric = [a for a in axes if all(isinstance(r.get(a), (int, float)) for r in ok)]
-    for a in numeric:
-        others = [o for o in axes if o != a]  # one line per combination of the other axes: no line mixes two points
+    for a in sp.numeric_axes(rows, axes):
         name = f"ms_per_step_vs_{a.replace('.', '_')}.png"
-        sp.plot_series(sp.series_data(ok, a, "ms_per_step", others), d / name, x=a, y="ms_per_step")
+        sp.plot_series(sp.step_time_series(rows, a, axes), d / name, x=a, y="ms_per_step")
         lines.append(f"## Step time vs `{a}`\n\n![{a}]({name})\n")
     if ok:
         sp.plot_stack(ok, d / "cycle_stacks.png", label=axes or ["model"])

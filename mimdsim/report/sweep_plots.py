@@ -26,7 +26,7 @@ from mimdsim.report.plots import _figure, _save, check_figure_path
 from mimdsim.report.tables import short_step_name
 
 __all__ = [
-    "Series", "series_data", "ratio_data", "pareto_front", "stack_data", "plot_series", "plot_pareto", "plot_stack", "varying_axes", "axis_scale",
+    "Series", "series_data", "ratio_data", "pareto_front", "stack_data", "plot_series", "plot_pareto", "plot_stack", "varying_axes", "axis_scale", "numeric_axes", "step_time_series",
     "EnergyPoint", "energy_data", "plot_energy",
 ]  # fmt: skip
 
@@ -85,6 +85,26 @@ def varying_axes(rows: Sequence[Row], columns: Sequence[str]) -> list[str]:
     """
     keys = [c for c in columns if "." in c or c in ("model", "max_activity", "passes", "program_version")]
     return [k for k in keys if len({str(r.get(k)) for r in rows}) > 1]
+
+
+def numeric_axes(rows: Sequence[Row], axes: Sequence[str]) -> list[str]:
+    """The axes whose value is a number in every row that ran: those a figure can put on its x axis.
+
+    >>> numeric_axes([{"a": 1, "b": "x", "c": True}, {"a": 2.5, "b": "y", "c": False}], ["a", "b", "c"])
+    ['a']
+    """
+    ok = [r for r in rows if not r.get("error")]
+    return [a for a in axes if ok and all(_num(r.get(a)) is not None for r in ok)]
+
+
+def step_time_series(rows: Sequence[Row], x: str, axes: Sequence[str]) -> list[Series]:
+    """The step time against ``x``, one line per combination of the other ``axes`` (no line joins two points of one x)."""
+    return series_data([r for r in rows if not r.get("error")], x, "ms_per_step", [a for a in axes if a != x])
+
+
+def _legend_width_in(labels: Sequence[str]) -> float:
+    """Inches a legend right of the data needs for its longest label (7 pt text)."""
+    return 0.3 + 0.065 * max(len(t) for t in labels)
 
 
 def _key(v: Any) -> Any:
@@ -201,7 +221,7 @@ def plot_series(series: Sequence[Series], path: str | os.PathLike[str], *, x: st
                 title: str = "") -> None:  # fmt: skip
     """Lines with markers, one per series."""
     check_figure_path(path)
-    legend_in = 0.3 + 0.065 * max(len(s.label) for s in series) if len(series) > 1 else 0.0
+    legend_in = _legend_width_in([s.label for s in series]) if len(series) > 1 else 0.0
     fig = _figure(7 + legend_in, 4.5)
     ax = fig.add_subplot()
     (fx, x_title), (fy, y_title) = axis_scale(x), axis_scale(y)
@@ -255,7 +275,7 @@ def plot_stack(rows: Sequence[Row], path: str | os.PathLike[str], label: Sequenc
     labels, stacks = stack_data(rows, label)
     check_figure_path(path)
     names = {k: short_step_name(k, 2) for k in stacks}
-    legend_in = 0.3 + 0.065 * max(len(n) for n in names.values())  # the legend sits right of the bars: room for its longest name
+    legend_in = _legend_width_in(list(names.values()))  # the legend sits right of the bars
     fig = _figure(max(6, 0.45 * len(labels) + 3) + legend_in, 4.8)
     ax = fig.add_subplot()
     bottom = np.zeros(len(labels))

@@ -126,15 +126,21 @@ def _max_activity(point: Mapping[str, Any]) -> Any:
     return point["max_activity"] if "max_activity" in point else point.get("activity")  # ``activity``: the old key
 
 
-def _check_objects(point: Mapping[str, Any]) -> None:
-    """A spec object only where it belongs: an SNNSpec as the model, a MachineSpec as the machine, a GPUSpec as the gpu."""
-    from pydantic import BaseModel
-
+def spec_object_keys() -> dict[str, type]:
+    """The point keys a script may give a spec object, and its type: an SNNSpec as the model, a MachineSpec as the
+    machine, a GPUSpec as the gpu."""
     from mimdsim.arch import MachineSpec
     from mimdsim.snn.gpu import GPUSpec
     from mimdsim.snn.spec import SNNSpec
 
-    where = {"model": SNNSpec, "machine": MachineSpec, "gpu": GPUSpec}
+    return {"model": SNNSpec, "machine": MachineSpec, "gpu": GPUSpec}
+
+
+def _check_objects(point: Mapping[str, Any]) -> None:
+    """A spec object only under its key (:func:`spec_object_keys`)."""
+    from pydantic import BaseModel
+
+    where = spec_object_keys()
     for key, v in point.items():
         if isinstance(v, BaseModel) and not isinstance(v, where.get(key, ())):
             allowed = f"a name, a file or a {where[key].__name__}" if key in where else "a number, a string or a boolean"

@@ -42,20 +42,12 @@ from pathlib import Path
 from typing import Any
 
 from mimdsim.errors import ConfigError
-from mimdsim.sweep.snn import check_point_keys
+from mimdsim.sweep.snn import check_point_keys, spec_object_keys
 
 __all__ = ["SweepSpec", "RandomAxes", "load_sweep_spec"]
 
 _TOP = ("name", "description", "base", "grid", "zip", "random", "points")
 _Scalar = (str, int, float, bool)
-
-
-def _spec_types() -> tuple[type, ...]:
-    from mimdsim.arch import MachineSpec
-    from mimdsim.snn.gpu import GPUSpec
-    from mimdsim.snn.spec import SNNSpec
-
-    return (MachineSpec, SNNSpec, GPUSpec)
 
 
 def _scalar(v: Any, where: str) -> Any:
@@ -65,7 +57,7 @@ def _scalar(v: Any, where: str) -> Any:
         if not v or any(isinstance(x, (list, tuple)) for x in v):
             raise ConfigError(f"{where}: a list value must hold numbers or strings (got {v!r})")
         return [_scalar(x, where) for x in v]
-    if v is not None and not isinstance(v, (*_Scalar, *_spec_types())):
+    if v is not None and not isinstance(v, (*_Scalar, *spec_object_keys().values())):
         raise ConfigError(
             f"{where}: expected a number, a string, a boolean, a list of them or a MachineSpec/SNNSpec/GPUSpec (got {v!r})"
         )
