@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,11 +56,12 @@ def preset_file(kind: str, name: str) -> Path | None:
     return None
 
 
-def format_validation_error(err: ValidationError, source: str) -> str:
-    """One line per problem: ``source: field.path: message (got value)``."""
+def format_validation_error(err: ValidationError, source: str, hidden_loc: Collection[str] = ()) -> str:
+    """One line per problem: ``source: field.path: message (got value)``; ``hidden_loc`` names path parts a model
+    has that the file does not (a table's keys gathered into one field) and are left out of the path."""
     lines = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "<root>"
+        loc = ".".join(str(p) for p in e["loc"] if p not in hidden_loc) or "<root>"
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key"

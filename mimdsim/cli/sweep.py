@@ -28,7 +28,7 @@ __all__ = ["add_sweep_parser", "add_export_parser", "spec_of_args"]
 def spec_of_args(args: argparse.Namespace) -> Any:
     """The sweep spec of the command line: ``--spec``, or models x ``--activities`` with the other options as its base."""
     from mimdsim.sweep.snn import PAPER_FAMILY_A_ACTIVITIES, PAPER_FAMILY_A_MODELS, check_gpu
-    from mimdsim.sweep.spec import SweepSpec, load_sweep_spec
+    from mimdsim.sweep.spec import MAX_POINTS, SweepSpec, load_sweep_spec
 
     if args.spec is not None:
         if args.models or args.activities:
@@ -44,7 +44,7 @@ def spec_of_args(args: argparse.Namespace) -> Any:
             raise MimdsimError(
                 f"{opt}: with --spec, set it in the spec ([base] {key} = ..., or as an axis); the spec's points are what run"
             )
-        return load_sweep_spec(args.spec)
+        return load_sweep_spec(args.spec, max_points=args.max_points or MAX_POINTS)
     gpu = "a100" if args.compare_gpu is None else args.compare_gpu
     check_gpu(gpu, args.gpu_framework, args.gpu_precision)
     base: dict[str, Any] = {
@@ -57,7 +57,9 @@ def spec_of_args(args: argparse.Namespace) -> Any:
         "max_activity": args.activities or list(PAPER_FAMILY_A_ACTIVITIES),
     }
     return SweepSpec.from_dict(
-        {"name": "cli", "base": {k: v for k, v in base.items() if v is not None}, "grid": grid}, "mimdsim sweep"
+        {"name": "cli", "base": {k: v for k, v in base.items() if v is not None}, "grid": grid},
+        "mimdsim sweep",
+        max_points=args.max_points or MAX_POINTS,
     )
 
 
@@ -221,6 +223,8 @@ def add_sweep_parser(sub: SubParsers) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON array of result records instead of tables")
     p.add_argument("--dry-run", nargs="?", type=positive_int, const=10, default=None, metavar="N",
                    help="check every point and print how many there are and the first N (default 10); run and write nothing")  # fmt: skip
+    p.add_argument("--max-points", type=positive_int, default=None, metavar="N",
+                   help="the most points a spec may expand to (default 200,000: counted from the spec's shape before any point is built)")  # fmt: skip
     p.set_defaults(func=_cmd_sweep)
 
 

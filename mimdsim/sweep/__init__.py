@@ -40,12 +40,12 @@ from mimdsim.sweep.snn import (
     snn_points,
     snn_sweep,
 )
-from mimdsim.sweep.spec import SweepSpec, load_sweep_spec
+from mimdsim.sweep.spec import SweepSpec, SweepSpecFile, load_sweep_spec
 from mimdsim.sweep.store import ResultStore, read_store
 
 __all__ = [
     "PAPER_FAMILY_A_MODELS", "PAPER_FAMILY_A_ACTIVITIES", "POINT_KEYS", "expand_grid", "run_sweep", "iter_sweep",
     "local_executor", "relaxed_gc", "dask_executor", "resolve_snn_model", "prepare_point", "snn_points", "snn_point",
-    "snn_sweep", "SweepSpec", "load_sweep_spec", "run_spec", "spec_records", "SweepRun", "ResultStore", "read_store",
+    "snn_sweep", "SweepSpec", "SweepSpecFile", "load_sweep_spec", "run_spec", "spec_records", "SweepRun", "ResultStore", "read_store",
     "records_frame", "store_frame", "export_results",
 ]  # fmt: skip

@@ -39,93 +39,155 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mimdsim.errors import ConfigError
 from mimdsim.sweep.snn import check_point_keys, spec_object_keys
 
-__all__ = ["SweepSpec", "RandomAxes", "load_sweep_spec"]
+__all__ = ["SweepSpec", "SweepSpecFile", "RandomAxes", "RandomAxis", "load_sweep_spec", "MAX_POINTS"]
 
-_TOP = ("name", "description", "base", "grid", "zip", "random", "points")
-_Scalar = (str, int, float, bool)
+MAX_POINTS = 200_000
+"""The most points a spec may expand to unless the caller raises it (``max_points=``, ``sweep --max-points``): the
+points are counted from the spec's shape before any is built. 200,000 point dicts hold about 100 MB; at the
+~300 points/min of a full estimate they are also about 11 hours of work (docs/sweeps.md)."""
+
+_SCALARS = (str, int, float, bool)
 
 
-def _scalar(v: Any, where: str) -> Any:
+def _value(v: Any) -> Any:
     """A point value: a number, a string, a boolean, a list of them (``model.layer_sizes``), or (from a script) a
     ``MachineSpec``, ``SNNSpec`` or ``GPUSpec`` (hashed by its fields, :func:`mimdsim.snn.record.canonical_json`)."""
     if isinstance(v, (list, tuple)):
         if not v or any(isinstance(x, (list, tuple)) for x in v):
-            raise ConfigError(f"{where}: a list value must hold numbers or strings (got {v!r})")
-        return [_scalar(x, where) for x in v]
-    if v is not None and not isinstance(v, (*_Scalar, *spec_object_keys().values())):
-        raise ConfigError(
-            f"{where}: expected a number, a string, a boolean, a list of them or a MachineSpec/SNNSpec/GPUSpec (got {v!r})"
-        )
+            raise ValueError("a list value must hold numbers or strings")
+        return [_value(x) for x in v]
+    if v is not None and not isinstance(v, (*_SCALARS, *spec_object_keys().values())):
+        raise ValueError("expected a number, a string, a boolean, a list of them or a MachineSpec/SNNSpec/GPUSpec")
     if isinstance(v, float) and not math.isfinite(v):
-        raise ConfigError(f"{where}: {v!r} is not finite")
+        raise ValueError(f"{v!r} is not finite")
     return v
 
 
-def _axis(values: Any, where: str) -> list[Any]:
+def _values(values: Any) -> list[Any]:
+    """An axis: a non-empty list of point values."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-        raise ConfigError(f"{where}: expected a list of values (got {values!r})")
+        raise ValueError("expected a list of values")
     if not values:
-        raise ConfigError(f"{where}: no values")
-    return [_scalar(v, where) for v in values]
+        raise ValueError("no values")
+    return [_value(v) for v in values]
 
 
-@dataclass(frozen=True)
-class RandomAxes:
-    """``n`` samples drawn with ``seed``: per key ``{low, high[, log][, integer]}`` or ``{choices}``."""
+def _same_lengths(z: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    lengths = {k: len(v) for k, v in z.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"the lists differ in length ({lengths})")
+    return z
 
-    n: int
-    seed: int
-    axes: dict[str, dict[str, Any]]
 
-    def __post_init__(self) -> None:
-        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
-            raise ConfigError(f"random.n: expected a positive integer (got {self.n!r})")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"random.seed: expected a non-negative integer (got {self.seed!r})")
-        if not self.axes:
-            raise ConfigError("random: no axes")
-        for k, ax in self.axes.items():
-            where = f"random.{k}"
-            if not isinstance(ax, Mapping):
-                raise ConfigError(f"{where}: expected {{low, high}} or {{choices}} (got {ax!r})")
-            extra = sorted(set(ax) - {"low", "high", "log", "integer", "choices"})
-            if extra:
-                raise ConfigError(f"{where}: unknown option {extra[0]!r} (low, high, log, integer, choices)")
-            if "choices" in ax:
-                if set(ax) != {"choices"}:
-                    raise ConfigError(f"{where}: choices cannot be combined with low/high")
-                _axis(ax["choices"], where + ".choices")
-                continue
-            lo_v, hi_v = ax.get("low"), ax.get("high")
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (lo_v, hi_v)):
-                raise ConfigError(f"{where}: low and high must be finite numbers (got {lo_v!r}, {hi_v!r})")
-            lo, hi = float(lo_v), float(hi_v)  # type: ignore[arg-type]
-            if not lo < hi:
-                raise ConfigError(f"{where}: low {lo!r} must be below high {hi!r}")
-            if ax.get("log") and lo <= 0:
-                raise ConfigError(f"{where}: a log axis needs low > 0 (got {lo!r})")
+Value = Annotated[Any, PlainValidator(_value)]
+Axis = Annotated[Any, PlainValidator(_values)]
+Zip = Annotated[dict[str, Axis], Field(min_length=1), AfterValidator(_same_lengths)]
+
+
+class RandomAxis(BaseModel):
+    """One random key: a uniform (or log-uniform) number in ``[low, high)``, rounded when ``integer``, or one of ``choices``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    low: float | None = None
+    high: float | None = None
+    log: StrictBool = False
+    integer: StrictBool = False
+    choices: Axis | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RandomAxis:
+        if self.choices is not None:
+            if self.low is not None or self.high is not None or self.log or self.integer:
+                raise ValueError("choices cannot be combined with low/high/log/integer")
+            return self
+        if self.low is None or self.high is None or not (math.isfinite(self.low) and math.isfinite(self.high)):
+            raise ValueError("low and high must be finite numbers (or give choices)")
+        if not self.low < self.high:
+            raise ValueError(f"low {self.low!r} must be below high {self.high!r}")
+        if self.log and self.low <= 0:
+            raise ValueError("a log axis needs low > 0")
+        return self
+
+    def sample(self, rng: random.Random) -> Any:
+        if self.choices is not None:
+            return rng.choice(self.choices)
+        lo, hi = float(self.low), float(self.high)  # type: ignore[arg-type]  # set when choices is not (_consistent)
+        u = rng.random()
+        x = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))) if self.log else lo + u * (hi - lo)
+        return round(x) if self.integer else x
+
+
+class RandomAxes(BaseModel):
+    """``n`` samples drawn with ``seed``; in the file the axes sit beside ``n`` and ``seed`` in ``[random]``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n: Annotated[StrictInt, Field(ge=1)]
+    seed: Annotated[StrictInt, Field(ge=0)] = 0
+    axes: dict[str, RandomAxis]
+
+    @field_validator("axes")
+    @classmethod
+    def _some_axes(cls, axes: dict[str, RandomAxis]) -> dict[str, RandomAxis]:
+        if not axes:
+            raise ValueError("no axes beside n and seed")
+        return axes
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_axes(cls, d: Any) -> Any:
+        """``[random]``'s keys other than ``n`` and ``seed`` are the axes."""
+        if isinstance(d, Mapping) and "axes" not in d:
+            return {**{k: d[k] for k in ("n", "seed") if k in d}, "axes": {k: v for k, v in d.items() if k not in ("n", "seed")}}
+        return d
 
     def samples(self) -> list[dict[str, Any]]:
         """The ``n`` samples, the same for the same spec (``random.Random(seed)``, keys in order)."""
         rng = random.Random(self.seed)
-        out = []
-        for _ in range(self.n):
-            s: dict[str, Any] = {}
-            for k, ax in self.axes.items():
-                if "choices" in ax:
-                    s[k] = rng.choice(list(ax["choices"]))
-                    continue
-                lo, hi = float(ax["low"]), float(ax["high"])
-                u = rng.random()
-                x = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))) if ax.get("log") else lo + u * (hi - lo)
-                s[k] = round(x) if ax.get("integer") else x
-            out.append(s)
-        return out
+        return [{k: ax.sample(rng) for k, ax in self.axes.items()} for _ in range(self.n)]
+
+
+class SweepSpecFile(BaseModel):
+    """The sweep-spec file format (docs/sweeps.md): every table and value typed; what relates keys to each other
+    (axes given twice, point keys, a model for every point, the size) :meth:`SweepSpec.from_dict` checks next."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: Annotated[StrictStr, Field(min_length=1)] = "sweep"
+    description: StrictStr = ""
+    base: dict[str, Value] = Field(default_factory=dict)
+    grid: dict[str, Axis] = Field(default_factory=dict)
+    zips: list[Zip] = Field(default_factory=list, alias="zip")
+    random: RandomAxes | None = None
+    points: list[dict[str, Value]] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_zip(cls, d: Any) -> Any:
+        """``[zip]`` (one table) is ``[[zip]]`` with one entry."""
+        if isinstance(d, Mapping) and isinstance(d.get("zip"), Mapping):
+            return {**d, "zip": [d["zip"]]}
+        return d
 
 
 @dataclass(frozen=True)
@@ -141,58 +203,54 @@ class SweepSpec:
     extra_points: tuple[dict[str, Any], ...] = ()
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], source: str = "sweep spec") -> SweepSpec:
-        """Validate a spec mapping (a parsed TOML file); errors name ``source`` and the key."""
-        bad = sorted(set(d) - set(_TOP))
-        if bad:
-            raise ConfigError(f"{source}: unknown table {bad[0]!r} (allowed: {', '.join(_TOP)})")
+    def from_dict(cls, d: Mapping[str, Any], source: str = "sweep spec", *, max_points: int = MAX_POINTS) -> SweepSpec:
+        """Validate a spec mapping (a parsed TOML file) against :class:`SweepSpecFile`, then the keys and the size;
+        errors name ``source`` and the key. More than ``max_points`` points is refused before any is built."""
+        from mimdsim.arch.load import format_validation_error
 
-        def table(key: str) -> dict[str, Any]:
-            t = d.get(key, {})
-            if not isinstance(t, Mapping):
-                raise ConfigError(f"{source}: {key} must be a table (got {t!r})")
-            return dict(t)
-
-        base = {k: _scalar(v, f"{source}: base.{k}") for k, v in table("base").items()}
-        grid = {k: _axis(v, f"{source}: grid.{k}") for k, v in table("grid").items()}
-        zips_in = d.get("zip", [])
-        if isinstance(zips_in, Mapping):
-            zips_in = [zips_in]
-        zips = []
-        for j, z in enumerate(zips_in):
-            if not isinstance(z, Mapping) or not z:
-                raise ConfigError(f"{source}: zip[{j}] must be a non-empty table of lists")
-            zz = {k: _axis(v, f"{source}: zip[{j}].{k}") for k, v in z.items()}
-            lengths = {k: len(v) for k, v in zz.items()}
-            if len(set(lengths.values())) > 1:
-                raise ConfigError(f"{source}: zip[{j}]: the lists differ in length ({lengths})")
-            zips.append(zz)
-        rnd = None
-        if "random" in d:
-            r = table("random")
-            try:
-                rnd = RandomAxes(r.pop("n", None), r.pop("seed", 0), r)
-            except ConfigError as err:
-                raise ConfigError(f"{source}: {err}") from None
-        pts = d.get("points", [])
-        if not isinstance(pts, Sequence) or not all(isinstance(p, Mapping) for p in pts):
-            raise ConfigError(f"{source}: points must be an array of tables")
-        points = tuple({k: _scalar(v, f"{source}: points[{j}].{k}") for k, v in p.items()} for j, p in enumerate(pts))
-        axis_keys = [*grid, *(k for z in zips for k in z), *(rnd.axes if rnd else {})]
+        try:
+            f = SweepSpecFile.model_validate(d)
+        except ValidationError as err:
+            raise ConfigError(format_validation_error(err, source, hidden_loc=("axes",))) from None
+        spec = cls(f.name, f.description, f.base, f.grid, tuple(f.zips), f.random, tuple(f.points))
+        axis_keys = [*f.grid, *(k for z in f.zips for k in z), *(f.random.axes if f.random else {})]
         dup = sorted({k for k in axis_keys if axis_keys.count(k) > 1})
         if dup:
             raise ConfigError(f"{source}: axis {dup[0]!r} appears twice")
-        for keys in (base, axis_keys, *points):
+        for keys in (f.base, axis_keys, *f.points):
             check_point_keys(list(keys), source)
-        name = d.get("name", "sweep")
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"{source}: name must be a non-empty string (got {name!r})")
-        spec = cls(name, str(d.get("description", "")), base, grid, tuple(zips), rnd, points)
-        if not spec.points():
-            raise ConfigError(f"{source}: no points")
-        if any("model" not in p for p in spec.points()):
+        n = spec.n_points
+        if n > max_points:
+            raise ConfigError(
+                f"{source}: {n:,} points ({spec.shape}) exceed the limit of {max_points:,}: split the sweep, or raise "
+                "the limit (sweep --max-points, SweepSpec.from_dict(max_points=...))"
+            )
+        if "model" not in f.base and (
+            (spec._has_product and "model" not in axis_keys) or any("model" not in p for p in f.points)
+        ):
             raise ConfigError(f"{source}: every point needs a model (set base.model or an axis)")
         return spec
+
+    @property
+    def _has_product(self) -> bool:
+        """Whether the spec has a product part (axes, or no explicit points: the base alone is one point)."""
+        return bool(self.grid or self.zips or self.random) or not self.extra_points
+
+    @property
+    def n_points(self) -> int:
+        """The number of points, from the spec's shape (nothing is built)."""
+        factors = [len(v) for v in self.grid.values()] + [len(next(iter(z.values()))) for z in self.zips]
+        factors += [self.random.n] if self.random else []
+        return (math.prod(factors) if self._has_product else 0) + len(self.extra_points)
+
+    @property
+    def shape(self) -> str:
+        """The product's factors and the explicit points, for messages: ``grid 3 x 4, zip 2, random 10, 1 point``."""
+        parts = [f"grid {' x '.join(str(len(v)) for v in self.grid.values())}"] if self.grid else []
+        parts += [f"zip {len(next(iter(z.values())))}" for z in self.zips]
+        parts += [f"random {self.random.n}"] if self.random else []
+        parts += [f"{len(self.extra_points)} explicit"] if self.extra_points else []
+        return ", ".join(parts) or "the base"
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -211,11 +269,11 @@ class SweepSpec:
         factors += [[dict(zip(z, row, strict=True)) for row in zip(*z.values(), strict=True)] for z in self.zips]
         if self.random is not None:
             factors.append(self.random.samples())
-        product = [] if not (self.grid or self.zips or self.random) else [
-            {k: v for part in combo for k, v in part.items()} for combo in itertools.product(*factors)
-        ]  # fmt: skip
-        if not product and not self.extra_points:
-            product = [{}]
+        product = (
+            [{k: v for part in combo for k, v in part.items()} for combo in itertools.product(*factors)]
+            if self._has_product
+            else []
+        )
         return tuple({**self.base, **p} for p in [*product, *self.extra_points])
 
     @cached_property
@@ -268,10 +326,10 @@ def _relative_to(folder: Path, d: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_sweep_spec(path: str | os.PathLike[str]) -> SweepSpec:
+def load_sweep_spec(path: str | os.PathLike[str], *, max_points: int = MAX_POINTS) -> SweepSpec:
     """Read and validate a sweep spec TOML file (a bare name looks in ``models/sweeps/``); relative file names in it
-    (models, machines, GPUs, traces, count tables) are relative to the spec file."""
+    (models, machines, GPUs, traces, count tables) are relative to the spec file. See :meth:`SweepSpec.from_dict`."""
     from mimdsim.arch.load import read_toml, resolve_preset
 
     p = resolve_preset(path, "sweeps", "sweep spec")
-    return SweepSpec.from_dict(_relative_to(Path(p).resolve().parent, read_toml(p)), str(p))
+    return SweepSpec.from_dict(_relative_to(Path(p).resolve().parent, read_toml(p)), str(p), max_points=max_points)
