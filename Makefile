@@ -16,7 +16,7 @@ demo: $(VENV)/.installed
 	$(BIN)/mimdsim demo
 
 validation: $(VENV)/.installed-test
-	$(BIN)/python -m mimdsim.report.validation --out docs/validation.md --figures docs/figures --processes 2
+	$(BIN)/python -m mimdsim.validation.page --out docs/validation.md --figures docs/figures --processes 2
 
 venv: $(VENV)/.installed
 

@@ -13,7 +13,7 @@ every step (data-dependent costs). Variants:
   finish at ~150 distinct times per step: the hard case for the DES's tile grouping. It
   runs ``--per-tile-steps`` steps (building 1472 blocks per step is slow); its cost is
   dominated by flattening 1472 blocks per compute set, not by the event loop;
-* ``snn``: the real thing, :func:`mimdsim.snn.lower.lower_snn` of the paper's N-MNIST
+* ``snn``: the real thing, :func:`mimdsim.snn.lowering.lower.lower_snn` of the paper's N-MNIST
   network (2312-1466-1466-10, 1% activity, batch 48) with ``--steps / 18`` time steps.
 
 A tile-event is what a process-per-tile DES would process (see ``mimdsim/engines/des.py``);
@@ -82,9 +82,9 @@ def _per_tile_compute(rng: np.random.Generator, n_tiles: int, name: str) -> Comp
 def _snn_program(machine: MachineSpec, n_steps: int, seed: int) -> Program:
     """The lowered SNN BPTT training step of the paper's N-MNIST network, about ``n_steps`` supersteps."""
     from mimdsim.partition import partition_layers
-    from mimdsim.snn.activity import parametric_activity
-    from mimdsim.snn.lower import lower_snn
-    from mimdsim.snn.spec import snn_from_sizes
+    from mimdsim.snn.activity.counts import parametric_activity
+    from mimdsim.snn.lowering.lower import lower_snn
+    from mimdsim.snn.model.spec import snn_from_sizes
 
     steps_per_timestep = 18  # measured: 1,803 supersteps for 100 time steps
     spec = snn_from_sizes(

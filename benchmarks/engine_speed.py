@@ -254,9 +254,9 @@ def _machine_info() -> dict[str, object]:
 def build_snn(model: str, rate: float, seed: int) -> tuple[Program, MachineSpec]:
     """The lowered training step of an SNN model preset, and its machine."""
     from mimdsim.partition import partition_layers
-    from mimdsim.snn.estimate import make_activity
-    from mimdsim.snn.lower import lower_snn
-    from mimdsim.snn.spec import load_snn_model
+    from mimdsim.snn.lowering.lower import lower_snn
+    from mimdsim.snn.model.spec import load_snn_model
+    from mimdsim.studies.estimate import make_activity
 
     spec, hints = load_snn_model(Path(__file__).resolve().parents[1] / "models" / "snn" / f"{model}.toml")
     machine = load_machine(hints.machine, **({"n_ipus": hints.n_ipus} if hints.n_ipus else {}))

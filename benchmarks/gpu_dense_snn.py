@@ -2,7 +2,7 @@
 
 One training step = forward over T time steps of a feed-forward LIF network with a one-step
 inter-layer delay, SuperSpike surrogate, sum-over-time readout and softmax cross-entropy;
-BPTT in reverse; an SGD or Adam update. The same step that mimdsim.snn.gpu costs
+BPTT in reverse; an SGD or Adam update. The same step that mimdsim.snn.gpu.model costs
 analytically (docs/gpu_baseline.md).
 
 Backends:
@@ -331,8 +331,8 @@ def _mimdsim() -> tuple[Any, Any, Any]:
         import mimdsim  # noqa: F401
     except ImportError:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from mimdsim.snn.gpu import estimate_gpu_step, load_gpu
-    from mimdsim.snn.spec import snn_from_sizes
+    from mimdsim.snn.gpu.model import estimate_gpu_step, load_gpu
+    from mimdsim.snn.model.spec import snn_from_sizes
 
     return estimate_gpu_step, load_gpu, snn_from_sizes
 
@@ -340,7 +340,7 @@ def _mimdsim() -> tuple[Any, Any, Any]:
 def predict(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """The analytic model's prediction for the same configuration, under every framework profile."""
     estimate_gpu_step, load_gpu, snn_from_sizes = _mimdsim()
-    from mimdsim.snn.gpu_frameworks import FRAMEWORKS
+    from mimdsim.snn.gpu.frameworks import FRAMEWORKS
 
     spec = snn_from_sizes(
         args.layers,

@@ -2,7 +2,7 @@
 
 * ``full_ipu``: every method but ``refine`` on ``models/snn/sparse/nmnist_sparse_random5.toml``
   at 2 neurons per tile: 733 + 733 + 5 = 1,471 tiles, all of IPU 0, 2,942 units with nets
-  from 5 % random masks; wall time of :func:`mimdsim.snn.placement.place` per method (the
+  from 5 % random masks; wall time of :func:`mimdsim.studies.placement.place` per method (the
   workload graph built once beforehand, as ``mimdsim partition`` does).
 * ``ipu64``: ``metis`` on the family (c) pattern on 64 IPUs (188,290 neurons; the TOML is
   written by ``models/snn/generate.py``'s rules), with the graph build included.
@@ -32,9 +32,9 @@ SPARSE = REPO / "models" / "snn" / "sparse"
 
 
 def _setup(path: Path, n_ipus: int | None = None):  # type: ignore[no-untyped-def]
-    from mimdsim.snn.activity import parametric_activity
-    from mimdsim.snn.estimate import run_settings
-    from mimdsim.snn.spec import load_snn_model
+    from mimdsim.snn.activity.counts import parametric_activity
+    from mimdsim.snn.model.spec import load_snn_model
+    from mimdsim.studies.estimate import run_settings
 
     spec, hints = load_snn_model(path)
     machine, _ = run_settings(hints, n_ipus=n_ipus)
@@ -49,7 +49,7 @@ def _timed(fn) -> float:  # type: ignore[no-untyped-def]
 
 def full_ipu() -> dict[str, object]:
     from mimdsim.partition import METHODS
-    from mimdsim.snn.placement import place
+    from mimdsim.studies.placement import place
 
     spec, machine, act = _setup(SPARSE / "nmnist_sparse_random5.toml")
     out: dict[str, float] = {}
@@ -63,7 +63,7 @@ def full_ipu() -> dict[str, object]:
 def ipu64(tmp: Path) -> dict[str, object]:
     import generate
 
-    from mimdsim.snn.placement import place
+    from mimdsim.studies.placement import place
 
     model = generate.family_c((64,))[0]
     path = tmp / "nmnist_c_64ipu.toml"
@@ -76,7 +76,7 @@ def ipu64(tmp: Path) -> dict[str, object]:
 
 
 def refine() -> dict[str, object]:
-    from mimdsim.snn.placement import place
+    from mimdsim.studies.placement import place
 
     spec, machine, act = _setup(SPARSE / "nmnist_sparse_local_shuffled.toml")
     return {"refine_local_shuffled_s": _timed(lambda: place(spec, machine, act, method="refine", neurons_per_tile=8))}

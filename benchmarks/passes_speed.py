@@ -19,9 +19,9 @@ from mimdsim.arch import load_machine
 from mimdsim.engines import simulate
 from mimdsim.program.memo import forget
 from mimdsim.program.passes import PIPELINES, apply_passes
-from mimdsim.snn.estimate import estimate_training_step
-from mimdsim.snn.lower import LoweringOptions
-from mimdsim.snn.spec import load_snn_model
+from mimdsim.snn.lowering.lower import LoweringOptions
+from mimdsim.snn.model.spec import load_snn_model
+from mimdsim.studies.estimate import estimate_training_step
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = (("nmnist_a_2hidden", 1), ("nmnist_c_16ipu", 16))

@@ -2,12 +2,12 @@
 
 The model is family (a)'s 2-hidden-layer net (``models/snn/nmnist_a_2hidden.toml``:
 [2312, 1466, 1466, 10], B = 48, T = 100, act 0.01) on the machine of its ``[run]`` table
-(bow). Each run does what :func:`mimdsim.snn.estimate.estimate_training_step` does, with
+(bow). Each run does what :func:`mimdsim.studies.estimate.estimate_training_step` does, with
 ``time.perf_counter`` around each phase:
 
-* ``functional``: :func:`mimdsim.snn.activity.functional_activity` (the functional sparse
+* ``functional``: :func:`mimdsim.snn.activity.counts.functional_activity` (the functional sparse
   LIF forward pass on Poisson input that gives the spike counts);
-* ``lowering``: :func:`mimdsim.partition.partition_layers` + :func:`mimdsim.snn.lower.lower_snn`;
+* ``lowering``: :func:`mimdsim.partition.partition_layers` + :func:`mimdsim.snn.lowering.lower.lower_snn`;
 * ``validation+memory``: :func:`mimdsim.program.validate.check_program` +
   :func:`mimdsim.memory.ledger.memory_ledger` (what :func:`mimdsim.engines.simulate` does
   before it calls the engine);
@@ -42,9 +42,9 @@ from mimdsim.engines import ENGINES
 from mimdsim.memory.ledger import memory_ledger
 from mimdsim.partition import partition_layers
 from mimdsim.program.validate import check_program
-from mimdsim.snn.activity import functional_activity
-from mimdsim.snn.lower import lower_snn
-from mimdsim.snn.spec import load_snn_model
+from mimdsim.snn.activity.counts import functional_activity
+from mimdsim.snn.lowering.lower import lower_snn
+from mimdsim.snn.model.spec import load_snn_model
 
 REPO = Path(__file__).resolve().parents[1]
 PHASES = ("functional", "lowering", "validation+memory", "engine")

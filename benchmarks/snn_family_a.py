@@ -2,7 +2,7 @@
 
 For each model ``models/snn/nmnist_a_{2,3,4,5}hidden.toml`` and each maximum activity of
 ``--activities`` (default 0.01, 0.05, 0.1; the activity sets every sparse size,
-``S = 2 floor(a N / 2)``), run :func:`mimdsim.snn.estimate.estimate_training_step` on the
+``S = 2 floor(a N / 2)``), run :func:`mimdsim.studies.estimate.estimate_training_step` on the
 model's machine (bow) with the functional activity (seed ``--seed``, default 0) and the
 ``--engine`` (fast). Prints a Markdown table of ms/step, its critical-path breakdown
 (compute / exchange / sync / host; global exchange is 0 on one IPU and shown only if
@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from mimdsim.arch import load_machine
-from mimdsim.snn.estimate import estimate_training_step
-from mimdsim.snn.spec import load_snn_model
+from mimdsim.snn.model.spec import load_snn_model
+from mimdsim.studies.estimate import estimate_training_step
 
 REPO = Path(__file__).resolve().parents[1]
 DEPTHS = (2, 3, 4, 5)

@@ -5,7 +5,7 @@ Five measurements, each as a user meets it:
 * ``main_job``: ``mimdsim snn models/snn/nmnist_a_2hidden.toml --json`` as a fresh
   process, warm Numba cache; wall time of the whole call (the first call, which fills
   the activity cache, is reported apart as ``main_job_first_call_s``).
-* ``reestimate``: in one warm process, :func:`~mimdsim.snn.estimate.estimate_training_step`
+* ``reestimate``: in one warm process, :func:`~mimdsim.studies.estimate.estimate_training_step`
   of the same network after one on ``bow``, on other machine descriptions (``mk2``, ``bow``
   with twice the exchange bandwidth, ``bow`` with 11 extra cycles of launch cost per
   worker vertex, ``mk2`` with 2 IPUs' worth of link latency): wall time per call.
@@ -72,8 +72,8 @@ def main_job(runs: int, cache_dir: str) -> dict[str, object]:
 
 def reestimate(runs: int) -> dict[str, object]:
     from mimdsim.arch import load_machine
-    from mimdsim.snn.estimate import estimate_training_step
-    from mimdsim.snn.spec import load_snn_model
+    from mimdsim.snn.model.spec import load_snn_model
+    from mimdsim.studies.estimate import estimate_training_step
 
     spec, _ = load_snn_model(MAIN_JOB)
     estimate_training_step(spec, load_machine("bow"))
@@ -131,8 +131,8 @@ def des_vs_fast(runs: int, cache_dir: str) -> dict[str, object]:
     from mimdsim.arch import load_machine
     from mimdsim.engines import simulate
     from mimdsim.program.memo import forget
-    from mimdsim.snn.estimate import estimate_training_step
-    from mimdsim.snn.spec import load_snn_model
+    from mimdsim.snn.model.spec import load_snn_model
+    from mimdsim.studies.estimate import estimate_training_step
 
     spec, _ = load_snn_model(MAIN_JOB)
     m = load_machine("bow")

@@ -1,4 +1,4 @@
-"""Test-session settings: the disk cache of functional activity (mimdsim.snn.cache) lives in
+"""Test-session settings: the disk cache of functional activity (mimdsim.snn.activity.cache) lives in
 a temporary folder of this session, never in the user's cache."""
 
 from __future__ import annotations

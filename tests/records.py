@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mimdsim.snn.record import SNNRecord
+from mimdsim.studies.record import SNNRecord
 
 
 def fake_record(**fields: Any) -> dict[str, Any]:

@@ -83,7 +83,7 @@ def test_output_paths_are_checked_before_the_run(
     def never(*_a: object, **_k: object) -> None:
         raise AssertionError("the run started before its output path was checked")
 
-    monkeypatch.setattr("mimdsim.snn.estimate.estimate_training_step", never)
+    monkeypatch.setattr("mimdsim.studies.estimate.estimate_training_step", never)
     monkeypatch.setattr("mimdsim.sweep.snn_sweep", never)
     for path, words in _bad_paths(tmp_path):
         rc, _, err, _ = run(capsys, *command, option, path)
@@ -223,8 +223,8 @@ def test_run_hints_are_applied_or_rejected(capsys: pytest.CaptureFixture[str], t
     (tmp_path / "m.toml").write_text(model)
     rc, _, err, _ = run(capsys, "snn", str(tmp_path / "m.toml"))
     one_line_error(rc, err, "run.activity", "not a run setting", "max_activity")
-    from mimdsim.snn.estimate import run_settings
-    from mimdsim.snn.spec import load_snn_model
+    from mimdsim.snn.model.spec import load_snn_model
+    from mimdsim.studies.estimate import run_settings
 
     _, hints = load_snn_model(ROOT / "models/snn/nmnist_c_2ipu.toml")
     machine, kw = run_settings(hints)
@@ -265,7 +265,7 @@ def test_per_tile_means_and_critical_path_have_their_own_names(capsys: pytest.Ca
     rc, out, _, _ = run(capsys, "snn", *TINY, "--json")
     est = json.loads(out)
     assert sum(est["breakdown_cycles"].values()) == est["cycles_per_step"]  # the SNN estimate's is the critical path
-    from mimdsim.snn.spec import snn_from_sizes
+    from mimdsim.snn.model.spec import snn_from_sizes
 
     with pytest.warns(DeprecationWarning, match="max_activity"):
         snn_from_sizes([8, 4], activity=0.5, input_sparse_size=2, batch_size=6, n_timesteps=1)

@@ -237,7 +237,7 @@ def test_python_dash_m(tmp_path: Path) -> None:
     assert ok.returncode == 0 and "bow" in json.loads(ok.stdout)
 
 
-@pytest.mark.parametrize("module", ["mimdsim.cli", "mimdsim.examples.demo"])
+@pytest.mark.parametrize("module", ["mimdsim.cli", "mimdsim.cli.demo_program"])
 def test_module_doctests(module: str) -> None:
     import doctest
     import importlib

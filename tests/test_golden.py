@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from mimdsim import load_machine
-from mimdsim.snn.estimate import estimate_training_step
-from mimdsim.snn.spec import load_snn_model
+from mimdsim.snn.model.spec import load_snn_model
+from mimdsim.studies.estimate import estimate_training_step
 
 GOLDEN = Path(__file__).parent / "golden" / "snn_estimates.json"
 MODELS = Path(__file__).parents[1] / "models" / "snn"

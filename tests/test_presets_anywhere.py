@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mimdsim.arch.load import PACKAGED_MODELS, list_presets, load_machine, resolve_preset
-from mimdsim.snn.spec import load_snn_model
+from mimdsim.snn.model.spec import load_snn_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,9 +11,9 @@ import pytest
 
 from mimdsim.arch import load_machine
 from mimdsim.errors import ConfigError, TileMemoryError
-from mimdsim.snn.estimate import estimate_training_step
-from mimdsim.snn.record import record_hash
-from mimdsim.snn.spec import load_snn_model
+from mimdsim.snn.model.spec import load_snn_model
+from mimdsim.studies.estimate import estimate_training_step
+from mimdsim.studies.record import record_hash
 from mimdsim.sweep import (
     PAPER_FAMILY_A_ACTIVITIES,
     PAPER_FAMILY_A_MODELS,

@@ -177,7 +177,7 @@ def test_a_point_that_does_not_fit_says_so_in_fields_not_only_in_text(tmp_path: 
 
 def test_the_record_of_an_error_carries_its_kind_and_tile() -> None:
     from mimdsim.errors import MappingError, TileMemoryError
-    from mimdsim.snn.record import SNNRecord
+    from mimdsim.studies.record import SNNRecord
 
     r = SNNRecord.failed(input_hash="h", error=TileMemoryError("m: does not fit\nmore", tile=7, needed_bytes=700_000))
     assert (r.error, r.error_kind, r.error_tile, r.error_tile_bytes) == (
@@ -195,7 +195,7 @@ def test_a_script_sweeps_the_spec_objects_it_built(tmp_path: Path) -> None:
     """MachineSpec and SNNSpec objects as point values: no TOML on disk; hashed by their fields, stored, resumed."""
     from mimdsim.arch import load_machine
     from mimdsim.errors import ConfigError
-    from mimdsim.snn.spec import snn_from_sizes
+    from mimdsim.snn.model.spec import snn_from_sizes
     from mimdsim.sweep import SweepSpec, run_spec
     from mimdsim.sweep.run import spec_records
 

@@ -67,7 +67,7 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
 
 
 def _gpu_framework(text: str) -> str:
-    from mimdsim.snn.gpu_frameworks import profile
+    from mimdsim.snn.gpu.frameworks import profile
 
     try:
         return profile(text).name
@@ -118,7 +118,7 @@ def add_gpu_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, defaul
 
 
 def gpu_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of :func:`mimdsim.snn.estimate.estimate_training_step` for the GPU options."""
+    """The keyword arguments of :func:`mimdsim.studies.estimate.estimate_training_step` for the GPU options."""
     out: dict[str, Any] = {"gpu": args.compare_gpu, "gpu_precision": args.gpu_precision}
     if args.gpu_framework is not None:
         out["gpu_framework"] = args.gpu_framework
@@ -261,7 +261,7 @@ def add_estimate_limits(p: argparse.ArgumentParser | argparse._ArgumentGroup) ->
 
 
 def estimate_limits(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of :func:`~mimdsim.snn.estimate.estimate_training_step` that :func:`add_estimate_limits` sets."""
+    """The keyword arguments of :func:`~mimdsim.studies.estimate.estimate_training_step` that :func:`add_estimate_limits` sets."""
     return {
         "max_steps": args.max_steps,
         "max_events": args.max_events,
@@ -327,7 +327,7 @@ def wrote(path: str | os.PathLike[str], detail: str = "") -> None:
 def write_run_timeline(args: argparse.Namespace, result: Any) -> None:
     """Write ``result``'s timeline where ``--timeline`` says (if it says), and say so with its slice count."""
     if args.timeline:
-        from mimdsim.trace import write_timeline
+        from mimdsim.report.timeline_file import write_timeline
 
         write_timeline(result, args.timeline)
         n = len(result.timeline) if result.timeline is not None else 0

@@ -17,7 +17,7 @@ DEMO_MODEL = "nmnist_a_2hidden"
 def _cmd_demo(args: argparse.Namespace) -> int:
     if args.bsp:
         machine = machine_of(args)
-        from mimdsim.examples.demo import run_demo
+        from mimdsim.cli.demo_program import run_demo
 
         res = run_demo(machine, engine=args.engine, progress=progress_wanted())
         return report(args, res, machine)
@@ -40,7 +40,7 @@ def add_demo_parser(sub: SubParsers) -> None:
         "demo",
         help="the main job: estimate the paper's 2-hidden-layer SNN training step on a Bow IPU vs an A100",
         description=f"Estimate the training step of models/snn/{DEMO_MODEL}.toml on the machine (default bow) with the A100 "
-        "comparison; with --bsp, simulate the built-in BSP demo program instead (mimdsim/examples/demo.py).",
+        "comparison; with --bsp, simulate the built-in BSP demo program instead (mimdsim/cli/demo_program.py).",
     )
     add_machine_options(p, "bow")
     add_engine_options(p)

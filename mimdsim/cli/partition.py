@@ -47,11 +47,11 @@ def _columns() -> list[Any]:
 
 
 def _cmd_partition(args: argparse.Namespace) -> int:
-    from mimdsim.snn.estimate import make_activity, run_settings
-    from mimdsim.snn.lower import check_batch
-    from mimdsim.snn.partition_study import partition_study
-    from mimdsim.snn.preflight import preflight
-    from mimdsim.snn.spec import load_snn_model
+    from mimdsim.snn.lowering.lower import check_batch
+    from mimdsim.snn.model.spec import load_snn_model
+    from mimdsim.studies.estimate import make_activity, run_settings
+    from mimdsim.studies.partition_study import partition_study
+    from mimdsim.studies.preflight import preflight
 
     check_outputs(args, "save_mapping")
     if args.plot is not None:

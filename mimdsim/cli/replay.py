@@ -28,9 +28,9 @@ __all__ = ["add_replay_parser"]
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from mimdsim.arch import load_machine
-    from mimdsim.snn.estimate import estimate_training_step
-    from mimdsim.snn.lower import LoweringOptions
-    from mimdsim.snn.traces import read_trace, resample
+    from mimdsim.snn.activity.trace_file import read_trace, resample
+    from mimdsim.snn.lowering.lower import LoweringOptions
+    from mimdsim.studies.estimate import estimate_training_step
 
     check_estimate_outputs(args)  # before the estimate, not after it
 
@@ -44,7 +44,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         from pydantic import ValidationError
 
         from mimdsim.arch.load import format_validation_error
-        from mimdsim.snn.spec import SNNSpec
+        from mimdsim.snn.model.spec import SNNSpec
 
         update = {k: v for k, v in (("batch_size", args.batch), ("n_timesteps", args.timesteps)) if v is not None}
         try:

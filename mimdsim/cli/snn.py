@@ -28,7 +28,7 @@ from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import MimdsimError
 from mimdsim.partition import METHODS
 from mimdsim.program.passes import DEFAULT_PIPELINE
-from mimdsim.snn.spec import PROGRAM_VERSIONS
+from mimdsim.snn.model.spec import PROGRAM_VERSIONS
 
 __all__ = ["add_snn_parser", "snn_main"]
 
@@ -69,14 +69,14 @@ def _spec_overrides(args: argparse.Namespace, spec: Any) -> Any:
 
 def _snn_estimate(args: argparse.Namespace) -> Any:
     """Resolve model file, run hints and flags (flags win), then estimate."""
-    from mimdsim.snn.estimate import estimate_training_step, run_settings
-    from mimdsim.snn.lower import LoweringOptions
-    from mimdsim.snn.spec import RunHints, load_snn_model, snn_from_sizes
+    from mimdsim.snn.lowering.lower import LoweringOptions
+    from mimdsim.snn.model.spec import RunHints, load_snn_model, snn_from_sizes
+    from mimdsim.studies.estimate import estimate_training_step, run_settings
 
     if args.model is not None and str(args.model).endswith(".nir"):
         if args.layers is not None:
             raise MimdsimError("give either a model (.toml or .nir) or --layers, not both")
-        from mimdsim.snn.nir import snn_from_nir
+        from mimdsim.snn.model.nir import snn_from_nir
 
         hints = RunHints()
         spec = snn_from_nir(
@@ -155,7 +155,7 @@ def write_estimate_outputs(args: argparse.Namespace, est: Any, neurons_per_tile:
         wrote(args.save_program, f"the lowered program, {est.program.n_executed_steps():,} steps executed")
     write_run_timeline(args, est.result)
     if args.record:
-        from mimdsim.snn.traces import save_trace
+        from mimdsim.snn.activity.trace_file import save_trace
 
         save_trace(args.record, est.activity, est.spec, recorded_run(est, neurons_per_tile, passes))
         wrote(args.record, f"spike counts of B = {est.spec.batch_size}, T = {est.spec.n_timesteps}")

@@ -110,7 +110,7 @@ def _dry_run(spec: Any, shown: int) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from mimdsim.files import write_text
     from mimdsim.report.tables import SNN_COLUMNS, Column, format_table, pivot_table
-    from mimdsim.snn.record import record_fields
+    from mimdsim.studies.record import record_fields
     from mimdsim.sweep.run import spec_records
 
     check_outputs(args, "csv")

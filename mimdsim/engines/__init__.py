@@ -19,7 +19,7 @@ from mimdsim.engines.result import (
     TimelineCounters,
     TimelineSegments,
 )
-from mimdsim.engines.timeline import apply_window, iteration_steps, window_mask
+from mimdsim.engines.timeline_detail import apply_window, iteration_steps, window_mask
 from mimdsim.errors import ConfigError
 from mimdsim.memory.ledger import check_memory
 from mimdsim.program.ir import Program
@@ -85,7 +85,7 @@ def simulate(
     of every executed step per IPU in ``RunResult.timeline``; ``timeline="tiles"`` adds
     every tile's compute intervals (small machines), and ``timeline_tiles=[...]`` those of
     the listed tiles. ``timeline_steps=[(first, stop), ...]`` (executed-step ranges, e.g.
-    from :func:`mimdsim.engines.timeline.iteration_steps`) keeps the intervals of those
+    from :func:`mimdsim.engines.timeline_detail.iteration_steps`) keeps the intervals of those
     steps only and sums up the others per IPU (``timeline.segments``). Both engines record
     the same intervals; the ``fast`` engine adds counter tracks (``timeline.counters``).
     More than ``max_timeline_events`` intervals raise ``SimulationLimitError``. The

@@ -23,7 +23,7 @@ from mimdsim.cost.exchange import ExchangeParams, ExchangeWorkspace, exchange_co
 from mimdsim.cost.sync import host_copy_cycles, sync_cycles
 from mimdsim.engines import _kernels as K
 from mimdsim.engines.result import CATEGORIES, DEFAULT_MAX_TIMELINE_EVENTS, RunResult, SuperstepRecord
-from mimdsim.engines.timeline import timeline_from_log
+from mimdsim.engines.timeline_detail import timeline_from_log
 from mimdsim.errors import SimulationLimitError
 from mimdsim.program.arrays import STEP_HOST_COPY, ProgramArrays, to_arrays
 from mimdsim.program.ir import Program
@@ -233,7 +233,7 @@ def simulate_fast(
 
     With ``timeline`` every executed step is logged (no repeat is extrapolated, which
     changes no figure) and laid out into ``RunResult.timeline``, with counter tracks, by
-    :func:`mimdsim.engines.timeline.timeline_from_log`: the intervals of the steps in
+    :func:`mimdsim.engines.timeline_detail.timeline_from_log`: the intervals of the steps in
     ``timeline_window`` (a boolean per executed step; None: all), the compute intervals
     of ``timeline_tiles``, segments summing up the other steps.
 

@@ -1,6 +1,6 @@
 """The workload graph a partitioner places: placement units and the spike nets between them.
 
-Pure arrays, no SNN code (:func:`mimdsim.snn.workload.workload_graph` builds one from a
+Pure arrays, no SNN code (:func:`mimdsim.snn.model.workload.workload_graph` builds one from a
 model and its recorded activity):
 
 * a **unit** is ``g`` consecutive neurons of one layer (the last unit of a layer may hold

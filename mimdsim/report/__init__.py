@@ -4,8 +4,8 @@
   (:func:`~mimdsim.report.tables.format_table`, :func:`~mimdsim.report.tables.pivot_table`).
 * :mod:`mimdsim.report.plots`: the paper-style speed-up figure and critical-path bars
   (matplotlib, imported only when a figure is drawn; the Agg canvas, no pyplot).
-* :mod:`mimdsim.report.validation`: ``docs/validation.md``, every comparison of mimdsim
-  with published numbers (``python -m mimdsim.report.validation``).
+* :mod:`mimdsim.validation.page`: ``docs/validation.md``, every comparison of mimdsim
+  with published numbers (``python -m mimdsim.validation.page``).
 
 The paper's headline figures (FB24 abstract, abstract of Finkbeiner et al., AAAI 2024)
 live here so that figures and the validation page use the same numbers.

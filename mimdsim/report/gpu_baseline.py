@@ -1,12 +1,12 @@
 """The generated tables of docs/gpu_baseline.md: each GPU framework's step, and how the paper's baseline moves.
 
 * :func:`anatomy_rows`: the paper's family (a) 2- and 5-hidden nets (B = 48, T = 100) on
-  the A100 preset under every profile of :mod:`mimdsim.snn.gpu_frameworks`: kernels per
+  the A100 preset under every profile of :mod:`mimdsim.snn.gpu.frameworks`: kernels per
   loop iteration, launches per step, and the step split into device time, per-launch
   latency and the framework's terms.
 * :func:`sensitivity_rows`: the ``tf-keras-xla`` step and the speed-up of the simulated
   Bow IPU over it with each uncertain constant at the ends of its published range
-  (:data:`~mimdsim.snn.gpu_frameworks.SENSITIVITY`) and with FP32 instead of TF32 GEMMs.
+  (:data:`~mimdsim.snn.gpu.frameworks.SENSITIVITY`) and with FP32 instead of TF32 GEMMs.
 
 ``python -m mimdsim.report.gpu_baseline --write docs/gpu_baseline.md`` regenerates the
 blocks between ``<!-- gpu:anatomy -->`` / ``<!-- gpu:sensitivity -->`` and their closing
@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from mimdsim.report.pages import replace_block
-from mimdsim.snn.gpu import GPUSpec, estimate_gpu_step, load_gpu
-from mimdsim.snn.gpu_frameworks import FRAMEWORKS, PAPER_FRAMEWORK, SENSITIVITY, loop_kernel_counts, profile
-from mimdsim.snn.spec import SNNSpec, load_snn_model
+from mimdsim.snn.gpu.frameworks import FRAMEWORKS, PAPER_FRAMEWORK, SENSITIVITY, loop_kernel_counts, profile
+from mimdsim.snn.gpu.model import GPUSpec, estimate_gpu_step, load_gpu
+from mimdsim.snn.model.spec import SNNSpec, load_snn_model
 
 __all__ = ["NETS", "anatomy_rows", "anatomy_markdown", "sensitivity_rows", "sensitivity_markdown", "update_page", "main"]
 
@@ -79,7 +79,7 @@ def anatomy_markdown(rows: list[dict[str, Any]]) -> str:
 def ipu_ms_per_step(net: str) -> float:
     """The simulated Bow IPU step of ``net`` (its file's activity, functional spikes, seed 0)."""
     from mimdsim.arch import load_machine
-    from mimdsim.snn.estimate import estimate_training_step
+    from mimdsim.studies.estimate import estimate_training_step
 
     return estimate_training_step(_spec(net), load_machine("bow")).ms_per_step
 
@@ -97,7 +97,7 @@ def sensitivity_rows(net: str = NETS[0], gpu: str = "a100", ipu_ms: float | None
     central = profile(PAPER_FRAMEWORK)
     mid = estimate_gpu_step(spec, base, central).ms_per_step
     rows = [{"what": "central case", "low": "", "central": "", "high": "", "gpu_ms_low": mid, "gpu_ms_high": mid,
-             "speedup_low": mid / ipu, "speedup_high": mid / ipu, "source": "PROFILES of mimdsim/snn/gpu_frameworks.py"}]  # fmt: skip
+             "speedup_low": mid / ipu, "speedup_high": mid / ipu, "source": "PROFILES of mimdsim/snn/gpu/frameworks.py"}]  # fmt: skip
     for u in SENSITIVITY:
         lo, hi = (estimate_gpu_step(spec, base, profile(central, **{u.field: v})).ms_per_step for v in (u.low, u.high))
         scale, unit = (1e-9, "GB/s") if u.field.endswith("bytes_per_s") else (1e6, "µs")

@@ -17,11 +17,11 @@ import sys
 from pathlib import Path
 
 from mimdsim.report.pages import replace_block
-from mimdsim.snn.estimate import SNNEstimate
+from mimdsim.studies.estimate import SNNEstimate
 
 __all__ = ["STEP_SOURCES", "VERSION_SOURCES", "TABLES", "step_rows", "steps_markdown", "update_page", "estimate_for"]
 
-_EST = "snn/estimators.py (the authors' codelets, costed from their instructions)"
+_EST = "snn/lowering/codelets.py (the authors' codelets, costed from their instructions)"
 
 # step family prefix -> (where in the authors' program, cost source); the longest matching prefix wins
 STEP_SOURCES: dict[str, tuple[str, str]] = {
@@ -82,11 +82,11 @@ STEP_SOURCES: dict[str, tuple[str, str]] = {
     # poplar: around the op (IPU TensorFlow; modelled)
     "loss": (
         "S2D `Build` / `Build_grad`, the sum over time and the cross-entropy (IPU TensorFlow; modelled)",
-        "PL Cast1D; snn/estimators.py (sparse-to-dense, softmax cross-entropy)",
+        "PL Cast1D; snn/lowering/codelets.py (sparse-to-dense, softmax cross-entropy)",
     ),
     "update": (
         "KI: the optimizer (Adam or SGD) on every weight (IPU TensorFlow; modelled)",
-        "snn/estimators.py optimizer_tile_cycles",
+        "snn/lowering/codelets.py optimizer_tile_cycles",
     ),
     "host": ("MI:735 infeed of one batch; the loss outfeed", "host link (docs/machine_format.md)"),
 }
@@ -96,7 +96,7 @@ VERSION_SOURCES: dict[str, dict[str, tuple[str, str]]] = {
         "bwd.state_grad": (
             "PC@2b0fe90:1040-1081 `calcLIFStateGrad`: one `LIFStateOutGrad` per (layer, sample) on tile 1 + B l + b, gathering the layer's "
             "state, dL/dV and thresholds rows",
-            "snn/estimators.py state_out_grad_cycles (soft-double surrogate, CC@2b0fe90:865-891)",
+            "snn/lowering/codelets.py state_out_grad_cycles (soft-double surrogate, CC@2b0fe90:865-891)",
         ),
         "bwd.state_grad.out": (
             "PC@2b0fe90:1040-1081: the InOut dL/dV rows written back to the neuron tiles",
@@ -166,9 +166,9 @@ def estimate_for(table: str) -> SNNEstimate:
     """The paper's 2-hidden configuration on bow with the pipeline (and op version) ``table`` names."""
     from mimdsim.arch import load_machine
     from mimdsim.arch.load import resolve_preset
-    from mimdsim.snn.estimate import estimate_training_step
-    from mimdsim.snn.lower import LoweringOptions
-    from mimdsim.snn.spec import load_snn_model
+    from mimdsim.snn.lowering.lower import LoweringOptions
+    from mimdsim.snn.model.spec import load_snn_model
+    from mimdsim.studies.estimate import estimate_training_step
 
     passes, _, version = table.partition("@")
     spec, _ = load_snn_model(resolve_preset("nmnist_a_2hidden", "snn", "SNN model"))

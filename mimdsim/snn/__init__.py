@@ -1,16 +1,24 @@
-"""Spiking-neural-network BPTT workload: spec, functional model, lowering, estimates, GPU baseline."""
+"""Spiking-neural-network BPTT workload, in five sub-packages:
 
-from mimdsim.snn.activity import SpikeActivity, functional_activity, parametric_activity
-from mimdsim.snn.activity_file import load_activity, save_activity
-from mimdsim.snn.data import SpikeBatch, bin_events, load_nmnist, load_shd, poisson_input, read_nmnist_events
-from mimdsim.snn.dense_ref import DenseRun, dense_input, run_dense
-from mimdsim.snn.estimate import SNNEstimate, estimate_training_step, make_activity
-from mimdsim.snn.functional import SparseRun, connection_mask, init_weights, run_sparse, train_step
-from mimdsim.snn.gpu import GpuEstimate, GPUSpec, Kernel, KernelTime, estimate_gpu_step, gpu_kernel_list, load_gpu
-from mimdsim.snn.lower import LoweringOptions, lower_snn
-from mimdsim.snn.nir import snn_from_nir
-from mimdsim.snn.recorded import activity_from_spikes
-from mimdsim.snn.spec import LayerSpec, RunHints, SNNSpec, load_snn_model, snn_from_sizes, sparse_size_for_activity
+* :mod:`mimdsim.snn.model`: the network (spec, connectivity, NIR import, its workload graph);
+* :mod:`mimdsim.snn.reference`: the functional sparse model, the dense reference and the datasets;
+* :mod:`mimdsim.snn.activity`: spike counts, trace and count-table files, sources, the cache;
+* :mod:`mimdsim.snn.lowering`: the tile layout, the authors' op versions and their codelets' estimators;
+* :mod:`mimdsim.snn.gpu`: the dense GPU baseline.
+
+The estimate of a training step (the driver) is :func:`mimdsim.studies.estimate_training_step`.
+"""
+
+from mimdsim.snn.activity.counts import SpikeActivity, functional_activity, parametric_activity
+from mimdsim.snn.activity.recorded import activity_from_spikes
+from mimdsim.snn.activity.trace_v1 import load_activity, save_activity
+from mimdsim.snn.gpu.model import GpuEstimate, GPUSpec, Kernel, KernelTime, estimate_gpu_step, gpu_kernel_list, load_gpu
+from mimdsim.snn.lowering.lower import LoweringOptions, lower_snn
+from mimdsim.snn.model.nir import snn_from_nir
+from mimdsim.snn.model.spec import LayerSpec, RunHints, SNNSpec, load_snn_model, snn_from_sizes, sparse_size_for_activity
+from mimdsim.snn.reference.data import SpikeBatch, bin_events, load_nmnist, load_shd, poisson_input, read_nmnist_events
+from mimdsim.snn.reference.dense import DenseRun, dense_input, run_dense
+from mimdsim.snn.reference.functional import SparseRun, connection_mask, init_weights, run_sparse, train_step
 
 __all__ = [
     "SNNSpec",
@@ -42,9 +50,6 @@ __all__ = [
     "DenseRun",
     "lower_snn",
     "LoweringOptions",
-    "estimate_training_step",
-    "make_activity",
-    "SNNEstimate",
     "GPUSpec",
     "GpuEstimate",
     "Kernel",

@@ -5,7 +5,7 @@
   serially, on a local pool of warm workers (one Numba thread each), or on any
   ``concurrent.futures.Executor`` -- :func:`dask_executor` gives one on a Dask cluster.
 * :func:`snn_point` estimates one SNN training step and returns its
-  :class:`~mimdsim.snn.record.SNNRecord` as a dict; :func:`snn_sweep` runs models x
+  :class:`~mimdsim.studies.record.SNNRecord` as a dict; :func:`snn_sweep` runs models x
   activities (the paper's family (a) by default).
 * :mod:`mimdsim.sweep.spec`: sweep specs (TOML, ``models/sweeps/``) with grid, zip, list and
   random axes over any machine field, network field or run option; :func:`run_spec` runs

@@ -26,7 +26,7 @@ def records_frame(
     """One row per record; the ``axes`` of ``points`` that are no record field come first (``machine.n_ipus``, ...)."""
     import pandas as pd
 
-    from mimdsim.snn.record import record_fields
+    from mimdsim.studies.record import record_fields
 
     fields = record_fields()
     extra = [a for a in axes if a not in fields]

@@ -90,7 +90,7 @@ def spec_records(
     """
     from tqdm.auto import tqdm
 
-    from mimdsim.snn.record import record_fields
+    from mimdsim.studies.record import record_fields
 
     points = spec.points()
     hashes = point_hashes(points)  # before the store is opened: a sweep that cannot run leaves it untouched

@@ -1,4 +1,4 @@
-"""SNN design points: a point (a flat dict of inputs) -> one :class:`~mimdsim.snn.record.SNNRecord`.
+"""SNN design points: a point (a flat dict of inputs) -> one :class:`~mimdsim.studies.record.SNNRecord`.
 
 A point's keys (:data:`POINT_KEYS`; any subset, the rest default):
 
@@ -17,7 +17,7 @@ A point's keys (:data:`POINT_KEYS`; any subset, the rest default):
   ``tf-keras-xla``), ``gpu_precision``.
 
 :func:`prepare_point` resolves a point into the arguments of
-:func:`~mimdsim.snn.estimate.estimate_training_step` and its ``input_hash``, without running
+:func:`~mimdsim.studies.estimate.estimate_training_step` and its ``input_hash``, without running
 it; :func:`snn_point` runs it.
 """
 
@@ -50,7 +50,7 @@ RUN_KEYS: tuple[str, ...] = (
     "engine", "activity_source", "rate", "input_rate", "seed", "partitioner", "neurons_per_tile", "gpu", "gpu_framework",
     "gpu_precision",
 )  # fmt: skip
-"""Point keys passed to :func:`~mimdsim.snn.estimate.estimate_training_step` as they are."""
+"""Point keys passed to :func:`~mimdsim.studies.estimate.estimate_training_step` as they are."""
 
 POINT_KEYS: tuple[str, ...] = (
     "model",
@@ -75,7 +75,7 @@ def check_point_keys(keys: Sequence[str], where: str = "sweep") -> None:
     mimdsim.errors.ConfigError: sweep: unknown axis 'machine.n_ipu': machine fields are ...
     """
     from mimdsim.arch.spec import MachineSpec
-    from mimdsim.snn.spec import SNNSpec
+    from mimdsim.snn.model.spec import SNNSpec
 
     machine_fields = sorted(MachineSpec.model_fields)
     model_fields = sorted((set(SNNSpec.model_fields) - {"layers"}) | {"layer_sizes"})  # layer_sizes: the model file's list
@@ -130,8 +130,8 @@ def spec_object_keys() -> dict[str, type]:
     """The point keys a script may give a spec object, and its type: an SNNSpec as the model, a MachineSpec as the
     machine, a GPUSpec as the gpu."""
     from mimdsim.arch import MachineSpec
-    from mimdsim.snn.gpu import GPUSpec
-    from mimdsim.snn.spec import SNNSpec
+    from mimdsim.snn.gpu.model import GPUSpec
+    from mimdsim.snn.model.spec import SNNSpec
 
     return {"model": SNNSpec, "machine": MachineSpec, "gpu": GPUSpec}
 
@@ -157,10 +157,10 @@ def prepare_point(point: Mapping[str, Any]) -> PreparedPoint:
     """
     from mimdsim.arch import load_machine
     from mimdsim.arch.load import format_validation_error, read_toml
-    from mimdsim.snn.estimate import training_step_hash
-    from mimdsim.snn.lower import LoweringOptions
-    from mimdsim.snn.record import record_hash
-    from mimdsim.snn.spec import SNNSpec, load_snn_model
+    from mimdsim.snn.lowering.lower import LoweringOptions
+    from mimdsim.snn.model.spec import SNNSpec, load_snn_model
+    from mimdsim.studies.estimate import training_step_hash
+    from mimdsim.studies.record import record_hash
 
     check_point_keys([k for k in point if k not in ("activity", "on_error")])
     _check_objects(point)
@@ -207,14 +207,14 @@ def prepare_point(point: Mapping[str, Any]) -> PreparedPoint:
 
 
 def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
-    """One training-step estimate: the :class:`~mimdsim.snn.record.SNNRecord` of ``point`` as a dict
+    """One training-step estimate: the :class:`~mimdsim.studies.record.SNNRecord` of ``point`` as a dict
     (the worker of :func:`snn_sweep` and of the result store).
 
     With ``on_error="record"`` in the point, a :class:`~mimdsim.errors.MimdsimError` gives a
     failed record (``error`` set) instead of raising.
     """
-    from mimdsim.snn.estimate import estimate_training_step
-    from mimdsim.snn.record import SNNRecord, input_hash
+    from mimdsim.studies.estimate import estimate_training_step
+    from mimdsim.studies.record import SNNRecord, input_hash
 
     p: PreparedPoint | None = None
     try:
@@ -233,8 +233,8 @@ def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
 
 def _known(p: PreparedPoint) -> dict[str, Any]:
     """The record fields of a point that failed in its run: its inputs."""
-    from mimdsim.snn.lower import LoweringOptions
-    from mimdsim.snn.record import configuration_fields
+    from mimdsim.snn.lowering.lower import LoweringOptions
+    from mimdsim.studies.record import configuration_fields
 
     gpu = p.kwargs.get("gpu")
     return configuration_fields(
@@ -286,8 +286,8 @@ def check_gpu(gpu: Any, framework: str | None, precision: str | None) -> None:
     """Refuse a bad GPU, framework or precision before any point runs."""
     if gpu is None:
         return
-    from mimdsim.snn.gpu import load_gpu
-    from mimdsim.snn.gpu_frameworks import profile
+    from mimdsim.snn.gpu.frameworks import profile
+    from mimdsim.snn.gpu.model import load_gpu
 
     load_gpu(gpu, **({"matmul_precision": precision} if precision is not None else {}))
     if framework is not None:
@@ -315,7 +315,7 @@ def snn_sweep(
     ``models`` are preset names of ``models/snn/`` or TOML paths; ``activities`` replace
     each file's ``max_activity`` (``None`` keeps it). The GPU runs the step as
     ``gpu_framework`` does (``None``: the paper's ``tf-keras-xla``); every row also has the
-    speed-up over the ideal ``fused`` program. Rows (:class:`~mimdsim.snn.record.SNNRecord`
+    speed-up over the ideal ``fused`` program. Rows (:class:`~mimdsim.studies.record.SNNRecord`
     dicts) come in the order models x activities. For axes over anything else, a store
     that resumes and a DataFrame, see :mod:`mimdsim.sweep.spec`.
 

@@ -370,7 +370,8 @@ def render_all() -> dict[str, str]:
 def estimate_table() -> int:
     """Print ms/step, samples/s, max tile memory, OOM tiles per model file (the README's table)."""
     from mimdsim import load_machine
-    from mimdsim.snn import estimate_training_step, load_snn_model
+    from mimdsim.snn import load_snn_model
+    from mimdsim.studies import estimate_training_step
 
     print("| file | n_ipus | k | ms/step | samples/s | max tile memory (B) | OOM tiles |")
     print("|---|---|---|---|---|---|---|")

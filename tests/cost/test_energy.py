@@ -1,4 +1,4 @@
-"""Energy per step (mimdsim.cost.energy, mimdsim.snn.energy): hand-computed cases, the bounds every estimate keeps,
+"""Energy per step (mimdsim.cost.energy, mimdsim.studies.energy): hand-computed cases, the bounds every estimate keeps,
 and the presets' bands on real steps (docs/energy.md)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from mimdsim import ProgramBuilder, load_machine, simulate
 from mimdsim.cost.energy import EnergyBand, EnergyTriple, gpu_energy_band, ipu_energy_band, ipu_step_energy_j, ratio_band
 from mimdsim.errors import ConfigError
-from mimdsim.snn.energy import ipu_step_energy, step_energy
-from mimdsim.snn.estimate import estimate_training_step
-from mimdsim.snn.spec import snn_from_sizes
+from mimdsim.snn.model.spec import snn_from_sizes
+from mimdsim.studies.energy import ipu_step_energy, step_energy
+from mimdsim.studies.estimate import estimate_training_step
 
 
 def test_hand_computed_corners() -> None:

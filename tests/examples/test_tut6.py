@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from mimdsim.arch import load_machine
-from mimdsim.examples.tut6 import (
+from mimdsim.program.ir import HostCopy, Superstep
+from mimdsim.validation.tut6 import (
     HARDWARE_THREAD_CYCLES_PER_ELEMENT,
     build_tut6_program,
     dot_vertex_cycles,
@@ -21,9 +22,8 @@ from mimdsim.examples.tut6 import (
     tut6_machine,
     tut6_mapping,
 )
-from mimdsim.examples.tut6_exchange import derive_exchange_message_cycles, exchange_fit
-from mimdsim.examples.tut6_validation import tut6_validation_rows
-from mimdsim.program.ir import HostCopy, Superstep
+from mimdsim.validation.tut6_exchange import derive_exchange_message_cycles, exchange_fit
+from mimdsim.validation.tut6_rows import tut6_validation_rows
 
 R, C = 10000, 1000
 

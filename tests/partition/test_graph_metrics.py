@@ -13,12 +13,12 @@ from mimdsim.partition import NeuronMapping, PartitionProblem
 from mimdsim.partition.mapping_file import load_mapping, save_mapping
 from mimdsim.partition.problem import repair_capacity
 from mimdsim.program.traffic import exchange_totals
-from mimdsim.snn.activity import parametric_activity
-from mimdsim.snn.connectivity import Local2D, connection_mask
-from mimdsim.snn.estimate import estimate_training_step
-from mimdsim.snn.placement_metrics import graph_metrics, placement_metrics
-from mimdsim.snn.spec import LayerSpec, SNNSpec
-from mimdsim.snn.workload import neuron_rates, workload_graph
+from mimdsim.snn.activity.counts import parametric_activity
+from mimdsim.snn.model.connectivity import Local2D, connection_mask
+from mimdsim.snn.model.spec import LayerSpec, SNNSpec
+from mimdsim.snn.model.workload import neuron_rates, workload_graph
+from mimdsim.studies.estimate import estimate_training_step
+from mimdsim.studies.placement_metrics import graph_metrics, placement_metrics
 
 # 2x2x1 input, 2x2x1 neurons, 1x2 windows: neurons 0, 1 see inputs {0, 1}; neurons 2, 3 see {2, 3}
 ROWS = SNNSpec(n_inputs=4, input_sparse_size=2, batch_size=6, n_timesteps=3, layers=[

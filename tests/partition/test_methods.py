@@ -10,12 +10,12 @@ from mimdsim import load_machine
 from mimdsim.engines import simulate
 from mimdsim.errors import ConfigError, MappingError, MissingPackageError
 from mimdsim.partition import METHODS, NeuronMapping, PartitionProblem, partition
-from mimdsim.snn.activity import parametric_activity
-from mimdsim.snn.connectivity import Local2D
-from mimdsim.snn.lower import lower_snn
-from mimdsim.snn.placement import place, step_seconds
-from mimdsim.snn.spec import LayerSpec, SNNSpec
-from mimdsim.snn.workload import workload_graph
+from mimdsim.snn.activity.counts import parametric_activity
+from mimdsim.snn.lowering.lower import lower_snn
+from mimdsim.snn.model.connectivity import Local2D
+from mimdsim.snn.model.spec import LayerSpec, SNNSpec
+from mimdsim.snn.model.workload import workload_graph
+from mimdsim.studies.placement import place, step_seconds
 
 SPEC = SNNSpec(
     name="tiny_local", n_inputs=8 * 8 * 2, input_sparse_size=12, batch_size=6, n_timesteps=4,
@@ -95,7 +95,7 @@ def test_refine_is_never_worse_than_its_start() -> None:
 
 def test_refine_starts_from_the_cheapest_start_and_crosses_plateaus() -> None:
     from mimdsim.partition.refine import refine
-    from mimdsim.snn.workload import workload_graph as wg
+    from mimdsim.snn.model.workload import workload_graph as wg
 
     starts = {m: step_seconds(SPEC, MACHINE, _place(m), ACT) for m in ("contiguous", "random", "metis")}
     multi = _place("refine", start=list(starts))

@@ -14,7 +14,7 @@ from mimdsim.report.gpu_baseline import (
     sensitivity_rows,
     update_page,
 )
-from mimdsim.snn.gpu_frameworks import FRAMEWORKS, SENSITIVITY
+from mimdsim.snn.gpu.frameworks import FRAMEWORKS, SENSITIVITY
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "gpu_baseline.md"
 HINT = "regenerate with: python -m mimdsim.report.gpu_baseline --write docs/gpu_baseline.md"

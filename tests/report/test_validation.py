@@ -1,4 +1,4 @@
-"""mimdsim.report.validation: the rows, the findings and the generated page (docs/validation.md)."""
+"""mimdsim.validation.page: the rows, the findings and the generated page (docs/validation.md)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from mimdsim.report.validation_pipelines import VARIANTS, pipeline_findings, pipeline_table
+from mimdsim.validation.pipelines import VARIANTS, pipeline_findings, pipeline_table
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 from mimdsim.arch import load_machine
 from mimdsim.report import PAPER_SPEEDUP_MAX
-from mimdsim.report import validation as V
 from mimdsim.report.tables import pivot_table
-from mimdsim.snn.estimate import estimate_training_step
-from mimdsim.snn.spec import load_snn_model
+from mimdsim.snn.model.spec import load_snn_model
+from mimdsim.studies.estimate import estimate_training_step
+from mimdsim.validation import page as V
 from tests.records import fake_record, ipu_breakdown
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,8 +120,8 @@ def test_findings_compare_both_gpu_baselines_and_the_uncertainty_range() -> None
 
 
 def test_framework_speedups_cover_every_profile() -> None:
-    from mimdsim.snn.gpu import estimate_gpu_step
-    from mimdsim.snn.gpu_frameworks import FRAMEWORKS
+    from mimdsim.snn.gpu.frameworks import FRAMEWORKS
+    from mimdsim.snn.gpu.model import estimate_gpu_step
 
     r = _fake(2, 0.01, 6.0)
     (d,) = V.framework_speedups([r, fake_record(error="x", max_activity=0.1)])
@@ -258,7 +258,7 @@ def test_full_generation_reproduces_the_committed_page(tmp_path: Path) -> None:
 
 
 def test_flagged_fields_follow_the_presets_comments() -> None:
-    from mimdsim.report.validation_model import flagged_fields, flagged_table
+    from mimdsim.validation.model_checks import flagged_fields, flagged_table
 
     rows = flagged_fields()
     fields = {(r["preset"], r["field"]) for r in rows}
@@ -269,7 +269,7 @@ def test_flagged_fields_follow_the_presets_comments() -> None:
 
 
 def test_before_after_rows_pair_the_same_points() -> None:
-    from mimdsim.report.validation_model import before_after_rows, before_provenance
+    from mimdsim.validation.model_checks import before_after_rows, before_provenance
 
     now = [fake_record(model="nmnist_a_2hidden", max_activity=0.01, ms_per_step=5.0, speedup_vs_gpu_ideal=2.0),
            fake_record(model="nmnist_a_9hidden", max_activity=0.01, ms_per_step=1.0)]  # fmt: skip

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from mimdsim.errors import ConfigError, TraceFormatError
-from mimdsim.snn.activity import SpikeActivity, functional_activity, parametric_activity
-from mimdsim.snn.activity_file import FORMAT_VERSION, TRACE_KIND, load_activity, save_activity
-from mimdsim.snn.data import poisson_input
-from mimdsim.snn.functional import init_weights, run_sparse
-from mimdsim.snn.spec import snn_from_sizes
+from mimdsim.snn.activity.counts import SpikeActivity, functional_activity, parametric_activity
+from mimdsim.snn.activity.trace_v1 import FORMAT_VERSION, TRACE_KIND, load_activity, save_activity
+from mimdsim.snn.model.spec import snn_from_sizes
+from mimdsim.snn.reference.data import poisson_input
+from mimdsim.snn.reference.functional import init_weights, run_sparse
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = snn_from_sizes([200, 60, 40, 10], max_activity=0.2, input_sparse_size=16, batch_size=4, n_timesteps=12)

@@ -1,4 +1,4 @@
-"""What a warm process keeps (mimdsim.snn.cache, mimdsim.program.memo): the same figures as a
+"""What a warm process keeps (mimdsim.snn.activity.cache, mimdsim.program.memo): the same figures as a
 cold call, the lowering's machine fields really are the ones listed, the disk cache is keyed
 and falls back to recomputing."""
 
@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import mimdsim.snn.activity as activity_module
+import mimdsim.snn.activity.counts as activity_module
 from mimdsim.arch import load_machine
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.partition import partition_layers
 from mimdsim.program.serialize import program_to_dict
-from mimdsim.snn import cache
-from mimdsim.snn.estimate import estimate_training_step, saturated_activity
-from mimdsim.snn.lower import lower_snn
-from mimdsim.snn.spec import snn_from_sizes
+from mimdsim.snn.activity import cache
+from mimdsim.snn.lowering.lower import lower_snn
+from mimdsim.snn.model.spec import snn_from_sizes
+from mimdsim.studies.estimate import estimate_training_step, saturated_activity
 
 SPEC = snn_from_sizes([64, 24, 24, 4], max_activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3, name="cache-test")
 

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mimdsim.errors import ConfigError
-from mimdsim.snn.connectivity import Local2D, SmallWorld, connection_mask, neuron_positions
-from mimdsim.snn.spec import LayerSpec, SNNSpec, load_snn_model
+from mimdsim.snn.model.connectivity import Local2D, SmallWorld, connection_mask, neuron_positions
+from mimdsim.snn.model.spec import LayerSpec, SNNSpec, load_snn_model
 
 
 def _spec(n_in: int, n_out: int, **layer) -> SNNSpec:

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mimdsim.errors import DatasetError
-from mimdsim.snn.data import bin_events, load_nmnist, load_shd, poisson_input, read_nmnist_events
-from mimdsim.snn.spec import snn_from_sizes
+from mimdsim.snn.model.spec import snn_from_sizes
+from mimdsim.snn.reference.data import bin_events, load_nmnist, load_shd, poisson_input, read_nmnist_events
 
 
 def spec_for(n_in: int, s_in: int, batch: int = 4, steps: int = 10):
@@ -173,7 +173,7 @@ def test_shd_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 # ---- load_input_batch: a dataset a user holds as the functional model's input --------------
 def test_load_input_batch_shd_and_nmnist(tmp_path: Path) -> None:
-    from mimdsim.snn.data import load_input_batch
+    from mimdsim.snn.reference.data import load_input_batch
 
     shd = write_shd(tmp_path / "shd.h5", [([0.001, 0.0021], [699, 5]), ([0.003], [1]), ([0.0], [2])], [1, 2, 3])
     spec = snn_from_sizes([700, 8, 2], max_activity=0.5, input_sparse_size=4, batch_size=2, n_timesteps=4)
@@ -188,7 +188,7 @@ def test_load_input_batch_shd_and_nmnist(tmp_path: Path) -> None:
 
 
 def test_load_input_batch_errors(tmp_path: Path) -> None:
-    from mimdsim.snn.data import load_input_batch
+    from mimdsim.snn.reference.data import load_input_batch
 
     write_nmnist(tmp_path / "nm" / "0" / "a.bin", [(33, 33, 1, 100)])
     small = snn_from_sizes([1000, 8, 2], max_activity=0.5, input_sparse_size=4, batch_size=1, n_timesteps=2)

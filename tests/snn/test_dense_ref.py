@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from mimdsim.errors import ConfigError
-from mimdsim.snn.data import poisson_input
-from mimdsim.snn.dense_ref import dense_input, run_dense
-from mimdsim.snn.functional import connection_mask, init_weights, run_sparse, sparse_to_dense
-from mimdsim.snn.spec import LayerSpec, SNNSpec
+from mimdsim.snn.model.spec import LayerSpec, SNNSpec
+from mimdsim.snn.reference.data import poisson_input
+from mimdsim.snn.reference.dense import dense_input, run_dense
+from mimdsim.snn.reference.functional import connection_mask, init_weights, run_sparse, sparse_to_dense
 
 
 def full_spec(sizes: list[int], batch: int, steps: int, *, density: float = 1.0, **kw: float) -> SNNSpec:

@@ -1,5 +1,5 @@
 """End to end: SNN spec -> activity -> mapping -> lowering -> memory -> engine
-(mimdsim.snn.estimate.estimate_training_step)."""
+(mimdsim.studies.estimate.estimate_training_step)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from mimdsim.engines.result import RunResult
 from mimdsim.errors import ConfigError, TileMemoryError
 from mimdsim.memory.ledger import MemoryLedger
 from mimdsim.program.ir import Superstep
-from mimdsim.snn.activity import functional_activity, parametric_activity
-from mimdsim.snn.estimate import estimate_training_step, make_activity
-from mimdsim.snn.lower import LoweringOptions, lower_snn
-from mimdsim.snn.spec import load_snn_model, snn_from_sizes, sparse_size_for_activity
+from mimdsim.snn.activity.counts import functional_activity, parametric_activity
+from mimdsim.snn.lowering.lower import LoweringOptions, lower_snn
+from mimdsim.snn.model.spec import load_snn_model, snn_from_sizes, sparse_size_for_activity
+from mimdsim.studies.estimate import estimate_training_step, make_activity
 from tests.invariants import TILE_ARRAYS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,7 +67,7 @@ def test_activity_sources_reject_bad_values() -> None:
 
 
 def test_activity_trace_must_match_the_spec(tmp_path: Path) -> None:
-    from mimdsim.snn.activity_file import save_activity
+    from mimdsim.snn.activity.trace_v1 import save_activity
 
     spec = small_spec()
     machine = load_machine("bow", tiles_per_ipu=64)

@@ -1,4 +1,4 @@
-"""Codelet cycle estimators (mimdsim/snn/estimators.py): hand-computed values of every
+"""Codelet cycle estimators (mimdsim/snn/lowering/codelets.py): hand-computed values of every
 formula and monotonicity in the spike counts (GSNN PC/PF/CC: work is linear in the
 actual counts)."""
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mimdsim.snn import estimators as est
+from mimdsim.snn.lowering import codelets as est
 
 counts = st.integers(0, 2000)
 ks = st.integers(1, 64)

@@ -10,8 +10,8 @@ import pytest
 
 from mimdsim.errors import ConfigError, DatasetError
 from mimdsim.snn import functional_activity, snn_from_sizes
-from mimdsim.snn.data import bin_events, load_input_batch
-from mimdsim.snn.events import events_batch, read_event_file
+from mimdsim.snn.reference.data import bin_events, load_input_batch
+from mimdsim.snn.reference.events import events_batch, read_event_file
 
 DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("p", np.int8), ("t", np.int64)])
 
@@ -97,7 +97,7 @@ def test_a_given_batch_must_fit_the_model() -> None:
 
 def test_a_nir_graphs_own_weights_drive_the_functional_model() -> None:
     nir = pytest.importorskip("nir")
-    from mimdsim.snn.nir import nir_weights, snn_from_nir
+    from mimdsim.snn.model.nir import nir_weights, snn_from_nir
 
     rng = np.random.default_rng(0)
     lif = lambda n: nir.LIF(tau=np.full(n, 0.02), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.ones(n))  # noqa: E731

@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mimdsim.errors import ConfigError
-from mimdsim.snn.data import poisson_input
-from mimdsim.snn.functional import (
+from mimdsim.snn.model.spec import LayerSpec, SNNSpec, snn_from_sizes
+from mimdsim.snn.reference.data import poisson_input
+from mimdsim.snn.reference.functional import (
     connection_mask,
     init_weights,
     run_sparse,
@@ -17,7 +18,6 @@ from mimdsim.snn.functional import (
     superspike,
     train_step,
 )
-from mimdsim.snn.spec import LayerSpec, SNNSpec, snn_from_sizes
 
 ALPHA = 0.95
 C = 10 * (1 - ALPHA)

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mimdsim.snn.gpu as gpu_mod
+import mimdsim.snn.gpu.model as gpu_mod
 from mimdsim.errors import ConfigError
-from mimdsim.snn.gpu import GPUSpec, Kernel, estimate_gpu_step, gpu_kernel_list, load_gpu
-from mimdsim.snn.gpu_frameworks import FRAMEWORKS
-from mimdsim.snn.spec import SNNSpec, snn_from_sizes
+from mimdsim.snn.gpu.frameworks import FRAMEWORKS
+from mimdsim.snn.gpu.model import GPUSpec, Kernel, estimate_gpu_step, gpu_kernel_list, load_gpu
+from mimdsim.snn.model.spec import SNNSpec, snn_from_sizes
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "gpu_dense_snn.py"

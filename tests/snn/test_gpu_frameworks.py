@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mimdsim.errors import ConfigError
-from mimdsim.snn.gpu import GPUSpec, estimate_gpu_step, gpu_kernel_list
-from mimdsim.snn.gpu_frameworks import FRAMEWORKS, PROFILES, loop_kernel_counts, profile
-from mimdsim.snn.spec import SNNSpec, snn_from_sizes
+from mimdsim.snn.gpu.frameworks import FRAMEWORKS, PROFILES, loop_kernel_counts, profile
+from mimdsim.snn.gpu.model import GPUSpec, estimate_gpu_step, gpu_kernel_list
+from mimdsim.snn.model.spec import SNNSpec, snn_from_sizes
 
 
 def net(sizes: list[int], b: int = 2, t: int = 2) -> SNNSpec:
@@ -140,7 +140,7 @@ def test_profile_errors() -> None:
 
 def test_training_estimate_reports_both_speedups() -> None:
     from mimdsim import load_machine
-    from mimdsim.snn.estimate import estimate_training_step
+    from mimdsim.studies.estimate import estimate_training_step
 
     spec = snn_from_sizes([64, 24, 24, 4], max_activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3)
     machine = load_machine("bow", tiles_per_ipu=64)

@@ -8,8 +8,8 @@ import pytest
 
 from mimdsim import load_machine
 from mimdsim.partition import partition_layers
-from mimdsim.snn.layout import build_layout, spread_factor
-from mimdsim.snn.spec import snn_from_sizes
+from mimdsim.snn.lowering.layout import build_layout, spread_factor
+from mimdsim.snn.model.spec import snn_from_sizes
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ from mimdsim import load_machine
 from mimdsim.errors import ConfigError
 from mimdsim.memory.ledger import memory_ledger
 from mimdsim.partition import partition_layers
-from mimdsim.snn.activity import parametric_activity
-from mimdsim.snn.lower import LoweringOptions, lower_snn
-from mimdsim.snn.spec import SNNSpec
+from mimdsim.snn.activity.counts import parametric_activity
+from mimdsim.snn.lowering.lower import LoweringOptions, lower_snn
+from mimdsim.snn.model.spec import SNNSpec
 
 
 def small_spec(**kw) -> SNNSpec:

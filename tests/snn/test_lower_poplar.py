@@ -13,10 +13,10 @@ import pytest
 from mimdsim import load_machine, simulate
 from mimdsim.partition import partition_layers
 from mimdsim.program.ir import Program, Repeat, Superstep
-from mimdsim.snn.activity import parametric_activity
-from mimdsim.snn.estimate import estimate_training_step
-from mimdsim.snn.lower import LoweringOptions, lower_snn
-from mimdsim.snn.spec import load_snn_model, snn_from_sizes
+from mimdsim.snn.activity.counts import parametric_activity
+from mimdsim.snn.lowering.lower import LoweringOptions, lower_snn
+from mimdsim.snn.model.spec import load_snn_model, snn_from_sizes
+from mimdsim.studies.estimate import estimate_training_step
 from tests.engines.test_equivalence import assert_same_result
 
 REPO = __import__("pathlib").Path(__file__).parents[2]

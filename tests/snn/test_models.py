@@ -16,7 +16,8 @@ import pytest
 
 from mimdsim import load_machine
 from mimdsim.partition import partition_layers
-from mimdsim.snn import estimate_training_step, load_snn_model
+from mimdsim.snn import load_snn_model
+from mimdsim.studies import estimate_training_step
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "models" / "snn"

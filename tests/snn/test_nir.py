@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from mimdsim.errors import ConfigError
-from mimdsim.snn.nir import snn_from_nir
+from mimdsim.snn.model.nir import snn_from_nir
 
 nir = pytest.importorskip("nir")
 
@@ -50,7 +50,7 @@ def test_a_graph_round_tripped_through_its_file_keeps_its_sizes(tmp_path: Path) 
 
 
 def test_zeros_in_a_weight_matrix_give_the_connection_mask() -> None:
-    from mimdsim.snn.connectivity import connection_mask
+    from mimdsim.snn.model.connectivity import connection_mask
 
     w = np.zeros((32, 64))
     w[:, :16] = 1.0  # a quarter of the synapses: every neuron fed by inputs 0-15
@@ -131,7 +131,7 @@ def test_a_convolution_becomes_local_receptive_fields() -> None:
     assert spec.layer_sizes == (128, 64, 10)
     conn = spec.layers[0].connectivity
     assert conn is not None and (conn.in_shape, conn.out_shape, conn.kernel) == ((8, 8, 2), (4, 4, 4), (3, 3))
-    from mimdsim.snn.connectivity import connection_mask
+    from mimdsim.snn.model.connectivity import connection_mask
 
     mask = connection_mask(spec, 0)
     assert mask is not None and set(mask.sum(axis=0).tolist()) <= {8, 12, 18}  # 3 x 3 x 2 inside, clipped at the border

@@ -10,12 +10,12 @@ from mimdsim import load_machine, simulate
 from mimdsim.errors import ConfigError
 from mimdsim.partition import partition_layers
 from mimdsim.program.ir import Program, Superstep
-from mimdsim.snn import estimators as est
-from mimdsim.snn.estimate import estimate_training_step, saturated_activity
-from mimdsim.snn.layout import build_layout
-from mimdsim.snn.lower import LoweringOptions, lower_snn
+from mimdsim.snn.lowering import codelets as est
+from mimdsim.snn.lowering.layout import build_layout
+from mimdsim.snn.lowering.lower import LoweringOptions, lower_snn
 from mimdsim.snn.lowering.poplar_tensors import build_poplar_tensors
-from mimdsim.snn.spec import SNNSpec
+from mimdsim.snn.model.spec import SNNSpec
+from mimdsim.studies.estimate import estimate_training_step, saturated_activity
 from tests.engines.test_equivalence import assert_same_result
 
 W = 4  # bytes per float32 / uint32

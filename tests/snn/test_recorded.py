@@ -9,7 +9,8 @@ from mimdsim.errors import ConfigError
 
 
 def test_recorded_spikes_give_counts_ids_and_the_cap() -> None:
-    from mimdsim.snn import activity_from_spikes, estimate_training_step, snn_from_sizes
+    from mimdsim.snn import activity_from_spikes, snn_from_sizes
+    from mimdsim.studies import estimate_training_step
 
     spec = snn_from_sizes([8, 6, 4], max_activity=0.34, input_sparse_size=3, batch_size=6, n_timesteps=2)
     assert spec.sparse_sizes == (3, 2, 2)

@@ -26,7 +26,8 @@ def test_an_snntorch_network_exported_to_nir_is_estimated(monkeypatch: pytest.Mo
     from snntorch.export_nir import export_to_nir
 
     from mimdsim import load_machine
-    from mimdsim.snn import estimate_training_step, snn_from_nir
+    from mimdsim.snn import snn_from_nir
+    from mimdsim.studies import estimate_training_step
 
     monkeypatch.setattr(nir.NIRGraph, "infer_types", lambda self: None)
     graph = export_to_nir(_net(), torch.zeros(1, 64))
@@ -38,7 +39,8 @@ def test_an_snntorch_network_exported_to_nir_is_estimated(monkeypatch: pytest.Mo
 
 def test_recorded_snntorch_spikes_are_an_activity() -> None:
     from mimdsim import load_machine
-    from mimdsim.snn import activity_from_spikes, estimate_training_step, snn_from_sizes
+    from mimdsim.snn import activity_from_spikes, snn_from_sizes
+    from mimdsim.studies import estimate_training_step
 
     net = _net()
     T, B = 10, 6

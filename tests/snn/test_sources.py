@@ -8,9 +8,9 @@ import pytest
 
 from mimdsim.arch import load_machine
 from mimdsim.errors import ConfigError
-from mimdsim.snn.estimate import estimate_training_step, training_step_hash
-from mimdsim.snn.sources import ActivitySource, Functional, Given, Parametric, Saturated, source_of
-from mimdsim.snn.spec import snn_from_sizes
+from mimdsim.snn.activity.sources import ActivitySource, Functional, Given, Parametric, Saturated, source_of
+from mimdsim.snn.model.spec import snn_from_sizes
+from mimdsim.studies.estimate import estimate_training_step, training_step_hash
 
 SPEC = snn_from_sizes([64, 24, 24, 4], max_activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3)
 M = load_machine("bow", tiles_per_ipu=64)

@@ -11,11 +11,11 @@ import pytest
 from mimdsim import load_machine
 from mimdsim.memory.ledger import memory_ledger
 from mimdsim.partition import partition_layers
-from mimdsim.snn.activity import parametric_activity
-from mimdsim.snn.connectivity import Local2D, SmallWorld, connection_mask
-from mimdsim.snn.lower import lower_snn
-from mimdsim.snn.preflight import preflight
-from mimdsim.snn.spec import load_snn_model
+from mimdsim.snn.activity.counts import parametric_activity
+from mimdsim.snn.lowering.lower import lower_snn
+from mimdsim.snn.model.connectivity import Local2D, SmallWorld, connection_mask
+from mimdsim.snn.model.spec import load_snn_model
+from mimdsim.studies.preflight import preflight
 
 SPARSE = Path(__file__).resolve().parents[2] / "models" / "snn" / "sparse"
 FILES = sorted(SPARSE.glob("*.toml"))

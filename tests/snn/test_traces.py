@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from mimdsim.arch import load_machine
 from mimdsim.cli import main
 from mimdsim.errors import ConfigError, TraceFormatError
-from mimdsim.snn.activity import SpikeActivity
-from mimdsim.snn.activity_file import save_activity
-from mimdsim.snn.estimate import estimate_training_step
-from mimdsim.snn.spec import snn_from_sizes
-from mimdsim.snn.traces import activity_from_table, read_trace, resample, save_trace
+from mimdsim.snn.activity.counts import SpikeActivity
+from mimdsim.snn.activity.trace_file import activity_from_table, read_trace, resample, save_trace
+from mimdsim.snn.activity.trace_v1 import save_activity
+from mimdsim.snn.model.spec import snn_from_sizes
+from mimdsim.studies.estimate import estimate_training_step
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = snn_from_sizes([64, 24, 24, 4], max_activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3, optimizer="sgd")

@@ -21,7 +21,7 @@ from mimdsim.engines import TIMELINE_PHASES, RunResult, simulate
 from mimdsim.errors import ConfigError, OutputPathError, SimulationLimitError
 from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep, VertexBlock
 from mimdsim.program.serialize import save_program
-from mimdsim.trace import chrome_trace_bytes, write_chrome_trace
+from mimdsim.report.timeline_file import chrome_trace_bytes, write_chrome_trace
 from tests.engines.strategies import machine_and_program
 from tests.engines.test_equivalence import assert_same_result
 
@@ -439,7 +439,7 @@ def test_cli_snn_timeline(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
 def test_module_doctest() -> None:
     import doctest
 
-    import mimdsim.trace.timeline as module
+    import mimdsim.report.chrome_trace as module
 
     res = doctest.testmod(module)
     assert res.attempted > 0 and res.failed == 0
@@ -447,8 +447,8 @@ def test_module_doctest() -> None:
 
 def test_estimate_training_step_timeline() -> None:
     from mimdsim.arch import load_machine
-    from mimdsim.snn.estimate import estimate_training_step
-    from mimdsim.snn.spec import snn_from_sizes
+    from mimdsim.snn.model.spec import snn_from_sizes
+    from mimdsim.studies.estimate import estimate_training_step
 
     spec = snn_from_sizes([64, 24, 24, 4], max_activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3)
     machine = load_machine("bow", tiles_per_ipu=64)

@@ -15,7 +15,7 @@ from mimdsim.engines import RunResult, iteration_steps, simulate
 from mimdsim.engines.result import COUNTER_NAMES, TIMELINE_PHASES
 from mimdsim.errors import ConfigError
 from mimdsim.program.ir import Program, Superstep
-from mimdsim.trace import chrome_trace_bytes, is_perfetto_name, perfetto_trace_bytes, write_timeline
+from mimdsim.report.timeline_file import chrome_trace_bytes, is_perfetto_name, perfetto_trace_bytes, write_timeline
 from tests.engines.strategies import machine_and_program, machines, shared_list_exchanges
 from tests.trace.test_timeline import _SUPPRESS, _executed_records, _machine, _program, _rows
 
@@ -213,8 +213,8 @@ def test_perfetto_trace_of_random_runs(mp: tuple[MachineSpec, Program]) -> None:
 
 # ---- a 16-IPU paper step ------------------------------------------------------------------
 def test_16_ipu_paper_step_timeline_stays_under_200_mb() -> None:
-    from mimdsim.snn.estimate import estimate_training_step, run_settings
-    from mimdsim.snn.spec import load_snn_model
+    from mimdsim.snn.model.spec import load_snn_model
+    from mimdsim.studies.estimate import estimate_training_step, run_settings
 
     root = Path(__file__).resolve().parents[2]
     spec, hints = load_snn_model(root / "models" / "snn" / "nmnist_c_16ipu.toml")

@@ -3,8 +3,8 @@
 * :class:`Transfers` (CSR exchanges), :class:`ComputeSetBuilder` (vertex blocks, with
   cycle tables) and :class:`MemoryBuilder` (tensors per tile), all vectorised;
 * :class:`LoweringBase`: the spike counts of each time step of a loop, and the vertices of
-  the authors' codelets (GSNN PC `Build`/`Build_grad`), costed by :mod:`mimdsim.snn.estimators`
-  on the tiles :mod:`mimdsim.snn.layout` gives them. The codelets run on the same tiles
+  the authors' codelets (GSNN PC `Build`/`Build_grad`), costed by :mod:`mimdsim.snn.lowering.codelets`
+  on the tiles :mod:`mimdsim.snn.lowering.layout` gives them. The codelets run on the same tiles
   in every lowering; lowerings differ in the programs around them.
 
 Count-dependent costs are cycle tables with one row per time step of the loop they run in
@@ -20,10 +20,10 @@ import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.program.ir import ComputeSet, Exchange, ProgramOp, Superstep, SyncScope, Tensor, VertexBlock
-from mimdsim.snn import estimators as est
-from mimdsim.snn.activity import SpikeActivity
-from mimdsim.snn.layout import LayerLayout, SNNLayout
-from mimdsim.snn.spec import SNNSpec
+from mimdsim.snn.activity.counts import SpikeActivity
+from mimdsim.snn.lowering import codelets as est
+from mimdsim.snn.lowering.layout import LayerLayout, SNNLayout
+from mimdsim.snn.model.spec import SNNSpec
 
 __all__ = [
     "WORD_BYTES",
@@ -353,7 +353,7 @@ class LoweringBase:
             cs = cs.build()
         return Superstep(name, scope, exchange, cs, op)
 
-    # ---- the authors' codelets (costs from mimdsim.snn.estimators) ---------------------
+    # ---- the authors' codelets (costs from mimdsim.snn.lowering.codelets) ---------------------
     def add_state_update(self, cs: ComputeSetBuilder, ts: np.ndarray) -> None:
         """``LIFStateUpdateInPlace``: B per neuron tile, each over the true input ids of its sample."""
         for li, lay in enumerate(self.layout.layers):

@@ -16,7 +16,7 @@ One superstep (sync, exchange, compute) for every program the op
 * the dynamic slices and updates carry the loop counter (on tile 0) to every vertex
   tile in their exchange (PL popops/DynamicSlice.cpp:468-469);
 * PopLibs' vertices are costed with PopLibs' estimators (:mod:`mimdsim.poplibs.estimators`),
-  the authors' codelets with :mod:`mimdsim.snn.estimators`
+  the authors' codelets with :mod:`mimdsim.snn.lowering.codelets`
   (:class:`~mimdsim.snn.lowering.common.LoweringBase`).
 
 Every superstep is marked with the program it stands for (``op``: ``execute`` or ``copy``)
@@ -49,16 +49,16 @@ from mimdsim.arch.spec import MachineSpec
 from mimdsim.partition.mapping import NeuronMapping
 from mimdsim.poplibs import estimators as pl
 from mimdsim.program.ir import ComputeSet, HostCopy, ProgramOp, Repeat, Step, Superstep, Tensor
-from mimdsim.snn import estimators as est
-from mimdsim.snn.activity import SpikeActivity
-from mimdsim.snn.layout import SNNLayout
+from mimdsim.snn.activity.counts import SpikeActivity
+from mimdsim.snn.lowering import codelets as est
 from mimdsim.snn.lowering import state_grad_2022
 from mimdsim.snn.lowering.common import WORD_BYTES, ComputeSetBuilder, LoweringBase, MemoryBuilder, Transfers
+from mimdsim.snn.lowering.layout import SNNLayout
 from mimdsim.snn.lowering.poplar_tensors import build_poplar_tensors, op_tiles
-from mimdsim.snn.spec import SNNSpec
+from mimdsim.snn.model.spec import SNNSpec
 
 if TYPE_CHECKING:
-    from mimdsim.snn.lower import LoweringOptions
+    from mimdsim.snn.lowering.lower import LoweringOptions
 
 __all__ = ["PoplarLowering", "regions"]
 
@@ -730,7 +730,7 @@ class PoplarLowering(LoweringBase):
     def update(self) -> list[Step]:
         """The optimizer step per weight tensor (BS:405): SGD is ``ScaledSubtractSupervisor``
         (PopLibs' estimator); TensorFlow lowers Adam to elementwise expressions, costed by
-        :func:`mimdsim.snn.estimators.optimizer_tile_cycles` as one compute set per layer."""
+        :func:`mimdsim.snn.lowering.codelets.optimizer_tile_cycles` as one compute set per layer."""
         steps: list[Step] = []
         for li in range(self.L):
             cs = ComputeSetBuilder(f"update.{self.spec.optimizer}[l={li}]")

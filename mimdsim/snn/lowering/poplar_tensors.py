@@ -30,8 +30,8 @@ import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.poplibs.layout import linear_layout, sliceable_columns
-from mimdsim.snn.layout import SNNLayout
-from mimdsim.snn.spec import SNNSpec
+from mimdsim.snn.lowering.layout import SNNLayout
+from mimdsim.snn.model.spec import SNNSpec
 
 __all__ = ["PoplarTensors", "op_tiles", "build_poplar_tensors"]
 

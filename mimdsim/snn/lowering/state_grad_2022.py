@@ -21,7 +21,7 @@ from ``performLIFStepBackwardPass`` (PC:1576-1583); ``determine_start_tile_spike
   grows with the layer's width, not with activity or depth -- and after the compute the
   InOut row goes back to the neuron tiles (the ``.out`` exchange).
 * The vertex loops over the ``end`` valid slots in software double precision
-  (:func:`mimdsim.snn.estimators.state_out_grad_cycles`).
+  (:func:`mimdsim.snn.lowering.codelets.state_out_grad_cycles`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 
 from mimdsim.errors import ConfigError
 from mimdsim.program.ir import Step
-from mimdsim.snn import estimators as est
+from mimdsim.snn.lowering import codelets as est
 from mimdsim.snn.lowering.common import WORD_BYTES, ComputeSetBuilder, Transfers
 
 if TYPE_CHECKING:

@@ -1,1 +1,0 @@
-"""Example programs built directly from the IR (calibration cases; see docs/validation_tut6.md)."""

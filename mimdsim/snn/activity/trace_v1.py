@@ -1,0 +1,139 @@
+"""Spike-activity trace files of format 1 (``traces/README.md``): :func:`save_activity` and :func:`load_activity`.
+
+Also the pieces the format-2 trace files (:mod:`mimdsim.snn.activity.trace_file`) share with them: the
+strict ``.npz`` reader and the optional per-tensor arrays (per-neuron counts, spike ids).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mimdsim import files
+from mimdsim.errors import TraceFormatError
+from mimdsim.files import write_bytes
+from mimdsim.snn.activity.counts import SpikeActivity
+
+__all__ = [
+    "save_activity",
+    "load_activity",
+    "read_npz",
+    "activity_of_v1",
+    "optional_arrays",
+    "optional_arrays_of",
+    "FORMAT_VERSION",
+    "TRACE_KIND",
+]
+
+FORMAT_VERSION = 1
+TRACE_KIND = "mimdsim.spike_activity"
+
+
+def save_activity(path: str | os.PathLike[str], act: SpikeActivity) -> None:
+    """Write ``act`` as a compressed ``.npz`` trace (keys in ``traces/README.md``), atomically, to
+    exactly ``path`` (:func:`mimdsim.files.write_bytes`: no extension added)."""
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf,
+        format_version=np.int64(FORMAT_VERSION),
+        kind=np.str_(TRACE_KIND),
+        sparse_sizes=np.asarray(act.sparse_sizes, dtype=np.int64),
+        n_timesteps=np.int64(act.n_timesteps),
+        batch_size=np.int64(act.batch_size),
+        true_counts=np.stack(act.true_counts),
+        valid_counts=np.stack(act.valid_counts),
+        source=np.str_(act.source),
+        **optional_arrays(act),
+    )
+    write_bytes(path, buf.getvalue(), what="activity trace", compress=False)
+
+
+_OPTIONAL = ("neuron_counts", "spike_ids")
+"""The optional per-tensor arrays of an activity, stored as ``<name>_<k>`` keys of a trace file."""
+
+
+def optional_arrays(act: SpikeActivity) -> dict[str, Any]:
+    """The optional ``neuron_counts_<k>`` and ``spike_ids_<k>`` keys of a trace file (ids as uint16 where they fit)."""
+    out: dict[str, Any] = {}
+    for name in _OPTIONAL:
+        for k, a in enumerate(getattr(act, name) or ()):
+            out[f"{name}_{k}"] = a.astype(np.uint16) if name == "spike_ids" and (not a.size or a.max() < 1 << 16) else a
+    return out
+
+
+def optional_arrays_of(data: dict[str, np.ndarray], n_tensors: int) -> dict[str, tuple[np.ndarray, ...] | None]:
+    """The optional per-tensor arrays of a trace's arrays (``SpikeActivity`` keyword arguments): each for all tensors or none."""
+    out: dict[str, tuple[np.ndarray, ...] | None] = {}
+    for name in _OPTIONAL:
+        keys = [f"{name}_{k}" for k in range(n_tensors)]
+        present = [k in data for k in keys]
+        if any(present) and not all(present):
+            raise TraceFormatError(f"{keys[present.index(False)]}: missing ({name} come for every tensor or none)")
+        out[name] = tuple(data[k] for k in keys) if all(present) else None
+    return out
+
+
+_KEYS = ("format_version", "kind", "sparse_sizes", "n_timesteps", "batch_size", "true_counts", "valid_counts")
+
+
+def load_activity(path: str | os.PathLike[str]) -> SpikeActivity:
+    """Read a trace written by :func:`save_activity`.
+
+    Raises
+    ------
+    TraceFormatError
+        Missing or unreadable file, a missing key, a wrong ``kind`` or ``format_version``,
+        or arrays of the wrong shape/range; the message names the file and the key.
+    """
+    path = Path(path)
+    return activity_of_v1(path, read_npz(path, "activity trace"))
+
+
+def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` trace (no pickles); a missing or unreadable file is a :class:`TraceFormatError`."""
+    return files.read_npz(path, what, TraceFormatError)
+
+
+def activity_of_v1(path: Path, data: dict[str, np.ndarray]) -> SpikeActivity:
+    """The activity of a format-1 trace's arrays (``path`` names the file in errors)."""
+    for key in _KEYS:
+        if key not in data:
+            raise TraceFormatError(f"{path}: key {key!r} missing (a trace holds {', '.join(_KEYS)})")
+    kind = data["kind"]
+    if kind.shape != () or str(kind) != TRACE_KIND:
+        raise TraceFormatError(f"{path}: kind: {kind!r} is not an activity trace (allowed: {TRACE_KIND!r})")
+    version = data["format_version"]
+    if version.shape != () or not np.issubdtype(version.dtype, np.integer) or int(version) != FORMAT_VERSION:
+        raise TraceFormatError(f"{path}: format_version: {version!r} is not supported (allowed: {FORMAT_VERSION})")
+    sizes = data["sparse_sizes"]
+    if sizes.ndim != 1 or not np.issubdtype(sizes.dtype, np.integer) or (sizes <= 0).any():
+        raise TraceFormatError(f"{path}: sparse_sizes: {sizes!r} is not a 1-D array of positive integers")
+    T, B = _scalar(path, data, "n_timesteps"), _scalar(path, data, "batch_size")
+    want = (len(sizes), T, B)
+    for key in ("true_counts", "valid_counts"):
+        if data[key].shape != want:
+            raise TraceFormatError(f"{path}: {key}: shape {data[key].shape} is not [n_tensors, T, B] = {want}")
+    source = str(data["source"]) if "source" in data else ""
+    try:
+        return SpikeActivity(
+            tuple(data["true_counts"]),
+            tuple(data["valid_counts"]),
+            tuple(int(s) for s in sizes),
+            T,
+            B,
+            source=source,
+            **optional_arrays_of(data, len(sizes)),
+        )
+    except TraceFormatError as err:
+        raise TraceFormatError(f"{path}: {err}") from None
+
+
+def _scalar(path: Path, data: dict[str, np.ndarray], key: str) -> int:
+    v = data[key]
+    if v.shape != () or not np.issubdtype(v.dtype, np.integer) or int(v) <= 0:
+        raise TraceFormatError(f"{path}: {key}: {v!r} is not a positive integer scalar")
+    return int(v)

@@ -1,0 +1,1 @@
+"""The network: its spec and model files, connectivity, NIR import and workload graph."""

@@ -1,0 +1,1 @@
+"""The functional sparse SNN model of the paper, an independent dense reference, and the input datasets."""

@@ -1,0 +1,451 @@
+"""One call from an SNN description to a training-step estimate on a machine (and a GPU).
+
+``estimate_training_step`` runs the whole pipeline of DESIGN.md: spike activity
+(functional model, trace, parametric or saturated) -> mapping (partitioner) -> lowering ->
+memory check -> engine -> :class:`SNNEstimate`, optionally with the dense GPU baseline.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mimdsim.arch.spec import MachineSpec
+from mimdsim.engines import DEFAULT_MAX_STEPS, iteration_steps, simulate
+from mimdsim.engines.result import CATEGORIES, DEFAULT_MAX_TIMELINE_EVENTS, RunResult, step_family
+from mimdsim.errors import ConfigError, TileMemoryError
+from mimdsim.memory.ledger import MemoryLedger, memory_ledger
+from mimdsim.partition import check_method, partition_layers
+from mimdsim.partition.mapping import NeuronMapping
+from mimdsim.program.ir import Program
+from mimdsim.snn.activity.cache import cached, lowering_key
+from mimdsim.snn.activity.counts import SpikeActivity
+from mimdsim.snn.activity.sources import ACTIVITY_SOURCES, ActivitySource, saturated_activity, source_of
+from mimdsim.snn.gpu.frameworks import IDEAL_FRAMEWORK, PAPER_FRAMEWORK
+from mimdsim.snn.gpu.model import GpuEstimate, GPUSpec, estimate_gpu_step, load_gpu
+from mimdsim.snn.lowering.lower import LoweringOptions, check_batch, lower_snn
+from mimdsim.snn.model.spec import RunHints, SNNSpec
+from mimdsim.studies.energy import ENERGY_SCOPES, StepEnergy, step_energy
+from mimdsim.studies.placement import mapping_of_tiles, place
+from mimdsim.studies.preflight import preflight
+from mimdsim.studies.record import SNNRecord, estimate_input_hash, input_value
+
+__all__ = [
+    "SNNEstimate", "StepKind", "estimate_training_step", "training_step_hash", "make_activity", "run_settings", "ACTIVITY_SOURCES",
+    "saturated_activity",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StepKind:
+    """One kind of superstep (its name without the time-step index), over all its executions."""
+
+    name: str
+    n_executions: int
+    cycles: int
+    cycles_per_timestep: float
+    bound: str
+    breakdown_cycles: dict[str, int]
+
+
+@dataclass(frozen=True, eq=False)
+class SNNEstimate:
+    """The estimate of one training step (forward over T steps, BPTT, weight update).
+
+    ``program`` is the lowered BSP program, which can be saved
+    (:func:`mimdsim.program.serialize.save_program`) and replayed on other machines.
+    """
+
+    spec: SNNSpec
+    machine: MachineSpec
+    engine: str
+    result: RunResult
+    mapping: NeuronMapping
+    ledger: MemoryLedger
+    activity_source: str
+    gpu: GpuEstimate | None = None
+    """The dense GPU step under the chosen framework (the paper's ``tf-keras-xla`` by default)."""
+    program: Program | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+    gpu_ideal: GpuEstimate | None = None
+    """The same step as the ideal GPU program (``fused``), for the second speed-up."""
+    activity: SpikeActivity | None = None
+    """The spike counts the program was lowered with."""
+    input_hash: str = ""
+    """Hash of every input (:func:`mimdsim.studies.record.estimate_input_hash`)."""
+    seed: int | None = None
+    gpu_spec: GPUSpec | None = None
+    """The GPU the dense step was modelled on (its energy parameters)."""
+    energy_scope: str = "chip"
+    """What the energy covers: ``chip`` or ``machine`` (:mod:`mimdsim.studies.energy`)."""
+
+    @property
+    def cycles_per_step(self) -> int:
+        """Device cycles of one training step (the simulated program)."""
+        return self.result.total_cycles
+
+    @property
+    def host_overhead_s_per_step(self) -> float:
+        """The machine's per-execution host overhead shared by the spec's ``steps_per_execution`` steps."""
+        return self.machine.execution_overhead_s / self.spec.steps_per_execution
+
+    @property
+    def seconds_per_step(self) -> float:
+        """Wall time per training step as the paper's timing sees it: device time plus the host's share."""
+        return self.result.seconds + self.host_overhead_s_per_step
+
+    @property
+    def ms_per_step(self) -> float:
+        return self.seconds_per_step * 1e3
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.spec.batch_size / self.seconds_per_step
+
+    @property
+    def breakdown_cycles(self) -> dict[str, int]:
+        """Critical-path split of the step (adds up to ``cycles_per_step``)."""
+        return self.result.critical_path_cycles()
+
+    @property
+    def neurons_per_tile(self) -> int:
+        return self.mapping.neurons_per_tile
+
+    @property
+    def oom_tiles(self) -> list[int]:
+        return [int(t) for t in self.ledger.oom_tiles]
+
+    @property
+    def speedup_vs_gpu(self) -> float | None:
+        """GPU step time over this step's, the GPU run by the chosen framework (None without a GPU)."""
+        return None if self.gpu is None else self.gpu.ms_per_step / self.ms_per_step
+
+    @property
+    def speedup_vs_gpu_ideal(self) -> float | None:
+        """GPU step time over this step's, the GPU running the ideal fused program."""
+        return None if self.gpu_ideal is None else self.gpu_ideal.ms_per_step / self.ms_per_step
+
+    def energy(self) -> StepEnergy:
+        """Energy per step as bands, IPU and GPU (docs/energy.md), over :attr:`seconds_per_step`."""
+        return step_energy(self.result, self.program, self.machine, self.seconds_per_step, gpu_step=self.gpu, gpu_spec=self.gpu_spec,
+                           scope=self.energy_scope)  # fmt: skip
+
+    def step_kinds(self) -> list[StepKind]:
+        """Supersteps grouped by kind (``fwd.update.ids[l=2]`` -> ``fwd.update.ids``), costliest first."""
+        cycles: dict[str, int] = defaultdict(int)
+        runs: dict[str, int] = defaultdict(int)
+        bounds: dict[str, Counter[str]] = defaultdict(Counter)
+        parts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CATEGORIES, 0))
+        for rec in self.result.supersteps:
+            kind = step_family(rec.name)
+            cycles[kind] += rec.cycles
+            runs[kind] += rec.n_executions
+            bounds[kind][rec.bound] += rec.cycles
+            for c in CATEGORIES:
+                parts[kind][c] += getattr(rec, f"{c}_cycles")
+        T = self.spec.n_timesteps
+        out = [StepKind(k, runs[k], cycles[k], cycles[k] / T, bounds[k].most_common(1)[0][0], parts[k]) for k in cycles]
+        return sorted(out, key=lambda s: (-s.cycles, s.name))
+
+    def top_step_kinds(self, n: int = 5, *, per_timestep: bool = True) -> list[StepKind]:
+        """The ``n`` costliest superstep kinds; with ``per_timestep`` only those of the time loops."""
+        kinds = self.step_kinds()
+        if per_timestep:
+            kinds = [k for k in kinds if k.n_executions >= self.spec.n_timesteps - 1 and self.spec.n_timesteps > 1] or kinds
+        return kinds[:n]
+
+    def record(self, *, model_path: str = "", max_activity: float | None = None) -> SNNRecord:
+        """This estimate as the one result record (:class:`mimdsim.studies.record.SNNRecord`)."""
+        return SNNRecord.from_estimate(self, model_path=model_path, max_activity=max_activity)
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON object of ``mimdsim snn --json``: the result record (:meth:`record`) and three
+        details a flat record does not hold: ``breakdown_cycles`` (the critical-path split as a
+        mapping), ``profile_cycles`` (the per-tile mean split, as Poplar's profile reports it)
+        and ``oom_tiles`` (the tiles over their memory)."""
+        out: dict[str, object] = self.record().to_dict()
+        out.update(
+            breakdown_cycles=self.breakdown_cycles, profile_cycles=self.result.tile_mean_cycles(), oom_tiles=self.oom_tiles
+        )
+        out.update(self.extra)
+        return out
+
+
+_HASHED = ("activity_source", "rate", "input_rate", "input_data", "engine", "neurons_per_tile", "partitioner", "mapping", "unit_neurons", "seed", "gpu",
+           "gpu_framework", "gpu_precision", "allow_oom", "options", "energy_scope")  # fmt: skip
+"""The arguments of :func:`estimate_training_step` that change a figure (the rest: caching, timelines, limits)."""
+
+
+@functools.cache
+def _estimate_signature() -> inspect.Signature:
+    """:func:`estimate_training_step`'s signature, read once (every estimate hashes its arguments)."""
+    return inspect.signature(estimate_training_step)
+
+
+def _check_values(args: dict[str, Any]) -> None:
+    """Refuse argument values that cannot run: the engine, the partitioner, the energy scope, neurons per tile."""
+    from mimdsim.engines import ENGINES
+
+    if args["engine"] not in ENGINES:
+        raise ConfigError(f"engine: {args['engine']!r} is not one of {', '.join(sorted(ENGINES))}")
+    check_method(args["partitioner"])
+    if args["energy_scope"] not in ENERGY_SCOPES:
+        raise ConfigError(f"energy_scope: {args['energy_scope']!r} is not one of {', '.join(ENERGY_SCOPES)}")
+    k = args["neurons_per_tile"]
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        raise ConfigError(f"neurons_per_tile: {k!r} must be a positive integer (or None: the smallest that fits)")
+
+
+def training_step_hash(spec: SNNSpec, machine: MachineSpec, **kwargs: Any) -> str:
+    """The ``input_hash`` that :func:`estimate_training_step` ``(spec, machine, **kwargs)`` gives its
+    estimate, without running it (a sweep store skips the points it holds by it).
+
+    Defaults are filled in, the GPU is resolved to its description (with ``gpu_precision``),
+    files are hashed by content: two calls that must give the same figures give the same hash.
+
+    >>> from mimdsim import load_machine
+    >>> from mimdsim.snn.model.spec import snn_from_sizes
+    >>> net = snn_from_sizes([16, 6, 2], max_activity=0.5, input_sparse_size=4, batch_size=6, n_timesteps=2)
+    >>> m = load_machine("bow", tiles_per_ipu=16)
+    >>> training_step_hash(net, m) == training_step_hash(net, m, engine="fast", seed=0, partitioner="contiguous")
+    True
+    >>> training_step_hash(net, m) == training_step_hash(net, m, seed=1)
+    False
+    """
+    sig = _estimate_signature()
+    bad = sorted(set(kwargs) - set(sig.parameters))
+    if bad:
+        raise ConfigError(f"estimate_training_step has no argument {bad[0]!r}")
+    bound = sig.bind(spec, machine, **kwargs)
+    bound.apply_defaults()
+    _check_values(bound.arguments)  # what cannot run is refused here, before a sweep runs or stores any point
+    args = {k: bound.arguments[k] for k in _HASHED}
+    if bound.arguments.get("activity") is not None:  # the old name wins, as in estimate_training_step
+        args["activity_source"] = bound.arguments["activity"]
+    args["activity_source"] = source_of(  # "functional" and Functional(seed=0) are the same input
+        args["activity_source"],
+        seed=args["seed"],
+        rate=args.pop("rate"),
+        input_rate=args.pop("input_rate"),
+        input_data=args.pop("input_data"),
+    )
+    if args["partitioner"] != "contiguous":  # the graph methods draw from the seed too
+        args["partition_seed"] = args["seed"]
+    del args["seed"]  # otherwise only the activity source uses it, and it is in the source
+    for name, default in (
+        ("mapping", None),
+        ("unit_neurons", 1),
+        ("energy_scope", "chip"),
+    ):  # left out at their defaults: hashes of earlier runs hold
+        if args[name] == default:
+            del args[name]
+    gpu, precision = args.pop("gpu"), args.pop("gpu_precision")
+    if gpu is not None:
+        gpu = load_gpu(gpu, **({"matmul_precision": precision} if precision is not None else {}))
+    else:
+        args["gpu_framework"] = None
+    args["options"] = args["options"] or LoweringOptions()
+    return estimate_input_hash(spec, machine, gpu=gpu, **args)
+
+
+def run_settings(
+    hints: RunHints,
+    *,
+    machine: str | os.PathLike[str] | MachineSpec | None = None,
+    machine_overrides: dict[str, Any] | None = None,
+    n_ipus: int | None = None,
+    neurons_per_tile: int | None = None,
+    engine: str | None = None,
+    seed: int | None = None,
+) -> tuple[MachineSpec, dict[str, Any]]:
+    """A model file's ``[run]`` hints under the caller's settings (the caller's win): the
+    machine, and the keyword arguments of :func:`estimate_training_step` they set.
+
+    The one place hints are applied, by the command line and the API alike.
+
+    >>> from mimdsim.snn.model.spec import RunHints
+    >>> m, kw = run_settings(RunHints(machine="mk2", n_ipus=2, seed=3), seed=5)
+    >>> m.name, m.n_ipus, kw
+    ('mk2', 2, {'neurons_per_tile': None, 'engine': 'fast', 'seed': 5})
+    """
+    from mimdsim.arch import load_machine
+
+    over = dict(machine_overrides or {})
+    ipus = n_ipus if n_ipus is not None else hints.n_ipus
+    if ipus is not None:
+        over.setdefault("n_ipus", ipus)
+    ref = machine if machine is not None else hints.machine
+    spec = ref.model_copy(update=over) if isinstance(ref, MachineSpec) else load_machine(ref, **over)
+    kw = {
+        "neurons_per_tile": neurons_per_tile if neurons_per_tile is not None else hints.neurons_per_tile,
+        "engine": engine if engine is not None else hints.engine,
+        "seed": seed if seed is not None else hints.seed,
+    }
+    return spec, kw
+
+
+def make_activity(
+    spec: SNNSpec,
+    source: str | os.PathLike[str] | SpikeActivity | ActivitySource = "functional",
+    *,
+    seed: int = 0,
+    rate: float | None = None,
+    input_rate: float | None = None,
+    input_data: str | os.PathLike[str] | None = None,
+    cache: bool = True,
+) -> tuple[SpikeActivity, str]:
+    """The spike activity driving the data-dependent costs, and a label saying where it came from
+    (:func:`mimdsim.snn.activity.sources.source_of` resolves ``source``; with ``cache`` functional activity
+    comes from :mod:`mimdsim.snn.activity.cache` when it was computed before)."""
+    src = source_of(source, seed=seed, rate=rate, input_rate=input_rate, input_data=input_data)
+    return src.activity(spec, cache=cache), src.label
+
+
+def estimate_training_step(
+    spec: SNNSpec,
+    machine: MachineSpec,
+    *,
+    activity_source: str | os.PathLike[str] | SpikeActivity | ActivitySource = "functional",
+    activity: str | os.PathLike[str] | SpikeActivity | None = None,
+    rate: float | None = None,
+    input_rate: float | None = None,
+    input_data: str | os.PathLike[str] | None = None,
+    engine: str = "fast",
+    neurons_per_tile: int | None = None,
+    partitioner: str = "contiguous",
+    mapping: NeuronMapping | Sequence[np.ndarray] | None = None,
+    unit_neurons: int = 1,
+    seed: int = 0,
+    gpu: str | os.PathLike[str] | GPUSpec | None = None,
+    gpu_framework: str = PAPER_FRAMEWORK,
+    gpu_precision: str | None = None,
+    allow_oom: bool = False,
+    options: LoweringOptions | None = None,
+    timeline: bool | str = False,
+    timeline_tiles: Sequence[int] | None = None,
+    timeline_steps: Sequence[tuple[int, int]] | None = None,
+    timeline_iterations: tuple[int, int] | None = None,
+    max_timeline_events: int = DEFAULT_MAX_TIMELINE_EVENTS,
+    cache: bool = True,
+    max_steps: int | None = None,
+    max_events: int | None = None,
+    energy_scope: str = "chip",
+) -> SNNEstimate:
+    """Estimate one training step of ``spec`` on ``machine``.
+
+    With ``cache`` (the default) the lowered program is kept for the next call with the
+    same network, activity and lowering-relevant machine fields, and functional activity
+    is kept in memory and on disk (:mod:`mimdsim.snn.activity.cache`): re-estimating on another
+    machine description in a warm process re-costs the kept program.
+
+    ``energy_scope`` (``chip`` or ``machine``) is what the energy per step covers
+    (:meth:`SNNEstimate.energy`, docs/energy.md).
+
+    With ``gpu`` (a preset name, a TOML path or a :class:`GPUSpec`) the dense GPU step is
+    estimated too, run by ``gpu_framework`` (:mod:`mimdsim.snn.gpu.frameworks`; the paper's
+    ``tf-keras-xla`` by default) and as the ideal ``fused`` program; ``gpu_precision``
+    (``tf32`` or ``fp32``) overrides the preset's matmul precision.
+
+    Raises
+    ------
+    ConfigError
+        Bad GPU, framework or precision (checked before the run); bad batch (not a multiple of 6), activity or engine.
+
+    ``partitioner`` is any method of :data:`mimdsim.partition.METHODS` (the paper's
+    ``contiguous`` by default; docs/partitioning.md), placing units of ``unit_neurons``
+    neurons; ``mapping`` places the neurons instead (a :class:`NeuronMapping`, or the tile of
+    every neuron per layer).
+
+    ``timeline``, ``timeline_tiles``, ``timeline_steps`` and ``max_timeline_events`` are those of
+    :func:`mimdsim.engines.simulate` (either engine); ``timeline_iterations=(first, stop)``
+    keeps the intervals of those iterations of the time loops (forward iteration ``t``
+    is time step ``t``; backward iteration ``j`` is time step ``T - 1 - j``).
+    MappingError
+        The layers do not fit the machine's tiles.
+    TileMemoryError
+        Some tile is over its memory (unless ``allow_oom``, which reports ``oom_tiles``
+        and simulates anyway). Larger neurons-per-tile only add memory per tile, so the
+        smallest ``k`` that fits the tiles is the only candidate.
+
+    Examples
+    --------
+    >>> from mimdsim import load_machine
+    >>> from mimdsim.snn.model.spec import snn_from_sizes
+    >>> spec = snn_from_sizes([64, 24, 24, 4], max_activity=0.25, input_sparse_size=8, batch_size=6, n_timesteps=3)
+    >>> est = estimate_training_step(spec, load_machine("bow", tiles_per_ipu=64), activity_source="saturated")
+    >>> est.neurons_per_tile, est.cycles_per_step == sum(est.breakdown_cycles.values())
+    (2, True)
+    """
+    if activity is not None:
+        warnings.warn("activity= is renamed activity_source= (the source of the spike counts)", DeprecationWarning, stacklevel=2)
+        activity_source = activity
+    check_batch(spec, machine)
+    check_method(partitioner)  # before the activity is computed
+    if energy_scope not in ENERGY_SCOPES:
+        raise ConfigError(f"energy_scope: {energy_scope!r} is not one of {', '.join(ENERGY_SCOPES)}")
+    preflight(spec, machine, neurons_per_tile=neurons_per_tile, allow_oom=allow_oom)
+    gpu_pair, gpu_spec = None, None
+    if gpu is not None:  # a bad GPU, framework or precision fails before the run
+        gpu_spec = load_gpu(gpu, **({"matmul_precision": gpu_precision} if gpu_precision is not None else {}))
+        gpu_pair = (estimate_gpu_step(spec, gpu_spec, gpu_framework), estimate_gpu_step(spec, gpu_spec, IDEAL_FRAMEWORK))
+    act, label = make_activity(
+        spec, activity_source, seed=seed, rate=rate, input_rate=input_rate, input_data=input_data, cache=cache
+    )
+
+    given = None if mapping is None else mapping_of_tiles(spec, machine, mapping)
+
+    def lower() -> tuple[NeuronMapping, Program]:
+        if given is not None:
+            placed = given
+        elif partitioner == "contiguous":
+            placed = partition_layers(
+                spec.layer_sizes[1:], machine.tiles_per_ipu, machine.n_ipus, neurons_per_tile=neurons_per_tile
+            )
+        else:
+            placed = place(spec, machine, act, method=partitioner, seed=seed, neurons_per_tile=neurons_per_tile, unit_neurons=unit_neurons,
+                           options=options)  # fmt: skip
+        return placed, lower_snn(spec, machine, placed, act, options)
+
+    placement_key = (
+        ("mapping", input_value(given))
+        if given is not None
+        else (partitioner, unit_neurons, seed if partitioner != "contiguous" else 0)
+    )
+    key = ("snn.program", spec, act, lowering_key(machine), neurons_per_tile, str(placement_key), options or LoweringOptions())
+    placed, program = cached(key, lower) if cache else lower()
+    ledger = memory_ledger(program, machine)
+    if ledger.oom_tiles.size and not allow_oom:
+        worst = ledger.overflows(1)[0]
+        raise TileMemoryError(
+            f"{spec.name}: does not fit {machine.name} with {placed.neurons_per_tile} neurons per tile "
+            f"({machine.memory_bytes_per_tile:,} B per tile): {ledger.oom_tiles.size} tile(s) over; worst: "
+            f"{worst.describe()}. More neurons per tile only add memory per tile: use more IPUs, a smaller "
+            "T or B, or allow_oom to simulate anyway",
+            report=ledger,
+            tile=worst.tile,
+            needed_bytes=worst.used_bytes,
+        )
+    steps = None if timeline_steps is None else list(timeline_steps)
+    if timeline_iterations is not None:
+        steps = (steps or []) + iteration_steps(program, *timeline_iterations)
+    result = simulate(
+        program, machine, engine, check_memory_fits=False, timeline=timeline, timeline_tiles=timeline_tiles,
+        timeline_steps=steps, max_timeline_events=max_timeline_events, max_steps=max_steps or DEFAULT_MAX_STEPS,
+        max_events=max_events,
+    )  # fmt: skip
+    gpu_est, gpu_ideal = gpu_pair or (None, None)
+    ihash = training_step_hash(
+        spec, machine, activity_source=activity_source, rate=rate, input_rate=input_rate, input_data=input_data, engine=engine,
+        neurons_per_tile=neurons_per_tile, partitioner=partitioner, mapping=given, unit_neurons=unit_neurons, seed=seed, gpu=gpu_spec, gpu_framework=gpu_framework,
+        allow_oom=allow_oom, options=options, energy_scope=energy_scope,
+    )  # fmt: skip
+    return SNNEstimate(spec, machine, engine, result, placed, ledger, label, gpu_est, program, gpu_ideal=gpu_ideal, activity=act,
+                       input_hash=ihash, seed=getattr(activity_source, "seed", seed), gpu_spec=gpu_spec, energy_scope=energy_scope)  # fmt: skip
