@@ -41,7 +41,7 @@ def one_line_error(rc: int, err: str, *words: str) -> None:
         (["--timesteps", "1000000"], ["does not fit bow", "state history"]),
         (["--timesteps", "10000"], ["does not fit bow", "state history"]),
         (["--batch", "60000"], ["does not fit bow", "state history"]),
-        (["--layers", "2312,100000000,10"], ["does not fit bow", "needs at least 36,000,203,520 B"]),
+        (["--layers", "2312,100000000,10"], ["does not fit bow", "needs at least 36,000,207,560 B"]),
         (["--timesteps", "1000000", "--allow-oom"], ["GiB of host memory"]),
         (["--layers", "2312,2000000000,10", "--allow-oom"], ["GiB of host memory"]),
     ],

@@ -22,6 +22,7 @@ from mimdsim.arch.spec import MachineSpec
 from mimdsim.engines import DEFAULT_MAX_STEPS, iteration_steps, simulate
 from mimdsim.engines.result import CATEGORIES, DEFAULT_MAX_TIMELINE_EVENTS, RunResult, step_family
 from mimdsim.errors import ConfigError, TileMemoryError
+from mimdsim.hashing import input_value
 from mimdsim.memory.ledger import MemoryLedger, memory_ledger
 from mimdsim.partition import check_method, partition_layers
 from mimdsim.partition.mapping import NeuronMapping
@@ -36,7 +37,7 @@ from mimdsim.snn.model.spec import RunHints, SNNSpec
 from mimdsim.studies.energy import ENERGY_SCOPES, StepEnergy, step_energy
 from mimdsim.studies.placement import mapping_of_tiles, place
 from mimdsim.studies.preflight import preflight
-from mimdsim.studies.record import SNNRecord, estimate_input_hash, input_value
+from mimdsim.studies.record import SNNRecord, estimate_input_hash
 
 __all__ = [
     "SNNEstimate", "StepKind", "estimate_training_step", "training_step_hash", "make_activity", "run_settings", "ACTIVITY_SOURCES",

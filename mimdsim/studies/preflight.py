@@ -1,8 +1,9 @@
 """Refuse an SNN estimate that cannot work before anything large is allocated.
 
 What the fullest tile must hold is known from the spec alone (the lowering's ledger,
-docs/snn.md §4): a neuron tile of layer ``l`` with ``k`` neurons holds at least its state
-history ``4 T B k`` bytes, its states ``6 x 4 B k``, its weights ``4 N_{l-1} k`` and one
+docs/snn.md §4): a neuron tile of layer ``l`` with ``k`` neurons holds at least its neuron
+tensors (:func:`mimdsim.snn.lowering.neuron_bytes.neuron_tensor_bytes`, the formula the lowering's
+ledger uses): the state history ``4 T B k`` bytes, the states, the weights ``4 N_{l-1} k`` and one
 weight-gradient replica per worker context ``W x 4 N_{l-1} k`` (Adam adds ``2 x 4 N_{l-1} k``).
 With ``k`` at least what the tiles force (``ceil(sum N_l / tiles)``, or the given
 neurons-per-tile), a spec whose lower bound exceeds the tile is refused at once
@@ -19,23 +20,21 @@ tables; an estimate that would need more than the host has is refused
 >>> preflight(spec, load_machine("bow"))
 Traceback (most recent call last):
 ...
-mimdsim.errors.TileMemoryError: snn: does not fit bow at any neurons per tile: a tile of layer 1 (k = 2) needs at least 4,008,768 B (state history 4 x T x B x k = 3,840,000 B) of 638,976 B; use fewer time steps, a smaller batch or more IPUs
+mimdsim.errors.TileMemoryError: snn: does not fit bow at any neurons per tile: a tile of layer 1 (k = 2) needs at least 4,009,576 B (state history 4 x T x B x k = 3,840,000 B) of 638,976 B; use fewer time steps, a smaller batch or more IPUs
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-from typing import Any
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import ConfigError, TileMemoryError
+from mimdsim.snn.lowering.neuron_bytes import NEURON_TENSOR_LABELS, neuron_tensor_bytes
 from mimdsim.snn.model.connectivity import is_sparse_layer
 from mimdsim.snn.model.spec import SNNSpec
 
 __all__ = ["preflight", "tile_bytes_lower_bound", "host_bytes_estimate"]
-
-WORD = 4
 
 
 def _min_k(spec: SNNSpec, machine: MachineSpec, neurons_per_tile: int | None) -> int:
@@ -46,28 +45,13 @@ def _min_k(spec: SNNSpec, machine: MachineSpec, neurons_per_tile: int | None) ->
     return max(1, -(-total // max(usable, 1)))
 
 
-def neuron_bytes(spec: SNNSpec, k: Any, n_inputs: Any, n_workers: int) -> dict[str, Any]:
-    """Bytes of ``k`` neurons connected to ``n_inputs`` inputs on one tile, by part (ints or numpy arrays alike):
-    the state history and states, and per input a weight, a gradient replica per worker context and, with Adam,
-    two moments (GSNN PC (tile mapping))."""
-    T, B = spec.n_timesteps, spec.batch_size
-    parts = {
-        "state history 4 x T x B x k": WORD * T * B * k,
-        "states 6 x 4 x B x k": 6 * WORD * B * k,
-        "weights 4 x N_in x k": WORD * n_inputs * k,
-        f"{n_workers} gradient replicas": n_workers * WORD * n_inputs * k,
-    }
-    if spec.optimizer == "adam":
-        parts["Adam moments 2 x 4 x N_in x k"] = 2 * WORD * n_inputs * k
-    return parts
-
-
 def tile_bytes_lower_bound(spec: SNNSpec, machine: MachineSpec, k: int) -> tuple[int, int, dict[str, int]]:
     """``(bytes, layer, parts)``: the fullest neuron tile's lower bound at ``k`` neurons per tile."""
     best: tuple[int, int, dict[str, int]] = (-1, 0, {})
     for l, lay in enumerate(spec.layers):
         n_in = 0 if is_sparse_layer(spec, l) else spec.layer_sizes[l]  # sparse: sources unknown, 0 is a bound
-        parts = neuron_bytes(spec, min(k, lay.n_neurons), n_in, machine.num_worker_contexts)
+        by_tensor = neuron_tensor_bytes(spec, min(k, lay.n_neurons), n_in, machine.num_worker_contexts)
+        parts = {NEURON_TENSOR_LABELS[name]: nb for name, nb in by_tensor.items()}
         total = sum(parts.values())
         if total > best[0]:
             best = (total, l, parts)

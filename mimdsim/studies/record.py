@@ -20,82 +20,28 @@ True
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from mimdsim.errors import ConfigError
+from mimdsim.hashing import SCHEMA_VERSION, canonical_json, input_hash, input_value
 
 if TYPE_CHECKING:
     from mimdsim.studies.estimate import SNNEstimate
 
 __all__ = [
-    "SCHEMA_VERSION",
     "SNNRecord",
     "record_fields",
     "configuration_fields",
-    "input_hash",
-    "input_value",
     "estimate_input_hash",
     "record_hash",
-    "canonical_json",
 ]
 
-SCHEMA_VERSION = 1
-"""Version of :class:`SNNRecord`'s fields; a store of another version is refused."""
 
 _TOP_N = 6
 _PHASES = ("fwd", "bwd", "update", "host", "other")
-
-
-def canonical_json(obj: Any) -> str:
-    """JSON with sorted keys and no spaces: the same object always gives the same text."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False, default=_jsonable)
-
-
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, tuple):
-        return list(o)
-    if hasattr(o, "model_dump"):
-        return o.model_dump(mode="json")
-    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
-
-
-def input_hash(inputs: Mapping[str, Any]) -> str:
-    """SHA-256 (hex, 16 characters) of the canonical JSON of ``inputs`` and the schema version."""
-    text = canonical_json({"schema_version": SCHEMA_VERSION, **inputs})
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def input_value(v: Any) -> Any:
-    """A run option as hashable JSON: files by their content, arrays by their bytes, specs by their fields."""
-    import os
-
-    import numpy as np
-
-    if isinstance(v, os.PathLike) or (isinstance(v, str) and v.endswith((".npz", ".h5", ".hdf5", ".npy", ".toml"))):
-        try:
-            with open(v, "rb") as f:
-                return {"file_sha256": hashlib.file_digest(f, "sha256").hexdigest()}
-        except OSError:
-            return str(v)  # the estimate reports the missing file itself
-    if hasattr(v, "true_counts"):  # a SpikeActivity
-        h = hashlib.sha256()
-        for a in (*v.true_counts, *v.valid_counts):
-            h.update(np.ascontiguousarray(a).tobytes())
-        return {"activity_sha256": h.hexdigest()}
-    if hasattr(v, "model_dump"):
-        return v.model_dump(mode="json")
-    if isinstance(v, np.ndarray):
-        return {"array_sha256": hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest(), "dtype": str(v.dtype)}
-    if isinstance(v, tuple | list):
-        return [input_value(x) for x in v]
-    if dataclasses.is_dataclass(v) and not isinstance(v, type):  # an activity source, lowering options, ...
-        return {"type": type(v).__name__, **{f.name: input_value(getattr(v, f.name)) for f in dataclasses.fields(v)}}
-    return v
 
 
 def estimate_input_hash(spec: Any, machine: Any, **run: Any) -> str:

@@ -213,8 +213,9 @@ def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
     With ``on_error="record"`` in the point, a :class:`~mimdsim.errors.MimdsimError` gives a
     failed record (``error`` set) instead of raising.
     """
+    from mimdsim.hashing import input_hash
     from mimdsim.studies.estimate import estimate_training_step
-    from mimdsim.studies.record import SNNRecord, input_hash
+    from mimdsim.studies.record import SNNRecord
 
     p: PreparedPoint | None = None
     try:

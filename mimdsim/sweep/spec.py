@@ -70,7 +70,7 @@ _SCALARS = (str, int, float, bool)
 
 def _value(v: Any) -> Any:
     """A point value: a number, a string, a boolean, a list of them (``model.layer_sizes``), or (from a script) a
-    ``MachineSpec``, ``SNNSpec`` or ``GPUSpec`` (hashed by its fields, :func:`mimdsim.studies.record.canonical_json`)."""
+    ``MachineSpec``, ``SNNSpec`` or ``GPUSpec`` (hashed by its fields, :func:`mimdsim.hashing.canonical_json`)."""
     if isinstance(v, (list, tuple)):
         if not v or any(isinstance(x, (list, tuple)) for x in v):
             raise ValueError("a list value must hold numbers or strings")
@@ -279,7 +279,7 @@ class SweepSpec:
     @cached_property
     def spec_hash(self) -> str:
         """Hash of the expanded points (the identity a result store keeps)."""
-        from mimdsim.studies.record import input_hash
+        from mimdsim.hashing import input_hash
 
         return input_hash({"sweep_points": list(self._points)})
 

@@ -29,7 +29,7 @@ STORE_VERSION = 1
 
 
 def _header(spec_name: str, spec_hash: str, n_points: int) -> dict[str, Any]:
-    from mimdsim.studies.record import SCHEMA_VERSION
+    from mimdsim.hashing import SCHEMA_VERSION
 
     return {"mimdsim_store": STORE_VERSION, "schema_version": SCHEMA_VERSION, "spec_name": spec_name, "spec_hash": spec_hash,
             "n_points": n_points}  # fmt: skip
@@ -141,7 +141,7 @@ class ResultStore:
                 f.truncate(end)
 
     def _write_line(self, obj: Mapping[str, Any]) -> None:
-        from mimdsim.studies.record import canonical_json  # a point's spec objects are written as their fields
+        from mimdsim.hashing import canonical_json  # a point's spec objects are written as their fields
 
         line = (canonical_json(obj) + "\n").encode()
         try:

@@ -46,7 +46,8 @@ from typing import Literal
 import numpy as np
 
 from mimdsim.arch import MachineSpec, load_machine
-from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Step, Superstep, SyncScope, Tensor, VertexBlock
+from mimdsim.program.builder import ComputeSetBuilder, ExchangeBuilder, ProgramBuilder
+from mimdsim.program.ir import Exchange, Program
 
 __all__ = [
     "WORD_BYTES",
@@ -343,18 +344,15 @@ def reduce_vertex_cycles(n: int, vertex_cost: VertexCost = "estimate") -> int:
     return dot_vertex_cycles(n, vertex_cost)
 
 
-def _blocks(codelet: str, per_tile: dict[int, tuple[tuple[int, int], ...]]) -> tuple[VertexBlock, ...]:
-    """One VertexBlock per distinct vertex list; ``per_tile[t]`` = ((cycles, count), ...)."""
+def _add_blocks(cs: ComputeSetBuilder, codelet: str, per_tile: dict[int, tuple[tuple[int, int], ...]]) -> ComputeSetBuilder:
+    """One block per distinct vertex list, in order of its first tile; ``per_tile[t]`` = ((cycles, count), ...)."""
     groups: dict[tuple[tuple[int, int], ...], list[int]] = {}
     for t, lst in per_tile.items():
         if lst:
             groups.setdefault(lst, []).append(t)
-    return tuple(
-        VertexBlock(
-            codelet, np.array(tiles, np.int64), np.array([c for c, _ in lst], np.int64), np.array([n for _, n in lst], np.int64)
-        )
-        for lst, tiles in sorted(groups.items(), key=lambda kv: kv[1][0])
-    )
+    for lst, tiles in sorted(groups.items(), key=lambda kv: kv[1][0]):
+        cs.add(codelet, tiles, worker_cycles=[c for c, _ in lst], worker_counts=[n for _, n in lst])
+    return cs
 
 
 def _runs(pairs: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
@@ -368,11 +366,6 @@ def _runs(pairs: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
         else:
             out.append([c, n])
     return tuple((c, n) for c, n in out)
-
-
-def _tile_bytes(name: str, per_tile: np.ndarray, kind: str = "tensor") -> Tensor:
-    tiles = np.flatnonzero(per_tile)
-    return Tensor(name, tiles, per_tile[tiles], kind)  # type: ignore[arg-type]
 
 
 def matrix_rearrangement(rows: int, cols: int, n_tiles: int, split: int) -> Exchange:
@@ -402,8 +395,9 @@ def matrix_rearrangement(rows: int, cols: int, n_tiles: int, split: int) -> Exch
     to = np.concatenate([dst, dst[two]])
     words = np.concatenate([np.minimum(b, (first + 1) * per) - a, b[two] - last[two] * per])
     keep = (src != to) & (words > 0)
-    ptr = np.arange(int(keep.sum()) + 1, dtype=np.int64)
-    return Exchange("matrix_rearrangement", src[keep], ptr, to[keep], WORD_BYTES * words[keep])
+    ex = ExchangeBuilder("matrix_rearrangement")
+    ex.send_many(src[keep], to[keep], WORD_BYTES * words[keep])
+    return ex.freeze()
 
 
 def build_tut6_program(
@@ -441,43 +435,38 @@ def build_tut6_program(
     dot_lists = {t: _runs([(seg_cyc[i], int(counts[t, i])) for i in range(S)]) for t in range(T)}
     rows_per_tile = m.reduce_rows_per_tile()
     red_lists = {t: _runs([(red_cyc, int(rows_per_tile[t]))]) for t in range(T)}
-    mul_cs = ComputeSet("mulCS", _blocks("DotProductVertex", dot_lists))
-    red_cs = ComputeSet("reduceCS", _blocks("ReduceVertex", red_lists))
-
-    e1 = Exchange("E1_vector_segments", m.e1_src, m.e1_ptr, m.e1_dst, m.e1_words * WORD_BYTES)
-    ones = np.arange(m.e2_src.size + 1, dtype=np.int64)
-    e2 = Exchange("E2_partials", m.e2_src, ones, m.e2_dst, m.e2_words * WORD_BYTES)
-    scope: SyncScope = "internal" if machine.n_ipus == 1 else "external"
+    b = ProgramBuilder(f"tut6_{rows}x{cols}_S{S}")
+    mul_cs = _add_blocks(b.compute_set("mulCS"), "DotProductVertex", dot_lists)
+    red_cs = _add_blocks(b.compute_set("reduceCS"), "ReduceVertex", red_lists)
+    e1 = b.exchange("E1_vector_segments")
+    e1.send_lists(m.e1_src, m.e1_ptr, m.e1_dst, m.e1_words * WORD_BYTES)
+    e2 = b.exchange("E2_partials")
+    e2.send_many(m.e2_src, m.e2_dst, m.e2_words * WORD_BYTES)
+    scope = "internal" if machine.n_ipus == 1 else "external"
 
     dot_per_tile = m.dot_vertices_per_tile()
     matrix_bytes = m.matrix_bytes_per_tile()
     vector_bytes = np.bincount(m.vec_tile, minlength=T) * WORD_BYTES
     out_bytes = rows_per_tile * WORD_BYTES
-    tensors = (
-        _tile_bytes("matrix", matrix_bytes),
-        _tile_bytes("vector", vector_bytes),
-        _tile_bytes("partials", dot_per_tile * WORD_BYTES),
-        _tile_bytes("out", out_bytes),
-        _tile_bytes("E1_vector_segment_copies", m.e1_words_received() * WORD_BYTES, "exchange_buffer"),
-        _tile_bytes("E2_partials_received", m.e2_words_received() * WORD_BYTES, "exchange_buffer"),
-    )
-
-    def host(name: str, per_tile: np.ndarray, direction: str) -> HostCopy:
+    received = {"E1_vector_segment_copies": m.e1_words_received(), "E2_partials_received": m.e2_words_received()}
+    for name, per_tile in (("matrix", matrix_bytes), ("vector", vector_bytes), ("partials", dot_per_tile * WORD_BYTES),
+                           ("out", out_bytes), *((k, v * WORD_BYTES) for k, v in received.items())):  # fmt: skip
         tiles = np.flatnonzero(per_tile)
-        return HostCopy(name, tiles, per_tile[tiles], direction)  # type: ignore[arg-type]
+        b.tensor(name, (tiles, per_tile[tiles]), kind="exchange_buffer" if name in received else "tensor")
 
-    supersteps: list[Step] = [Superstep("mulCS", scope, e1, mul_cs), Superstep("reduceCS", scope, e2, red_cs)]
-    body: list[Step]
+    def host(name: str, per_tile: np.ndarray, direction: str) -> None:
+        tiles = np.flatnonzero(per_tile)
+        b.host_copy(name, (tiles, per_tile[tiles]), direction=direction)
+
     if include_host:
-        body = [
-            host("host_to_device_vector", vector_bytes, "to_device"),
-            host("host_to_device_matrix", matrix_bytes, "to_device"),
-            *([Superstep("matrix_rearrangement", scope, matrix_rearrangement(rows, cols, T, S))] if rearrange_matrix else []),
-            *supersteps,
-            host("device_to_host_out", out_bytes, "from_device"),
-        ]
-    else:
-        body = supersteps
+        host("host_to_device_vector", vector_bytes, "to_device")
+        host("host_to_device_matrix", matrix_bytes, "to_device")
+        if rearrange_matrix:
+            b.superstep("matrix_rearrangement", exchange=matrix_rearrangement(rows, cols, T, S), sync=scope)
+    b.superstep("mulCS", exchange=e1, compute=mul_cs, sync=scope)
+    b.superstep("reduceCS", exchange=e2, compute=red_cs, sync=scope)
+    if include_host:
+        host("device_to_host_out", out_bytes, "from_device")
     meta: dict[str, object] = {
         "example": "poplar-tut6",
         "rows": rows,
@@ -496,7 +485,8 @@ def build_tut6_program(
         "include_host": include_host,
         "rearrange_matrix": rearrange_matrix and include_host,
     }
-    return Program(f"tut6_{rows}x{cols}_S{S}", tuple(body), tensors, metadata=meta)
+    b.metadata.update(meta)
+    return b.build()
 
 
 # ---------------------------------------------------------------------------

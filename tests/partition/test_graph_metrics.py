@@ -40,8 +40,9 @@ def test_the_hand_case_graph() -> None:
     assert list(zip(u.tolist(), v.tolist(), strict=True)) == [(0, 1), (2, 3)]
     assert np.allclose(w, [rate[0] + rate[1], rate[2] + rate[3]])
     assert np.allclose(g.unit_compute, 1 + np.array([rate[0] + rate[1]] * 2 + [rate[2] + rate[3]] * 2))
-    # memory: T B state history + 6 B states, and per input 4 B x (weight + 6 replicas + 2 Adam moments)
-    assert g.unit_memory_bytes.tolist() == [4 * 3 * 6 + 6 * 4 * 6 + 2 * 4 * 9] * 4
+    # memory (the lowering's neuron tensors): T B state history, 6 B states, 5 thresholds and decay, 2 B dense
+    # flags, and per input 4 B x (weight + index + 6 replicas + 2 Adam moments)
+    assert g.unit_memory_bytes.tolist() == [4 * (3 * 6 + 6 * 6 + 5 + 2 * 6) + 4 * 2 * (1 + 1 + 6 + 2)] * 4
     nxg = g.to_networkx()
     assert nxg.number_of_nodes() == 4 and nxg.number_of_edges() == 2 and nxg.nodes[0]["layer"] == 0
 

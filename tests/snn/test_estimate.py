@@ -194,7 +194,7 @@ def test_k16_tile_with_992_inputs_is_over_624_kib_with_adam() -> None:
     # which the preflight knows from the spec, before any activity or lowering
     with pytest.raises(
         TileMemoryError,
-        match=r"at 32 neurons per tile: a tile of layer 1 \(k = 32\) needs at least 937,984 B \(6 gradient replicas = 761,856 B\)",
+        match=r"at 32 neurons per tile: a tile of layer 1 \(k = 32\) needs at least 944,768 B \(gradient replicas W x 4 x N_in x k = 761,856 B\)",
     ):
         estimate_training_step(
             spec.model_copy(update={"optimizer": "sgd"}), machine, activity_source="saturated", neurons_per_tile=32
@@ -224,11 +224,13 @@ def test_family_b_k16_and_k32() -> None:
     # the preflight refuses both from the spec alone, before any activity or lowering: Adam's two extra [M, k]
     # buffers push the k = 16 tile over; at k = 32 the 6 replicas of 4 x 1152 x 32 B alone are 884,736 B
     with pytest.raises(
-        TileMemoryError, match=r"a tile of layer 1 \(k = 16\) needs at least 688,128 B \(6 gradient replicas = 442,368 B\)"
+        TileMemoryError,
+        match=r"a tile of layer 1 \(k = 16\) needs at least 691,520 B \(gradient replicas W x 4 x N_in x k = 442,368 B\)",
     ):
         estimate_training_step(spec(24, 976, "adam"), machine, activity_source="parametric", rate=0.02)
     with pytest.raises(
-        TileMemoryError, match=r"a tile of layer 1 \(k = 32\) needs at least 1,081,344 B \(6 gradient replicas = 884,736 B\)"
+        TileMemoryError,
+        match=r"a tile of layer 1 \(k = 32\) needs at least 1,088,128 B \(gradient replicas W x 4 x N_in x k = 884,736 B\)",
     ):
         estimate_training_step(spec(48, 960, "sgd"), machine, activity_source="parametric", rate=0.02)
 

@@ -52,7 +52,7 @@ class Trace:
 
 
 def spec_hash(spec: SNNSpec) -> str:
-    from mimdsim.studies.record import input_hash
+    from mimdsim.hashing import input_hash
 
     return input_hash({"spec": spec.model_dump(mode="json")})
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import ConfigError
 from mimdsim.partition.mapping import NeuronMapping
+from mimdsim.program.builder import ProgramBuilder
 from mimdsim.program.ir import Program
 from mimdsim.program.passes import DEFAULT_PIPELINE, apply_passes, passes_label
 from mimdsim.snn.activity.counts import SpikeActivity
@@ -93,18 +94,15 @@ def lower_snn(
     from mimdsim.snn.lowering.poplar import PoplarLowering
 
     pop = PoplarLowering(spec, machine, layout, activity, opt, mapping)
-    body, tensors = pop.body(opt.include_backward, opt.include_host_io), pop.tensors()
-    issued = Program(
-        name=spec.name,
-        body=tuple(body),
-        tensors=tuple(tensors),
-        batch_size=spec.batch_size,
-        metadata={
-            "workload": "snn_bptt",
-            "program_version": spec.program_version,
-            "neurons_per_tile": mapping.neurons_per_tile,
-            "partitioner": mapping.method,
-            "n_ipus_used": mapping.n_ipus_used,
-        },
-    )
+    b = ProgramBuilder(spec.name, batch_size=spec.batch_size, metadata={
+        "workload": "snn_bptt",
+        "program_version": spec.program_version,
+        "neurons_per_tile": mapping.neurons_per_tile,
+        "partitioner": mapping.method,
+        "n_ipus_used": mapping.n_ipus_used,
+    })  # fmt: skip
+    for step in pop.body(opt.include_backward, opt.include_host_io):
+        b.step(step)
+    pop.add_tensors(b)
+    issued = b.build()
     return apply_passes(issued, opt.passes)

@@ -48,12 +48,14 @@ import numpy as np
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.partition.mapping import NeuronMapping
 from mimdsim.poplibs import estimators as pl
-from mimdsim.program.ir import ComputeSet, HostCopy, ProgramOp, Repeat, Step, Superstep, Tensor
+from mimdsim.program.builder import ComputeSetBuilder, ExchangeBuilder, ProgramBuilder
+from mimdsim.program.ir import ComputeSet, HostCopy, ProgramOp, Repeat, Step, Superstep
 from mimdsim.snn.activity.counts import SpikeActivity
 from mimdsim.snn.lowering import codelets as est
 from mimdsim.snn.lowering import state_grad_2022
-from mimdsim.snn.lowering.common import WORD_BYTES, ComputeSetBuilder, LoweringBase, MemoryBuilder, Transfers
+from mimdsim.snn.lowering.common import WORD_BYTES, LoweringBase
 from mimdsim.snn.lowering.layout import SNNLayout
+from mimdsim.snn.lowering.neuron_bytes import neuron_tensor_bytes
 from mimdsim.snn.lowering.poplar_tensors import build_poplar_tensors, op_tiles
 from mimdsim.snn.model.spec import SNNSpec
 
@@ -107,7 +109,7 @@ class PoplarLowering(LoweringBase):
 
     # ---- exchanges -------------------------------------------------------------------
     def gather(
-        self, tr: Transfers, tile: np.ndarray, index: np.ndarray, dst_tiles: np.ndarray, elem_bytes: int = WORD_BYTES
+        self, tr: ExchangeBuilder, tile: np.ndarray, index: np.ndarray, dst_tiles: np.ndarray, elem_bytes: int = WORD_BYTES
     ) -> None:
         """Every region of the elements (``tile[e]``, ``index[e]``) multicast to ``dst_tiles`` (a vertex input read by all of them)."""
         starts = regions(tile, index)
@@ -115,7 +117,7 @@ class PoplarLowering(LoweringBase):
 
     def copy_transfers(
         self,
-        tr: Transfers,
+        tr: ExchangeBuilder,
         src: np.ndarray,
         dst: np.ndarray,
         src_index: np.ndarray,
@@ -141,9 +143,9 @@ class PoplarLowering(LoweringBase):
         tiles, inv = np.unique(src[starts][local], return_inverse=True)
         return tiles, np.bincount(inv.reshape(-1), weights=elem_bytes * lengths[local], minlength=tiles.size).astype(np.int64)
 
-    def offsets(self, tiles: np.ndarray) -> Transfers:
+    def offsets(self, tiles: np.ndarray) -> ExchangeBuilder:
         """The loop counter (or itime), 4 B from tile 0 to every vertex tile of a dynamic slice."""
-        tr = Transfers()
+        tr = ExchangeBuilder()
         tr.multicast(self.tens.counter_tile, np.unique(tiles), WORD_BYTES, replicable=True)
         return tr
 
@@ -160,13 +162,13 @@ class PoplarLowering(LoweringBase):
         return Superstep(name, first.sync, first.exchange, first.compute, first.op)
 
     def execute(
-        self, name: str, tr: Transfers | None, cs: ComputeSetBuilder | ComputeSet | None, op: ProgramOp = "execute"
+        self, name: str, tr: ExchangeBuilder | None, cs: ComputeSetBuilder | ComputeSet | None, op: ProgramOp = "execute"
     ) -> Superstep:
         """``Execute(cs)``: one superstep, its exchange carrying the vertices' remote inputs."""
-        ex = tr.build(name) if tr else None
+        ex = tr.freeze(name) if tr else None
         return self.superstep(name, ex, cs, op)
 
-    def copy(self, name: str, tr: Transfers, local_tiles: np.ndarray, local_bytes: np.ndarray) -> Superstep:
+    def copy(self, name: str, tr: ExchangeBuilder, local_tiles: np.ndarray, local_bytes: np.ndarray) -> Superstep:
         """``Copy``: exchange the remote elements, copy the local ones on their tiles."""
         cs = ComputeSetBuilder(name)
         mcp = self.machine.memcpy_bytes_per_cycle
@@ -175,7 +177,7 @@ class PoplarLowering(LoweringBase):
 
     def layout_copy(self, name: str, src: np.ndarray, dst: np.ndarray, src_index: np.ndarray | None = None) -> Superstep:
         """``Copy`` of a tensor from layout ``src`` to layout ``dst`` (tile of each element)."""
-        tr = Transfers()
+        tr = ExchangeBuilder()
         idx = np.arange(src.size, dtype=np.int64) if src_index is None else src_index
         tiles, nbytes = self.copy_transfers(tr, src, dst, idx, np.arange(dst.size, dtype=np.int64))
         return self.copy(name, tr, tiles, nbytes)
@@ -183,11 +185,11 @@ class PoplarLowering(LoweringBase):
     def local_copy(self, name: str, tiles: np.ndarray, nbytes: np.ndarray | int) -> Superstep:
         """A ``Copy`` (or a zeroing) whose both ends are on the same tiles."""
         tiles = np.asarray(tiles, np.int64).reshape(-1)
-        return self.copy(name, Transfers(), tiles, np.broadcast_to(np.asarray(nbytes, np.int64), tiles.shape))
+        return self.copy(name, ExchangeBuilder(), tiles, np.broadcast_to(np.asarray(nbytes, np.int64), tiles.shape))
 
     def broadcast_copy(self, name: str, tile: np.ndarray, index: np.ndarray, dst_tiles: np.ndarray) -> Superstep:
         """``Copy`` of a tensor into one replica per destination tile (``replicate_and_alloc_tensor``)."""
-        tr = Transfers()
+        tr = ExchangeBuilder()
         self.gather(tr, tile, index, dst_tiles)
         holders, n_elems = np.unique(tile, return_counts=True)
         keep = np.isin(holders, dst_tiles)
@@ -357,10 +359,10 @@ class PoplarLowering(LoweringBase):
         """The poprand reference rows of layer ``li`` sit on its first 2B slots (PC:697-704)."""
         return np.unique(self.layout.layers[li].slot_tiles.reshape(-1)[: 2 * self.B])
 
-    def _state_update_inputs(self) -> Transfers:
+    def _state_update_inputs(self) -> ExchangeBuilder:
         """Every tile of layer l reads all of its input ids [B, S_{l-1}] and counts [B, 1] (PF:474-599)."""
         te, B = self.tens, self.B
-        tr = Transfers()
+        tr = ExchangeBuilder()
         for li, lay in enumerate(self.layout.layers):
             ids = te.in_ids if li == 0 else te.inp[li]
             cnt = te.in_counts if li == 0 else te.inp_counts[li]
@@ -368,10 +370,10 @@ class PoplarLowering(LoweringBase):
             self.gather(tr, cnt, np.arange(B), lay.tiles)  # type: ignore[arg-type]
         return tr
 
-    def _flag_inputs(self) -> Transfers:
+    def _flag_inputs(self) -> ExchangeBuilder:
         """Each ``DenseToSparseSpikes`` reads its slice's flags [n, b, thr] (stride 2B: one message per
         neuron) from the neuron tiles, and its random offset from the layer's poprand row."""
-        tr = Transfers()
+        tr = ExchangeBuilder()
         B = self.B
         for li, lay in enumerate(self.layout.layers):
             neuron_tile = self.tens.neuron[li]
@@ -390,19 +392,19 @@ class PoplarLowering(LoweringBase):
                 tr.unicast(ref[row % ref.size], dst, WORD_BYTES * (z - a))
         return tr
 
-    def _combine_inputs(self) -> Transfers:
+    def _combine_inputs(self) -> ExchangeBuilder:
         """The final combine of (l, b) reads the 2 f_l per-tile lists (min(S, ceil(N/f)) + 1 words each) of its slots."""
-        tr = Transfers()
+        tr = ExchangeBuilder()
         for lay in self.layout.layers:
             words = min(lay.sparse_size, -(-lay.n_neurons // lay.spread)) + 1
             comb = np.repeat(lay.combine_tiles, 2 * lay.spread)
             tr.unicast(lay.slot_tiles.reshape(-1), comb, WORD_BYTES * words)
         return tr
 
-    def _combine_outputs(self) -> Transfers:
+    def _combine_outputs(self) -> ExchangeBuilder:
         """The final combine writes ids[b] and counts[b] into the sliced output buffers on the sequence tiles."""
         te = self.tens
-        tr = Transfers()
+        tr = ExchangeBuilder()
         for li, lay in enumerate(self.layout.layers):
             s = lay.sparse_size
             for cols, per in ((te.out_ids[li], s), (te.out_counts[li], 2)):
@@ -523,10 +525,10 @@ class PoplarLowering(LoweringBase):
             ]
         return [self.execute("bwd.state_grad.inputs", self._state_grad_inputs(), None)]
 
-    def _state_grad_inputs(self) -> Transfers:
+    def _state_grad_inputs(self) -> ExchangeBuilder:
         """Every tile of layer l reads its output ids [B, S_l], counts column 1 and slot gradients [B, S_l] (PC:1363-1419)."""
         te, B = self.tens, self.B
-        tr = Transfers()
+        tr = ExchangeBuilder()
         for li, lay in enumerate(self.layout.layers):
             self.gather(tr, te.out_ids[li], np.arange(te.out_ids[li].size), lay.tiles)
             self.gather(tr, te.out_counts[li][1::2], np.arange(1, 2 * B, 2), lay.tiles)
@@ -534,10 +536,10 @@ class PoplarLowering(LoweringBase):
             self.gather(tr, grad, np.arange(grad.size), lay.tiles)  # type: ignore[arg-type,union-attr]
         return tr
 
-    def _stage1_inputs(self) -> Transfers:
+    def _stage1_inputs(self) -> ExchangeBuilder:
         """Stage 1 sums the g partials of (b, slot) from the tiles of its group, and reads num[b][1] of the input."""
         te = self.tens
-        tr = Transfers()
+        tr = ExchangeBuilder()
         for li, lay in enumerate(self.layout.layers):
             if li == 0:
                 continue
@@ -589,7 +591,7 @@ class PoplarLowering(LoweringBase):
 
     def _reduce_at_destination(self, layers: list[int], tag: str) -> list[Step]:
         te, W = self.tens, self.W
-        tr = Transfers()
+        tr = ExchangeBuilder()
         first = ComputeSetBuilder(f"bwd.reduce_stage2{tag}")
         second = ComputeSetBuilder(f"bwd.reduce_stage2.combine{tag}")
         for li in layers:
@@ -608,11 +610,11 @@ class PoplarLowering(LoweringBase):
                     per = -(-o // W)
                     n_full, rest = divmod(o, per)
                     cyc = [pl.reduce_strided_cycles(per, g)] * n_full + ([pl.reduce_strided_cycles(rest, g)] if rest else [])
-                    first.add("popops.Reduce", t, cyc, unique=True)
+                    first.add_table("popops.Reduce", t, cyc, unique=True)
                 else:  # split every output's partials over W // o workers, then combine them
                     split = max(W // o, 1)
-                    first.add("popops.Reduce", t, [pl.reduce_strided_cycles(1, -(-g // split))], [o * split], unique=True)
-                    second.add("popops.Reduce", t, [pl.reduce_strided_cycles(1, split)], [o], unique=True)
+                    first.add_table("popops.Reduce", t, [pl.reduce_strided_cycles(1, -(-g // split))], [o * split], unique=True)
+                    second.add_table("popops.Reduce", t, [pl.reduce_strided_cycles(1, split)], [o], unique=True)
         steps: list[Step] = [self.execute(f"bwd.reduce_stage2{tag}", tr, first)]
         if second.blocks:
             steps.append(self.execute(f"bwd.reduce_stage2.combine{tag}", None, second))
@@ -628,7 +630,7 @@ class PoplarLowering(LoweringBase):
                 per = -(-outputs // W)
                 n_full, rest = divmod(outputs, per)
                 cyc = [pl.reduce_strided_cycles(per, W)] * n_full + ([pl.reduce_strided_cycles(rest, W)] if rest else [])
-                cs.add("popops.Reduce", tiles, cyc, unique=True)
+                cs.add_table("popops.Reduce", tiles, cyc, unique=True)
         return [self.execute("bwd.reduce_replicas", None, cs)]
 
     # ---- around the op (TensorFlow on the IPU; modelled, see the module docstring) ----
@@ -649,7 +651,7 @@ class PoplarLowering(LoweringBase):
         s2d.add_repeated("Sparse2Dense", dense_tiles, est.sparse_to_dense_cycles(s), rows)
         steps.append(self.execute("loss.s2d", self._dense_row_inputs(), s2d))
         # sum over time and the cross-entropy: every (t, b) row of C floats to the logits' tiles
-        tr = Transfers()
+        tr = ExchangeBuilder()
         b_of_row = np.arange(T * B) % B
         logit_tile = te.logits[b_of_row * c]
         tr.unicast(te.dense_rows, logit_tile, WORD_BYTES * c)
@@ -666,7 +668,7 @@ class PoplarLowering(LoweringBase):
         L1 = self.L - 1
         s, c = last.sparse_size, last.n_neurons
         steps: list[Step] = []
-        tr = Transfers()
+        tr = ExchangeBuilder()
         b_of_row = np.arange(T * B) % B
         tr.unicast(te.logits[b_of_row * c], te.dense_rows, WORD_BYTES * c)
         steps.append(self.execute("loss.grad_broadcast", tr, None))
@@ -676,7 +678,7 @@ class PoplarLowering(LoweringBase):
         g = ComputeSetBuilder("loss.s2d_grad")
         g.add_repeated("Sparse2DenseGrad", dense_tiles, est.sparse_to_dense_cycles(s), rows)
         steps.append(self.execute("loss.s2d_grad", self._dense_row_inputs(), g))
-        out = Transfers()
+        out = ExchangeBuilder()
         row_tile = np.repeat(te.dense_rows, s)  # (t, b, slot) order
         col = np.tile(np.arange(B * s), T)
         self.copy_transfers(out, row_tile, te.out_grad[col], np.arange(col.size), np.arange(col.size))
@@ -686,12 +688,12 @@ class PoplarLowering(LoweringBase):
             steps.append(self._identity_weight_grad())
         return steps
 
-    def _dense_row_inputs(self) -> Transfers:
+    def _dense_row_inputs(self) -> ExchangeBuilder:
         """A (t, b) vertex reads ids (t, b, :) and counts (t, b, :) of the output layer from the sequence tiles."""
         te, T = self.tens, self.T
         L1 = self.L - 1
         s = self.layout.layers[-1].sparse_size
-        tr = Transfers()
+        tr = ExchangeBuilder()
         for cols, per in ((te.out_ids[L1], s), (te.out_counts[L1], 2)):
             src = np.tile(cols, T)
             dst = np.repeat(te.dense_rows, per)
@@ -716,7 +718,7 @@ class PoplarLowering(LoweringBase):
         te, T = self.tens, self.T
         s = self.layout.layers[-1].sparse_size
         tiles = np.unique(te.out_ids[-1])
-        tr = Transfers()
+        tr = ExchangeBuilder()
         tr.multicast_many(tiles, WORD_BYTES * s * s, np.array([int(te.logits[0])]))
         cs = ComputeSetBuilder("loss.identity_weight_grad")
         # each sequence tile first sums its T x columns products (a MultiVertex), then one tile adds the partials
@@ -724,7 +726,7 @@ class PoplarLowering(LoweringBase):
         cs.add_supervisor_by(
             "poplin.MatMul", tiles, lambda n: pl.binary_op_1d_tile_cycles(n * T * s, in_place=False, n_workers=self.W), cols
         )
-        cs.add("popops.Reduce", np.array([int(te.logits[0])]), [pl.reduce_strided_cycles(s * s, tiles.size)])
+        cs.add_table("popops.Reduce", np.array([int(te.logits[0])]), [pl.reduce_strided_cycles(s * s, tiles.size)])
         return self.execute("loss.identity_weight_grad", tr, cs)
 
     def update(self) -> list[Step]:
@@ -782,24 +784,15 @@ class PoplarLowering(LoweringBase):
         return steps
 
     # ---- memory ----------------------------------------------------------------------
-    def tensors(self) -> list[Tensor]:
-        """Every tensor of the step on the tiles its layout gives it (all live for the whole step)."""
+    def add_tensors(self, b: ProgramBuilder) -> None:
+        """Every tensor of the step on the tiles its layout gives it (all live for the whole step), into ``b``."""
         te, B, T, W = self.tens, self.B, self.T, self.W
-        mem = MemoryBuilder()
-        put, put_layout = mem.put, mem.put_layout
+        put, put_layout = b.tensor_bytes, b.tensor_layout
         for li, lay in enumerate(self.layout.layers):
             k, src, tl = lay.tile_neurons, lay.tile_sources, lay.tiles
             s_in = lay.input_sparse_size
-            put("weights", tl, WORD_BYTES * src * k + (0 if lay.dense else WORD_BYTES * src))
-            put("weight_grad_replicas", tl, W * WORD_BYTES * src * k)
-            if self.spec.optimizer == "adam":
-                put("optimizer_state", tl, 2 * WORD_BYTES * src * k)
-            # current, initial, re-allocated initial state, dL/dV and its scaled copy; the history
-            put("states", tl, 5 * WORD_BYTES * B * k)
-            put("state_history", tl, WORD_BYTES * T * B * k)
-            put("state_slice", tl, WORD_BYTES * B * k)
-            put("thresholds_decay", tl, 5 * WORD_BYTES * k)
-            put("dense_flags", tl, 2 * WORD_BYTES * B * k)
+            for name, nb in neuron_tensor_bytes(self.spec, k, src, W, index_list=not lay.dense).items():
+                put(name, tl, nb)
             put("input_replica", tl, WORD_BYTES * B * (s_in + (1 if li == 0 else 2)), "exchange_buffer")
             if li >= 1:
                 put("input_grad_partials", tl, WORD_BYTES * B * s_in)
@@ -842,4 +835,3 @@ class PoplarLowering(LoweringBase):
         ipus = sorted({lay.ipu for lay in self.layout.layers})
         all_tiles = np.concatenate([op_tiles(self.machine, i) for i in ipus] + [np.array([0])])
         put("code", np.unique(all_tiles), self.code_bytes_per_tile, "code")
-        return mem.tensors()

@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mimdsim.errors import ConfigError
+from mimdsim.program.builder import ComputeSetBuilder, ExchangeBuilder
 from mimdsim.program.ir import Step
 from mimdsim.snn.lowering import codelets as est
-from mimdsim.snn.lowering.common import WORD_BYTES, ComputeSetBuilder, Transfers
+from mimdsim.snn.lowering.common import WORD_BYTES
 
 if TYPE_CHECKING:
     from mimdsim.snn.lowering.poplar import PoplarLowering
@@ -59,12 +60,12 @@ def vertex_tiles(low: PoplarLowering) -> list[np.ndarray]:
     return out
 
 
-def state_grad_inputs(low: PoplarLowering) -> Transfers:
+def state_grad_inputs(low: PoplarLowering) -> ExchangeBuilder:
     """The vertex of (l, b) reads the state and dL/dV rows b (one region per neuron tile each), the
     thresholds [2, N_l] (two regions per neuron tile, multicast to the layer's B vertices), and the
     ids, count column 1 and slot gradients of sample b."""
     te, B = low.tens, low.B
-    tr = Transfers()
+    tr = ExchangeBuilder()
     for li, (lay, vt) in enumerate(zip(low.layout.layers, vertex_tiles(low), strict=True)):
         row_bytes = WORD_BYTES * lay.tile_neurons  # the k floats of one row on each neuron tile
         tr.scatter_many(lay.tiles, 2 * row_bytes, np.full(lay.tiles.size, 2), vt)  # state and dL/dV rows: distinct per sample
@@ -80,9 +81,9 @@ def state_grad_inputs(low: PoplarLowering) -> Transfers:
     return tr
 
 
-def state_grad_writeback(low: PoplarLowering) -> Transfers:
+def state_grad_writeback(low: PoplarLowering) -> ExchangeBuilder:
     """After the compute the InOut dL/dV row b goes back from the vertex tile to the layer's neuron tiles."""
-    tr = Transfers()
+    tr = ExchangeBuilder()
     for lay, vt in zip(low.layout.layers, vertex_tiles(low), strict=True):
         n = lay.tiles.size
         tr.unicast(np.repeat(vt, n), np.tile(lay.tiles, vt.size), np.tile(WORD_BYTES * lay.tile_neurons, vt.size))
@@ -97,7 +98,7 @@ def state_grad_steps(low: PoplarLowering, ts: np.ndarray, soft_double_cycles: in
         valid = low.valid_out(li, ts)  # [rows, B]: the vertex of sample b loops over its `end` valid slots
         cyc = est.state_out_grad_cycles(valid, soft_double_cycles)
         for b in range(low.B):
-            cs.add("LIFStateOutGrad", vt[b : b + 1], cyc[:, b : b + 1], unique=True)
+            cs.add_table("LIFStateOutGrad", vt[b : b + 1], cyc[:, b : b + 1], unique=True)
     shared = low.shared_backward()
     return [
         low.superstep("bwd.state_grad", shared["bwd.state_grad.inputs"].exchange, cs),

@@ -24,9 +24,9 @@ import numpy as np
 from mimdsim.errors import ConfigError
 from mimdsim.partition.graph import WorkloadGraph
 from mimdsim.snn.activity.counts import SpikeActivity
+from mimdsim.snn.lowering.neuron_bytes import neuron_tensor_bytes
 from mimdsim.snn.model.connectivity import connection_mask
 from mimdsim.snn.model.spec import SNNSpec
-from mimdsim.studies.preflight import neuron_bytes
 
 __all__ = ["workload_graph", "neuron_rates"]
 
@@ -92,7 +92,7 @@ def workload_graph(spec: SNNSpec, act: SpikeActivity, *, unit_neurons: int = 1, 
         unit_layer.append(np.full(starts.size, l, np.int64))
         unit_size.append(sizes)
         unit_compute.append(np.asarray(compute, float))
-        unit_mem.append(sum(neuron_bytes(spec, sizes, fanin_u, n_workers).values()))
+        unit_mem.append(sum(neuron_tensor_bytes(spec, sizes, fanin_u, n_workers, index_list=mask is not None).values()))
         first_unit += starts.size
     ptr = np.zeros(1, np.int64)
     for part in nets_ptr:
