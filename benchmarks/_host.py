@@ -6,8 +6,10 @@ import json
 import os
 import platform
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 
 
 def _sh(cmd: list[str]) -> str:
@@ -46,3 +48,17 @@ def emit(result: dict[str, object], out: Path | None) -> dict[str, object]:
         out.write_text(text + "\n")
     print(text)
     return result
+
+
+def models_generate() -> ModuleType:
+    """``models/snn/generate.py`` (the committed models' rules), loaded from its file: it is a script, not a package."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "models" / "snn" / "generate.py"
+    spec = importlib.util.spec_from_file_location("mimdsim_models_generate", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module

@@ -20,7 +20,7 @@ A tile-event is what a process-per-tile DES would process (see ``mimdsim/engines
 the script also prints tile-steps/s (one tile through one superstep) and SimPy events/s.
 Only :func:`simulate_des` is timed (the program is built and validated first). Example::
 
-    python benchmarks/des_speed.py --variant distinct --steps 10000
+    python -m benchmarks.des_speed --variant distinct --steps 10000
 """
 
 from __future__ import annotations

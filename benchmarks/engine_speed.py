@@ -32,7 +32,7 @@ same program the script checks that both engines' results are identical. The col
 compile time and the warm cache-load time of the fast engine are measured in fresh
 subprocesses. Example::
 
-    python benchmarks/engine_speed.py --out benchmarks/results/engine_speed.json
+    python -m benchmarks.engine_speed --out benchmarks/results/engine_speed.json
 """
 
 from __future__ import annotations

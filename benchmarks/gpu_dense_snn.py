@@ -21,7 +21,7 @@ sets the backend's matmul precision and the model's. Prints the median ms per st
 ``--steps`` measured steps (``--warmup`` steps first, not counted) beside the model's
 prediction for ``--gpu`` under the matching framework profile. Example::
 
-    python benchmarks/gpu_dense_snn.py --layers 2312,1466,1466,10 --batch 48 --timesteps 100 \\
+    python -m benchmarks.gpu_dense_snn --layers 2312,1466,1466,10 --batch 48 --timesteps 100 \\
         --steps 5 --backend jax --gpu a100 --json
 
 ``--model-only`` prints only the predictions (no measurement).
@@ -30,6 +30,7 @@ prediction for ``--gpu`` under the matching framework profile. Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import statistics
@@ -37,15 +38,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import contextlib
-
-from _dense_snn_jax import LOOPS, import_jax, make_jax_trainer
+from benchmarks._dense_snn_jax import LOOPS, import_jax, make_jax_trainer
 
 ALPHA = 0.95  # decay (GSNN PC/CC (LIF state update; KU's dense reference is the same))
 THETA1 = 1.0  # spike threshold
@@ -327,10 +324,6 @@ def _import_torch() -> Any:
 
 def _mimdsim() -> tuple[Any, Any, Any]:
     """(estimate_gpu_step, load_gpu, snn_from_sizes), from a checkout if mimdsim is not installed."""
-    try:
-        import mimdsim  # noqa: F401
-    except ImportError:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from mimdsim.snn.gpu.model import estimate_gpu_step, load_gpu
     from mimdsim.snn.model.spec import snn_from_sizes
 

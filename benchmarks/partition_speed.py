@@ -11,7 +11,7 @@
 Activity: parametric at the model's sparse sizes' rate (the partitioners' time does not
 depend on it). Run (about 5 minutes)::
 
-    .venv/bin/python benchmarks/partition_speed.py --out benchmarks/results/partition_speed.json
+    .venv/bin/python -m benchmarks.partition_speed --out benchmarks/results/partition_speed.json
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "benchmarks"))
-sys.path.insert(0, str(REPO / "models" / "snn"))
+from benchmarks._host import emit, host_info
 
-from _host import emit, host_info  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 SPARSE = REPO / "models" / "snn" / "sparse"
 
@@ -61,7 +59,9 @@ def full_ipu() -> dict[str, object]:
 
 
 def ipu64(tmp: Path) -> dict[str, object]:
-    import generate
+    from benchmarks._host import models_generate
+
+    generate = models_generate()
 
     from mimdsim.studies.placement import place
 

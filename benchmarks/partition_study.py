@@ -4,7 +4,7 @@ For each model it runs ``mimdsim partition MODEL --methods <all> --json`` (funct
 seed 0, the model's machine and neurons per tile) and keeps the rows; ``--markdown`` prints
 the tables docs/partitioning.md shows. Run (about 15 minutes on one core)::
 
-    .venv/bin/python benchmarks/partition_study.py --out benchmarks/results/partition_study.json --markdown
+    .venv/bin/python -m benchmarks.partition_study --out benchmarks/results/partition_study.json --markdown
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "benchmarks"))
+from benchmarks._host import emit, host_info
 
-from _host import emit, host_info  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 MIMDSIM = str(Path(sys.executable).with_name("mimdsim"))
 METHODS = "contiguous,round_robin,random,greedy,metis,hypergraph,kahip,kernighan_lin,spectral,refine"

@@ -4,7 +4,7 @@ For the paper's 2-hidden net (one IPU) and family (c) on 16 IPUs: lower the prog
 then time :func:`mimdsim.program.passes.apply_passes` for each pipeline (median of ``--runs``) and
 the fast engine on the result (costs computed afresh each run)::
 
-    .venv/bin/python benchmarks/passes_speed.py [--runs 5] [--out benchmarks/results/passes_speed.json]
+    .venv/bin/python -m benchmarks.passes_speed [--runs 5] [--out benchmarks/results/passes_speed.json]
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ One warm-up run per engine (numba JIT / cache load, imports) is discarded; the f
 the median of ``--runs`` (3) runs. The script prints a table and a JSON object (also
 written to ``--out`` if given)::
 
-    .venv/bin/python benchmarks/snn_estimate.py [--out benchmarks/results/snn_estimate.json]
+    .venv/bin/python -m benchmarks.snn_estimate [--out benchmarks/results/snn_estimate.json]
 """
 
 from __future__ import annotations

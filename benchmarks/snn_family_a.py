@@ -9,7 +9,7 @@ model's machine (bow) with the functional activity (seed ``--seed``, default 0) 
 non-zero), samples/s and, with ``--gpu`` (default a100; ``none`` to skip), the dense GPU
 baseline and the speedup over it; ``--out`` also writes the rows as JSON::
 
-    .venv/bin/python benchmarks/snn_family_a.py [--out benchmarks/results/snn_family_a.json]
+    .venv/bin/python -m benchmarks.snn_family_a [--out benchmarks/results/snn_family_a.json]
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ Five measurements, each as a user meets it:
 
 Run (about 3 minutes)::
 
-    .venv/bin/python benchmarks/speed_targets.py --out benchmarks/results/speed_targets.json
+    .venv/bin/python -m benchmarks.speed_targets --out benchmarks/results/speed_targets.json
 """
 
 from __future__ import annotations
@@ -37,11 +37,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "benchmarks"))
-sys.path.insert(0, str(REPO / "models" / "snn"))
+from benchmarks._host import emit, host_info
 
-from _host import emit, host_info  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 MIMDSIM = str(Path(sys.executable).with_name("mimdsim"))
 MAIN_JOB = str(REPO / "models/snn/nmnist_a_2hidden.toml")
@@ -95,7 +93,9 @@ def reestimate(runs: int) -> dict[str, object]:
 
 
 def ipu64(runs: int, tmp: Path) -> dict[str, object]:
-    import generate
+    from benchmarks._host import models_generate
+
+    generate = models_generate()
 
     model = generate.family_c((64,))[0]
     path = tmp / "nmnist_c_64ipu.toml"

@@ -13,7 +13,7 @@ process (warm Numba cache, activity cache warmed by a first pass):
 Each executor writes its own store, and the rows of every store are compared (they must be
 identical). Run (about 2 minutes)::
 
-    .venv/bin/python benchmarks/sweep_executors.py --out benchmarks/results/sweep_executors.json
+    .venv/bin/python -m benchmarks.sweep_executors --out benchmarks/results/sweep_executors.json
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 ACTIVITIES = [round(0.005 * 100 ** (i / 24), 6) for i in range(25)]
 
@@ -38,8 +36,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     ap.add_argument("--skip-dask", action="store_true")
     args = ap.parse_args(argv)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".numba_cache"))
-    from _host import emit, host_info
-
+    from benchmarks._host import emit, host_info
     from mimdsim.sweep import PAPER_FAMILY_A_MODELS, SweepSpec, read_store, spec_records
 
     spec = SweepSpec.from_dict({"name": "bench", "base": {"machine": "bow", "gpu": "a100", "engine": "fast"},

@@ -37,3 +37,12 @@ def test_one_definition_per_class_name() -> None:
         for name in re.findall(r"^class (\w+)", path.read_text(), flags=re.M):
             where[name].append(str(path.relative_to(ROOT)))
     assert not {n: p for n, p in where.items() if len(p) > 1}
+
+
+def test_benchmarks_are_a_package() -> None:
+    """``python -m benchmarks.<name>`` from the root: every script imports as a module, none edits sys.path."""
+    import importlib
+
+    for path in sorted((ROOT / "benchmarks").glob("*.py")):
+        assert "sys.path" not in path.read_text(), path.name
+        importlib.import_module(f"benchmarks.{path.stem}")

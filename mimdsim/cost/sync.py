@@ -1,24 +1,17 @@
-"""BSP sync and host-transfer costs (POPLIBS Util.cpp, IPU21-RUST; POPLIBS Util.cpp, GC-POD128; T6 README profiles).
+"""BSP sync costs (POPLIBS Util.cpp, IPU21-RUST; POPLIBS Util.cpp, GC-POD128); the host copy is :mod:`mimdsim.cost.host`.
 
 * Internal (on-chip) sync: tree latency to the sync controller plus the release skew of
   the farthest tile: ``min_ipu_sync_delay + max_ipu_sync_delay``.
 * External (multi-IPU) sync: the internal cost plus ``global_sync_cycles`` plus a round
   trip of ``hops`` hops, ``hops = 1 + floor(floor(n_ipus/2)/2)`` (the POPLIBS Mk1 IPU-Model
   form, Util.cpp:432-437), at ``global_sync_hop_cycles`` per hop.
-* Host copy: preceded by an external sync; each IPU's host link carries that IPU's bytes
-  at ``host_bytes_per_s`` while each tile receives or sends at ``exchange_bytes_per_cycle``;
-  the phase is the slower of the two, plus ``host_overhead_cycles``.
 """
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
 from mimdsim.arch.spec import MachineSpec
 
-__all__ = ["sync_cycles", "sync_hops", "host_copy_cycles"]
+__all__ = ["sync_cycles", "sync_hops"]
 
 
 def sync_hops(n_ipus: int) -> int:
@@ -39,21 +32,3 @@ def sync_cycles(machine: MachineSpec, scope: str) -> int:
         return internal
     hops = sync_hops(machine.n_ipus)
     return internal + machine.global_sync_cycles + 2 * hops * machine.global_sync_hop_cycles
-
-
-def host_copy_cycles(machine: MachineSpec, tiles: np.ndarray, nbytes: np.ndarray) -> int:
-    """Host-exchange phase cycles of one stream copy (0 when no bytes move).
-
-    >>> from mimdsim.arch import load_machine
-    >>> m = load_machine("mk2", host_bytes_per_s=1.325e9 * 6)   # 6 B/cycle
-    >>> host_copy_cycles(m, np.array([0, 1]), np.array([600, 600]))
-    200
-    """
-    if nbytes.size == 0 or int(nbytes.sum()) == 0:
-        return 0
-    ipu = tiles // machine.tiles_per_ipu
-    per_ipu = np.bincount(ipu, weights=nbytes, minlength=machine.n_ipus)
-    per_tile = np.bincount(tiles, weights=nbytes)
-    link = math.ceil(float(per_ipu.max()) / machine.host_bytes_per_cycle)
-    port = -(-int(per_tile.max()) // machine.exchange_bytes_per_cycle)
-    return machine.host_overhead_cycles + max(link, port)

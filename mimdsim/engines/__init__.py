@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from mimdsim.program.validate import check_program
 
 __all__ = [
     "simulate",
+    "Engine",
     "ENGINES",
     "DEFAULT_MAX_STEPS",
     "DEFAULT_ENGINE",
@@ -46,19 +48,52 @@ DEFAULT_MAX_STEPS = 50_000_000
 """Most steps (supersteps and host copies, repeats expanded) a simulation executes unless told otherwise."""
 
 
-def _des(*args: object, **kw: object) -> RunResult:
+class Engine(Protocol):
+    """What :func:`simulate` calls: run a validated ``program`` on ``machine`` and return its :class:`RunResult`.
+
+    Every engine takes these arguments and ``timeline``, ``timeline_tiles`` and ``max_timeline_events`` (see
+    :func:`simulate`); ``options`` are its own (``des``: ``max_events``; ``fast``: ``extrapolate``,
+    ``timeline_window``). Both engines give identical results (tests/engines: one suite over :data:`ENGINES`).
+    """
+
+    def __call__(
+        self, program: Program, machine: MachineSpec, tile_memory_bytes: np.ndarray, *, max_steps: int, progress: bool = False,
+        **options: Any,
+    ) -> RunResult: ...  # fmt: skip
+
+
+def _des(
+    program: Program,
+    machine: MachineSpec,
+    tile_memory_bytes: np.ndarray,
+    *,
+    max_steps: int,
+    progress: bool = False,
+    **options: Any,
+) -> RunResult:
+    """:func:`mimdsim.engines.des.simulate_des`, imported when first used (SimPy)."""
     from mimdsim.engines.des import simulate_des
 
-    return simulate_des(*args, **kw)  # type: ignore[arg-type]
+    return simulate_des(program, machine, tile_memory_bytes, max_steps=max_steps, progress=progress, **options)
 
 
-def _fast(*args: object, **kw: object) -> RunResult:
+def _fast(
+    program: Program,
+    machine: MachineSpec,
+    tile_memory_bytes: np.ndarray,
+    *,
+    max_steps: int,
+    progress: bool = False,
+    **options: Any,
+) -> RunResult:
+    """:func:`mimdsim.engines.fast.simulate_fast`, imported when first used (numba)."""
     from mimdsim.engines.fast import simulate_fast
 
-    return simulate_fast(*args, **kw)  # type: ignore[arg-type]
+    return simulate_fast(program, machine, tile_memory_bytes, max_steps=max_steps, progress=progress, **options)
 
 
-ENGINES: dict[str, Callable[..., RunResult]] = {"des": _des, "fast": _fast}
+ENGINES: dict[str, Engine] = {"des": _des, "fast": _fast}
+"""The engines by name; every one an :class:`Engine`."""
 
 
 def simulate(

@@ -70,7 +70,8 @@ from tqdm.auto import tqdm
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.cost.compute import ComputeCosts, compute_costs, compute_structure
 from mimdsim.cost.exchange import ExchangeParams, ExchangeWorkspace, exchange_costs
-from mimdsim.cost.sync import host_copy_cycles, sync_cycles
+from mimdsim.cost.host import host_copy_cycles
+from mimdsim.cost.sync import sync_cycles
 from mimdsim.engines._kernels import split_increment
 from mimdsim.engines.result import (
     CATEGORIES,

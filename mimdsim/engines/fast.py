@@ -20,7 +20,8 @@ import numpy as np
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.cost.compute import ComputeCosts, compute_costs, compute_structure
 from mimdsim.cost.exchange import ExchangeParams, ExchangeWorkspace, exchange_costs
-from mimdsim.cost.sync import host_copy_cycles, sync_cycles
+from mimdsim.cost.host import host_copy_cycles
+from mimdsim.cost.sync import sync_cycles
 from mimdsim.engines import _kernels as K
 from mimdsim.engines.result import CATEGORIES, DEFAULT_MAX_TIMELINE_EVENTS, RunResult, SuperstepRecord
 from mimdsim.engines.timeline_detail import timeline_from_log

@@ -76,17 +76,44 @@ def broadcast_scalar_1d_tile_cycles(n: int, *, integer: bool = True, n_workers: 
     return n_workers * (20 + _ceil(_ceil(n, n_workers), epl) * cpl) + BASIC_OP_SUPERVISOR_OVERHEAD_CYCLES
 
 
-def binary_op_1d_tile_cycles(n: int, *, in_place: bool, n_workers: int = 6) -> int:
-    """``BinaryOp1D[InPlace]`` float ADD/SUB/MUL (popops/popopsCycleEstimators.cpp 1509-1523,
-    1613-1661; inner loop ``binaryOpInnerLoopCycles`` 62-83).
+def elementwise_1d_tile_cycles(
+    n: int, *, worker_overhead: int = 29, cycles_per_vector: int = 1, loop_overhead: int = 2, n_workers: int = 6
+) -> int:
+    """A float ``BinaryOp1D`` / ``UnaryOp1D`` MultiVertex over ``n`` elements, float2 vectors (popops/popopsCycleEstimators.cpp
+    1509-1523, 1613-1661; inner loop ``binaryOpInnerLoopCycles`` 62-83): ``W x (worker_overhead + inner) + 11``,
+    ``inner = ceil(ceil(n/W) / 2) x (cycles_per_vector + loop_overhead)``. ADD/SUB/MUL: 1 cycle per vector and 2 of loop
+    (the defaults); SQRT and DIVIDE: 10 per vector and 5 of loop.
 
-    ``W x (29 + inner) + 11`` (``58`` in place), ``inner = ceil(ceil(n/W) / 2) x (1 + 2)``.
+    >>> elementwise_1d_tile_cycles(96), elementwise_1d_tile_cycles(12, cycles_per_vector=10, loop_overhead=5)
+    (329, 275)
+    """
+    inner = _ceil(_ceil(n, n_workers), VECTOR_WIDTH_32BIT) * (cycles_per_vector + loop_overhead)
+    return n_workers * (worker_overhead + inner) + BASIC_OP_SUPERVISOR_OVERHEAD_CYCLES
+
+
+def binary_op_1d_tile_cycles(n: int, *, in_place: bool, n_workers: int = 6) -> int:
+    """``BinaryOp1D[InPlace]`` float ADD/SUB/MUL: :func:`elementwise_1d_tile_cycles` with a worker overhead of ``29``
+    (``58`` in place).
 
     >>> binary_op_1d_tile_cycles(2, in_place=False), binary_op_1d_tile_cycles(96, in_place=True)
     (203, 503)
     """
-    inner = _ceil(_ceil(n, n_workers), VECTOR_WIDTH_32BIT) * (1 + 2)
-    return n_workers * ((58 if in_place else 29) + inner) + BASIC_OP_SUPERVISOR_OVERHEAD_CYCLES
+    return elementwise_1d_tile_cycles(n, worker_overhead=58 if in_place else 29, n_workers=n_workers)
+
+
+def tf_adam_update_tile_cycles(n_weights: int, n_workers: int = 6) -> int:
+    """Adam on a tile holding ``n_weights`` weights, as IPU TensorFlow lowers it: the elementwise ops for ``m``, ``v``
+    and ``w`` -- 8 one-cycle ops (6 multiply/add, a square, a subtract) and SQRT and DIVIDE -- each a MultiVertex
+    (:func:`elementwise_1d_tile_cycles`); none on a tile with no weights.
+
+    >>> tf_adam_update_tile_cycles(12)
+    2174
+    """
+    if n_weights <= 0:
+        return 0
+    cheap = 8 * elementwise_1d_tile_cycles(n_weights, n_workers=n_workers)
+    costly = 2 * elementwise_1d_tile_cycles(n_weights, cycles_per_vector=10, loop_overhead=5, n_workers=n_workers)
+    return cheap + costly
 
 
 def cast_1d_tile_cycles(n: int, n_workers: int = 6) -> int:

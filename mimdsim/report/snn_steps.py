@@ -86,7 +86,7 @@ STEP_SOURCES: dict[str, tuple[str, str]] = {
     ),
     "update": (
         "KI: the optimizer (Adam or SGD) on every weight (IPU TensorFlow; modelled)",
-        "snn/lowering/codelets.py optimizer_tile_cycles",
+        "PL ScaledSubtractSupervisor (SGD); PL elementwise ops (Adam, poplibs/estimators.py tf_adam_update_tile_cycles)",
     ),
     "host": ("MI:735 infeed of one batch; the loss outfeed", "host link (docs/machine_format.md)"),
 }

@@ -76,6 +76,13 @@ def test_estimators_worked_values() -> None:
     assert pl.binary_op_1d_tile_cycles(96, in_place=True) == 6 * (58 + 8 * 3) + 11 == 503
     assert pl.binary_op_1d_tile_cycles(2, in_place=False) == 6 * (29 + 3) + 11 == 203
     assert pl.binary_op_1d_tile_cycles(2, in_place=True) == 377
+    # the general form: 11 + 6 x (worker_overhead + ceil(ceil(n/6)/2) x (cycles_per_vector + loop_overhead))
+    assert pl.elementwise_1d_tile_cycles(96) == 11 + 6 * (29 + 8 * 3) == 329
+    assert pl.elementwise_1d_tile_cycles(1) == 11 + 6 * (29 + 3)
+    assert pl.elementwise_1d_tile_cycles(96, worker_overhead=58) == pl.binary_op_1d_tile_cycles(96, in_place=True)
+    # IPU TensorFlow's Adam: 8 one-cycle elementwise ops + SQRT and DIVIDE (10 per vector + 5 loop); nothing without weights
+    assert pl.tf_adam_update_tile_cycles(12) == 8 * (11 + 6 * 32) + 2 * (11 + 6 * (29 + 15)) == 2174
+    assert pl.tf_adam_update_tile_cycles(0) == 0
     assert pl.cast_1d_tile_cycles(200) == 12 + 6 * (19 + 68 + 18) == 642
     assert (pl.cast_1d_tile_cycles(100), pl.cast_1d_tile_cycles(32)) == (438, 306)
     assert pl.scaled_subtract_supervisor_tile_cycles(4624) == 64 + 6 * 1177 == 7126

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mimdsim.poplibs import estimators as pl
 from mimdsim.snn.lowering import codelets as est
 
 counts = st.integers(0, 2000)
@@ -88,21 +89,6 @@ def test_reduce_stage1() -> None:
     assert est.reduce_stage1_cycles(24, False) == est.reduce_stage1_cycles(0, False) == 23
 
 
-def test_elementwise() -> None:
-    # 11 + 6 x (worker_overhead + ceil(ceil(n/6)/2) x (cycles_per_vector + loop_overhead))
-    assert est.elementwise_tile_cycles(96) == 11 + 6 * (29 + 8 * 3) == 329
-    assert est.elementwise_tile_cycles(1) == 11 + 6 * (29 + 3)
-    assert est.elementwise_tile_cycles(96, worker_overhead=58) == 11 + 6 * (58 + 24)
-    assert est.elementwise_tile_cycles(0) == 0
-
-
-def test_optimizer() -> None:
-    # SGD: one ScaledAdd, 5 cycles per vector, 16 per-worker prologue, no loop overhead
-    assert est.optimizer_tile_cycles(12, "sgd") == 11 + 6 * (16 + 5)
-    # Adam: 8 one-cycle elementwise ops + SQRT and DIVIDE (10 per vector + 5 loop)
-    assert est.optimizer_tile_cycles(12, "adam") == 8 * (11 + 6 * 32) + 2 * (11 + 6 * (29 + 15)) == 2174
-
-
 def test_paper_k2_forward_work_per_tile() -> None:
     """GSNN PC/PF/CC: per time step and tile (k = 2) the forward state update is about B x S_in float2 adds."""
     B, s_in = 48, 32
@@ -137,9 +123,8 @@ def test_non_decreasing_in_spike_counts(a: int, b: int, k: int) -> None:
 def test_tile_cycle_estimators_non_decreasing_in_size(a: int, b: int) -> None:
     lo, hi = min(a, b), max(a, b)
     for f in (
-        est.elementwise_tile_cycles,
-        lambda n: est.optimizer_tile_cycles(n, "sgd"),
-        lambda n: est.optimizer_tile_cycles(n, "adam"),
+        pl.elementwise_1d_tile_cycles,
+        pl.tf_adam_update_tile_cycles,
     ):
         assert f(lo) <= f(hi)
 

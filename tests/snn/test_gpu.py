@@ -6,7 +6,6 @@ import doctest
 import importlib.util
 import itertools
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -22,7 +21,6 @@ from mimdsim.snn.gpu.model import GPUSpec, Kernel, estimate_gpu_step, gpu_kernel
 from mimdsim.snn.model.spec import SNNSpec, snn_from_sizes
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "benchmarks" / "gpu_dense_snn.py"
 
 
 def net(sizes: list[int], b: int = 2, t: int = 2, optimizer: str = "adam") -> SNNSpec:
@@ -261,12 +259,7 @@ def test_module_doctests() -> None:
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gpu_dense_snn", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["gpu_dense_snn"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module("benchmarks.gpu_dense_snn")
 
 
 def _bench_argv(backend: str, *extra: str) -> list[str]:
@@ -306,7 +299,7 @@ def test_benchmark_jax_runs_both_loops(bench: ModuleType, capsys: pytest.Capture
 def test_jax_step_matches_numpy(bench: ModuleType, loop: str) -> None:
     """One SGD step of either JAX loop equals the numpy BPTT step (scan: the one-threshold surrogate)."""
     pytest.importorskip("jax")
-    import _dense_snn_jax as jx
+    from benchmarks import _dense_snn_jax as jx
 
     p = bench.make_problem([10, 6, 4], batch=3, timesteps=5, input_spikes=4, seed=1)
     w0 = [w.copy() for w in p.weights]

@@ -45,8 +45,6 @@ __all__ = [
     "weight_grad_cycles",
     "input_grad_cycles",
     "reduce_stage1_cycles",
-    "elementwise_tile_cycles",
-    "optimizer_tile_cycles",
     "sparse_to_dense_cycles",
     "time_sum_xent_cycles",
 ]
@@ -257,38 +255,6 @@ def reduce_stage1_cycles(group_size: int, active: bool) -> int:
     if not active:
         return VERTEX_OVERHEAD_THREAD_CYCLES + _REDUCE1_SKIP
     return VERTEX_OVERHEAD_THREAD_CYCLES + _REDUCE1_PER_PARTIAL * group_size
-
-
-def elementwise_tile_cycles(
-    n_elements: int, cycles_per_vector: int = 1, worker_overhead: int = 29, loop_overhead: int = 2, n_workers: int = 6
-) -> int:
-    """A PopLibs float MultiVertex over ``n_elements`` (``W`` workers, float2 vectors), in tile cycles.
-
-    ``11 + W x (worker_overhead + ceil(ceil(n/W)/2) x (cycles_per_vector + loop_overhead))``;
-    defaults: BinaryOp1D float, ADD/SUB/MUL (1 cycle per vector, +2 loop overhead), PL.
-
-    >>> elementwise_tile_cycles(96)
-    329
-    """
-    if n_elements <= 0:
-        return 0
-    per_worker = -(-n_elements // n_workers)
-    return 11 + n_workers * (worker_overhead + -(-per_worker // 2) * (cycles_per_vector + loop_overhead))
-
-
-def optimizer_tile_cycles(n_weights: int, optimizer: str, n_workers: int = 6) -> int:
-    """Weight update on a tile holding ``n_weights`` weights.
-
-    SGD: one ScaledAdd (``w -= lr g``; 5 cycles per vector, per-worker prologue 16, PL).
-    Adam: the elementwise ops TF emits for ``m, v, w``: 6 multiply/add ops (1 cycle per
-    vector), one square (1), one SQRT (10 per 2), one DIVIDE (10 per 2) and one subtract
-    (1): each a MultiVertex by :func:`elementwise_tile_cycles`.
-    """
-    if optimizer == "sgd":
-        return elementwise_tile_cycles(n_weights, cycles_per_vector=5, worker_overhead=16, loop_overhead=0, n_workers=n_workers)
-    cheap = 8 * elementwise_tile_cycles(n_weights, n_workers=n_workers)
-    costly = 2 * elementwise_tile_cycles(n_weights, cycles_per_vector=10, loop_overhead=5, n_workers=n_workers)
-    return cheap + costly
 
 
 def sparse_to_dense_cycles(n_slots: int) -> int:

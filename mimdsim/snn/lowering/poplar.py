@@ -282,17 +282,15 @@ class PoplarLowering(LoweringBase):
             if li == 0:
                 steps.append(self._cast("fwd.cast.input_ids[l=0]", te.in_ids, T))
             else:
-                steps.append(self._cast(f"fwd.cast.input_ids[l={li}]", te.inp[li], 1))  # type: ignore[arg-type]
+                steps.append(self._cast(f"fwd.cast.input_ids[l={li}]", te.inp[li], 1))
         for li in range(self.L):  # INT -> UNSIGNED_INT is a Copy (PL Cast.cpp:98-117)
             col = te.in_counts if li == 0 else te.inp_counts[li]
-            steps.append(self._cols_local_copy(f"fwd.cast.input_counts[l={li}]", col, T if li == 0 else 1))  # type: ignore[arg-type]
+            steps.append(self._cols_local_copy(f"fwd.cast.input_counts[l={li}]", col, T if li == 0 else 1))
         for li in range(self.L):
             steps.append(self._neuron_copy(f"fwd.copy.initial_state[l={li}]", li, WORD_BYTES * B))
         for li in range(1, self.L):
-            steps.append(self.layout_copy(f"fwd.copy.initial_ids[l={li}]", te.inp[li], te.out_ids[li - 1]))  # type: ignore[arg-type]
-            steps.append(
-                self.layout_copy(f"fwd.copy.initial_counts[l={li}]", te.inp_counts[li], te.out_counts[li - 1][0::2])  # type: ignore[arg-type]
-            )
+            steps.append(self.layout_copy(f"fwd.copy.initial_ids[l={li}]", te.inp[li], te.out_ids[li - 1]))
+            steps.append(self.layout_copy(f"fwd.copy.initial_counts[l={li}]", te.inp_counts[li], te.out_counts[li - 1][0::2]))
         steps.append(self.local_copy("fwd.counter.init", np.array([te.counter_tile]), WORD_BYTES))
         return steps
 
@@ -304,12 +302,12 @@ class PoplarLowering(LoweringBase):
             self.dynamic_slice("fwd.slice.input_counts", te.in_counts),
         ]
         for li in range(1, self.L):  # PC:2436-2439: layer l-1's ids and counts column 0 into layer l's input buffers
-            steps.append(self.layout_copy(f"fwd.handoff.ids[l={li}]", te.out_ids[li - 1], te.inp[li]))  # type: ignore[arg-type]
+            steps.append(self.layout_copy(f"fwd.handoff.ids[l={li}]", te.out_ids[li - 1], te.inp[li]))
             steps.append(
                 self.layout_copy(
                     f"fwd.handoff.counts[l={li}]",
                     te.out_counts[li - 1][0::2],
-                    te.inp_counts[li],  # type: ignore[arg-type]
+                    te.inp_counts[li],
                     np.arange(0, 2 * B, 2),
                 )
             )
@@ -366,8 +364,8 @@ class PoplarLowering(LoweringBase):
         for li, lay in enumerate(self.layout.layers):
             ids = te.in_ids if li == 0 else te.inp[li]
             cnt = te.in_counts if li == 0 else te.inp_counts[li]
-            self.gather(tr, ids, np.arange(ids.size), lay.tiles)  # type: ignore[union-attr,arg-type]
-            self.gather(tr, cnt, np.arange(B), lay.tiles)  # type: ignore[arg-type]
+            self.gather(tr, ids, np.arange(ids.size), lay.tiles)
+            self.gather(tr, cnt, np.arange(B), lay.tiles)
         return tr
 
     def _flag_inputs(self) -> ExchangeBuilder:
@@ -420,7 +418,7 @@ class PoplarLowering(LoweringBase):
         for li in range(self.L):
             steps.append(self._neuron_copy(f"bwd.copy.initial_state[l={li}]", li, WORD_BYTES * B))
         for li in range(1, self.L):
-            steps.append(self.layout_copy(f"bwd.copy.initial_inputs[l={li}]", te.inp[li], te.bwd_inp[li]))  # type: ignore[arg-type]
+            steps.append(self.layout_copy(f"bwd.copy.initial_inputs[l={li}]", te.inp[li], te.bwd_inp[li]))
         for li in range(self.L):
             steps.append(self._elementwise(f"bwd.one_minus_decay[l={li}]", li, 1, in_place=False))
             steps.append(self._elementwise(f"bwd.scale_decay[l={li}]", li, 1, in_place=True))
@@ -437,12 +435,12 @@ class PoplarLowering(LoweringBase):
                 steps.append(self._cast("bwd.cast.input_ids[l=0]", te.in_ids, T))
                 steps.append(self._cols_local_copy("bwd.cast.input_counts[l=0]", te.in_counts, T))
             else:
-                steps.append(self._cast(f"bwd.cast.input_ids[l={li}]", te.bwd_inp[li], 1))  # type: ignore[arg-type]
-                steps.append(self._cols_local_copy(f"bwd.cast.input_counts[l={li}]", te.bwd_inp_counts[li], 1))  # type: ignore[arg-type]
+                steps.append(self._cast(f"bwd.cast.input_ids[l={li}]", te.bwd_inp[li], 1))
+                steps.append(self._cols_local_copy(f"bwd.cast.input_counts[l={li}]", te.bwd_inp_counts[li], 1))
             steps.append(self._cast(f"bwd.cast.output_ids[l={li}]", te.out_ids[li], T))
             steps.append(self._cast(f"bwd.cast.output_counts[l={li}]", te.out_counts[li], T))
         for li in range(1, self.L):
-            steps.append(self._cols_local_copy(f"bwd.zero.slot_grads[l={li}]", te.bwd_inp[li], 1))  # type: ignore[arg-type]
+            steps.append(self._cols_local_copy(f"bwd.zero.slot_grads[l={li}]", te.bwd_inp[li], 1))
         steps.append(self.local_copy("bwd.itime.init", np.array([te.counter_tile]), WORD_BYTES))
         return steps
 
@@ -500,7 +498,7 @@ class PoplarLowering(LoweringBase):
             if grads:
                 ids, cnt, n_cnt = te.out_ids[li - 1], te.out_counts[li - 1], 2 * B
             else:  # t = 0: the initial (zero) inputs, counts [B, 1]
-                ids, cnt, n_cnt = te.bwd_inp[li], te.bwd_inp_counts[li], B  # type: ignore[assignment]
+                ids, cnt, n_cnt = te.bwd_inp[li], te.bwd_inp_counts[li], B
             steps.append(self.broadcast_copy(f"bwd.replicate.ids[l={li}]", ids, np.arange(ids.size), lay.tiles))
             steps.append(self.broadcast_copy(f"bwd.replicate.counts[l={li}]", cnt, np.arange(n_cnt), lay.tiles))
         wgrad = ComputeSetBuilder("bwd.weight_grad")
@@ -533,7 +531,7 @@ class PoplarLowering(LoweringBase):
             self.gather(tr, te.out_ids[li], np.arange(te.out_ids[li].size), lay.tiles)
             self.gather(tr, te.out_counts[li][1::2], np.arange(1, 2 * B, 2), lay.tiles)
             grad = te.out_grad if li == self.L - 1 else te.bwd_inp[li + 1]
-            self.gather(tr, grad, np.arange(grad.size), lay.tiles)  # type: ignore[arg-type,union-attr]
+            self.gather(tr, grad, np.arange(grad.size), lay.tiles)
         return tr
 
     def _stage1_inputs(self) -> ExchangeBuilder:
@@ -583,7 +581,7 @@ class PoplarLowering(LoweringBase):
             layers = [li for li, lay in enumerate(self.layout.layers) if li >= 1 and lay.ipu == ipu]
             for li in (li for li in layers if self.layout.layers[li].n_groups == 1):
                 src = self.layout.layers[li].stage1_tile[0].reshape(-1)  # type: ignore[index]
-                steps.append(self.layout_copy(f"bwd.reduce_stage2.copy[l={li}]", src, te.bwd_inp[li]))  # type: ignore[arg-type]
+                steps.append(self.layout_copy(f"bwd.reduce_stage2.copy[l={li}]", src, te.bwd_inp[li]))
             multi = [li for li in layers if self.layout.layers[li].n_groups >= 2]
             if multi:
                 steps += self._reduce_at_destination(multi, tag)
@@ -731,8 +729,8 @@ class PoplarLowering(LoweringBase):
 
     def update(self) -> list[Step]:
         """The optimizer step per weight tensor (BS:405): SGD is ``ScaledSubtractSupervisor``
-        (PopLibs' estimator); TensorFlow lowers Adam to elementwise expressions, costed by
-        :func:`mimdsim.snn.lowering.codelets.optimizer_tile_cycles` as one compute set per layer."""
+        (PopLibs' estimator); TensorFlow lowers Adam to elementwise expressions
+        (:func:`mimdsim.poplibs.estimators.tf_adam_update_tile_cycles`); one compute set per layer."""
         steps: list[Step] = []
         for li in range(self.L):
             cs = ComputeSetBuilder(f"update.{self.spec.optimizer}[l={li}]")
@@ -741,7 +739,7 @@ class PoplarLowering(LoweringBase):
                 cyc = (
                     pl.scaled_subtract_supervisor_tile_cycles(n, self.W)
                     if self.spec.optimizer == "sgd"
-                    else est.optimizer_tile_cycles(n, "adam", self.W)
+                    else pl.tf_adam_update_tile_cycles(n, self.W)
                 )
                 cs.add_supervisor(f"optimizer.{self.spec.optimizer}", tiles, cyc)
             steps.append(self.execute(f"update.{self.spec.optimizer}[l={li}]", None, cs))
@@ -805,7 +803,7 @@ class PoplarLowering(LoweringBase):
             put_layout("output_rows", te.out_counts[li], WORD_BYTES, "exchange_buffer", copies=3)
             if li >= 1:
                 for buf in (te.inp[li], te.inp_counts[li], te.bwd_inp[li], te.bwd_inp_counts[li], te.bwd_inp[li]):
-                    put_layout("input_buffers", buf, WORD_BYTES, "exchange_buffer")  # type: ignore[arg-type]
+                    put_layout("input_buffers", buf, WORD_BYTES, "exchange_buffer")
             s = lay.sparse_size
             slot_list = WORD_BYTES * (W * (min(s, 64) + 1) + s + 1)
             put("spikegen_lists", lay.slot_tiles.reshape(-1), slot_list, "exchange_buffer")
@@ -821,7 +819,7 @@ class PoplarLowering(LoweringBase):
                 # a vertex per (group, b, slot): its group's partials and two words; per run of vertices on one tile
                 seg_tile, g_size, _, s_lo, s_hi, *_ = self.stage1_segments(lay)
                 put("reduce_stage1", seg_tile, WORD_BYTES * (g_size + 2) * (s_hi - s_lo), "exchange_buffer")
-                put_layout("reduce_stage2_partials", te.bwd_inp[li], WORD_BYTES, "exchange_buffer", copies=lay.n_groups)  # type: ignore[arg-type]
+                put_layout("reduce_stage2_partials", te.bwd_inp[li], WORD_BYTES, "exchange_buffer", copies=lay.n_groups)
         if self.version == "2022-09-12":  # the state gradient's rows, thresholds, ids, gradients and count per vertex tile
             for lay, vt in zip(self.layout.layers, state_grad_2022.vertex_tiles(self), strict=True):
                 put("state_grad_rows", vt, WORD_BYTES * (4 * lay.n_neurons + 2 * lay.sparse_size + 1), "exchange_buffer")

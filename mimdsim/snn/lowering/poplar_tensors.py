@@ -51,10 +51,12 @@ class PoplarTensors:
     out_ids: tuple[np.ndarray, ...]  # per layer: [B S_l] columns of its output ids sequence
     out_counts: tuple[np.ndarray, ...]  # per layer: [2B] columns of its counts sequence
     out_grad: np.ndarray  # [B S_{L-1}] columns of dL/d(ids of the last layer)
-    inp: tuple[np.ndarray | None, ...]  # per layer >= 1: [B S_{l-1}] forward input buffer (offset 0)
-    inp_counts: tuple[np.ndarray | None, ...]  # per layer >= 1: [B]
-    bwd_inp: tuple[np.ndarray | None, ...]  # per layer >= 1: [B S_{l-1}] re-allocated input = slot-gradient buffer (offset 1)
-    bwd_inp_counts: tuple[np.ndarray | None, ...]  # per layer >= 1: [B]
+    inp: tuple[np.ndarray, ...]  # per layer: [B S_{l-1}] forward input buffer (offset 0); empty for layer 0
+    inp_counts: tuple[np.ndarray, ...]  # per layer: [B]; empty for layer 0
+    bwd_inp: tuple[
+        np.ndarray, ...
+    ]  # per layer (empty for layer 0): [B S_{l-1}] re-allocated input = slot-gradient buffer (offset 1)
+    bwd_inp_counts: tuple[np.ndarray, ...]  # per layer: [B]; empty for layer 0
     neuron: tuple[np.ndarray, ...]  # per layer: [N_l] tile of each neuron
     dense_rows: np.ndarray  # [T B] tile of each (t, b) row of the sparse2dense output
     logits: np.ndarray  # [B C] the time-summed output spikes
@@ -68,17 +70,17 @@ def build_poplar_tensors(spec: SNNSpec, machine: MachineSpec, layout: SNNLayout,
     S = spec.sparse_sizes
     out_ids: list[np.ndarray] = []
     out_counts: list[np.ndarray] = []
-    inp: list[np.ndarray | None] = []
-    inp_counts: list[np.ndarray | None] = []
-    bwd_inp: list[np.ndarray | None] = []
-    bwd_inp_counts: list[np.ndarray | None] = []
+    inp: list[np.ndarray] = []
+    inp_counts: list[np.ndarray] = []
+    bwd_inp: list[np.ndarray] = []
+    bwd_inp_counts: list[np.ndarray] = []
     for li, lay in enumerate(lays):
         vg = op_tiles(machine, lay.ipu)
         out_ids.append(sliceable_columns((T, B, S[li + 1]), vg))
         out_counts.append(sliceable_columns((T, B, 2), vg))
         if li == 0:
             for lst in (inp, inp_counts, bwd_inp, bwd_inp_counts):
-                lst.append(None)
+                lst.append(np.zeros(0, np.int64))  # layer 0 reads the input sequence: no input buffer
             continue
         inp.append(linear_layout(B * S[li], vg))
         inp_counts.append(linear_layout(B, vg))

@@ -76,7 +76,7 @@ def state_grad_inputs(low: PoplarLowering) -> ExchangeBuilder:
         per_sample = np.repeat(vt, S)
         idx = np.arange(B * S, dtype=np.int64)
         low.copy_transfers(tr, te.out_ids[li], per_sample, idx, idx)
-        low.copy_transfers(tr, grad, per_sample, idx, idx)  # type: ignore[arg-type]
+        low.copy_transfers(tr, grad, per_sample, idx, idx)
         tr.unicast(te.out_counts[li][1::2], vt, WORD_BYTES)
     return tr
 
