@@ -37,12 +37,13 @@ from mimdsim.snn.lowering import codelets as est
 from mimdsim.snn.lowering.common import WORD_BYTES
 
 if TYPE_CHECKING:
-    from mimdsim.snn.lowering.poplar import PoplarLowering
+    from mimdsim.snn.lowering.poplar_backward import PoplarBackward
+    from mimdsim.snn.lowering.poplar_programs import PoplarPrograms
 
 __all__ = ["vertex_tiles", "state_grad_inputs", "state_grad_writeback", "state_grad_steps"]
 
 
-def vertex_tiles(low: PoplarLowering) -> list[np.ndarray]:
+def vertex_tiles(low: PoplarPrograms) -> list[np.ndarray]:
     """Per layer, the tile of each sample's ``LIFStateOutGrad`` vertex: ``1 + B x (layer's index on its IPU) + b``."""
     B, tpi = low.B, low.machine.tiles_per_ipu
     out: list[np.ndarray] = []
@@ -60,7 +61,7 @@ def vertex_tiles(low: PoplarLowering) -> list[np.ndarray]:
     return out
 
 
-def state_grad_inputs(low: PoplarLowering) -> ExchangeBuilder:
+def state_grad_inputs(low: PoplarPrograms) -> ExchangeBuilder:
     """The vertex of (l, b) reads the state and dL/dV rows b (one region per neuron tile each), the
     thresholds [2, N_l] (two regions per neuron tile, multicast to the layer's B vertices), and the
     ids, count column 1 and slot gradients of sample b."""
@@ -81,7 +82,7 @@ def state_grad_inputs(low: PoplarLowering) -> ExchangeBuilder:
     return tr
 
 
-def state_grad_writeback(low: PoplarLowering) -> ExchangeBuilder:
+def state_grad_writeback(low: PoplarPrograms) -> ExchangeBuilder:
     """After the compute the InOut dL/dV row b goes back from the vertex tile to the layer's neuron tiles."""
     tr = ExchangeBuilder()
     for lay, vt in zip(low.layout.layers, vertex_tiles(low), strict=True):
@@ -90,7 +91,7 @@ def state_grad_writeback(low: PoplarLowering) -> ExchangeBuilder:
     return tr
 
 
-def state_grad_steps(low: PoplarLowering, ts: np.ndarray, soft_double_cycles: int | None) -> list[Step]:
+def state_grad_steps(low: PoplarBackward, ts: np.ndarray, soft_double_cycles: int | None) -> list[Step]:
     """The state gradient of one backward time step (``ts``: the steps of its loop): the compute set
     with its input exchange, then the write-back exchange."""
     cs = ComputeSetBuilder("bwd.state_grad")
