@@ -60,7 +60,6 @@ costs of the steps in flight.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -68,151 +67,33 @@ import simpy
 from tqdm.auto import tqdm
 
 from mimdsim.arch.spec import MachineSpec
-from mimdsim.cost.compute import ComputeCosts, compute_costs, compute_structure
-from mimdsim.cost.exchange import ExchangeParams, ExchangeWorkspace, exchange_costs
-from mimdsim.cost.host import host_copy_cycles
 from mimdsim.cost.sync import sync_cycles
-from mimdsim.engines._kernels import split_increment
+from mimdsim.engines.des_costs import ComputeSetCosts, CostModel, ExchangeCosts, UseCountedCache
+from mimdsim.engines.des_records import (
+    PHASE_COMPUTE,
+    PHASE_EXCHANGE,
+    PHASE_GLOBAL,
+    PHASE_HOST,
+    PHASE_SYNC,
+    PHASE_WAIT,
+    StepRecorder,
+    TimelineRecorder,
+)
 from mimdsim.engines.result import (
     CATEGORIES,
     DEFAULT_MAX_TIMELINE_EVENTS,
-    TIMELINE_PHASES,
     RunResult,
-    SuperstepRecord,
-    Timeline,
 )
 from mimdsim.errors import SimulationLimitError
-from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep
+from mimdsim.program.ir import HostCopy, Program, Repeat, Step, Superstep
 
 __all__ = ["simulate_des"]
 
 _PROGRESS_DELAY_S = 1.0
 """The progress bar appears only once a run has lasted this long."""
 _PROGRESS_EVERY_STEPS = 256
-_NO_EXECUTION_TILE = -1
-"""``critical_tile`` of a step that never ran (inside a ``Repeat(0)``), as in the fast engine."""
-_NO_EXECUTION_BOUND = "none"
 
 SimGen = Generator[simpy.Event, Any, None]
-
-
-# ---- static costs ---------------------------------------------------------------
-
-
-class _ComputeSetCosts:
-    """A compute set's class costs (:class:`~mimdsim.cost.compute.ComputeCosts`), per IPU and row,
-    and how many times each row ran on each IPU (the tiles' compute totals follow from those
-    counts once the compute set has run for the last time: :meth:`add_tile_totals`)."""
-
-    def __init__(self, costs: ComputeCosts, tiles_per_ipu: int) -> None:
-        st = costs.structure
-        self.costs = costs
-        self.tpi = tiles_per_ipu
-        n_ipus = st.idle_tile.size
-        self.node_tiles = np.bincount(st.tile_node, minlength=st.n_nodes)
-        final_ipu = st.node_ipu[st.final]
-        self.final_by_ipu = [st.final[final_ipu == i] for i in range(n_ipus)]
-        self.has_vertices = [f.size > 0 for f in self.final_by_ipu]
-        self.runs = np.zeros((costs.incl.shape[0], n_ipus), np.int64)
-        # per row and IPU: tiles with C_t > 0, the critical tile and its C_t, as Python ints
-        n_timed = np.zeros((costs.incl.shape[0], n_ipus), np.int64)
-        for i, final in enumerate(self.final_by_ipu):
-            if final.size:
-                n_timed[:, i] = (costs.incl[:, final] > 0) @ self.node_tiles[final]
-        self._timing = [
-            list(zip(a, b, c, strict=True))
-            for a, b, c in zip(n_timed.tolist(), costs.ipu_crit.tolist(), costs.ipu_max.tolist(), strict=True)
-        ]
-
-    def timing(self, row: int, i: int) -> tuple[int, int, int]:
-        """IPU ``i`` in ``row``: (tiles with ``C_t > 0``, critical tile, its ``C_t``)."""
-        return self._timing[row][i]
-
-    def tile_cycles(self, row: int, tiles: np.ndarray) -> np.ndarray:
-        """``C_t`` of ``tiles`` in ``row`` (0 for a tile without vertices)."""
-        st = self.costs.structure
-        out = np.zeros(tiles.size, np.int64)
-        if st.tiles.size:
-            pos = np.minimum(np.searchsorted(st.tiles, tiles), st.tiles.size - 1)
-            hit = st.tiles[pos] == tiles
-            out[hit] = self.costs.incl[row, st.tile_node[pos[hit]]]
-        return out
-
-    def add_tile_totals(self, compute: np.ndarray, compute_excl: np.ndarray) -> None:
-        """Add every tile's cycles over the counted runs (``runs[row, ipu]``) to the accumulators."""
-        st = self.costs.structure
-        if not st.tiles.size or not self.runs.any():
-            return
-        ipu_of_tile = st.tiles // self.tpi
-        for r in np.flatnonzero(self.runs.any(axis=1)).tolist():
-            runs = self.runs[r, ipu_of_tile]  # each tile runs row r as often as its IPU did
-            compute[st.tiles] += runs * self.costs.incl[r, st.tile_node]
-            compute_excl[st.tiles] += runs * self.costs.excl[r, st.tile_node]
-
-
-@dataclass(frozen=True, eq=False)
-class _ExchangeCosts:
-    ipu_cycles: tuple[int, ...]
-    global_cycles: int
-
-
-class _CostModel:
-    """Cost of every distinct compute set / exchange / host copy, from :mod:`mimdsim.cost`."""
-
-    def __init__(self, machine: MachineSpec) -> None:
-        self.machine = machine
-        self.tpi = machine.tiles_per_ipu
-        self.n_ctx = machine.num_worker_contexts
-        self.overhead_cycles = machine.compute_set_overhead_cycles
-        self._ex_params = ExchangeParams(machine).as_tuple()
-        self._ex_ws = ExchangeWorkspace(machine).as_tuple()
-        self._ex_out = np.zeros(machine.n_ipus, np.int64)
-
-    def compute(self, cs: ComputeSet) -> _ComputeSetCosts:
-        """Every tile class of ``cs`` costed in every row of its tables."""
-        m = self.machine
-        st = compute_structure(cs, m.n_tiles, self.tpi)
-        costs = compute_costs(cs, st, self.n_ctx, launch_cycles=m.worker_launch_cycles, overhead_cycles=self.overhead_cycles)
-        return _ComputeSetCosts(costs, self.tpi)
-
-    def exchange(self, ex: Exchange) -> _ExchangeCosts:
-        g = exchange_costs(ex, self._ex_params, self._ex_ws, self._ex_out)
-        return _ExchangeCosts(tuple(int(c) for c in self._ex_out), g)
-
-    def host(self, hc: HostCopy) -> int:
-        return host_copy_cycles(self.machine, hc.tiles, hc.nbytes)
-
-
-class _UseCountedCache:
-    """Values computed on first use and dropped after their last expected use."""
-
-    def __init__(self, uses: dict[int, int]) -> None:
-        self._uses_left = dict(uses)
-        self._values: dict[int, object] = {}
-        self._last: list[tuple[Any, Callable[[Any], None] | None]] = []
-
-    def get(self, obj: object, make: Callable[[Any], Any], on_last_use: Callable[[Any], None] | None = None) -> Any:
-        """The value of ``obj``; ``on_last_use(value)`` runs once its last expected use has been taken
-        (so the caller must be done with the value's state by then: see :meth:`_DesModel._superstep`)."""
-        key = id(obj)
-        try:
-            value = self._values[key]
-        except KeyError:
-            value = self._values[key] = make(obj)
-        left = self._uses_left[key] - 1
-        if left:
-            self._uses_left[key] = left
-        else:
-            del self._values[key], self._uses_left[key]
-            self._last.append((value, on_last_use))
-        return value
-
-    def finish_last_uses(self) -> None:
-        """Run the ``on_last_use`` of every value whose last use has been taken."""
-        for value, hook in self._last:
-            if hook is not None:
-                hook(value)
-        self._last.clear()
 
 
 # ---- program walk ------------------------------------------------------------------
@@ -251,143 +132,6 @@ def _compile(program: Program) -> tuple[tuple[Any, ...], list[Step], dict[int, i
     return walk(program.body, 1), static, uses
 
 
-# ---- records ---------------------------------------------------------------------
-
-
-class _Recorder:
-    """Turns each IPU's end-of-step report into per-static-step critical-path records.
-
-    An execution is complete once every IPU has reported it; IPUs report their own
-    executions in order, so executions complete in order.
-    """
-
-    def __init__(self, n_static: int, n_ipus: int, on_done: Callable[[], None]) -> None:
-        self.n_ipus = n_ipus
-        self.max_ready = 0
-        self.n_done = 0
-        self._on_done = on_done
-        self._pending: dict[int, list[int]] = {}
-        self.sums = [[0] * (2 + len(CATEGORIES)) for _ in range(n_static)]  # n, cycles, categories
-        self.best_increment = [-1] * n_static
-        self.crit_tile = [_NO_EXECUTION_TILE] * n_static
-        self.bound = [_NO_EXECUTION_BOUND] * n_static
-
-    def report(self, k: int, rec: int, ready: int, tile: int, compute: int, exchange: int, glob: int, host: int) -> None:
-        """IPU's execution ``k`` of static step ``rec`` ended at ``ready``; ``tile`` is its critical tile."""
-        mine = [1, ready, tile, compute, exchange, glob, host]
-        if self.n_ipus > 1:
-            cur = self._pending.get(k)
-            if cur is None:
-                self._pending[k] = mine
-                return
-            cur[0] += 1
-            if ready > cur[1] or (ready == cur[1] and tile < cur[2]):
-                cur[1:] = mine[1:]
-            if cur[0] < self.n_ipus:
-                return
-            mine = self._pending.pop(k)
-        self._finish(rec, *mine[1:])
-
-    def _finish(self, rec: int, new: int, tile: int, compute: int, exchange: int, glob: int, host: int) -> None:
-        increment = new - self.max_ready
-        self.max_ready = new
-        parts = tuple(int(x) for x in split_increment(increment, compute, exchange, glob, host))
-        row = self.sums[rec]
-        row[0] += 1
-        row[1] += increment
-        for j, part in enumerate(parts, 2):
-            row[j] += part
-        if increment > self.best_increment[rec]:
-            self.best_increment[rec] = increment
-            self.crit_tile[rec] = tile
-            self.bound[rec] = CATEGORIES[parts.index(max(parts))]  # first of equals: CATEGORIES order
-        self.n_done += 1
-        self._on_done()
-
-    def records(self, static: list[Step]) -> tuple[SuperstepRecord, ...]:
-        out = []
-        for r, s in enumerate(static):
-            n, cycles, *parts = self.sums[r]
-            out.append(
-                SuperstepRecord(
-                    index=r,
-                    name=s.name,
-                    kind="superstep" if isinstance(s, Superstep) else "host_copy",
-                    n_executions=n,
-                    cycles=cycles,
-                    **{f"{c}_cycles": v for c, v in zip(CATEGORIES, parts, strict=True)},
-                    critical_tile=self.crit_tile[r],
-                    bound=self.bound[r],
-                )
-            )
-        return tuple(out)
-
-
-# ---- timeline -------------------------------------------------------------------
-
-_WAIT, _SYNC, _GLOBAL, _EXCHANGE, _COMPUTE, _HOST = range(len(TIMELINE_PHASES))
-_TIMELINE_COLUMNS = 7  # step, record, ipu, tile, phase, start, end
-_TIMELINE_CHUNK = 1 << 16
-"""Events buffered as Python ints before they are packed into an int64 block."""
-
-
-class _TimelineRecorder:
-    """Collects phase intervals; raises ``SimulationLimitError`` past ``max_events``."""
-
-    def __init__(self, machine: MachineSpec, tiles: np.ndarray, max_events: int) -> None:
-        tpi = machine.tiles_per_ipu
-        self.max_events = max_events
-        self.n = 0
-        self.tiles = np.unique(np.asarray(tiles, np.int64))
-        self.tiles_by_ipu = [self.tiles[(self.tiles >= i * tpi) & (self.tiles < (i + 1) * tpi)] for i in range(machine.n_ipus)]
-        self._rows: list[float] = []
-        self._blocks: list[np.ndarray] = []
-
-    def add(self, k: int, rec: int, ipu: int, tile: int, phase: int, start: float, end: float) -> None:
-        """One interval; ``start``/``end`` are SimPy times, integers in this model."""
-        self.n += 1
-        if self.n > self.max_events:
-            raise SimulationLimitError(
-                f"des: the timeline has more than max_timeline_events={self.max_events:,} intervals (at step {k:,}; --max-timeline-events); "
-                "raise max_timeline_events, record fewer timeline_tiles or simulate a shorter program"
-            )
-        rows = self._rows
-        rows += (k, rec, ipu, tile, phase, start, end)
-        if len(rows) >= _TIMELINE_COLUMNS * _TIMELINE_CHUNK:
-            self._flush()
-
-    def tile_computes(self, k: int, rec: int, ipu: int, start: float, costs: _ComputeSetCosts, row: int) -> None:
-        """``[start, start + C_t]`` for each recorded tile of ``ipu`` with ``C_t > 0``."""
-        sel = self.tiles_by_ipu[ipu]
-        if not sel.size:
-            return
-        cycles = costs.tile_cycles(row, sel)
-        for t, c in zip(sel.tolist(), cycles.tolist(), strict=True):
-            if c > 0:
-                self.add(k, rec, ipu, t, _COMPUTE, start, start + c)
-
-    def _flush(self) -> None:
-        if self._rows:
-            self._blocks.append(np.array(self._rows, np.int64).reshape(-1, _TIMELINE_COLUMNS))
-            self._rows = []
-
-    def timeline(self, names: tuple[str, ...]) -> Timeline:
-        self._flush()
-        rows = np.concatenate(self._blocks) if self._blocks else np.zeros((0, _TIMELINE_COLUMNS), np.int64)
-        rows = rows[np.lexsort((rows[:, 4], rows[:, 3], rows[:, 2], rows[:, 0]))]
-        return Timeline(
-            step=rows[:, 0].copy(),
-            record=rows[:, 1].astype(np.int32),
-            ipu=rows[:, 2].astype(np.int32),
-            tile=rows[:, 3].astype(np.int32),
-            phase=rows[:, 4].astype(np.int8),
-            start_cycles=rows[:, 5].copy(),
-            end_cycles=rows[:, 6].copy(),
-            names=names,
-            tiles=tuple(self.tiles.tolist()),
-        )
-
-
 # ---- the model -------------------------------------------------------------------
 
 
@@ -419,7 +163,7 @@ class _DesModel:
         machine: MachineSpec,
         max_events: int,
         recorder_done: Callable[[], None],
-        timeline: _TimelineRecorder | None = None,
+        timeline: TimelineRecorder | None = None,
     ) -> None:
         self.machine = machine
         self.timeline = timeline
@@ -427,8 +171,8 @@ class _DesModel:
         self.max_events = max_events
         self.sync_cycles = {"internal": sync_cycles(machine, "internal"), "external": sync_cycles(machine, "external")}
         self.tree, self.static, uses = _compile(program)
-        self.costs = _CostModel(machine)
-        self.cache = _UseCountedCache({k: v * machine.n_ipus for k, v in uses.items()})
+        self.costs = CostModel(machine)
+        self.cache = UseCountedCache({k: v * machine.n_ipus for k, v in uses.items()})
         n = machine.n_tiles
         # Per tile: ready[t] = base[ipu] + C_t of the IPU's last compute phase (0 after a step
         # without compute). The per-tile parts are added up per compute set and row when the
@@ -441,7 +185,7 @@ class _DesModel:
         self.simpy_events = 0
         self.env = simpy.Environment()
         self.barrier = _MachineBarrier(self.env, machine.n_ipus)
-        self.recorder = _Recorder(len(self.static), machine.n_ipus, recorder_done)
+        self.recorder = StepRecorder(len(self.static), machine.n_ipus, recorder_done)
 
     def run(self) -> None:
         for i in range(self.machine.n_ipus):
@@ -497,9 +241,9 @@ class _DesModel:
         tl = self.timeline
         if tl is not None:
             if now > arrived:
-                tl.add(k, rec, i, -1, _WAIT, arrived, now)
+                tl.add(k, rec, i, -1, PHASE_WAIT, arrived, now)
             if s:
-                tl.add(k, rec, i, -1, _SYNC, now, now + s)
+                tl.add(k, rec, i, -1, PHASE_SYNC, now, now + s)
         return now + s
 
     def _superstep(self, i: int, k: int, rec: int, step: Superstep, it: int) -> SimGen:
@@ -511,22 +255,22 @@ class _DesModel:
         glob = exch = 0
         tl = self.timeline
         if step.exchange is not None:
-            ex: _ExchangeCosts = self.cache.get(step.exchange, self.costs.exchange)
+            ex: ExchangeCosts = self.cache.get(step.exchange, self.costs.exchange)
             glob, exch = ex.global_cycles, ex.ipu_cycles[i]
             if glob:
                 self.ipu_acc["global_exchange"][i] += glob
                 if tl is not None:
-                    tl.add(k, rec, i, -1, _GLOBAL, t, t + glob)
+                    tl.add(k, rec, i, -1, PHASE_GLOBAL, t, t + glob)
                 t += glob
             if exch:
                 self.ipu_acc["exchange"][i] += exch
                 if tl is not None:
-                    tl.add(k, rec, i, -1, _EXCHANGE, t, t + exch)
+                    tl.add(k, rec, i, -1, PHASE_EXCHANGE, t, t + exch)
                 t += exch
             n_phases += (glob > 0) + (exch > 0)
         start = t
         self.base[i] = start
-        cc: _ComputeSetCosts | None = None
+        cc: ComputeSetCosts | None = None
         if step.compute is not None:
             cc = self.cache.get(step.compute, self.costs.compute, self._add_tile_totals)
         crit = n_timed = 0
@@ -537,14 +281,14 @@ class _DesModel:
             n_timed, crit_tile, crit = cc.timing(row, i)
             if tl is not None:
                 if crit:
-                    tl.add(k, rec, i, -1, _COMPUTE, start, start + crit)
+                    tl.add(k, rec, i, -1, PHASE_COMPUTE, start, start + crit)
                 tl.tile_computes(k, rec, i, start, cc, row)
         self.cache.finish_last_uses()
         self.last_end[i] = start + crit
         self._count(n_phases * tpi + n_timed)
         self.recorder.report(k, rec, start + crit, crit_tile, crit, exch, glob, 0)
 
-    def _add_tile_totals(self, cc: _ComputeSetCosts) -> None:
+    def _add_tile_totals(self, cc: ComputeSetCosts) -> None:
         cc.add_tile_totals(self.acc["compute"], self.acc["compute_excl_idle"])
 
     def _host_copy(self, i: int, k: int, rec: int, step: HostCopy) -> SimGen:
@@ -553,7 +297,7 @@ class _DesModel:
         if host:
             self.ipu_acc["host_exchange"][i] += host
             if self.timeline is not None:
-                self.timeline.add(k, rec, i, -1, _HOST, t, t + host)
+                self.timeline.add(k, rec, i, -1, PHASE_HOST, t, t + host)
             t += host
         self.base[i] = self.last_end[i] = t
         n_phases = 1 + (self.sync_cycles["external"] > 0) + (host > 0)
@@ -647,7 +391,7 @@ def simulate_des(
         recorder = None
         if timeline:
             tiles = np.zeros(0, np.int64) if timeline_tiles is None else np.asarray(timeline_tiles, np.int64)
-            recorder = _TimelineRecorder(machine, tiles, max_timeline_events)
+            recorder = TimelineRecorder(machine, tiles, max_timeline_events)
         model = _DesModel(program, machine, max_events, on_step_done, recorder)
         try:
             model.run()
