@@ -4,6 +4,7 @@ JSON output, and the check of output paths before anything runs."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -306,7 +307,11 @@ def add_timeline_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -
 
 
 def timeline_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``estimate_training_step`` keyword arguments of the timeline options; a detail option without ``--timeline`` is an error."""
+    """The ``timeline`` argument of ``simulate`` and ``estimate_training_step`` (a
+    :class:`~mimdsim.engines.timeline_detail.TimelineRequest`) from the timeline options; a detail option without
+    ``--timeline`` is an error."""
+    from mimdsim.engines.timeline_detail import TimelineRequest
+
     detail = {"timeline_tiles": args.timeline_tiles, "timeline_steps": args.timeline_steps, "timeline_iterations": args.timeline_iterations,
               "max_timeline_events": args.max_timeline_events}  # fmt: skip
     if not args.timeline:
@@ -314,7 +319,10 @@ def timeline_settings(args: argparse.Namespace) -> dict[str, Any]:
         if given:
             raise ConfigError(f"--{given[0].replace('_', '-')}: only with --timeline PATH")
         return {}
-    return {"timeline": True, **{k: v for k, v in detail.items() if v is not None or k != "max_timeline_events"}}
+    request = TimelineRequest(tiles=args.timeline_tiles, steps=args.timeline_steps, iterations=args.timeline_iterations)
+    if args.max_timeline_events is not None:
+        request = dataclasses.replace(request, max_events=args.max_timeline_events)
+    return {"timeline": request}
 
 
 def wrote(path: str | os.PathLike[str], detail: str = "") -> None:

@@ -154,15 +154,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from mimdsim.program.passes import apply_passes
 
         program = apply_passes(program, args.passes)
-    tl = timeline_settings(args)
-    if tl.get("timeline_iterations"):
-        from mimdsim.engines import iteration_steps
-
-        tl["timeline_steps"] = (tl["timeline_steps"] or []) + iteration_steps(program, *tl["timeline_iterations"])
-    tl.pop("timeline_iterations", None)
     res = simulate(
         program, machine, args.engine, progress=progress_wanted(), check_memory_fits=not args.allow_oom,
-        max_steps=args.max_steps, max_events=args.max_events, **tl,
+        max_steps=args.max_steps, max_events=args.max_events, **timeline_settings(args),
     )  # fmt: skip
     write_run_timeline(args, res)
     return report(args, res, machine)

@@ -20,7 +20,7 @@ from mimdsim.engines.result import (
     TimelineCounters,
     TimelineSegments,
 )
-from mimdsim.engines.timeline_detail import apply_window, iteration_steps, window_mask
+from mimdsim.engines.timeline_detail import TimelineRequest, apply_window, iteration_steps, window_mask
 from mimdsim.errors import ConfigError
 from mimdsim.memory.ledger import check_memory
 from mimdsim.program.ir import Program
@@ -39,6 +39,7 @@ __all__ = [
     "TimelineSegments",
     "TimelineCounters",
     "iteration_steps",
+    "TimelineRequest",
     "TIMELINE_PHASES",
     "DEFAULT_MAX_TIMELINE_EVENTS",
 ]
@@ -105,7 +106,7 @@ def simulate(
     max_events: int | None = None,
     progress: bool = False,
     check_memory_fits: bool = True,
-    timeline: bool | str = False,
+    timeline: bool | str | TimelineRequest = False,
     timeline_tiles: Sequence[int] | None = None,
     timeline_steps: Sequence[tuple[int, int]] | None = None,
     max_timeline_events: int = DEFAULT_MAX_TIMELINE_EVENTS,
@@ -123,11 +124,18 @@ def simulate(
     from :func:`mimdsim.engines.timeline_detail.iteration_steps`) keeps the intervals of those
     steps only and sums up the others per IPU (``timeline.segments``). Both engines record
     the same intervals; the ``fast`` engine adds counter tracks (``timeline.counters``).
-    More than ``max_timeline_events`` intervals raise ``SimulationLimitError``. The
+    More than ``max_timeline_events`` intervals raise ``SimulationLimitError``. ``timeline`` may also be a
+    :class:`~mimdsim.engines.timeline_detail.TimelineRequest`: these options as one record. The
     figures of the result are the same with or without a timeline.
     """
     if engine not in ENGINES:
         raise ConfigError(f"engine: {engine!r} is not one of {', '.join(sorted(ENGINES))}")
+    if isinstance(timeline, TimelineRequest):  # the options as one record (its iterations resolved in this program)
+        if timeline_tiles is not None or timeline_steps is not None:
+            raise ConfigError("timeline_tiles, timeline_steps: with a TimelineRequest, give them in the request")
+        req = timeline
+        timeline, timeline_tiles, timeline_steps = req.detail, req.tiles, req.executed_steps(program)
+        max_timeline_events = req.max_events
     machine = _revalidated(machine)
     extra = _timeline_options(machine, timeline, timeline_tiles, max_timeline_events)
     window = None

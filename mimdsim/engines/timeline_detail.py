@@ -17,19 +17,66 @@ top-level repeats (an SNN program's time steps) into executed-step ranges.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.cost.sync import sync_cycles
-from mimdsim.engines.result import COUNTER_NAMES, TIMELINE_PHASES, Timeline, TimelineCounters, TimelineSegments
+from mimdsim.engines.result import (
+    COUNTER_NAMES,
+    DEFAULT_MAX_TIMELINE_EVENTS,
+    TIMELINE_PHASES,
+    Timeline,
+    TimelineCounters,
+    TimelineSegments,
+)
 from mimdsim.errors import ConfigError, SimulationLimitError
 from mimdsim.program.arrays import ProgramArrays
 from mimdsim.program.ir import Program, Repeat
 
-__all__ = ["iteration_steps", "window_mask", "apply_window", "timeline_from_log"]
+__all__ = ["TimelineRequest", "iteration_steps", "window_mask", "apply_window", "timeline_from_log"]
+
+
+@dataclass(frozen=True)
+class TimelineRequest:
+    """What a timeline records (docs/timeline_format.md): the options of :func:`mimdsim.engines.simulate`'s timeline
+    as one record, plus ``iterations`` (executed-step ranges of those iterations of the program's loops,
+    :func:`iteration_steps`, added to ``steps``).
+
+    ``detail``: ``True`` (every phase interval per IPU) or ``"tiles"`` (every tile's compute intervals too);
+    ``tiles``: the tiles whose compute intervals to add; ``steps``: executed-step ranges ``(first, stop)`` whose
+    intervals are kept (the others summed up per IPU); ``max_events``: the most intervals it may hold.
+
+    >>> TimelineRequest.of(True) == TimelineRequest(), TimelineRequest.of(False)
+    (True, None)
+    """
+
+    detail: bool | str = True
+    tiles: Sequence[int] | None = None
+    steps: Sequence[tuple[int, int]] | None = None
+    iterations: tuple[int, int] | None = None
+    max_events: int = DEFAULT_MAX_TIMELINE_EVENTS
+
+    @classmethod
+    def of(cls, timeline: TimelineRequest | bool | str | None) -> TimelineRequest | None:
+        """A request from its short forms: ``False``/``None`` (none), ``True`` or ``"tiles"`` (that detail)."""
+        if isinstance(timeline, TimelineRequest):
+            return timeline
+        if timeline is None or timeline is False:
+            return None
+        if timeline is True or timeline == "tiles":
+            return cls(detail=timeline)
+        raise ConfigError(f"timeline: expected True, False, 'tiles' or a TimelineRequest (got {timeline!r})")
+
+    def executed_steps(self, program: Program) -> list[tuple[int, int]] | None:
+        """``steps`` and the ranges of ``iterations`` in ``program``, or None (every step kept)."""
+        steps = None if self.steps is None else list(self.steps)
+        if self.iterations is not None:
+            steps = (steps or []) + iteration_steps(program, *self.iterations)
+        return steps
+
 
 _N_PHASES = len(TIMELINE_PHASES)
 _COMPUTE = TIMELINE_PHASES.index("compute")

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
-from mimdsim.engines import DEFAULT_MAX_STEPS, iteration_steps, simulate
-from mimdsim.engines.result import CATEGORIES, DEFAULT_MAX_TIMELINE_EVENTS, RunResult, step_family
+from mimdsim.engines import DEFAULT_MAX_STEPS, simulate
+from mimdsim.engines.result import CATEGORIES, RunResult, step_family
+from mimdsim.engines.timeline_detail import TimelineRequest
 from mimdsim.errors import ConfigError, TileMemoryError
 from mimdsim.hashing import input_value
 from mimdsim.memory.ledger import MemoryLedger, memory_ledger
@@ -330,11 +331,7 @@ def estimate_training_step(
     gpu_precision: str | None = None,
     allow_oom: bool = False,
     options: LoweringOptions | None = None,
-    timeline: bool | str = False,
-    timeline_tiles: Sequence[int] | None = None,
-    timeline_steps: Sequence[tuple[int, int]] | None = None,
-    timeline_iterations: tuple[int, int] | None = None,
-    max_timeline_events: int = DEFAULT_MAX_TIMELINE_EVENTS,
+    timeline: TimelineRequest | bool | str = False,
     cache: bool = True,
     max_steps: int | None = None,
     max_events: int | None = None,
@@ -365,10 +362,10 @@ def estimate_training_step(
     neurons; ``mapping`` places the neurons instead (a :class:`NeuronMapping`, or the tile of
     every neuron per layer).
 
-    ``timeline``, ``timeline_tiles``, ``timeline_steps`` and ``max_timeline_events`` are those of
-    :func:`mimdsim.engines.simulate` (either engine); ``timeline_iterations=(first, stop)``
-    keeps the intervals of those iterations of the time loops (forward iteration ``t``
-    is time step ``t``; backward iteration ``j`` is time step ``T - 1 - j``).
+    ``timeline`` (``True``, ``"tiles"`` or a :class:`~mimdsim.engines.timeline_detail.TimelineRequest`) records
+    the step's timeline with either engine; a request's ``iterations=(first, stop)`` keeps the intervals of those
+    iterations of the time loops (forward iteration ``t`` is time step ``t``; backward iteration ``j`` is time
+    step ``T - 1 - j``).
     MappingError
         The layers do not fit the machine's tiles.
     TileMemoryError
@@ -390,6 +387,7 @@ def estimate_training_step(
         activity_source = activity
     check_batch(spec, machine)
     check_method(partitioner)  # before the activity is computed
+    tl = TimelineRequest.of(timeline)
     if energy_scope not in ENERGY_SCOPES:
         raise ConfigError(f"energy_scope: {energy_scope!r} is not one of {', '.join(ENERGY_SCOPES)}")
     preflight(spec, machine, neurons_per_tile=neurons_per_tile, allow_oom=allow_oom)
@@ -434,13 +432,9 @@ def estimate_training_step(
             tile=worst.tile,
             needed_bytes=worst.used_bytes,
         )
-    steps = None if timeline_steps is None else list(timeline_steps)
-    if timeline_iterations is not None:
-        steps = (steps or []) + iteration_steps(program, *timeline_iterations)
     result = simulate(
-        program, machine, engine, check_memory_fits=False, timeline=timeline, timeline_tiles=timeline_tiles,
-        timeline_steps=steps, max_timeline_events=max_timeline_events, max_steps=max_steps or DEFAULT_MAX_STEPS,
-        max_events=max_events,
+        program, machine, engine, check_memory_fits=False, max_steps=max_steps or DEFAULT_MAX_STEPS, max_events=max_events,
+        timeline=tl or False,
     )  # fmt: skip
     gpu_est, gpu_ideal = gpu_pair or (None, None)
     ihash = training_step_hash(

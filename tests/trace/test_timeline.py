@@ -447,6 +447,7 @@ def test_module_doctest() -> None:
 
 def test_estimate_training_step_timeline() -> None:
     from mimdsim.arch import load_machine
+    from mimdsim.engines.timeline_detail import TimelineRequest
     from mimdsim.snn.model.spec import snn_from_sizes
     from mimdsim.studies.estimate import estimate_training_step
 
@@ -455,7 +456,7 @@ def test_estimate_training_step_timeline() -> None:
     est = estimate_training_step(spec, machine, activity_source="saturated", engine="des", timeline=True)
     assert est.result.timeline is not None and len(est.result.timeline) > 0
     assert est.result.timeline.end_cycles.max() == est.cycles_per_step
-    fast = estimate_training_step(spec, machine, activity_source="saturated", timeline=True, timeline_iterations=(1, 2))
+    fast = estimate_training_step(spec, machine, activity_source="saturated", timeline=TimelineRequest(iterations=(1, 2)))
     tl = fast.result.timeline
     assert tl is not None and tl.segments is not None and tl.counters is not None
     # time step 1 of the forward loop and iteration 1 (time step T - 2 = 1) of the backward loop
