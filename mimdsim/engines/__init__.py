@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Protocol
@@ -63,37 +64,23 @@ class Engine(Protocol):
     ) -> RunResult: ...  # fmt: skip
 
 
-def _des(
-    program: Program,
-    machine: MachineSpec,
-    tile_memory_bytes: np.ndarray,
-    *,
-    max_steps: int,
-    progress: bool = False,
-    **options: Any,
-) -> RunResult:
-    """:func:`mimdsim.engines.des.simulate_des`, imported when first used (SimPy)."""
-    from mimdsim.engines.des import simulate_des
+def _imported_when_used(module: str, function: str) -> Engine:
+    """The engine ``module.function``, imported at its first run (SimPy or numba load only for the engine used)."""
 
-    return simulate_des(program, machine, tile_memory_bytes, max_steps=max_steps, progress=progress, **options)
+    def run(
+        program: Program, machine: MachineSpec, tile_memory_bytes: np.ndarray, *, max_steps: int, progress: bool = False,
+        **options: Any,
+    ) -> RunResult:  # fmt: skip
+        engine = getattr(importlib.import_module(module), function)
+        return engine(program, machine, tile_memory_bytes, max_steps=max_steps, progress=progress, **options)
+
+    return run
 
 
-def _fast(
-    program: Program,
-    machine: MachineSpec,
-    tile_memory_bytes: np.ndarray,
-    *,
-    max_steps: int,
-    progress: bool = False,
-    **options: Any,
-) -> RunResult:
-    """:func:`mimdsim.engines.fast.simulate_fast`, imported when first used (numba)."""
-    from mimdsim.engines.fast import simulate_fast
-
-    return simulate_fast(program, machine, tile_memory_bytes, max_steps=max_steps, progress=progress, **options)
-
-
-ENGINES: dict[str, Engine] = {"des": _des, "fast": _fast}
+ENGINES: dict[str, Engine] = {
+    "des": _imported_when_used("mimdsim.engines.des", "simulate_des"),
+    "fast": _imported_when_used("mimdsim.engines.fast", "simulate_fast"),
+}
 """The engines by name; every one an :class:`Engine`."""
 
 
