@@ -5,6 +5,7 @@ The top level holds what a script needs: machines (:func:`load_machine`), progra
 SNN workload lives in :mod:`mimdsim.snn`.
 """
 
+from mimdsim import _moved
 from mimdsim.arch import MachineSpec, list_presets, load_machine
 from mimdsim.engines import ENGINES, RunResult, SuperstepRecord, simulate
 from mimdsim.errors import (
@@ -23,6 +24,8 @@ from mimdsim.program.builder import ProgramBuilder
 from mimdsim.program.serialize import load_program, save_program
 
 __version__ = "0.1.0"
+
+_moved.install()  # old module names (before the packages were split) still import
 
 __all__ = [
     "__version__",

@@ -46,3 +46,20 @@ def test_benchmarks_are_a_package() -> None:
     for path in sorted((ROOT / "benchmarks").glob("*.py")):
         assert "sys.path" not in path.read_text(), path.name
         importlib.import_module(f"benchmarks.{path.stem}")
+
+
+def test_old_module_names_still_import() -> None:
+    """Scripts written before the packages were split keep working: each old name is its new module."""
+    import importlib
+
+    import mimdsim.snn
+    from mimdsim._moved import MOVED
+    from mimdsim.studies import estimate_training_step
+
+    for old, new in MOVED.items():
+        assert importlib.import_module(old) is importlib.import_module(new), old
+    assert mimdsim.snn.estimate_training_step is estimate_training_step
+    from mimdsim.snn.activity import SpikeActivity  # the packages export what the old modules of their name did
+    from mimdsim.snn.gpu import load_gpu
+
+    assert SpikeActivity.__module__ == "mimdsim.snn.activity.counts" and load_gpu.__module__ == "mimdsim.snn.gpu.model"

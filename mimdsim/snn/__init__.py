@@ -58,3 +58,16 @@ __all__ = [
     "gpu_kernel_list",
     "estimate_gpu_step",
 ]
+
+_DRIVER = ("estimate_training_step", "make_activity", "SNNEstimate")
+"""Names of :mod:`mimdsim.studies` that ``mimdsim.snn`` exported before the driver had its own layer."""
+
+
+def __getattr__(name: str) -> object:
+    """``mimdsim.snn.estimate_training_step`` (and :data:`_DRIVER`'s other names), for scripts written before the
+    split: looked up in :mod:`mimdsim.studies` when asked for. mimdsim's own code imports them from there."""
+    if name in _DRIVER:
+        import importlib
+
+        return getattr(importlib.import_module("mimdsim.studies.estimate"), name)
+    raise AttributeError(f"module 'mimdsim.snn' has no attribute {name!r}")
