@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mimdsim.cli.common import SubParsers, print_json
+from mimdsim.cli.common import SubParsers, positive_int, print_json
 from mimdsim.errors import ConfigError
 
 __all__ = ["add_plot_parser", "add_diff_parser", "add_report_parser"]
@@ -105,9 +105,10 @@ def _read_json(path: str) -> Any:
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
-    from mimdsim.report.diff import diff_estimates, diff_text
+    from mimdsim.report.diff import check_diff_input, diff_estimates, diff_text
 
-    d = diff_estimates(_read_json(args.a), _read_json(args.b), n=args.top)
+    a, b = (check_diff_input(_read_json(path), path) for path in (args.a, args.b))
+    d = diff_estimates(a, b, n=args.top)
     if args.json:
         print_json(d)
     else:
@@ -121,6 +122,6 @@ def add_diff_parser(sub: SubParsers) -> None:
     )
     p.add_argument("a", metavar="A.json")
     p.add_argument("b", metavar="B.json")
-    p.add_argument("--top", type=int, default=10, help="superstep kinds and tiles to list (default 10)")
+    p.add_argument("--top", type=positive_int, default=10, help="superstep kinds and tiles to list (default 10)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_diff)

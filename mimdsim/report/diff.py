@@ -14,11 +14,58 @@ the record's fields are compared.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mimdsim.errors import ConfigError
 
-__all__ = ["diff_estimates", "diff_text", "differing_inputs", "FIELDS", "INPUTS"]
+__all__ = ["diff_estimates", "diff_text", "differing_inputs", "check_diff_input", "DiffInput", "FIELDS", "INPUTS"]
+
+_Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]  # an int or a float, not a string
+
+
+class DiffInput(BaseModel):
+    """What ``mimdsim diff`` reads of an ``mimdsim snn --json [--detail]`` output beside the record's fields (checked
+    as a record is, :meth:`~mimdsim.studies.record.SNNRecord.from_dict`): the figures it compares and the detail it
+    ranks, by type."""
+
+    model_config = ConfigDict(extra="allow")
+
+    cycles_per_step: _Number
+    ms_per_step: _Number | None = None
+    compute_cycles: _Number | None = None
+    exchange_cycles: _Number | None = None
+    global_exchange_cycles: _Number | None = None
+    host_exchange_cycles: _Number | None = None
+    sync_cycles: _Number | None = None
+    max_tile_memory_bytes: _Number | None = None
+    step_kind_cycles: dict[str, _Number] | None = None
+    tile_busy_cycles: list[_Number] | None = None
+    machine_spec: dict[str, Any] | None = None
+
+
+def check_diff_input(d: Any, source: str) -> Mapping[str, Any]:
+    """``d`` if it is an estimate output :class:`DiffInput` accepts, else a ConfigError naming ``source``, the field and
+    the value."""
+    from mimdsim.arch.load import format_validation_error
+
+    if not isinstance(d, Mapping) or "cycles_per_step" not in d:
+        raise ConfigError(f"diff: {source} is not an 'mimdsim snn --json' output (no cycles_per_step)")
+    from mimdsim.studies.record import SNNRecord, record_fields
+
+    try:
+        DiffInput.model_validate(d)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, source).split("\n")[0]) from None
+    names = set(record_fields())
+    if "input_hash" in d:  # the record part, by the record's own types
+        try:
+            SNNRecord.from_dict({k: v for k, v in d.items() if k in names})
+        except ConfigError as err:
+            raise ConfigError(f"{source}: {err}") from None
+    return d
+
 
 FIELDS = ("cycles_per_step", "ms_per_step", "compute_cycles", "exchange_cycles", "global_exchange_cycles", "host_exchange_cycles",
           "sync_cycles", "max_tile_memory_bytes")  # fmt: skip
@@ -55,11 +102,11 @@ def diff_estimates(a: Mapping[str, Any], b: Mapping[str, Any], n: int = 10) -> d
     Raises
     ------
     ConfigError
-        Either side has no ``cycles_per_step`` (not an ``mimdsim snn --json`` output).
+        Either side is not an ``mimdsim snn --json`` output (:class:`DiffInput`: no ``cycles_per_step``, or a field of
+        the wrong type).
     """
     for name, d in (("A", a), ("B", b)):
-        if not isinstance(d, Mapping) or not isinstance(d.get("cycles_per_step"), (int, float)):
-            raise ConfigError(f"diff: {name} is not an 'mimdsim snn --json' output (no cycles_per_step)")
+        check_diff_input(d, name)
     out: dict[str, Any] = {f: (a.get(f), b.get(f), _delta(a.get(f), b.get(f))) for f in FIELDS if f in a or f in b}
     out["inputs"] = [{"name": f, "a": x, "b": y} for f, x, y in differing_inputs(a, b)]
     ka, kb = a.get("step_kind_cycles") or {}, b.get("step_kind_cycles") or {}

@@ -20,11 +20,16 @@ True
 from __future__ import annotations
 
 import dataclasses
+import functools
+import typing
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from mimdsim.arch.load import format_validation_error
 from mimdsim.errors import ConfigError
 from mimdsim.hashing import SCHEMA_VERSION, canonical_json, input_hash, input_value
 
@@ -199,7 +204,7 @@ class SNNRecord:
         Raises
         ------
         ConfigError
-            An unknown field or a missing ``input_hash``.
+            An unknown field, a missing ``input_hash`` or a value of the wrong type (``ms_per_step: "fast"``).
         """
         names = {f.name for f in fields(cls)}
         bad = sorted(set(d) - names)
@@ -208,6 +213,10 @@ class SNNRecord:
         if "input_hash" not in d:
             raise ConfigError("result record: no input_hash")
         values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        try:
+            _record_fields_model().model_validate(values)
+        except ValidationError as err:
+            raise ConfigError(format_validation_error(err, "record").split("\n")[0]) from None
         return cls(**values)
 
     @classmethod
@@ -302,3 +311,15 @@ def configuration_fields(spec: Any, machine: Any, *, model_path: str = "", max_a
 def record_fields() -> tuple[str, ...]:
     """The field names of :class:`SNNRecord`, in order (the columns of a results table)."""
     return tuple(f.name for f in dataclasses.fields(SNNRecord))
+
+
+@functools.cache
+def _record_fields_model() -> type[BaseModel]:
+    """The type check of a record's fields: :class:`SNNRecord`'s annotations as a strict pydantic model (a number
+    is a number, not a string that looks like one; a tuple holds its type)."""
+    hints = typing.get_type_hints(SNNRecord)
+    return create_model(  # type: ignore[call-overload]
+        "SNNRecordFields",
+        __config__=ConfigDict(strict=True, extra="forbid"),
+        **{f.name: (hints[f.name], ... if f.default is dataclasses.MISSING else f.default) for f in fields(SNNRecord)},
+    )

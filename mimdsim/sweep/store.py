@@ -19,11 +19,13 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from mimdsim.errors import ConfigError, OutputPathError
 
-__all__ = ["STORE_VERSION", "ResultStore", "read_store", "store_lock"]
+__all__ = ["STORE_VERSION", "ResultStore", "StoreLine", "read_store", "store_lock"]
 
 STORE_VERSION = 1
 
@@ -94,10 +96,38 @@ def read_store(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[dict[
                 raise ConfigError(f"{p}:1: not a mimdsim result store of version {STORE_VERSION} (header {obj!r:.120})")
             header = obj
             continue
-        if not {"i", "input_hash", "record"} <= set(obj):
-            raise ConfigError(f"{p}:{n}: a result line needs i, input_hash and record")
-        entries.append(obj)
+        entries.append(_valid_line(obj, f"{p}:{n}"))
     return header, entries
+
+
+class StoreLine(BaseModel):
+    """One result line of a store: the point's index, the hash its record is kept by, the point and its record
+    (:class:`~mimdsim.studies.record.SNNRecord`'s fields, checked by type), and the seconds it took."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    i: Annotated[StrictInt, Field(ge=0)]
+    input_hash: Annotated[StrictStr, Field(min_length=1)]
+    point: dict[str, Any] = Field(default_factory=dict)
+    record: dict[str, Any]
+    wall_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+
+
+def _valid_line(obj: dict[str, Any], where: str) -> dict[str, Any]:
+    """``obj`` if it is a result line (:class:`StoreLine`) whose record is a valid record; else a ConfigError
+    naming ``where`` (file:line), the field and the value."""
+    from mimdsim.arch.load import format_validation_error
+    from mimdsim.studies.record import SNNRecord
+
+    try:
+        StoreLine.model_validate(obj)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, where).split("\n")[0]) from None
+    try:
+        SNNRecord.from_dict(obj["record"])
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    return obj
 
 
 class ResultStore:

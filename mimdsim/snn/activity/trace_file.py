@@ -22,10 +22,12 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
+from mimdsim.arch.load import format_validation_error
 from mimdsim.errors import ConfigError, TraceFormatError
 from mimdsim.snn.activity.counts import SpikeActivity
 from mimdsim.snn.activity.trace_v1 import TRACE_KIND, activity_of_v1, optional_arrays, optional_arrays_of, read_npz
@@ -49,6 +51,21 @@ class Trace:
     """``seed``, ``neurons_per_tile``, ``partitioner``, ``lowering``, ``activity_source`` of the recording."""
     provenance: dict[str, Any] = field(default_factory=dict)
     """``model_hash``, ``mimdsim_version``, ``data_source``."""
+
+
+class TraceRun(BaseModel):
+    """A trace's ``run_json``: the run options ``mimdsim replay`` takes by default (none machine-specific), by type;
+    keys a later version adds pass as they are."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    seed: Annotated[StrictInt, Field(ge=0)] | None = None
+    neurons_per_tile: Annotated[StrictInt, Field(ge=1)] | None = None
+    partitioner: StrictStr | None = None
+    passes: StrictStr | None = None
+    lowering: StrictStr | None = None
+    program_version: StrictStr | None = None
+    activity_source: StrictStr | None = None
 
 
 def spec_hash(spec: SNNSpec) -> str:
@@ -143,6 +160,12 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
         run, prov = json.loads(str(data["run_json"])), json.loads(str(data["provenance_json"]))
     except (ValueError, TypeError) as err:
         raise TraceFormatError(f"{p}: spec_json/run_json/provenance_json: not valid ({str(err).splitlines()[0]})") from None
+    try:
+        TraceRun.model_validate(run)
+        if not isinstance(prov, dict):
+            raise TraceFormatError(f"{p}: provenance_json: expected a JSON object (got {prov!r:.60})")
+    except ValidationError as err:
+        raise TraceFormatError(format_validation_error(err, f"{p}: run_json").split("\n")[0]) from None
     if list(spec.layer_sizes) != layers.tolist() or list(spec.sparse_sizes) != sizes.tolist():
         raise TraceFormatError(f"{p}: spec_json's layer and sparse sizes do not match layer_sizes/sparse_sizes")
     if (spec.n_timesteps, spec.batch_size) != (T, B):
