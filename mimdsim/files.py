@@ -38,7 +38,16 @@ import numpy as np
 
 from mimdsim.errors import OutputPathError
 
-__all__ = ["check_output_path", "is_gzip_name", "write_bytes", "write_text", "read_npz"]
+__all__ = [
+    "check_output_path",
+    "is_gzip_name",
+    "write_bytes",
+    "write_text",
+    "read_npz",
+    "npz_headers",
+    "npz_nbytes",
+    "NPZ_MAX_BYTES",
+]
 
 
 def is_gzip_name(path: str | os.PathLike[str]) -> bool:
@@ -117,11 +126,58 @@ def write_text(path: str | os.PathLike[str], text: str, *, what: str = "output")
     write_bytes(path, text.encode("utf-8"), what=what)
 
 
-def read_npz(path: str | os.PathLike[str], what: str, error: type[Exception]) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` file (no pickles); a missing or unreadable file raises ``error`` naming ``path`` and ``what``."""
+NPZ_MAX_BYTES = 1 << 30
+"""The most bytes of arrays an ``.npz`` (trace, mapping) may decompress to unless the caller raises it: the arrays'
+``.npy`` headers are read first, so a file that would take more is refused before any array is read. A trace of
+T = 10,000 steps, B = 512 samples and 8 tensors holds about 330 MB."""
+
+
+def npz_headers(path: str | os.PathLike[str], what: str, error: type[Exception]) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """The shape and dtype of every array of an ``.npz`` file, from the ``.npy`` headers only (nothing decompressed
+    beyond them)."""
+    out: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for name in zf.namelist():
+                with zf.open(name) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read(f)
+                out[name.removesuffix(".npy")] = (tuple(int(n) for n in shape), np.dtype(dtype))
+    except FileNotFoundError:
+        raise error(f"{path}: file not found") from None
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as err:
+        raise error(f"{path}: not a readable .npz {what} ({type(err).__name__}: {err})") from None
+    return out
+
+
+def npz_nbytes(headers: dict[str, tuple[tuple[int, ...], np.dtype]]) -> dict[str, int]:
+    """The bytes each array of :func:`npz_headers` takes once read."""
+    return {k: int(np.prod(shape, dtype=np.float64)) * dtype.itemsize for k, (shape, dtype) in headers.items()}
+
+
+def read_npz(
+    path: str | os.PathLike[str],
+    what: str,
+    error: type[Exception],
+    *,
+    max_bytes: int = NPZ_MAX_BYTES,
+    keys: Sequence[str] | None = None,
+) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, or those of ``keys`` (no pickles); a missing or unreadable file, or one whose
+    arrays would take more than ``max_bytes`` (:data:`NPZ_MAX_BYTES`; from the headers, before reading), raises
+    ``error`` naming ``path`` and ``what``."""
+    headers = npz_headers(path, what, error)
+    sizes = {k: n for k, n in npz_nbytes(headers).items() if keys is None or k in keys}
+    if sum(sizes.values()) > max_bytes:
+        big = max(sizes, key=lambda k: sizes[k])
+        raise error(
+            f"{path}: its arrays would take {sum(sizes.values()):,} B ({big}: {headers[big][1]}{list(headers[big][0])}); "
+            f"a {what} is read only up to {max_bytes:,} B"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+            return {k: npz[k] for k in npz.files if keys is None or k in keys}
     except FileNotFoundError:
         raise error(f"{path}: file not found") from None
     except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as err:

@@ -222,18 +222,32 @@ def step_range(text: str) -> tuple[int, int]:
     return a, b
 
 
-def tile_list(text: str) -> list[int]:
-    """``0,5,10-12`` as ``[0, 5, 10, 11, 12]``."""
-    out: list[int] = []
+class TileRanges(tuple[range, ...]):
+    """Tile numbers as the ranges the user wrote (``0,5,10-12``): checked against the machine before they are listed,
+    so ``0-20000000`` costs nothing until then (:meth:`tiles`)."""
+
+    def tiles(self, n_tiles: int, machine_name: str) -> list[int]:
+        """The tile numbers, sorted, once every one is below ``n_tiles``."""
+        top = max(r[-1] for r in self)
+        if top >= n_tiles:
+            first = next(r for r in self if r[-1] >= n_tiles)
+            bad = max(first[0], n_tiles)
+            raise ConfigError(f"--timeline-tiles: tile {bad} is not on {machine_name} (tiles 0..{n_tiles - 1})")
+        return sorted({t for r in self for t in r})
+
+
+def tile_list(text: str) -> TileRanges:
+    """``0,5,10-12`` as the ranges ``0``, ``5`` and ``10..12`` (:class:`TileRanges`)."""
+    out: list[range] = []
     try:
         for part in (p.strip() for p in text.split(",") if p.strip()):
             lo, _, hi = part.partition("-")
-            out += list(range(int(lo), int(hi or lo) + 1))
+            out.append(range(int(lo), int(hi or lo) + 1))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected tile numbers and ranges such as 0,5,10-12 (got {text!r})") from None
-    if not out or min(out) < 0:
-        raise argparse.ArgumentTypeError(f"expected tile numbers >= 0 such as 0,5,10-12 (got {text!r})")
-    return sorted(set(out))
+    if not out or any(r.start < 0 or not len(r) for r in out):
+        raise argparse.ArgumentTypeError(f"expected tile numbers >= 0 and ranges low-high such as 0,5,10-12 (got {text!r})")
+    return TileRanges(out)
 
 
 def add_estimate_limits(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -306,7 +320,7 @@ def add_timeline_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -
     )
 
 
-def timeline_settings(args: argparse.Namespace) -> dict[str, Any]:
+def timeline_settings(args: argparse.Namespace, machine: MachineSpec) -> dict[str, Any]:
     """The ``timeline`` argument of ``simulate`` and ``estimate_training_step`` (a
     :class:`~mimdsim.engines.timeline_detail.TimelineRequest`) from the timeline options; a detail option without
     ``--timeline`` is an error."""
@@ -319,7 +333,8 @@ def timeline_settings(args: argparse.Namespace) -> dict[str, Any]:
         if given:
             raise ConfigError(f"--{given[0].replace('_', '-')}: only with --timeline PATH")
         return {}
-    request = TimelineRequest(tiles=args.timeline_tiles, steps=args.timeline_steps, iterations=args.timeline_iterations)
+    tiles = None if args.timeline_tiles is None else args.timeline_tiles.tiles(machine.n_tiles, machine.name)
+    request = TimelineRequest(tiles=tiles, steps=args.timeline_steps, iterations=args.timeline_iterations)
     if args.max_timeline_events is not None:
         request = dataclasses.replace(request, max_events=args.max_timeline_events)
     return {"timeline": request}

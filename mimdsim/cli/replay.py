@@ -31,6 +31,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from mimdsim.snn.activity.trace_file import read_trace, resample
     from mimdsim.snn.lowering.lower import LoweringOptions
     from mimdsim.studies.estimate import estimate_training_step
+    from mimdsim.studies.preflight import preflight
 
     check_estimate_outputs(args)  # before the estimate, not after it
 
@@ -40,6 +41,11 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             f"{args.trace}: a version-1 trace holds no network: use 'mimdsim snn MODEL --activity-source {args.trace}'"
         )
     spec, act = trace.spec, trace.activity
+    over = dict(args.overrides)
+    if args.n_ipus is not None:
+        over["n_ipus"] = args.n_ipus
+    machine = load_machine(args.machine, **over)
+    run = trace.run
     if args.batch is not None or args.timesteps is not None:
         from pydantic import ValidationError
 
@@ -51,20 +57,17 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             spec = SNNSpec.model_validate({**spec.model_dump(), **update})
         except ValidationError as err:
             raise MimdsimError(format_validation_error(err, f"{args.trace} (--batch/--timesteps)")) from None
+        # what cannot fit (the tiles or this host) is refused from the sizes, before the counts are resampled
+        preflight(spec, machine, neurons_per_tile=args.neurons_per_tile or run.get("neurons_per_tile"), allow_oom=args.allow_oom)
         act = resample(act, spec.batch_size, spec.n_timesteps)
     act = dataclasses.replace(act, source=f"trace:{Path(args.trace).name} ({act.source})")  # the header names the trace replayed
-    over = dict(args.overrides)
-    if args.n_ipus is not None:
-        over["n_ipus"] = args.n_ipus
-    machine = load_machine(args.machine, **over)
-    run = trace.run
     partitioner = args.partition or str(run.get("partitioner") or "contiguous")
-    placement = placement_settings(args.mapping, partitioner, partitioner_given=args.partition is not None)
+    placement = placement_settings(args.mapping, partitioner, machine, partitioner_given=args.partition is not None)
     passes = args.passes or str(run.get("passes") or run.get("lowering") or DEFAULT_PIPELINE)
     neurons_per_tile = args.neurons_per_tile or run.get("neurons_per_tile")
     est = estimate_training_step(
         spec, machine, activity_source=act, engine=args.engine, seed=int(run.get("seed") or 0), neurons_per_tile=neurons_per_tile,
-        options=LoweringOptions(passes=passes), **placement, **gpu_settings(args), **timeline_settings(args), **estimate_limits(args),
+        options=LoweringOptions(passes=passes), **placement, **gpu_settings(args), **timeline_settings(args, machine), **estimate_limits(args),
     )  # fmt: skip
     write_estimate_outputs(args, est, neurons_per_tile, passes)
     return 0

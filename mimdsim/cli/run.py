@@ -156,7 +156,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         program = apply_passes(program, args.passes)
     res = simulate(
         program, machine, args.engine, progress=progress_wanted(), check_memory_fits=not args.allow_oom,
-        max_steps=args.max_steps, max_events=args.max_events, **timeline_settings(args),
+        max_steps=args.max_steps, max_events=args.max_events, **timeline_settings(args, machine),
     )  # fmt: skip
     write_run_timeline(args, res)
     return report(args, res, machine)

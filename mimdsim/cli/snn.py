@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from mimdsim.arch import MachineSpec
 from mimdsim.cli.common import (
     SubParsers,
     add_estimate_limits,
@@ -105,7 +106,7 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
         hints, machine=args.machine, machine_overrides=dict(args.overrides), n_ipus=args.n_ipus,
         neurons_per_tile=args.neurons_per_tile, engine=args.engine, seed=args.seed,
     )  # fmt: skip
-    placement = placement_settings(args.mapping, args.partitioner, partitioner_given=args.partitioner != "contiguous")
+    placement = placement_settings(args.mapping, args.partitioner, machine, partitioner_given=args.partitioner != "contiguous")
     return estimate_training_step(
         spec,
         machine,
@@ -114,7 +115,7 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
         rate=args.rate,
         input_rate=args.input_rate,
         input_data=args.input_data,
-        **timeline_settings(args),
+        **timeline_settings(args, machine),
         **gpu_settings(args),
         options=LoweringOptions(passes=args.passes),
         **estimate_limits(args),
@@ -122,15 +123,19 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
     )
 
 
-def placement_settings(mapping: str | None, partitioner: str, *, partitioner_given: bool) -> dict[str, Any]:
-    """The placement keyword of an estimate (snn and replay): a ``--mapping`` file, else the partitioner."""
+def placement_settings(mapping: str | None, partitioner: str, machine: MachineSpec, *, partitioner_given: bool) -> dict[str, Any]:
+    """The placement keyword of an estimate (snn and replay): a ``--mapping`` file (made for ``machine``'s shape),
+    else the partitioner."""
     if mapping is None:
         return {"partitioner": partitioner}
     if partitioner_given:
         raise MimdsimError("give either --mapping or --partitioner, not both")
     from mimdsim.partition.mapping_file import load_mapping
+    from mimdsim.studies.placement import check_mapping_machine
 
-    return {"mapping": load_mapping(mapping)}
+    loaded = load_mapping(mapping)
+    check_mapping_machine(loaded, machine, mapping)
+    return {"mapping": loaded}
 
 
 def check_estimate_outputs(args: argparse.Namespace) -> None:

@@ -37,10 +37,20 @@ def mapping_of_tiles(spec: SNNSpec, machine: MachineSpec, neuron_tiles: Sequence
         mapping = neuron_tiles
     else:
         mapping = NeuronMapping.from_neuron_tiles(list(neuron_tiles), machine.tiles_per_ipu, machine.n_tiles, "custom")
+    check_mapping_machine(mapping, machine)
     mapping.check(spec.layer_sizes[1:])
-    if mapping.n_tiles > machine.n_tiles:
-        raise ConfigError(f"mapping: made for {mapping.n_tiles} tiles, the machine has {machine.n_tiles}")
     return mapping
+
+
+def check_mapping_machine(mapping: NeuronMapping, machine: MachineSpec, source: str = "mapping") -> None:
+    """Refuse a mapping made for another machine shape (its tiles per IPU, or more tiles than ``machine`` has), naming
+    ``source`` (the file) and both shapes."""
+    if mapping.tiles_per_ipu != machine.tiles_per_ipu or mapping.n_tiles > machine.n_tiles:
+        made = f"{mapping.n_tiles // mapping.tiles_per_ipu} IPU(s) x {mapping.tiles_per_ipu} tiles"
+        raise ConfigError(
+            f"{source}: made for a machine of {made}; {machine.name} has {machine.n_ipus} IPU(s) x {machine.tiles_per_ipu} "
+            "tiles: place the network again on this machine (mimdsim partition --save-mapping), or use the machine it was made for"
+        )
 
 
 def place(

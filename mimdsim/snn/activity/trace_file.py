@@ -229,7 +229,7 @@ def activity_from_table(path: str | os.PathLike[str], spec: SNNSpec) -> SpikeAct
     sizes = spec.sparse_sizes
     for n, r in rows:
         try:
-            k, t, b, tr, g = (int(r[c]) for c in TABLE_COLUMNS)
+            k, t, b, tr, g = (_count_value(r[c]) for c in TABLE_COLUMNS)
         except (TypeError, ValueError):
             raise TraceFormatError(f"{p}:{n}: every column must hold an integer (got {r})") from None
         for name, v, hi in (("layer", k, K), ("step", t, T), ("sample", b, B)):
@@ -245,6 +245,18 @@ def activity_from_table(path: str | os.PathLike[str], spec: SNNSpec) -> SpikeAct
             raise TraceFormatError(f"{p}:{n}: the input (layer 0) has no gradient-only entries (got {g})")
         seen[k, t, b], true[k, t, b], grad[k, t, b] = True, tr, g
     return SpikeActivity(tuple(true), tuple(true + grad), tuple(sizes), T, B, source=f"table:{p.name}")
+
+
+def _count_value(v: Any) -> int:
+    """An integer cell, by the same rule for CSV and Parquet: an integer, or text of one; ``1.7``, ``2.0``, ``True`` and
+    ``"2.5"`` are refused (ValueError), not rounded."""
+    if isinstance(v, bool | np.bool_):
+        raise ValueError(v)
+    if isinstance(v, int | np.integer):
+        return int(v)
+    if isinstance(v, str) and v.strip().lstrip("+-").isdigit():
+        return int(v)
+    raise ValueError(v)
 
 
 def _table_rows(p: Path) -> list[tuple[int, dict[str, Any]]]:

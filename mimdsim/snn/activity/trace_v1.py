@@ -94,8 +94,39 @@ def load_activity(path: str | os.PathLike[str]) -> SpikeActivity:
 
 
 def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` trace (no pickles); a missing or unreadable file is a :class:`TraceFormatError`."""
+    """Every array of an ``.npz`` trace (no pickles); a missing or unreadable file is a :class:`TraceFormatError`, and
+    so is one whose arrays are larger than its own T, B and tensor sizes allow (from the ``.npy`` headers and the
+    small arrays, before the large ones are read)."""
+    headers = files.npz_headers(path, what, TraceFormatError)
+    nbytes = files.npz_nbytes(headers)
+    small = files.read_npz(path, what, TraceFormatError, keys=[k for k, n in nbytes.items() if n <= _SMALL_BYTES])
+    bound = _largest_trace_bytes(small)
+    if bound is not None and sum(nbytes.values()) > bound:
+        big = max(nbytes, key=lambda k: nbytes[k])
+        raise TraceFormatError(
+            f"{path}: its arrays would take {sum(nbytes.values()):,} B ({big}: {headers[big][1]}{list(headers[big][0])}); "
+            f"a {what} of its T, B and tensor sizes holds at most {bound:,} B"
+        )
     return files.read_npz(path, what, TraceFormatError)
+
+
+_SMALL_BYTES = 1 << 16
+"""Arrays up to this size (scalars, sizes, the JSON strings) are read before the others."""
+
+
+def _largest_trace_bytes(small: dict[str, np.ndarray]) -> int | None:
+    """The most bytes a trace of these ``n_timesteps``, ``batch_size`` and sizes holds (two count arrays per tensor,
+    and per (step, sample) its optional per-neuron counts and spike ids, 8 B each), or None if they are not readable
+    (the reader then names what is wrong)."""
+    try:
+        T, B = (int(small[k]) for k in ("n_timesteps", "batch_size") if small[k].shape == ())
+        sizes = [int(s) for s in small["sparse_sizes"].reshape(-1)]
+        layers = [int(n) for n in small.get("layer_sizes", small["sparse_sizes"]).reshape(-1)]
+    except (KeyError, ValueError, TypeError):
+        return None
+    if T <= 0 or B <= 0 or min(sizes + layers, default=0) <= 0:
+        return None
+    return T * B * sum(8 + 8 * n + 8 * s for n, s in zip(layers, sizes, strict=False)) + _SMALL_BYTES * len(small) + (1 << 20)
 
 
 def activity_of_v1(path: Path, data: dict[str, np.ndarray]) -> SpikeActivity:

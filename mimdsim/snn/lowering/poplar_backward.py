@@ -239,6 +239,8 @@ class PoplarBackward(PoplarForward):
         for li in range(self.L):
             for tiles, k, src in self.groups[li]:
                 outputs = src * k
+                if outputs == 0:  # neurons with no connected input (a sparse layer): no weight, nothing to reduce
+                    continue
                 per = -(-outputs // W)
                 n_full, rest = divmod(outputs, per)
                 cyc = [pl.reduce_strided_cycles(per, W)] * n_full + ([pl.reduce_strided_cycles(rest, W)] if rest else [])
