@@ -49,7 +49,7 @@ def load_mapping(path: str | os.PathLike[str]) -> NeuronMapping:
     if kind is None or kind.shape != () or str(kind) != MAPPING_KIND:
         raise MappingError(f"{path}: kind: {kind!r} is not a mapping file (allowed: {MAPPING_KIND!r})")
     version = data.get("format_version")
-    if version is None or version.shape != () or int(version) != _VERSION:
+    if version is None or version.shape != () or not np.issubdtype(version.dtype, np.integer) or int(version) != _VERSION:
         raise MappingError(f"{path}: format_version: {version!r} is not supported (allowed: {_VERSION})")
     scalars = {}
     for key in ("tiles_per_ipu", "n_tiles"):

@@ -123,7 +123,7 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
             raise TraceFormatError(f"{p}: key {key!r} missing (a version-2 trace holds {', '.join(_V2_KEYS)})")
     if str(data["kind"]) != TRACE_KIND:
         raise TraceFormatError(f"{p}: kind: {str(data['kind'])!r} is not an activity trace (allowed: {TRACE_KIND!r})")
-    if version is None or version.shape != () or int(version) != TRACE_VERSION:
+    if version is None or version.shape != () or not np.issubdtype(version.dtype, np.integer) or int(version) != TRACE_VERSION:
         raise TraceFormatError(f"{p}: format_version: {version!r} is not supported (allowed: 1, {TRACE_VERSION})")
     sizes, layers = data["sparse_sizes"], data["layer_sizes"]
     for key, arr in (("sparse_sizes", sizes), ("layer_sizes", layers)):
@@ -172,7 +172,7 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
         raise TraceFormatError(f"{p}: spec_json has T={spec.n_timesteps}, B={spec.batch_size}; the counts T={T}, B={B}")
     try:
         act = SpikeActivity(tuple(true.astype(np.int32)), tuple((true + grad).astype(np.int32)), tuple(int(s) for s in sizes), T, B,
-                            source=str(data["source"]), **optional_arrays_of(data, sizes.size))  # fmt: skip
+                            source=str(data["source"]) if "source" in data else "trace", **optional_arrays_of(data, sizes.size))  # fmt: skip
         act.check_against(spec)
     except (TraceFormatError, ConfigError) as err:
         raise TraceFormatError(f"{p}: {err}") from None

@@ -118,6 +118,11 @@ def _largest_trace_bytes(small: dict[str, np.ndarray]) -> int | None:
     """The most bytes a trace of these ``n_timesteps``, ``batch_size`` and sizes holds (two count arrays per tensor,
     and per (step, sample) its optional per-neuron counts and spike ids, 8 B each), or None if they are not readable
     (the reader then names what is wrong)."""
+    arrays = [small.get(k) for k in ("n_timesteps", "batch_size", "sparse_sizes")] + [
+        small.get("layer_sizes", small.get("sparse_sizes"))
+    ]
+    if any(a is None or not np.issubdtype(a.dtype, np.integer) for a in arrays):
+        return None
     try:
         T, B = (int(small[k]) for k in ("n_timesteps", "batch_size") if small[k].shape == ())
         sizes = [int(s) for s in small["sparse_sizes"].reshape(-1)]
