@@ -86,7 +86,8 @@ _BLOCK_STEPS = 8192
 
 
 def iteration_steps(program: Program, first: int, stop: int) -> list[tuple[int, int]]:
-    """Executed-step ranges of iterations ``first .. stop-1`` of every top-level repeat of ``program``.
+    """Executed-step ranges of iterations ``first .. stop-1`` of every top-level repeat of ``program`` (a shorter loop
+    gives those it has); ``stop`` past the longest loop is refused.
 
     >>> from mimdsim.program.ir import Superstep
     >>> s = Superstep("s")
@@ -95,6 +96,9 @@ def iteration_steps(program: Program, first: int, stop: int) -> list[tuple[int, 
     """
     if not 0 <= first < stop:
         raise ConfigError(f"timeline iterations {first}:{stop}: expected 0 <= first < stop")
+    longest = max((item.count for item in program.body if isinstance(item, Repeat)), default=0)
+    if stop > longest:
+        raise ConfigError(f"timeline iterations {first}:{stop}: the program's loops run at most {longest} iterations")
     starts = program.top_level_starts()
     out = []
     for item, a, b in zip(program.body, starts[:-1].tolist(), starts[1:].tolist(), strict=True):

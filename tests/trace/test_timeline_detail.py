@@ -71,8 +71,10 @@ def test_window_keeps_its_steps_and_sums_up_the_rest(mp: tuple[MachineSpec, Prog
 
 def test_iteration_steps_and_window_errors() -> None:
     p = _program()  # a, Repeat(2, (b,)), c, h
-    assert iteration_steps(p, 1, 5) == [(2, 3)]
-    assert iteration_steps(p, 2, 3) == []
+    assert iteration_steps(p, 1, 2) == [(2, 3)]
+    for first, stop in ((1, 5), (2, 3)):  # past the longest loop: refused, not an empty or clipped window
+        with pytest.raises(ConfigError, match="loops run at most 2 iterations"):
+            iteration_steps(p, first, stop)
     m = _machine()
     with pytest.raises(ConfigError, match=r"range 3:9 is not within the program's 5 executed steps"):
         simulate(p, m, "fast", timeline=True, timeline_steps=[(3, 9)])
