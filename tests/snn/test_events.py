@@ -78,7 +78,7 @@ def test_bad_files(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="none.npy: file not found"):
         read_event_file(tmp_path / "none.npy")
     (tmp_path / "bad.npz").write_bytes(b"junk")
-    with pytest.raises(DatasetError, match="bad.npz: not a readable numpy file"):
+    with pytest.raises(DatasetError, match="bad.npz: not a readable .npz event file"):
         read_event_file(tmp_path / "bad.npz")
     np.savez(tmp_path / "other.npz", a=np.zeros(2))
     with pytest.raises(DatasetError, match="needs 'events' or the arrays"):

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from mimdsim import files
 from mimdsim.errors import DatasetError
 from mimdsim.snn.reference.data import SpikeBatch, sensor_events_to_ids
 
@@ -44,27 +45,47 @@ def read_event_file(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray]
         raise DatasetError(f"{p}: file not found")
     if p.suffix.lower() not in (".npy", ".npz"):
         raise DatasetError(f"{p}: unknown event file format (allowed: .npy with a structured array, .npz)")
-    try:
-        data = np.load(p, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise DatasetError(f"{p}: not a readable numpy file ({err})") from None
-    if isinstance(data, np.ndarray):
-        return event_fields(data, str(p)), -1, None
-    with data:
-        keys = set(data.files)
-        if "events" in keys:
-            fields = event_fields(data["events"], str(p))
-        elif "t" in keys:
-            fields = event_fields({k: data[k] for k in _FIELDS if k in keys}, str(p))
-        else:
-            raise DatasetError(
-                f"{p}: an .npz of events needs 'events' or the arrays 'x', 'y', 'p', 't' (has {', '.join(sorted(keys))})"
-            )
-        label = int(data["label"]) if "label" in keys else -1
-        sensor = tuple(int(v) for v in data["sensor_size"].reshape(-1)) if "sensor_size" in keys else None
+    if p.suffix.lower() == ".npy":
+        _check_npy_size(p)
+        try:
+            array = np.load(p, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as err:
+            raise DatasetError(f"{p}: not a readable numpy file ({err})") from None
+        return event_fields(array, str(p)), -1, None
+    data = files.read_npz(p, "event file", DatasetError)
+    keys = set(data)
+    if "events" in keys:
+        fields = event_fields(data["events"], str(p))
+    elif "t" in keys:
+        fields = event_fields({k: data[k] for k in _FIELDS if k in keys}, str(p))
+    else:
+        raise DatasetError(
+            f"{p}: an .npz of events needs 'events' or the arrays 'x', 'y', 'p', 't' (has {', '.join(sorted(keys))})"
+        )
+    for key in ("label", "sensor_size"):
+        if key in keys and not np.issubdtype(data[key].dtype, np.integer):
+            raise DatasetError(f"{p}: {key}: expected integers (got {data[key].dtype})")
+    if "label" in keys and data["label"].shape != ():
+        raise DatasetError(f"{p}: label: expected one integer (got shape {data['label'].shape})")
+    label = int(data["label"]) if "label" in keys else -1
+    sensor = tuple(int(v) for v in data["sensor_size"].reshape(-1)) if "sensor_size" in keys else None
     if sensor is not None and len(sensor) != 3:
         raise DatasetError(f"{p}: sensor_size must hold (width, height, polarities)")
     return fields, label, sensor
+
+
+def _check_npy_size(p: Path) -> None:
+    """Refuse an ``.npy`` whose array (from its header) would take more than :data:`mimdsim.files.NPZ_MAX_BYTES`."""
+    try:
+        with open(p, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(f)
+    except (OSError, ValueError, EOFError) as err:
+        raise DatasetError(f"{p}: not a readable numpy file ({err})") from None
+    nbytes = int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
+    if nbytes > files.NPZ_MAX_BYTES:
+        raise DatasetError(f"{p}: its array would take {nbytes:,} B; an event file is read only up to {files.NPZ_MAX_BYTES:,} B")
 
 
 def event_fields(events: Any, where: str = "events") -> dict[str, np.ndarray]:
