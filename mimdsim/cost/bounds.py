@@ -17,7 +17,7 @@ mimdsim.errors.ProgramError: program 'p': could run for more than 2^62 cycles (a
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import astuple, dataclass
 
 import numpy as np
 
@@ -27,71 +27,108 @@ from mimdsim.errors import ProgramError
 from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep
 from mimdsim.program.memo import derived
 
-__all__ = ["LIMIT_CYCLES", "check_cycle_bound", "cycle_upper_bound"]
+__all__ = ["LIMIT_CYCLES", "BoundTerms", "bound_terms", "check_cycle_bound", "cycle_upper_bound"]
 
 LIMIT_CYCLES = float(1 << 62)
 
 
-def _compute_bound(cs: ComputeSet, m: MachineSpec) -> float:
-    total = float(m.compute_set_overhead_cycles) * max(cs.n_segments, 1)
+@dataclass(frozen=True)
+class BoundTerms:
+    """The machine-independent sums a program's cycle bound is made of, each over every execution of every step:
+    the bound on a machine is one linear combination of them (:meth:`cycles`), so a machine what-if costs nothing."""
+
+    steps: float = 0.0  # executed supersteps and host copies (each ends with a sync)
+    segments: float = 0.0  # compute-set segments (at least one per compute set)
+    supervisor: float = 0.0  # supervisor cycles of the costliest row
+    worker: float = 0.0  # worker vertices x thread cycles
+    vertices: float = 0.0  # worker vertices (each launched once)
+    exchanges: float = 0.0  # exchange phases
+    exchange_bytes: float = 0.0  # bytes x destinations
+    messages: float = 0.0  # messages x destinations
+    host_copies: float = 0.0
+    host_bytes: float = 0.0
+
+    def __add__(self, other: BoundTerms) -> BoundTerms:
+        return BoundTerms(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+    def __mul__(self, k: float) -> BoundTerms:
+        return BoundTerms(*(a * k for a in astuple(self)))
+
+    def cycles(self, m: MachineSpec) -> float:
+        """The bound on ``m``: every step's sync, compute at its costliest row, exchange at the slowest port and
+        every message crossing every IPU's links, host copies at the slower of link and port."""
+        slowest = min(m.exchange_bytes_per_cycle, m.link_bytes_per_cycle)
+        per_message = 2 * m.exchange_message_cycles + m.n_ipus * m.link_message_cycles
+        return (
+            self.steps * float(sync_cycles(m, "external"))
+            + self.segments * m.compute_set_overhead_cycles
+            + self.supervisor
+            + self.worker * m.num_worker_contexts
+            + self.vertices * m.worker_launch_cycles
+            + self.exchanges * (2 * m.exchange_overhead_cycles + m.exchange_transit_cycles + m.n_ipus * m.link_latency_cycles)
+            + 2 * self.exchange_bytes / slowest
+            + per_message * self.messages
+            + self.host_copies * m.host_overhead_cycles
+            + self.host_bytes / min(m.host_bytes_per_cycle, m.exchange_bytes_per_cycle)
+        )
+
+
+def _compute_terms(cs: ComputeSet) -> BoundTerms:
+    sup = worker = vertices = 0.0
     for b in cs.blocks:
         cyc = b.worker_cycles.max(axis=0) if b.worker_cycles.ndim == 2 else b.worker_cycles
         cnt = b.worker_counts.max(axis=0) if b.worker_counts.ndim == 2 else b.worker_counts
-        sup = float(np.max(b.supervisor_cycles)) if np.ndim(b.supervisor_cycles) else float(b.supervisor_cycles)
-        total += sup + float(
-            np.dot(cnt.astype(np.float64), m.num_worker_contexts * cyc.astype(np.float64) + m.worker_launch_cycles)
-        )
-    return total
+        sup += float(np.max(b.supervisor_cycles)) if np.ndim(b.supervisor_cycles) else float(b.supervisor_cycles)
+        worker += float(np.dot(cnt.astype(np.float64), cyc.astype(np.float64)))
+        vertices += float(cnt.sum())
+    return BoundTerms(segments=float(max(cs.n_segments, 1)), supervisor=sup, worker=worker, vertices=vertices)
 
 
-def _exchange_bound(ex: Exchange, m: MachineSpec) -> float:
+def _exchange_terms(ex: Exchange) -> BoundTerms:
     fan = ex.fanout().astype(np.float64)
-    data = float(np.dot(fan, ex.nbytes.astype(np.float64)))
-    msgs = float(np.dot(fan, ex.messages.astype(np.float64)))
-    slowest = min(m.exchange_bytes_per_cycle, m.link_bytes_per_cycle)
-    per_message = 2 * m.exchange_message_cycles + m.n_ipus * m.link_message_cycles  # a message may cross every IPU's links
-    return (
-        2 * m.exchange_overhead_cycles
-        + m.exchange_transit_cycles
-        + 2 * data / slowest
-        + per_message * msgs
-        + m.n_ipus * m.link_latency_cycles
-    )
+    return BoundTerms(exchanges=1.0, exchange_bytes=float(np.dot(fan, ex.nbytes.astype(np.float64))),
+                      messages=float(np.dot(fan, ex.messages.astype(np.float64))))  # fmt: skip
 
 
-def _host_bound(hc: HostCopy, m: MachineSpec) -> float:
-    return m.host_overhead_cycles + float(hc.nbytes.sum()) / min(m.host_bytes_per_cycle, m.exchange_bytes_per_cycle)
+def bound_terms(program: Program) -> BoundTerms:
+    """:class:`BoundTerms` of ``program`` (kept while the program lives: they do not depend on the machine)."""
+
+    def make() -> BoundTerms:
+        memo: dict[int, BoundTerms] = {}
+
+        def step_terms(s: Step) -> BoundTerms:
+            key = id(s)
+            if key not in memo:
+                terms = BoundTerms(steps=1.0)
+                if isinstance(s, Superstep):
+                    if s.compute is not None:
+                        terms = terms + _compute_terms(s.compute)
+                    if s.exchange is not None:
+                        terms = terms + _exchange_terms(s.exchange)
+                elif isinstance(s, HostCopy):
+                    terms = terms + BoundTerms(host_copies=1.0, host_bytes=float(s.nbytes.sum()))
+                memo[key] = terms
+            return memo[key]
+
+        def walk(steps: tuple[Step, ...]) -> BoundTerms:
+            total = BoundTerms()
+            for s in steps:
+                total = total + (walk(s.body) * float(s.count) if isinstance(s, Repeat) else step_terms(s))
+            return total
+
+        return walk(program.body)
+
+    return derived(program, ("cycle_bound_terms",), make)
 
 
 def cycle_upper_bound(program: Program, m: MachineSpec) -> float:
     """An upper bound (float) of ``program``'s total cycles on ``m``."""
-    s_ext = float(sync_cycles(m, "external"))
-    memo: dict[int, float] = {}
-
-    def step_bound(s: Step) -> float:
-        key = id(s)
-        if key not in memo:
-            if isinstance(s, Superstep):
-                b = s_ext
-                if s.compute is not None:
-                    b += _compute_bound(s.compute, m)
-                if s.exchange is not None:
-                    b += _exchange_bound(s.exchange, m)
-            else:
-                b = s_ext + _host_bound(s, m)  # type: ignore[arg-type]
-            memo[key] = b
-        return memo[key]
-
-    def walk(steps: tuple[Step, ...]) -> float:
-        return sum(float(s.count) * walk(s.body) if isinstance(s, Repeat) else step_bound(s) for s in steps)
-
-    return walk(program.body)
+    return bound_terms(program).cycles(m)
 
 
 def check_cycle_bound(program: Program, machine: MachineSpec) -> None:
     """Raise :class:`ProgramError` if ``program`` could run past 2^62 cycles on ``machine``."""
-    key: tuple[Any, ...] = ("cycle_bound", *machine.model_dump().values())
-    bound = derived(program, key, lambda: cycle_upper_bound(program, machine))
+    bound = cycle_upper_bound(program, machine)
     if bound > LIMIT_CYCLES:
         raise ProgramError(
             f"program {program.name!r}: could run for more than 2^62 cycles (an upper bound of {bound:.2g} from its repeat "
