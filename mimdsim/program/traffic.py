@@ -11,16 +11,31 @@ __all__ = ["exchange_totals"]
 
 
 def _inter_ipu_bytes(ex: Exchange, tiles_per_ipu: int) -> int:
-    """Bytes sent over IPU links: each transfer once per destination IPU other than its source's
-    (one flow per destination IPU, as the exchange cost model sends them: docs/concepts.md)."""
-    e = ex.expanded()
-    sizes = np.diff(e.dst_ptr)
-    transfer = np.repeat(np.arange(e.n_transfers), sizes)
-    dst_ipu = e.dst // tiles_per_ipu
-    away = dst_ipu != (e.src // tiles_per_ipu)[transfer]
-    n_ipus = int(dst_ipu.max(initial=0)) + 1
-    flows = np.unique(transfer[away] * n_ipus + dst_ipu[away])
-    return int(e.nbytes[flows // n_ipus].sum())
+    """Bytes sent over IPU links: each transfer once per destination IPU other than its source's (one flow per
+    destination IPU, as the exchange cost model sends them: docs/concepts.md), and a per-destination transfer once
+    per destination tile there. Counted on the destination lists as they are (a list shared by many sources is
+    looked at once), never expanded per transfer.
+
+    >>> e = Exchange("e", src=[0, 5], dst_ptr=[0, 4], dst=[0, 1, 4, 5], nbytes=[8, 2], dst_list=[0, 0],
+    ...              per_destination=[False, True])
+    >>> _inter_ipu_bytes(e, 4)  # tile 0 multicasts to IPU 1 once (8); tile 5 sends its own 2 B to tiles 0 and 1
+    12
+    """
+    if not ex.n_transfers or not ex.dst.size:
+        return 0
+    lists = ex.list_of_transfer()
+    sizes = np.diff(ex.dst_ptr)
+    src_ipu = ex.src // tiles_per_ipu
+    entry_ipu = ex.dst // tiles_per_ipu
+    n_ipus = int(max(entry_ipu.max(), src_ipu.max())) + 1
+    pairs, counts = np.unique(np.repeat(np.arange(ex.n_lists, dtype=np.int64), sizes) * n_ipus + entry_ipu, return_counts=True)
+    ipus_of_list = np.bincount(pairs // n_ipus, minlength=ex.n_lists)
+    own = lists * n_ipus + src_ipu  # (list, the source's IPU)
+    pos = np.minimum(np.searchsorted(pairs, own), pairs.size - 1)
+    found = pairs[pos] == own
+    on_own_ipu = np.where(found, counts[pos], 0)
+    away = np.where(ex.per_destination, sizes[lists] - on_own_ipu, ipus_of_list[lists] - found)
+    return int(np.dot(ex.nbytes, away))
 
 
 def exchange_totals(program: Program, n_tiles: int, tiles_per_ipu: int) -> tuple[np.ndarray, int]:
