@@ -61,7 +61,11 @@ def exchange_totals(program: Program, n_tiles: int, tiles_per_ipu: int) -> tuple
             elif isinstance(s, Superstep) and s.exchange is not None and s.exchange.n_transfers:
                 key = id(s.exchange)
                 if key not in memo:
-                    memo[key] = (s.exchange.received_bytes(n_tiles), _inter_ipu_bytes(s.exchange, tiles_per_ipu))
+                    one_ipu = n_tiles <= tiles_per_ipu  # nothing crosses a link
+                    memo[key] = (
+                        s.exchange.received_bytes(n_tiles),
+                        0 if one_ipu else _inter_ipu_bytes(s.exchange, tiles_per_ipu),
+                    )
                 got, c = memo[key]
                 received += times * got
                 cross += times * c

@@ -99,6 +99,8 @@ def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
     small arrays, before the large ones are read)."""
     headers = files.npz_headers(path, what, TraceFormatError)
     nbytes = files.npz_nbytes(headers)
+    if sum(nbytes.values()) <= _CHECKED_FROM_BYTES:  # small enough to read as it is; the reader checks the shapes
+        return files.read_npz(path, what, TraceFormatError)
     small = files.read_npz(path, what, TraceFormatError, keys=[k for k, n in nbytes.items() if n <= _SMALL_BYTES])
     bound = _largest_trace_bytes(small)
     if bound is not None and sum(nbytes.values()) > bound:
@@ -112,6 +114,10 @@ def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
 
 _SMALL_BYTES = 1 << 16
 """Arrays up to this size (scalars, sizes, the JSON strings) are read before the others."""
+
+_CHECKED_FROM_BYTES = 64 << 20
+"""A trace whose arrays take more than this has them sized against its own T, B and tensor sizes before they are
+read (the family (a) step with per-neuron counts and spike ids is 2 MB)."""
 
 
 def _largest_trace_bytes(small: dict[str, np.ndarray]) -> int | None:
