@@ -33,6 +33,7 @@ import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -132,6 +133,14 @@ NPZ_MAX_BYTES = 1 << 30
 T = 10,000 steps, B = 512 samples and 8 tensors holds about 330 MB."""
 
 
+def npy_header(f: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an ``.npy`` stream's header announces (the stream left at its data)."""
+    version = np.lib.format.read_magic(f)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(f)
+    return tuple(int(n) for n in shape), np.dtype(dtype)
+
+
 def npz_headers(path: str | os.PathLike[str], what: str, error: type[Exception]) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """The shape and dtype of every array of an ``.npz`` file, from the ``.npy`` headers only (nothing decompressed
     beyond them)."""
@@ -140,10 +149,7 @@ def npz_headers(path: str | os.PathLike[str], what: str, error: type[Exception])
         with zipfile.ZipFile(path) as zf:
             for name in zf.namelist():
                 with zf.open(name) as f:
-                    version = np.lib.format.read_magic(f)
-                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                    shape, _, dtype = read(f)
-                out[name.removesuffix(".npy")] = (tuple(int(n) for n in shape), np.dtype(dtype))
+                    out[name.removesuffix(".npy")] = npy_header(f)
     except FileNotFoundError:
         raise error(f"{path}: file not found") from None
     except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as err:

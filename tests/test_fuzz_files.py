@@ -54,6 +54,19 @@ def _write_npz(path: Path, arrays: dict[str, Any]) -> None:
     np.savez(path, **{k: np.asarray(v) for k, v in arrays.items()})
 
 
+def _arrays(path: Path) -> dict[str, Any]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _set_or_drop(arrays: dict[str, Any], key: str, odd: Any) -> None:
+    """``arrays[key]`` set to ``odd``, or removed when ``odd`` is None."""
+    if odd is None:
+        del arrays[key]
+    else:
+        arrays[key] = odd
+
+
 @FUZZ
 @given(st.data())
 def test_store_lines(capsys: pytest.CaptureFixture[str], made: dict[str, Any], tmp_path: Path, data: st.DataObject) -> None:
@@ -75,18 +88,13 @@ def test_diff_inputs(capsys: pytest.CaptureFixture[str], made: dict[str, Any], t
 @FUZZ
 @given(st.data())
 def test_traces(capsys: pytest.CaptureFixture[str], made: dict[str, Any], tmp_path: Path, data: st.DataObject) -> None:
-    with np.load(made["dir"] / "t.npz", allow_pickle=False) as z:
-        arrays: dict[str, Any] = {k: z[k] for k in z.files}
+    arrays = _arrays(made["dir"] / "t.npz")
     key = data.draw(st.sampled_from(sorted(arrays)))
     if key.endswith("_json"):
         doc = json.loads(str(arrays[key]))
         arrays[key] = np.str_(json.dumps(mutate(doc, data.draw) if isinstance(doc, dict) else data.draw(ODD)))
     else:
-        odd = data.draw(ODD)
-        if odd is None:
-            del arrays[key]
-        else:
-            arrays[key] = odd
+        _set_or_drop(arrays, key, data.draw(ODD))
     _write_npz(tmp_path / "t.npz", arrays)
     outcome(capsys, "replay", str(tmp_path / "t.npz"), "--set", "tiles_per_ipu=32", "--json")
 
@@ -131,14 +139,9 @@ def test_profiles(capsys: pytest.CaptureFixture[str], made: dict[str, Any], tmp_
 @FUZZ
 @given(st.data())
 def test_mappings(capsys: pytest.CaptureFixture[str], made: dict[str, Any], tmp_path: Path, data: st.DataObject) -> None:
-    with np.load(made["dir"] / "m.npz", allow_pickle=False) as z:
-        arrays: dict[str, Any] = {k: z[k] for k in z.files}
+    arrays = _arrays(made["dir"] / "m.npz")
     key = data.draw(st.sampled_from(sorted(arrays)))
-    odd = data.draw(ODD | st.lists(st.integers(-5, 40), max_size=30))
-    if odd is None:
-        del arrays[key]
-    else:
-        arrays[key] = odd
+    _set_or_drop(arrays, key, data.draw(ODD | st.lists(st.integers(-5, 40), max_size=30)))
     _write_npz(tmp_path / "m.npz", arrays)
     outcome(
         capsys, "snn", str(made["dir"] / "tiny.toml"), "--set", "tiles_per_ipu=32", "--mapping", str(tmp_path / "m.npz"), "--json"
@@ -182,13 +185,11 @@ def test_size_refusals_are_bounded(
 ) -> None:
     d = made["dir"]
     if case == "trace_bigger_than_its_shape":
-        with np.load(d / "t.npz", allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files if k != "true_counts"}
+        arrays = {k: v for k, v in _arrays(d / "t.npz").items() if k != "true_counts"}
         _huge_member_npz(tmp_path / "t.npz", arrays, "true_counts", (3, 100_000, 700))
         _bounded(capsys, "replay", str(tmp_path / "t.npz"), "--set", "tiles_per_ipu=32", message=message)
     elif case == "mapping_of_gigabytes":
-        with np.load(d / "m.npz", allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files if k != "neuron_tiles_0"}
+        arrays = {k: v for k, v in _arrays(d / "m.npz").items() if k != "neuron_tiles_0"}
         _huge_member_npz(tmp_path / "m.npz", arrays, "neuron_tiles_0", (400_000_000,))
         _bounded(
             capsys,

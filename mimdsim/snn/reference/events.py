@@ -78,12 +78,10 @@ def _check_npy_size(p: Path) -> None:
     """Refuse an ``.npy`` whose array (from its header) would take more than :data:`mimdsim.files.NPZ_MAX_BYTES`."""
     try:
         with open(p, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, _, dtype = read(f)
+            shape, dtype = files.npy_header(f)
     except (OSError, ValueError, EOFError) as err:
         raise DatasetError(f"{p}: not a readable numpy file ({err})") from None
-    nbytes = int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
+    nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
     if nbytes > files.NPZ_MAX_BYTES:
         raise DatasetError(f"{p}: its array would take {nbytes:,} B; an event file is read only up to {files.NPZ_MAX_BYTES:,} B")
 
