@@ -20,7 +20,7 @@ from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import ConfigError
 
 __all__ = [
-    "SubParsers", "add_engine_options", "add_machine_options", "check_outputs", "float_values", "layer_list", "machine_of",
+    "SubParsers", "add_engine_options", "add_machine_options", "add_simulation_limits", "check_outputs", "float_values", "layer_list", "machine_of",
     "nonnegative_int", "parse_set", "positive_int", "print_json", "progress_wanted", "to_json", "step_range", "tile_list",
     "add_timeline_options", "timeline_settings", "write_run_timeline",
 ]  # fmt: skip
@@ -40,14 +40,18 @@ def parse_set(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def add_machine_options(p: argparse.ArgumentParser, default: str | None) -> None:
+def add_machine_options(
+    p: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None, default_text: str | None = None
+) -> None:
+    """``--machine`` (``default``, described by ``default_text`` where it depends on something else) and ``--set``, the
+    machine options of every command that runs one."""
     presets = ", ".join(list_presets("machines")) or "bow, mk2, mk1"
     p.add_argument(
         "--machine",
         "-m",
         default=default,
         metavar="NAME|PATH.toml",
-        help=f"machine preset ({presets}) or TOML file (default: {default})",
+        help=f"machine preset ({presets}) or TOML file (default: {default_text or default})",
     )
     p.add_argument(
         "--set",
@@ -250,14 +254,16 @@ def tile_list(text: str) -> TileRanges:
     return TileRanges(out)
 
 
-def add_estimate_limits(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """The limits an estimate's errors tell the user to raise, on every command that estimates a step (snn, replay)."""
+def add_simulation_limits(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--max-steps`` and ``--max-events``: the limits a simulation's errors tell the user to raise (run, snn, replay)."""
+    from mimdsim.engines import DEFAULT_MAX_STEPS
+
     p.add_argument(
         "--max-steps",
         type=positive_int,
         default=None,
         metavar="N",
-        help="most supersteps the engine may execute (default 50,000,000)",
+        help=f"most steps the engine may execute, repeats expanded (default {DEFAULT_MAX_STEPS:,})",
     )
     p.add_argument(
         "--max-events",
@@ -266,6 +272,11 @@ def add_estimate_limits(p: argparse.ArgumentParser | argparse._ArgumentGroup) ->
         metavar="N",
         help="most tile-events the des engine may process (default 200,000,000)",
     )
+
+
+def add_estimate_limits(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The limits an estimate's errors tell the user to raise, on every command that estimates a step (snn, replay)."""
+    add_simulation_limits(p)
     p.add_argument(
         "--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory (listed in oom_tiles)"
     )

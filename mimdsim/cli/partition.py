@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mimdsim.cli.common import SubParsers, check_outputs, nonnegative_int, parse_set, positive_int, print_json, wrote
+from mimdsim.cli.common import SubParsers, add_machine_options, check_outputs, nonnegative_int, positive_int, print_json, wrote
 from mimdsim.engines import DEFAULT_ENGINE, ENGINES
 from mimdsim.errors import ConfigError
 from mimdsim.partition import DEFAULT_STARTS, METHODS
@@ -108,22 +108,7 @@ def add_partition_parser(sub: SubParsers) -> None:
     p.add_argument("model", metavar="MODEL.toml")
     p.add_argument("--methods", type=_methods, default=_methods(DEFAULT_METHODS), metavar="M1,M2,...",
                    help=f"methods, in the table's order ({', '.join(METHODS)}; default {DEFAULT_METHODS})")  # fmt: skip
-    p.add_argument(
-        "--machine",
-        "-m",
-        default=None,
-        metavar="NAME|PATH.toml",
-        help="machine preset or TOML file (default: the model's [run] machine)",
-    )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        type=parse_set,
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a machine field (repeatable)",
-    )
+    add_machine_options(p, None, "the model's [run] machine")
     p.add_argument("--n-ipus", type=positive_int, help="number of IPUs")
     p.add_argument(
         "--neurons-per-tile",

@@ -10,10 +10,10 @@ from mimdsim.cli.common import (
     SubParsers,
     add_estimate_limits,
     add_gpu_options,
+    add_machine_options,
     add_passes_option,
     estimate_limits,
     gpu_settings,
-    parse_set,
     positive_int,
     timeline_settings,
 )
@@ -78,16 +78,7 @@ def add_replay_parser(sub: SubParsers) -> None:
                        description="Replay the spike counts of a version-2 trace: the network and run options come from the "
                        "trace; the machine, IPUs, batch size and number of time steps are yours (docs/trace_format.md).")  # fmt: skip
     p.add_argument("trace", metavar="TRACE.npz")
-    p.add_argument("--machine", "-m", default="bow", metavar="NAME|PATH.toml", help="machine preset or TOML file (default bow)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        type=parse_set,
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a machine field (repeatable)",
-    )
+    add_machine_options(p, "bow")
     p.add_argument("--n-ipus", type=positive_int, help="number of IPUs")
     p.add_argument(
         "--neurons-per-tile",

@@ -13,10 +13,10 @@ from mimdsim.cli.common import (
     add_engine_options,
     add_machine_options,
     add_passes_option,
+    add_simulation_limits,
     add_timeline_options,
     check_outputs,
     machine_of,
-    positive_int,
     print_json,
     progress_wanted,
     timeline_settings,
@@ -156,7 +156,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         program = apply_passes(program, args.passes)
     res = simulate(
         program, machine, args.engine, progress=progress_wanted(), check_memory_fits=not args.allow_oom,
-        max_steps=args.max_steps, max_events=args.max_events, **timeline_settings(args, machine),
+        max_steps=args.max_steps or DEFAULT_MAX_STEPS, max_events=args.max_events, **timeline_settings(args, machine),
     )  # fmt: skip
     write_run_timeline(args, res)
     return report(args, res, machine)
@@ -173,19 +173,6 @@ def add_run_parser(sub: SubParsers) -> None:
     add_engine_options(p)
     add_passes_option(p, "as-issued")  # a program file runs as written unless asked
     p.add_argument("--allow-oom", action="store_true", help="simulate even if some tiles exceed their memory")
-    p.add_argument(
-        "--max-steps",
-        type=positive_int,
-        default=DEFAULT_MAX_STEPS,
-        metavar="N",
-        help=f"most steps to execute, repeats expanded (default {DEFAULT_MAX_STEPS:,})",
-    )
-    p.add_argument(
-        "--max-events",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="most tile-events the des engine may process (default 200,000,000)",
-    )
+    add_simulation_limits(p)
     add_timeline_options(p)
     p.set_defaults(func=_cmd_run)

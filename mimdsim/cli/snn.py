@@ -10,6 +10,7 @@ from mimdsim.cli.common import (
     SubParsers,
     add_estimate_limits,
     add_gpu_options,
+    add_machine_options,
     add_passes_option,
     add_timeline_options,
     check_outputs,
@@ -18,7 +19,6 @@ from mimdsim.cli.common import (
     gpu_settings,
     layer_list,
     nonnegative_int,
-    parse_set,
     positive_int,
     print_json,
     timeline_settings,
@@ -262,22 +262,7 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
         help="version of the authors' op to lower: final (3e05811, default) or 2022-09-12 (2b0fe90, the code of the measured run; docs/snn.md)",
     )
     r = p.add_argument_group("run")
-    r.add_argument(
-        "--machine",
-        "-m",
-        default=None,
-        metavar="NAME|PATH.toml",
-        help="machine preset or TOML file (default: the model's [run] machine, else bow)",
-    )
-    r.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        type=parse_set,
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a machine field (repeatable)",
-    )
+    add_machine_options(r, None, "the model's [run] machine, else bow")
     r.add_argument("--n-ipus", type=positive_int, help="number of IPUs (sets the machine's n_ipus)")
     r.add_argument(
         "--neurons-per-tile",

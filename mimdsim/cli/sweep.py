@@ -12,9 +12,9 @@ from typing import Any
 from mimdsim.cli.common import (
     SubParsers,
     add_gpu_options,
+    add_machine_options,
     check_outputs,
     float_values,
-    parse_set,
     positive_int,
     print_json,
     wrote,
@@ -183,22 +183,7 @@ def add_sweep_parser(sub: SubParsers) -> None:
         "--spec", metavar="NAME|PATH.toml", help="a sweep spec (models/sweeps/ or a file) instead of models x activities"
     )
     p.add_argument("--activities", type=float_values, metavar="A,B,...", help="max activities (default 0.005,0.01,0.02,0.05,0.1)")
-    p.add_argument(
-        "--machine",
-        "-m",
-        default=None,
-        metavar="NAME|PATH.toml",
-        help="machine preset or TOML file (default bow; with --spec: the spec's)",
-    )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        type=parse_set,
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a machine field (repeatable)",
-    )
+    add_machine_options(p, None, "bow; with --spec: the spec's")
     p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=None, help=f"simulation engine (default {DEFAULT_ENGINE})")
     add_gpu_options(p, None)
     p.add_argument(

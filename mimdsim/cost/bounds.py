@@ -17,14 +17,14 @@ mimdsim.errors.ProgramError: program 'p': could run for more than 2^62 cycles (a
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.cost.sync import sync_cycles
 from mimdsim.errors import ProgramError
-from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep
+from mimdsim.program.ir import HostCopy, Program, Repeat, Step, Superstep
 from mimdsim.program.memo import derived
 
 __all__ = ["LIMIT_CYCLES", "BoundTerms", "bound_terms", "check_cycle_bound", "cycle_upper_bound"]
@@ -48,12 +48,6 @@ class BoundTerms:
     host_copies: float = 0.0
     host_bytes: float = 0.0
 
-    def __add__(self, other: BoundTerms) -> BoundTerms:
-        return BoundTerms(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
-
-    def __mul__(self, k: float) -> BoundTerms:
-        return BoundTerms(*(a * k for a in astuple(self)))
-
     def cycles(self, m: MachineSpec) -> float:
         """The bound on ``m``: every step's sync, compute at its costliest row, exchange at the slowest port and
         every message crossing every IPU's links, host copies at the slower of link and port."""
@@ -73,50 +67,54 @@ class BoundTerms:
         )
 
 
-def _compute_terms(cs: ComputeSet) -> BoundTerms:
-    sup = worker = vertices = 0.0
-    for b in cs.blocks:
-        cyc = b.worker_cycles.max(axis=0) if b.worker_cycles.ndim == 2 else b.worker_cycles
-        cnt = b.worker_counts.max(axis=0) if b.worker_counts.ndim == 2 else b.worker_counts
-        sup += float(np.max(b.supervisor_cycles)) if np.ndim(b.supervisor_cycles) else float(b.supervisor_cycles)
-        worker += float(np.dot(cnt.astype(np.float64), cyc.astype(np.float64)))
-        vertices += float(cnt.sum())
-    return BoundTerms(segments=float(max(cs.n_segments, 1)), supervisor=sup, worker=worker, vertices=vertices)
+_N_TERMS = len(fields(BoundTerms))
+_SEGMENTS, _SUPERVISOR, _WORKER, _VERTICES, _EXCHANGES, _EXCHANGE_BYTES, _MESSAGES, _HOST_COPIES, _HOST_BYTES = range(1, _N_TERMS)
 
 
-def _exchange_terms(ex: Exchange) -> BoundTerms:
-    fan = ex.fanout().astype(np.float64)
-    return BoundTerms(exchanges=1.0, exchange_bytes=float(np.dot(fan, ex.nbytes.astype(np.float64))),
-                      messages=float(np.dot(fan, ex.messages.astype(np.float64))))  # fmt: skip
+def _step_terms(s: Step) -> np.ndarray:
+    """One execution of ``s`` as :class:`BoundTerms`' fields, in order."""
+    out = np.zeros(_N_TERMS)
+    out[0] = 1.0  # every step ends with a sync
+    if isinstance(s, HostCopy):
+        out[_HOST_COPIES], out[_HOST_BYTES] = 1.0, float(s.nbytes.sum())
+    elif isinstance(s, Superstep):
+        cs, ex = s.compute, s.exchange
+        if cs is not None:
+            out[_SEGMENTS] = max(cs.n_segments, 1)
+            for b in cs.blocks:
+                cyc = b.worker_cycles.max(axis=0) if b.worker_cycles.ndim == 2 else b.worker_cycles
+                cnt = b.worker_counts.max(axis=0) if b.worker_counts.ndim == 2 else b.worker_counts
+                out[_SUPERVISOR] += (
+                    float(np.max(b.supervisor_cycles)) if np.ndim(b.supervisor_cycles) else float(b.supervisor_cycles)
+                )
+                out[_WORKER] += float(np.dot(cnt.astype(np.float64), cyc.astype(np.float64)))
+                out[_VERTICES] += float(cnt.sum())
+        if ex is not None:
+            fan = ex.fanout().astype(np.float64)
+            out[_EXCHANGES] = 1.0
+            out[_EXCHANGE_BYTES] = float(np.dot(fan, ex.nbytes.astype(np.float64)))
+            out[_MESSAGES] = float(np.dot(fan, ex.messages.astype(np.float64)))
+    return out
 
 
 def bound_terms(program: Program) -> BoundTerms:
     """:class:`BoundTerms` of ``program`` (kept while the program lives: they do not depend on the machine)."""
 
     def make() -> BoundTerms:
-        memo: dict[int, BoundTerms] = {}
+        memo: dict[int, np.ndarray] = {}
 
-        def step_terms(s: Step) -> BoundTerms:
-            key = id(s)
-            if key not in memo:
-                terms = BoundTerms(steps=1.0)
-                if isinstance(s, Superstep):
-                    if s.compute is not None:
-                        terms = terms + _compute_terms(s.compute)
-                    if s.exchange is not None:
-                        terms = terms + _exchange_terms(s.exchange)
-                elif isinstance(s, HostCopy):
-                    terms = terms + BoundTerms(host_copies=1.0, host_bytes=float(s.nbytes.sum()))
-                memo[key] = terms
-            return memo[key]
-
-        def walk(steps: tuple[Step, ...]) -> BoundTerms:
-            total = BoundTerms()
+        def walk(steps: tuple[Step, ...]) -> np.ndarray:
+            total = np.zeros(_N_TERMS)
             for s in steps:
-                total = total + (walk(s.body) * float(s.count) if isinstance(s, Repeat) else step_terms(s))
+                if isinstance(s, Repeat):
+                    total += float(s.count) * walk(s.body)
+                else:
+                    if id(s) not in memo:
+                        memo[id(s)] = _step_terms(s)
+                    total += memo[id(s)]
             return total
 
-        return walk(program.body)
+        return BoundTerms(*walk(program.body).tolist())
 
     return derived(program, ("cycle_bound_terms",), make)
 
