@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mimdsim.report.tables import Column, short_step_name, text_table
-from mimdsim.studies.estimate import SNNEstimate
+from mimdsim.studies.step_estimate import SNNEstimate
 
 __all__ = ["format_snn_estimate", "energy_lines"]
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from mimdsim.report.pages import replace_block
-from mimdsim.studies.estimate import SNNEstimate
+from mimdsim.studies.step_estimate import SNNEstimate
 
 __all__ = ["STEP_SOURCES", "VERSION_SOURCES", "TABLES", "step_rows", "steps_markdown", "update_page", "estimate_for"]
 

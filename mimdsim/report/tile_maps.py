@@ -19,7 +19,7 @@ import numpy as np
 from mimdsim.report.plots import _figure, _save, check_figure_path
 
 if TYPE_CHECKING:
-    from mimdsim.studies.estimate import SNNEstimate
+    from mimdsim.studies.step_estimate import SNNEstimate
 
 __all__ = ["ROW_TILES", "tile_grid", "draw_tile_map", "estimate_detail", "plot_tile_maps"]
 

@@ -15,9 +15,10 @@ from mimdsim.partition import DEFAULT_STARTS, Method, NeuronMapping, check_metho
 from mimdsim.snn.activity.counts import SpikeActivity
 from mimdsim.snn.model.spec import SNNSpec
 from mimdsim.snn.model.workload import workload_graph
-from mimdsim.studies.estimate import SNNEstimate, estimate_training_step
+from mimdsim.studies.estimate import estimate_training_step
 from mimdsim.studies.placement import place
 from mimdsim.studies.placement_metrics import PlacementMetrics, placement_metrics
+from mimdsim.studies.step_estimate import SNNEstimate
 
 __all__ = ["partition_study", "StudyRow"]
 

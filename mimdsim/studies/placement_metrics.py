@@ -36,7 +36,7 @@ from mimdsim.snn.model.spec import SNNSpec
 from mimdsim.snn.model.workload import neuron_rates
 
 if TYPE_CHECKING:
-    from mimdsim.studies.estimate import SNNEstimate
+    from mimdsim.studies.step_estimate import SNNEstimate
 
 __all__ = ["PlacementMetrics", "graph_metrics", "placement_metrics"]
 

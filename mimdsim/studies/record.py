@@ -34,7 +34,7 @@ from mimdsim.errors import ConfigError
 from mimdsim.hashing import SCHEMA_VERSION, canonical_json, input_hash, input_value
 
 if TYPE_CHECKING:
-    from mimdsim.studies.estimate import SNNEstimate
+    from mimdsim.studies.step_estimate import SNNEstimate
 
 __all__ = [
     "SNNRecord",
