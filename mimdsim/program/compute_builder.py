@@ -141,9 +141,9 @@ class ComputeSetBuilder:
             return self
         cyc = _frozen(_vertex_array(cycles))
         cnt = _ones(cyc.shape[-1]) if counts is None else _frozen(_vertex_array(counts))
-        sup = int(supervisor) if np.ndim(supervisor) == 0 else _frozen(np.asarray(supervisor, np.int64))
+        sup = int(supervisor) if np.ndim(supervisor) == 0 else _frozen(np.asarray(supervisor, np.int64).reshape(-1))
         if unique or tiles.size == 1:
-            self._append(VertexBlock(codelet, tiles, cyc, cnt, supervisor_cycles=sup))
+            self._append(VertexBlock.of_frozen(codelet, tiles.reshape(-1), cyc, cnt, sup))
             return self
         uniq, mult = np.unique(tiles, return_counts=True)
         for m in np.unique(mult).tolist():

@@ -122,6 +122,31 @@ class VertexBlock:
         else:
             object.__setattr__(self, "supervisor_cycles", frozen_array(sup, np.int64).reshape(-1))
 
+    @classmethod
+    def of_frozen(
+        cls,
+        codelet: str,
+        tiles: np.ndarray,
+        worker_cycles: np.ndarray,
+        worker_counts: np.ndarray,
+        supervisor_cycles: int | np.ndarray = 0,
+    ) -> VertexBlock:
+        """A block of arrays that are already what :meth:`__post_init__` makes of them (read-only, C-contiguous
+        int64; ``tiles`` 1-D, the tables 1-D or 2-D, ``supervisor_cycles`` an int or a 1-D array): no checks, no
+        copies. The vectorised builder forms (:class:`~mimdsim.program.compute_builder.ComputeSetBuilder`) make
+        thousands of blocks a program; :func:`~mimdsim.program.validate.check_program` checks them all at once."""
+        block = object.__new__(cls)
+        for name, value in (
+            ("codelet", codelet),
+            ("tiles", tiles),
+            ("worker_cycles", worker_cycles),
+            ("worker_counts", worker_counts),
+            ("supervisor_cycles", supervisor_cycles),
+            ("segment", 0),
+        ):
+            object.__setattr__(block, name, value)
+        return block
+
     @property
     def n_rows(self) -> int:
         """Rows of the block's cycle table (1 when it has none)."""

@@ -26,6 +26,7 @@ from mimdsim.snn.model.spec import SNNSpec
 
 __all__ = [
     "WORD_BYTES",
+    "equal_rows",
     "LoweringBase",
     "crosses_ipus",
     "tile_groups",
@@ -47,6 +48,33 @@ def tile_groups(lay: LayerLayout) -> list[tuple[np.ndarray, int, int]]:
         tiles.flags.writeable = False  # shared by every step's blocks without copies
         out.append((tiles, int(k), int(src)))
     return out
+
+
+def equal_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of the 2-D int64 ``rows`` grouped by equal content, groups in the order of their first row:
+    each group's first row, the row indices in (group, row) order, and the groups' bounds in that order.
+
+    Rows are compared by a hash (a dot product with fixed odd weights, wrapping), then checked equal to their
+    group's first row; a collision falls back to an exact comparison.
+
+    >>> first, order, bounds = equal_rows(np.array([[1, 2], [3, 4], [1, 2], [5, 6], [3, 4]]))
+    >>> first.tolist(), order.tolist(), bounds.tolist()
+    ([0, 1, 3], [0, 2, 1, 4, 3], [0, 2, 4, 5])
+    """
+    width = rows.shape[1]
+    weights = np.random.default_rng(width).integers(1, 1 << 62, width, dtype=np.int64) | 1
+    _, first_idx, inv = np.unique(rows @ weights, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    if not np.array_equal(rows, rows[first_idx[inv]]):  # a hash collision
+        _, first_idx, inv = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+    rank = np.empty_like(first_idx)
+    rank[np.argsort(first_idx)] = np.arange(first_idx.size)
+    group = rank[inv]
+    order = np.argsort(group, kind="stable")
+    bounds = np.zeros(first_idx.size + 1, np.int64)
+    np.cumsum(np.bincount(group, minlength=first_idx.size), out=bounds[1:])
+    return np.sort(first_idx), order, bounds
 
 
 class LoweringBase:
@@ -211,34 +239,48 @@ class LoweringBase:
             self._segments[key] = (tile, g_sizes[row // n_b], row % n_b, s_lo, s_hi, row // n_b, uniq_tiles, inv.reshape(-1))
         return self._segments[key]
 
+    def stage1_runs(self, lay: LayerLayout) -> tuple[np.ndarray, ...]:
+        """Static part of stage 1's vertex table: the segments ordered by (kind, tile), where kind ``k`` is the
+        ``k``-th largest group size, with the start of each (kind, tile) run, its kind and its tile's index among
+        :meth:`stage1_segments`' distinct tiles, the distinct group sizes (largest first), and each tile's slots."""
+        key = -1 - id(lay)
+        if key not in self._segments:
+            _, gsize, b, s_lo, s_hi, _, uniq_tiles, inv = self.stage1_segments(lay)
+            g_values = np.unique(gsize)[::-1]
+            kind = np.searchsorted(-g_values, -gsize)  # larger groups first
+            order = np.lexsort((inv, kind))
+            run_key = kind[order] * uniq_tiles.size + inv[order]
+            starts = np.flatnonzero(np.r_[True, run_key[1:] != run_key[:-1]])
+            slots = np.bincount(inv, weights=s_hi - s_lo, minlength=uniq_tiles.size).astype(np.int64)
+            self._segments[key] = (b[order], s_lo[order], (s_hi - s_lo)[order], starts, kind[order][starts],
+                                   inv[order][starts], g_values, slots)  # fmt: skip
+        return self._segments[key]
+
     def add_reduce_stage1(self, cs: ComputeSetBuilder, ts: np.ndarray) -> None:
         """``CustomSparseReduceStage1``: one per (group, b, slot) of every layer after the first, active when slot < valid.
 
         On each stage-1 tile the active vertices are listed (larger groups first) before
         the skipped ones; the order only affects how they share the worker contexts. Tiles
-        whose counts agree in every row share a block.
+        whose counts agree in every row share a block (in the order of their first tile).
         """
         for li, lay in enumerate(self.layout.layers):
             if li == 0:
                 continue
             n_valid_in = self.valid_in(li, ts)
-            _, gsize, b, s_lo, s_hi, _, uniq_tiles, inv = self.stage1_segments(lay)
-            rows = n_valid_in.shape[0]
-            n_t = uniq_tiles.size
-            active = np.clip(n_valid_in[:, b] - s_lo, 0, s_hi - s_lo)  # [rows, segments]
-            idle = (s_hi - s_lo) - active
-            g_values = np.unique(gsize)[::-1]
-            kinds = g_values.size + 1
-            # vertices per (kind, row, tile): active ones by group size (larger first), then the idle ones
-            weights = np.stack([active * (gsize == g) for g in g_values.tolist()] + [idle])  # [kinds, rows, segments]
-            idx = (np.arange(kinds * rows)[:, None] * n_t + inv[None, :]).reshape(-1)
-            table = np.bincount(idx, weights=weights.reshape(-1), minlength=kinds * rows * n_t).astype(np.int64)
-            by_tile = np.ascontiguousarray(table.reshape(kinds, rows, n_t).transpose(2, 1, 0))  # [tiles, rows, kinds]
-            members: dict[bytes, list[int]] = {}  # tiles with equal tables, in tile order
-            for t, row in enumerate(by_tile.reshape(n_t, -1)):
-                members.setdefault(row.tobytes(), []).append(t)
+            uniq_tiles = self.stage1_segments(lay)[6]
+            b, s_lo, span, starts, run_kind, run_tile, g_values, slots = self.stage1_runs(lay)
+            rows, n_t, kinds = n_valid_in.shape[0], uniq_tiles.size, g_values.size + 1
+            active = np.clip(n_valid_in[:, b] - s_lo, 0, span)  # [rows, segments], in (kind, tile) order
+            table = np.zeros((n_t, rows, kinds), np.int64)  # vertices per (tile, row, kind): active by kind, then idle
+            table[run_tile, :, run_kind] = np.add.reduceat(active, starts, axis=1).T
+            table[:, :, -1] = slots[:, None] - table[:, :, :-1].sum(axis=2)
+            table.flags.writeable = False
             costs = np.array(
                 [est.reduce_stage1_cycles(int(g), True) for g in g_values] + [est.reduce_stage1_cycles(0, False)], np.int64
             )
-            for group in members.values():
-                cs.add_table("CustomSparseReduceStage1", uniq_tiles[group], costs, by_tile[group[0]], unique=True)
+            costs.flags.writeable = False
+            first, order, bounds = equal_rows(table.reshape(n_t, -1))
+            tiles = uniq_tiles[order]
+            tiles.flags.writeable = False
+            for g, t0 in enumerate(first.tolist()):
+                cs.add_table("CustomSparseReduceStage1", tiles[bounds[g] : bounds[g + 1]], costs, table[t0], unique=True)
