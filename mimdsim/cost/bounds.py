@@ -20,10 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
+from numba import njit
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.cost.sync import sync_cycles
 from mimdsim.errors import ProgramError
+from mimdsim.program.flat_blocks import flat_blocks
 from mimdsim.program.ir import HostCopy, Program, Repeat, Step, Superstep
 from mimdsim.program.memo import derived
 
@@ -67,6 +69,32 @@ class BoundTerms:
         )
 
 
+@njit(cache=True)
+def _block_sums(
+    nvtx: np.ndarray, cyc_ptr: np.ndarray, cyc_rows: np.ndarray, cnt_ptr: np.ndarray, cnt_rows: np.ndarray,
+    sup_ptr: np.ndarray, sup_rows: np.ndarray, cyc: np.ndarray, cnt: np.ndarray, sup: np.ndarray,
+) -> tuple[float, float, float]:  # fmt: skip
+    """Over the blocks of a compute set (:func:`~mimdsim.program.flat_blocks.flat_blocks`): the largest row's
+    supervisor cycles, and worker vertices x thread cycles and worker vertices, each vertex at its largest row."""
+    supervisor = worker = vertices = 0.0
+    for k in range(nvtx.size):
+        top = 0.0
+        for r in range(sup_rows[k]):
+            top = max(top, float(sup[sup_ptr[k] + r]))
+        supervisor += top
+        n = nvtx[k]
+        for j in range(n):
+            c = 0.0
+            for r in range(cyc_rows[k]):
+                c = max(c, float(cyc[cyc_ptr[k] + r * n + j]))
+            m = 0.0
+            for r in range(cnt_rows[k]):
+                m = max(m, float(cnt[cnt_ptr[k] + r * n + j]))
+            worker += m * c
+            vertices += m
+    return supervisor, worker, vertices
+
+
 _N_TERMS = len(fields(BoundTerms))
 _SEGMENTS, _SUPERVISOR, _WORKER, _VERTICES, _EXCHANGES, _EXCHANGE_BYTES, _MESSAGES, _HOST_COPIES, _HOST_BYTES = range(1, _N_TERMS)
 
@@ -81,14 +109,8 @@ def _step_terms(s: Step) -> np.ndarray:
         cs, ex = s.compute, s.exchange
         if cs is not None:
             out[_SEGMENTS] = max(cs.n_segments, 1)
-            for b in cs.blocks:
-                cyc = b.worker_cycles.max(axis=0) if b.worker_cycles.ndim == 2 else b.worker_cycles
-                cnt = b.worker_counts.max(axis=0) if b.worker_counts.ndim == 2 else b.worker_counts
-                out[_SUPERVISOR] += (
-                    float(np.max(b.supervisor_cycles)) if np.ndim(b.supervisor_cycles) else float(b.supervisor_cycles)
-                )
-                out[_WORKER] += float(np.dot(cnt.astype(np.float64), cyc.astype(np.float64)))
-                out[_VERTICES] += float(cnt.sum())
+            tables = flat_blocks(cs).cost_tables()  # all but the segments
+            out[_SUPERVISOR], out[_WORKER], out[_VERTICES] = _block_sums(*tables[:7], *tables[8:])
         if ex is not None:
             fan = ex.fanout().astype(np.float64)
             out[_EXCHANGES] = 1.0

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from mimdsim.program.flat_blocks import flat_blocks
 from mimdsim.program.ir import ComputeSet
 
 __all__ = [
@@ -339,13 +340,8 @@ def _workspace(n_tiles: int) -> np.ndarray:
 def compute_structure(cs: ComputeSet, n_tiles: int, tiles_per_ipu: int) -> ComputeStructure:
     """Group the tiles of ``cs`` into classes of equal block lists (see the module docstring)."""
     n_ipus = n_tiles // tiles_per_ipu
-    blocks = cs.blocks
-    ptr = np.zeros(len(blocks) + 1, np.int64)
-    if blocks:
-        np.cumsum([b.tiles.size for b in blocks], out=ptr[1:])
-        tiles_cat = np.concatenate([b.tiles for b in blocks])
-    else:
-        tiles_cat = np.zeros(0, np.int64)
+    flat = flat_blocks(cs)
+    ptr, tiles_cat = flat.tile_ptr, flat.tiles
     parent, block, ipu, tiles, tile_node = _structure_kernel(ptr, tiles_cat, tiles_per_ipu, n_ipus, _workspace(n_tiles))
     order = np.argsort(tiles, kind="stable")
     tiles, tile_node = tiles[order], tile_node[order]
@@ -357,34 +353,6 @@ def compute_structure(cs: ComputeSet, n_tiles: int, tiles_per_ipu: int) -> Compu
     for a in arrays:
         a.flags.writeable = False
     return ComputeStructure(cs.n_rows, *arrays)
-
-
-_A = np.ndarray
-
-
-def _block_tables(cs: ComputeSet) -> tuple[_A, _A, _A, _A, _A, _A, _A, _A, _A, _A, _A]:
-    """The flat cycle tables of the blocks of ``cs`` (per block: vertex count, offsets, rows)."""
-    blocks = cs.blocks
-    nvtx = np.array([b.n_vertex_kinds for b in blocks], np.int64)
-    cyc_rows = np.array([b.worker_cycles.shape[0] if b.worker_cycles.ndim == 2 else 1 for b in blocks], np.int64)
-    cnt_rows = np.array([b.worker_counts.shape[0] if b.worker_counts.ndim == 2 else 1 for b in blocks], np.int64)
-    sups = [np.atleast_1d(np.asarray(b.supervisor_cycles, np.int64)) for b in blocks]
-    sup_rows = np.array([s.size for s in sups], np.int64)
-
-    def ptr(sizes: np.ndarray) -> np.ndarray:
-        out = np.zeros(sizes.size, np.int64)
-        if sizes.size > 1:
-            np.cumsum(sizes[:-1], out=out[1:])
-        return out
-
-    def cat(parts: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate([p.reshape(-1) for p in parts]) if parts else np.zeros(0, np.int64)
-
-    cyc = cat([b.worker_cycles for b in blocks])
-    cnt = cat([b.worker_counts for b in blocks])
-    sup = cat(sups)
-    seg = np.array([b.segment for b in blocks], np.int64)
-    return (nvtx, ptr(nvtx * cyc_rows), cyc_rows, ptr(nvtx * cnt_rows), cnt_rows, ptr(sup_rows), sup_rows, seg, cyc, cnt, sup)
 
 
 def compute_costs(
@@ -401,7 +369,7 @@ def compute_costs(
     incl = np.zeros((n_rows, st.n_nodes), np.int64)
     excl = np.zeros((n_rows, st.n_nodes), np.int64)
     _row_costs_kernel(
-        st.node_parent, st.node_block, *_block_tables(cs), n_rows, n_ctx, launch_cycles, overhead_cycles, incl, excl
+        st.node_parent, st.node_block, *flat_blocks(cs).cost_tables(), n_rows, n_ctx, launch_cycles, overhead_cycles, incl, excl
     )
     n_ipus = st.idle_tile.size
     ipu_max = np.zeros((n_rows, n_ipus), np.int64)

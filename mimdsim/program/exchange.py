@@ -31,6 +31,7 @@ from the same source tiles is held compactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,7 +65,9 @@ class Exchange:
     dst_list: np.ndarray | None = None
     per_destination: np.ndarray = None  # type: ignore[assignment]  # None -> all False in __post_init__
     replicable: np.ndarray = None  # type: ignore[assignment]  # None -> all False in __post_init__
-    _by_list: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
+    _memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """What the methods below derive from the (immutable) arrays, kept on first use: lowerings, validation, the
+    cycle bound and the engines all ask for the same fan-outs and lists."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "src", frozen_array(self.src, np.int64).reshape(-1))
@@ -122,15 +125,28 @@ class Exchange:
             keys = np.sort(keys)
         return keys
 
+    def _kept(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """``make()`` made read-only and kept under ``key``."""
+        if key not in self._memo:
+            value = make()
+            value.flags.writeable = False
+            self._memo[key] = value
+        return self._memo[key]  # type: ignore[return-value]
+
     def source_in_list(self) -> np.ndarray:
         """Whether each transfer's source is a member of its list (always False in the per-transfer form)."""
         if self.dst_list is None or not self.n_transfers or not self.dst.size:
             return np.zeros(self.n_transfers, bool)
-        width = int(max(self.dst.max(), self.src.max())) + 1
-        member = self.entry_keys(width)
-        key = self.dst_list * width + self.src
-        pos = np.minimum(np.searchsorted(member, key), member.size - 1)
-        return member[pos] == key
+
+        def make() -> np.ndarray:
+            assert self.dst_list is not None
+            width = int(max(self.dst.max(), self.src.max())) + 1
+            member = self.entry_keys(width)
+            key = self.dst_list * width + self.src
+            pos = np.minimum(np.searchsorted(member, key), member.size - 1)
+            return member[pos] == key
+
+        return self._kept("source_in_list", make)
 
     def received_bytes(self, n_tiles: int) -> np.ndarray:
         """Bytes each of tiles ``0 .. n_tiles-1`` receives in this exchange (every destination gets a transfer's ``nbytes``).
@@ -150,15 +166,17 @@ class Exchange:
         return out
 
     def fanout(self) -> np.ndarray:
-        """Number of destination tiles of every transfer."""
-        sizes = np.diff(self.dst_ptr)
-        if self.dst_list is None:
-            return sizes
-        return sizes[self.dst_list] - self.source_in_list()
+        """Number of destination tiles of every transfer (read-only)."""
+
+        def make() -> np.ndarray:
+            sizes = np.diff(self.dst_ptr)
+            return sizes if self.dst_list is None else sizes[self.dst_list] - self.source_in_list()
+
+        return self._kept("fanout", make)
 
     def transfers_by_list(self) -> tuple[np.ndarray, np.ndarray]:
         """``(ptr, order)``: the transfers of list ``g`` are ``order[ptr[g]:ptr[g+1]]`` (cached)."""
-        if self._by_list is None:
+        if "by_list" not in self._memo:
             n = self.n_transfers
             if self.dst_list is None:
                 ptr = np.arange(n + 1, dtype=np.int64)
@@ -169,21 +187,24 @@ class Exchange:
                 np.cumsum(np.bincount(self.dst_list, minlength=self.n_lists), out=ptr[1:])
             ptr.flags.writeable = False
             order.flags.writeable = False
-            object.__setattr__(self, "_by_list", (ptr, order))
-        assert self._by_list is not None
-        return self._by_list
+            self._memo["by_list"] = (ptr, order)
+        return self._memo["by_list"]  # type: ignore[return-value]
 
     def crosses_ipus(self, tiles_per_ipu: int) -> np.ndarray:
         """Whether each transfer reaches a tile on another IPU than its source's."""
         if not self.n_transfers:
             return np.zeros(0, bool)
-        ipu = self.dst // tiles_per_ipu
-        starts = self.dst_ptr[:-1]
-        lo = np.minimum.reduceat(ipu, starts) if ipu.size else np.zeros(self.n_lists, np.int64)
-        hi = np.maximum.reduceat(ipu, starts) if ipu.size else np.zeros(self.n_lists, np.int64)
-        g = self.list_of_transfer()
-        sipu = self.src // tiles_per_ipu
-        return (lo[g] != sipu) | (hi[g] != sipu)
+
+        def make() -> np.ndarray:
+            ipu = self.dst // tiles_per_ipu
+            starts = self.dst_ptr[:-1]
+            lo = np.minimum.reduceat(ipu, starts) if ipu.size else np.zeros(self.n_lists, np.int64)
+            hi = np.maximum.reduceat(ipu, starts) if ipu.size else np.zeros(self.n_lists, np.int64)
+            g = self.list_of_transfer()
+            sipu = self.src // tiles_per_ipu
+            return (lo[g] != sipu) | (hi[g] != sipu)
+
+        return self._kept(("crosses_ipus", tiles_per_ipu), make)
 
     def as_lists(self) -> Exchange:
         """The same transfers in the shared-list form (each transfer its own list if it had none)."""

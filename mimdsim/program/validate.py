@@ -9,6 +9,7 @@ import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import ProgramError
+from mimdsim.program.flat_blocks import FlatBlocks, flat_blocks
 from mimdsim.program.ir import TENSOR_KINDS, ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep, VertexBlock
 from mimdsim.program.memo import derived
 
@@ -35,49 +36,70 @@ def _non_negative(where: str, values: np.ndarray, what: str, limit: int = MAX_IT
         raise ProgramError(f"{where}: {what} {int(values.max()):,} is too large (allowed: 0..{limit:,})")
 
 
+def _table_problems(f: FlatBlocks, cs_rows: int) -> np.ndarray:
+    """Per block of ``f``: whether :func:`_check_block_tables` or the segment order would refuse it."""
+    big = np.iinfo(np.int64).max
+    rows = [(f.cyc_2d, f.cyc_rows), (f.cnt_2d, f.cnt_rows), (f.sup_1d, f.sup_rows)]
+    lo = np.minimum.reduce([np.where(has, r, big) for has, r in rows])
+    hi = np.maximum.reduce([np.where(has, r, -1) for has, r in rows])
+    table = f.cyc_2d | f.cnt_2d | f.sup_1d
+    bad = (f.nvtx != f.cnt_width) | (table & ((lo != hi) | (lo != cs_rows) | (cs_rows == 0)))
+    bad |= f.segment < 0
+    bad[1:] |= f.segment[1:] < f.segment[:-1]
+    return bad
+
+
 def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> None:
-    """Check every block of every compute set at once (vectorised over the whole program)."""
-    blocks = [(where, cs, k, b) for where, cs in sets for k, b in enumerate(cs.blocks)]
-    if not blocks:
+    """Check every block of every compute set at once (vectorised over the whole program's flat blocks)."""
+    flats = [flat_blocks(cs) for _, cs in sets]
+    sizes = np.array([f.n_blocks for f in flats], np.int64)
+    if not sizes.sum():
         return
+    first_block = np.r_[0, np.cumsum(sizes)]
 
     def where_of(i: int) -> str:
-        where, cs, k, b = blocks[int(i)]
-        return f"{where}: compute set {cs.name!r} block {k} ({b.codelet})"
+        j = int(np.searchsorted(first_block, i, side="right")) - 1
+        k = int(i) - int(first_block[j])
+        where, cs = sets[j]
+        return f"{where}: compute set {cs.name!r} block {k} ({cs.blocks[k].codelet})"
 
-    for i, (_, cs, k, b) in enumerate(blocks):
-        _check_block_tables(functools.partial(where_of, i), b, cs.n_rows)
-        if b.segment < 0 or (k and b.segment < cs.blocks[k - 1].segment):
+    for j, ((_, cs), f) in enumerate(zip(sets, flats, strict=True)):
+        bad = np.flatnonzero(_table_problems(f, cs.n_rows))
+        if bad.size:  # the first refused block, with the message of its first problem
+            k = int(bad[0])
+            b = cs.blocks[k]
+            where = functools.partial(where_of, int(first_block[j]) + k)
+            _check_block_tables(where, b, cs.n_rows)
             raise ProgramError(
-                f"{where_of(i)}: segment {b.segment} (segments start at 0 and never decrease from one block to the next)"
+                f"{where()}: segment {b.segment} (segments start at 0 and never decrease from one block to the next)"
             )
-    idx = np.arange(len(blocks))
-    tiles = np.concatenate([b.tiles for *_, b in blocks])
-    tile_owner = np.repeat(idx, [b.tiles.size for *_, b in blocks])
-    cyc = np.concatenate([b.worker_cycles.reshape(-1) for *_, b in blocks])
-    cnt = np.concatenate([b.worker_counts.reshape(-1) for *_, b in blocks])
-    vtx_owner = np.repeat(idx, [b.worker_cycles.size for *_, b in blocks])
-    cnt_owner = np.repeat(idx, [b.worker_counts.size for *_, b in blocks])
-    sups = [np.atleast_1d(np.asarray(b.supervisor_cycles, np.int64)) for *_, b in blocks]
-    sup = np.concatenate(sups)
-    sup_owner = np.repeat(idx, [x.size for x in sups])
-    bad = np.flatnonzero((tiles < 0) | (tiles >= n_tiles))
-    if bad.size:
-        raise ProgramError(
-            f"{where_of(tile_owner[bad[0]])}: tile {int(tiles[bad[0]])} does not exist (machine has tiles 0..{n_tiles - 1})"
-        )
+    tiles = np.concatenate([f.tiles for f in flats])
+    tile_ptr = np.r_[0, np.cumsum(np.concatenate([np.diff(f.tile_ptr) for f in flats]))]
     checks = (
-        ("vertex cycles", cyc, vtx_owner, MAX_ITEM),
-        ("vertex count", cnt, cnt_owner, MAX_COUNT),
-        ("supervisor_cycles", sup, sup_owner, MAX_ITEM),
+        ("vertex cycles", [f.cyc for f in flats], [f.nvtx * f.cyc_rows for f in flats], MAX_ITEM),
+        ("vertex count", [f.cnt for f in flats], [f.cnt_width * f.cnt_rows for f in flats], MAX_COUNT),
+        ("supervisor_cycles", [f.sup for f in flats], [f.sup_rows for f in flats], MAX_ITEM),
     )
-    for name, values, owner, limit in checks:
+    if tiles.size and (tiles.min() < 0 or tiles.max() >= n_tiles):
+        bad = np.flatnonzero((tiles < 0) | (tiles >= n_tiles))
+        owner = np.searchsorted(tile_ptr, bad[0], side="right") - 1
+        raise ProgramError(f"{where_of(owner)}: tile {int(tiles[bad[0]])} does not exist (machine has tiles 0..{n_tiles - 1})")
+    for name, parts, part_sizes, limit in checks:
+        values = np.concatenate(parts)
+        if not values.size or (values.min() >= 0 and values.max() <= limit):
+            continue
+        owner = np.repeat(np.arange(first_block[-1]), np.concatenate(part_sizes))
         bad = np.flatnonzero(values < 0)
         if bad.size:
             raise ProgramError(f"{where_of(owner[bad[0]])}: {name} {int(values[bad[0]])} is negative (must be >= 0)")
         bad = np.flatnonzero(values > limit)
-        if bad.size:
-            raise ProgramError(f"{where_of(owner[bad[0]])}: {name} {int(values[bad[0]]):,} is too large (allowed: 0..{limit:,})")
+        raise ProgramError(f"{where_of(owner[bad[0]])}: {name} {int(values[bad[0]]):,} is too large (allowed: 0..{limit:,})")
+    rising = tiles[1:] > tiles[:-1]
+    starts = tile_ptr[1:-1]
+    rising[starts[(starts > 0) & (starts < tiles.size)] - 1] = True  # a block's first tile may be anything
+    if bool(rising.all()):  # every block lists its tiles in increasing order: none twice
+        return
+    tile_owner = np.repeat(np.arange(first_block[-1]), np.diff(tile_ptr))
     key = np.sort(tile_owner * n_tiles + tiles)
     dup = np.flatnonzero(key[1:] == key[:-1])
     if dup.size:

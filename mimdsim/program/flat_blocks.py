@@ -1,0 +1,103 @@
+"""The blocks of one compute set as flat arrays, made in one pass and kept with the compute set.
+
+Validation (:mod:`mimdsim.program.validate`), the cycle bound (:mod:`mimdsim.cost.bounds`) and the
+compute costs (:mod:`mimdsim.cost.compute`) all read every block of every compute set; a lowered SNN
+step holds about a thousand blocks, most in one compute set (the sparse reduce's stage 1). Each of
+them reads these arrays instead of walking the blocks again (:func:`flat_blocks`, kept by
+:mod:`mimdsim.program.memo` while the compute set lives).
+
+Block ``k``'s tiles are ``tiles[tile_ptr[k]:tile_ptr[k+1]]``; its worker cycles are
+``cyc[cyc_ptr[k]:]``, ``cyc_rows[k]`` rows of ``nvtx[k]`` entries (one row when it has no table);
+likewise its counts (``cnt``) and its supervisor cycles (``sup``, ``sup_rows[k]`` entries).
+
+>>> from mimdsim.program.ir import ComputeSet, VertexBlock
+>>> cs = ComputeSet("c", (VertexBlock("A", [0, 1], [[5, 6], [7, 8]]), VertexBlock("B", [2], [3], supervisor_cycles=9)))
+>>> f = flat_blocks(cs)
+>>> f.tiles.tolist(), f.nvtx.tolist(), f.cyc_rows.tolist(), f.cyc.tolist(), f.sup.tolist()
+([0, 1, 2], [2, 1], [2, 1], [5, 6, 7, 8, 3], [0, 9])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mimdsim.program.ir import ComputeSet
+from mimdsim.program.memo import derived
+
+__all__ = ["FlatBlocks", "flat_blocks"]
+
+
+def _starts(sizes: np.ndarray) -> np.ndarray:
+    out = np.zeros(sizes.size, np.int64)
+    if sizes.size > 1:
+        np.cumsum(sizes[:-1], out=out[1:])
+    return out
+
+
+def _cat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class FlatBlocks:
+    """Every block of a compute set in flat int64 arrays (see the module docstring)."""
+
+    tile_ptr: np.ndarray  # [blocks + 1]
+    tiles: np.ndarray
+    nvtx: np.ndarray  # entries of each block's vertex list (its worker cycles' last dimension)
+    cnt_width: np.ndarray  # the last dimension of its worker counts (equal to nvtx in a valid block)
+    cyc_2d: np.ndarray  # bool: the worker cycles are a table
+    cnt_2d: np.ndarray
+    sup_1d: np.ndarray  # bool: the supervisor cycles are a table
+    cyc_rows: np.ndarray
+    cnt_rows: np.ndarray
+    sup_rows: np.ndarray
+    segment: np.ndarray
+    cyc: np.ndarray
+    cnt: np.ndarray
+    sup: np.ndarray
+
+    @property
+    def n_blocks(self) -> int:
+        return int(self.nvtx.size)
+
+    def cost_tables(self) -> tuple[np.ndarray, ...]:
+        """``(nvtx, cyc_ptr, cyc_rows, cnt_ptr, cnt_rows, sup_ptr, sup_rows, segment, cyc, cnt, sup)``: what the
+        compute-cost kernels of :mod:`mimdsim.cost.compute` read."""
+        return (
+            self.nvtx, _starts(self.nvtx * self.cyc_rows), self.cyc_rows, _starts(self.nvtx * self.cnt_rows), self.cnt_rows,
+            _starts(self.sup_rows), self.sup_rows, self.segment, self.cyc, self.cnt, self.sup,
+        )  # fmt: skip
+
+
+def _make(cs: ComputeSet) -> FlatBlocks:
+    tiles, cycs, cnts, sups, shapes = [], [], [], [], []
+    for b in cs.blocks:
+        cyc, cnt, sup = b.worker_cycles, b.worker_counts, b.supervisor_cycles
+        tiles.append(b.tiles)
+        cycs.append(cyc.reshape(-1))
+        cnts.append(cnt.reshape(-1))
+        table = isinstance(sup, np.ndarray)
+        sups.append(sup if table else np.array([sup], np.int64))
+        shapes.append((
+            b.tiles.size, cyc.shape[-1], cnt.shape[-1], cyc.ndim == 2, cnt.ndim == 2, table,
+            cyc.shape[0] if cyc.ndim == 2 else 1, cnt.shape[0] if cnt.ndim == 2 else 1, sup.size if table else 1, b.segment,
+        ))  # fmt: skip
+    shape = np.array(shapes, np.int64).reshape(-1, 10)
+    tile_ptr = np.zeros(shape.shape[0] + 1, np.int64)
+    np.cumsum(shape[:, 0], out=tile_ptr[1:])
+    col = [np.ascontiguousarray(shape[:, j]) for j in range(10)]
+    arrays = (
+        tile_ptr, _cat(tiles), col[1], col[2], col[3].astype(bool), col[4].astype(bool), col[5].astype(bool), col[6], col[7],
+        col[8], col[9], _cat(cycs), _cat(cnts), _cat(sups),
+    )  # fmt: skip
+    for a in arrays:
+        a.flags.writeable = False
+    return FlatBlocks(*arrays)
+
+
+def flat_blocks(cs: ComputeSet) -> FlatBlocks:
+    """:class:`FlatBlocks` of ``cs``, made once while ``cs`` lives."""
+    return derived(cs, ("flat_blocks",), lambda: _make(cs))
