@@ -26,7 +26,7 @@ import numpy as np
 from mimdsim.program.ir import ComputeSet
 from mimdsim.program.memo import derived
 
-__all__ = ["FlatBlocks", "flat_blocks"]
+__all__ = ["CostTables", "FlatBlocks", "flat_blocks"]
 
 
 def _starts(sizes: np.ndarray) -> np.ndarray:
@@ -38,6 +38,11 @@ def _starts(sizes: np.ndarray) -> np.ndarray:
 
 def _cat(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+_A = np.ndarray
+CostTables = tuple[_A, _A, _A, _A, _A, _A, _A, _A, _A, _A, _A]
+"""``(nvtx, cyc_ptr, cyc_rows, cnt_ptr, cnt_rows, sup_ptr, sup_rows, segment, cyc, cnt, sup)``."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,7 +68,7 @@ class FlatBlocks:
     def n_blocks(self) -> int:
         return int(self.nvtx.size)
 
-    def cost_tables(self) -> tuple[np.ndarray, ...]:
+    def cost_tables(self) -> CostTables:
         """``(nvtx, cyc_ptr, cyc_rows, cnt_ptr, cnt_rows, sup_ptr, sup_rows, segment, cyc, cnt, sup)``: what the
         compute-cost kernels of :mod:`mimdsim.cost.compute` read."""
         return (
@@ -79,11 +84,12 @@ def _make(cs: ComputeSet) -> FlatBlocks:
         tiles.append(b.tiles)
         cycs.append(cyc.reshape(-1))
         cnts.append(cnt.reshape(-1))
+        sup_arr = sup if isinstance(sup, np.ndarray) else np.array([sup], np.int64)
         table = isinstance(sup, np.ndarray)
-        sups.append(sup if table else np.array([sup], np.int64))
+        sups.append(sup_arr)
         shapes.append((
             b.tiles.size, cyc.shape[-1], cnt.shape[-1], cyc.ndim == 2, cnt.ndim == 2, table,
-            cyc.shape[0] if cyc.ndim == 2 else 1, cnt.shape[0] if cnt.ndim == 2 else 1, sup.size if table else 1, b.segment,
+            cyc.shape[0] if cyc.ndim == 2 else 1, cnt.shape[0] if cnt.ndim == 2 else 1, sup_arr.size, b.segment,
         ))  # fmt: skip
     shape = np.array(shapes, np.int64).reshape(-1, 10)
     tile_ptr = np.zeros(shape.shape[0] + 1, np.int64)
