@@ -41,6 +41,7 @@ from numba import njit
 
 from mimdsim.program.flat_blocks import flat_blocks
 from mimdsim.program.ir import ComputeSet
+from mimdsim.program.memo import derived
 
 __all__ = [
     "schedule_worker_vertices",
@@ -141,6 +142,66 @@ def _structure_kernel(
 
 
 @njit(cache=True)
+def _first_equal_rows(
+    blk_nvtx: np.ndarray, cyc_ptr: np.ndarray, cyc_rows: np.ndarray, cnt_ptr: np.ndarray, cnt_rows: np.ndarray,
+    sup_ptr: np.ndarray, sup_rows: np.ndarray, cyc: np.ndarray, cnt: np.ndarray, sup: np.ndarray, n_rows: int,
+) -> np.ndarray:  # fmt: skip
+    """``first[b, r]``: the first row of block ``b``'s tables equal to row ``r`` (``r`` itself when none is).
+
+    Rows are looked up by a hash in an open-addressing table, then compared in full."""
+    nb = blk_nvtx.shape[0]
+    first = np.empty((nb, n_rows), np.int64)
+    h = np.empty(n_rows, np.int64)
+    size = 1
+    while size < 2 * n_rows:
+        size *= 2
+    table = np.empty(size, np.int64)
+    for b in range(nb):
+        nv = blk_nvtx[b]
+        for r in range(n_rows):
+            first[b, r] = r
+        if not (cyc_rows[b] > 1 or cnt_rows[b] > 1 or sup_rows[b] > 1):
+            continue
+        for r in range(n_rows):
+            x = np.int64(0)
+            if sup_rows[b] > 1:
+                x = x * np.int64(1000003) + sup[sup_ptr[b] + r]
+            if cyc_rows[b] > 1:
+                for j in range(nv):
+                    x = x * np.int64(1000003) + cyc[cyc_ptr[b] + r * nv + j]
+            if cnt_rows[b] > 1:
+                for j in range(nv):
+                    x = x * np.int64(1000003) + cnt[cnt_ptr[b] + r * nv + j]
+            h[r] = x ^ (x >> 29)
+        for slot in range(size):
+            table[slot] = -1
+        for r in range(n_rows):  # open addressing: the first row with this content is kept in the table
+            slot = h[r] & (size - 1)
+            while table[slot] >= 0:
+                q = table[slot]
+                same = h[q] == h[r]
+                if same and sup_rows[b] > 1:
+                    same = sup[sup_ptr[b] + r] == sup[sup_ptr[b] + q]
+                if same and cyc_rows[b] > 1:
+                    for j in range(nv):
+                        if cyc[cyc_ptr[b] + r * nv + j] != cyc[cyc_ptr[b] + q * nv + j]:
+                            same = False
+                            break
+                if same and cnt_rows[b] > 1:
+                    for j in range(nv):
+                        if cnt[cnt_ptr[b] + r * nv + j] != cnt[cnt_ptr[b] + q * nv + j]:
+                            same = False
+                            break
+                if same:
+                    first[b, r] = q
+                    break
+                slot = (slot + 1) & (size - 1)
+            if table[slot] < 0:
+                table[slot] = r
+    return first
+
+
+@njit(cache=True)
 def _row_costs_kernel(
     parent: np.ndarray,
     block: np.ndarray,
@@ -159,11 +220,19 @@ def _row_costs_kernel(
     n_ctx: int,
     launch: int,
     overhead: int,
+    first_row: np.ndarray,
     out_incl: np.ndarray,
     out_excl: np.ndarray,
 ) -> None:
-    """Compute cycles incl./excl. idle threads of every trie node in every row (``out_*[row, node]``)."""
+    """Compute cycles incl./excl. idle threads of every trie node in every row (``out_*[row, node]``).
+
+    A leaf under the root (a tile class of one block) costs in row ``r`` what it cost in the first row of its
+    block's tables equal to row ``r`` (``first_row``, :func:`_first_equal_rows`): that row is copied."""
     n = parent.shape[0]
+    leaf = np.ones(n, np.bool_)
+    for k in range(n):
+        if parent[k] >= 0:
+            leaf[parent[k]] = False
     loads = np.zeros((n, n_ctx), np.int64)
     sup_acc = np.zeros(n, np.int64)
     thr_acc = np.zeros(n, np.int64)
@@ -193,6 +262,10 @@ def _row_costs_kernel(
                 out_excl[r, k] = 0
                 continue
             b = block[k]
+            if leaf[k] and parent[p] < 0 and first_row[b, r] < r:
+                out_incl[r, k] = out_incl[first_row[b, r], k]
+                out_excl[r, k] = out_excl[first_row[b, r], k]
+                continue
             sealed[k] = sealed[p]
             if block[p] >= 0 and blk_seg[block[p]] != blk_seg[b]:  # a new compute set: the workers start afresh
                 done = 0
@@ -368,8 +441,10 @@ def compute_costs(
     n_rows = st.n_rows
     incl = np.zeros((n_rows, st.n_nodes), np.int64)
     excl = np.zeros((n_rows, st.n_nodes), np.int64)
+    tables = flat_blocks(cs).cost_tables()
+    first_row = derived(cs, ("first_equal_rows", n_rows), lambda: _first_equal_rows(*tables[:7], *tables[8:], n_rows))
     _row_costs_kernel(
-        st.node_parent, st.node_block, *flat_blocks(cs).cost_tables(), n_rows, n_ctx, launch_cycles, overhead_cycles, incl, excl
+        st.node_parent, st.node_block, *tables, n_rows, n_ctx, launch_cycles, overhead_cycles, first_row, incl, excl
     )
     n_ipus = st.idle_tile.size
     ipu_max = np.zeros((n_rows, n_ipus), np.int64)
