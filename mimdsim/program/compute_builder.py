@@ -153,6 +153,20 @@ class ComputeSetBuilder:
             self._append(VertexBlock(codelet, sel, np.tile(cyc, reps), np.tile(cnt, cnt_reps), supervisor_cycles=sup * m))
         return self
 
+    def add_table_groups(
+        self, codelet: str, tiles: np.ndarray, bounds: np.ndarray, cycles: np.ndarray, counts: np.ndarray, firsts: np.ndarray
+    ) -> None:
+        """One block per group ``g``: the vertex list ``cycles`` with the count table ``counts[firsts[g]]`` on the tiles
+        ``tiles[bounds[g]:bounds[g+1]]`` (no tile listed twice). Every array read-only int64, so the blocks share them."""
+        cyc, tiles, counts = _frozen(cycles), _frozen(tiles), _frozen(counts)  # slices of read-only arrays are read-only
+        lo = bounds[:-1].tolist()
+        hi = bounds[1:].tolist()
+        self.blocks += [
+            VertexBlock.of_frozen(codelet, tiles[a:b], cyc, counts[first])
+            for a, b, first in zip(lo, hi, firsts.tolist(), strict=True)
+        ]
+        self._frozen = None
+
     def add_repeated(self, codelet: str, tiles: np.ndarray, cycles: int, repeats: np.ndarray) -> None:
         """``repeats[i]`` worker vertices of ``cycles`` thread cycles on tile ``tiles[i]``: one block per distinct count."""
         tiles = np.asarray(tiles, np.int64).reshape(-1)

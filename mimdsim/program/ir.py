@@ -136,15 +136,10 @@ class VertexBlock:
         copies. The vectorised builder forms (:class:`~mimdsim.program.compute_builder.ComputeSetBuilder`) make
         thousands of blocks a program; :func:`~mimdsim.program.validate.check_program` checks them all at once."""
         block = object.__new__(cls)
-        for name, value in (
-            ("codelet", codelet),
-            ("tiles", tiles),
-            ("worker_cycles", worker_cycles),
-            ("worker_counts", worker_counts),
-            ("supervisor_cycles", supervisor_cycles),
-            ("segment", 0),
-        ):
-            object.__setattr__(block, name, value)
+        block.__dict__.update(  # what the frozen dataclass's __init__ would set, without its checks
+            codelet=codelet, tiles=tiles, worker_cycles=worker_cycles, worker_counts=worker_counts,
+            supervisor_cycles=supervisor_cycles, segment=0,
+        )  # fmt: skip
         return block
 
     @property

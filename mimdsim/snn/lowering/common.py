@@ -282,5 +282,4 @@ class LoweringBase:
             first, order, bounds = equal_rows(table.reshape(n_t, -1))
             tiles = uniq_tiles[order]
             tiles.flags.writeable = False
-            for g, t0 in enumerate(first.tolist()):
-                cs.add_table("CustomSparseReduceStage1", tiles[bounds[g] : bounds[g + 1]], costs, table[t0], unique=True)
+            cs.add_table_groups("CustomSparseReduceStage1", tiles, bounds, costs, table, first)
