@@ -29,6 +29,7 @@ few bytes across cost far more than one tile sending the same bytes (docs/machin
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,19 +38,22 @@ from numba import njit
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.cost.links import TOPOLOGY_CODES, n_link_ids, route
 from mimdsim.program.ir import Exchange
+from mimdsim.program.memo import keep, kept
 
 __all__ = [
     "ExchangeParams",
     "ExchangeWorkspace",
     "NO_TILE_OUTPUT",
     "exchange_costs",
-    "exchange_kernel",
+    "ExchangeTraffic",
+    "TRAFFIC_KEPT_TILES",
+    "exchange_traffic",
     "exchange_phase_cycles",
     "exchange_tile_cycles",
 ]
 
 NO_TILE_OUTPUT = np.zeros(0, np.int64)
-"""The ``out_tile`` argument of :func:`exchange_kernel` when the per-tile times are not needed."""
+"""The ``out_tile`` argument of :func:`exchange_costs` when the per-tile times are not needed."""
 
 
 class ExchangeParams:
@@ -133,7 +137,7 @@ class ExchangeWorkspace:
 
 
 @njit(cache=True)
-def exchange_kernel(
+def _traffic_kernel(
     src: np.ndarray,
     nbytes: np.ndarray,
     messages: np.ndarray,
@@ -145,15 +149,8 @@ def exchange_kernel(
     tiles_per_ipu: int,
     n_ipus: int,
     tps: int,
-    bpc: int,
-    overhead: int,
-    message: int,
-    transit: int,
     topo: int,
     cols: int,
-    link_bpc: float,
-    link_latency: int,
-    link_message: int,
     send: np.ndarray,
     recv2: np.ndarray,
     gsend: np.ndarray,
@@ -170,10 +167,9 @@ def exchange_kernel(
     link_msgs: np.ndarray,
     route_buf: np.ndarray,
     link_touched: np.ndarray,
-    out_ipu_phase: np.ndarray,
-    out_tile: np.ndarray,
-) -> int:
-    """Per-IPU on-chip phase cycles into ``out_ipu_phase``; returns the global phase cycles.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, bool]:
+    """The traffic of one exchange phase: what every tile sends and receives on chip and off chip, and what every
+    directed link group carries (:class:`ExchangeTraffic`'s arrays, the workspace left all zero).
 
     Works destination list by destination list (:class:`~mimdsim.program.exchange.Exchange`;
     the transfers of list ``g`` are ``tr_order[tr_ptr[g]:tr_ptr[g+1]]``): the list's
@@ -183,12 +179,7 @@ def exchange_kernel(
     ``per_destination`` transfer is sent once per destination and received alone (as
     that many point-to-point transfers). Integer for integer the same as costing every
     (transfer, destination) pair, in time proportional to transfers plus list members.
-
-    ``out_tile`` (length ``n_tiles``, or empty to skip) receives every tile's own on-chip
-    time (send or receive bound plus transit, without the phase overhead; 0 for a tile
-    without on-chip traffic).
     """
-    keep_tiles = out_tile.shape[0] > 0
     n_tiles = member.shape[0]
     n_touched = 0
     n_links_touched = 0
@@ -300,41 +291,125 @@ def exchange_kernel(
         for j in range(n_si):
             for r in range(4):
                 ipu_acc[r, ipu_lists[1, j]] = 0
-    for k in range(n_ipus):
+    tiles = touched[:n_touched].copy()
+    per_tile = np.empty((n_touched, 8), np.int64)
+    for j in range(n_touched):
+        t = tiles[j]
+        per_tile[j, 0] = send[t]
+        per_tile[j, 1] = recv2[t]
+        per_tile[j, 2] = gsend[t]
+        per_tile[j, 3] = grecv[t]
+        for q in range(4):
+            per_tile[j, 4 + q] = msgs[q, t]
+            msgs[q, t] = 0
+        send[t] = 0
+        recv2[t] = 0
+        gsend[t] = 0
+        grecv[t] = 0
+        touched_flag[t] = 0
+    link_ids = link_touched[:n_links_touched].copy()
+    link_bytes = np.empty(n_links_touched, np.float64)
+    link_msg_counts = np.empty(n_links_touched, np.int64)
+    for j in range(n_links_touched):
+        lk = link_ids[j]
+        link_bytes[j] = links[lk]
+        link_msg_counts[j] = link_msgs[lk]
+        links[lk] = 0.0
+        link_msgs[lk] = 0
+    return tiles, per_tile, link_ids, link_bytes, link_msg_counts, max_hops, any_global
+
+
+@njit(cache=True)
+def _phase_kernel(
+    tiles: np.ndarray,
+    per_tile: np.ndarray,
+    link_bytes: np.ndarray,
+    link_msgs: np.ndarray,
+    max_hops: int,
+    any_global: bool,
+    tiles_per_ipu: int,
+    bpc: int,
+    overhead: int,
+    message: int,
+    transit: int,
+    link_bpc: float,
+    link_latency: int,
+    link_message: int,
+    out_ipu_phase: np.ndarray,
+    out_tile: np.ndarray,
+) -> int:
+    """Per-IPU on-chip phase cycles into ``out_ipu_phase`` (and each tile's into ``out_tile`` unless it is empty)
+    from the phase's traffic (:func:`_traffic_kernel`); returns the global phase cycles."""
+    keep_tiles = out_tile.shape[0] > 0
+    for k in range(out_ipu_phase.shape[0]):
         out_ipu_phase[k] = 0
     gport = 0
-    for j in range(n_touched):
-        t = touched[j]
-        if send[t] > 0 or recv2[t] > 0:
-            c_send = (send[t] + bpc - 1) // bpc + message * msgs[0, t]
-            c_recv = (recv2[t] + 2 * bpc - 1) // (2 * bpc) + message * msgs[1, t]
+    for j in range(tiles.shape[0]):
+        t = tiles[j]
+        send, recv2, gsend, grecv = per_tile[j, 0], per_tile[j, 1], per_tile[j, 2], per_tile[j, 3]
+        if send > 0 or recv2 > 0:
+            c_send = (send + bpc - 1) // bpc + message * per_tile[j, 4]
+            c_recv = (recv2 + 2 * bpc - 1) // (2 * bpc) + message * per_tile[j, 5]
             c = max(c_send, c_recv) + transit
             k = t // tiles_per_ipu
             if c + overhead > out_ipu_phase[k]:
                 out_ipu_phase[k] = c + overhead
             if keep_tiles:
                 out_tile[t] = c
-        g2 = max((gsend[t] + bpc - 1) // bpc + message * msgs[2, t], (grecv[t] + bpc - 1) // bpc + message * msgs[3, t])
+        g2 = max((gsend + bpc - 1) // bpc + message * per_tile[j, 6], (grecv + bpc - 1) // bpc + message * per_tile[j, 7])
         if g2 > gport:
             gport = g2
-        send[t] = 0
-        recv2[t] = 0
-        gsend[t] = 0
-        grecv[t] = 0
-        touched_flag[t] = 0
-        for q in range(4):
-            msgs[q, t] = 0
     if not any_global:
         return 0
     glink = 0
-    for j in range(n_links_touched):
-        lk = link_touched[j]
-        c = int(math.ceil(links[lk] / link_bpc)) + link_message * link_msgs[lk]  # noqa: RUF046 - explicit int in the numba kernel
+    for j in range(link_bytes.shape[0]):
+        c = int(math.ceil(link_bytes[j] / link_bpc)) + link_message * link_msgs[j]  # noqa: RUF046 - explicit int in the numba kernel
         if c > glink:
             glink = c
-        links[lk] = 0.0
-        link_msgs[lk] = 0
     return overhead + max(glink, gport) + max_hops * link_latency
+
+
+@dataclass(frozen=True, eq=False)
+class ExchangeTraffic:
+    """What one exchange phase moves on a machine's tiles and links (:func:`_traffic_kernel`): ``tiles`` with traffic,
+    their ``per_tile`` sums (bytes sent, twice the bytes received at full rate, bytes sent and received off chip,
+    messages of each), the directed link groups used with their bytes and messages, the longest route in hops, and
+    whether anything leaves an IPU. It depends on the exchange and the machine's shape only (tiles per IPU, IPUs,
+    supertiles, link topology), not on any rate."""
+
+    tiles: np.ndarray
+    per_tile: np.ndarray
+    link_ids: np.ndarray
+    link_bytes: np.ndarray
+    link_msgs: np.ndarray
+    max_hops: int
+    any_global: bool
+
+
+TRAFFIC_KEPT_TILES = 16_384
+"""An exchange's traffic is kept with the exchange (:mod:`mimdsim.program.memo`) when at most this many tiles take
+part (1 MiB of per-tile sums): a what-if on a rate (bytes per cycle, message or link costs) then only re-prices it.
+The traffic of larger phases (tens of IPUs) is recomputed, so that a large program's costs do not hold it all."""
+
+_SHAPE = (0, 1, 2, 7, 8)
+"""The fields of :meth:`ExchangeParams.as_tuple` the traffic depends on: tiles per IPU, IPUs, supertile size,
+topology and torus columns."""
+
+
+def exchange_traffic(ex: Exchange, params: tuple[Any, ...], ws: tuple[np.ndarray, ...]) -> ExchangeTraffic:
+    """:class:`ExchangeTraffic` of ``ex`` with ``ExchangeParams(m).as_tuple()`` and ``ExchangeWorkspace(m).as_tuple()``."""
+    key = ("exchange_traffic", *(params[i] for i in _SHAPE))
+    traffic = kept(ex, key)
+    if traffic is None:
+        ptr, order = ex.transfers_by_list()
+        kernel: Any = _traffic_kernel  # a numba dispatcher: its arguments are typed at the call
+        tpi, n_ipus, tps, topo, cols = (params[i] for i in _SHAPE)
+        out = kernel(ex.src, ex.nbytes, ex.messages, ex.per_destination, ex.dst_ptr, ex.dst, ptr, order, tpi, n_ipus, tps,
+                     topo, cols, *ws)  # fmt: skip
+        traffic = ExchangeTraffic(out[0], out[1], out[2], out[3], out[4], int(out[5]), bool(out[6]))
+        if traffic.tiles.size <= TRAFFIC_KEPT_TILES:
+            keep(ex, key, traffic)
+    return traffic
 
 
 def exchange_costs(
@@ -344,25 +419,16 @@ def exchange_costs(
     out_ipu_phase: np.ndarray,
     out_tile: np.ndarray = NO_TILE_OUTPUT,
 ) -> int:
-    """:func:`exchange_kernel` on ``ex`` with ``ExchangeParams(m).as_tuple()`` and ``ExchangeWorkspace(m).as_tuple()``."""
-    ptr, order = ex.transfers_by_list()
-    kernel: Any = exchange_kernel  # a numba dispatcher: its arguments are typed at the call
+    """Per-IPU on-chip phase cycles of ``ex`` into ``out_ipu_phase`` (each tile's own into ``out_tile`` unless it is
+    empty); returns the global phase cycles. ``params`` and ``ws`` are ``ExchangeParams(m).as_tuple()`` and
+    ``ExchangeWorkspace(m).as_tuple()``."""
+    t = exchange_traffic(ex, params, ws)
+    tpi, _, _, bpc, overhead, message, transit, _, _, link_bpc, link_latency, link_message = params
+    kernel: Any = _phase_kernel
     return int(
-        kernel(
-            ex.src,
-            ex.nbytes,
-            ex.messages,
-            ex.per_destination,
-            ex.dst_ptr,
-            ex.dst,
-            ptr,
-            order,
-            *params,
-            *ws,
-            out_ipu_phase,
-            out_tile,
-        )
-    )
+        kernel(t.tiles, t.per_tile, t.link_bytes, t.link_msgs, t.max_hops, t.any_global, tpi, bpc, overhead, message,
+               transit, link_bpc, link_latency, link_message, out_ipu_phase, out_tile)
+    )  # fmt: skip
 
 
 def exchange_phase_cycles(ex: Exchange, machine: MachineSpec) -> tuple[np.ndarray, int]:

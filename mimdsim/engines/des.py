@@ -12,7 +12,7 @@ Model
 * **Phases.** After the barrier each IPU runs timed phases: sync release ``S(scope)``,
   the global (IPU-link) exchange ``G``, its on-chip exchange ``E_i`` (or the host copy
   ``H``). The exchange is compiler-scheduled, so the per-phase durations computed by
-  :func:`mimdsim.cost.exchange.exchange_kernel` (per-tile exchange ports, supertile
+  :func:`mimdsim.cost.exchange.exchange_costs` (per-tile exchange ports, supertile
   receive, link sharing) are the truth; they are computed once per distinct exchange.
 * **Compute.** Each tile's compute set time ``C_t`` (barrel-scheduled worker contexts)
   comes from :func:`mimdsim.cost.compute.compute_costs`, once per tile class of each

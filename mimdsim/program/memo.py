@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-__all__ = ["derived", "forget"]
+__all__ = ["derived", "forget", "keep", "kept"]
 
 T = TypeVar("T")
 
@@ -39,6 +39,17 @@ def derived(program: object, key: Hashable, make: Callable[[], T]) -> T:
         return per[key]
     value = per[key] = make()
     return value
+
+
+def kept(program: object, key: Hashable) -> Any:
+    """What :func:`keep` (or :func:`derived`) kept for ``(program, key)``, or None."""
+    per = _STORE.get(program)
+    return None if per is None else per.get(key)
+
+
+def keep(program: object, key: Hashable, value: object) -> None:
+    """Keep ``value`` for ``(program, key)`` while ``program`` lives (for values kept only sometimes: by size, say)."""
+    _STORE.setdefault(program, {})[key] = value
 
 
 def forget(program: object | None = None) -> None:

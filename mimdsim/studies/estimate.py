@@ -11,8 +11,8 @@ import functools
 import inspect
 import os
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from mimdsim.arch.spec import MachineSpec
 from mimdsim.engines import DEFAULT_MAX_STEPS, simulate
 from mimdsim.engines.timeline_detail import TimelineRequest
 from mimdsim.errors import ConfigError, TileMemoryError
+from mimdsim.gc_policy import relaxed_gc_during
 from mimdsim.hashing import input_value
 from mimdsim.memory.ledger import memory_ledger
 from mimdsim.partition import check_method, partition_layers
@@ -43,6 +44,8 @@ __all__ = [
     "saturated_activity",
 ]  # fmt: skip
 
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _HASHED = ("activity_source", "rate", "input_rate", "input_data", "engine", "neurons_per_tile", "partitioner", "mapping", "unit_neurons", "seed", "gpu",
            "gpu_framework", "gpu_precision", "allow_oom", "options", "energy_scope")  # fmt: skip
@@ -174,6 +177,18 @@ def make_activity(
     return src.activity(spec, cache=cache), src.label
 
 
+def _with_relaxed_gc(fn: F) -> F:
+    """``fn`` run with fewer garbage-collector passes (:func:`mimdsim.gc_policy.relaxed_gc_during`)."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with relaxed_gc_during():
+            return fn(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
+
+
+@_with_relaxed_gc
 def estimate_training_step(
     spec: SNNSpec,
     machine: MachineSpec,

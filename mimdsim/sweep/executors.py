@@ -9,7 +9,6 @@ each sets ``numba.set_num_threads(1)`` so that N workers do not oversubscribe N 
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -17,19 +16,11 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_complet
 from typing import Any, TypeVar
 
 from mimdsim.errors import ConfigError
+from mimdsim.gc_policy import relaxed_gc
 
 __all__ = ["relaxed_gc", "run_sweep", "iter_sweep", "local_executor"]
 
 R = TypeVar("R")
-
-
-def relaxed_gc() -> None:
-    """Collect cyclic garbage after 100,000 net allocations instead of 700 (and the older
-    generations less often): a simulation allocates many short-lived, acyclic objects
-    (arrays, small records) that reference counting frees, and the default thresholds
-    spent a fifth of a short ``mimdsim snn`` call walking them. Peak memory stays the
-    same (measured on the 64-IPU case of docs/performance.md)."""
-    gc.set_threshold(100_000, 50, 100)
 
 
 def _init_worker() -> None:
