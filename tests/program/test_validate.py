@@ -30,6 +30,9 @@ def _prog(*steps: Step, tensors: tuple[Tensor, ...] = (), batch_size: int | None
     return Program("p", steps, tensors, batch_size)
 
 
+_TABLE_A = VertexBlock("A", [0], [[1], [2], [3]])
+
+
 def _ok_program() -> Program:
     ex = Exchange.from_transfers("e", [(0, [1, 2], 8), (3, [4], 4), (1, [9], 4)])
     cs = _cs(VertexBlock("V", [0, 1, 15], [5, 7], [2, 1], 10), VertexBlock("W", [0], [], [], 3))
@@ -167,6 +170,19 @@ _BAD: list[tuple[str, Program, list[str]]] = [
         _prog(Superstep("s", compute=_cs(VertexBlock("A", [0], [1]), VertexBlock("V", [1, 1], [1])))),
         ["block 1 (V)", "tile 1 appears twice in one block"],
     ),
+    (
+        "block dup tile, unsorted, second compute set",
+        _prog(
+            Superstep("s", compute=_cs(VertexBlock("A", [3, 1], [1]))),
+            Superstep("t", compute=_cs(VertexBlock("B", [0], [1]), VertexBlock("W", [5, 2, 5], [1]))),
+        ),
+        ["step 1 ('t')", "block 1 (W)", "tile 5 appears twice in one block"],
+    ),
+    (
+        "table rows differ within a block, after good blocks",
+        _prog(Repeat(3, (Superstep("s", compute=_cs(_TABLE_A, VertexBlock("V", [1], [[1], [2], [3]], [1], [4, 5]))),))),
+        ["block 1 (V)", "its cycle tables have different numbers of rows (2, 3)"],
+    ),
     ("host tile", _prog(HostCopy("h", np.array([16]), np.array([4]))), ["step 0 ('h')", "tile 16 does not exist"]),
     ("host bytes", _prog(HostCopy("h", np.array([0]), np.array([-4]))), ["byte count -4 is negative"]),
     ("host lengths", _prog(HostCopy("h", np.array([0, 1]), np.array([4]))), ["tiles and nbytes differ in length"]),
@@ -239,3 +255,8 @@ def test_check_does_not_modify_the_program() -> None:
     before = [s.name for s in p.iter_static()]
     check_program(p, MACHINE)
     assert [s.name for s in p.iter_static()] == before
+
+
+def test_blocks_with_unsorted_tiles_and_no_duplicate_pass() -> None:
+    cs = _cs(VertexBlock("A", [7, 0, 3], [1]), VertexBlock("B", [], [1]), VertexBlock("C", [2, 1], [4]))
+    check_program(_prog(Superstep("s", compute=cs)), MACHINE)

@@ -1,0 +1,102 @@
+"""What the cost layer derives once and shares: a compute set's flat blocks, the first equal row of each block's
+tables, an exchange's traffic. Each gives what costing without it gives, for any input."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mimdsim.cost.exchange as xc
+from mimdsim.arch import load_machine
+from mimdsim.cost.compute import compute_costs, compute_structure
+from mimdsim.program.exchange import Exchange
+from mimdsim.program.flat_blocks import flat_blocks
+from mimdsim.program.ir import ComputeSet, VertexBlock
+from mimdsim.snn.lowering.common import equal_rows
+
+N_TILES = 12
+
+
+@st.composite
+def table_sets(draw: st.DrawFn) -> ComputeSet:
+    """Compute sets of 1-4 blocks on 12 tiles; tables of few distinct rows (so rows repeat), tiles in several blocks."""
+    rows = draw(st.integers(1, 6))
+    blocks = []
+    for _ in range(draw(st.integers(1, 4))):
+        tiles = draw(st.lists(st.integers(0, N_TILES - 1), min_size=1, max_size=5, unique=True))
+        n = draw(st.integers(1, 3))
+        palette = draw(st.lists(st.lists(st.integers(0, 9), min_size=n, max_size=n), min_size=1, max_size=3))
+        counts = np.array([palette[draw(st.integers(0, len(palette) - 1))] for _ in range(rows)], np.int64)
+        cycles = np.array(draw(st.lists(st.integers(1, 50), min_size=n, max_size=n)), np.int64)
+        table = draw(st.booleans())
+        sup = np.array(draw(st.lists(st.sampled_from([0, 7]), min_size=rows, max_size=rows)), np.int64) if table else 3
+        blocks.append(VertexBlock("V", tiles, cycles, counts if table or rows == 1 else counts[0], sup))
+    return ComputeSet("c", tuple(blocks))
+
+
+@settings(max_examples=60, deadline=None)
+@given(table_sets(), st.integers(1, 6))
+def test_rows_cost_what_each_row_alone_costs(cs: ComputeSet, n_ctx: int) -> None:
+    """Copying a leaf's cost from the first equal row gives what costing every row on its own gives."""
+    costs = compute_costs(cs, compute_structure(cs, N_TILES, N_TILES), n_ctx, launch_cycles=2, overhead_cycles=5)
+    for r in range(cs.n_rows):
+        alone = cs.row(r)
+        one = compute_costs(alone, compute_structure(alone, N_TILES, N_TILES), n_ctx, launch_cycles=2, overhead_cycles=5)
+        assert costs.tile_cycles(r)[0].tolist() == one.tile_cycles(0)[0].tolist()
+        assert [a.tolist() for a in costs.tile_cycles(r)[1:]] == [a.tolist() for a in one.tile_cycles(0)[1:]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(table_sets())
+def test_flat_blocks_are_the_blocks(cs: ComputeSet) -> None:
+    f = flat_blocks(cs)
+    assert flat_blocks(cs) is f  # made once
+    for k, b in enumerate(cs.blocks):
+        assert f.tiles[f.tile_ptr[k] : f.tile_ptr[k + 1]].tolist() == b.tiles.tolist()
+        nvtx, cyc_ptr, cyc_rows, cnt_ptr, cnt_rows, sup_ptr, sup_rows, seg, cyc, cnt, sup = f.cost_tables()
+        assert cyc[cyc_ptr[k] : cyc_ptr[k] + nvtx[k] * cyc_rows[k]].tolist() == b.worker_cycles.reshape(-1).tolist()
+        assert cnt[cnt_ptr[k] : cnt_ptr[k] + nvtx[k] * cnt_rows[k]].tolist() == b.worker_counts.reshape(-1).tolist()
+        assert sup[sup_ptr[k] : sup_ptr[k] + sup_rows[k]].tolist() == np.atleast_1d(b.supervisor_cycles).tolist()
+        assert seg[k] == b.segment
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 2), min_size=3, max_size=3), min_size=1, max_size=12))
+def test_equal_rows_groups_exactly_the_equal_rows(values: list[list[int]]) -> None:
+    rows = np.array(values, np.int64)
+    first, order, bounds = equal_rows(rows)
+    group = np.empty(len(values), np.int64)
+    for g in range(first.size):
+        members = order[bounds[g] : bounds[g + 1]]
+        assert members.tolist() == sorted(members.tolist()) and members[0] == first[g]
+        group[members] = g
+    assert first.tolist() == sorted(first.tolist())  # groups in the order of their first row
+    for i in range(len(values)):
+        for j in range(len(values)):
+            assert (group[i] == group[j]) == (values[i] == values[j])
+
+
+def test_a_kept_traffic_is_re_priced_per_machine() -> None:
+    """A rate what-if re-prices the kept traffic: the same phases as costing from scratch, on one IPU and across IPUs."""
+    ex = Exchange.from_transfers("e", [(0, [1, 2, 9], 40), (3, [4], 8), (9, [0, 8], 24)])
+    shapes = [dict(n_ipus=2, tiles_per_ipu=8), dict(n_ipus=4, tiles_per_ipu=4)]
+    for shape in shapes:
+        for over in (
+            {},
+            {"exchange_bytes_per_cycle": 2},
+            {"exchange_message_cycles": 9},
+            {"link_bytes_per_s": 3e9},
+            {"link_message_cycles": 40},
+        ):
+            m = load_machine("mk2", **shape, **over)
+            kept = xc.exchange_phase_cycles(ex, m)
+            fresh_ex = Exchange.from_transfers("e", [(0, [1, 2, 9], 40), (3, [4], 8), (9, [0, 8], 24)])
+            old = xc.TRAFFIC_KEPT_TILES
+            try:
+                xc.TRAFFIC_KEPT_TILES = 0  # nothing kept: the traffic is accumulated for this machine
+                fresh = xc.exchange_phase_cycles(fresh_ex, m)
+            finally:
+                xc.TRAFFIC_KEPT_TILES = old
+            assert kept[0].tolist() == fresh[0].tolist() and kept[1] == fresh[1]
+            assert xc.exchange_tile_cycles(ex, m).tolist() == xc.exchange_tile_cycles(fresh_ex, m).tolist()
