@@ -1,0 +1,121 @@
+"""A design point in a warm process, and a sweep on one process (issue 24's targets; results in docs/performance.md).
+
+* ``activity``: :func:`~mimdsim.studies.estimate.estimate_training_step` of family (a)'s 2-hidden network on ``bow``
+  at ten max activities (0.004 .. 0.04) after a first pass over the same ten (activity cache, numba and memo warm):
+  the median wall time per call, and where it goes (lowering, of which the stage-1 reduce; validation; compute
+  costs; exchange costs; compiler passes; the rest), summed over the ten calls by wrapping those functions.
+* ``machine``: the same network at 0.01 on ten machine descriptions that differ from ``bow`` in one field (the
+  exchange bytes per cycle), each a new description: the median wall time per call.
+* ``sweep``: ``mimdsim sweep --activities <25: 0.004 .. 0.1> --processes 1 --json`` over family (a) (100 points),
+  after a first call that fills the caches: points per minute of the whole call.
+
+Run (about a minute)::
+
+    .venv/bin/python -m benchmarks.design_point --out benchmarks/results/design_point.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks._host import emit, host_info
+
+ACTIVITIES = [0.004 * i for i in range(1, 11)]
+SWEEP_ACTIVITIES = ",".join(f"{0.004 * i:.3f}" for i in range(1, 26))
+
+
+def _spec(a: float) -> Any:
+    from mimdsim.snn.model.spec import snn_from_sizes
+
+    return snn_from_sizes([2312, 1466, 1466, 10], max_activity=a, input_sparse_size=32, batch_size=48, n_timesteps=100,
+                          optimizer="adam")  # fmt: skip
+
+
+def _timed(owner: Any, name: str, label: str, acc: dict[str, float]) -> Callable[[], None]:
+    """Wrap ``owner.name`` to add its wall time to ``acc[label]``; returns the undo."""
+    fn = getattr(owner, name)
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            acc[label] += time.perf_counter() - t
+
+    setattr(owner, name, run)
+    return lambda: setattr(owner, name, fn)
+
+
+def activity_and_machine() -> dict[str, object]:
+    import mimdsim.engines as engines
+    import mimdsim.engines.fast as fast
+    import mimdsim.snn.lowering.lower as lower
+    import mimdsim.studies.estimate as estimate
+    from mimdsim import load_machine
+    from mimdsim.snn.lowering.common import LoweringBase
+
+    bow = load_machine("bow")
+    for a in ACTIVITIES:
+        estimate.estimate_training_step(_spec(a), bow)
+    acc: dict[str, float] = defaultdict(float)
+    undo = [
+        _timed(estimate, "lower_snn", "lowering", acc),
+        _timed(LoweringBase, "add_reduce_stage1", "lowering: stage-1 reduce", acc),
+        _timed(lower, "apply_passes", "lowering: compiler passes", acc),
+        _timed(engines, "check_program", "validation", acc),
+        _timed(fast, "_compute_costs", "compute costs", acc),
+        _timed(fast, "_exchange_costs", "exchange costs", acc),
+    ]
+    times = []
+    for a in ACTIVITIES:
+        t = time.perf_counter()
+        estimate.estimate_training_step(_spec(a), bow)
+        times.append(time.perf_counter() - t)
+    for u in undo:
+        u()
+    spec = _spec(0.01)
+    machines = [load_machine("bow", exchange_bytes_per_cycle=v) for v in (2, 3, 5, 6, 7, 8, 9, 10, 12, 16)]
+    m_times = []
+    for m in machines:
+        t = time.perf_counter()
+        estimate.estimate_training_step(spec, m)
+        m_times.append(time.perf_counter() - t)
+    per_call = {k: round(1000 * v / len(ACTIVITIES), 2) for k, v in sorted(acc.items(), key=lambda kv: -kv[1])}
+    return {
+        "activity_ms_median": round(1000 * statistics.median(times), 2),
+        "activity_ms_all": [round(1000 * t, 2) for t in times],
+        "activity_ms_per_call_by_part": per_call,
+        "machine_ms_median": round(1000 * statistics.median(m_times), 2),
+        "machine_ms_all": [round(1000 * t, 2) for t in m_times],
+    }
+
+
+def sweep() -> dict[str, object]:
+    cmd = [str(Path(sys.executable).with_name("mimdsim")), "sweep", "--activities", SWEEP_ACTIVITIES, "--processes", "1",
+           "--json"]  # fmt: skip
+    subprocess.run(cmd, capture_output=True, check=True)  # fills the activity cache
+    t = time.perf_counter()
+    subprocess.run(cmd, capture_output=True, check=True)
+    wall = time.perf_counter() - t
+    return {"points": 100, "wall_s": round(wall, 2), "points_per_min": round(100 / wall * 60)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    emit({"host": host_info(), "point": activity_and_machine(), "sweep_1_process": sweep()}, args.out)
+
+
+if __name__ == "__main__":
+    main()
