@@ -119,9 +119,12 @@ class Exchange:
 
     def entry_keys(self, width: int) -> np.ndarray:
         """``list * width + tile`` of every list entry, ascending (``width`` > every tile number)."""
-        list_of_entry = np.repeat(np.arange(self.n_lists, dtype=np.int64), np.diff(self.dst_ptr))
+        list_of_entry = self._kept(
+            "list_of_entry", lambda: np.repeat(np.arange(self.n_lists, dtype=np.int64), np.diff(self.dst_ptr))
+        )
         keys = list_of_entry * width + self.dst
-        if keys.size > 1 and not bool(np.all(keys[1:] > keys[:-1])):  # lists are usually sorted already
+        # lists are usually sorted already; whether they are does not depend on width (> every tile)
+        if keys.size > 1 and not self._kept("entries_sorted", lambda: np.array(bool(np.all(keys[1:] > keys[:-1])))):
             keys = np.sort(keys)
         return keys
 

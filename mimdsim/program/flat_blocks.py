@@ -79,25 +79,27 @@ class FlatBlocks:
 
 def _make(cs: ComputeSet) -> FlatBlocks:
     tiles, cycs, cnts, sups, shapes = [], [], [], [], []
+    sup_tables = False
     for b in cs.blocks:
         cyc, cnt, sup = b.worker_cycles, b.worker_counts, b.supervisor_cycles
         tiles.append(b.tiles)
-        cycs.append(cyc.reshape(-1))
-        cnts.append(cnt.reshape(-1))
-        sup_arr = sup if isinstance(sup, np.ndarray) else np.array([sup], np.int64)
+        cycs.append(cyc if cyc.ndim == 1 else cyc.reshape(-1))
+        cnts.append(cnt if cnt.ndim == 1 else cnt.reshape(-1))
         table = isinstance(sup, np.ndarray)
-        sups.append(sup_arr)
+        sup_tables |= table
+        sups.append(sup)
         shapes.append((
             b.tiles.size, cyc.shape[-1], cnt.shape[-1], cyc.ndim == 2, cnt.ndim == 2, table,
-            cyc.shape[0] if cyc.ndim == 2 else 1, cnt.shape[0] if cnt.ndim == 2 else 1, sup_arr.size, b.segment,
+            cyc.shape[0] if cyc.ndim == 2 else 1, cnt.shape[0] if cnt.ndim == 2 else 1, np.size(sup), b.segment,
         ))  # fmt: skip
     shape = np.array(shapes, np.int64).reshape(-1, 10)
     tile_ptr = np.zeros(shape.shape[0] + 1, np.int64)
     np.cumsum(shape[:, 0], out=tile_ptr[1:])
     col = [np.ascontiguousarray(shape[:, j]) for j in range(10)]
+    sup_flat = _cat([np.atleast_1d(np.asarray(x, np.int64)) for x in sups]) if sup_tables else np.array(sups, np.int64)
     arrays = (
         tile_ptr, _cat(tiles), col[1], col[2], col[3].astype(bool), col[4].astype(bool), col[5].astype(bool), col[6], col[7],
-        col[8], col[9], _cat(cycs), _cat(cnts), _cat(sups),
+        col[8], col[9], _cat(cycs), _cat(cnts), sup_flat.reshape(-1),
     )  # fmt: skip
     for a in arrays:
         a.flags.writeable = False

@@ -130,6 +130,7 @@ class VertexBlock:
         worker_cycles: np.ndarray,
         worker_counts: np.ndarray,
         supervisor_cycles: int | np.ndarray = 0,
+        segment: int = 0,
     ) -> VertexBlock:
         """A block of arrays that are already what :meth:`__post_init__` makes of them (read-only, C-contiguous
         int64; ``tiles`` 1-D, the tables 1-D or 2-D, ``supervisor_cycles`` an int or a 1-D array): no checks, no
@@ -138,7 +139,7 @@ class VertexBlock:
         block = object.__new__(cls)
         block.__dict__.update(  # what the frozen dataclass's __init__ would set, without its checks
             codelet=codelet, tiles=tiles, worker_cycles=worker_cycles, worker_counts=worker_counts,
-            supervisor_cycles=supervisor_cycles, segment=0,
+            supervisor_cycles=supervisor_cycles, segment=int(segment),
         )  # fmt: skip
         return block
 
@@ -175,7 +176,9 @@ class VertexBlock:
         """The same block in compute-phase segment ``segment``."""
         if segment == self.segment:
             return self
-        return VertexBlock(self.codelet, self.tiles, self.worker_cycles, self.worker_counts, self.supervisor_cycles, segment)
+        return VertexBlock.of_frozen(
+            self.codelet, self.tiles, self.worker_cycles, self.worker_counts, self.supervisor_cycles, segment
+        )
 
     @property
     def n_vertices_per_tile(self) -> int:
@@ -212,9 +215,12 @@ class ComputeSet:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "blocks", tuple(self.blocks))
-        tables = [b for b in self.blocks if b.is_table]
-        object.__setattr__(self, "is_table", bool(tables))
-        object.__setattr__(self, "n_rows", max((b.n_rows for b in tables), default=1))
+        rows = -1  # the most rows of a block with a table (-1: none has one)
+        for b in self.blocks:
+            if b.worker_cycles.ndim == 2 or b.worker_counts.ndim == 2 or isinstance(b.supervisor_cycles, np.ndarray):
+                rows = max(rows, b.n_rows)
+        object.__setattr__(self, "is_table", rows >= 0)
+        object.__setattr__(self, "n_rows", rows if rows >= 0 else 1)
 
     def row(self, r: int) -> ComputeSet:
         """The compute set of row ``r`` (itself when no block has a table)."""
