@@ -273,7 +273,10 @@ class LoweringBase:
             active = np.clip(n_valid_in[:, b] - s_lo, 0, span)  # [rows, segments], in (kind, tile) order
             table = np.zeros((n_t, rows, kinds), np.int64)  # vertices per (tile, row, kind): active by kind, then idle
             table[run_tile, :, run_kind] = np.add.reduceat(active, starts, axis=1).T
-            table[:, :, -1] = slots[:, None] - table[:, :, :-1].sum(axis=2)
+            busy = table[:, :, 0].copy()  # active vertices of every kind
+            for k in range(1, kinds - 1):
+                busy += table[:, :, k]
+            table[:, :, -1] = slots[:, None] - busy
             table.flags.writeable = False
             costs = np.array(
                 [est.reduce_stage1_cycles(int(g), True) for g in g_values] + [est.reduce_stage1_cycles(0, False)], np.int64
