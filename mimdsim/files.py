@@ -169,11 +169,12 @@ def read_npz(
     *,
     max_bytes: int = NPZ_MAX_BYTES,
     keys: Sequence[str] | None = None,
+    headers: dict[str, tuple[tuple[int, ...], np.dtype]] | None = None,
 ) -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` file, or those of ``keys`` (no pickles); a missing or unreadable file, or one whose
     arrays would take more than ``max_bytes`` (:data:`NPZ_MAX_BYTES`; from the headers, before reading), raises
-    ``error`` naming ``path`` and ``what``."""
-    headers = npz_headers(path, what, error)
+    ``error`` naming ``path`` and ``what``. ``headers``: the file's :func:`npz_headers` when the caller read them."""
+    headers = npz_headers(path, what, error) if headers is None else headers
     sizes = {k: n for k, n in npz_nbytes(headers).items() if keys is None or k in keys}
     if sum(sizes.values()) > max_bytes:
         big = max(sizes, key=lambda k: sizes[k])

@@ -199,6 +199,8 @@ class Exchange:
             return np.zeros(0, bool)
 
         def make() -> np.ndarray:
+            if int(self.src.max()) < tiles_per_ipu and (not self.dst.size or int(self.dst.max()) < tiles_per_ipu):
+                return np.zeros(self.n_transfers, bool)  # every tile on IPU 0
             ipu = self.dst // tiles_per_ipu
             starts = self.dst_ptr[:-1]
             lo = np.minimum.reduceat(ipu, starts) if ipu.size else np.zeros(self.n_lists, np.int64)

@@ -100,8 +100,9 @@ def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
     headers = files.npz_headers(path, what, TraceFormatError)
     nbytes = files.npz_nbytes(headers)
     if sum(nbytes.values()) <= _CHECKED_FROM_BYTES:  # small enough to read as it is; the reader checks the shapes
-        return files.read_npz(path, what, TraceFormatError)
-    small = files.read_npz(path, what, TraceFormatError, keys=[k for k, n in nbytes.items() if n <= _SMALL_BYTES])
+        return files.read_npz(path, what, TraceFormatError, headers=headers)
+    small = files.read_npz(path, what, TraceFormatError, keys=[k for k, n in nbytes.items() if n <= _SMALL_BYTES],
+                           headers=headers)  # fmt: skip
     bound = _largest_trace_bytes(small)
     if bound is not None and sum(nbytes.values()) > bound:
         big = max(nbytes, key=lambda k: nbytes[k])
@@ -109,7 +110,7 @@ def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
             f"{path}: its arrays would take {sum(nbytes.values()):,} B ({big}: {headers[big][1]}{list(headers[big][0])}); "
             f"a {what} of its T, B and tensor sizes holds at most {bound:,} B"
         )
-    return files.read_npz(path, what, TraceFormatError)
+    return files.read_npz(path, what, TraceFormatError, headers=headers)
 
 
 _SMALL_BYTES = 1 << 16
