@@ -16,11 +16,19 @@ again. Measured on the family (a) 2-hidden step (docs/performance.md): a re-esti
 True
 >>> gc.get_threshold() == before
 True
+>>> with relaxed_gc_during():
+...     with relaxed_gc_during():
+...         pass
+...     gc.get_threshold() == RELAXED_THRESHOLDS  # the outer block still runs
+True
+>>> gc.get_threshold() == before
+True
 """
 
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -36,12 +44,27 @@ def relaxed_gc() -> None:
     gc.set_threshold(*RELAXED_THRESHOLDS)
 
 
+_LOCK = threading.Lock()
+_DEPTH = 0  # blocks inside relaxed_gc_during now (nested calls, threads)
+_SAVED: tuple[int, ...] = ()
+
+
 @contextmanager
 def relaxed_gc_during() -> Iterator[None]:
-    """:data:`RELAXED_THRESHOLDS` inside the ``with`` block, the thresholds it found after it (also on an error)."""
-    before = gc.get_threshold()
-    gc.set_threshold(*RELAXED_THRESHOLDS)
+    """:data:`RELAXED_THRESHOLDS` inside the ``with`` block, the thresholds it found after it (also on an error).
+
+    Nested blocks, and blocks in several threads at once, restore the thresholds found by the outermost one
+    when the last of them ends."""
+    global _DEPTH, _SAVED
+    with _LOCK:
+        if _DEPTH == 0:
+            _SAVED = gc.get_threshold()
+            gc.set_threshold(*RELAXED_THRESHOLDS)
+        _DEPTH += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _LOCK:
+            _DEPTH -= 1
+            if _DEPTH == 0:
+                gc.set_threshold(*_SAVED)
