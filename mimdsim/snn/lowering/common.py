@@ -89,6 +89,7 @@ class LoweringBase:
         self.slots_unique = [np.unique(lay.slot_tiles).size == lay.slot_tiles.size for lay in layout.layers]
         self.soft_double_cycles: int | None = None  # the surrogate's soft-double part per slot (None: typical)
         self._segments: dict[int, tuple[np.ndarray, ...]] = {}
+        self._runs: dict[int, tuple[np.ndarray, ...]] = {}
 
     # ---- spike counts: [len(ts), B] for the time steps ts of one loop ----------------
     def true_out(self, li: int, ts: np.ndarray) -> np.ndarray:
@@ -243,8 +244,8 @@ class LoweringBase:
         """Static part of stage 1's vertex table: the segments ordered by (kind, tile), where kind ``k`` is the
         ``k``-th largest group size, with the start of each (kind, tile) run, its kind and its tile's index among
         :meth:`stage1_segments`' distinct tiles, the distinct group sizes (largest first), and each tile's slots."""
-        key = -1 - id(lay)
-        if key not in self._segments:
+        key = id(lay)
+        if key not in self._runs:
             _, gsize, b, s_lo, s_hi, _, uniq_tiles, inv = self.stage1_segments(lay)
             g_values = np.unique(gsize)[::-1]
             kind = np.searchsorted(-g_values, -gsize)  # larger groups first
@@ -252,9 +253,9 @@ class LoweringBase:
             run_key = kind[order] * uniq_tiles.size + inv[order]
             starts = np.flatnonzero(np.r_[True, run_key[1:] != run_key[:-1]])
             slots = np.bincount(inv, weights=s_hi - s_lo, minlength=uniq_tiles.size).astype(np.int64)
-            self._segments[key] = (b[order], s_lo[order], (s_hi - s_lo)[order], starts, kind[order][starts],
-                                   inv[order][starts], g_values, slots)  # fmt: skip
-        return self._segments[key]
+            self._runs[key] = (b[order], s_lo[order], (s_hi - s_lo)[order], starts, kind[order][starts],
+                               inv[order][starts], g_values, slots)  # fmt: skip
+        return self._runs[key]
 
     def add_reduce_stage1(self, cs: ComputeSetBuilder, ts: np.ndarray) -> None:
         """``CustomSparseReduceStage1``: one per (group, b, slot) of every layer after the first, active when slot < valid.
