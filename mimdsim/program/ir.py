@@ -215,10 +215,15 @@ class ComputeSet:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "blocks", tuple(self.blocks))
-        rows = -1  # the most rows of a block with a table (-1: none has one)
+        rows = -1  # the most rows of a block with a table (-1: none has one): VertexBlock.n_rows, inlined
         for b in self.blocks:
-            if b.worker_cycles.ndim == 2 or b.worker_counts.ndim == 2 or isinstance(b.supervisor_cycles, np.ndarray):
-                rows = max(rows, b.n_rows)
+            cyc, cnt, sup = b.worker_cycles, b.worker_counts, b.supervisor_cycles
+            if cyc.ndim == 2:
+                rows = max(rows, cyc.shape[0])
+            if cnt.ndim == 2:
+                rows = max(rows, cnt.shape[0])
+            if isinstance(sup, np.ndarray):
+                rows = max(rows, sup.size)
         object.__setattr__(self, "is_table", rows >= 0)
         object.__setattr__(self, "n_rows", rows if rows >= 0 else 1)
 
