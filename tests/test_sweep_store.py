@@ -162,3 +162,22 @@ def test_an_unreachable_scheduler_is_one_clear_error() -> None:
         pass
     with pytest.raises(ConfigError, match="one of them"), dask_executor():
         pass
+
+
+def test_a_sweep_run_here_resolves_each_point_once(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The points are resolved to hash them before anything runs; run in this process, they are not resolved again."""
+    import mimdsim.sweep.run as run_mod
+    import mimdsim.sweep.snn as snn_mod
+
+    calls: list[object] = []
+    real = snn_mod.prepare_point
+
+    def counting(point: object) -> object:
+        calls.append(point)
+        return real(point)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(snn_mod, "prepare_point", counting)
+    monkeypatch.setattr(run_mod, "prepare_point", counting)
+    run = spec_records(_spec(tiny), progress=False)
+    assert run.ran == 2 and not run.failed
+    assert len(calls) == 2

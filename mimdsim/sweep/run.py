@@ -18,18 +18,24 @@ from typing import TYPE_CHECKING, Any
 
 from mimdsim.errors import ConfigError, MimdsimError
 from mimdsim.sweep.executors import iter_sweep
-from mimdsim.sweep.snn import prepare_point, snn_point
+from mimdsim.sweep.snn import PreparedPoint, prepare_point, run_prepared, snn_point
 from mimdsim.sweep.spec import SweepSpec
 from mimdsim.sweep.store import ResultStore, store_lock
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SweepRun", "run_spec", "spec_records", "point_hashes", "timed_point"]
+__all__ = ["SweepRun", "run_spec", "spec_records", "point_hashes", "prepared_points", "timed_point", "timed_prepared"]
 
 
 def point_hashes(points: list[dict[str, Any]]) -> list[str]:
-    """The ``input_hash`` each point's record will have, every point resolved first.
+    """The ``input_hash`` each point's record will have (:func:`prepared_points`' hashes)."""
+    return [p.input_hash for p in prepared_points(points)]
+
+
+def prepared_points(points: list[dict[str, Any]]) -> list[PreparedPoint]:
+    """Every point resolved (:func:`~mimdsim.sweep.snn.prepare_point`), each with the ``input_hash`` its record will
+    have.
 
     Raises
     ------
@@ -41,7 +47,7 @@ def point_hashes(points: list[dict[str, Any]]) -> list[str]:
     out = []
     for i, p in enumerate(points):
         try:
-            out.append(prepare_point(p).input_hash)
+            out.append(prepare_point(p))
         except MimdsimError as err:
             shown = ", ".join(
                 f"{k}={v}" for k, v in p.items() if k in ("model", "max_activity") or k.startswith(("machine.", "model."))
@@ -51,9 +57,17 @@ def point_hashes(points: list[dict[str, Any]]) -> list[str]:
 
 
 def timed_point(point: Mapping[str, Any]) -> tuple[dict[str, Any], float]:
-    """The worker of a stored sweep: the point's record (errors recorded) and its wall time in seconds."""
+    """The worker of a stored sweep in other processes: the point's record (errors recorded) and its wall time in
+    seconds."""
     t0 = time.perf_counter()
     rec = snn_point({**point, "on_error": "record"})
+    return rec, time.perf_counter() - t0
+
+
+def timed_prepared(point: PreparedPoint) -> tuple[dict[str, Any], float]:
+    """:func:`timed_point` of a point resolved here already (a sweep that runs in this process)."""
+    t0 = time.perf_counter()
+    rec = run_prepared(point, on_error="record")
     return rec, time.perf_counter() - t0
 
 
@@ -93,7 +107,8 @@ def spec_records(
     from mimdsim.studies.record import record_fields
 
     points = spec.points()
-    hashes = point_hashes(points)  # before the store is opened: a sweep that cannot run leaves it untouched
+    prepared = prepared_points(points)  # before the store is opened: a sweep that cannot run leaves it untouched
+    hashes = [p.input_hash for p in prepared]
     fields = set(record_fields())
     axes = [a for a in spec.axes if a not in fields]  # the swept keys a record does not hold: every output row carries them
 
@@ -113,7 +128,14 @@ def spec_records(
         reused = len(points) - len(todo)
         show = sys.stderr.isatty() if progress is None else progress
         with tqdm(total=len(points), initial=reused, desc=spec.name, unit="pt", disable=not show, file=sys.stderr) as bar:
-            for j, (rec, wall_s) in iter_sweep([points[i] for i in todo], timed_point, processes=processes, executor=executor):
+            here = executor is None and (processes == 1 or len(todo) <= 1)  # iter_sweep runs them in this process
+            # points resolved here run as they are; other processes get the point dicts (small) and resolve them
+            work = (
+                iter_sweep([prepared[i] for i in todo], timed_prepared, processes=processes)
+                if here
+                else iter_sweep([points[i] for i in todo], timed_point, processes=processes, executor=executor)
+            )
+            for j, (rec, wall_s) in work:
                 i = todo[j]
                 records[i] = with_axes(i, rec)
                 if store is not None:

@@ -36,7 +36,7 @@ from mimdsim.sweep.grid import expand_grid
 
 __all__ = [
     "PAPER_FAMILY_A_MODELS", "PAPER_FAMILY_A_ACTIVITIES", "POINT_KEYS", "RUN_KEYS", "PreparedPoint", "check_point_keys",
-    "resolve_snn_model", "prepare_point", "snn_points", "snn_point", "snn_sweep",
+    "resolve_snn_model", "prepare_point", "run_prepared", "snn_points", "snn_point", "snn_sweep",
 ]  # fmt: skip
 
 PAPER_FAMILY_A_MODELS: tuple[str, ...] = ("nmnist_a_2hidden", "nmnist_a_3hidden", "nmnist_a_4hidden", "nmnist_a_5hidden")
@@ -214,20 +214,32 @@ def snn_point(point: Mapping[str, Any]) -> dict[str, Any]:
     failed record (``error`` set) instead of raising.
     """
     from mimdsim.hashing import input_hash
+    from mimdsim.studies.record import SNNRecord
+
+    on_error = point.get("on_error", "raise")
+    try:
+        p = prepare_point(point)
+    except MimdsimError as err:
+        if on_error != "record":
+            raise
+        ihash = input_hash({"point": {k: str(v) for k, v in sorted(point.items())}})
+        return SNNRecord.failed(input_hash=ihash, error=err, model=Path(str(point.get("model", ""))).stem,
+                                max_activity=_max_activity(point)).to_dict()  # fmt: skip
+    return run_prepared(p, on_error=on_error)
+
+
+def run_prepared(p: PreparedPoint, *, on_error: str = "raise") -> dict[str, Any]:
+    """The record of a point :func:`prepare_point` resolved, as a dict (a stored sweep that runs here resolved
+    every point first, to hash it: this runs them without resolving them again). With ``on_error="record"``, a
+    :class:`~mimdsim.errors.MimdsimError` of the estimate gives a failed record."""
     from mimdsim.studies.estimate import estimate_training_step
     from mimdsim.studies.record import SNNRecord
 
-    p: PreparedPoint | None = None
     try:
-        p = prepare_point(point)
         est = estimate_training_step(p.spec, p.machine, **p.kwargs)
     except MimdsimError as err:
-        if point.get("on_error", "raise") != "record":
+        if on_error != "record":
             raise
-        if p is None:
-            ihash = input_hash({"point": {k: str(v) for k, v in sorted(point.items())}})
-            return SNNRecord.failed(input_hash=ihash, error=err, model=Path(str(point.get("model", ""))).stem,
-                                    max_activity=_max_activity(point)).to_dict()  # fmt: skip
         return SNNRecord.failed(input_hash=p.input_hash, error=err, **_known(p)).to_dict()
     return est.record(model_path=p.model_path, max_activity=p.max_activity).to_dict()
 
