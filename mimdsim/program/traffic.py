@@ -7,7 +7,7 @@ import numpy as np
 from mimdsim.program.exchange import Exchange
 from mimdsim.program.ir import Program, Repeat, Step, Superstep
 
-__all__ = ["exchange_totals"]
+__all__ = ["exchange_byte_totals", "exchange_totals"]
 
 
 def _inter_ipu_bytes(ex: Exchange, tiles_per_ipu: int) -> int:
@@ -38,6 +38,23 @@ def _inter_ipu_bytes(ex: Exchange, tiles_per_ipu: int) -> int:
     return int(np.dot(ex.nbytes, away))
 
 
+def _executed_exchanges(program: Program) -> dict[int, tuple[Exchange, int]]:
+    """Every distinct exchange object of ``program`` that moves something, with how many times it runs (repeats
+    expanded), by identity."""
+    out: dict[int, tuple[Exchange, int]] = {}
+
+    def walk(steps: tuple[Step, ...], times: int) -> None:
+        for s in steps:
+            if isinstance(s, Repeat):
+                walk(s.body, times * s.count)
+            elif isinstance(s, Superstep) and s.exchange is not None and s.exchange.n_transfers:
+                ex, before = out.get(id(s.exchange), (s.exchange, 0))
+                out[id(s.exchange)] = (ex, before + times)
+
+    walk(program.body, 1)
+    return out
+
+
 def exchange_totals(program: Program, n_tiles: int, tiles_per_ipu: int) -> tuple[np.ndarray, int]:
     """``(received_bytes[n_tiles], inter_ipu_bytes)`` over every executed exchange of ``program``.
 
@@ -51,24 +68,25 @@ def exchange_totals(program: Program, n_tiles: int, tiles_per_ipu: int) -> tuple
     """
     received = np.zeros(n_tiles, np.int64)
     cross = 0
-    memo: dict[int, tuple[np.ndarray, int]] = {}
+    one_ipu = n_tiles <= tiles_per_ipu  # nothing crosses a link
+    for ex, times in _executed_exchanges(program).values():
+        received += times * ex.received_bytes(n_tiles)
+        cross += times * (0 if one_ipu else _inter_ipu_bytes(ex, tiles_per_ipu))
+    return received, cross
 
-    def walk(steps: tuple[Step, ...], times: int) -> None:
-        nonlocal received, cross
-        for s in steps:
-            if isinstance(s, Repeat):
-                walk(s.body, times * s.count)
-            elif isinstance(s, Superstep) and s.exchange is not None and s.exchange.n_transfers:
-                key = id(s.exchange)
-                if key not in memo:
-                    one_ipu = n_tiles <= tiles_per_ipu  # nothing crosses a link
-                    memo[key] = (
-                        s.exchange.received_bytes(n_tiles),
-                        0 if one_ipu else _inter_ipu_bytes(s.exchange, tiles_per_ipu),
-                    )
-                got, c = memo[key]
-                received += times * got
-                cross += times * c
 
-    walk(program.body, 1)
+def exchange_byte_totals(program: Program, n_tiles: int, tiles_per_ipu: int) -> tuple[int, int]:
+    """``(received bytes, inter-IPU bytes)`` over every executed exchange of ``program``: :func:`exchange_totals`
+    summed over the tiles, without a per-tile array (every destination of a transfer receives its bytes: its
+    ``nbytes`` times its fan-out).
+
+    >>> ex = Exchange("e", src=[0], dst_ptr=[0, 3], dst=[1, 2, 3], nbytes=[8])
+    >>> exchange_byte_totals(Program("p", (Repeat(3, (Superstep("s", exchange=ex),)),)), 4, 2)
+    (72, 24)
+    """
+    received = cross = 0
+    one_ipu = n_tiles <= tiles_per_ipu
+    for ex, times in _executed_exchanges(program).values():
+        received += times * int(np.dot(ex.nbytes, ex.fanout()))
+        cross += times * (0 if one_ipu else _inter_ipu_bytes(ex, tiles_per_ipu))
     return received, cross

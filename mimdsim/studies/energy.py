@@ -2,7 +2,7 @@
 
 The formula is :mod:`mimdsim.cost.energy`'s; this module feeds it what the engines and the GPU
 model already produce: the step time, every tile's busy (compute) cycles, the bytes the tiles
-receive over the exchange and the bytes that cross IPU-Links (:func:`mimdsim.program.traffic.exchange_totals`),
+receive over the exchange and the bytes that cross IPU-Links (:func:`mimdsim.program.traffic.exchange_byte_totals`),
 and the GPU step's time, HBM bytes and FLOPs. The parameters are the machine's and the GPU's
 (``ipu_base_power_w``, ``busy_tile_cycle_pj``, ..., ``base_power_w``, ``tdp_w``, ...), each a
 ``[low, central, high]`` band from its description file.
@@ -22,7 +22,7 @@ from mimdsim.cost.energy import EnergyBand, EnergyTriple, gpu_energy_band, ipu_e
 from mimdsim.engines.result import RunResult
 from mimdsim.errors import ConfigError
 from mimdsim.program.ir import Program
-from mimdsim.program.traffic import exchange_totals
+from mimdsim.program.traffic import exchange_byte_totals
 
 __all__ = ["ENERGY_SCOPES", "StepEnergy", "ipu_step_energy", "gpu_step_energy", "step_energy"]
 
@@ -79,11 +79,11 @@ def ipu_step_energy(
     base = _triple(m.ipu_base_power_w)
     if base is None or m.ipu_max_power_w is None:
         return None
-    received, link = exchange_totals(program, m.n_tiles, m.tiles_per_ipu)
+    received, link = exchange_byte_totals(program, m.n_tiles, m.tiles_per_ipu)
     zero = EnergyTriple(0.0, 0.0, 0.0)
     system = (_triple(m.system_power_w) or zero) if scope == "machine" else zero
     return ipu_energy_band(
-        seconds, m.n_ipus, base, m.ipu_max_power_w, float(result.tile_compute_cycles.sum()), float(received.sum()), float(link),
+        seconds, m.n_ipus, base, m.ipu_max_power_w, float(result.tile_compute_cycles.sum()), float(received), float(link),
         _triple(m.busy_tile_cycle_pj) or zero, _triple(m.exchange_byte_pj) or zero, _triple(m.link_byte_pj) or zero, system,
     )  # fmt: skip
 
