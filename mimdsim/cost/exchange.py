@@ -192,6 +192,44 @@ def _traffic_kernel(
             continue
         a = list_ptr[g]
         z = list_ptr[g + 1]
+        if z - a == 1 and q1 - q0 == 1 and src[tr_order[q0]] != list_dst[a]:
+            # one transfer to one other tile (most lists): what the general path below does with them, directly
+            i = tr_order[q0]
+            b = nbytes[i]
+            if b == 0:
+                continue
+            s = src[i]
+            d = list_dst[a]
+            mi = messages[i]
+            for t in (s, d):
+                if touched_flag[t] == 0:
+                    touched_flag[t] = 1
+                    touched[n_touched] = t
+                    n_touched += 1
+            k = s // tiles_per_ipu
+            dk = d // tiles_per_ipu
+            if k == dk:  # a tile alone in its supertile's share of the list receives at single rate
+                send[s] += b
+                msgs[0, s] += mi
+                recv2[d] += 2 * b
+                msgs[1, d] += mi
+            else:
+                any_global = True
+                gsend[s] += b
+                msgs[2, s] += mi
+                grecv[d] += b
+                msgs[3, d] += mi
+                h = route(topo, n_ipus, cols, k, dk, route_buf)
+                if h > max_hops:
+                    max_hops = h
+                for r in range(h):
+                    lk = route_buf[r]
+                    if links[lk] == 0.0:
+                        link_touched[n_links_touched] = lk
+                        n_links_touched += 1
+                    links[lk] += b
+                    link_msgs[lk] += mi
+            continue
         n_li = 0
         for p in range(a, z):
             d = list_dst[p]
