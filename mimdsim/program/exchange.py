@@ -142,12 +142,20 @@ class Exchange:
             return np.zeros(self.n_transfers, bool)
 
         def make() -> np.ndarray:
-            assert self.dst_list is not None
-            width = int(max(self.dst.max(), self.src.max())) + 1
-            member = self.entry_keys(width)
-            key = self.dst_list * width + self.src
-            pos = np.minimum(np.searchsorted(member, key), member.size - 1)
-            return member[pos] == key
+            lists = self.dst_list
+            assert lists is not None
+            start, size = self.dst_ptr[lists], np.diff(self.dst_ptr)[lists]
+            out = np.zeros(self.n_transfers, bool)
+            one = size == 1  # a list of one tile (most): the source is a member if it is that tile
+            out[one] = self.dst[start[one]] == self.src[one]
+            many = np.flatnonzero(size > 1)
+            if many.size:
+                width = int(max(self.dst.max(), self.src.max())) + 1
+                member = self.entry_keys(width)
+                key = lists[many] * width + self.src[many]
+                pos = np.minimum(np.searchsorted(member, key), member.size - 1)
+                out[many] = member[pos] == key
+            return out
 
         return self._kept("source_in_list", make)
 

@@ -100,3 +100,19 @@ def test_a_kept_traffic_is_re_priced_per_machine() -> None:
                 xc.TRAFFIC_KEPT_TILES = old
             assert kept[0].tolist() == fresh[0].tolist() and kept[1] == fresh[1]
             assert xc.exchange_tile_cycles(ex, m).tolist() == xc.exchange_tile_cycles(fresh_ex, m).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 9), min_size=0, max_size=4, unique=True), min_size=1, max_size=6), st.data())
+def test_fan_out_and_source_in_list_count_the_members(lists: list[list[int]], data: st.DataObject) -> None:
+    """Kept fan-outs: a transfer reaches every member of its list but its own source (lists of one tile included)."""
+    n = data.draw(st.integers(1, 12))
+    src = data.draw(st.lists(st.integers(0, 9), min_size=n, max_size=n))
+    which = data.draw(st.lists(st.integers(0, len(lists) - 1), min_size=n, max_size=n))
+    ptr = np.r_[0, np.cumsum([len(x) for x in lists])]
+    dst = np.array([t for x in lists for t in sorted(x)], np.int64)
+    ex = Exchange("e", src, ptr, dst, np.ones(n, np.int64), dst_list=which)
+    own = [s in lists[g] for s, g in zip(src, which, strict=True)]
+    assert ex.source_in_list().tolist() == own
+    assert ex.fanout().tolist() == [len(lists[g]) - o for g, o in zip(which, own, strict=True)]
+    assert ex.fanout() is ex.fanout()  # kept
