@@ -13,6 +13,8 @@ Count-dependent costs are cycle tables with one row per time step of the loop th
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
@@ -50,6 +52,14 @@ def tile_groups(lay: LayerLayout) -> list[tuple[np.ndarray, int, int]]:
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _row_weights(width: int) -> np.ndarray:
+    """The hash weights of :func:`equal_rows` for rows of ``width`` entries: fixed, odd, read-only."""
+    weights = np.random.default_rng(width).integers(1, 1 << 62, width, dtype=np.int64) | 1
+    weights.flags.writeable = False
+    return weights
+
+
 def equal_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The rows of the 2-D int64 ``rows`` grouped by equal content, groups in the order of their first row:
     each group's first row, the row indices in (group, row) order, and the groups' bounds in that order.
@@ -61,9 +71,7 @@ def equal_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     >>> first.tolist(), order.tolist(), bounds.tolist()
     ([0, 1, 3], [0, 2, 1, 4, 3], [0, 2, 4, 5])
     """
-    width = rows.shape[1]
-    weights = np.random.default_rng(width).integers(1, 1 << 62, width, dtype=np.int64) | 1
-    _, first_idx, inv = np.unique(rows @ weights, return_index=True, return_inverse=True)
+    _, first_idx, inv = np.unique(rows @ _row_weights(rows.shape[1]), return_index=True, return_inverse=True)
     inv = inv.reshape(-1)
     if not np.array_equal(rows, rows[first_idx[inv]]):  # a hash collision
         _, first_idx, inv = np.unique(rows, axis=0, return_index=True, return_inverse=True)
