@@ -20,6 +20,7 @@ empties the in-memory caches.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -87,7 +88,9 @@ def cache_dir() -> Path | None:
     return Path(base) / "mimdsim"
 
 
+@functools.cache
 def _code_digest() -> str:
+    """A digest of the functional model's sources, read once per process."""
     here = Path(__file__).parents[1]  # mimdsim/snn
     h = hashlib.sha256()
     for name in _FUNCTIONAL_SOURCES:
