@@ -137,6 +137,24 @@ class ExchangeWorkspace:
 
 
 @njit(cache=True)
+def _flow(
+    topo: int, n_ipus: int, cols: int, k: int, dk: int, nbytes: int, n_msgs: int, route_buf: np.ndarray, links: np.ndarray,
+    link_msgs: np.ndarray, link_touched: np.ndarray, n_links_touched: int,
+) -> tuple[int, int]:  # fmt: skip
+    """One flow of ``nbytes`` bytes in ``n_msgs`` messages from IPU ``k`` to IPU ``dk``, added to every directed link
+    group of its route; returns the link groups touched so far and the route's hops."""
+    h = route(topo, n_ipus, cols, k, dk, route_buf)
+    for r in range(h):
+        lk = route_buf[r]
+        if links[lk] == 0.0:
+            link_touched[n_links_touched] = lk
+            n_links_touched += 1
+        links[lk] += nbytes
+        link_msgs[lk] += n_msgs
+    return n_links_touched, h
+
+
+@njit(cache=True)
 def _traffic_kernel(
     src: np.ndarray,
     nbytes: np.ndarray,
@@ -219,16 +237,9 @@ def _traffic_kernel(
                 msgs[2, s] += mi
                 grecv[d] += b
                 msgs[3, d] += mi
-                h = route(topo, n_ipus, cols, k, dk, route_buf)
-                if h > max_hops:
-                    max_hops = h
-                for r in range(h):
-                    lk = route_buf[r]
-                    if links[lk] == 0.0:
-                        link_touched[n_links_touched] = lk
-                        n_links_touched += 1
-                    links[lk] += b
-                    link_msgs[lk] += mi
+                n_links_touched, h = _flow(topo, n_ipus, cols, k, dk, b, mi, route_buf, links, link_msgs, link_touched,
+                                           n_links_touched)  # fmt: skip
+                max_hops = max(max_hops, h)
             continue
         n_li = 0
         for p in range(a, z):
@@ -282,16 +293,9 @@ def _traffic_kernel(
                 copies = ipu_members[dk] if pd else 1
                 gsend[s] += b * copies
                 msgs[2, s] += mi * copies
-                h = route(topo, n_ipus, cols, k, dk, route_buf)
-                if h > max_hops:
-                    max_hops = h
-                for r in range(h):
-                    lk = route_buf[r]
-                    if links[lk] == 0.0:
-                        link_touched[n_links_touched] = lk
-                        n_links_touched += 1
-                    links[lk] += b * copies
-                    link_msgs[lk] += mi * copies
+                n_links_touched, h = _flow(topo, n_ipus, cols, k, dk, b * copies, mi * copies, route_buf, links, link_msgs,
+                                           link_touched, n_links_touched)  # fmt: skip
+                max_hops = max(max_hops, h)
             if own:  # the source does not receive its own transfer ...
                 st = s // tps
                 msgs[1, s] -= mi
