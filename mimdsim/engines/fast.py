@@ -93,6 +93,11 @@ def _host_costs(arr: ProgramArrays, machine: MachineSpec) -> np.ndarray:
     ).reshape(-1)
 
 
+def _compute_fields(m: MachineSpec) -> tuple[int, ...]:
+    """The machine fields the compute costs read."""
+    return m.n_tiles, m.tiles_per_ipu, m.num_worker_contexts, m.worker_launch_cycles, m.compute_set_overhead_cycles
+
+
 def _static_costs(program: Program, arr: ProgramArrays, machine: MachineSpec) -> dict[str, Any]:
     """Costs of every distinct compute set, exchange and host copy.
 
@@ -103,14 +108,7 @@ def _static_costs(program: Program, arr: ProgramArrays, machine: MachineSpec) ->
     elsewhere (a clock, a link) reuses it.
     """
     m = machine
-    compute_key = (
-        "fast.compute",
-        m.n_tiles,
-        m.tiles_per_ipu,
-        m.num_worker_contexts,
-        m.worker_launch_cycles,
-        m.compute_set_overhead_cycles,
-    )
+    compute_key = ("fast.compute", *_compute_fields(m))
     exchange_key = ("fast.exchange", m.n_tiles, m.tiles_per_supertile, *ExchangeParams(m).as_tuple())
     host_key = (
         "fast.host",
@@ -276,7 +274,11 @@ def simulate_fast(
     tiles = K.tile_totals(
         arr.step_table,
         rec_n,
-        *_tile_compute(arr, costs, rec_n, machine.n_tiles),
+        *derived(  # the same on every machine with these compute fields (a what-if on exchange or sync re-runs only the steps)
+            program,
+            ("fast.tile_compute", *_compute_fields(machine), rec_n.tobytes()),
+            lambda: _tile_compute(arr, costs, rec_n, machine.n_tiles),
+        ),
         costs["ex_phase"],
         costs["ex_global"],
         costs["host"],

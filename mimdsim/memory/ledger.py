@@ -9,6 +9,7 @@ import numpy as np
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import TileMemoryError
 from mimdsim.program.ir import Program
+from mimdsim.program.memo import derived
 
 __all__ = ["MemoryLedger", "TileOverflow", "memory_ledger", "check_memory"]
 
@@ -71,8 +72,14 @@ class MemoryLedger:
 
 
 def memory_ledger(program: Program, machine: MachineSpec) -> MemoryLedger:
-    """Add up every tensor's bytes per tile (and per kind)."""
+    """Add up every tensor's bytes per tile (and per kind); the sums are kept with the program for machines of the same
+    tile count (:mod:`mimdsim.program.memo`)."""
     n = machine.n_tiles
+    total, kinds = derived(program, ("tile_bytes", n), lambda: _tile_bytes(program, n))  # arrays only: no cycle back
+    return MemoryLedger(total, kinds, machine.memory_bytes_per_tile, program)
+
+
+def _tile_bytes(program: Program, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     total = np.zeros(n, np.int64)
     kinds: dict[str, np.ndarray] = {}
     for t in program.tensors:
@@ -80,7 +87,9 @@ def memory_ledger(program: Program, machine: MachineSpec) -> MemoryLedger:
         total += per
         kinds.setdefault(t.kind, np.zeros(n, np.int64))
         kinds[t.kind] += per
-    return MemoryLedger(total, kinds, machine.memory_bytes_per_tile, program)
+    for a in (total, *kinds.values()):
+        a.flags.writeable = False  # shared by every estimate of the program
+    return total, kinds
 
 
 def check_memory(program: Program, machine: MachineSpec) -> MemoryLedger:
