@@ -77,30 +77,39 @@ class FlatBlocks:
         )  # fmt: skip
 
 
+def _ints(values: list[int] | list[bool], dtype: type = np.int64) -> np.ndarray:
+    return np.array(values, dtype)
+
+
 def _make(cs: ComputeSet) -> FlatBlocks:
-    tiles, cycs, cnts, sups, shapes = [], [], [], [], []
-    sup_tables = False
-    for b in cs.blocks:
-        cyc, cnt, sup = b.worker_cycles, b.worker_counts, b.supervisor_cycles
-        tiles.append(b.tiles)
-        cycs.append(cyc if cyc.ndim == 1 else cyc.reshape(-1))
-        cnts.append(cnt if cnt.ndim == 1 else cnt.reshape(-1))
-        table = isinstance(sup, np.ndarray)
-        sup_tables |= table
-        sups.append(sup)
-        shapes.append((
-            b.tiles.size, cyc.shape[-1], cnt.shape[-1], cyc.ndim == 2, cnt.ndim == 2, table,
-            cyc.shape[0] if cyc.ndim == 2 else 1, cnt.shape[0] if cnt.ndim == 2 else 1, np.size(sup), b.segment,
-        ))  # fmt: skip
-    shape = np.array(shapes, np.int64).reshape(-1, 10)
-    tile_ptr = np.zeros(shape.shape[0] + 1, np.int64)
-    np.cumsum(shape[:, 0], out=tile_ptr[1:])
-    col = [np.ascontiguousarray(shape[:, j]) for j in range(10)]
-    sup_flat = _cat([np.atleast_1d(np.asarray(x, np.int64)) for x in sups]) if sup_tables else np.array(sups, np.int64)
+    blocks = cs.blocks
+    cycs = [b.worker_cycles for b in blocks]
+    cnts = [b.worker_counts for b in blocks]
+    sups = [b.supervisor_cycles for b in blocks]
+    cyc_shape = [c.shape for c in cycs]
+    cnt_shape = [c.shape for c in cnts]
+    sup_1d = [isinstance(x, np.ndarray) for x in sups]
+    tile_ptr = np.zeros(len(blocks) + 1, np.int64)
+    np.cumsum([b.tiles.size for b in blocks], out=tile_ptr[1:])
+    sup_flat = (
+        _cat([np.atleast_1d(np.asarray(x, np.int64)) for x in sups]) if any(sup_1d) else np.array(sups, np.int64).reshape(-1)
+    )
     arrays = (
-        tile_ptr, _cat(tiles), col[1], col[2], col[3].astype(bool), col[4].astype(bool), col[5].astype(bool), col[6], col[7],
-        col[8], col[9], _cat(cycs), _cat(cnts), sup_flat.reshape(-1),
-    )  # fmt: skip
+        tile_ptr,
+        _cat([b.tiles for b in blocks]),
+        _ints([s[-1] for s in cyc_shape]),
+        _ints([s[-1] for s in cnt_shape]),
+        _ints([len(s) == 2 for s in cyc_shape], bool),
+        _ints([len(s) == 2 for s in cnt_shape], bool),
+        _ints(sup_1d, bool),
+        _ints([s[0] if len(s) == 2 else 1 for s in cyc_shape]),
+        _ints([s[0] if len(s) == 2 else 1 for s in cnt_shape]),
+        _ints([x.size if t else 1 for x, t in zip(sups, sup_1d, strict=True)]),  # type: ignore[union-attr]
+        _ints([b.segment for b in blocks]),
+        _cat([c.ravel() for c in cycs]),
+        _cat([c.ravel() for c in cnts]),
+        sup_flat,
+    )
     for a in arrays:
         a.flags.writeable = False
     return FlatBlocks(*arrays)
