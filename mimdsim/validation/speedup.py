@@ -10,7 +10,8 @@ from the rows.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mimdsim.report import PAPER_BAND_ACTIVITIES, PAPER_SOURCE, PAPER_SPEEDUP_BAND, PAPER_SPEEDUP_MAX
@@ -159,6 +160,19 @@ def speedup_rows(sweep_rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
     return out
 
 
+def _trend(
+    cell: Mapping[tuple[int, float], Mapping[str, Any]], field: str, depths: list[int], acts: list[float], *, along: str,
+    holds: Callable[[float, float], bool],
+) -> bool:  # fmt: skip
+    """Whether ``holds(value, next value)`` of ``field`` for every pair of neighbouring cells along ``depth`` (at each
+    activity) or ``activity`` (at each depth), where both were run."""
+    if along == "depth":
+        pairs = [((d1, a), (d2, a)) for a in acts for d1, d2 in itertools.pairwise(depths)]
+    else:
+        pairs = [((d, a1), (d, a2)) for d in depths for a1, a2 in itertools.pairwise(acts)]
+    return all(holds(float(cell[p][field]), float(cell[q][field])) for p, q in pairs if p in cell and q in cell)
+
+
 def speedup_findings(sweep_rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """Bullet points (Markdown) on the band, the trends, the largest speed-up and what bounds each side.
 
@@ -217,36 +231,10 @@ def speedup_findings(sweep_rows: Sequence[Mapping[str, Any]]) -> list[str]:
     depths = sorted({int(r["depth"]) for r in rows})
     acts = sorted({float(r["max_activity"]) for r in rows})
     cell = {(int(r["depth"]), float(r["max_activity"])): r for r in rows}
-    falls = all(
-        all(
-            float(cell[d, a1]["speedup_vs_gpu"]) >= float(cell[d, a2]["speedup_vs_gpu"])
-            for a1, a2 in itertools.pairwise(acts)
-            if (d, a1) in cell and (d, a2) in cell
-        )
-        for d in depths
-    )
-    grows = all(
-        all(
-            float(cell[d1, a]["speedup_vs_gpu"]) <= float(cell[d2, a]["speedup_vs_gpu"])
-            for d1, d2 in itertools.pairwise(depths)
-            if (d1, a) in cell and (d2, a) in cell
-        )
-        for a in acts
-    )
-    ipu_falls = all(
-        all(
-            float(cell[d1, a]["ms_per_step"]) >= float(cell[d2, a]["ms_per_step"])
-            for d1, d2 in itertools.pairwise(depths)
-            if (d1, a) in cell and (d2, a) in cell
-        )
-        for a in acts
-    )
-    gpu_grows = all(
-        float(cell[d1, a]["gpu_ms_per_step"]) < float(cell[d2, a]["gpu_ms_per_step"])
-        for a in acts
-        for d1, d2 in itertools.pairwise(depths)
-        if (d1, a) in cell and (d2, a) in cell
-    )
+    falls = _trend(cell, "speedup_vs_gpu", depths, acts, along="activity", holds=operator.ge)
+    grows = _trend(cell, "speedup_vs_gpu", depths, acts, along="depth", holds=operator.le)
+    ipu_falls = _trend(cell, "ms_per_step", depths, acts, along="depth", holds=operator.ge)
+    gpu_grows = _trend(cell, "gpu_ms_per_step", depths, acts, along="depth", holds=operator.lt)
     text = "**Trends.** " + (
         "For every depth the speed-up grows as max activity falls (the paper's trend: the GPU's dense step does not depend on "
         "activity, the IPU's sparse step does). "
