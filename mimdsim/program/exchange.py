@@ -31,12 +31,13 @@ from the same source tiles is held compactly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
 import numpy as np
 
 from mimdsim.program.frozen import frozen_array
+from mimdsim.program.memo import derived
 
 __all__ = ["Exchange", "concat_exchanges"]
 
@@ -65,9 +66,6 @@ class Exchange:
     dst_list: np.ndarray | None = None
     per_destination: np.ndarray = None  # type: ignore[assignment]  # None -> all False in __post_init__
     replicable: np.ndarray = None  # type: ignore[assignment]  # None -> all False in __post_init__
-    _memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
-    """What the methods below derive from the (immutable) arrays, kept on first use: lowerings, validation, the
-    cycle bound and the engines all ask for the same fan-outs and lists."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "src", frozen_array(self.src, np.int64).reshape(-1))
@@ -128,13 +126,16 @@ class Exchange:
             keys = np.sort(keys)
         return keys
 
-    def _kept(self, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
-        """``make()`` made read-only and kept under ``key``."""
-        if key not in self._memo:
+    def _kept(self, key: Hashable, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """``make()`` made read-only and kept with the exchange (:mod:`mimdsim.program.memo`): lowerings, validation,
+        the cycle bound and the engines all ask for the same fan-outs and lists."""
+
+        def frozen() -> np.ndarray:
             value = make()
             value.flags.writeable = False
-            self._memo[key] = value
-        return self._memo[key]  # type: ignore[return-value]
+            return value
+
+        return derived(self, ("exchange", key), frozen)
 
     def source_in_list(self) -> np.ndarray:
         """Whether each transfer's source is a member of its list (always False in the per-transfer form)."""
@@ -187,19 +188,20 @@ class Exchange:
 
     def transfers_by_list(self) -> tuple[np.ndarray, np.ndarray]:
         """``(ptr, order)``: the transfers of list ``g`` are ``order[ptr[g]:ptr[g+1]]`` (cached)."""
-        if "by_list" not in self._memo:
-            n = self.n_transfers
-            if self.dst_list is None:
-                ptr = np.arange(n + 1, dtype=np.int64)
-                order = np.arange(n, dtype=np.int64)
-            else:
-                order = np.argsort(self.dst_list, kind="stable").astype(np.int64)
-                ptr = np.zeros(self.n_lists + 1, np.int64)
-                np.cumsum(np.bincount(self.dst_list, minlength=self.n_lists), out=ptr[1:])
-            ptr.flags.writeable = False
-            order.flags.writeable = False
-            self._memo["by_list"] = (ptr, order)
-        return self._memo["by_list"]  # type: ignore[return-value]
+        return derived(self, ("exchange", "by_list"), self._by_list)
+
+    def _by_list(self) -> tuple[np.ndarray, np.ndarray]:
+        n = self.n_transfers
+        if self.dst_list is None:
+            ptr = np.arange(n + 1, dtype=np.int64)
+            order = np.arange(n, dtype=np.int64)
+        else:
+            order = np.argsort(self.dst_list, kind="stable").astype(np.int64)
+            ptr = np.zeros(self.n_lists + 1, np.int64)
+            np.cumsum(np.bincount(self.dst_list, minlength=self.n_lists), out=ptr[1:])
+        ptr.flags.writeable = False
+        order.flags.writeable = False
+        return ptr, order
 
     def crosses_ipus(self, tiles_per_ipu: int) -> np.ndarray:
         """Whether each transfer reaches a tile on another IPU than its source's."""

@@ -19,6 +19,7 @@ likewise its counts (``cnt``) and its supervisor cycles (``sup``, ``sup_rows[k]`
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,7 +71,11 @@ class FlatBlocks:
 
     def cost_tables(self) -> CostTables:
         """``(nvtx, cyc_ptr, cyc_rows, cnt_ptr, cnt_rows, sup_ptr, sup_rows, segment, cyc, cnt, sup)``: what the
-        compute-cost kernels of :mod:`mimdsim.cost.compute` read."""
+        compute-cost kernels of :mod:`mimdsim.cost.compute` and the cycle bound read (made once)."""
+        return self._cost_tables
+
+    @functools.cached_property
+    def _cost_tables(self) -> CostTables:
         return (
             self.nvtx, _starts(self.nvtx * self.cyc_rows), self.cyc_rows, _starts(self.nvtx * self.cnt_rows), self.cnt_rows,
             _starts(self.sup_rows), self.sup_rows, self.segment, self.cyc, self.cnt, self.sup,

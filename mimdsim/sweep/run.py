@@ -25,12 +25,7 @@ from mimdsim.sweep.store import ResultStore, store_lock
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SweepRun", "run_spec", "spec_records", "point_hashes", "prepared_points", "timed_point", "timed_prepared"]
-
-
-def point_hashes(points: list[dict[str, Any]]) -> list[str]:
-    """The ``input_hash`` each point's record will have (:func:`prepared_points`' hashes)."""
-    return [p.input_hash for p in prepared_points(points)]
+__all__ = ["SweepRun", "run_spec", "spec_records", "prepared_points", "timed_point", "timed_prepared"]
 
 
 def prepared_points(points: list[dict[str, Any]]) -> list[PreparedPoint]:
