@@ -14,9 +14,9 @@ For ladder and torus the directed link leaving IPU ``i`` in direction ``d`` has 
 ``4*i + d`` with ``d`` = 0: +column/cross, 1: -column, 2: +row, 3: -row. Each directed
 link group carries ``links_per_ipu_pair x link_bytes_per_s``; flows through it share it.
 
-NOTE: :func:`route` is called from :func:`mimdsim.cost.exchange.exchange_traffic`, whose
+NOTE: :func:`route` is called from :func:`mimdsim.cost.exchange_kernels.traffic_kernel`, whose
 numba cache does not notice edits to this file (numba caches per source file): after
-changing ``route``, clear ``NUMBA_CACHE_DIR`` (``make clean``) or touch ``exchange.py``.
+changing ``route``, clear ``NUMBA_CACHE_DIR`` (``make clean``) or touch ``exchange_kernels.py``.
 """
 
 from __future__ import annotations
