@@ -41,7 +41,10 @@ LOWERING_MACHINE_FIELDS = ("n_ipus", "tiles_per_ipu", "tiles_per_supertile", "nu
 """The machine fields the partitioner and the SNN lowerings read (tests/snn/test_cache.py
 checks that two machines agreeing on these give the same program)."""
 
-_FUNCTIONAL_SOURCES = ("reference/functional.py", "reference/data.py", "activity/counts.py", "model/spec.py")
+_FUNCTIONAL_SOURCES = (
+    "reference/functional.py", "reference/lif_kernels.py", "reference/weights.py", "reference/data.py", "activity/counts.py",
+    "model/spec.py",
+)  # fmt: skip
 """The files (below ``mimdsim/snn/``) whose code the functional counts come from: the disk cache's key hashes them."""
 _OFF = ("", "off", "0", "none", "false")
 

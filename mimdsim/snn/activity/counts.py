@@ -331,7 +331,8 @@ def functional_activity(
     (3, (10, 4))
     """
     from mimdsim.snn.reference.data import poisson_input
-    from mimdsim.snn.reference.functional import forward_spikes, seeded_weights
+    from mimdsim.snn.reference.functional import forward_spikes
+    from mimdsim.snn.reference.weights import seeded_weights
 
     ws = seeded_weights(spec, seed) if weights is None else weights
     if input_data is None:

@@ -82,16 +82,16 @@ Examples
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from mimdsim.errors import ConfigError
 from mimdsim.snn.model.connectivity import connection_mask
 from mimdsim.snn.model.spec import SNNSpec
+from mimdsim.snn.reference.lif_kernels import backward_layer, forward_layer
+from mimdsim.snn.reference.weights import FLOATS, init_weights, iter_weights, seeded_weights
 
 __all__ = [
     "SparseRun",
@@ -99,13 +99,13 @@ __all__ = [
     "train_step",
     "connection_mask",
     "init_weights",
+    "iter_weights",
+    "seeded_weights",
     "run_sparse",
     "sparse_to_dense",
     "superspike",
     "second_thresholds",
 ]
-
-_FLOATS = (np.float32, np.float64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,86 +150,6 @@ def superspike(v: np.ndarray, threshold: float, beta: float) -> np.ndarray:
     v = np.asarray(v)
     d = v.dtype.type(beta) * np.abs(v - v.dtype.type(threshold)) + 1
     return 1 / (d * d)
-
-
-def iter_weights(spec: SNNSpec, seed: int, *, dtype: type = np.float32) -> Iterator[np.ndarray]:
-    """The weights of :func:`init_weights`, drawn one layer at a time (the same values).
-
-    A forward pass that only needs spike counts holds one layer's weights at a time
-    instead of the whole network's (a 64-IPU model has about 180 M weights).
-
-    >>> from mimdsim.snn.model.spec import snn_from_sizes
-    >>> spec = snn_from_sizes([6, 4, 2], max_activity=0.5, input_sparse_size=3, batch_size=1, n_timesteps=1)
-    >>> all(np.array_equal(a, b) for a, b in zip(iter_weights(spec, 3), init_weights(spec, 3)))
-    True
-    """
-    dt = _float_dtype(dtype)
-    rng = np.random.default_rng(seed)
-    sizes = spec.layer_sizes
-    buf = np.empty(0)
-    for l in range(len(spec.layers)):
-        lim = np.sqrt(6.0 / sizes[l]) * spec.weight_mul
-        low, high = -lim, lim
-        shape = (sizes[l], sizes[l + 1])
-        if buf.size != shape[0] * shape[1]:
-            buf = np.empty(shape)
-        buf = buf.reshape(shape)
-        # rng.uniform(low, high) is low + (high - low) * U from the same stream, written in
-        # place here (the same doubles; no temporary arrays per layer)
-        rng.random(out=buf)
-        buf *= high - low
-        buf += low
-        buf += 0.001
-        mask = connection_mask(spec, l)
-        if mask is not None:
-            buf[~mask] = 0.0
-        yield buf.astype(dt)
-
-
-_SEEDED: dict[tuple[object, ...], tuple[np.ndarray, ...]] = {}
-_SEEDED_MAX_WEIGHTS = 16_000_000
-"""Networks of at most this many weights keep their seeded weights in memory (64 MB in float32)."""
-_SEEDED_ENTRIES = 4
-
-
-def seeded_weights(spec: SNNSpec, seed: int) -> Iterable[np.ndarray]:
-    """The weights of :func:`iter_weights` (float32) for a forward pass, read-only.
-
-    The weights do not depend on the sparse sizes, so the points of an activity sweep
-    share them: networks of up to 16 M weights keep them in memory (the last 4 such
-    networks); larger ones are drawn one layer at a time, as :func:`iter_weights` does.
-    """
-    sizes = spec.layer_sizes
-    n = sum(a * b for a, b in itertools.pairwise(sizes))
-    if n > _SEEDED_MAX_WEIGHTS:
-        return iter_weights(spec, seed)
-    masks = tuple((lay.connection_density, lay.connection_seed, lay.connectivity, lay.shuffle_seed) for lay in spec.layers)
-    key = (sizes, seed, spec.weight_mul, masks)
-    hit = _SEEDED.get(key)
-    if hit is None:
-        hit = tuple(iter_weights(spec, seed))
-        for w in hit:
-            w.flags.writeable = False
-        while len(_SEEDED) >= _SEEDED_ENTRIES:
-            _SEEDED.pop(next(iter(_SEEDED)))
-        _SEEDED[key] = hit
-    return hit
-
-
-def init_weights(spec: SNNSpec, seed: int, *, dtype: type = np.float32) -> list[np.ndarray]:
-    """Initial weights ``[N_{l-1}, N_l]`` per layer, as the authors' benchmark script draws them.
-
-    ``W ~ U(-lim, lim) + 0.001`` with ``lim = sqrt(6 / fan_in)·weight_mul`` (fan_in = N_{l-1},
-    the dense input width), all layers from one ``np.random.default_rng(seed)`` in layer
-    order. Masked weights (see :func:`connection_mask`) are set to 0.
-    :func:`iter_weights` draws them one layer at a time.
-
-    >>> from mimdsim.snn.model.spec import snn_from_sizes
-    >>> spec = snn_from_sizes([6, 4, 2], max_activity=0.5, input_sparse_size=3, batch_size=1, n_timesteps=1)
-    >>> [w.shape for w in init_weights(spec, 0)], init_weights(spec, 0)[0].dtype
-    ([(6, 4), (4, 2)], dtype('float32'))
-    """
-    return list(iter_weights(spec, seed, dtype=dtype))
 
 
 def second_thresholds(spec: SNNSpec, second_threshold: float | Sequence[float] | None) -> tuple[float, ...]:
@@ -340,7 +260,7 @@ def run_sparse(
             src_true, src_valid = np.ascontiguousarray(prev[..., 0]), np.ascontiguousarray(prev[..., 1])
         dw = np.zeros_like(ws[l])
         in_grad = np.zeros(src_ids.shape if l > 0 else (0, 0, 0), dtype=dt)
-        _backward_layer(
+        backward_layer(
             ws[l], src_ids, src_true, src_valid, shift, ids_seq[l], counts_seq[l], states_seq[l], slot_grad,
             alpha, scale, th1, beta, dw, in_grad, l > 0,
         )  # fmt: skip
@@ -372,7 +292,7 @@ def _forward(
         ids = np.zeros((T, B, lay.sparse_size), dtype=np.int32)
         counts = np.zeros((T, B, 2), dtype=np.int32)
         states = np.zeros((T, B, lay.n_neurons) if keep_states else (0, 0, 0), dtype=dt)
-        _forward_layer(w, src_ids, src_true, shift, alpha, scale, th1, dt(th2[l]), ids, counts, states, keep_states)
+        forward_layer(w, src_ids, src_true, shift, alpha, scale, th1, dt(th2[l]), ids, counts, states, keep_states)
         ids_seq.append(ids)
         counts_seq.append(counts)
         if keep_states:
@@ -415,7 +335,7 @@ def _checked_layers(spec: SNNSpec, weights: Iterable[np.ndarray]) -> Iterator[np
         if l >= len(spec.layers):
             break
         dt = w.dtype if dt is None else dt
-        if dt.type not in _FLOATS:
+        if dt.type not in FLOATS:
             raise ConfigError(f"weights[0]: dtype {dt} is not supported (allowed: float32, float64)")
         if w.shape != (sizes[l], sizes[l + 1]):
             raise ConfigError(f"weights[{l}]: shape {w.shape} does not match [N_{{l-1}}, N_l] = {(sizes[l], sizes[l + 1])}")
@@ -479,13 +399,6 @@ def train_step(
 # --------------------------------------------------------------------------- checks
 
 
-def _float_dtype(dtype: object) -> np.dtype:
-    dt = np.dtype(dtype)  # type: ignore[call-overload]
-    if dt.type not in _FLOATS:
-        raise ConfigError(f"dtype: {dt} is not supported (allowed: float32, float64)")
-    return dt
-
-
 def _check_weights(spec: SNNSpec, weights: Sequence[np.ndarray]) -> list[np.ndarray]:
     return list(_checked_layers(spec, weights))
 
@@ -538,90 +451,3 @@ def _gather_slots(dense_grad: np.ndarray, ids: np.ndarray, counts: np.ndarray) -
     vals = dense_grad[np.arange(B)[None, :, None], ids]
     valid = np.arange(ids.shape[-1]) < counts[..., 1:2]
     return np.ascontiguousarray(np.where(valid, vals, 0).astype(dense_grad.dtype))
-
-
-# --------------------------------------------------------------------------- kernels
-
-
-@njit(cache=True)
-def _forward_layer(
-    w: np.ndarray, in_ids: np.ndarray, in_true: np.ndarray, shift: int,
-    alpha: np.floating, scale: np.floating, th1: np.floating, th2: np.floating,
-    ids_out: np.ndarray, counts_out: np.ndarray, states_out: np.ndarray, keep_states: bool,
-) -> None:  # fmt: skip  # pragma: no cover - numba
-    """One layer over all steps; input step for output step ``t`` is ``t - shift``."""
-    T, B = in_true.shape
-    N = w.shape[1]
-    S = ids_out.shape[2]
-    v = np.zeros(N, dtype=w.dtype)
-    cur = np.zeros(N, dtype=w.dtype)
-    for b in range(B):
-        v[:] = 0
-        for t in range(T):
-            cur[:] = 0
-            ts = t - shift
-            if ts >= 0:
-                for k in range(in_true[ts, b]):
-                    row = in_ids[ts, b, k]
-                    for n in range(N):
-                        cur[n] += w[row, n]
-            n_true = 0
-            for n in range(N):
-                x = v[n]
-                x = (0 * x if x > th1 else alpha * x) + scale * cur[n]
-                v[n] = x
-                if x > th1 and n_true < S:
-                    ids_out[t, b, n_true] = n
-                    n_true += 1
-            n_valid = n_true
-            if n_valid < S:
-                for n in range(N):
-                    x = v[n]
-                    if x > th2 and not x > th1:
-                        ids_out[t, b, n_valid] = n
-                        n_valid += 1
-                        if n_valid == S:
-                            break
-            counts_out[t, b, 0] = n_true
-            counts_out[t, b, 1] = n_valid
-            if keep_states:
-                states_out[t, b, :] = v
-
-
-@njit(cache=True)
-def _backward_layer(
-    w: np.ndarray, in_ids: np.ndarray, in_true: np.ndarray, in_valid: np.ndarray, shift: int,
-    out_ids: np.ndarray, out_counts: np.ndarray, states: np.ndarray, slot_grad: np.ndarray,
-    alpha: np.floating, scale: np.floating, th1: np.floating, beta: np.floating,
-    dw: np.ndarray, in_grad: np.ndarray, want_in_grad: bool,
-) -> None:  # fmt: skip  # pragma: no cover - numba
-    """BPTT of one layer in reverse time (module docstring); accumulates ``dw``, fills ``in_grad``."""
-    T, B = out_counts.shape[0], out_counts.shape[1]
-    N = w.shape[1]
-    delta = np.zeros(N, dtype=w.dtype)
-    g = np.zeros(N, dtype=w.dtype)
-    for b in range(B):
-        delta[:] = 0
-        for t in range(T - 1, -1, -1):
-            for n in range(N):
-                delta[n] *= alpha
-            for i in range(out_counts[t, b, 1]):
-                n = out_ids[t, b, i]
-                d = beta * abs(states[t, b, n] - th1) + 1
-                delta[n] += slot_grad[t, b, i] / (d * d)
-            ts = t - shift
-            if ts < 0:
-                continue
-            for n in range(N):
-                g[n] = scale * delta[n]
-            for k in range(in_true[ts, b]):
-                row = in_ids[ts, b, k]
-                for n in range(N):
-                    dw[row, n] += g[n]
-            if want_in_grad:
-                for k in range(in_valid[ts, b]):
-                    row = in_ids[ts, b, k]
-                    acc = 0 * g[0]
-                    for n in range(N):
-                        acc += w[row, n] * g[n]
-                    in_grad[ts, b, k] = acc
