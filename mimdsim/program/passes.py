@@ -63,11 +63,15 @@ Pass = Callable[[Program], Program]
 def _map_bodies(program: Program, fn: Callable[[tuple[Step, ...]], tuple[Step, ...]]) -> Program:
     """``program`` with ``fn`` applied to its body and to every repeat's body (innermost first)."""
 
-    def walk(steps: tuple[Step, ...]) -> tuple[Step, ...]:
-        inner = tuple(Repeat(s.count, walk(s.body), s.name) if isinstance(s, Repeat) else s for s in steps)
-        return fn(inner)
+    return Program(program.name, _walk(program.body, fn), program.tensors, program.batch_size, dict(program.metadata))
 
-    return Program(program.name, walk(program.body), program.tensors, program.batch_size, dict(program.metadata))
+
+def _walk(steps: tuple[Step, ...], fn: Callable[[tuple[Step, ...]], tuple[Step, ...]]) -> tuple[Step, ...]:
+    """``fn`` applied to every repeat's body in ``steps`` (innermost first), then to ``steps``. A module function,
+    not a closure that calls itself: such a closure is a reference cycle that would keep a pass's merged objects
+    (and their arrays) alive until the collector's next full pass."""
+    inner = tuple(Repeat(s.count, _walk(s.body, fn), s.name) if isinstance(s, Repeat) else s for s in steps)
+    return fn(inner)
 
 
 def _has_exchange(s: Superstep) -> bool:

@@ -72,6 +72,26 @@ def test_the_poplar_pipeline_on_a_hand_made_program() -> None:
     assert_same_result(merged, simulate(out, m, "des"))
 
 
+def test_a_pass_leaves_no_reference_cycle_behind() -> None:
+    """What a pass merged and then dropped is freed by reference counting alone, not kept (with its arrays) until
+    the garbage collector's next full pass: the passes make no reference cycles."""
+    import gc
+    import weakref
+
+    p = _copy_copy_compute()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for passes in ("merge_copies", "poplar", "fused"):
+            out = apply_passes(p, passes)
+            merged = weakref.ref(out.body[0].compute or out.body[0].exchange)  # type: ignore[union-attr]
+            del out
+            assert merged() is None, passes
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def test_segments_run_one_after_another_on_a_tile() -> None:
     """A tile in two segments runs the second after its part of the first; another tile does not wait."""
     b = ProgramBuilder("p")
