@@ -122,23 +122,21 @@ def _step_terms(s: Step) -> np.ndarray:
 def bound_terms(program: Program) -> BoundTerms:
     """:class:`BoundTerms` of ``program`` (kept while the program lives: they do not depend on the machine)."""
 
-    def make() -> BoundTerms:
-        memo: dict[int, np.ndarray] = {}
+    return derived(program, ("cycle_bound_terms",), lambda: BoundTerms(*_body_terms(program.body, {}).tolist()))
 
-        def walk(steps: tuple[Step, ...]) -> np.ndarray:
-            total = np.zeros(_N_TERMS)
-            for s in steps:
-                if isinstance(s, Repeat):
-                    total += float(s.count) * walk(s.body)
-                else:
-                    if id(s) not in memo:
-                        memo[id(s)] = _step_terms(s)
-                    total += memo[id(s)]
-            return total
 
-        return BoundTerms(*walk(program.body).tolist())
-
-    return derived(program, ("cycle_bound_terms",), make)
+def _body_terms(steps: tuple[Step, ...], memo: dict[int, np.ndarray]) -> np.ndarray:
+    """The terms of ``steps`` (repeats expanded), each step's own terms computed once (``memo``, by identity). A
+    module function: a closure that calls itself would be a reference cycle."""
+    total = np.zeros(_N_TERMS)
+    for s in steps:
+        if isinstance(s, Repeat):
+            total += float(s.count) * _body_terms(s.body, memo)
+        else:
+            if id(s) not in memo:
+                memo[id(s)] = _step_terms(s)
+            total += memo[id(s)]
+    return total
 
 
 def cycle_upper_bound(program: Program, m: MachineSpec) -> float:

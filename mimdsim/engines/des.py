@@ -59,6 +59,7 @@ costs of the steps in flight.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
@@ -107,29 +108,26 @@ def _compile(program: Program) -> tuple[tuple[Any, ...], list[Step], dict[int, i
     """
     static: list[Step] = []
     uses: dict[int, int] = {}
+    return _compile_steps(program.body, 1, static, uses), static, uses
 
-    def count_use(obj: object, n: int) -> None:
-        if obj is not None and n:
-            uses[id(obj)] = uses.get(id(obj), 0) + n
 
-    def walk(steps: tuple[Step, ...], mult: int) -> tuple[Any, ...]:
-        out: list[Any] = []
-        for s in steps:
-            if isinstance(s, Repeat):
-                body = walk(s.body, mult * s.count)
-                if s.count and body:  # a repeat that runs no step (even 10**12 times) is dropped
-                    out.append(("repeat", s.count, body))
-                continue
-            out.append(("step", len(static), s))
-            static.append(s)
-            if isinstance(s, Superstep):
-                count_use(s.compute, mult)
-                count_use(s.exchange, mult)
-            else:
-                count_use(s, mult)
-        return tuple(out)
-
-    return walk(program.body, 1), static, uses
+def _compile_steps(steps: tuple[Step, ...], mult: int, static: list[Step], uses: dict[int, int]) -> tuple[Any, ...]:
+    """:func:`_compile` of ``steps``, each run ``mult`` times, appending to ``static`` and ``uses`` (a module
+    function: a closure that calls itself is a reference cycle, which would keep the steps alive until the
+    collector's next pass)."""
+    out: list[Any] = []
+    for s in steps:
+        if isinstance(s, Repeat):
+            body = _compile_steps(s.body, mult * s.count, static, uses)
+            if s.count and body:  # a repeat that runs no step (even 10**12 times) is dropped
+                out.append(("repeat", s.count, body))
+            continue
+        out.append(("step", len(static), s))
+        static.append(s)
+        for obj in (s.compute, s.exchange) if isinstance(s, Superstep) else (s,):
+            if obj is not None and mult:
+                uses[id(obj)] = uses.get(id(obj), 0) + mult
+    return tuple(out)
 
 
 # ---- the model -------------------------------------------------------------------
@@ -382,10 +380,10 @@ def simulate_des(
             f"program {program.name!r} executes {n_exec:,} steps, more than max_steps={max_steps:,}; raise max_steps (--max-steps)"
         )
     with tqdm(total=n_exec, desc=f"des {program.name}", unit="step", disable=not progress, delay=_PROGRESS_DELAY_S) as bar:
-        model: _DesModel
+        done = itertools.count(1)  # its own count, not the model's: a callback the model holds must not refer back to it
 
         def on_step_done() -> None:
-            if model.recorder.n_done % _PROGRESS_EVERY_STEPS == 0:
+            if next(done) % _PROGRESS_EVERY_STEPS == 0:
                 bar.update(_PROGRESS_EVERY_STEPS)
 
         recorder = None

@@ -289,6 +289,16 @@ class Repeat:
 Step = Superstep | HostCopy | Repeat
 
 
+def _static_steps(steps: tuple[Step, ...], out: list[Step]) -> None:
+    """Append every Superstep/HostCopy of ``steps`` to ``out`` in program order (recursion by a module function: a
+    closure that calls itself is a reference cycle, which would keep the steps alive until the collector's next pass)."""
+    for s in steps:
+        if isinstance(s, Repeat):
+            _static_steps(s.body, out)
+        else:
+            out.append(s)
+
+
 def _n_executed(step: Step) -> int:
     """Supersteps and host copies ``step`` executes, repeats expanded."""
     return step.count * sum(_n_executed(s) for s in step.body) if isinstance(step, Repeat) else 1
@@ -315,15 +325,7 @@ class Program:
     def iter_static(self) -> list[Step]:
         """Every Superstep/HostCopy in program order, each once (repeat bodies not expanded)."""
         out: list[Step] = []
-
-        def walk(steps: tuple[Step, ...]) -> None:
-            for s in steps:
-                if isinstance(s, Repeat):
-                    walk(s.body)
-                else:
-                    out.append(s)
-
-        walk(self.body)
+        _static_steps(self.body, out)
         return out
 
     def n_executed_steps(self) -> int:

@@ -110,12 +110,35 @@ def _exchange_to_dict(ex: Exchange) -> dict[str, Any]:
 
 def program_to_dict(program: Program) -> dict[str, Any]:
     """The JSON-ready form of ``program`` (exchanges and compute sets shared by identity)."""
-    exchanges: dict[int, int] = {}
-    computes: dict[int, int] = {}
-    ex_list: list[dict[str, Any]] = []
-    cs_list: list[dict[str, Any]] = []
+    w = _Writer(program.name)
+    body = [w.step(s) for s in program.body]
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "name": program.name,
+        "batch_size": program.batch_size,
+        "metadata": program.metadata,
+        "tensors": [
+            {"name": t.name, "kind": t.kind, "tiles": _ints(t.tiles), "nbytes": _ints(t.nbytes)} for t in program.tensors
+        ],
+        "exchanges": w.ex_list,
+        "compute_sets": w.cs_list,
+        "body": body,
+    }
 
-    def index(obj: Any, seen: dict[int, int], table: list[dict[str, Any]], to_dict: Any) -> int | None:
+
+class _Writer:
+    """The steps of one program as dicts, its exchanges and compute sets listed once each (by identity)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.exchanges: dict[int, int] = {}
+        self.computes: dict[int, int] = {}
+        self.ex_list: list[dict[str, Any]] = []
+        self.cs_list: list[dict[str, Any]] = []
+
+    @staticmethod
+    def _index(obj: Any, seen: dict[int, int], table: list[dict[str, Any]], to_dict: Any) -> int | None:
         if obj is None:
             return None
         if id(obj) not in seen:
@@ -123,14 +146,14 @@ def program_to_dict(program: Program) -> dict[str, Any]:
             table.append(to_dict(obj))
         return seen[id(obj)]
 
-    def step(s: Step) -> dict[str, Any]:
+    def step(self, s: Step) -> dict[str, Any]:
         if isinstance(s, Superstep):
             return {
                 "type": "superstep",
                 "name": s.name,
                 "sync": s.sync,
-                "exchange": index(s.exchange, exchanges, ex_list, _exchange_to_dict),
-                "compute": index(s.compute, computes, cs_list, _compute_to_dict),
+                "exchange": self._index(s.exchange, self.exchanges, self.ex_list, _exchange_to_dict),
+                "compute": self._index(s.compute, self.computes, self.cs_list, _compute_to_dict),
                 **({"op": s.op} if s.op != "execute" else {}),
             }
         if isinstance(s, HostCopy):
@@ -142,23 +165,8 @@ def program_to_dict(program: Program) -> dict[str, Any]:
                 "nbytes": _ints(s.nbytes),
             }
         if isinstance(s, Repeat):
-            return {"type": "repeat", "name": s.name, "count": int(s.count), "body": [step(x) for x in s.body]}
-        raise ProgramFormatError(f"program {program.name!r}: cannot save a step of type {type(s).__name__}")
-
-    body = [step(s) for s in program.body]
-    return {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "name": program.name,
-        "batch_size": program.batch_size,
-        "metadata": program.metadata,
-        "tensors": [
-            {"name": t.name, "kind": t.kind, "tiles": _ints(t.tiles), "nbytes": _ints(t.nbytes)} for t in program.tensors
-        ],
-        "exchanges": ex_list,
-        "compute_sets": cs_list,
-        "body": body,
-    }
+            return {"type": "repeat", "name": s.name, "count": int(s.count), "body": [self.step(x) for x in s.body]}
+        raise ProgramFormatError(f"program {self.name!r}: cannot save a step of type {type(s).__name__}")
 
 
 def _dumps(data: dict[str, Any]) -> str:

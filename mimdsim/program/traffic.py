@@ -42,17 +42,19 @@ def _executed_exchanges(program: Program) -> dict[int, tuple[Exchange, int]]:
     """Every distinct exchange object of ``program`` that moves something, with how many times it runs (repeats
     expanded), by identity."""
     out: dict[int, tuple[Exchange, int]] = {}
-
-    def walk(steps: tuple[Step, ...], times: int) -> None:
-        for s in steps:
-            if isinstance(s, Repeat):
-                walk(s.body, times * s.count)
-            elif isinstance(s, Superstep) and s.exchange is not None and s.exchange.n_transfers:
-                ex, before = out.get(id(s.exchange), (s.exchange, 0))
-                out[id(s.exchange)] = (ex, before + times)
-
-    walk(program.body, 1)
+    _count_exchanges(program.body, 1, out)
     return out
+
+
+def _count_exchanges(steps: tuple[Step, ...], times: int, out: dict[int, tuple[Exchange, int]]) -> None:
+    """Add the exchanges of ``steps``, run ``times`` times, to ``out`` (a module function: a closure that calls
+    itself is a reference cycle, which would keep the exchanges alive until the collector's next pass)."""
+    for s in steps:
+        if isinstance(s, Repeat):
+            _count_exchanges(s.body, times * s.count, out)
+        elif isinstance(s, Superstep) and s.exchange is not None and s.exchange.n_transfers:
+            ex, before = out.get(id(s.exchange), (s.exchange, 0))
+            out[id(s.exchange)] = (ex, before + times)
 
 
 def exchange_totals(program: Program, n_tiles: int, tiles_per_ipu: int) -> tuple[np.ndarray, int]:

@@ -33,11 +33,12 @@ FORMAT_VERSION = 1
 TRACE_KIND = "mimdsim.spike_activity"
 
 
-def save_activity(path: str | os.PathLike[str], act: SpikeActivity) -> None:
-    """Write ``act`` as a compressed ``.npz`` trace (keys in ``traces/README.md``), atomically, to
-    exactly ``path`` (:func:`mimdsim.files.write_bytes`: no extension added)."""
+def save_activity(path: str | os.PathLike[str], act: SpikeActivity, *, compress: bool = True) -> None:
+    """Write ``act`` as an ``.npz`` trace (keys in ``traces/README.md``), atomically, to exactly ``path``
+    (:func:`mimdsim.files.write_bytes`: no extension added); its arrays deflated unless ``compress`` is False (the
+    activity cache's own files, read back at every design point: twice the bytes, read in half the time)."""
     buf = io.BytesIO()
-    np.savez_compressed(
+    (np.savez_compressed if compress else np.savez)(
         buf,
         format_version=np.int64(FORMAT_VERSION),
         kind=np.str_(TRACE_KIND),
