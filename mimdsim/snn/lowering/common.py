@@ -24,6 +24,7 @@ from mimdsim.snn.activity.counts import SpikeActivity
 from mimdsim.snn.lowering import codelets as est
 from mimdsim.snn.lowering.layout import LayerLayout, SNNLayout
 from mimdsim.snn.lowering.neuron_bytes import WORD_BYTES
+from mimdsim.snn.lowering.stage1_kernels import stage1_table
 from mimdsim.snn.model.spec import SNNSpec
 
 __all__ = [
@@ -278,14 +279,10 @@ class LoweringBase:
             n_valid_in = self.valid_in(li, ts)
             uniq_tiles = self.stage1_segments(lay)[6]
             b, s_lo, span, starts, run_kind, run_tile, g_values, slots = self.stage1_runs(lay)
-            rows, n_t, kinds = n_valid_in.shape[0], uniq_tiles.size, g_values.size + 1
-            active = np.clip(n_valid_in[:, b] - s_lo, 0, span)  # [rows, segments], in (kind, tile) order
-            table = np.zeros((n_t, rows, kinds), np.int64)  # vertices per (tile, row, kind): active by kind, then idle
-            table[run_tile, :, run_kind] = np.add.reduceat(active, starts, axis=1).T
-            busy = table[:, :, 0].copy()  # active vertices of every kind
-            for k in range(1, kinds - 1):
-                busy += table[:, :, k]
-            table[:, :, -1] = slots[:, None] - busy
+            n_t, kinds = uniq_tiles.size, g_values.size + 1
+            # vertices per (tile, row, kind): active by kind, then idle
+            counts = np.ascontiguousarray(n_valid_in, np.int64)
+            table = stage1_table(counts, b, s_lo, span, starts, run_tile, run_kind, slots, n_t, kinds)
             table.flags.writeable = False
             costs = np.array(
                 [est.reduce_stage1_cycles(int(g), True) for g in g_values] + [est.reduce_stage1_cycles(0, False)], np.int64

@@ -1,0 +1,62 @@
+"""The stage-1 reduce's vertex table kernel against the array form it replaced (the definition in its docstring)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mimdsim.snn.lowering.stage1_kernels import stage1_table
+
+
+def _as_arrays(
+    n_valid_in: np.ndarray, b: np.ndarray, s_lo: np.ndarray, span: np.ndarray, starts: np.ndarray, run_tile: np.ndarray,
+    run_kind: np.ndarray, slots: np.ndarray, n_tiles: int, kinds: int,
+) -> np.ndarray:  # fmt: skip
+    rows = n_valid_in.shape[0]
+    active = np.clip(n_valid_in[:, b] - s_lo, 0, span)  # [rows, segments]
+    table = np.zeros((n_tiles, rows, kinds), np.int64)
+    if b.size:
+        table[run_tile, :, run_kind] = np.add.reduceat(active, starts, axis=1).T
+    table[:, :, -1] = slots[:, None] - table[:, :, :-1].sum(axis=2)
+    return table
+
+
+@st.composite
+def _segments(draw: st.DrawFn) -> tuple[object, ...]:
+    rows, batch = draw(st.integers(0, 6)), draw(st.integers(1, 5))
+    n_tiles, kinds = draw(st.integers(1, 5)), draw(st.integers(2, 4))
+    n_seg = draw(st.integers(0, 24))
+    tile = np.array(draw(st.lists(st.integers(0, n_tiles - 1), min_size=n_seg, max_size=n_seg)), np.int64)
+    kind = np.array(draw(st.lists(st.integers(0, kinds - 2), min_size=n_seg, max_size=n_seg)), np.int64)
+    b = np.array(draw(st.lists(st.integers(0, batch - 1), min_size=n_seg, max_size=n_seg)), np.int64)
+    s_lo = np.array(draw(st.lists(st.integers(0, 9), min_size=n_seg, max_size=n_seg)), np.int64)
+    span = np.array(draw(st.lists(st.integers(1, 6), min_size=n_seg, max_size=n_seg)), np.int64)
+    counts = np.array(draw(st.lists(st.integers(0, 20), min_size=rows * batch, max_size=rows * batch)), np.int64)
+    order = np.lexsort((tile, kind))  # (kind, tile) order, as LoweringBase.stage1_runs
+    key = kind[order] * n_tiles + tile[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if n_seg else np.zeros(0, np.int64)
+    slots = np.bincount(tile, weights=span, minlength=n_tiles).astype(np.int64)
+    return (counts.reshape(rows, batch), b[order], s_lo[order], span[order], starts, tile[order][starts],
+            kind[order][starts], slots, n_tiles, kinds)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(_segments())
+def test_the_kernel_is_the_array_form(args: tuple[object, ...]) -> None:
+    got = stage1_table(*args)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, _as_arrays(*args))  # type: ignore[arg-type]
+
+
+def test_a_hand_computed_table() -> None:
+    """Tile 0 runs two kind-0 segments (batch 0 from slot 0, 2 slots; batch 1 from slot 1, 3 slots) and tile 1 one
+    kind-1 segment (batch 0 from slot 2, 2 slots). Row 0 counts 3 and 2, row 1 counts 0 and 5: in row 0 tile 0 has
+    min(3, 2) + min(2 - 1, 3) = 3 active of 5 slots, tile 1 min(3 - 2, 2) = 1 of 2; in row 1, 0 + 3 and 0."""
+    counts = np.array([[3, 2], [0, 5]], np.int64)
+    one = np.array
+    table = stage1_table(
+        counts, one([0, 1, 0]), one([0, 1, 2]), one([2, 3, 2]), one([0, 2]), one([0, 1]), one([0, 1]), one([5, 2]), 2, 3
+    )
+    assert table[:, 0].tolist() == [[3, 0, 2], [0, 1, 1]]
+    assert table[:, 1].tolist() == [[3, 0, 2], [0, 0, 2]]
