@@ -24,7 +24,7 @@ from mimdsim.snn.activity.counts import SpikeActivity
 from mimdsim.snn.lowering import codelets as est
 from mimdsim.snn.lowering.layout import LayerLayout, SNNLayout
 from mimdsim.snn.lowering.neuron_bytes import WORD_BYTES
-from mimdsim.snn.lowering.stage1_kernels import stage1_table
+from mimdsim.snn.lowering.table_kernels import row_hashes, rows_equal_their_first, stage1_table
 from mimdsim.snn.model.spec import SNNSpec
 
 __all__ = [
@@ -72,9 +72,10 @@ def equal_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     >>> first.tolist(), order.tolist(), bounds.tolist()
     ([0, 1, 3], [0, 2, 1, 4, 3], [0, 2, 4, 5])
     """
-    _, first_idx, inv = np.unique(rows @ _row_weights(rows.shape[1]), return_index=True, return_inverse=True)
+    rows = np.ascontiguousarray(rows, np.int64)
+    _, first_idx, inv = np.unique(row_hashes(rows, _row_weights(rows.shape[1])), return_index=True, return_inverse=True)
     inv = inv.reshape(-1)
-    if not np.array_equal(rows, rows[first_idx[inv]]):  # a hash collision
+    if not rows_equal_their_first(rows, first_idx, inv):  # a hash collision
         _, first_idx, inv = np.unique(rows, axis=0, return_index=True, return_inverse=True)
         inv = inv.reshape(-1)
     rank = np.empty_like(first_idx)

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mimdsim.snn.lowering.stage1_kernels import stage1_table
+from mimdsim.snn.lowering.table_kernels import row_hashes, rows_equal_their_first, stage1_table
 
 
 def _as_arrays(
@@ -60,3 +60,21 @@ def test_a_hand_computed_table() -> None:
     )
     assert table[:, 0].tolist() == [[3, 0, 2], [0, 1, 1]]
     assert table[:, 1].tolist() == [[3, 0, 2], [0, 0, 2]]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 8), st.integers(1, 6), st.integers(0, 2**31))
+def test_row_hashes_are_the_wrapping_product(n: int, w: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(-(2**62), 2**62, (n, w), dtype=np.int64)  # products and sums that wrap
+    weights = rng.integers(1, 2**62, w, dtype=np.int64) | 1
+    with np.errstate(over="ignore"):
+        assert np.array_equal(row_hashes(rows, weights), rows @ weights)
+
+
+def test_rows_equal_their_first_finds_any_differing_entry() -> None:
+    rows = np.array([[1, 2], [3, 4], [1, 2], [3, 5]], np.int64)
+    first, group = np.array([0, 1]), np.array([0, 1, 0, 1])
+    assert not rows_equal_their_first(rows, first, group)  # row 3 differs from row 1 in its last entry
+    assert rows_equal_their_first(rows[:3], first, group[:3])
+    assert rows_equal_their_first(np.zeros((0, 2), np.int64), first, np.zeros(0, np.int64))

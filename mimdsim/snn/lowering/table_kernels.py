@@ -1,14 +1,16 @@
-"""The numba kernel of the lowering's largest table: the stage-1 reduce's vertices per (tile, time step, kind)
-(:meth:`~mimdsim.snn.lowering.common.LoweringBase.add_reduce_stage1`). It loops once over what the array form
-builds as a ``[rows, segments]`` temporary and reduces (280,000 entries for the family (a) 2-hidden step's second
-layer: 7.9 ms as arrays, 0.7 ms here, measured 2026-12-07)."""
+"""Numba kernels of the lowering's largest table, the stage-1 reduce's vertices per (tile, time step, kind)
+(:meth:`~mimdsim.snn.lowering.common.LoweringBase.add_reduce_stage1`), and of the grouping of equal rows
+(:func:`~mimdsim.snn.lowering.common.equal_rows`). Each loops once where the array forms build megabyte
+temporaries: the table's ``[rows, segments]`` counts (280,000 entries for the family (a) 2-hidden step's second
+layer: 7.9 ms as arrays, 0.7 ms here), the row hashes' products and the rows gathered for the exact check
+(measured 2026-12-07)."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-__all__ = ["stage1_table"]
+__all__ = ["stage1_table", "row_hashes", "rows_equal_their_first"]
 
 
 @njit(cache=True)
@@ -38,3 +40,29 @@ def stage1_table(
                 busy += table[t, r, k]
             table[t, r, kinds - 1] = slots[t] - busy
     return table
+
+
+@njit(cache=True)
+def row_hashes(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``rows @ weights`` of int64 arrays, wrapping on overflow as numpy's integer product does."""
+    n, w = rows.shape
+    out = np.zeros(n, np.int64)
+    for i in range(n):
+        h = np.int64(0)
+        for j in range(w):
+            h += rows[i, j] * weights[j]
+        out[i] = h
+    return out
+
+
+@njit(cache=True)
+def rows_equal_their_first(rows: np.ndarray, first: np.ndarray, group: np.ndarray) -> bool:
+    """Whether every row ``i`` of ``rows`` equals row ``first[group[i]]`` (the first row of its group)."""
+    n, w = rows.shape
+    for i in range(n):
+        f = first[group[i]]
+        if f != i:
+            for j in range(w):
+                if rows[i, j] != rows[f, j]:
+                    return False
+    return True
