@@ -22,9 +22,9 @@ from mimdsim.program.builder import ComputeSetBuilder
 from mimdsim.program.ir import ComputeSet, Exchange, ProgramOp, Superstep, SyncScope
 from mimdsim.snn.activity.counts import SpikeActivity
 from mimdsim.snn.lowering import codelets as est
+from mimdsim.snn.lowering.kernels import row_hashes, rows_equal_their_first, stage1_table
 from mimdsim.snn.lowering.layout import LayerLayout, SNNLayout
 from mimdsim.snn.lowering.neuron_bytes import WORD_BYTES
-from mimdsim.snn.lowering.table_kernels import row_hashes, rows_equal_their_first, stage1_table
 from mimdsim.snn.model.spec import SNNSpec
 
 __all__ = [

@@ -17,6 +17,7 @@ from mimdsim.program.builder import ComputeSetBuilder, ExchangeBuilder
 from mimdsim.program.ir import ComputeSet, ProgramOp, Superstep
 from mimdsim.snn.activity.counts import SpikeActivity
 from mimdsim.snn.lowering.common import WORD_BYTES, LoweringBase
+from mimdsim.snn.lowering.kernels import copy_runs
 from mimdsim.snn.lowering.layout import SNNLayout
 from mimdsim.snn.lowering.poplar_tensors import build_poplar_tensors
 from mimdsim.snn.model.spec import SNNSpec
@@ -89,21 +90,12 @@ class PoplarPrograms(LoweringBase):
         """Element ``e`` from tile ``src[e]`` to ``dst[e]``: one message per run of consecutive
         elements between one pair of tiles. Returns the tiles holding both ends of some
         elements and those bytes (their on-tile copy)."""
-        n = src.size
-        start = np.ones(n, bool)
-        if n:
-            start[1:] = (
-                (src[1:] != src[:-1])
-                | (dst[1:] != dst[:-1])
-                | (src_index[1:] != src_index[:-1] + 1)
-                | (dst_index[1:] != dst_index[:-1] + 1)
-            )
-        starts = np.flatnonzero(start)
-        lengths = _run_lengths(starts, n)
-        tr.unicast(src[starts], dst[starts], elem_bytes * lengths)
-        local = src[starts] == dst[starts]
-        tiles, inv = np.unique(src[starts][local], return_inverse=True)
-        return tiles, np.bincount(inv.reshape(-1), weights=elem_bytes * lengths[local], minlength=tiles.size).astype(np.int64)
+        r_src, r_dst, r_len, l_tile, l_len = copy_runs(
+            *(np.ascontiguousarray(a, np.int64) for a in (src, dst, src_index, dst_index))
+        )
+        tr.unicast(r_src, r_dst, elem_bytes * r_len)
+        tiles, inv = np.unique(l_tile, return_inverse=True)
+        return tiles, np.bincount(inv.reshape(-1), weights=elem_bytes * l_len, minlength=tiles.size).astype(np.int64)
 
     def offsets(self, tiles: np.ndarray) -> ExchangeBuilder:
         """The loop counter (or itime), 4 B from tile 0 to every vertex tile of a dynamic slice."""

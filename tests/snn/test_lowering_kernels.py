@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mimdsim.snn.lowering.table_kernels import row_hashes, rows_equal_their_first, stage1_table
+from mimdsim.snn.lowering.kernels import copy_runs, row_hashes, rows_equal_their_first, stage1_table
 
 
 def _as_arrays(
@@ -78,3 +78,30 @@ def test_rows_equal_their_first_finds_any_differing_entry() -> None:
     assert not rows_equal_their_first(rows, first, group)  # row 3 differs from row 1 in its last entry
     assert rows_equal_their_first(rows[:3], first, group[:3])
     assert rows_equal_their_first(np.zeros((0, 2), np.int64), first, np.zeros(0, np.int64))
+
+
+@st.composite
+def _copies(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
+    n = draw(st.integers(0, 30))
+    ints = st.lists(st.integers(0, 3), min_size=n, max_size=n)
+    src, dst = np.array(draw(ints), np.int64), np.array(draw(ints), np.int64)
+    steps = st.lists(st.integers(0, 2), min_size=n, max_size=n)  # mostly consecutive indices: long runs
+    return src, dst, np.cumsum(draw(steps)).astype(np.int64), np.cumsum(draw(steps)).astype(np.int64)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_copies())
+def test_copy_runs_are_the_masked_runs(copy: tuple[np.ndarray, ...]) -> None:
+    """The runs are where the array form (one mask over all elements) starts them, split into remote and local."""
+    src, dst, si, di = copy
+    start = np.ones(src.size, bool)
+    if src.size:
+        start[1:] = (src[1:] != src[:-1]) | (dst[1:] != dst[:-1]) | (si[1:] != si[:-1] + 1) | (di[1:] != di[:-1] + 1)
+    starts = np.flatnonzero(start)
+    lengths = np.diff(np.append(starts, src.size))
+    local = src[starts] == dst[starts]
+    r_src, r_dst, r_len, l_tile, l_len = copy_runs(src, dst, si, di)
+    assert r_src.tolist() == src[starts][~local].tolist() and r_dst.tolist() == dst[starts][~local].tolist()
+    assert r_len.tolist() == lengths[~local].tolist()
+    assert l_tile.tolist() == src[starts][local].tolist() and l_len.tolist() == lengths[local].tolist()
+    assert int(r_len.sum() + l_len.sum()) == src.size

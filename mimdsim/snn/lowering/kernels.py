@@ -1,16 +1,17 @@
-"""Numba kernels of the lowering's largest table, the stage-1 reduce's vertices per (tile, time step, kind)
-(:meth:`~mimdsim.snn.lowering.common.LoweringBase.add_reduce_stage1`), and of the grouping of equal rows
-(:func:`~mimdsim.snn.lowering.common.equal_rows`). Each loops once where the array forms build megabyte
-temporaries: the table's ``[rows, segments]`` counts (280,000 entries for the family (a) 2-hidden step's second
-layer: 7.9 ms as arrays, 0.7 ms here), the row hashes' products and the rows gathered for the exact check
-(measured 2026-12-07)."""
+"""Numba kernels of the lowering: the stage-1 reduce's vertices per (tile, time step, kind)
+(:meth:`~mimdsim.snn.lowering.common.LoweringBase.add_reduce_stage1`), the grouping of equal rows
+(:func:`~mimdsim.snn.lowering.common.equal_rows`) and the runs of an element-wise copy
+(:meth:`~mimdsim.snn.lowering.poplar_programs.PoplarPrograms.copy_transfers`). Each loops once where the array forms
+build temporaries of every element: the table's ``[rows, segments]`` counts (280,000 entries for the family (a)
+2-hidden step's second layer: 7.9 ms as arrays, 0.7 ms here), the row hashes' products and the rows gathered for the
+exact check, a copy's run masks (measured 2026-12-07)."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-__all__ = ["stage1_table", "row_hashes", "rows_equal_their_first"]
+__all__ = ["copy_runs", "stage1_table", "row_hashes", "rows_equal_their_first"]
 
 
 @njit(cache=True)
@@ -66,3 +67,35 @@ def rows_equal_their_first(rows: np.ndarray, first: np.ndarray, group: np.ndarra
                 if rows[i, j] != rows[f, j]:
                     return False
     return True
+
+
+@njit(cache=True)
+def copy_runs(
+    src: np.ndarray, dst: np.ndarray, src_index: np.ndarray, dst_index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The maximal runs of a copy's elements (element ``e`` from tile ``src[e]``, index ``src_index[e]``, to tile
+    ``dst[e]``, index ``dst_index[e]``) between one pair of tiles with consecutive indices at both ends: the runs
+    between two tiles as ``(src, dst, elements)`` in order, and those within one tile as ``(tile, elements)``."""
+    n = src.size
+    r_src = np.empty(n, np.int64)
+    r_dst = np.empty(n, np.int64)
+    r_len = np.empty(n, np.int64)
+    l_tile = np.empty(n, np.int64)
+    l_len = np.empty(n, np.int64)
+    n_r = n_l = 0
+    e = 0
+    while e < n:
+        f = e + 1
+        while (
+            f < n and src[f] == src[f - 1] and dst[f] == dst[f - 1]
+            and src_index[f] == src_index[f - 1] + 1 and dst_index[f] == dst_index[f - 1] + 1
+        ):  # fmt: skip
+            f += 1
+        if src[e] == dst[e]:
+            l_tile[n_l], l_len[n_l] = src[e], f - e
+            n_l += 1
+        else:
+            r_src[n_r], r_dst[n_r], r_len[n_r] = src[e], dst[e], f - e
+            n_r += 1
+        e = f
+    return r_src[:n_r], r_dst[:n_r], r_len[:n_r], l_tile[:n_l], l_len[:n_l]
