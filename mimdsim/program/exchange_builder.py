@@ -153,13 +153,17 @@ class ExchangeBuilder:
 
     def unicast(self, src: np.ndarray, dst: np.ndarray, nbytes: np.ndarray | int, messages: np.ndarray | int = 1) -> None:
         """Point-to-point transfers ``src[i] -> dst[i]`` of ``messages[i]`` messages (those from a tile to itself are dropped)."""
-        src, dst, nbytes, msgs = np.broadcast_arrays(
-            np.asarray(src, np.int64), np.asarray(dst, np.int64), np.asarray(nbytes, np.int64), np.asarray(messages, np.int64)
-        )
+        src, dst, nbytes, msgs = (np.asarray(a, np.int64) for a in (src, dst, nbytes, messages))
+        if src.ndim == dst.ndim == 1 and src.size == dst.size and nbytes.shape in ((), src.shape) and msgs.ndim == 0:
+            # the common case (point-to-point copies), without broadcast_arrays
+            nbytes = np.full(src.size, nbytes) if nbytes.ndim == 0 else nbytes
+            msgs = np.full(src.size, msgs)
+        else:
+            src, dst, nbytes, msgs = np.broadcast_arrays(src, dst, nbytes, msgs)
         keep = (src != dst) & (nbytes > 0)
-        if not keep.any():
+        n = int(np.count_nonzero(keep))
+        if not n:
             return
-        n = int(keep.sum())
         self._push(
             src[keep].reshape(-1), nbytes[keep].reshape(-1), msgs[keep].reshape(-1), np.arange(n, dtype=np.int64),
             np.ones(n, np.int64), dst[keep].reshape(-1), shared=True,
