@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from mimdsim.errors import MappingError
+from mimdsim.program.frozen import frozen_array
 
 __all__ = ["LayerPlacement", "NeuronMapping"]
 
@@ -24,10 +26,18 @@ class LayerPlacement:
     ipu: int
     neuron_tile: np.ndarray
 
-    @property
+    def __post_init__(self) -> None:
+        tiles = np.asarray(self.neuron_tile)
+        if tiles.size and not np.issubdtype(tiles.dtype, np.integer):
+            raise MappingError(f"layer {self.layer}: neuron_tile holds {tiles.dtype} values; tile numbers are integers")
+        object.__setattr__(self, "neuron_tile", frozen_array(tiles, np.int64))  # read-only: tiles is kept
+
+    @functools.cached_property
     def tiles(self) -> np.ndarray:
-        """The layer's tiles, ascending."""
-        return np.unique(self.neuron_tile)
+        """The layer's tiles, ascending (read-only; made once: the lowering asks for it at every step)."""
+        out = np.unique(self.neuron_tile)
+        out.flags.writeable = False
+        return out
 
     @property
     def n_tiles(self) -> int:

@@ -105,3 +105,18 @@ def test_copy_runs_are_the_masked_runs(copy: tuple[np.ndarray, ...]) -> None:
     assert r_len.tolist() == lengths[~local].tolist()
     assert l_tile.tolist() == src[starts][local].tolist() and l_len.tolist() == lengths[local].tolist()
     assert int(r_len.sum() + l_len.sum()) == src.size
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 9)), min_size=1, max_size=30))
+def test_tile_groups_are_the_sorted_distinct_pairs(pairs: list[tuple[int, int]]) -> None:
+    """Tiles grouped by (neurons, sources): groups in the order of the sorted pairs, as ``np.unique(axis=0)`` gives."""
+    from types import SimpleNamespace
+
+    from mimdsim.snn.lowering.common import tile_groups
+
+    k, src = (np.array(c, np.int64) for c in zip(*pairs, strict=True))
+    lay = SimpleNamespace(tile_neurons=k, tile_sources=src, tiles=np.arange(10, 10 + k.size, dtype=np.int64))
+    uniq, inv = np.unique(np.stack([k, src], axis=1), axis=0, return_inverse=True)
+    want = [(lay.tiles[inv.reshape(-1) == g].tolist(), int(a), int(b)) for g, (a, b) in enumerate(uniq)]
+    assert [(t.tolist(), a, b) for t, a, b in tile_groups(lay)] == want  # type: ignore[arg-type]

@@ -44,9 +44,9 @@ def crosses_ipus(ex: Exchange | None, tiles_per_ipu: int) -> bool:
 def tile_groups(lay: LayerLayout) -> list[tuple[np.ndarray, int, int]]:
     """The layer's tiles grouped by (neurons on the tile, connected input neurons)."""
     out = []
-    keys = np.stack([lay.tile_neurons, lay.tile_sources], axis=1)
-    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
-    for g, (k, src) in enumerate(uniq):
+    width = int(lay.tile_sources.max(initial=0)) + 1  # (k, src) as one key, in the order of the pairs (both >= 0)
+    uniq, inv = np.unique(lay.tile_neurons * width + lay.tile_sources, return_inverse=True)
+    for g, (k, src) in enumerate(zip(*np.divmod(uniq, width), strict=True)):
         tiles = lay.tiles[inv.reshape(-1) == g]
         tiles.flags.writeable = False  # shared by every step's blocks without copies
         out.append((tiles, int(k), int(src)))
