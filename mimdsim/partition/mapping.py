@@ -72,8 +72,11 @@ class NeuronMapping:
         ([0, 1], 2, 3)
         """
         layers = []
-        for li, t in enumerate(neuron_tiles):
-            t = np.asarray(t, np.int64).reshape(-1)
+        for li, given in enumerate(neuron_tiles):
+            t = np.asarray(given).reshape(-1)
+            if t.size and not np.issubdtype(t.dtype, np.integer):
+                raise MappingError(f"layer {li}: the neurons' tiles are {t.dtype} values; tile numbers are integers")
+            t = t.astype(np.int64)
             if t.size and (t.min() < 0 or t.max() >= n_tiles):
                 raise MappingError(f"layer {li}: a neuron is placed on a tile outside 0..{n_tiles - 1}")
             home = int(np.argmax(np.bincount(t // tiles_per_ipu))) if t.size else 0

@@ -22,3 +22,12 @@ def test_a_non_integer_tile_is_refused() -> None:
     with pytest.raises(MappingError, match="layer 2: neuron_tile holds float64 values"):
         LayerPlacement(2, 0, np.array([1.5, 2.0]))
     assert LayerPlacement(0, 0, np.zeros(0)).tiles.size == 0  # an empty layer has no dtype to check
+
+
+def test_a_mapping_of_non_integer_tiles_is_refused_not_truncated() -> None:
+    from mimdsim.partition.mapping import NeuronMapping
+
+    with pytest.raises(MappingError, match=r"layer 1: the neurons' tiles are float64 values"):
+        NeuronMapping.from_neuron_tiles([np.array([0, 1]), np.array([2.7, 3.0])], 4, 8, "custom")
+    m = NeuronMapping.from_neuron_tiles([[0, 1], np.array([2, 3], np.int32)], 4, 8, "custom")  # lists and int32 are fine
+    assert [lp.neuron_tile.tolist() for lp in m.layers] == [[0, 1], [2, 3]]
