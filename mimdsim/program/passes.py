@@ -86,12 +86,10 @@ def _merged_name(names: Sequence[str]) -> str:
     """
     if len(set(names)) == 1:
         return names[0]
-    fams: list[str] = []
+    fams: dict[str, None] = {}  # insertion-ordered, each family once
     for name in names:
         for part in name.split(" + "):
-            fam = part[: part.index("[")] if part.endswith("]") and "[" in part else part
-            if fam not in fams:
-                fams.append(fam)
+            fams[part[: part.index("[")] if part.endswith("]") and "[" in part else part] = None
     return " + ".join(fams)
 
 
