@@ -85,9 +85,9 @@ def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> Non
         owner = np.searchsorted(tile_ptr, bad[0], side="right") - 1
         raise ProgramError(f"{where_of(owner)}: tile {int(tiles[bad[0]])} does not exist (machine has tiles 0..{n_tiles - 1})")
     for name, parts, part_sizes, limit in checks:
-        values = np.concatenate(parts)
-        if not values.size or (values.min() >= 0 and values.max() <= limit):
+        if all(not p.size or (p.min() >= 0 and p.max() <= limit) for p in parts):  # no copy of every table when all pass
             continue
+        values = np.concatenate(parts)
         owner = np.repeat(np.arange(first_block[-1]), np.concatenate(part_sizes))
         bad = np.flatnonzero(values < 0)
         if bad.size:
