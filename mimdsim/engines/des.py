@@ -107,26 +107,22 @@ def _compile(program: Program) -> tuple[tuple[Any, ...], list[Step], dict[int, i
     many times each distinct cost object (compute set, exchange, host copy) is used.
     """
     static: list[Step] = []
-    uses: dict[int, int] = {}
-    return _compile_steps(program.body, 1, static, uses), static, uses
+    uses = {k: n for k, (_, n) in program.use_counts().items()}
+    return _compile_steps(program.body, static), static, uses
 
 
-def _compile_steps(steps: tuple[Step, ...], mult: int, static: list[Step], uses: dict[int, int]) -> tuple[Any, ...]:
-    """:func:`_compile` of ``steps``, each run ``mult`` times, appending to ``static`` and ``uses`` (a module
-    function: a closure that calls itself is a reference cycle, which would keep the steps alive until the
-    collector's next pass)."""
+def _compile_steps(steps: tuple[Step, ...], static: list[Step]) -> tuple[Any, ...]:
+    """:func:`_compile`'s tree of ``steps``, appending them to ``static`` (a module function: a closure that calls
+    itself is a reference cycle, which would keep the steps alive until the collector's next pass)."""
     out: list[Any] = []
     for s in steps:
         if isinstance(s, Repeat):
-            body = _compile_steps(s.body, mult * s.count, static, uses)
+            body = _compile_steps(s.body, static)
             if s.count and body:  # a repeat that runs no step (even 10**12 times) is dropped
                 out.append(("repeat", s.count, body))
             continue
         out.append(("step", len(static), s))
         static.append(s)
-        for obj in (s.compute, s.exchange) if isinstance(s, Superstep) else (s,):
-            if obj is not None and mult:
-                uses[id(obj)] = uses.get(id(obj), 0) + mult
     return tuple(out)
 
 

@@ -13,6 +13,15 @@ from mimdsim.program.frozen import frozen_array
 __all__ = ["LayerPlacement", "NeuronMapping"]
 
 
+def _tile_numbers(layer: int, values: object) -> np.ndarray:
+    """The tile of each neuron of ``layer`` as a 1-D int64 array; a :class:`MappingError` if they are not integers
+    (rather than truncating them)."""
+    tiles = np.asarray(values).reshape(-1)
+    if tiles.size and not np.issubdtype(tiles.dtype, np.integer):
+        raise MappingError(f"layer {layer}: the neurons' tiles are {tiles.dtype} values; tile numbers are integers")
+    return tiles.astype(np.int64, copy=False)
+
+
 @dataclass(frozen=True, eq=False)
 class LayerPlacement:
     """Where one layer's neurons live: neuron ``n`` of the layer is on ``neuron_tile[n]``.
@@ -27,9 +36,7 @@ class LayerPlacement:
     neuron_tile: np.ndarray
 
     def __post_init__(self) -> None:
-        tiles = np.asarray(self.neuron_tile)
-        if tiles.size and not np.issubdtype(tiles.dtype, np.integer):
-            raise MappingError(f"layer {self.layer}: neuron_tile holds {tiles.dtype} values; tile numbers are integers")
+        tiles = _tile_numbers(self.layer, self.neuron_tile)
         object.__setattr__(self, "neuron_tile", frozen_array(tiles, np.int64))  # read-only: tiles is kept
 
     @functools.cached_property
@@ -73,10 +80,7 @@ class NeuronMapping:
         """
         layers = []
         for li, given in enumerate(neuron_tiles):
-            t = np.asarray(given).reshape(-1)
-            if t.size and not np.issubdtype(t.dtype, np.integer):
-                raise MappingError(f"layer {li}: the neurons' tiles are {t.dtype} values; tile numbers are integers")
-            t = t.astype(np.int64)
+            t = _tile_numbers(li, given)
             if t.size and (t.min() < 0 or t.max() >= n_tiles):
                 raise MappingError(f"layer {li}: a neuron is placed on a tile outside 0..{n_tiles - 1}")
             home = int(np.argmax(np.bincount(t // tiles_per_ipu))) if t.size else 0

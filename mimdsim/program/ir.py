@@ -299,6 +299,17 @@ def _static_steps(steps: tuple[Step, ...], out: list[Step]) -> None:
             out.append(s)
 
 
+def _count_uses(steps: tuple[Step, ...], times: int, out: dict[int, tuple[object, int]]) -> None:
+    """Add the compute sets, exchanges and host copies of ``steps``, run ``times`` times, to ``out`` (by identity)."""
+    for s in steps:
+        if isinstance(s, Repeat):
+            _count_uses(s.body, times * s.count, out)
+            continue
+        for obj in (s.compute, s.exchange) if isinstance(s, Superstep) else (s,):
+            if obj is not None and times:
+                out[id(obj)] = (obj, out.get(id(obj), (obj, 0))[1] + times)
+
+
 def _n_executed(step: Step) -> int:
     """Supersteps and host copies ``step`` executes, repeats expanded."""
     return step.count * sum(_n_executed(s) for s in step.body) if isinstance(step, Repeat) else 1
@@ -326,6 +337,13 @@ class Program:
         """Every Superstep/HostCopy in program order, each once (repeat bodies not expanded)."""
         out: list[Step] = []
         _static_steps(self.body, out)
+        return out
+
+    def use_counts(self) -> dict[int, tuple[object, int]]:
+        """Every distinct compute set, exchange and host copy that runs, with how many times it runs (repeats
+        expanded), by identity (a repeat of count 0 runs nothing)."""
+        out: dict[int, tuple[object, int]] = {}
+        _count_uses(self.body, 1, out)
         return out
 
     def n_executed_steps(self) -> int:

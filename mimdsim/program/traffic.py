@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mimdsim.program.exchange import Exchange
-from mimdsim.program.ir import Program, Repeat, Step, Superstep
+from mimdsim.program.ir import Program
 
 __all__ = ["exchange_byte_totals", "exchange_totals"]
 
@@ -38,23 +38,9 @@ def _inter_ipu_bytes(ex: Exchange, tiles_per_ipu: int) -> int:
     return int(np.dot(ex.nbytes, away))
 
 
-def _executed_exchanges(program: Program) -> dict[int, tuple[Exchange, int]]:
-    """Every distinct exchange object of ``program`` that moves something, with how many times it runs (repeats
-    expanded), by identity."""
-    out: dict[int, tuple[Exchange, int]] = {}
-    _count_exchanges(program.body, 1, out)
-    return out
-
-
-def _count_exchanges(steps: tuple[Step, ...], times: int, out: dict[int, tuple[Exchange, int]]) -> None:
-    """Add the exchanges of ``steps``, run ``times`` times, to ``out`` (a module function: a closure that calls
-    itself is a reference cycle, which would keep the exchanges alive until the collector's next pass)."""
-    for s in steps:
-        if isinstance(s, Repeat):
-            _count_exchanges(s.body, times * s.count, out)
-        elif isinstance(s, Superstep) and s.exchange is not None and s.exchange.n_transfers:
-            ex, before = out.get(id(s.exchange), (s.exchange, 0))
-            out[id(s.exchange)] = (ex, before + times)
+def _executed_exchanges(program: Program) -> list[tuple[Exchange, int]]:
+    """Every distinct exchange of ``program`` that moves something, with how many times it runs."""
+    return [(o, n) for o, n in program.use_counts().values() if isinstance(o, Exchange) and o.n_transfers]
 
 
 def exchange_totals(program: Program, n_tiles: int, tiles_per_ipu: int) -> tuple[np.ndarray, int]:
@@ -64,6 +50,7 @@ def exchange_totals(program: Program, n_tiles: int, tiles_per_ipu: int) -> tuple
     bytes cross one link once per run:
 
     >>> ex = Exchange("e", src=[0], dst_ptr=[0, 3], dst=[1, 2, 3], nbytes=[8])
+    >>> from mimdsim.program.ir import Repeat, Superstep
     >>> got, cross = exchange_totals(Program("p", (Repeat(3, (Superstep("s", exchange=ex),)),)), 4, 2)
     >>> got.tolist(), cross
     ([0, 24, 24, 24], 24)
@@ -71,7 +58,7 @@ def exchange_totals(program: Program, n_tiles: int, tiles_per_ipu: int) -> tuple
     received = np.zeros(n_tiles, np.int64)
     cross = 0
     one_ipu = n_tiles <= tiles_per_ipu  # nothing crosses a link
-    for ex, times in _executed_exchanges(program).values():
+    for ex, times in _executed_exchanges(program):
         received += times * ex.received_bytes(n_tiles)
         cross += times * (0 if one_ipu else _inter_ipu_bytes(ex, tiles_per_ipu))
     return received, cross
@@ -83,12 +70,13 @@ def exchange_byte_totals(program: Program, n_tiles: int, tiles_per_ipu: int) -> 
     ``nbytes`` times its fan-out).
 
     >>> ex = Exchange("e", src=[0], dst_ptr=[0, 3], dst=[1, 2, 3], nbytes=[8])
+    >>> from mimdsim.program.ir import Repeat, Superstep
     >>> exchange_byte_totals(Program("p", (Repeat(3, (Superstep("s", exchange=ex),)),)), 4, 2)
     (72, 24)
     """
     received = cross = 0
     one_ipu = n_tiles <= tiles_per_ipu
-    for ex, times in _executed_exchanges(program).values():
+    for ex, times in _executed_exchanges(program):
         received += times * int(np.dot(ex.nbytes, ex.fanout()))
         cross += times * (0 if one_ipu else _inter_ipu_bytes(ex, tiles_per_ipu))
     return received, cross

@@ -19,7 +19,7 @@ def test_tiles_are_kept_and_the_callers_array_stays_theirs() -> None:
 
 
 def test_a_non_integer_tile_is_refused() -> None:
-    with pytest.raises(MappingError, match="layer 2: neuron_tile holds float64 values"):
+    with pytest.raises(MappingError, match="layer 2: the neurons' tiles are float64 values"):
         LayerPlacement(2, 0, np.array([1.5, 2.0]))
     assert LayerPlacement(0, 0, np.zeros(0)).tiles.size == 0  # an empty layer has no dtype to check
 
