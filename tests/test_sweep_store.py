@@ -181,3 +181,37 @@ def test_a_sweep_run_here_resolves_each_point_once(tiny: Path, monkeypatch: pyte
     run = spec_records(_spec(tiny), progress=False)
     assert run.ran == 2 and not run.failed
     assert len(calls) == 2
+
+
+def test_a_sweep_lowers_each_network_and_activity_once_whatever_the_axes_order(
+    tiny: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine field swept outside the activities: the points of one activity run one after the other, so each
+    activity is lowered once (the program cache keeps two), and the records come back in point order, equal to
+    those of each point estimated alone."""
+    import mimdsim.snn.activity.cache as cache
+    import mimdsim.studies.estimate as est_mod
+
+    cache.clear()
+    lowered: list[float] = []
+    real = est_mod.lower_snn
+
+    def counting(spec: object, *args: object, **kwargs: object) -> object:
+        lowered.append(spec.sparse_sizes)  # type: ignore[attr-defined]
+        return real(spec, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(est_mod, "lower_snn", counting)
+    acts = (0.25, 0.5, 0.75)
+    base = {"model": str(tiny), "machine": "bow", "machine.tiles_per_ipu": 64, "gpu": None}
+    grid = {"machine.exchange_bytes_per_cycle": [4, 8, 16], "max_activity": list(acts)}
+    spec = SweepSpec.from_dict({"name": "t", "base": base, "grid": grid})
+    run = spec_records(spec, progress=False)
+    assert run.ran == 9 and not run.failed
+    assert len(lowered) == len(set(lowered)) == 3
+    points = spec.points()
+    assert [p["machine.exchange_bytes_per_cycle"] for p in points[:3]] == [4, 4, 4]  # the machine axis is outer
+    monkeypatch.setattr(est_mod, "lower_snn", real)
+    for p, rec in zip(points, run.records, strict=True):
+        cache.clear()
+        alone = spec_records(SweepSpec.from_dict({"name": "t", "base": {**base, **p}, "grid": {}}), progress=False)
+        assert alone.records[0]["ms_per_step"] == rec["ms_per_step"] and alone.records[0]["max_activity"] == rec["max_activity"]

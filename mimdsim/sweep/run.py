@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mimdsim.errors import ConfigError, MimdsimError
 from mimdsim.sweep.executors import iter_sweep
-from mimdsim.sweep.snn import PreparedPoint, prepare_point, run_prepared, snn_point
+from mimdsim.sweep.snn import PreparedPoint, by_lowering, prepare_point, run_prepared, snn_point
 from mimdsim.sweep.spec import SweepSpec
 from mimdsim.sweep.store import ResultStore, store_lock
 
@@ -121,6 +121,7 @@ def spec_records(
             else:
                 todo.append(i)
         reused = len(points) - len(todo)
+        todo = by_lowering(todo, prepared)  # each network and activity lowered once, whatever the axes' order
         show = sys.stderr.isatty() if progress is None else progress
         with tqdm(total=len(points), initial=reused, desc=spec.name, unit="pt", disable=not show, file=sys.stderr) as bar:
             here = executor is None and (processes == 1 or len(todo) <= 1)  # iter_sweep runs them in this process

@@ -36,7 +36,7 @@ from mimdsim.sweep.grid import expand_grid
 
 __all__ = [
     "PAPER_FAMILY_A_MODELS", "PAPER_FAMILY_A_ACTIVITIES", "POINT_KEYS", "RUN_KEYS", "PreparedPoint", "check_point_keys",
-    "resolve_snn_model", "prepare_point", "run_prepared", "snn_points", "snn_point", "snn_sweep",
+    "resolve_snn_model", "prepare_point", "run_prepared", "snn_points", "snn_point", "snn_sweep", "by_lowering",
 ]  # fmt: skip
 
 PAPER_FAMILY_A_MODELS: tuple[str, ...] = ("nmnist_a_2hidden", "nmnist_a_3hidden", "nmnist_a_4hidden", "nmnist_a_5hidden")
@@ -120,6 +120,39 @@ class PreparedPoint:
     model_path: str
     max_activity: float | None
     input_hash: str
+
+
+_COSTING_ONLY_KEYS = ("engine", "gpu", "gpu_framework", "gpu_precision")
+"""Estimate arguments that never change the lowered program: the engine that runs it and the GPU step beside it."""
+
+
+def lowering_group(p: PreparedPoint) -> tuple[Any, ...]:
+    """What the lowered program of ``p`` depends on: the network, the machine fields the lowering reads
+    (:func:`~mimdsim.snn.activity.cache.lowering_key`) and every estimate argument but the engine and the GPU.
+    Points with equal groups lower to one program, which the program cache keeps for the next of them (it can
+    over-split: two groups may still lower alike)."""
+    from mimdsim.snn.activity.cache import lowering_key
+
+    rest = tuple(sorted((k, repr(v)) for k, v in p.kwargs.items() if k not in _COSTING_ONLY_KEYS))
+    return (p.spec, lowering_key(p.machine), rest)
+
+
+def by_lowering(indices: Sequence[int], prepared: Sequence[PreparedPoint]) -> list[int]:
+    """``indices`` reordered so that the points of one :func:`lowering_group` come one after the other, the groups
+    in the order of their first point and the points of a group in their own order: a sweep over machine fields
+    and activities then lowers each network and activity once whichever axis comes first, as the program cache
+    (:mod:`mimdsim.snn.activity.cache`) keeps only the last two programs.
+
+    >>> from types import SimpleNamespace as P
+    >>> from mimdsim.arch import load_machine
+    >>> m = [load_machine("bow", exchange_bytes_per_cycle=v) for v in (4, 8)]
+    >>> pts = [P(spec=s, machine=mm, kwargs={"engine": "fast"}) for mm in m for s in ("net-a", "net-b")]
+    >>> by_lowering(range(4), pts)  # the exchange bandwidth is costed, not lowered: a, a, b, b
+    [0, 2, 1, 3]
+    """
+    first: dict[tuple[Any, ...], int] = {}
+    group = [first.setdefault(lowering_group(prepared[i]), len(first)) for i in indices]
+    return [i for _, i in sorted(zip(group, indices, strict=True), key=lambda gi: gi[0])]
 
 
 def _max_activity(point: Mapping[str, Any]) -> Any:
