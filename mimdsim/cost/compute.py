@@ -49,6 +49,7 @@ from mimdsim.cost.compute_kernels import (
 from mimdsim.program.flat_blocks import flat_blocks
 from mimdsim.program.ir import ComputeSet
 from mimdsim.program.memo import derived
+from mimdsim.program.unique import unique_ints
 
 __all__ = [
     "schedule_worker_vertices",
@@ -129,7 +130,7 @@ def compute_structure(cs: ComputeSet, n_tiles: int, tiles_per_ipu: int) -> Compu
     order = np.argsort(tiles, kind="stable")
     tiles, tile_node = tiles[order], tile_node[order]
     min_tile = np.full(parent.size, -1, np.int64)
-    final, first = np.unique(tile_node, return_index=True)  # tiles ascending: first = lowest tile
+    final, first = unique_ints(tile_node, return_index=True)  # tiles ascending: first = lowest tile
     min_tile[final] = tiles[first]
     idle = first_idle_kernel(tiles, tiles_per_ipu, n_ipus)
     arrays = (parent, block, ipu, min_tile, tiles, tile_node, final, idle)

@@ -9,6 +9,7 @@ import numpy as np
 
 from mimdsim.errors import MappingError
 from mimdsim.program.frozen import frozen_array
+from mimdsim.program.unique import unique_ints
 
 __all__ = ["LayerPlacement", "NeuronMapping"]
 
@@ -42,7 +43,7 @@ class LayerPlacement:
     @functools.cached_property
     def tiles(self) -> np.ndarray:
         """The layer's tiles, ascending (read-only; made once: the lowering asks for it at every step)."""
-        out = np.unique(self.neuron_tile)
+        out = unique_ints(self.neuron_tile)
         out.flags.writeable = False
         return out
 
@@ -102,7 +103,7 @@ class NeuronMapping:
     @property
     def n_ipus_used(self) -> int:
         if self.tiles_per_ipu:
-            return int(np.unique(np.concatenate([lp.neuron_tile for lp in self.layers]) // self.tiles_per_ipu).size)
+            return int(unique_ints(np.concatenate([lp.neuron_tile for lp in self.layers]) // self.tiles_per_ipu).size)
         return len({lp.ipu for lp in self.layers})
 
     def neuron_tiles(self) -> list[np.ndarray]:

@@ -16,6 +16,7 @@ import numpy as np
 from mimdsim.errors import ProgramError
 from mimdsim.program.builder_values import int_array, non_negative, per_tile
 from mimdsim.program.ir import ComputeSet, VertexBlock
+from mimdsim.program.unique import unique_ints
 
 __all__ = ["ComputeSetBuilder"]
 
@@ -83,7 +84,7 @@ class ComputeSetBuilder:
         where = f"compute set {self.name!r}: add({codelet!r})"
         tile_arr = int_array(where, "tiles", tiles)
         non_negative(where, "tile", tile_arr)
-        if np.unique(tile_arr).size != tile_arr.size:
+        if unique_ints(tile_arr).size != tile_arr.size:
             raise ProgramError(f"{where}: a tile appears twice in tiles")
         if not isinstance(supervisor_cycles, int | np.integer) or supervisor_cycles < 0:
             raise ProgramError(f"{where}: supervisor_cycles {supervisor_cycles!r} must be an integer >= 0")
@@ -145,8 +146,8 @@ class ComputeSetBuilder:
         if unique or tiles.size == 1:
             self._append(VertexBlock.of_frozen(codelet, tiles.reshape(-1), cyc, cnt, sup))
             return self
-        uniq, mult = np.unique(tiles, return_counts=True)
-        for m in np.unique(mult).tolist():
+        uniq, mult = unique_ints(tiles, return_counts=True)
+        for m in unique_ints(mult).tolist():
             sel = uniq[mult == m]
             reps = (1, m) if cyc.ndim == 2 else m
             cnt_reps = (1, m) if cnt.ndim == 2 else m
@@ -182,7 +183,7 @@ class ComputeSetBuilder:
         if args.size and args.min() == args.max():
             self.add_supervisor(codelet, tiles, cycles_of(int(args[0])))
             return
-        uniq, inv = np.unique(args, return_inverse=True)
+        uniq, inv = unique_ints(args, return_inverse=True)
         costs = np.array([cycles_of(a) for a in uniq.tolist()], np.int64)
         self.add_supervisor(codelet, tiles, costs[inv.reshape(-1)])
 

@@ -24,6 +24,7 @@ import numpy as np
 from mimdsim.errors import ProgramError
 from mimdsim.program.builder_values import int_array, non_negative, per_tile
 from mimdsim.program.exchange import Exchange
+from mimdsim.program.unique import unique_ints
 
 __all__ = ["ExchangeBuilder"]
 
@@ -65,7 +66,7 @@ class ExchangeBuilder:
         non_negative(where, "destination tile", dst)
         if np.any(dst == src):
             raise ProgramError(f"{where}: tile {src} sends to itself")
-        if np.unique(dst).size != dst.size:
+        if unique_ints(dst).size != dst.size:
             raise ProgramError(f"{where}: a destination tile appears twice")
         one = np.ones(1, np.int64)
         self._push(np.array([src], np.int64), np.array([nbytes], np.int64), one, np.zeros(1, np.int64), np.array([dst.size]), dst,
@@ -135,7 +136,7 @@ class ExchangeBuilder:
         tile of ``dsts`` but itself (distinct data per destination: one per-destination transfer)."""
         srcs = np.asarray(srcs, np.int64).reshape(-1)
         dsts = np.asarray(dsts, np.int64).reshape(-1)
-        if np.unique(dsts).size != dsts.size:  # a tile listed twice receives twice: point to point
+        if unique_ints(dsts).size != dsts.size:  # a tile listed twice receives twice: point to point
             self.unicast(
                 np.tile(srcs, dsts.size), np.repeat(dsts, srcs.size), np.tile(nbytes, dsts.size), np.tile(messages, dsts.size)
             )

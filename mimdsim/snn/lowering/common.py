@@ -20,6 +20,7 @@ import numpy as np
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.program.builder import ComputeSetBuilder
 from mimdsim.program.ir import ComputeSet, Exchange, ProgramOp, Superstep, SyncScope
+from mimdsim.program.unique import unique_ints
 from mimdsim.snn.activity.counts import SpikeActivity
 from mimdsim.snn.lowering import codelets as est
 from mimdsim.snn.lowering.kernels import row_hashes, rows_equal_their_first, stage1_table
@@ -45,7 +46,7 @@ def tile_groups(lay: LayerLayout) -> list[tuple[np.ndarray, int, int]]:
     """The layer's tiles grouped by (neurons on the tile, connected input neurons)."""
     out = []
     width = int(lay.tile_sources.max(initial=0)) + 1  # (k, src) as one key, in the order of the pairs (both >= 0)
-    uniq, inv = np.unique(lay.tile_neurons * width + lay.tile_sources, return_inverse=True)
+    uniq, inv = unique_ints(lay.tile_neurons * width + lay.tile_sources, return_inverse=True)
     for g, (k, src) in enumerate(zip(*np.divmod(uniq, width), strict=True)):
         tiles = lay.tiles[inv.reshape(-1) == g]
         tiles.flags.writeable = False  # shared by every step's blocks without copies
@@ -73,7 +74,7 @@ def equal_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ([0, 1, 3], [0, 2, 1, 4, 3], [0, 2, 4, 5])
     """
     rows = np.ascontiguousarray(rows, np.int64)
-    _, first_idx, inv = np.unique(row_hashes(rows, _row_weights(rows.shape[1])), return_index=True, return_inverse=True)
+    _, first_idx, inv = unique_ints(row_hashes(rows, _row_weights(rows.shape[1])), return_index=True, return_inverse=True)
     inv = inv.reshape(-1)
     if not rows_equal_their_first(rows, first_idx, inv):  # a hash collision
         _, first_idx, inv = np.unique(rows, axis=0, return_index=True, return_inverse=True)
@@ -96,7 +97,7 @@ class LoweringBase:
         self.L = len(spec.layers)
         self.W = machine.num_worker_contexts
         self.groups = [tile_groups(lay) for lay in layout.layers]
-        self.slots_unique = [np.unique(lay.slot_tiles).size == lay.slot_tiles.size for lay in layout.layers]
+        self.slots_unique = [unique_ints(lay.slot_tiles).size == lay.slot_tiles.size for lay in layout.layers]
         self.soft_double_cycles: int | None = None  # the surrogate's soft-double part per slot (None: typical)
         self._segments: dict[int, tuple[np.ndarray, ...]] = {}
         self._runs: dict[int, tuple[np.ndarray, ...]] = {}
@@ -246,7 +247,7 @@ class LoweringBase:
             last = np.append(row[1:] != row[:-1], True)
             s_hi = np.where(last, n_s, nxt)
             tile = flat[row, s_lo]
-            uniq_tiles, inv = np.unique(tile, return_inverse=True)
+            uniq_tiles, inv = unique_ints(tile, return_inverse=True)
             self._segments[key] = (tile, g_sizes[row // n_b], row % n_b, s_lo, s_hi, row // n_b, uniq_tiles, inv.reshape(-1))
         return self._segments[key]
 
@@ -257,7 +258,7 @@ class LoweringBase:
         key = id(lay)
         if key not in self._runs:
             _, gsize, b, s_lo, s_hi, _, uniq_tiles, inv = self.stage1_segments(lay)
-            g_values = np.unique(gsize)[::-1]
+            g_values = unique_ints(gsize)[::-1]
             kind = np.searchsorted(-g_values, -gsize)  # larger groups first
             order = np.lexsort((inv, kind))
             run_key = kind[order] * uniq_tiles.size + inv[order]

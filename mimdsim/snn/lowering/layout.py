@@ -33,6 +33,7 @@ import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.partition.mapping import NeuronMapping
+from mimdsim.program.unique import unique_ints
 from mimdsim.snn.model.connectivity import connection_mask
 from mimdsim.snn.model.spec import SNNSpec
 
@@ -108,7 +109,7 @@ def tile_incidence(mask: np.ndarray, neuron_tile: np.ndarray) -> tuple[np.ndarra
     ([3, 7], [[0, 1], [0, 1]])
     """
     order = np.argsort(neuron_tile, kind="stable")
-    tiles, starts = np.unique(neuron_tile[order], return_index=True)
+    tiles, starts = unique_ints(neuron_tile[order], return_index=True)
     return tiles, np.logical_or.reduceat(mask[:, order], starts, axis=1) if order.size else np.zeros((mask.shape[0], 0), bool)
 
 
@@ -116,7 +117,7 @@ def tile_sources(spec: SNNSpec, layer: int, neuron_tile: np.ndarray) -> tuple[np
     """``(tiles, sources)``: layer ``layer``'s tiles and the input neurons connected to each (its fan-in)."""
     mask = connection_mask(spec, layer)
     if mask is None:
-        tiles = np.unique(neuron_tile)
+        tiles = unique_ints(neuron_tile)
         return tiles, np.full(tiles.size, spec.layer_sizes[layer], np.int64)
     tiles, inc = tile_incidence(mask, neuron_tile)
     return tiles, inc.sum(axis=0).astype(np.int64)

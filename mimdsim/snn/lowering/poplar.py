@@ -56,6 +56,7 @@ from mimdsim.snn.lowering.poplar_tensors import op_tiles
 if TYPE_CHECKING:
     pass
 
+from mimdsim.program.unique import unique_ints
 from mimdsim.snn.lowering.poplar_backward import PoplarBackward
 
 __all__ = ["PoplarLowering"]
@@ -77,7 +78,7 @@ class PoplarLowering(PoplarBackward):
             steps.append(self._identity_matmul("loss.identity_matmul"))
         steps.append(self._cast("loss.s2d.cast_ids", te.out_ids[L1], T))
         steps.append(self._cast("loss.s2d.cast_counts", te.out_counts[L1], T))
-        dense_tiles, rows = np.unique(te.dense_rows, return_counts=True)
+        dense_tiles, rows = unique_ints(te.dense_rows, return_counts=True)
         steps.append(self.local_copy("loss.s2d.zero", dense_tiles, WORD_BYTES * c * rows))
         s2d = ComputeSetBuilder("loss.s2d")
         s2d.add_repeated("Sparse2Dense", dense_tiles, est.sparse_to_dense_cycles(s), rows)
@@ -88,7 +89,7 @@ class PoplarLowering(PoplarBackward):
         logit_tile = te.logits[b_of_row * c]
         tr.unicast(te.dense_rows, logit_tile, WORD_BYTES * c)
         xent = ComputeSetBuilder("loss.sum_time_xent")
-        l_tiles, per = np.unique(te.logits[::c], return_counts=True)
+        l_tiles, per = unique_ints(te.logits[::c], return_counts=True)
         xent.add_repeated("popops.ReduceAndSoftmaxXent", l_tiles, est.time_sum_xent_cycles(T, c), per)
         steps.append(self.execute("loss.sum_time_xent", tr, xent))
         return steps
@@ -106,7 +107,7 @@ class PoplarLowering(PoplarBackward):
         steps.append(self.execute("loss.grad_broadcast", tr, None))
         steps.append(self._cast("loss.s2d_grad.cast_ids", te.out_ids[L1], T))
         steps.append(self._cast("loss.s2d_grad.cast_counts", te.out_counts[L1], T))
-        dense_tiles, rows = np.unique(te.dense_rows, return_counts=True)
+        dense_tiles, rows = unique_ints(te.dense_rows, return_counts=True)
         g = ComputeSetBuilder("loss.s2d_grad")
         g.add_repeated("Sparse2DenseGrad", dense_tiles, est.sparse_to_dense_cycles(s), rows)
         steps.append(self.execute("loss.s2d_grad", self._dense_row_inputs(), g))
@@ -138,7 +139,7 @@ class PoplarLowering(PoplarBackward):
         matmul, costed as a float MultiVertex of S multiply-adds per element on each sequence tile (an approximation)."""
         te, T = self.tens, self.T
         s = self.layout.layers[-1].sparse_size
-        tiles, cols = np.unique(te.out_ids[-1], return_counts=True)
+        tiles, cols = unique_ints(te.out_ids[-1], return_counts=True)
         cs = ComputeSetBuilder(name)
         cs.add_supervisor_by(
             "poplin.MatMul", tiles, lambda n: pl.binary_op_1d_tile_cycles(n * T * s, in_place=False, n_workers=self.W), cols
@@ -149,12 +150,12 @@ class PoplarLowering(PoplarBackward):
         """dL/d(identity) = ids^T x grad, a reduction of T B products per entry: partials to one tile (an approximation)."""
         te, T = self.tens, self.T
         s = self.layout.layers[-1].sparse_size
-        tiles = np.unique(te.out_ids[-1])
+        tiles = unique_ints(te.out_ids[-1])
         tr = ExchangeBuilder()
         tr.multicast_many(tiles, WORD_BYTES * s * s, np.array([int(te.logits[0])]))
         cs = ComputeSetBuilder("loss.identity_weight_grad")
         # each sequence tile first sums its T x columns products (a MultiVertex), then one tile adds the partials
-        cols = np.unique(te.out_ids[-1], return_counts=True)[1]
+        cols = unique_ints(te.out_ids[-1], return_counts=True)[1]
         cs.add_supervisor_by(
             "poplin.MatMul", tiles, lambda n: pl.binary_op_1d_tile_cycles(n * T * s, in_place=False, n_workers=self.W), cols
         )
@@ -184,9 +185,9 @@ class PoplarLowering(PoplarBackward):
         """The infeed of one batch (MI:735): ids [B, T, S_in] float32 and counts [B, T, 1] int32 onto
         their sequence tiles, labels [B] int32 onto the logits' tiles."""
         te, T = self.tens, self.T
-        t_ids, n_ids = np.unique(te.in_ids, return_counts=True)
-        t_cnt, n_cnt = np.unique(te.in_counts, return_counts=True)
-        t_lab, n_lab = np.unique(te.logits[:: self.layout.layers[-1].n_neurons], return_counts=True)
+        t_ids, n_ids = unique_ints(te.in_ids, return_counts=True)
+        t_cnt, n_cnt = unique_ints(te.in_counts, return_counts=True)
+        t_lab, n_lab = unique_ints(te.logits[:: self.layout.layers[-1].n_neurons], return_counts=True)
         tiles = np.concatenate([t_ids, t_cnt, t_lab])
         nbytes = np.concatenate([WORD_BYTES * T * n_ids, WORD_BYTES * T * n_cnt, WORD_BYTES * n_lab])
         return HostCopy("host.infeed", tiles, nbytes, "to_device")
@@ -266,4 +267,4 @@ class PoplarLowering(PoplarBackward):
         put_layout("logits", te.logits, WORD_BYTES, copies=2)
         ipus = sorted({lay.ipu for lay in self.layout.layers})
         all_tiles = np.concatenate([op_tiles(self.machine, i) for i in ipus] + [np.array([0])])
-        put("code", np.unique(all_tiles), self.code_bytes_per_tile, "code")
+        put("code", unique_ints(all_tiles), self.code_bytes_per_tile, "code")

@@ -16,6 +16,7 @@ from mimdsim.snn.lowering.common import WORD_BYTES
 if TYPE_CHECKING:
     pass
 
+from mimdsim.program.unique import unique_ints
 from mimdsim.snn.lowering.poplar_forward import PoplarForward
 
 __all__ = ["PoplarBackward"]
@@ -159,7 +160,7 @@ class PoplarBackward(PoplarForward):
             tile, _, b, s_lo, s_hi, group, _, _ = self.stage1_segments(lay)
             # every run of vertices (one region each) reads its slots' partials from each member of
             # its group: per (stage-1 tile, group) one transfer from each member, a region per run
-            pair, pair_of_seg = np.unique(tile * lay.n_groups + group, return_inverse=True)
+            pair, pair_of_seg = unique_ints(tile * lay.n_groups + group, return_inverse=True)
             pair_of_seg = pair_of_seg.reshape(-1)
             nbytes = np.bincount(pair_of_seg, weights=WORD_BYTES * (s_hi - s_lo), minlength=pair.size).astype(np.int64)
             regions = np.bincount(pair_of_seg, minlength=pair.size)
@@ -173,7 +174,7 @@ class PoplarBackward(PoplarForward):
             offset = np.arange(k.size) - np.repeat(np.cumsum(reps) - reps, reps)
             tr.unicast(members[first[p_group[k]] + offset], p_tile[k], nbytes[k], regions[k])
             width = int(b.max()) + 1
-            tb = np.unique(tile * width + b)
+            tb = unique_ints(tile * width + b)
             tr.unicast(te.out_counts[li - 1][2 * (tb % width) + 1], tb // width, WORD_BYTES)
         return tr
 
@@ -215,8 +216,8 @@ class PoplarBackward(PoplarForward):
             n = dst.size
             idx = np.tile(np.arange(n, dtype=np.int64), g)  # each group's partials, one copy per group
             self.copy_transfers(tr, lay.stage1_tile.reshape(-1), np.tile(dst, g), idx, idx)
-            tiles, outs = np.unique(dst, return_counts=True)
-            for o in np.unique(outs).tolist():  # the tiles with o outputs share their vertex lists
+            tiles, outs = unique_ints(dst, return_counts=True)
+            for o in unique_ints(outs).tolist():  # the tiles with o outputs share their vertex lists
                 t = tiles[outs == o]
                 if o >= W:
                     per = -(-o // W)

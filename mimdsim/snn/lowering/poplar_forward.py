@@ -15,6 +15,7 @@ from mimdsim.snn.lowering.common import WORD_BYTES
 if TYPE_CHECKING:
     pass
 
+from mimdsim.program.unique import unique_ints
 from mimdsim.snn.lowering.poplar_programs import PoplarPrograms
 
 __all__ = ["PoplarForward"]
@@ -108,7 +109,7 @@ class PoplarForward(PoplarPrograms):
 
     def _poprand_tiles(self, li: int) -> np.ndarray:
         """The poprand reference rows of layer ``li`` sit on its first 2B slots (PC:697-704)."""
-        return np.unique(self.layout.layers[li].slot_tiles.reshape(-1)[: 2 * self.B])
+        return unique_ints(self.layout.layers[li].slot_tiles.reshape(-1)[: 2 * self.B])
 
     def _state_update_inputs(self) -> ExchangeBuilder:
         """Every tile of layer l reads all of its input ids [B, S_{l-1}] and counts [B, 1] (PF:474-599)."""
@@ -135,7 +136,7 @@ class PoplarForward(PoplarPrograms):
                 lo, hi = int(bounds[a]), int(bounds[z])
                 if hi <= lo:
                     continue
-                src, n_flags = np.unique(neuron_tile[lo:hi], return_counts=True)
+                src, n_flags = unique_ints(neuron_tile[lo:hi], return_counts=True)
                 dst = lay.slot_tiles[:, :, j].reshape(-1)  # (b, thr) order
                 tr.scatter_many(src, WORD_BYTES * n_flags, n_flags, dst)
                 # the slot's workers read their offsets, contiguous in row (b, thr) of the poprand result

@@ -15,6 +15,7 @@ from mimdsim.partition.mapping import NeuronMapping
 from mimdsim.poplibs import estimators as pl
 from mimdsim.program.builder import ComputeSetBuilder, ExchangeBuilder
 from mimdsim.program.ir import ComputeSet, ProgramOp, Superstep
+from mimdsim.program.unique import unique_ints
 from mimdsim.snn.activity.counts import SpikeActivity
 from mimdsim.snn.lowering.common import WORD_BYTES, LoweringBase
 from mimdsim.snn.lowering.kernels import copy_runs
@@ -94,13 +95,13 @@ class PoplarPrograms(LoweringBase):
             *(np.ascontiguousarray(a, np.int64) for a in (src, dst, src_index, dst_index))
         )
         tr.unicast(r_src, r_dst, elem_bytes * r_len)
-        tiles, inv = np.unique(l_tile, return_inverse=True)
+        tiles, inv = unique_ints(l_tile, return_inverse=True)
         return tiles, np.bincount(inv.reshape(-1), weights=elem_bytes * l_len, minlength=tiles.size).astype(np.int64)
 
     def offsets(self, tiles: np.ndarray) -> ExchangeBuilder:
         """The loop counter (or itime), 4 B from tile 0 to every vertex tile of a dynamic slice."""
         tr = ExchangeBuilder()
-        tr.multicast(self.tens.counter_tile, np.unique(tiles), WORD_BYTES, replicable=True)
+        tr.multicast(self.tens.counter_tile, unique_ints(tiles), WORD_BYTES, replicable=True)
         return tr
 
     # ---- programs --------------------------------------------------------------------
@@ -145,7 +146,7 @@ class PoplarPrograms(LoweringBase):
         """``Copy`` of a tensor into one replica per destination tile (``replicate_and_alloc_tensor``)."""
         tr = ExchangeBuilder()
         self.gather(tr, tile, index, dst_tiles)
-        holders, n_elems = np.unique(tile, return_counts=True)
+        holders, n_elems = unique_ints(tile, return_counts=True)
         keep = np.isin(holders, dst_tiles)
         return self.copy(name, tr, holders[keep], WORD_BYTES * n_elems[keep])
 
@@ -154,7 +155,7 @@ class PoplarPrograms(LoweringBase):
         ``DynamicSlice1D`` per tile over the columns it holds, the offset sent from tile 0."""
 
         def make() -> Superstep:
-            tiles, cols = np.unique(col_tiles, return_counts=True)
+            tiles, cols = unique_ints(col_tiles, return_counts=True)
             return self._slice(name, tiles, cols * region_per_column)
 
         return self.reused(name, ("dynamic_slice", id(col_tiles), region_per_column), make)
@@ -198,7 +199,7 @@ class PoplarPrograms(LoweringBase):
         """``popops::cast`` float <-> unsigned: one ``Cast1D`` per tile over its elements (a clone keeps the mapping)."""
 
         def make() -> Superstep:
-            tiles, cols = np.unique(col_tiles, return_counts=True)
+            tiles, cols = unique_ints(col_tiles, return_counts=True)
             cs = ComputeSetBuilder(name)
             cs.add_supervisor_by("popops.Cast1D", tiles, lambda c: pl.cast_1d_tile_cycles(c * rows, self.W), cols)
             return self.execute(name, None, cs)
@@ -207,7 +208,7 @@ class PoplarPrograms(LoweringBase):
 
     def _cols_local_copy(self, name: str, col_tiles: np.ndarray, rows: int) -> Superstep:
         def make() -> Superstep:
-            tiles, cols = np.unique(col_tiles, return_counts=True)
+            tiles, cols = unique_ints(col_tiles, return_counts=True)
             return self.local_copy(name, tiles, WORD_BYTES * cols * rows)
 
         return self.reused(name, ("cols_local_copy", id(col_tiles), rows), make)
