@@ -36,7 +36,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mimdsim.errors import ProgramError
 from mimdsim.program.frozen import frozen_array
+from mimdsim.program.list_kernels import MALFORMED, list_facts
 from mimdsim.program.memo import derived
 
 __all__ = ["Exchange", "concat_exchanges"]
@@ -115,16 +117,9 @@ class Exchange:
         tiles = self.dst[self.dst_ptr[g] : self.dst_ptr[g + 1]]
         return tiles if self.dst_list is None else tiles[tiles != self.src[i]]
 
-    def entry_keys(self, width: int) -> np.ndarray:
-        """``list * width + tile`` of every list entry, ascending (``width`` > every tile number)."""
-        list_of_entry = self._kept(
-            "list_of_entry", lambda: np.repeat(np.arange(self.n_lists, dtype=np.int64), np.diff(self.dst_ptr))
-        )
-        keys = list_of_entry * width + self.dst
-        # lists are usually sorted already; whether they are does not depend on width (> every tile)
-        if keys.size > 1 and not self._kept("entries_sorted", lambda: np.array(bool(np.all(keys[1:] > keys[:-1])))):
-            keys = np.sort(keys)
-        return keys
+    def list_naming_a_tile_twice(self) -> int:
+        """The first destination list (a transfer's, in the per-transfer form) that names a tile twice; -1 if none."""
+        return self._list_facts()[0]
 
     def _kept(self, key: Hashable, make: Callable[[], np.ndarray]) -> np.ndarray:
         """``make()`` made read-only and kept with the exchange (:mod:`mimdsim.program.memo`): lowerings, validation,
@@ -139,26 +134,25 @@ class Exchange:
 
     def source_in_list(self) -> np.ndarray:
         """Whether each transfer's source is a member of its list (always False in the per-transfer form)."""
-        if self.dst_list is None or not self.n_transfers or not self.dst.size:
-            return np.zeros(self.n_transfers, bool)
+        if self.dst_list is None:
+            return self._kept("source_in_list", lambda: np.zeros(self.n_transfers, bool))
+        return self._list_facts()[1]
 
-        def make() -> np.ndarray:
-            lists = self.dst_list
-            assert lists is not None
-            start, size = self.dst_ptr[lists], np.diff(self.dst_ptr)[lists]
-            out = np.zeros(self.n_transfers, bool)
-            one = size == 1  # a list of one tile (most): the source is a member if it is that tile
-            out[one] = self.dst[start[one]] == self.src[one]
-            many = np.flatnonzero(size > 1)
-            if many.size:
-                width = int(max(self.dst.max(), self.src.max())) + 1
-                member = self.entry_keys(width)
-                key = lists[many] * width + self.src[many]
-                pos = np.minimum(np.searchsorted(member, key), member.size - 1)
-                out[many] = member[pos] == key
-            return out
+    def _list_facts(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`~mimdsim.program.list_kernels.list_facts` of the lists, made once (arrays read-only)."""
 
-        return self._kept("source_in_list", make)
+        def make() -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+            twice, member, ptr, order = list_facts(self.src, self.dst_ptr, self.dst, self.list_of_transfer())
+            if twice == MALFORMED:
+                raise ProgramError(
+                    f"exchange {self.name!r}: dst_ptr must rise from 0 to len(dst) and every transfer name one of its "
+                    f"{self.n_lists} destination lists"
+                )
+            for a in (member, ptr, order):
+                a.flags.writeable = False
+            return int(twice), member, ptr, order
+
+        return derived(self, ("exchange", "list_facts"), make)
 
     def received_bytes(self, n_tiles: int) -> np.ndarray:
         """Bytes each of tiles ``0 .. n_tiles-1`` receives in this exchange (every destination gets a transfer's ``nbytes``).
@@ -188,20 +182,7 @@ class Exchange:
 
     def transfers_by_list(self) -> tuple[np.ndarray, np.ndarray]:
         """``(ptr, order)``: the transfers of list ``g`` are ``order[ptr[g]:ptr[g+1]]`` (cached)."""
-        return derived(self, ("exchange", "by_list"), self._by_list)
-
-    def _by_list(self) -> tuple[np.ndarray, np.ndarray]:
-        n = self.n_transfers
-        if self.dst_list is None:
-            ptr = np.arange(n + 1, dtype=np.int64)
-            order = np.arange(n, dtype=np.int64)
-        else:
-            order = np.argsort(self.dst_list, kind="stable").astype(np.int64)
-            ptr = np.zeros(self.n_lists + 1, np.int64)
-            np.cumsum(np.bincount(self.dst_list, minlength=self.n_lists), out=ptr[1:])
-        ptr.flags.writeable = False
-        order.flags.writeable = False
-        return ptr, order
+        return self._list_facts()[2:]
 
     def crosses_ipus(self, tiles_per_ipu: int) -> np.ndarray:
         """Whether each transfer reaches a tile on another IPU than its source's."""

@@ -168,10 +168,9 @@ def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) 
         if own.size:
             i = int(entry_list[own[0]])
             raise ProgramError(f"{w}: transfer {i} sends from tile {int(ex.src[i])} to itself")
-    order = ex.entry_keys(machine.n_tiles)
-    dup = np.flatnonzero(order[1:] == order[:-1])
-    if dup.size:
-        raise ProgramError(f"{w}: {lists} {int(order[dup[0]] // machine.n_tiles)} names a destination tile twice")
+    twice = ex.list_naming_a_tile_twice()
+    if twice >= 0:
+        raise ProgramError(f"{w}: {lists} {twice} names a destination tile twice")
     if ex.dst_list is not None:
         alone = np.flatnonzero(ex.fanout() == 0)
         if alone.size:
