@@ -99,8 +99,9 @@ _N_TERMS = len(fields(BoundTerms))
 _SEGMENTS, _SUPERVISOR, _WORKER, _VERTICES, _EXCHANGES, _EXCHANGE_BYTES, _MESSAGES, _HOST_COPIES, _HOST_BYTES = range(1, _N_TERMS)
 
 
-def _step_terms(s: Step) -> np.ndarray:
-    """One execution of ``s`` as :class:`BoundTerms`' fields, in order."""
+def _step_terms(s: Step, memo: dict[int, np.ndarray]) -> np.ndarray:
+    """One execution of ``s`` as :class:`BoundTerms`' fields, in order; the sums of a compute set or exchange that
+    several steps share are made once (``memo``, by identity)."""
     out = np.zeros(_N_TERMS)
     out[0] = 1.0  # every step ends with a sync
     if isinstance(s, HostCopy):
@@ -108,14 +109,17 @@ def _step_terms(s: Step) -> np.ndarray:
     elif isinstance(s, Superstep):
         cs, ex = s.compute, s.exchange
         if cs is not None:
-            out[_SEGMENTS] = max(cs.n_segments, 1)
-            tables = flat_blocks(cs).cost_tables()  # all but the segments
-            out[_SUPERVISOR], out[_WORKER], out[_VERTICES] = _block_sums(*tables[:7], *tables[8:])
+            if id(cs) not in memo:
+                tables = flat_blocks(cs).cost_tables()  # all but the segments
+                memo[id(cs)] = np.array([max(cs.n_segments, 1), *_block_sums(*tables[:7], *tables[8:])])
+            out[_SEGMENTS : _VERTICES + 1] = memo[id(cs)]
         if ex is not None:
-            fan = ex.fanout().astype(np.float64)
-            out[_EXCHANGES] = 1.0
-            out[_EXCHANGE_BYTES] = float(np.dot(fan, ex.nbytes.astype(np.float64)))
-            out[_MESSAGES] = float(np.dot(fan, ex.messages.astype(np.float64)))
+            if id(ex) not in memo:
+                fan = ex.fanout().astype(np.float64)
+                memo[id(ex)] = np.array(
+                    [1.0, np.dot(fan, ex.nbytes.astype(np.float64)), np.dot(fan, ex.messages.astype(np.float64))]
+                )
+            out[_EXCHANGES : _MESSAGES + 1] = memo[id(ex)]
     return out
 
 
@@ -126,15 +130,16 @@ def bound_terms(program: Program) -> BoundTerms:
 
 
 def _body_terms(steps: tuple[Step, ...], memo: dict[int, np.ndarray]) -> np.ndarray:
-    """The terms of ``steps`` (repeats expanded), each step's own terms computed once (``memo``, by identity). A
-    module function: a closure that calls itself would be a reference cycle."""
+    """The terms of ``steps`` (repeats expanded), each step's own terms computed once (``memo``, by identity; the
+    objects it names live as long as the program, so no id is reused meanwhile). A module function: a closure that
+    calls itself would be a reference cycle."""
     total = np.zeros(_N_TERMS)
     for s in steps:
         if isinstance(s, Repeat):
             total += float(s.count) * _body_terms(s.body, memo)
         else:
             if id(s) not in memo:
-                memo[id(s)] = _step_terms(s)
+                memo[id(s)] = _step_terms(s, memo)
             total += memo[id(s)]
     return total
 
