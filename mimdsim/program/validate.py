@@ -9,9 +9,11 @@ import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import ProgramError
+from mimdsim.program import validate_kernels as vk
 from mimdsim.program.flat_blocks import FlatBlocks, flat_blocks
 from mimdsim.program.ir import TENSOR_KINDS, ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep, VertexBlock
 from mimdsim.program.memo import derived
+from mimdsim.program.validate_kernels import exchange_problem
 
 __all__ = ["check_program"]
 
@@ -126,6 +128,23 @@ def _check_block_tables(where: Callable[[], str], b: VertexBlock, cs_rows: int) 
         raise ProgramError(f"{where()}: a cycle table needs at least one row")
 
 
+_NO_LISTS = np.zeros(0, np.int64)
+_NO_LISTS.flags.writeable = False  # read-only like an exchange's arrays: one compiled kernel for both forms
+
+_EXCHANGE_PROBLEMS = {
+    vk.LIST_RANGE: "dst_list names list {v}; the exchange has lists 0..{last_list}",
+    vk.FEW_MESSAGES: "transfer {i} has {v} messages (must be >= 1)",
+    vk.MANY_MESSAGES: "transfer {i} has {v:,} messages (allowed: 1..{max_count:,})",
+    vk.POINTERS: "dst_ptr must start at 0, end at len(dst) and give each {lists} >= 1 destination",
+    vk.SOURCE_TILE: "tile {v} does not exist (machine has tiles 0..{last_tile})",
+    vk.DESTINATION_TILE: "tile {v} does not exist (machine has tiles 0..{last_tile})",
+    vk.NEGATIVE_BYTES: "byte count {v} is negative (must be >= 0)",
+    vk.TOO_MANY_BYTES: "byte count {v:,} is too large (allowed: 0..{max_item:,})",
+    vk.SELF_SEND: "transfer {i} sends from tile {v} to itself",
+}
+"""The words for each problem :func:`~mimdsim.program.validate_kernels.exchange_problem` finds."""
+
+
 def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) -> None:
     w = f"{where}: exchange {ex.name!r}"
     n = ex.src.size
@@ -146,28 +165,16 @@ def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) 
             raise ProgramError(f"{w}: dst_list has {ex.dst_list.size} entries for {n} transfers")
         if ex.dst_ptr.size < 1:
             raise ProgramError(f"{w}: dst_ptr must hold at least one entry (0)")
-        if n and (ex.dst_list.min() < 0 or ex.dst_list.max() >= n_lists):
-            bad = int(ex.dst_list[(ex.dst_list < 0) | (ex.dst_list >= n_lists)][0])
-            raise ProgramError(f"{w}: dst_list names list {bad}; the exchange has lists 0..{n_lists - 1}")
-    if n and ex.messages.min() < 1:
-        raise ProgramError(f"{w}: transfer {int(np.argmin(ex.messages))} has {int(ex.messages.min())} messages (must be >= 1)")
-    if n and ex.messages.max() > MAX_COUNT:
-        raise ProgramError(
-            f"{w}: transfer {int(np.argmax(ex.messages))} has {int(ex.messages.max()):,} messages (allowed: 1..{MAX_COUNT:,})"
-        )
-    if ex.dst_ptr.size and (ex.dst_ptr[0] != 0 or ex.dst_ptr[-1] != ex.dst.size or np.any(np.diff(ex.dst_ptr) < 1)):
-        raise ProgramError(f"{w}: dst_ptr must start at 0, end at len(dst) and give each {lists} >= 1 destination")
-    _tiles_in_range(w, ex.src, machine.n_tiles)
-    _tiles_in_range(w, ex.dst, machine.n_tiles)
-    _non_negative(w, ex.nbytes, "byte count")
+    code, i, v = exchange_problem(
+        ex.src, ex.dst_ptr, ex.dst, ex.nbytes, ex.messages, _NO_LISTS if ex.dst_list is None else ex.dst_list, ex.dst_list is not None,
+        machine.n_tiles, MAX_ITEM, MAX_COUNT,
+    )  # fmt: skip
+    if code != vk.OK:
+        problem = _EXCHANGE_PROBLEMS[code].format(i=i, v=v, lists=lists, last_list=n_lists - 1, last_tile=machine.n_tiles - 1,
+                                                  max_count=MAX_COUNT, max_item=MAX_ITEM)  # fmt: skip
+        raise ProgramError(f"{w}: {problem}")
     if n == 0:
         return
-    if ex.dst_list is None:
-        entry_list = np.repeat(np.arange(n_lists), np.diff(ex.dst_ptr))
-        own = np.flatnonzero(ex.dst == ex.src[entry_list])
-        if own.size:
-            i = int(entry_list[own[0]])
-            raise ProgramError(f"{w}: transfer {i} sends from tile {int(ex.src[i])} to itself")
     twice = ex.list_naming_a_tile_twice()
     if twice >= 0:
         raise ProgramError(f"{w}: {lists} {twice} names a destination tile twice")
