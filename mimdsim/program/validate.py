@@ -13,7 +13,7 @@ from mimdsim.program import validate_kernels as vk
 from mimdsim.program.flat_blocks import FlatBlocks, flat_blocks
 from mimdsim.program.ir import TENSOR_KINDS, ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep, VertexBlock
 from mimdsim.program.memo import derived
-from mimdsim.program.validate_kernels import exchange_problem
+from mimdsim.program.validate_kernels import compute_set_ok, exchange_problem
 
 __all__ = ["check_program"]
 
@@ -51,9 +51,19 @@ def _table_problems(f: FlatBlocks, cs_rows: int) -> np.ndarray:
     return bad
 
 
+def _passes(f: FlatBlocks, cs_rows: int, n_tiles: int) -> bool:
+    return bool(compute_set_ok(
+        f.tile_ptr, f.tiles, f.nvtx, f.cnt_width, f.cyc_2d, f.cnt_2d, f.sup_1d, f.cyc_rows, f.cnt_rows, f.sup_rows, f.segment,
+        f.cyc, f.cnt, f.sup, cs_rows, n_tiles, MAX_ITEM, MAX_COUNT,
+    ))  # fmt: skip
+
+
 def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> None:
     """Check every block of every compute set at once (vectorised over the whole program's flat blocks)."""
     flats = [flat_blocks(cs) for _, cs in sets]
+    if all(_passes(f, cs.n_rows, n_tiles) for (_, cs), f in zip(sets, flats, strict=True)):
+        return
+    # some block is refused: find the first problem, in the order below, to name it
     sizes = np.array([f.n_blocks for f in flats], np.int64)
     if not sizes.sum():
         return

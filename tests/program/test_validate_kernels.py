@@ -1,7 +1,10 @@
 """The compiled exchange checks refuse what the plain numpy checks they replaced refused, with the same words, on
-random exchanges of both forms (bad tiles, pointers, counts and lists included)."""
+random exchanges of both forms (bad tiles, pointers, counts and lists included); the compiled compute-set check
+passes exactly the compute sets the numpy checks pass."""
 
 from __future__ import annotations
+
+from unittest.mock import patch
 
 import numpy as np
 from hypothesis import given, settings
@@ -9,7 +12,9 @@ from hypothesis import strategies as st
 
 from mimdsim.arch import load_machine
 from mimdsim.errors import ProgramError
-from mimdsim.program.ir import Exchange, Program, Superstep
+from mimdsim.program import validate
+from mimdsim.program.flat_blocks import flat_blocks
+from mimdsim.program.ir import ComputeSet, Exchange, Program, Superstep, VertexBlock
 from mimdsim.program.validate import MAX_COUNT, MAX_ITEM, check_program
 
 MACHINE = load_machine("mk2", n_ipus=2, tiles_per_ipu=8)  # tiles 0..15
@@ -81,3 +86,42 @@ def test_the_compiled_checks_refuse_what_the_plain_ones_did(ex: Exchange) -> Non
         assert got is None or "twice" in got or "no destination but its source" in got
     else:
         assert got == want
+
+
+@st.composite
+def _compute_sets(draw: st.DrawFn) -> tuple[ComputeSet, int]:
+    """A compute set of blocks that may be refused: tiles out of range or twice, negative or huge values, tables of
+    other row counts, falling segments, counts narrower than cycles."""
+    rows = draw(st.integers(1, 3))
+    value = st.one_of(st.integers(0, 9), st.sampled_from([-1, MAX_ITEM + 1, MAX_COUNT + 1]))
+    blocks = []
+    segment = 0
+    for _ in range(draw(st.integers(1, 4))):
+        n_tiles = draw(st.integers(1, 4))
+        tiles = draw(st.lists(st.integers(-1, N_TILES) if draw(st.booleans()) else st.integers(0, N_TILES - 1),
+                              min_size=n_tiles, max_size=n_tiles))  # fmt: skip
+        nv = draw(st.integers(0, 3))
+        table_rows = rows if draw(st.integers(0, 5)) else draw(st.integers(0, 4))
+        cyc = draw(st.lists(st.lists(value, min_size=nv, max_size=nv), min_size=table_rows, max_size=table_rows))
+        cnt_w = nv if draw(st.integers(0, 5)) else nv + 1
+        cnt = draw(st.lists(value, min_size=cnt_w, max_size=cnt_w))
+        sup = draw(st.one_of(value, st.lists(value, min_size=table_rows, max_size=table_rows)))
+        segment += draw(st.sampled_from([0, 0, 1, -1]))
+        cycles = np.array(cyc, np.int64).reshape(table_rows, nv) if not cyc or draw(st.booleans()) else np.array(cyc[0], np.int64)
+        blocks.append(VertexBlock("V", tiles, cycles, cnt, sup, segment=segment))
+    cs = ComputeSet("c", tuple(blocks))
+    return cs, cs.n_rows
+
+
+@settings(max_examples=400, deadline=None)
+@given(_compute_sets())
+def test_compute_set_ok_agrees_with_the_checks_that_name_the_problem(case: tuple[ComputeSet, int]) -> None:
+    cs, _ = case
+    ok = validate._passes(flat_blocks(cs), cs.n_rows, N_TILES)
+    with patch.object(validate, "_passes", lambda *a: False):  # the numpy checks that find and name the first problem
+        try:
+            validate._check_compute_sets([("here", cs)], N_TILES)
+            refused = False
+        except ProgramError:
+            refused = True
+    assert ok != refused
