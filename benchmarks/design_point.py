@@ -9,6 +9,9 @@
   exchange bytes per cycle), each a new description: the median wall time per call.
 * ``sweep``: ``mimdsim sweep --activities <25: 0.004 .. 0.1> --processes 1 --json`` over family (a) (100 points),
   after a first call that fills the caches: points per minute of the whole call, and the peak RSS of the calls.
+* ``grid``: a sweep spec of 4 exchange bandwidths (the outer axis) x 10 max activities of the 2-hidden network through
+  :func:`~mimdsim.sweep.spec_records` in this process, with the points grouped by lowering (as a sweep runs them)
+  and in point order (each point lowered again), alternately, twice each: the wall time of each run.
 
 Run (about a minute)::
 
@@ -115,11 +118,34 @@ def sweep() -> dict[str, object]:
     return {"points": 100, "wall_s": round(wall, 2), "points_per_min": round(100 / wall * 60), "peak_rss_mb": round(peak_mb)}
 
 
+def grid() -> dict[str, object]:
+    import mimdsim.sweep.run as run_mod
+    from mimdsim.snn.activity import cache
+    from mimdsim.sweep import SweepSpec, spec_records
+
+    acts = [round(0.004 * i, 3) for i in range(1, 11)]
+    base = {"model": "nmnist_a_2hidden", "machine": "bow", "gpu": None}
+    spec = SweepSpec.from_dict({"name": "grid", "base": base,
+                                "grid": {"machine.exchange_bytes_per_cycle": [4, 6, 8, 16], "max_activity": acts}})  # fmt: skip
+    grouped = run_mod.by_lowering
+    spec_records(spec, progress=False)  # activity and numba warm
+    walls: dict[str, list[float]] = {"grouped_s": [], "point_order_s": []}
+    for _ in range(2):
+        for key, order in (("grouped_s", grouped), ("point_order_s", lambda todo, prepared: list(todo))):
+            run_mod.by_lowering = order  # type: ignore[assignment]
+            cache.clear()
+            t = time.perf_counter()
+            spec_records(spec, progress=False)
+            walls[key].append(round(time.perf_counter() - t, 2))
+    run_mod.by_lowering = grouped
+    return {"points": 40, **walls}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    emit({"host": host_info(), "point": activity_and_machine(), "sweep_1_process": sweep()}, args.out)
+    emit({"host": host_info(), "point": activity_and_machine(), "grid_1_process": grid(), "sweep_1_process": sweep()}, args.out)
 
 
 if __name__ == "__main__":

@@ -99,6 +99,9 @@ def unique_ints(a: Any, *, return_index: bool = False, return_inverse: bool = Fa
         raise TypeError(f"unique_ints: integer values expected, got {arr.dtype}")
     if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
         raise TypeError("unique_ints: a value does not fit int64")
-    values, first, inverse, counts = _unique_kernel(np.ascontiguousarray(arr, np.int64).reshape(-1))
+    if arr.size == 0:  # a third of a lowering's calls: no kernel call for them
+        values = first = inverse = counts = np.zeros(0, np.int64)
+    else:
+        values, first, inverse, counts = _unique_kernel(np.ascontiguousarray(arr, np.int64).reshape(-1))
     extra = [x for x, want in ((first, return_index), (inverse, return_inverse), (counts, return_counts)) if want]
     return (values, *extra) if extra else values
