@@ -13,7 +13,6 @@ from mimdsim.program import validate_kernels as vk
 from mimdsim.program.flat_blocks import FlatBlocks, flat_blocks
 from mimdsim.program.ir import TENSOR_KINDS, ComputeSet, Exchange, HostCopy, Program, Repeat, Step, Superstep, VertexBlock
 from mimdsim.program.memo import derived
-from mimdsim.program.validate_kernels import compute_set_ok, exchange_problem
 
 __all__ = ["check_program"]
 
@@ -52,14 +51,15 @@ def _table_problems(f: FlatBlocks, cs_rows: int) -> np.ndarray:
 
 
 def _passes(f: FlatBlocks, cs_rows: int, n_tiles: int) -> bool:
-    return bool(compute_set_ok(
+    return bool(vk.compute_set_ok(
         f.tile_ptr, f.tiles, f.nvtx, f.cnt_width, f.cyc_2d, f.cnt_2d, f.sup_1d, f.cyc_rows, f.cnt_rows, f.sup_rows, f.segment,
         f.cyc, f.cnt, f.sup, cs_rows, n_tiles, MAX_ITEM, MAX_COUNT,
     ))  # fmt: skip
 
 
 def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> None:
-    """Check every block of every compute set at once (vectorised over the whole program's flat blocks)."""
+    """Check every block of every compute set: each set's flat blocks in one compiled pass; when one is refused, the
+    first problem found vectorised over the whole program's flat blocks, and named."""
     flats = [flat_blocks(cs) for _, cs in sets]
     if all(_passes(f, cs.n_rows, n_tiles) for (_, cs), f in zip(sets, flats, strict=True)):
         return
@@ -175,7 +175,7 @@ def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) 
             raise ProgramError(f"{w}: dst_list has {ex.dst_list.size} entries for {n} transfers")
         if ex.dst_ptr.size < 1:
             raise ProgramError(f"{w}: dst_ptr must hold at least one entry (0)")
-    code, i, v = exchange_problem(
+    code, i, v = vk.exchange_problem(
         ex.src, ex.dst_ptr, ex.dst, ex.nbytes, ex.messages, _NO_LISTS if ex.dst_list is None else ex.dst_list, ex.dst_list is not None,
         machine.n_tiles, MAX_ITEM, MAX_COUNT,
     )  # fmt: skip
