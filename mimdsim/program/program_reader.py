@@ -117,6 +117,13 @@ class _Reader:
         arr.flags.writeable = False
         return arr
 
+    def array_of(self, obj: dict[str, Any], key: str, where: str, n: int, per: str, minimum: int = 0) -> np.ndarray:
+        """:meth:`array` that must hold one entry per ``per`` (``n`` of them)."""
+        arr = self.array(obj, key, where, minimum)
+        if arr.size != n:
+            raise self.fail(_join(where, key), f"has {arr.size} entries, expected one per {per} ({n})", show_value=False)
+        return arr
+
 
 def _short(value: Any, limit: int = 80) -> str:
     text = json.dumps(value) if isinstance(value, str | int | float | bool | type(None)) else repr(value)
@@ -130,9 +137,7 @@ def _join(where: str, key: str) -> str:
 def _read_tensor(r: _Reader, value: Any, where: str) -> Tensor:
     o = r.obj(value, where, ("name", "kind", "tiles", "nbytes"))
     tiles = r.array(o, "tiles", where)
-    nbytes = r.array(o, "nbytes", where)
-    if tiles.size != nbytes.size:
-        raise r.fail(_join(where, "nbytes"), f"has {nbytes.size} entries, expected one per tile ({tiles.size})", show_value=False)
+    nbytes = r.array_of(o, "nbytes", where, tiles.size, "tile")
     kind = r.string(o, "kind", where, default="tensor", allowed=TENSOR_KINDS)
     return Tensor(r.string(o, "name", where), tiles, nbytes, kind)  # type: ignore[arg-type]
 
@@ -144,18 +149,10 @@ def _read_exchange(r: _Reader, value: Any, where: str, version: int) -> Exchange
     src = r.array(o, "src", where)
     dst_ptr = r.array(o, "dst_ptr", where)
     dst = r.array(o, "dst", where)
-    nbytes = r.array(o, "nbytes", where)
-    if nbytes.size != src.size:
-        raise r.fail(
-            _join(where, "nbytes"), f"has {nbytes.size} entries, expected one per transfer ({src.size})", show_value=False
-        )
+    nbytes = r.array_of(o, "nbytes", where, src.size, "transfer")
     dst_list: np.ndarray | None = None
     if "dst_list" in o:
-        dst_list = r.array(o, "dst_list", where)
-        if dst_list.size != src.size:
-            raise r.fail(
-                _join(where, "dst_list"), f"has {dst_list.size} entries, expected one per transfer ({src.size})", show_value=False
-            )
+        dst_list = r.array_of(o, "dst_list", where, src.size, "transfer")
     n_lists = src.size if dst_list is None else dst_ptr.size - 1
     unit = "transfer" if dst_list is None else "destination list"
     if dst_ptr.size != n_lists + 1 or dst_ptr[0] != 0 or dst_ptr[-1] != dst.size or np.any(np.diff(dst_ptr) < 1):
@@ -170,11 +167,7 @@ def _read_exchange(r: _Reader, value: Any, where: str, version: int) -> Exchange
         )
     messages: np.ndarray | None = None
     if "messages" in o:
-        messages = r.array(o, "messages", where, minimum=1)
-        if messages.size != src.size:
-            raise r.fail(
-                _join(where, "messages"), f"has {messages.size} entries, expected one per transfer ({src.size})", show_value=False
-            )
+        messages = r.array_of(o, "messages", where, src.size, "transfer", minimum=1)
     per_destination: np.ndarray | None = None
     if "per_destination" in o:
         per_destination = r.array(o, "per_destination", where)
@@ -266,11 +259,7 @@ def _read_steps(
             steps.append(Superstep(r.string(s, "name", w), sync, ex, cs, op))  # type: ignore[arg-type]
         elif kind == "host_copy":
             tiles = r.array(s, "tiles", w)
-            nbytes = r.array(s, "nbytes", w)
-            if tiles.size != nbytes.size:
-                raise r.fail(
-                    _join(w, "nbytes"), f"has {nbytes.size} entries, expected one per tile ({tiles.size})", show_value=False
-                )
+            nbytes = r.array_of(s, "nbytes", w, tiles.size, "tile")
             direction = r.string(s, "direction", w, default="to_device", allowed=_DIRECTIONS)
             steps.append(HostCopy(r.string(s, "name", w), tiles, nbytes, direction))  # type: ignore[arg-type]
         else:
