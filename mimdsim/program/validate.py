@@ -17,10 +17,15 @@ from mimdsim.program.memo import derived
 __all__ = ["check_program"]
 
 
+_NO_SUCH_TILE = "tile {v} does not exist (machine has tiles 0..{last_tile})"
+_NEGATIVE = "{what} {v} is negative (must be >= 0)"
+_TOO_LARGE = "{what} {v:,} is too large (allowed: 0..{limit:,})"
+
+
 def _tiles_in_range(where: str, tiles: np.ndarray, n_tiles: int) -> None:
-    if tiles.size and (tiles.min() < 0 or tiles.max() >= n_tiles):
-        bad = int(tiles[(tiles < 0) | (tiles >= n_tiles)][0])
-        raise ProgramError(f"{where}: tile {bad} does not exist (machine has tiles 0..{n_tiles - 1})")
+    e = vk.first_outside(np.ascontiguousarray(tiles, np.int64), n_tiles)
+    if e >= 0:
+        raise ProgramError(f"{where}: {_NO_SUCH_TILE.format(v=int(tiles[e]), last_tile=n_tiles - 1)}")
 
 
 MAX_ITEM = 1 << 40
@@ -32,9 +37,9 @@ MAX_COUNT = 1 << 31
 
 def _non_negative(where: str, values: np.ndarray, what: str, limit: int = MAX_ITEM) -> None:
     if values.size and values.min() < 0:
-        raise ProgramError(f"{where}: {what} {int(values.min())} is negative (must be >= 0)")
+        raise ProgramError(f"{where}: {_NEGATIVE.format(what=what, v=int(values.min()))}")
     if values.size and values.max() > limit:
-        raise ProgramError(f"{where}: {what} {int(values.max()):,} is too large (allowed: 0..{limit:,})")
+        raise ProgramError(f"{where}: {_TOO_LARGE.format(what=what, v=int(values.max()), limit=limit)}")
 
 
 def _table_problems(f: FlatBlocks, cs_rows: int) -> np.ndarray:
@@ -95,7 +100,7 @@ def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> Non
     if tiles.size and (tiles.min() < 0 or tiles.max() >= n_tiles):
         bad = np.flatnonzero((tiles < 0) | (tiles >= n_tiles))
         owner = np.searchsorted(tile_ptr, bad[0], side="right") - 1
-        raise ProgramError(f"{where_of(owner)}: tile {int(tiles[bad[0]])} does not exist (machine has tiles 0..{n_tiles - 1})")
+        raise ProgramError(f"{where_of(owner)}: {_NO_SUCH_TILE.format(v=int(tiles[bad[0]]), last_tile=n_tiles - 1)}")
     for name, parts, part_sizes, limit in checks:
         if all(not p.size or (p.min() >= 0 and p.max() <= limit) for p in parts):  # no copy of every table when all pass
             continue
@@ -103,9 +108,9 @@ def _check_compute_sets(sets: list[tuple[str, ComputeSet]], n_tiles: int) -> Non
         owner = np.repeat(np.arange(first_block[-1]), np.concatenate(part_sizes))
         bad = np.flatnonzero(values < 0)
         if bad.size:
-            raise ProgramError(f"{where_of(owner[bad[0]])}: {name} {int(values[bad[0]])} is negative (must be >= 0)")
+            raise ProgramError(f"{where_of(owner[bad[0]])}: {_NEGATIVE.format(what=name, v=int(values[bad[0]]))}")
         bad = np.flatnonzero(values > limit)
-        raise ProgramError(f"{where_of(owner[bad[0]])}: {name} {int(values[bad[0]]):,} is too large (allowed: 0..{limit:,})")
+        raise ProgramError(f"{where_of(owner[bad[0]])}: {_TOO_LARGE.format(what=name, v=int(values[bad[0]]), limit=limit)}")
     rising = tiles[1:] > tiles[:-1]
     starts = tile_ptr[1:-1]
     rising[starts[(starts > 0) & (starts < tiles.size)] - 1] = True  # a block's first tile may be anything
@@ -146,10 +151,10 @@ _EXCHANGE_PROBLEMS = {
     vk.FEW_MESSAGES: "transfer {i} has {v} messages (must be >= 1)",
     vk.MANY_MESSAGES: "transfer {i} has {v:,} messages (allowed: 1..{max_count:,})",
     vk.POINTERS: "dst_ptr must start at 0, end at len(dst) and give each {lists} >= 1 destination",
-    vk.SOURCE_TILE: "tile {v} does not exist (machine has tiles 0..{last_tile})",
-    vk.DESTINATION_TILE: "tile {v} does not exist (machine has tiles 0..{last_tile})",
-    vk.NEGATIVE_BYTES: "byte count {v} is negative (must be >= 0)",
-    vk.TOO_MANY_BYTES: "byte count {v:,} is too large (allowed: 0..{max_item:,})",
+    vk.SOURCE_TILE: _NO_SUCH_TILE,
+    vk.DESTINATION_TILE: _NO_SUCH_TILE,
+    vk.NEGATIVE_BYTES: _NEGATIVE,
+    vk.TOO_MANY_BYTES: _TOO_LARGE,
     vk.SELF_SEND: "transfer {i} sends from tile {v} to itself",
 }
 """The words for each problem :func:`~mimdsim.program.validate_kernels.exchange_problem` finds."""
@@ -181,7 +186,7 @@ def _check_exchange(where: str, ex: Exchange, scope: str, machine: MachineSpec) 
     )  # fmt: skip
     if code != vk.OK:
         problem = _EXCHANGE_PROBLEMS[code].format(i=i, v=v, lists=lists, last_list=n_lists - 1, last_tile=machine.n_tiles - 1,
-                                                  max_count=MAX_COUNT, max_item=MAX_ITEM)  # fmt: skip
+                                                  max_count=MAX_COUNT, what="byte count", limit=MAX_ITEM)  # fmt: skip
         raise ProgramError(f"{w}: {problem}")
     if n == 0:
         return

@@ -15,8 +15,8 @@ import numpy as np
 from numba import njit
 
 __all__ = [
-    "compute_set_ok", "exchange_problem", "OK", "LIST_RANGE", "FEW_MESSAGES", "MANY_MESSAGES", "POINTERS", "SOURCE_TILE", "DESTINATION_TILE",
-    "NEGATIVE_BYTES", "TOO_MANY_BYTES", "SELF_SEND",
+    "compute_set_ok", "exchange_problem", "first_outside", "OK", "LIST_RANGE", "FEW_MESSAGES", "MANY_MESSAGES", "POINTERS",
+    "SOURCE_TILE", "DESTINATION_TILE", "NEGATIVE_BYTES", "TOO_MANY_BYTES", "SELF_SEND",
 ]  # fmt: skip
 
 (
@@ -34,8 +34,9 @@ __all__ = [
 
 
 @njit(cache=True)
-def _first_outside(tiles: np.ndarray, n_tiles: int) -> int:  # pragma: no cover - numba
-    """The index of the first tile outside ``0 .. n_tiles - 1``, or -1."""
+def first_outside(tiles: np.ndarray, n_tiles: int) -> int:  # pragma: no cover - numba
+    """The index of the first tile outside ``0 .. n_tiles - 1``, or -1 (the validator's one tile-range rule: exchanges,
+    tensors and host copies)."""
     for e in range(tiles.size):
         if tiles[e] < 0 or tiles[e] >= n_tiles:
             return e
@@ -80,10 +81,10 @@ def exchange_problem(
         for g in range(dst_ptr.size - 1):
             if dst_ptr[g + 1] - dst_ptr[g] < 1:
                 return POINTERS, g, 0
-    e = _first_outside(src, n_tiles)
+    e = first_outside(src, n_tiles)
     if e >= 0:
         return SOURCE_TILE, e, src[e]
-    e = _first_outside(dst, n_tiles)
+    e = first_outside(dst, n_tiles)
     if e >= 0:
         return DESTINATION_TILE, e, dst[e]
     if nbytes.size:
