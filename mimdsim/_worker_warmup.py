@@ -6,7 +6,11 @@ from __future__ import annotations
 
 
 def warm_up() -> None:
-    """Run a tiny SNN estimate (a few tiles): every kernel of the default path is then loaded."""
+    """Run a tiny SNN estimate (a few tiles): every kernel of the default path is then loaded (Numba started
+    without its BLAS probe, :func:`mimdsim.numba_setup.skip_blas_probe`: the server runs mimdsim's kernels only)."""
+    from mimdsim.numba_setup import skip_blas_probe
+
+    skip_blas_probe()
     from mimdsim.arch import load_machine
     from mimdsim.snn.model.spec import snn_from_sizes
     from mimdsim.studies.estimate import estimate_training_step
