@@ -39,9 +39,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from mimdsim.cost.compute_kernels import (
-    first_equal_rows,
     first_idle_kernel,
     ipu_critical_kernel,
+    row_classes,
     row_costs_kernel,
     schedule_worker_vertices,
     structure_kernel,
@@ -153,8 +153,10 @@ def compute_costs(
     incl = np.zeros((n_rows, st.n_nodes), np.int64)
     excl = np.zeros((n_rows, st.n_nodes), np.int64)
     tables = flat_blocks(cs).cost_tables()
-    first_row = derived(cs, ("first_equal_rows", n_rows), lambda: first_equal_rows(*tables[:7], *tables[8:], n_rows))
-    row_costs_kernel(st.node_parent, st.node_block, *tables, n_rows, n_ctx, launch_cycles, overhead_cycles, first_row, incl, excl)
+    row_class, n_classes = derived(cs, ("row_classes", n_rows), lambda: row_classes(*tables[:7], *tables[8:], n_rows))
+    row_costs_kernel(
+        st.node_parent, st.node_block, *tables, n_rows, n_ctx, launch_cycles, overhead_cycles, row_class, n_classes, incl, excl
+    )
     n_ipus = st.idle_tile.size
     ipu_max = np.zeros((n_rows, n_ipus), np.int64)
     ipu_crit = np.zeros((n_rows, n_ipus), np.int64)

@@ -1,5 +1,5 @@
 """The compute-phase kernels of :mod:`mimdsim.cost.compute` (its module docstring holds the model): the worker
-scheduler, the trie of tile classes, the first equal row of each block's tables, every class's cycles in every row,
+scheduler, the trie of tile classes, the classes of equal table rows over all blocks, every class's cycles in every row,
 and each IPU's critical tile.
 """
 
@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 __all__ = [
-    "first_equal_rows",
+    "row_classes",
     "first_idle_kernel",
     "ipu_critical_kernel",
     "row_costs_kernel",
@@ -107,63 +107,76 @@ def structure_kernel(
 
 
 @njit(cache=True)
-def first_equal_rows(
+def row_classes(
     blk_nvtx: np.ndarray, cyc_ptr: np.ndarray, cyc_rows: np.ndarray, cnt_ptr: np.ndarray, cnt_rows: np.ndarray,
     sup_ptr: np.ndarray, sup_rows: np.ndarray, cyc: np.ndarray, cnt: np.ndarray, sup: np.ndarray, n_rows: int,
-) -> np.ndarray:  # fmt: skip
-    """``first[b, r]``: the first row of block ``b``'s tables equal to row ``r`` (``r`` itself when none is).
+) -> tuple[np.ndarray, int]:  # fmt: skip
+    """``(cls, n)``: ``cls[b, r]`` numbers the distinct contents (vertex cycles, counts, supervisor cycles) of the
+    rows of the blocks that hold a table, over all of them (``n`` classes, in order of first appearance); -1 for
+    the blocks without one.
 
-    Rows are looked up by a hash in an open-addressing table, then compared in full."""
+    Each class keeps its row (``rep``: vertex count, supervisor cycles, cycles, counts); a row is looked up by a
+    hash in an open-addressing table, kept at most half full, and compared in full with the class's row. A
+    stage-1 reduce of the family (a) 2-hidden step holds 72,000-78,000 rows in 135-270 classes."""
     nb = blk_nvtx.shape[0]
-    first = np.empty((nb, n_rows), np.int64)
-    h = np.empty(n_rows, np.int64)
-    size = 1
-    while size < 2 * n_rows:
-        size *= 2
-    table = np.empty(size, np.int64)
+    cls = np.full((nb, n_rows), -1, np.int64)
+    width = 2
     for b in range(nb):
-        nv = blk_nvtx[b]
-        for r in range(n_rows):
-            first[b, r] = r
+        width = max(width, 2 + 2 * blk_nvtx[b])
+    size = 1024
+    table = np.full(size, -1, np.int64)  # class ids by hash slot
+    rep_hash = np.empty(size // 2, np.int64)
+    rep = np.empty((size // 2, width), np.int64)
+    n = 0
+    for b in range(nb):
         if not (cyc_rows[b] > 1 or cnt_rows[b] > 1 or sup_rows[b] > 1):
             continue
+        nv = blk_nvtx[b]
         for r in range(n_rows):
-            x = np.int64(0)
-            if sup_rows[b] > 1:
-                x = x * np.int64(1000003) + sup[sup_ptr[b] + r]
-            if cyc_rows[b] > 1:
-                for j in range(nv):
-                    x = x * np.int64(1000003) + cyc[cyc_ptr[b] + r * nv + j]
-            if cnt_rows[b] > 1:
-                for j in range(nv):
-                    x = x * np.int64(1000003) + cnt[cnt_ptr[b] + r * nv + j]
-            h[r] = x ^ (x >> 29)
-        for slot in range(size):
-            table[slot] = -1
-        for r in range(n_rows):  # open addressing: the first row with this content is kept in the table
-            slot = h[r] & (size - 1)
+            s0 = sup_ptr[b] + (r if sup_rows[b] > 1 else 0)
+            c0 = cyc_ptr[b] + (r * nv if cyc_rows[b] > 1 else 0)
+            n0 = cnt_ptr[b] + (r * nv if cnt_rows[b] > 1 else 0)
+            x = np.int64(nv) * np.int64(1000003) + sup[s0]
+            for j in range(nv):
+                x = (x * np.int64(1000003) + cyc[c0 + j]) * np.int64(1000003) + cnt[n0 + j]
+            x ^= x >> 31  # mix the high bits into the low ones, which pick the slot
+            x *= np.int64(-7046029254386353131)
+            h = x ^ (x >> 29)
+            slot = h & (size - 1)
+            found = -1
             while table[slot] >= 0:
-                q = table[slot]
-                same = h[q] == h[r]
-                if same and sup_rows[b] > 1:
-                    same = sup[sup_ptr[b] + r] == sup[sup_ptr[b] + q]
-                if same and cyc_rows[b] > 1:
+                c = table[slot]
+                if rep_hash[c] == h and rep[c, 0] == nv and rep[c, 1] == sup[s0]:
+                    same = True
                     for j in range(nv):
-                        if cyc[cyc_ptr[b] + r * nv + j] != cyc[cyc_ptr[b] + q * nv + j]:
+                        if rep[c, 2 + j] != cyc[c0 + j] or rep[c, 2 + nv + j] != cnt[n0 + j]:
                             same = False
                             break
-                if same and cnt_rows[b] > 1:
-                    for j in range(nv):
-                        if cnt[cnt_ptr[b] + r * nv + j] != cnt[cnt_ptr[b] + q * nv + j]:
-                            same = False
-                            break
-                if same:
-                    first[b, r] = q
-                    break
+                    if same:
+                        found = c
+                        break
                 slot = (slot + 1) & (size - 1)
-            if table[slot] < 0:
-                table[slot] = r
-    return first
+            if found < 0:  # a new class: keep its row
+                found = n
+                rep_hash[n], rep[n, 0], rep[n, 1] = h, nv, sup[s0]
+                for j in range(nv):
+                    rep[n, 2 + j] = cyc[c0 + j]
+                    rep[n, 2 + nv + j] = cnt[n0 + j]
+                table[slot] = n
+                n += 1
+                if 2 * n >= size:  # twice the slots, every class placed again
+                    size *= 2
+                    grown_hash, grown = np.empty(size // 2, np.int64), np.empty((size // 2, width), np.int64)
+                    grown_hash[:n], grown[:n] = rep_hash[:n], rep[:n]
+                    rep_hash, rep = grown_hash, grown
+                    table = np.full(size, -1, np.int64)
+                    for q in range(n):
+                        slot = rep_hash[q] & (size - 1)
+                        while table[slot] >= 0:
+                            slot = (slot + 1) & (size - 1)
+                        table[slot] = q
+            cls[b, r] = found
+    return cls, n
 
 
 @njit(cache=True)
@@ -185,14 +198,16 @@ def row_costs_kernel(
     n_ctx: int,
     launch: int,
     overhead: int,
-    first_row: np.ndarray,
+    row_class: np.ndarray,
+    n_classes: int,
     out_incl: np.ndarray,
     out_excl: np.ndarray,
 ) -> None:
     """Compute cycles incl./excl. idle threads of every trie node in every row (``out_*[row, node]``).
 
-    A leaf under the root (a tile class of one block) costs in row ``r`` what it cost in the first row of its
-    block's tables equal to row ``r`` (``first_row``, :func:`first_equal_rows`): that row is copied."""
+    A leaf under the root (a tile class of one block) costs in row ``r`` only what row ``r`` of its block holds:
+    rows of one class (``row_class``, :func:`row_classes`), of this block or another, cost the same, so each
+    class is costed once and then copied."""
     n = parent.shape[0]
     leaf = np.ones(n, np.bool_)
     for k in range(n):
@@ -205,6 +220,8 @@ def row_costs_kernel(
     # a node whose blocks (its own and its ancestors') hold no table costs the same in
     # every row: rows after the first copy row 0 (its loads and sums stay those of row 0)
     varies = np.zeros(n, np.bool_)
+    class_incl = np.full(n_classes, -1, np.int64)  # -1: not costed yet
+    class_excl = np.zeros(n_classes, np.int64)
     for k in range(n):
         p = parent[k]
         if p >= 0:
@@ -227,9 +244,10 @@ def row_costs_kernel(
                 out_excl[r, k] = 0
                 continue
             b = block[k]
-            if leaf[k] and parent[p] < 0 and first_row[b, r] < r:
-                out_incl[r, k] = out_incl[first_row[b, r], k]
-                out_excl[r, k] = out_excl[first_row[b, r], k]
+            c = row_class[b, r] if leaf[k] and parent[p] < 0 else -1
+            if c >= 0 and class_incl[c] >= 0:
+                out_incl[r, k] = class_incl[c]
+                out_excl[r, k] = class_excl[c]
                 continue
             sealed[k] = sealed[p]
             if block[p] >= 0 and blk_seg[block[p]] != blk_seg[b]:  # a new compute set: the workers start afresh
@@ -259,6 +277,9 @@ def row_costs_kernel(
                     busiest = loads[k, q]
             out_incl[r, k] = sup_acc[k] + sealed[k] + busiest + overhead
             out_excl[r, k] = sup_acc[k] + th
+            if c >= 0:
+                class_incl[c] = out_incl[r, k]
+                class_excl[c] = out_excl[r, k]
 
 
 @njit(cache=True)

@@ -1,5 +1,5 @@
-"""What the cost layer derives once and shares: a compute set's flat blocks, the first equal row of each block's
-tables, an exchange's traffic. Each gives what costing without it gives, for any input."""
+"""What the cost layer derives once and shares: a compute set's flat blocks, the classes of equal table rows (over
+all its blocks), an exchange's traffic. Each gives what costing without it gives, for any input."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import mimdsim.cost.exchange as xc
 from mimdsim.arch import load_machine
 from mimdsim.cost.compute import compute_costs, compute_structure
+from mimdsim.cost.compute_kernels import row_classes
 from mimdsim.program.exchange import Exchange
 from mimdsim.program.flat_blocks import flat_blocks
 from mimdsim.program.ir import ComputeSet, VertexBlock
@@ -20,31 +21,58 @@ N_TILES = 12
 
 @st.composite
 def table_sets(draw: st.DrawFn) -> ComputeSet:
-    """Compute sets of 1-4 blocks on 12 tiles; tables of few distinct rows (so rows repeat), tiles in several blocks."""
+    """Compute sets of 1-5 blocks on 12 tiles in 1-2 segments; tables of few distinct rows, drawn from few values so
+    that rows repeat within a block and across blocks; tiles in several blocks."""
     rows = draw(st.integers(1, 6))
     blocks = []
-    for _ in range(draw(st.integers(1, 4))):
+    segment = 0
+    for _ in range(draw(st.integers(1, 5))):
         tiles = draw(st.lists(st.integers(0, N_TILES - 1), min_size=1, max_size=5, unique=True))
-        n = draw(st.integers(1, 3))
-        palette = draw(st.lists(st.lists(st.integers(0, 9), min_size=n, max_size=n), min_size=1, max_size=3))
+        n = draw(st.integers(1, 2))
+        palette = draw(st.lists(st.lists(st.integers(0, 3), min_size=n, max_size=n), min_size=1, max_size=3))
         counts = np.array([palette[draw(st.integers(0, len(palette) - 1))] for _ in range(rows)], np.int64)
-        cycles = np.array(draw(st.lists(st.integers(1, 50), min_size=n, max_size=n)), np.int64)
+        cycles = np.array(draw(st.lists(st.sampled_from([1, 4, 50]), min_size=n, max_size=n)), np.int64)
         table = draw(st.booleans())
         sup = np.array(draw(st.lists(st.sampled_from([0, 7]), min_size=rows, max_size=rows)), np.int64) if table else 3
-        blocks.append(VertexBlock("V", tiles, cycles, counts if table or rows == 1 else counts[0], sup))
+        segment += draw(st.integers(0, 1))
+        blocks.append(VertexBlock("V", tiles, cycles, counts if table or rows == 1 else counts[0], sup, segment))
     return ComputeSet("c", tuple(blocks))
 
 
 @settings(max_examples=60, deadline=None)
 @given(table_sets(), st.integers(1, 6))
 def test_rows_cost_what_each_row_alone_costs(cs: ComputeSet, n_ctx: int) -> None:
-    """Copying a leaf's cost from the first equal row gives what costing every row on its own gives."""
+    """Copying a leaf's cost from an equal row (of its block or another) gives what costing every row on its own gives."""
     costs = compute_costs(cs, compute_structure(cs, N_TILES, N_TILES), n_ctx, launch_cycles=2, overhead_cycles=5)
     for r in range(cs.n_rows):
         alone = cs.row(r)
         one = compute_costs(alone, compute_structure(alone, N_TILES, N_TILES), n_ctx, launch_cycles=2, overhead_cycles=5)
         assert costs.tile_cycles(r)[0].tolist() == one.tile_cycles(0)[0].tolist()
         assert [a.tolist() for a in costs.tile_cycles(r)[1:]] == [a.tolist() for a in one.tile_cycles(0)[1:]]
+
+
+@settings(max_examples=100, deadline=None)
+@given(table_sets())
+def test_row_classes_are_the_distinct_rows_of_the_tables(cs: ComputeSet) -> None:
+    """Two table rows share a class exactly when their cycles, counts and supervisor cycles are equal, in one block
+    or in two; classes are numbered in order of first appearance; blocks without a table (or of one row) have none."""
+    tables = flat_blocks(cs).cost_tables()
+    cls, n = row_classes(*tables[:7], *tables[8:], cs.n_rows)
+    content = {}
+    seen: list[int] = []
+    for k, b in enumerate(cs.blocks):
+        if not b.is_table or cs.n_rows == 1:
+            assert (cls[k] == -1).all()
+            continue
+        one = b.row  # the block's row r as a block without a table
+        for r in range(cs.n_rows):
+            row = one(r)
+            key = (row.worker_cycles.tolist(), row.worker_counts.tolist(), int(row.supervisor_cycles))
+            content.setdefault(int(cls[k, r]), key)
+            assert content[int(cls[k, r])] == key
+            if int(cls[k, r]) not in seen:
+                seen.append(int(cls[k, r]))
+    assert seen == list(range(n)) and len({repr(v) for v in content.values()}) == n
 
 
 @settings(max_examples=60, deadline=None)
@@ -116,3 +144,23 @@ def test_fan_out_and_source_in_list_count_the_members(lists: list[list[int]], da
     assert ex.source_in_list().tolist() == own
     assert ex.fanout().tolist() == [len(lists[g]) - o for g, o in zip(which, own, strict=True)]
     assert ex.fanout() is ex.fanout()  # kept
+
+
+def test_row_classes_past_the_first_table_size() -> None:
+    """1,500 distinct rows (the lookup table grows past 1,024 slots) in one block, the same rows reversed in another
+    and a third block with a row of each: every class found again, in order of first appearance."""
+    rows = 1500
+    counts = np.stack([np.arange(rows), np.arange(rows) % 7], axis=1).astype(np.int64)
+    cs = ComputeSet(
+        "c",
+        (
+            VertexBlock("V", [0], [3, 5], counts),
+            VertexBlock("V", [1], [3, 5], counts[::-1].copy()),
+            VertexBlock("V", [2], [3, 5], [2, 9], np.arange(rows) % 2),
+        ),
+    )
+    tables = flat_blocks(cs).cost_tables()
+    cls, n = row_classes(*tables[:7], *tables[8:], rows)
+    assert n == rows + 2
+    assert cls[0].tolist() == list(range(rows)) and cls[1].tolist() == list(range(rows))[::-1]
+    assert cls[2].tolist() == [rows + (r % 2) for r in range(rows)]
