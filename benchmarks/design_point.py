@@ -9,11 +9,14 @@
   exchange bytes per cycle), each a new description: the median wall time per call.
 * ``sweep``: ``mimdsim sweep --activities <25: 0.004 .. 0.1> --processes 1 --json`` over family (a) (100 points),
   after a first call that fills the caches: points per minute of the whole call, and the peak RSS of the calls.
+* ``start``: a fresh process importing the command line and running its first kernel (where Numba starts), with
+  Numba's BLAS probe (which imports ``scipy.linalg``) and without it (:func:`mimdsim.numba_setup.skip_blas_probe`,
+  as the console script starts), alternately, five times each: the median wall time of each, in the process.
 * ``grid``: a sweep spec of 4 exchange bandwidths (the outer axis) x 10 max activities of the 2-hidden network through
   :func:`~mimdsim.sweep.spec_records` in this process, with the points grouped by lowering (as a sweep runs them)
   and in point order (each point lowered again), alternately, twice each: the wall time of each run.
 
-Run (about a minute)::
+Run (about two minutes)::
 
     .venv/bin/python -m benchmarks.design_point --out benchmarks/results/design_point.json
 """
@@ -118,6 +121,29 @@ def sweep() -> dict[str, object]:
     return {"points": 100, "wall_s": round(wall, 2), "points_per_min": round(100 / wall * 60), "peak_rss_mb": round(peak_mb)}
 
 
+_START = """
+import sys, time
+t = time.perf_counter()
+import numpy as np
+import mimdsim.cli
+from mimdsim.numba_setup import skip_blas_probe
+from mimdsim.program.unique import unique_ints
+if sys.argv[1] == "skip":
+    skip_blas_probe()
+unique_ints(np.array([3, 1, 2]))
+print(time.perf_counter() - t)
+"""
+
+
+def start() -> dict[str, object]:
+    walls: dict[str, list[float]] = {"with_probe_s": [], "without_probe_s": []}
+    for _ in range(5):
+        for key, arg in (("with_probe_s", "probe"), ("without_probe_s", "skip")):
+            out = subprocess.run([sys.executable, "-c", _START, arg], capture_output=True, text=True, check=True)
+            walls[key].append(round(float(out.stdout), 3))
+    return {**walls, **{k.replace("_s", "_median_s"): round(statistics.median(v), 3) for k, v in walls.items()}}
+
+
 def grid() -> dict[str, object]:
     import mimdsim.sweep.run as run_mod
     from mimdsim.snn.activity import cache
@@ -145,7 +171,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    emit({"host": host_info(), "point": activity_and_machine(), "grid_1_process": grid(), "sweep_1_process": sweep()}, args.out)
+    emit({"host": host_info(), "point": activity_and_machine(), "start": start(), "grid_1_process": grid(),
+          "sweep_1_process": sweep()}, args.out)  # fmt: skip
 
 
 if __name__ == "__main__":
