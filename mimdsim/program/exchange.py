@@ -84,6 +84,29 @@ class Exchange:
         object.__setattr__(self, "replicable", frozen_array(rp, np.bool_).reshape(-1))
 
     @classmethod
+    def of_frozen(
+        cls,
+        name: str,
+        src: np.ndarray,
+        dst_ptr: np.ndarray,
+        dst: np.ndarray,
+        nbytes: np.ndarray,
+        messages: np.ndarray,
+        dst_list: np.ndarray | None,
+        per_destination: np.ndarray,
+        replicable: np.ndarray,
+    ) -> Exchange:
+        """An exchange of arrays that are already what :meth:`__post_init__` makes of them (read-only, C-contiguous,
+        1-D, int64 or bool): no copies, no conversions. :class:`~mimdsim.program.exchange_builder.ExchangeBuilder`
+        freezes a hundred exchanges a lowered program; :func:`~mimdsim.program.validate.check_program` checks them."""
+        ex = object.__new__(cls)
+        ex.__dict__.update(  # what the frozen dataclass's __init__ would set, without its conversions
+            name=name, src=src, dst_ptr=dst_ptr, dst=dst, nbytes=nbytes, messages=messages, dst_list=dst_list,
+            per_destination=per_destination, replicable=replicable,
+        )  # fmt: skip
+        return ex
+
+    @classmethod
     def from_transfers(cls, name: str, transfers: list[tuple[int, list[int] | np.ndarray, int]]) -> Exchange:
         """Build from ``[(src_tile, dst_tiles, nbytes), ...]`` (one message each)."""
         src = np.array([t[0] for t in transfers], np.int64)

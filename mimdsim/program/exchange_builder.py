@@ -40,8 +40,7 @@ class ExchangeBuilder:
         self._list_of: list[np.ndarray] = []  # per transfer: its list
         self._list_sizes: list[np.ndarray] = []
         self._list_dst: list[np.ndarray] = []
-        self._per_destination: list[np.ndarray] = []
-        self._replicable: list[np.ndarray] = []
+        self._flags: list[tuple[int, bool, bool]] = []  # per part: its transfers, per_destination, replicable
         self._n_lists = 0
         self._shared = False  # a vectorised form was used: freeze in the shared-list form
         self._frozen: Exchange | None = None
@@ -117,7 +116,8 @@ class ExchangeBuilder:
     def multicast_many(self, srcs: np.ndarray, nbytes: np.ndarray | int, dsts: np.ndarray, *, replicable: bool = False) -> None:
         """One multicast per source: ``nbytes[i]`` from ``srcs[i]`` to every tile of ``dsts`` but ``srcs[i]``."""
         srcs = np.asarray(srcs, np.int64).reshape(-1)
-        nbytes = np.broadcast_to(np.asarray(nbytes, np.int64), srcs.shape)
+        nbytes = np.asarray(nbytes, np.int64)
+        nbytes = np.full(srcs.shape, nbytes) if nbytes.ndim == 0 else np.broadcast_to(nbytes, srcs.shape)
         dsts = np.asarray(dsts, np.int64).reshape(-1)
         keep = nbytes > 0
         if dsts.size == 1:
@@ -184,8 +184,7 @@ class ExchangeBuilder:
         shared: bool = False,
     ) -> None:
         """Transfers whose lists are numbered from 0 within this part (``list_of``), and the lists' sizes and tiles."""
-        self._per_destination.append(np.full(src.size, per_destination))
-        self._replicable.append(np.full(src.size, replicable))
+        self._flags.append((src.size, per_destination, replicable))
         self._src.append(src)
         self._nbytes.append(nbytes)
         self._messages.append(messages)
@@ -215,21 +214,13 @@ class ExchangeBuilder:
         else:
             ptr = np.zeros(self._n_lists + 1, np.int64)
             np.cumsum(np.concatenate(self._list_sizes), out=ptr[1:])
-            parts = (
-                self._src,
-                self._list_dst,
-                self._nbytes,
-                self._messages,
-                self._list_of,
-                self._per_destination,
-                self._replicable,
-            )
-            arrays = [ptr] + [np.concatenate(p) for p in parts]
+            parts = (self._src, self._list_dst, self._nbytes, self._messages, self._list_of)
+            sizes, per_dst, rep = (np.array(column) for column in zip(*self._flags, strict=True))
+            arrays = [ptr] + [np.concatenate(p) for p in parts] + [np.repeat(per_dst, sizes), np.repeat(rep, sizes)]
             for a in arrays:
                 a.flags.writeable = False  # ours: the exchange keeps them without a copy
             ptr, src, dst, nbytes, messages, dst_list, per_dst, rep = arrays
-            ex = Exchange(name, src, ptr, dst, nbytes, messages, dst_list=dst_list if self._shared else None,
-                          per_destination=per_dst, replicable=rep)  # fmt: skip
+            ex = Exchange.of_frozen(name, src, ptr, dst, nbytes, messages, dst_list if self._shared else None, per_dst, rep)
         self._frozen = ex
         return ex
 

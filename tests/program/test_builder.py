@@ -6,11 +6,13 @@ import doctest
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mimdsim.program.builder as builder_module
 from mimdsim.arch import load_machine
 from mimdsim.errors import ProgramError
-from mimdsim.program.builder import ProgramBuilder
+from mimdsim.program.builder import ExchangeBuilder, ProgramBuilder
 from mimdsim.program.ir import ComputeSet, Exchange, HostCopy, Repeat, Superstep
 
 
@@ -220,3 +222,44 @@ def test_program_is_independent_of_later_builder_changes() -> None:
     assert not p1.body[0].name.startswith("s2")  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="read-only"):
         b.build().tensors[0].nbytes[0] = 5
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_a_frozen_exchange_is_what_the_checked_constructor_makes(data: st.DataObject) -> None:
+    """The builder freezes its parts without conversions (``Exchange.of_frozen``): every array read-only, contiguous,
+    1-D, of the field's dtype, and equal to what ``Exchange(...)`` makes of the same fields; flags per part kept."""
+    ex = ExchangeBuilder("e")
+    tiles = st.lists(st.integers(0, 7), min_size=1, max_size=5)
+    want_per_dst: list[bool] = []
+    want_replicable: list[bool] = []
+    for _ in range(data.draw(st.integers(0, 4))):
+        form = data.draw(st.sampled_from(["multicast", "scatter", "unicast", "send_many"]))
+        before, replicable = ex.n_transfers, data.draw(st.booleans())
+        src = np.array(data.draw(tiles), np.int64)
+        nbytes = np.array(data.draw(st.lists(st.integers(0, 64), min_size=src.size, max_size=src.size)), np.int64)
+        if form == "multicast":
+            ex.multicast_many(src, nbytes, np.array(data.draw(tiles)), replicable=replicable)
+        elif form == "scatter":
+            ex.scatter_many(src, nbytes, np.ones(src.size, np.int64), np.array(sorted(set(data.draw(tiles)))))
+        elif form == "unicast":
+            ex.unicast(src, np.array(data.draw(st.lists(st.integers(0, 7), min_size=src.size, max_size=src.size))), nbytes)
+        else:
+            dst = [(s + 1) % 8 for s in src.tolist()]
+            ex.send_many(src.tolist(), dst, nbytes.tolist())
+        added = ex.n_transfers - before
+        want_per_dst += [form == "scatter"] * added
+        want_replicable += [form == "multicast" and replicable] * added
+    frozen = ex.freeze()
+    assert frozen.per_destination.tolist() == want_per_dst and frozen.replicable.tolist() == want_replicable
+    fields = ("src", "dst_ptr", "dst", "nbytes", "messages", "dst_list", "per_destination", "replicable")
+    checked = Exchange(frozen.name, *(getattr(frozen, f).copy() if getattr(frozen, f) is not None else None for f in fields[:5]),
+                       dst_list=None if frozen.dst_list is None else frozen.dst_list.copy(),
+                       per_destination=frozen.per_destination.copy(), replicable=frozen.replicable.copy())  # fmt: skip
+    for f in fields:
+        a, b = getattr(frozen, f), getattr(checked, f)
+        if a is None:
+            assert b is None
+            continue
+        assert a.dtype == b.dtype and a.ndim == 1 and a.flags.c_contiguous and not a.flags.writeable
+        assert a.tolist() == b.tolist()
