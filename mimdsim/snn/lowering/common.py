@@ -128,8 +128,9 @@ class LoweringBase:
     def superstep(
         self, name: str, exchange: Exchange | None, cs: ComputeSetBuilder | ComputeSet | None, op: ProgramOp = "execute"
     ) -> Superstep:
-        """A superstep whose sync is external iff its exchange crosses IPUs."""
-        scope: SyncScope = "external" if crosses_ipus(exchange, self.machine.tiles_per_ipu) else "internal"
+        """A superstep whose sync is external iff its exchange crosses IPUs (never on a machine of one IPU)."""
+        crosses = self.machine.n_ipus > 1 and crosses_ipus(exchange, self.machine.tiles_per_ipu)
+        scope: SyncScope = "external" if crosses else "internal"
         if isinstance(cs, ComputeSetBuilder):
             cs = cs.freeze()
         return Superstep(name, scope, exchange, cs, op)
