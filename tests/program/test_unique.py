@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mimdsim.program.unique import unique_ints
+from mimdsim.program.unique import isin_ints, unique_ints
 
 I64 = np.iinfo(np.int64)
 _values = st.one_of(
@@ -46,3 +46,19 @@ def test_values_that_are_not_integers_are_refused() -> None:
         unique_ints(np.array([1.5, 2.0]))
     with pytest.raises(TypeError, match="int64"):
         unique_ints(np.array([2**63], np.uint64))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=hnp.arrays(st.sampled_from([np.int64, np.int32, np.uint16]), st.integers(0, 60), elements=st.integers(0, 3000)),
+    members=hnp.arrays(np.int64, st.integers(0, 60), elements=_values),
+)
+def test_isin_ints_equals_np_isin(values: np.ndarray, members: np.ndarray) -> None:
+    """Both paths (a table of tiles; np.isin past the table's span or below 0), any integer dtypes."""
+    got = isin_ints(values, members)
+    assert got.dtype == bool and got.tolist() == np.isin(values, members).tolist()
+
+
+def test_isin_ints_refuses_floats() -> None:
+    with pytest.raises(TypeError, match="integer values expected"):
+        isin_ints(np.array([1.5]), np.array([1]))

@@ -15,7 +15,7 @@ from mimdsim.partition.mapping import NeuronMapping
 from mimdsim.poplibs import estimators as pl
 from mimdsim.program.builder import ComputeSetBuilder, ExchangeBuilder
 from mimdsim.program.ir import ComputeSet, ProgramOp, Superstep
-from mimdsim.program.unique import unique_ints
+from mimdsim.program.unique import isin_ints, unique_ints
 from mimdsim.snn.activity.counts import SpikeActivity
 from mimdsim.snn.lowering.common import WORD_BYTES, LoweringBase
 from mimdsim.snn.lowering.kernels import copy_runs
@@ -147,7 +147,7 @@ class PoplarPrograms(LoweringBase):
         tr = ExchangeBuilder()
         self.gather(tr, tile, index, dst_tiles)
         holders, n_elems = unique_ints(tile, return_counts=True)
-        keep = np.isin(holders, dst_tiles)
+        keep = isin_ints(holders, dst_tiles)
         return self.copy(name, tr, holders[keep], WORD_BYTES * n_elems[keep])
 
     def dynamic_slice(self, name: str, col_tiles: np.ndarray, region_per_column: int = 1) -> Superstep:
