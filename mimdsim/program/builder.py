@@ -42,7 +42,7 @@ import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.errors import ProgramError
-from mimdsim.program.builder_values import Placement, placement_arrays
+from mimdsim.program.builder_values import Placement, one_or_each, placement_arrays
 from mimdsim.program.compute_builder import ComputeSetBuilder
 from mimdsim.program.exchange_builder import ExchangeBuilder
 from mimdsim.program.ir import (
@@ -107,7 +107,7 @@ class ProgramBuilder:
         if kind not in TENSOR_KINDS:
             raise ProgramError(f"tensor {name!r}: kind {kind!r} is not one of {', '.join(TENSOR_KINDS)}")
         tiles = np.asarray(tiles, np.int64).reshape(-1)
-        nb = np.broadcast_to(np.asarray(nbytes, np.int64), tiles.shape).reshape(-1)
+        nb = one_or_each(nbytes, tiles.shape).reshape(-1)
         self._parts.setdefault((name, kind), []).append((tiles, nb))
 
     def tensor_layout(

@@ -1,5 +1,6 @@
 """The argument checks the program builders share: integer arrays, non-negative values, one value or one per tile,
-placements of bytes on tiles; each raises :class:`~mimdsim.errors.ProgramError` naming the call."""
+placements of bytes on tiles; each raises :class:`~mimdsim.errors.ProgramError` naming the call. And
+:func:`one_or_each`, the unchecked "one value or one per item" of the vectorised forms."""
 
 from __future__ import annotations
 
@@ -11,7 +12,19 @@ import numpy as np
 from mimdsim.errors import ProgramError
 from mimdsim.program.ir import Tensor
 
-__all__ = ["Placement", "int_array", "non_negative", "per_tile", "placement_arrays", "short"]
+__all__ = ["Placement", "int_array", "non_negative", "one_or_each", "per_tile", "placement_arrays", "short"]
+
+
+def one_or_each(values: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``values`` (one integer, or an array that broadcasts to ``shape``) as int64 of ``shape``, unchecked: a new
+    array for one value (``np.broadcast_to`` takes about 10 µs a call, ``np.full`` 1), else a read-only broadcast view.
+
+    >>> one_or_each(3, (2,)).tolist(), one_or_each([4, 5], (2,)).tolist()
+    ([3, 3], [4, 5])
+    """
+    arr = np.asarray(values, np.int64)
+    return np.full(shape, arr) if arr.ndim == 0 else np.broadcast_to(arr, shape)
+
 
 Placement = Mapping[int, int] | tuple[Any, Any] | Tensor
 """Bytes per tile: ``{tile: nbytes}``, ``(tiles, nbytes)`` with ``nbytes`` one int or one

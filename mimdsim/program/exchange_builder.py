@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mimdsim.errors import ProgramError
-from mimdsim.program.builder_values import int_array, non_negative, per_tile
+from mimdsim.program.builder_values import int_array, non_negative, one_or_each, per_tile
 from mimdsim.program.exchange import Exchange
 from mimdsim.program.unique import unique_ints
 
@@ -116,8 +116,7 @@ class ExchangeBuilder:
     def multicast_many(self, srcs: np.ndarray, nbytes: np.ndarray | int, dsts: np.ndarray, *, replicable: bool = False) -> None:
         """One multicast per source: ``nbytes[i]`` from ``srcs[i]`` to every tile of ``dsts`` but ``srcs[i]``."""
         srcs = np.asarray(srcs, np.int64).reshape(-1)
-        nbytes = np.asarray(nbytes, np.int64)
-        nbytes = np.full(srcs.shape, nbytes) if nbytes.ndim == 0 else np.broadcast_to(nbytes, srcs.shape)
+        nbytes = one_or_each(nbytes, srcs.shape)
         dsts = np.asarray(dsts, np.int64).reshape(-1)
         keep = nbytes > 0
         if dsts.size == 1:

@@ -14,6 +14,7 @@ from mimdsim.arch.spec import MachineSpec
 from mimdsim.partition.mapping import NeuronMapping
 from mimdsim.poplibs import estimators as pl
 from mimdsim.program.builder import ComputeSetBuilder, ExchangeBuilder
+from mimdsim.program.builder_values import one_or_each
 from mimdsim.program.ir import ComputeSet, ProgramOp, Superstep
 from mimdsim.program.unique import isin_ints, unique_ints
 from mimdsim.snn.activity.counts import SpikeActivity
@@ -140,7 +141,7 @@ class PoplarPrograms(LoweringBase):
     def local_copy(self, name: str, tiles: np.ndarray, nbytes: np.ndarray | int) -> Superstep:
         """A ``Copy`` (or a zeroing) whose both ends are on the same tiles."""
         tiles = np.asarray(tiles, np.int64).reshape(-1)
-        return self.copy(name, ExchangeBuilder(), tiles, np.broadcast_to(np.asarray(nbytes, np.int64), tiles.shape))
+        return self.copy(name, ExchangeBuilder(), tiles, one_or_each(nbytes, tiles.shape))
 
     def broadcast_copy(self, name: str, tile: np.ndarray, index: np.ndarray, dst_tiles: np.ndarray) -> Superstep:
         """``Copy`` of a tensor into one replica per destination tile (``replicate_and_alloc_tensor``)."""
