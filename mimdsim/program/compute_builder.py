@@ -15,6 +15,7 @@ import numpy as np
 
 from mimdsim.errors import ProgramError
 from mimdsim.program.builder_values import int_array, non_negative, per_tile
+from mimdsim.program.flat_blocks import FlatBlocks, concatenated, keep_flat_blocks, table_group_blocks
 from mimdsim.program.ir import ComputeSet, VertexBlock
 from mimdsim.program.unique import unique_ints
 
@@ -61,6 +62,7 @@ class ComputeSetBuilder:
         self.name = name
         self.blocks: list[VertexBlock] = []
         self._frozen: ComputeSet | None = None
+        self._flat: list[FlatBlocks] | None = []  # the flat blocks of every block so far, while they are known
 
     def add(
         self,
@@ -166,6 +168,10 @@ class ComputeSetBuilder:
             VertexBlock.of_frozen(codelet, tiles[a:b], cyc, counts[first])
             for a, b, first in zip(lo, hi, firsts.tolist(), strict=True)
         ]
+        if self._flat is not None and counts.ndim == 3 and cyc.ndim == 1:
+            self._flat.append(table_group_blocks(tiles, bounds, cyc, counts, firsts))
+        else:
+            self._flat = None
         self._frozen = None
 
     def add_repeated(self, codelet: str, tiles: np.ndarray, cycles: int, repeats: np.ndarray) -> None:
@@ -204,12 +210,15 @@ class ComputeSetBuilder:
 
     def _append(self, block: VertexBlock) -> None:
         self.blocks.append(block)
+        self._flat = None  # made from the blocks when asked for (flat_blocks)
         self._frozen = None
 
     def freeze(self) -> ComputeSet:
         """The compute set as it is now (the same object until the next :meth:`add`)."""
         if self._frozen is None:
             self._frozen = ComputeSet(self.name, tuple(self.blocks))
+            if self._flat:  # every block came from add_table_groups: their flat arrays are made already
+                keep_flat_blocks(self._frozen, self._flat[0] if len(self._flat) == 1 else concatenated(self._flat))
         return self._frozen
 
     def __repr__(self) -> str:

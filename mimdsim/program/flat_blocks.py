@@ -10,6 +10,11 @@ Block ``k``'s tiles are ``tiles[tile_ptr[k]:tile_ptr[k+1]]``; its worker cycles 
 ``cyc[cyc_ptr[k]:]``, ``cyc_rows[k]`` rows of ``nvtx[k]`` entries (one row when it has no table);
 likewise its counts (``cnt``) and its supervisor cycles (``sup``, ``sup_rows[k]`` entries).
 
+A builder that made its blocks from one table in one call (:meth:`~mimdsim.program.compute_builder.
+ComputeSetBuilder.add_table_groups`: the stage-1 reduce, some 700 blocks) makes their flat arrays the same way
+(:func:`table_group_blocks`) and hands them to the compute set it freezes (:func:`keep_flat_blocks`), so that they
+are not made again block by block.
+
 >>> from mimdsim.program.ir import ComputeSet, VertexBlock
 >>> cs = ComputeSet("c", (VertexBlock("A", [0, 1], [[5, 6], [7, 8]]), VertexBlock("B", [2], [3], supervisor_cycles=9)))
 >>> f = flat_blocks(cs)
@@ -25,9 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from mimdsim.program.ir import ComputeSet
-from mimdsim.program.memo import derived
+from mimdsim.program.memo import derived, keep
 
-__all__ = ["CostTables", "FlatBlocks", "flat_blocks"]
+__all__ = ["CostTables", "FlatBlocks", "concatenated", "flat_blocks", "keep_flat_blocks", "table_group_blocks"]
 
 
 def _starts(sizes: np.ndarray) -> np.ndarray:
@@ -123,3 +128,46 @@ def _make(cs: ComputeSet) -> FlatBlocks:
 def flat_blocks(cs: ComputeSet) -> FlatBlocks:
     """:class:`FlatBlocks` of ``cs``, made once while ``cs`` lives."""
     return derived(cs, ("flat_blocks",), lambda: _make(cs))
+
+
+def table_group_blocks(
+    tiles: np.ndarray, bounds: np.ndarray, cycles: np.ndarray, counts: np.ndarray, firsts: np.ndarray
+) -> FlatBlocks:
+    """The flat blocks of ``add_table_groups(codelet, tiles, bounds, cycles, counts, firsts)``: block ``g`` on
+    ``tiles[bounds[g]:bounds[g+1]]`` with the vertex list ``cycles`` (1-D) and the count table ``counts[firsts[g]]``
+    (``[rows, len(cycles)]``), no supervisor, segment 0; what :func:`flat_blocks` makes of those blocks."""
+    n, nv = firsts.size, cycles.size
+    _, rows, width = counts.shape
+    ints = lambda value: np.full(n, value, np.int64)  # noqa: E731
+    arrays = (
+        (bounds - bounds[0]).astype(np.int64), tiles[bounds[0] : bounds[-1]].astype(np.int64), ints(nv), ints(width),
+        np.zeros(n, bool), np.ones(n, bool), np.zeros(n, bool), ints(1), ints(rows), ints(1), ints(0),
+        np.tile(cycles.astype(np.int64), n), counts[firsts].astype(np.int64).reshape(-1), ints(0),
+    )  # fmt: skip
+    for a in arrays:
+        a.flags.writeable = False
+    return FlatBlocks(*arrays)
+
+
+def concatenated(parts: list[FlatBlocks]) -> FlatBlocks:
+    """The flat blocks of the blocks of ``parts``, one after the other."""
+    tile_ptr = np.concatenate(
+        [[0], *(p.tile_ptr[1:] + off for p, off in zip(parts, _offsets([p.tiles.size for p in parts]), strict=True))]
+    )
+    rest = [np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS[1:]]
+    arrays = (tile_ptr.astype(np.int64), *rest)
+    for a in arrays:
+        a.flags.writeable = False
+    return FlatBlocks(*arrays)
+
+
+def keep_flat_blocks(cs: ComputeSet, flat: FlatBlocks) -> None:
+    """Give ``cs`` its flat blocks, made by whoever made its blocks (:func:`table_group_blocks`)."""
+    keep(cs, ("flat_blocks",), flat)
+
+
+_FIELDS = tuple(FlatBlocks.__dataclass_fields__)
+
+
+def _offsets(sizes: list[int]) -> list[int]:
+    return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64).tolist() if sizes else []
