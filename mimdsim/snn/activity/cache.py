@@ -77,9 +77,12 @@ _PROGRAMS = _LRU(2)
 
 
 def clear() -> None:
-    """Empty the in-memory caches (the disk cache stays)."""
+    """Empty the in-memory caches (the disk cache stays), the lowering's kept exchanges included."""
+    from mimdsim.snn.lowering import kept
+
     _ACTIVITY.clear()
     _PROGRAMS.clear()
+    kept.clear()
 
 
 def cache_dir() -> Path | None:

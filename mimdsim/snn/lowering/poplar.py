@@ -46,6 +46,7 @@ import numpy as np
 
 from mimdsim.poplibs import estimators as pl
 from mimdsim.program.builder import ComputeSetBuilder, ExchangeBuilder, ProgramBuilder
+from mimdsim.program.exchange import Exchange
 from mimdsim.program.ir import HostCopy, Repeat, Step, Superstep
 from mimdsim.snn.lowering import codelets as est
 from mimdsim.snn.lowering import state_grad_2022
@@ -57,9 +58,48 @@ if TYPE_CHECKING:
     pass
 
 from mimdsim.program.unique import unique_ints
+from mimdsim.snn.lowering.kept import kept_exchange
 from mimdsim.snn.lowering.poplar_backward import PoplarBackward
+from mimdsim.snn.lowering.poplar_programs import copy_transfers
 
 __all__ = ["PoplarLowering"]
+
+
+# ---- the loss's exchanges: pure functions of the output layer's layout (kept across lowerings, snn/lowering/kept.py) ----
+def _dense_row_reads(
+    out_ids: np.ndarray, out_counts: np.ndarray, dense_rows: np.ndarray, n_steps: int, s: int
+) -> ExchangeBuilder:
+    """Each (t, b) row's vertex reads ids (t, b, :) and counts (t, b, :) of the output layer from the sequence tiles."""
+    tr = ExchangeBuilder()
+    for cols, per in ((out_ids, s), (out_counts, 2)):
+        src = np.tile(cols, n_steps)
+        dst = np.repeat(dense_rows, per)
+        idx = np.arange(src.size)
+        copy_transfers(tr, src, dst, idx, idx)
+    return tr
+
+
+def _rows_to_logits(dense_rows: np.ndarray, logits: np.ndarray, n_steps: int, batch: int, c: int) -> ExchangeBuilder:
+    """Every (t, b) row of ``c`` floats to the tile of sample b's logits (the sum over time)."""
+    tr = ExchangeBuilder()
+    tr.unicast(dense_rows, logits[(np.arange(n_steps * batch) % batch) * c], WORD_BYTES * c)
+    return tr
+
+
+def _logits_to_rows(dense_rows: np.ndarray, logits: np.ndarray, n_steps: int, batch: int, c: int) -> ExchangeBuilder:
+    """The loss gradient of sample b from its logits' tile to each of its T rows."""
+    tr = ExchangeBuilder()
+    tr.unicast(logits[(np.arange(n_steps * batch) % batch) * c], dense_rows, WORD_BYTES * c)
+    return tr
+
+
+def _gradient_to_sequences(dense_rows: np.ndarray, out_grad: np.ndarray, n_steps: int, batch: int, s: int) -> ExchangeBuilder:
+    """Sparse2DenseGrad's output: row (t, b)'s ``s`` slot gradients into the output gradient's columns (t, b, slot)."""
+    tr = ExchangeBuilder()
+    row_tile = np.repeat(dense_rows, s)  # (t, b, slot) order
+    col = np.tile(np.arange(batch * s), n_steps)
+    copy_transfers(tr, row_tile, out_grad[col], np.arange(col.size), np.arange(col.size))
+    return tr
 
 
 class PoplarLowering(PoplarBackward):
@@ -82,12 +122,9 @@ class PoplarLowering(PoplarBackward):
         steps.append(self.local_copy("loss.s2d.zero", dense_tiles, WORD_BYTES * c * rows))
         s2d = ComputeSetBuilder("loss.s2d")
         s2d.add_repeated("Sparse2Dense", dense_tiles, est.sparse_to_dense_cycles(s), rows)
-        steps.append(self.execute("loss.s2d", self._dense_row_inputs(), s2d))
+        steps.append(self.execute("loss.s2d", self._dense_row_inputs("loss.s2d"), s2d))
         # sum over time and the cross-entropy: every (t, b) row of C floats to the logits' tiles
-        tr = ExchangeBuilder()
-        b_of_row = np.arange(T * B) % B
-        logit_tile = te.logits[b_of_row * c]
-        tr.unicast(te.dense_rows, logit_tile, WORD_BYTES * c)
+        tr = kept_exchange("loss.sum_time_xent", _rows_to_logits, te.dense_rows, te.logits, T, B, c)
         xent = ComputeSetBuilder("loss.sum_time_xent")
         l_tiles, per = unique_ints(te.logits[::c], return_counts=True)
         xent.add_repeated("popops.ReduceAndSoftmaxXent", l_tiles, est.time_sum_xent_cycles(T, c), per)
@@ -101,38 +138,26 @@ class PoplarLowering(PoplarBackward):
         L1 = self.L - 1
         s, c = last.sparse_size, last.n_neurons
         steps: list[Step] = []
-        tr = ExchangeBuilder()
-        b_of_row = np.arange(T * B) % B
-        tr.unicast(te.logits[b_of_row * c], te.dense_rows, WORD_BYTES * c)
+        tr = kept_exchange("loss.grad_broadcast", _logits_to_rows, te.dense_rows, te.logits, T, B, c)
         steps.append(self.execute("loss.grad_broadcast", tr, None))
         steps.append(self._cast("loss.s2d_grad.cast_ids", te.out_ids[L1], T))
         steps.append(self._cast("loss.s2d_grad.cast_counts", te.out_counts[L1], T))
         dense_tiles, rows = unique_ints(te.dense_rows, return_counts=True)
         g = ComputeSetBuilder("loss.s2d_grad")
         g.add_repeated("Sparse2DenseGrad", dense_tiles, est.sparse_to_dense_cycles(s), rows)
-        steps.append(self.execute("loss.s2d_grad", self._dense_row_inputs(), g))
-        out = ExchangeBuilder()
-        row_tile = np.repeat(te.dense_rows, s)  # (t, b, slot) order
-        col = np.tile(np.arange(B * s), T)
-        self.copy_transfers(out, row_tile, te.out_grad[col], np.arange(col.size), np.arange(col.size))
+        steps.append(self.execute("loss.s2d_grad", self._dense_row_inputs("loss.s2d_grad"), g))
+        out = kept_exchange("loss.s2d_grad.out", _gradient_to_sequences, te.dense_rows, te.out_grad, T, B, s)
         steps.append(self.execute("loss.s2d_grad.out", out, None))
         if self.identity_layer:
             steps.append(self._identity_matmul("loss.identity_matmul_grad"))
             steps.append(self._identity_weight_grad())
         return steps
 
-    def _dense_row_inputs(self) -> ExchangeBuilder:
+    def _dense_row_inputs(self, name: str) -> Exchange:
         """A (t, b) vertex reads ids (t, b, :) and counts (t, b, :) of the output layer from the sequence tiles."""
-        te, T = self.tens, self.T
-        L1 = self.L - 1
+        te, L1 = self.tens, self.L - 1
         s = self.layout.layers[-1].sparse_size
-        tr = ExchangeBuilder()
-        for cols, per in ((te.out_ids[L1], s), (te.out_counts[L1], 2)):
-            src = np.tile(cols, T)
-            dst = np.repeat(te.dense_rows, per)
-            idx = np.arange(src.size)
-            self.copy_transfers(tr, src, dst, idx, idx)
-        return tr
+        return kept_exchange(name, _dense_row_reads, te.out_ids[L1], te.out_counts[L1], te.dense_rows, self.T, s)
 
     def _identity_matmul(self, name: str) -> Superstep:
         """The one-IPU model's trainable identity [S, S] applied to the output ids [T, B, S] (MI:407): a small

@@ -15,6 +15,7 @@ from mimdsim.partition.mapping import NeuronMapping
 from mimdsim.poplibs import estimators as pl
 from mimdsim.program.builder import ComputeSetBuilder, ExchangeBuilder
 from mimdsim.program.builder_values import one_or_each
+from mimdsim.program.exchange import Exchange
 from mimdsim.program.ir import ComputeSet, ProgramOp, Superstep
 from mimdsim.program.unique import isin_ints, unique_ints
 from mimdsim.snn.activity.counts import SpikeActivity
@@ -27,7 +28,7 @@ from mimdsim.snn.model.spec import SNNSpec
 if TYPE_CHECKING:
     from mimdsim.snn.lowering.lower import LoweringOptions
 
-__all__ = ["PoplarPrograms", "regions"]
+__all__ = ["PoplarPrograms", "copy_transfers", "regions"]
 
 
 def regions(tile: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -45,6 +46,23 @@ def regions(tile: np.ndarray, index: np.ndarray) -> np.ndarray:
 
 def _run_lengths(starts: np.ndarray, n: int) -> np.ndarray:
     return np.diff(np.append(starts, n))
+
+
+def copy_transfers(
+    tr: ExchangeBuilder,
+    src: np.ndarray,
+    dst: np.ndarray,
+    src_index: np.ndarray,
+    dst_index: np.ndarray,
+    elem_bytes: int = WORD_BYTES,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Element ``e`` from tile ``src[e]`` to ``dst[e]``: one message per run of consecutive
+    elements between one pair of tiles. Returns the tiles holding both ends of some
+    elements and those bytes (their on-tile copy)."""
+    r_src, r_dst, r_len, l_tile, l_len = copy_runs(*(np.ascontiguousarray(a, np.int64) for a in (src, dst, src_index, dst_index)))
+    tr.unicast(r_src, r_dst, elem_bytes * r_len)
+    tiles, inv = unique_ints(l_tile, return_inverse=True)
+    return tiles, np.bincount(inv.reshape(-1), weights=elem_bytes * l_len, minlength=tiles.size).astype(np.int64)
 
 
 class PoplarPrograms(LoweringBase):
@@ -80,24 +98,7 @@ class PoplarPrograms(LoweringBase):
         starts = regions(tile, index)
         tr.multicast_many(tile[starts], elem_bytes * _run_lengths(starts, tile.size), dst_tiles)
 
-    def copy_transfers(
-        self,
-        tr: ExchangeBuilder,
-        src: np.ndarray,
-        dst: np.ndarray,
-        src_index: np.ndarray,
-        dst_index: np.ndarray,
-        elem_bytes: int = WORD_BYTES,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Element ``e`` from tile ``src[e]`` to ``dst[e]``: one message per run of consecutive
-        elements between one pair of tiles. Returns the tiles holding both ends of some
-        elements and those bytes (their on-tile copy)."""
-        r_src, r_dst, r_len, l_tile, l_len = copy_runs(
-            *(np.ascontiguousarray(a, np.int64) for a in (src, dst, src_index, dst_index))
-        )
-        tr.unicast(r_src, r_dst, elem_bytes * r_len)
-        tiles, inv = unique_ints(l_tile, return_inverse=True)
-        return tiles, np.bincount(inv.reshape(-1), weights=elem_bytes * l_len, minlength=tiles.size).astype(np.int64)
+    copy_transfers = staticmethod(copy_transfers)
 
     def offsets(self, tiles: np.ndarray) -> ExchangeBuilder:
         """The loop counter (or itime), 4 B from tile 0 to every vertex tile of a dynamic slice."""
@@ -118,10 +119,15 @@ class PoplarPrograms(LoweringBase):
         return Superstep(name, first.sync, first.exchange, first.compute, first.op)
 
     def execute(
-        self, name: str, tr: ExchangeBuilder | None, cs: ComputeSetBuilder | ComputeSet | None, op: ProgramOp = "execute"
+        self,
+        name: str,
+        tr: ExchangeBuilder | Exchange | None,
+        cs: ComputeSetBuilder | ComputeSet | None,
+        op: ProgramOp = "execute",
     ) -> Superstep:
-        """``Execute(cs)``: one superstep, its exchange carrying the vertices' remote inputs."""
-        ex = tr.freeze(name) if tr else None
+        """``Execute(cs)``: one superstep, its exchange carrying the vertices' remote inputs (a builder is frozen
+        under ``name``; an exchange, :func:`~mimdsim.snn.lowering.kept.kept_exchange`'s, is taken as it is)."""
+        ex = tr if isinstance(tr, Exchange) else tr.freeze(name) if tr else None
         return self.superstep(name, ex, cs, op)
 
     def copy(self, name: str, tr: ExchangeBuilder, local_tiles: np.ndarray, local_bytes: np.ndarray) -> Superstep:
