@@ -151,11 +151,9 @@ def table_group_blocks(
 
 def concatenated(parts: list[FlatBlocks]) -> FlatBlocks:
     """The flat blocks of the blocks of ``parts``, one after the other."""
-    tile_ptr = np.concatenate(
-        [[0], *(p.tile_ptr[1:] + off for p, off in zip(parts, _offsets([p.tiles.size for p in parts]), strict=True))]
-    )
-    rest = [np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS[1:]]
-    arrays = (tile_ptr.astype(np.int64), *rest)
+    offsets = np.cumsum([0] + [p.tiles.size for p in parts[:-1]])
+    tile_ptr = np.concatenate([np.zeros(1, np.int64), *(p.tile_ptr[1:] + off for p, off in zip(parts, offsets, strict=True))])
+    arrays = (tile_ptr, *(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS[1:]))
     for a in arrays:
         a.flags.writeable = False
     return FlatBlocks(*arrays)
@@ -167,7 +165,3 @@ def keep_flat_blocks(cs: ComputeSet, flat: FlatBlocks) -> None:
 
 
 _FIELDS = tuple(FlatBlocks.__dataclass_fields__)
-
-
-def _offsets(sizes: list[int]) -> list[int]:
-    return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64).tolist() if sizes else []
