@@ -31,6 +31,7 @@ from mimdsim.snn.activity.counts import SpikeActivity
 from mimdsim.snn.activity.sources import ACTIVITY_SOURCES, ActivitySource, saturated_activity, source_of
 from mimdsim.snn.gpu.frameworks import IDEAL_FRAMEWORK, PAPER_FRAMEWORK
 from mimdsim.snn.gpu.model import GPUSpec, estimate_gpu_step, load_gpu
+from mimdsim.snn.lowering import kept
 from mimdsim.snn.lowering.lower import LoweringOptions, check_batch, lower_snn
 from mimdsim.snn.model.spec import RunHints, SNNSpec
 from mimdsim.studies.energy import ENERGY_SCOPES
@@ -220,7 +221,8 @@ def estimate_training_step(
     With ``cache`` (the default) the lowered program is kept for the next call with the
     same network, activity and lowering-relevant machine fields, and functional activity
     is kept in memory and on disk (:mod:`mimdsim.snn.activity.cache`): re-estimating on another
-    machine description in a warm process re-costs the kept program.
+    machine description in a warm process re-costs the kept program. The loss's exchanges are kept
+    across lowerings too (:mod:`mimdsim.snn.lowering.kept`); without ``cache`` nothing is kept.
 
     ``energy_scope`` (``chip`` or ``machine``) is what the energy per step covers
     (:meth:`SNNEstimate.energy`, docs/energy.md).
@@ -297,7 +299,11 @@ def estimate_training_step(
         else (partitioner, unit_neurons, seed if partitioner != "contiguous" else 0)
     )
     key = ("snn.program", spec, act, lowering_key(machine), neurons_per_tile, str(placement_key), options or LoweringOptions())
-    placed, program = cached(key, lower) if cache else lower()
+    if cache:
+        placed, program = cached(key, lower)
+    else:  # nothing kept from or for other calls, the lowering's kept exchanges included
+        with kept.bypassed():
+            placed, program = lower()
     ledger = memory_ledger(program, machine)
     if ledger.oom_tiles.size and not allow_oom:
         worst = ledger.overflows(1)[0]

@@ -95,3 +95,20 @@ def test_the_cache_is_bounded_and_skips_large_exchanges(monkeypatch: pytest.Monk
 def test_an_argument_without_a_content_key_is_refused() -> None:
     with pytest.raises(TypeError, match="no content key"):
         kept.kept_exchange("r", lambda xs: _ring(len(xs), 4), [1, 2, 3])
+
+
+def test_an_estimate_without_cache_neither_reads_nor_fills_the_kept_exchanges() -> None:
+    kept.clear()
+    estimate_training_step(_spec(0.25), MACHINE, cache=False)  # type: ignore[arg-type]
+    assert not kept._KEPT
+    warm = estimate_training_step(_spec(0.25), MACHINE)  # type: ignore[arg-type]
+    assert len(kept._KEPT) == len(LOSS)
+    cold = estimate_training_step(_spec(0.25), MACHINE, cache=False)  # type: ignore[arg-type]
+    kept_ids = {id(e) for e in kept._KEPT.values()}
+
+    def exchange_ids(program: object) -> set[int]:
+        return {id(s.exchange) for s in program.iter_static() if isinstance(s, Superstep) and s.exchange is not None}  # type: ignore[attr-defined]
+
+    assert exchange_ids(warm.program) & kept_ids and not exchange_ids(cold.program) & kept_ids
+    assert cold.result.total_cycles == warm.result.total_cycles
+    kept.clear()

@@ -12,7 +12,8 @@ The key is the function, the exchange's name and the content of every argument (
 bytes), so a function that reads only its arguments cannot be given a stale exchange. Each kept exchange is used
 by one step of a program, as the function's own result would be: the programs, saved or costed, are the same
 as without the cache. At most :data:`KEPT_EXCHANGES` are kept (least recently used first out); exchanges of
-more than :data:`KEPT_MAX_TRANSFERS` transfers are not kept.
+more than :data:`KEPT_MAX_TRANSFERS` transfers are not kept. Inside :func:`bypassed` (an estimate with
+``cache=False``) nothing is read from or added to the cache.
 
 >>> from mimdsim.program.exchange_builder import ExchangeBuilder
 >>> def ring(n: int) -> ExchangeBuilder:
@@ -28,7 +29,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -36,7 +39,7 @@ import numpy as np
 from mimdsim.program.exchange import Exchange
 from mimdsim.program.exchange_builder import ExchangeBuilder
 
-__all__ = ["KEPT_EXCHANGES", "KEPT_MAX_TRANSFERS", "clear", "kept_exchange"]
+__all__ = ["KEPT_EXCHANGES", "KEPT_MAX_TRANSFERS", "bypassed", "clear", "kept_exchange"]
 
 KEPT_EXCHANGES = 32
 """Exchanges kept (the loss has five per network; a sweep over four networks keeps twenty)."""
@@ -46,6 +49,7 @@ KEPT_MAX_TRANSFERS = 1 << 20
 
 _KEPT: OrderedDict[Hashable, Exchange] = OrderedDict()
 _LOCK = threading.Lock()  # estimates may run in threads (a Dask worker's)
+_BYPASS: ContextVar[bool] = ContextVar("mimdsim_kept_bypass", default=False)
 
 
 def _content(value: Any) -> Hashable:
@@ -59,6 +63,8 @@ def _content(value: Any) -> Hashable:
 def kept_exchange(name: str, make: Callable[..., ExchangeBuilder], *args: Any) -> Exchange:
     """``make(*args).freeze(name)``, or the exchange it gave for equal arguments before (see the module docstring).
     ``make`` must read nothing but its arguments (arrays, numbers, strings)."""
+    if _BYPASS.get():
+        return make(*args).freeze(name)
     key = (name, make.__module__, make.__qualname__, *(_content(a) for a in args))
     with _LOCK:
         ex = _KEPT.get(key)
@@ -72,6 +78,16 @@ def kept_exchange(name: str, make: Callable[..., ExchangeBuilder], *args: Any) -
             while len(_KEPT) > KEPT_EXCHANGES:
                 _KEPT.popitem(last=False)
     return ex
+
+
+@contextmanager
+def bypassed() -> Iterator[None]:
+    """Inside the block (in this thread or task), :func:`kept_exchange` builds every exchange afresh and keeps none."""
+    token = _BYPASS.set(True)
+    try:
+        yield
+    finally:
+        _BYPASS.reset(token)
 
 
 def clear() -> None:
