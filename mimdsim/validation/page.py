@@ -35,7 +35,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mimdsim.report import PAPER_SOURCE, PAPER_SPEEDUP_BAND, PAPER_SPEEDUP_MAX
 from mimdsim.report.tables import Column, markdown_table, pivot_table
@@ -57,9 +57,6 @@ from mimdsim.validation.speedup import (
     speedup_findings,
     speedup_rows,
 )
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "SECTIONS",

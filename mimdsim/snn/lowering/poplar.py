@@ -40,27 +40,21 @@ that needs one compute set.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from mimdsim.poplibs import estimators as pl
 from mimdsim.program.builder import ComputeSetBuilder, ExchangeBuilder, ProgramBuilder
 from mimdsim.program.exchange import Exchange
 from mimdsim.program.ir import HostCopy, Repeat, Step, Superstep
+from mimdsim.program.unique import unique_ints
 from mimdsim.snn.lowering import codelets as est
 from mimdsim.snn.lowering import state_grad_2022
 from mimdsim.snn.lowering.common import WORD_BYTES
-from mimdsim.snn.lowering.neuron_bytes import neuron_tensor_bytes
-from mimdsim.snn.lowering.poplar_tensors import op_tiles
-
-if TYPE_CHECKING:
-    pass
-
-from mimdsim.program.unique import unique_ints
 from mimdsim.snn.lowering.kept import kept_exchange
+from mimdsim.snn.lowering.neuron_bytes import neuron_tensor_bytes
 from mimdsim.snn.lowering.poplar_backward import PoplarBackward
 from mimdsim.snn.lowering.poplar_programs import copy_transfers
+from mimdsim.snn.lowering.poplar_tensors import op_tiles
 
 __all__ = ["PoplarLowering"]
 
@@ -79,17 +73,15 @@ def _dense_row_reads(
     return tr
 
 
-def _rows_to_logits(dense_rows: np.ndarray, logits: np.ndarray, n_steps: int, batch: int, c: int) -> ExchangeBuilder:
-    """Every (t, b) row of ``c`` floats to the tile of sample b's logits (the sum over time)."""
+def _rows_and_logits(
+    dense_rows: np.ndarray, logits: np.ndarray, n_steps: int, batch: int, c: int, to_logits: bool
+) -> ExchangeBuilder:
+    """Every (t, b) row of ``c`` floats to the tile of sample b's logits (the sum over time), or, not ``to_logits``,
+    from it back to each of the sample's T rows (the loss gradient)."""
+    logit_tile = logits[(np.arange(n_steps * batch) % batch) * c]
+    src, dst = (dense_rows, logit_tile) if to_logits else (logit_tile, dense_rows)
     tr = ExchangeBuilder()
-    tr.unicast(dense_rows, logits[(np.arange(n_steps * batch) % batch) * c], WORD_BYTES * c)
-    return tr
-
-
-def _logits_to_rows(dense_rows: np.ndarray, logits: np.ndarray, n_steps: int, batch: int, c: int) -> ExchangeBuilder:
-    """The loss gradient of sample b from its logits' tile to each of its T rows."""
-    tr = ExchangeBuilder()
-    tr.unicast(logits[(np.arange(n_steps * batch) % batch) * c], dense_rows, WORD_BYTES * c)
+    tr.unicast(src, dst, WORD_BYTES * c)
     return tr
 
 
@@ -124,7 +116,7 @@ class PoplarLowering(PoplarBackward):
         s2d.add_repeated("Sparse2Dense", dense_tiles, est.sparse_to_dense_cycles(s), rows)
         steps.append(self.execute("loss.s2d", self._dense_row_inputs("loss.s2d"), s2d))
         # sum over time and the cross-entropy: every (t, b) row of C floats to the logits' tiles
-        tr = kept_exchange("loss.sum_time_xent", _rows_to_logits, te.dense_rows, te.logits, T, B, c)
+        tr = kept_exchange("loss.sum_time_xent", _rows_and_logits, te.dense_rows, te.logits, T, B, c, True)
         xent = ComputeSetBuilder("loss.sum_time_xent")
         l_tiles, per = unique_ints(te.logits[::c], return_counts=True)
         xent.add_repeated("popops.ReduceAndSoftmaxXent", l_tiles, est.time_sum_xent_cycles(T, c), per)
@@ -138,7 +130,7 @@ class PoplarLowering(PoplarBackward):
         L1 = self.L - 1
         s, c = last.sparse_size, last.n_neurons
         steps: list[Step] = []
-        tr = kept_exchange("loss.grad_broadcast", _logits_to_rows, te.dense_rows, te.logits, T, B, c)
+        tr = kept_exchange("loss.grad_broadcast", _rows_and_logits, te.dense_rows, te.logits, T, B, c, False)
         steps.append(self.execute("loss.grad_broadcast", tr, None))
         steps.append(self._cast("loss.s2d_grad.cast_ids", te.out_ids[L1], T))
         steps.append(self._cast("loss.s2d_grad.cast_counts", te.out_counts[L1], T))

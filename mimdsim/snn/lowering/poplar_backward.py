@@ -3,20 +3,14 @@ reduction and the epilogue (GSNN PC; see :mod:`mimdsim.snn.lowering.poplar`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from mimdsim.poplibs import estimators as pl
 from mimdsim.program.builder import ComputeSetBuilder, ExchangeBuilder
 from mimdsim.program.ir import Step, Superstep
+from mimdsim.program.unique import unique_ints
 from mimdsim.snn.lowering import state_grad_2022
 from mimdsim.snn.lowering.common import WORD_BYTES
-
-if TYPE_CHECKING:
-    pass
-
-from mimdsim.program.unique import unique_ints
 from mimdsim.snn.lowering.poplar_forward import PoplarForward
 
 __all__ = ["PoplarBackward"]

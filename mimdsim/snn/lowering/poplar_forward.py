@@ -3,19 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from mimdsim.poplibs import estimators as pl
 from mimdsim.program.builder import ComputeSetBuilder, ExchangeBuilder
 from mimdsim.program.ir import Step
-from mimdsim.snn.lowering.common import WORD_BYTES
-
-if TYPE_CHECKING:
-    pass
-
 from mimdsim.program.unique import unique_ints
+from mimdsim.snn.lowering.common import WORD_BYTES
 from mimdsim.snn.lowering.poplar_programs import PoplarPrograms
 
 __all__ = ["PoplarForward"]
