@@ -119,9 +119,9 @@ def _static_costs(program: Program, arr: ProgramArrays, machine: MachineSpec) ->
         m.host_overhead_cycles,
     )
     out: dict[str, Any] = {}
-    out.update(derived(program, compute_key, lambda: _variant_tables(_compute_costs(arr, m), m.n_ipus)))
-    out.update(derived(program, exchange_key, lambda: _exchange_costs(arr, m)))
-    out["host"] = derived(program, host_key, lambda: _host_costs(arr, m))
+    out.update(derived(program, compute_key, lambda: _variant_tables(_compute_costs(arr, m), m.n_ipus), per_machine=True))
+    out.update(derived(program, exchange_key, lambda: _exchange_costs(arr, m), per_machine=True))
+    out["host"] = derived(program, host_key, lambda: _host_costs(arr, m), per_machine=True)
     return out
 
 
@@ -278,6 +278,7 @@ def simulate_fast(
             program,
             ("fast.tile_compute", *_compute_fields(machine), rec_n.tobytes()),
             lambda: _tile_compute(arr, costs, rec_n, machine.n_tiles),
+            per_machine=True,
         ),
         costs["ex_phase"],
         costs["ex_global"],

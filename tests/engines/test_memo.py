@@ -36,3 +36,26 @@ def test_recosting_on_another_machine_equals_a_fresh_program(case: tuple[Program
     warm = simulate(program, second, engine)
     fresh = simulate(program_from_dict(program_to_dict(program)), second, engine)
     assert _figures(warm) == _figures(fresh)
+
+
+def test_a_long_what_if_keeps_only_the_last_machines_costs() -> None:
+    """Re-costing one program on many machine descriptions keeps the costs of the last MACHINE_VARIANTS of them per
+    family, and a machine whose costs were dropped gets the same figures again."""
+    from mimdsim.arch import load_machine
+    from mimdsim.program import memo
+    from mimdsim.program.ir import ComputeSet, Exchange, Superstep, VertexBlock
+
+    cs = ComputeSet("c", (VertexBlock("V", [0, 1, 5], [40, 7], [3, 1]),))
+    ex = Exchange.from_transfers("e", [(0, [1, 5], 64), (5, [0], 24)])
+    program = Program("p", (Superstep("s", exchange=ex, compute=cs),))
+    rates = [
+        load_machine("mk2", tiles_per_ipu=8, exchange_bytes_per_cycle=b, worker_launch_cycles=1 + b % 3) for b in range(1, 41)
+    ]
+    first = _figures(simulate(program, rates[0], "fast"))
+    for m in rates[1:]:
+        simulate(program, m, "fast")
+    families = {k: v for k, v in memo._STORE[program].items() if isinstance(k, tuple) and k[0] == "per_machine"}
+    assert {k[1] for k in families} == {"fast.compute", "fast.exchange", "fast.host", "fast.tile_compute"}
+    assert all(len(v) <= memo.MACHINE_VARIANTS for v in families.values())
+    assert len(families[("per_machine", "fast.exchange")]) == memo.MACHINE_VARIANTS
+    assert _figures(simulate(program, rates[0], "fast")) == first
