@@ -7,8 +7,9 @@
   costs; exchange costs; compiler passes; the rest), summed over the ten calls by wrapping those functions.
 * ``machine``: the same network at 0.01 on ten machine descriptions that differ from ``bow`` in one field (the
   exchange bytes per cycle), each a new description: the median wall time per call.
-* ``sweep``: ``mimdsim sweep --activities <25: 0.004 .. 0.1> --processes 1 --json`` over family (a) (100 points),
-  after a first call that fills the caches: points per minute of the whole call, and the peak RSS of the calls.
+* ``sweep``: ``mimdsim sweep --activities <25: 0.004 .. 0.1> --json`` over family (a) (100 points), after a first
+  call that fills the caches, with ``--processes 1`` (its wall and CPU time) and ``--processes 2``: points per minute
+  of each whole call, and the peak RSS of the calls.
 * ``start``: a fresh process importing the command line and running its first kernel (where Numba starts), with
   Numba's BLAS probe (which imports ``scipy.linalg``) and without it (:func:`mimdsim.numba_setup.skip_blas_probe`,
   as the console script starts), alternately, five times each: the median wall time of each, in the process.
@@ -110,15 +111,26 @@ def activity_and_machine() -> dict[str, object]:
     }
 
 
+def _children_cpu_s() -> float:
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
 def sweep() -> dict[str, object]:
-    cmd = [str(Path(sys.executable).with_name("mimdsim")), "sweep", "--activities", SWEEP_ACTIVITIES, "--processes", "1",
-           "--json"]  # fmt: skip
-    subprocess.run(cmd, capture_output=True, check=True)  # fills the activity cache
-    t = time.perf_counter()
-    subprocess.run(cmd, capture_output=True, check=True)
-    wall = time.perf_counter() - t
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the larger of the two calls (Linux: KiB)
-    return {"points": 100, "wall_s": round(wall, 2), "points_per_min": round(100 / wall * 60), "peak_rss_mb": round(peak_mb)}
+    cmd = [str(Path(sys.executable).with_name("mimdsim")), "sweep", "--activities", SWEEP_ACTIVITIES, "--json"]
+    subprocess.run([*cmd, "--processes", "1"], capture_output=True, check=True)  # fills the activity cache
+    out: dict[str, object] = {"points": 100}
+    for procs in (1, 2):
+        cpu, t = _children_cpu_s(), time.perf_counter()
+        subprocess.run([*cmd, "--processes", str(procs)], capture_output=True, check=True)
+        wall = time.perf_counter() - t
+        key = f"{procs}_process{'es' if procs > 1 else ''}"
+        out[f"wall_s_{key}"] = round(wall, 2)
+        out[f"points_per_min_{key}"] = round(100 / wall * 60)
+        if procs == 1:  # the call's own CPU time (a second busy thread, OpenBLAS's spinning, shows as cpu > wall)
+            out["cpu_s_1_process"] = round(_children_cpu_s() - cpu, 2)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)  # the largest call (KiB)
+    return out
 
 
 _START = """
@@ -172,7 +184,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     emit({"host": host_info(), "point": activity_and_machine(), "start": start(), "grid_1_process": grid(),
-          "sweep_1_process": sweep()}, args.out)  # fmt: skip
+          "sweep": sweep()}, args.out)  # fmt: skip
 
 
 if __name__ == "__main__":

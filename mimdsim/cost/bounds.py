@@ -115,10 +115,10 @@ def _step_terms(s: Step, memo: dict[int, np.ndarray]) -> np.ndarray:
             out[_SEGMENTS : _VERTICES + 1] = memo[id(cs)]
         if ex is not None:
             if id(ex) not in memo:
-                fan = ex.fanout().astype(np.float64)
-                memo[id(ex)] = np.array(
-                    [1.0, np.dot(fan, ex.nbytes.astype(np.float64)), np.dot(fan, ex.messages.astype(np.float64))]
-                )
+                # integer dot products (exact, and no BLAS call: a float one wakes OpenBLAS's threads, which then
+                # spin as long again as the whole estimate; docs/performance.md)
+                fan = ex.fanout()
+                memo[id(ex)] = np.array([1.0, int(np.dot(fan, ex.nbytes)), int(np.dot(fan, ex.messages))], np.float64)
             out[_EXCHANGES : _MESSAGES + 1] = memo[id(ex)]
     return out
 
