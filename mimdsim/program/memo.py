@@ -24,6 +24,7 @@ thousands of machine descriptions in one process does not keep the costs of ever
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -37,6 +38,8 @@ MACHINE_VARIANTS = 16
 """Values kept per object and family of ``per_machine`` keys (the last used). On the family (a) 2-hidden network one
 machine's compute costs take 1.7 MB (tracemalloc, docs/performance.md): 100 worker-launch values in one process kept
 170 MB with the program before this bound, 27 MB with it."""
+
+_MISSING = object()
 
 _STORE: weakref.WeakKeyDictionary[Any, dict[Hashable, Any]] = weakref.WeakKeyDictionary()
 
@@ -59,13 +62,17 @@ def derived(program: object, key: Hashable, make: Callable[[], T], *, per_machin
     family = ("per_machine", key[0])  # type: ignore[index]
     last = per.get(family)
     if last is None:
-        last = per[family] = OrderedDict()
-    if key in last:
-        last.move_to_end(key)
-        return last[key]
+        last = per.setdefault(family, OrderedDict())
+    # each OrderedDict call is atomic; between them another thread (an executor's) may drop the key
+    found = last.get(key, _MISSING)
+    if found is not _MISSING:
+        with contextlib.suppress(KeyError):
+            last.move_to_end(key)
+        return found
     value = last[key] = make()
-    if len(last) > MACHINE_VARIANTS:
-        last.popitem(last=False)
+    with contextlib.suppress(KeyError):
+        while len(last) > MACHINE_VARIANTS:
+            last.popitem(last=False)
     return value
 
 

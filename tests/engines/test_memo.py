@@ -59,3 +59,26 @@ def test_a_long_what_if_keeps_only_the_last_machines_costs() -> None:
     assert all(len(v) <= memo.MACHINE_VARIANTS for v in families.values())
     assert len(families[("per_machine", "fast.exchange")]) == memo.MACHINE_VARIANTS
     assert _figures(simulate(program, rates[0], "fast")) == first
+
+
+def test_machines_costed_from_several_threads_at_once_give_each_its_figures() -> None:
+    """Threads (an executor's) re-costing one program on more machines than are kept: no lost or crossed entries."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mimdsim.arch import load_machine
+    from mimdsim.program import memo
+    from mimdsim.program.ir import ComputeSet, Exchange, Superstep, VertexBlock
+
+    def program() -> Program:
+        cs = ComputeSet("c", (VertexBlock("V", [0, 1, 5], [40, 7], [3, 1]),))
+        ex = Exchange.from_transfers("e", [(0, [1, 5], 64), (5, [0], 24)])
+        return Program("p", (Superstep("s", exchange=ex, compute=cs),))
+
+    shared = program()
+    rates = [
+        load_machine("mk2", tiles_per_ipu=8, exchange_bytes_per_cycle=b, worker_launch_cycles=1 + b % 5)
+        for b in range(1, 3 * memo.MACHINE_VARIANTS)
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        warm = list(pool.map(lambda m: _figures(simulate(shared, m, "fast")), rates * 3))
+    assert warm == [_figures(simulate(program(), m, "fast")) for m in rates] * 3
