@@ -3,12 +3,16 @@ program on a second machine gives what a fresh copy of the program gives there."
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mimdsim.arch import load_machine
 from mimdsim.arch.spec import MachineSpec
 from mimdsim.engines import simulate
-from mimdsim.program.ir import Program
+from mimdsim.program import memo
+from mimdsim.program.ir import ComputeSet, Exchange, Program, Superstep, VertexBlock
 from mimdsim.program.serialize import program_from_dict, program_to_dict
 from tests.engines.strategies import machine_and_program, machines
 
@@ -38,16 +42,16 @@ def test_recosting_on_another_machine_equals_a_fresh_program(case: tuple[Program
     assert _figures(warm) == _figures(fresh)
 
 
+def _small_program() -> Program:
+    cs = ComputeSet("c", (VertexBlock("V", [0, 1, 5], [40, 7], [3, 1]),))
+    ex = Exchange.from_transfers("e", [(0, [1, 5], 64), (5, [0], 24)])
+    return Program("p", (Superstep("s", exchange=ex, compute=cs),))
+
+
 def test_a_long_what_if_keeps_only_the_last_machines_costs() -> None:
     """Re-costing one program on many machine descriptions keeps the costs of the last MACHINE_VARIANTS of them per
     family, and a machine whose costs were dropped gets the same figures again."""
-    from mimdsim.arch import load_machine
-    from mimdsim.program import memo
-    from mimdsim.program.ir import ComputeSet, Exchange, Superstep, VertexBlock
-
-    cs = ComputeSet("c", (VertexBlock("V", [0, 1, 5], [40, 7], [3, 1]),))
-    ex = Exchange.from_transfers("e", [(0, [1, 5], 64), (5, [0], 24)])
-    program = Program("p", (Superstep("s", exchange=ex, compute=cs),))
+    program = _small_program()
     rates = [
         load_machine("mk2", tiles_per_ipu=8, exchange_bytes_per_cycle=b, worker_launch_cycles=1 + b % 3) for b in range(1, 41)
     ]
@@ -63,22 +67,11 @@ def test_a_long_what_if_keeps_only_the_last_machines_costs() -> None:
 
 def test_machines_costed_from_several_threads_at_once_give_each_its_figures() -> None:
     """Threads (an executor's) re-costing one program on more machines than are kept: no lost or crossed entries."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from mimdsim.arch import load_machine
-    from mimdsim.program import memo
-    from mimdsim.program.ir import ComputeSet, Exchange, Superstep, VertexBlock
-
-    def program() -> Program:
-        cs = ComputeSet("c", (VertexBlock("V", [0, 1, 5], [40, 7], [3, 1]),))
-        ex = Exchange.from_transfers("e", [(0, [1, 5], 64), (5, [0], 24)])
-        return Program("p", (Superstep("s", exchange=ex, compute=cs),))
-
-    shared = program()
+    shared = _small_program()
     rates = [
         load_machine("mk2", tiles_per_ipu=8, exchange_bytes_per_cycle=b, worker_launch_cycles=1 + b % 5)
         for b in range(1, 3 * memo.MACHINE_VARIANTS)
     ]
     with ThreadPoolExecutor(max_workers=4) as pool:
         warm = list(pool.map(lambda m: _figures(simulate(shared, m, "fast")), rates * 3))
-    assert warm == [_figures(simulate(program(), m, "fast")) for m in rates] * 3
+    assert warm == [_figures(simulate(_small_program(), m, "fast")) for m in rates] * 3
