@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import lzma
 import os
+import struct
 import tempfile
 import zipfile
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -47,6 +50,8 @@ __all__ = [
     "read_npz",
     "npz_headers",
     "npz_nbytes",
+    "npy_header",
+    "NpzHeaders",
     "NPZ_MAX_BYTES",
 ]
 
@@ -133,31 +138,83 @@ NPZ_MAX_BYTES = 1 << 30
 T = 10,000 steps, B = 512 samples and 8 tensors holds about 330 MB."""
 
 
-def npy_header(f: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
-    """The shape and dtype an ``.npy`` stream's header announces (the stream left at its data)."""
+NpzHeaders = dict[str, tuple[tuple[int, ...], np.dtype]]
+"""The shape and dtype of each array of an ``.npz`` file, by key."""
+
+_NPZ_ERRORS = (
+    zipfile.BadZipFile, zlib.error, lzma.LZMAError, struct.error, EOFError, ValueError, OSError, KeyError, IndexError,
+    OverflowError, NotImplementedError, RuntimeError,
+)  # fmt: skip
+"""What reading a damaged ``.npz`` raises: a corrupt deflate stream is a ``zlib.error``, a member that claims an
+unsupported compression or zip version a ``NotImplementedError``, one flagged as encrypted a ``RuntimeError``."""
+
+
+def _why(err: BaseException) -> str:
+    """What a reading error says, its type named (zlib's plain ``error`` as corrupt compressed data)."""
+    name = "corrupt compressed data" if isinstance(err, zlib.error) else type(err).__name__
+    return f"{name}: {err}"
+
+
+_CHUNK_BYTES = 1 << 18
+"""Array data are read from a member in chunks of this size (as numpy does), never all into one temporary bytes."""
+
+
+def _npy_header_full(f: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
     version = np.lib.format.read_magic(f)
     read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, _, dtype = read(f)
-    return tuple(int(n) for n in shape), np.dtype(dtype)
+    shape, fortran_order, dtype = read(f)
+    return tuple(int(n) for n in shape), bool(fortran_order), np.dtype(dtype)
 
 
-def npz_headers(path: str | os.PathLike[str], what: str, error: type[Exception]) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-    """The shape and dtype of every array of an ``.npz`` file, from the ``.npy`` headers only (nothing decompressed
-    beyond them)."""
-    out: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
-    try:
-        with zipfile.ZipFile(path) as zf:
-            for name in zf.namelist():
-                with zf.open(name) as f:
-                    out[name.removesuffix(".npy")] = npy_header(f)
-    except FileNotFoundError:
-        raise error(f"{path}: file not found") from None
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as err:
-        raise error(f"{path}: not a readable .npz {what} ({type(err).__name__}: {err})") from None
+def npy_header(f: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an ``.npy`` stream's header announces (the stream left at its data)."""
+    shape, _, dtype = _npy_header_full(f)
+    return shape, dtype
+
+
+def _members(zf: zipfile.ZipFile) -> dict[str, tuple[str, tuple[int, ...], bool, np.dtype, int]]:
+    """Every member's key, name, shape, Fortran order, dtype and the offset of its data (its header's length)."""
+    out = {}
+    for name in zf.namelist():
+        with zf.open(name) as f:
+            shape, fortran_order, dtype = _npy_header_full(f)
+            out[name.removesuffix(".npy")] = (name, shape, fortran_order, dtype, f.tell())
     return out
 
 
-def npz_nbytes(headers: dict[str, tuple[tuple[int, ...], np.dtype]]) -> dict[str, int]:
+def _read_member(
+    zf: zipfile.ZipFile, name: str, shape: tuple[int, ...], fortran_order: bool, dtype: np.dtype, offset: int
+) -> np.ndarray:
+    """The array of member ``name`` (its header, parsed before, skipped), as ``np.load`` without pickles reads it."""
+    if dtype.hasobject:
+        raise ValueError("Object arrays cannot be loaded when allow_pickle=False")
+    count = int(np.prod(shape, dtype=np.int64))
+    arr = np.empty(count, dtype)
+    raw = arr.view(np.uint8) if dtype.itemsize else np.zeros(0, np.uint8)
+    with zf.open(name) as f:
+        f.read(offset)
+        for lo in range(0, raw.size, _CHUNK_BYTES):
+            want = min(_CHUNK_BYTES, raw.size - lo)
+            chunk = f.read(want)  # fewer bytes only where the member ends
+            if len(chunk) != want:
+                raise EOFError(f"{name}: its array data end after {lo + len(chunk):,} of {raw.size:,} bytes")
+            raw[lo : lo + want] = np.frombuffer(chunk, np.uint8)
+    return arr.reshape(shape, order="F" if fortran_order else "C")
+
+
+def npz_headers(path: str | os.PathLike[str], what: str, error: type[Exception]) -> NpzHeaders:
+    """The shape and dtype of every array of an ``.npz`` file, from the ``.npy`` headers only (nothing decompressed
+    beyond them)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return {k: (shape, dtype) for k, (_, shape, _, dtype, _) in _members(zf).items()}
+    except FileNotFoundError:
+        raise error(f"{path}: file not found") from None
+    except _NPZ_ERRORS as err:
+        raise error(f"{path}: not a readable .npz {what} ({_why(err)})") from None
+
+
+def npz_nbytes(headers: NpzHeaders) -> dict[str, int]:
     """The bytes each array of :func:`npz_headers` takes once read."""
     return {k: int(np.prod(shape, dtype=np.float64)) * dtype.itemsize for k, (shape, dtype) in headers.items()}
 
@@ -169,23 +226,42 @@ def read_npz(
     *,
     max_bytes: int = NPZ_MAX_BYTES,
     keys: Sequence[str] | None = None,
-    headers: dict[str, tuple[tuple[int, ...], np.dtype]] | None = None,
+    check: Callable[[NpzHeaders], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` file, or those of ``keys`` (no pickles); a missing or unreadable file, or one whose
-    arrays would take more than ``max_bytes`` (:data:`NPZ_MAX_BYTES`; from the headers, before reading), raises
-    ``error`` naming ``path`` and ``what``. ``headers``: the file's :func:`npz_headers` when the caller read them."""
-    headers = npz_headers(path, what, error) if headers is None else headers
-    sizes = {k: n for k, n in npz_nbytes(headers).items() if keys is None or k in keys}
-    if sum(sizes.values()) > max_bytes:
-        big = max(sizes, key=lambda k: sizes[k])
-        raise error(
-            f"{path}: its arrays would take {sum(sizes.values()):,} B ({big}: {headers[big][1]}{list(headers[big][0])}); "
-            f"a {what} is read only up to {max_bytes:,} B"
-        )
+    arrays would take more than ``max_bytes`` (:data:`NPZ_MAX_BYTES`), raises ``error`` naming ``path`` and ``what``.
+
+    The file is opened once: every ``.npy`` header is read first, then ``check(headers)`` (the caller's own limits,
+    which may raise) and the size limit run, and only then is any array's data read.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.npz"
+    >>> np.savez_compressed(p, a=np.arange(6).reshape(2, 3), f=np.asfortranarray(np.eye(2)), s=np.str_("x"))
+    >>> d = read_npz(p, "test file", ValueError)
+    >>> d["a"].tolist(), d["f"].tolist(), d["f"].flags.f_contiguous, str(d["s"])
+    ([[0, 1, 2], [3, 4, 5]], [[1.0, 0.0], [0.0, 1.0]], True, 'x')
+    >>> read_npz(p, "test file", ValueError, max_bytes=40)
+    Traceback (most recent call last):
+    ...
+    ValueError: .../a.npz: its arrays would take 84 B (a: int64[2, 3]); a test file is read only up to 40 B
+    """
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files if keys is None or k in keys}
+        with zipfile.ZipFile(path) as zf:
+            members = _members(zf)
+            headers = {k: (shape, dtype) for k, (_, shape, _, dtype, _) in members.items()}
+            if check is not None:
+                check(headers)
+            sizes = {k: n for k, n in npz_nbytes(headers).items() if keys is None or k in keys}
+            if sum(sizes.values()) > max_bytes:
+                big = max(sizes, key=lambda k: sizes[k])
+                raise error(
+                    f"{path}: its arrays would take {sum(sizes.values()):,} B ({big}: {headers[big][1]}{list(headers[big][0])}); "
+                    f"a {what} is read only up to {max_bytes:,} B"
+                )
+            return {k: _read_member(zf, *m) for k, m in members.items() if keys is None or k in keys}
     except FileNotFoundError:
         raise error(f"{path}: file not found") from None
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as err:
-        raise error(f"{path}: not a readable .npz {what} ({type(err).__name__}: {err})") from None
+    except _NPZ_ERRORS as err:
+        if isinstance(err, error):  # check's or the size limit's own error (an error type may be a ValueError)
+            raise
+        raise error(f"{path}: not a readable .npz {what} ({_why(err)})") from None

@@ -98,20 +98,21 @@ def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` trace (no pickles); a missing or unreadable file is a :class:`TraceFormatError`, and
     so is one whose arrays are larger than its own T, B and tensor sizes allow (from the ``.npy`` headers and the
     small arrays, before the large ones are read)."""
-    headers = files.npz_headers(path, what, TraceFormatError)
-    nbytes = files.npz_nbytes(headers)
-    if sum(nbytes.values()) <= _CHECKED_FROM_BYTES:  # small enough to read as it is; the reader checks the shapes
-        return files.read_npz(path, what, TraceFormatError, headers=headers)
-    small = files.read_npz(path, what, TraceFormatError, keys=[k for k, n in nbytes.items() if n <= _SMALL_BYTES],
-                           headers=headers)  # fmt: skip
-    bound = _largest_trace_bytes(small)
-    if bound is not None and sum(nbytes.values()) > bound:
-        big = max(nbytes, key=lambda k: nbytes[k])
-        raise TraceFormatError(
-            f"{path}: its arrays would take {sum(nbytes.values()):,} B ({big}: {headers[big][1]}{list(headers[big][0])}); "
-            f"a {what} of its T, B and tensor sizes holds at most {bound:,} B"
-        )
-    return files.read_npz(path, what, TraceFormatError, headers=headers)
+
+    def within_its_sizes(headers: files.NpzHeaders) -> None:
+        nbytes = files.npz_nbytes(headers)
+        if sum(nbytes.values()) <= _CHECKED_FROM_BYTES:  # small enough to read as it is; the reader checks the shapes
+            return
+        small = files.read_npz(path, what, TraceFormatError, keys=[k for k, n in nbytes.items() if n <= _SMALL_BYTES])
+        bound = _largest_trace_bytes(small)
+        if bound is not None and sum(nbytes.values()) > bound:
+            big = max(nbytes, key=lambda k: nbytes[k])
+            raise TraceFormatError(
+                f"{path}: its arrays would take {sum(nbytes.values()):,} B ({big}: {headers[big][1]}{list(headers[big][0])}); "
+                f"a {what} of its T, B and tensor sizes holds at most {bound:,} B"
+            )
+
+    return files.read_npz(path, what, TraceFormatError, check=within_its_sizes)
 
 
 _SMALL_BYTES = 1 << 16
