@@ -32,6 +32,7 @@ import lzma
 import os
 import struct
 import tempfile
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
@@ -52,6 +53,8 @@ __all__ = [
     "npz_nbytes",
     "npy_header",
     "NpzHeaders",
+    "NUMPY_FILE_ERRORS",
+    "why",
     "NPZ_MAX_BYTES",
 ]
 
@@ -141,15 +144,17 @@ T = 10,000 steps, B = 512 samples and 8 tensors holds about 330 MB."""
 NpzHeaders = dict[str, tuple[tuple[int, ...], np.dtype]]
 """The shape and dtype of each array of an ``.npz`` file, by key."""
 
-_NPZ_ERRORS = (
+NUMPY_FILE_ERRORS = (
     zipfile.BadZipFile, zlib.error, lzma.LZMAError, struct.error, EOFError, ValueError, OSError, KeyError, IndexError,
-    OverflowError, NotImplementedError, RuntimeError,
+    OverflowError, NotImplementedError, RuntimeError, SyntaxError, tokenize.TokenError,
 )  # fmt: skip
-"""What reading a damaged ``.npz`` raises: a corrupt deflate stream is a ``zlib.error``, a member that claims an
-unsupported compression or zip version a ``NotImplementedError``, one flagged as encrypted a ``RuntimeError``."""
+"""What reading a damaged ``.npy`` or ``.npz`` raises: a corrupt deflate stream is a ``zlib.error``, a member that
+claims an unsupported compression or zip version a ``NotImplementedError``, one flagged as encrypted a
+``RuntimeError``, a garbled ``.npy`` header (parsed by numpy with ``tokenize`` and ``ast``) a ``TokenError`` or a
+``SyntaxError``. Found by fuzzing (``tests/test_files_npz.py``)."""
 
 
-def _why(err: BaseException) -> str:
+def why(err: BaseException) -> str:
     """What a reading error says, its type named (zlib's plain ``error`` as corrupt compressed data)."""
     name = "corrupt compressed data" if isinstance(err, zlib.error) else type(err).__name__
     return f"{name}: {err}"
@@ -210,8 +215,8 @@ def npz_headers(path: str | os.PathLike[str], what: str, error: type[Exception])
             return {k: (shape, dtype) for k, (_, shape, _, dtype, _) in _members(zf).items()}
     except FileNotFoundError:
         raise error(f"{path}: file not found") from None
-    except _NPZ_ERRORS as err:
-        raise error(f"{path}: not a readable .npz {what} ({_why(err)})") from None
+    except NUMPY_FILE_ERRORS as err:
+        raise error(f"{path}: not a readable .npz {what} ({why(err)})") from None
 
 
 def npz_nbytes(headers: NpzHeaders) -> dict[str, int]:
@@ -261,7 +266,7 @@ def read_npz(
             return {k: _read_member(zf, *m) for k, m in members.items() if keys is None or k in keys}
     except FileNotFoundError:
         raise error(f"{path}: file not found") from None
-    except _NPZ_ERRORS as err:
+    except NUMPY_FILE_ERRORS as err:
         if isinstance(err, error):  # check's or the size limit's own error (an error type may be a ValueError)
             raise
-        raise error(f"{path}: not a readable .npz {what} ({_why(err)})") from None
+        raise error(f"{path}: not a readable .npz {what} ({why(err)})") from None

@@ -115,3 +115,16 @@ def test_check_runs_before_any_data_is_read(tmp_path: Path) -> None:
     with pytest.raises(_RefusedError, match="too big for its sizes"):
         read_npz(p, "test file", _RefusedError, check=refuse)
     assert seen == [{"x": ((1000,), np.dtype("<f8"))}]
+
+
+def test_a_garbled_npy_header_is_the_callers_error(tmp_path: Path) -> None:
+    """numpy parses a header with ``tokenize`` and ``ast``: an unclosed one raised ``tokenize.TokenError`` (found by
+    fuzzing mapping files)."""
+    text = b"{'descr': '<f8', 'fortran_order': False, 'shape': (3,"
+    header = text + b" " * (63 - (10 + len(text)) % 64) + b"\n"
+    member = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + bytes(24)
+    p = tmp_path / "h.npz"
+    with zipfile.ZipFile(p, "w") as zf:
+        zf.writestr("x.npy", member)
+    with pytest.raises(_RefusedError, match="h.npz: not a readable .npz test file \\(TokenError"):
+        read_npz(p, "test file", _RefusedError)

@@ -171,6 +171,24 @@ def test_shd_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         load_shd(path, n_timesteps=2, sparse_size=2)
 
 
+def test_a_damaged_shd_file_is_a_dataset_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """h5py reports a damaged file's objects as it meets them, with KeyError or RuntimeError among others (found by
+    fuzzing SHD files): each is the file's error, naming it."""
+    h5py = pytest.importorskip("h5py")
+    path = write_shd(tmp_path / "ok.h5", [([0.0], [1])], [0])
+    for err in (KeyError("Unable to synchronously open object (integer offset out of bounds)"),
+                RuntimeError("Unable to synchronously check link existence (bad object header version number)")):  # fmt: skip
+
+        def damaged(self: object, key: object, err: Exception = err) -> None:
+            raise err
+
+        monkeypatch.setattr(h5py.Dataset, "__getitem__", damaged)
+        with pytest.raises(
+            DatasetError, match=f"ok.h5: not a readable SHD file \\({type(err).__name__}: .*Unable to synchronously"
+        ):
+            load_shd(path, n_timesteps=2, sparse_size=2)
+
+
 # ---- load_input_batch: a dataset a user holds as the functional model's input --------------
 def test_load_input_batch_shd_and_nmnist(tmp_path: Path) -> None:
     from mimdsim.snn.reference.data import load_input_batch

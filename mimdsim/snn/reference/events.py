@@ -49,8 +49,8 @@ def read_event_file(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray]
         _check_npy_size(p)
         try:
             array = np.load(p, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as err:
-            raise DatasetError(f"{p}: not a readable numpy file ({err})") from None
+        except files.NUMPY_FILE_ERRORS as err:
+            raise DatasetError(f"{p}: not a readable numpy file ({files.why(err)})") from None
         return event_fields(array, str(p)), -1, None
     data = files.read_npz(p, "event file", DatasetError)
     keys = set(data)
@@ -79,8 +79,8 @@ def _check_npy_size(p: Path) -> None:
     try:
         with open(p, "rb") as f:
             shape, dtype = files.npy_header(f)
-    except (OSError, ValueError, EOFError) as err:
-        raise DatasetError(f"{p}: not a readable numpy file ({err})") from None
+    except files.NUMPY_FILE_ERRORS as err:
+        raise DatasetError(f"{p}: not a readable numpy file ({files.why(err)})") from None
     nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
     if nbytes > files.NPZ_MAX_BYTES:
         raise DatasetError(f"{p}: its array would take {nbytes:,} B; an event file is read only up to {files.NPZ_MAX_BYTES:,} B")
