@@ -123,6 +123,7 @@ def test_multi_ipu_option(capsys: pytest.CaptureFixture[str]) -> None:
         (["--activity-source", "parametric"], ["needs a firing rate"]),
         (["--set", "memory_bytes_per_tile=4096"], ["does not fit", "needs at least", "gradient replicas"]),
         (["--set", "tiles_per_ipu=2"], ["do not fit"]),
+        (["--dt", "1e-4"], ["--dt 0.0001: the time step applies to a .nir model only"]),  # not silently ignored
     ],
 )
 def test_bad_input_exit_2_one_line(capsys: pytest.CaptureFixture[str], extra: list[str], words: list[str]) -> None:

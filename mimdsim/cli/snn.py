@@ -81,9 +81,11 @@ def _snn_estimate(args: argparse.Namespace) -> Any:
 
         hints = RunHints()
         spec = snn_from_nir(
-            args.model, dt=args.dt, batch_size=48 if args.batch is None else args.batch, n_timesteps=100 if args.timesteps is None else args.timesteps,
+            args.model, dt=1e-3 if args.dt is None else args.dt, batch_size=48 if args.batch is None else args.batch, n_timesteps=100 if args.timesteps is None else args.timesteps,
             max_activity=0.01 if args.activity is None else args.activity, input_sparse_size=args.input_sparse_size,
         )  # fmt: skip
+    elif args.dt is not None:
+        raise MimdsimError(f"--dt {args.dt:g}: the time step applies to a .nir model only (a MODEL.toml or --layers has decays)")
     elif args.model is not None:
         if args.layers is not None:
             raise MimdsimError("give either a MODEL.toml or --layers, not both")
@@ -220,7 +222,6 @@ def _add_snn_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--dt",
         type=float,
-        default=1e-3,
         metavar="SECONDS",
         help="time step of a .nir model: its time constants become decays exp(-dt/tau) (default 1e-3)",
     )
