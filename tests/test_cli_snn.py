@@ -229,6 +229,21 @@ def test_sweep_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     assert rc == 2 and "no_such_model" in err
 
 
+def test_gpu_options_without_a_gpu_are_refused_and_a_sweep_can_leave_the_gpu_out(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for opt, value in (("--gpu-framework", "fused"), ("--gpu-precision", "fp32")):
+        rc, out, err = _run(capsys, "snn", *TINY, opt, value)  # no --compare-gpu: nothing they could describe
+        assert rc == 2 and out == "" and f"{opt} {value}: only with --compare-gpu GPU" in err
+        rc, out, err = _run(capsys, "sweep", str(_tiny_model(tmp_path)), "--activities", "0.5", "--set", "tiles_per_ipu=32",
+                            "--compare-gpu", "none", opt, value)  # fmt: skip
+        assert rc == 2 and f"{opt} {value}: only with --compare-gpu GPU" in err
+    rc, out, err = _run(capsys, "sweep", str(_tiny_model(tmp_path)), "--activities", "0.5", "--set", "tiles_per_ipu=32",
+                        "--compare-gpu", "none", "--json")  # fmt: skip
+    (row,) = json.loads(out)
+    assert rc == 0 and row["gpu"] is None and row["speedup_vs_gpu"] is None and err == ""
+
+
 def test_saved_program_replays_on_another_machine(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "step.json.gz"
     rc, out, _ = _run(capsys, "snn", *TINY, "--save-program", str(path), "--json")

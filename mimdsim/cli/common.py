@@ -102,14 +102,16 @@ def passes_value(text: str) -> str:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def add_gpu_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None) -> None:
-    """``--compare-gpu``, ``--gpu-framework`` and ``--gpu-precision`` (docs/gpu_baseline.md)."""
+def add_gpu_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None, shown: str | None = None) -> None:
+    """``--compare-gpu``, ``--gpu-framework`` and ``--gpu-precision`` (docs/gpu_baseline.md); ``shown``: the default
+    the help names when the command applies its own."""
+    shown = shown or default
     p.add_argument(
         "--compare-gpu",
         default=default,
         metavar="GPU",
         help="also estimate the dense step on a GPU preset (a100, a100_80gb, h100) or TOML file and the speed-ups"
-        + (f" (default {default})" if default else ""),
+        + (f" (default {shown})" if shown else ""),
     )
     p.add_argument(
         "--gpu-framework",
@@ -122,8 +124,16 @@ def add_gpu_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, defaul
     p.add_argument("--gpu-precision", choices=("tf32", "fp32"), help="matmul precision of the GPU (default: the preset's, tf32)")
 
 
+def check_gpu_given(gpu: str | None, args: argparse.Namespace) -> None:
+    """``--gpu-framework`` and ``--gpu-precision`` describe the GPU estimate: refused when there is none, not ignored."""
+    for opt, value in (("--gpu-framework", args.gpu_framework), ("--gpu-precision", args.gpu_precision)):
+        if gpu is None and value is not None:
+            raise ConfigError(f"{opt} {value}: only with --compare-gpu GPU (no GPU step is estimated without it)")
+
+
 def gpu_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`mimdsim.studies.estimate.estimate_training_step` for the GPU options."""
+    check_gpu_given(args.compare_gpu, args)
     out: dict[str, Any] = {"gpu": args.compare_gpu, "gpu_precision": args.gpu_precision}
     if args.gpu_framework is not None:
         out["gpu_framework"] = args.gpu_framework

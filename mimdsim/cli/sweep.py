@@ -13,6 +13,7 @@ from mimdsim.cli.common import (
     SubParsers,
     add_gpu_options,
     add_machine_options,
+    check_gpu_given,
     check_outputs,
     float_values,
     positive_int,
@@ -45,11 +46,13 @@ def spec_of_args(args: argparse.Namespace) -> Any:
                 f"{opt}: with --spec, set it in the spec ([base] {key} = ..., or as an axis); the spec's points are what run"
             )
         return load_sweep_spec(args.spec, max_points=args.max_points or MAX_POINTS)
-    gpu = "a100" if args.compare_gpu is None else args.compare_gpu
+    named = "a100" if args.compare_gpu is None else str(args.compare_gpu)
+    gpu = None if named.lower() == "none" else named
+    check_gpu_given(gpu, args)
     check_gpu(gpu, args.gpu_framework, args.gpu_precision)
     base: dict[str, Any] = {
         "machine": args.machine or "bow", **{f"machine.{k}": v for k, v in args.overrides}, "engine": args.engine or DEFAULT_ENGINE,
-        "gpu": None if gpu == "none" else gpu, "gpu_framework": args.gpu_framework, "gpu_precision": args.gpu_precision,
+        "gpu": gpu, "gpu_framework": args.gpu_framework, "gpu_precision": args.gpu_precision,
         "activity_source": args.activity_source or "functional", "seed": 0 if args.seed is None else args.seed,
     }  # fmt: skip
     grid = {
@@ -146,7 +149,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             f"{spec.name}: {len(rows)} points, {run.ran} run now, {run.reused} from {args.out}, {run.failed} failed",
             file=sys.stderr,
         )
-    if not args.quiet and not any(p.get("gpu") for p in spec.points()):  # a spec's points have only the GPU they name
+    if not args.quiet and args.spec is not None and not any(p.get("gpu") for p in spec.points()):  # only the GPU they name
         print(
             f'{spec.name}: no GPU baseline (no speed-up columns): set gpu = "a100" in the spec\'s [base] for one', file=sys.stderr
         )
@@ -185,7 +188,7 @@ def add_sweep_parser(sub: SubParsers) -> None:
     p.add_argument("--activities", type=float_values, metavar="A,B,...", help="max activities (default 0.005,0.01,0.02,0.05,0.1)")
     add_machine_options(p, None, "bow; with --spec: the spec's")
     p.add_argument("--engine", "-e", choices=sorted(ENGINES), default=None, help=f"simulation engine (default {DEFAULT_ENGINE})")
-    add_gpu_options(p, None)
+    add_gpu_options(p, None, "a100; none: no GPU step")
     p.add_argument(
         "--activity-source", default=None, choices=("functional", "saturated"), help="spike counts (default functional)"
     )
