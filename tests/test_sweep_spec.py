@@ -81,6 +81,13 @@ def test_the_product_has_every_combination_once(sizes: list[int], n_zip: int) ->
         ({"base": {"model": "m"}, "sweeps": {}}, "sweeps: unknown key"),
         ({"grid": {"seed": [1]}}, "every point needs a model"),
         ({"base": {"model": "m", "seed": float("nan")}}, "not finite"),
+        (
+            {"base": {"model": "m", "machine": 18446744073709551621}},
+            "base.machine: 18446744073709551621 is not a name or a file path",
+        ),
+        ({"base": {"model": 1}}, "base.model: 1 is not a name or a file path"),
+        ({"base": {"model": "m"}, "grid": {"gpu": ["a100", True]}}, "grid.gpu: True is not a name or a file path"),
+        ({"base": {"model": "m"}, "points": [{"activity_source": [1]}]}, "points[0].activity_source: [1] is not a name"),
     ],
 )
 def test_bad_specs_are_refused_with_the_key(d: dict, message: str) -> None:

@@ -94,6 +94,8 @@ def resolve_preset(name_or_path: str | os.PathLike[str], kind: str, what: str, a
 
     Raises :class:`ConfigError` naming the missing file, or the unknown preset and the known ones.
     """
+    if not isinstance(name_or_path, str | os.PathLike):  # a number or list from a spec file, say
+        raise ConfigError(f"{what}: {name_or_path!r} is not a preset name or a .toml path")
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():

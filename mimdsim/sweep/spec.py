@@ -219,6 +219,7 @@ class SweepSpec:
             raise ConfigError(f"{source}: axis {dup[0]!r} appears twice")
         for keys in (f.base, axis_keys, *f.points):
             check_point_keys(list(keys), source)
+        _check_names(f.base, f.grid, f.zips, f.points, source)
         n = spec.n_points
         if n > max_points:
             raise ConfigError(
@@ -289,6 +290,34 @@ PATH_KEYS: tuple[str, ...] = ("model", "machine", "gpu", "activity_source")
 
 FILE_SUFFIXES: tuple[str, ...] = (".toml", ".npz", ".csv", ".parquet")
 """What makes a value of a :data:`PATH_KEYS` key a file name rather than a preset or source name."""
+
+
+def _check_names(
+    base: Mapping[str, Any],
+    grid: Mapping[str, list[Any]],
+    zips: Sequence[Mapping[str, list[Any]]],
+    points: Sequence[Mapping[str, Any]],
+    source: str,
+) -> None:
+    """Refuse a number, boolean, list or table where a :data:`PATH_KEYS` key names a preset, source or file.
+
+    >>> _check_names({"machine": 5}, {}, [], [], "s.toml")
+    Traceback (most recent call last):
+    ...
+    mimdsim.errors.ConfigError: s.toml: base.machine: 5 is not a name or a file path (a string)
+    """  # fmt: skip
+    where = [("base", base)] + [(f"grid.{k}", {k: v}) for k, v in grid.items()]
+    where += [(f"zip.{k}", {k: v}) for z in zips for k, v in z.items()]
+    where += [(f"points[{i}]", p) for i, p in enumerate(points)]
+    for label, table in where:
+        for key in PATH_KEYS:
+            if key not in table:
+                continue
+            values = table[key] if label.startswith(("grid.", "zip.")) else [table[key]]
+            for v in values:
+                if isinstance(v, bool | int | float | list | dict):
+                    at = label if label.startswith(("grid.", "zip.")) else f"{label}.{key}"
+                    raise ConfigError(f"{source}: {at}: {v!r} is not a name or a file path (a string)")
 
 
 def _relative_to(folder: Path, d: Mapping[str, Any]) -> dict[str, Any]:

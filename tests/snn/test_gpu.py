@@ -131,6 +131,14 @@ def test_preset_overrides_path_and_spec(tmp_path: Path) -> None:
     assert load_gpu(str(path), efficiency=0.5).bytes_per_s == 5e10
 
 
+@pytest.mark.parametrize(("field", "value"), [("kernel_latency_s", float("inf")), ("hbm_bytes_per_s", float("nan")),
+                                              ("base_power_w", (63.0, float("inf"), 108.0))])  # fmt: skip
+def test_a_gpu_of_infinite_or_nan_values_is_refused(field: str, value: object) -> None:
+    """Found by fuzzing GPU files: an infinite latency loaded, and the estimate's JSON then failed."""
+    with pytest.raises(ConfigError, match=f"{field}.*finite number"):
+        load_gpu("a100", **{field: value})
+
+
 def test_unknown_preset() -> None:
     with pytest.raises(ConfigError, match=r"unknown GPU preset 'v100'.*a100_40gb"):
         load_gpu("v100")

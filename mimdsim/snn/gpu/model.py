@@ -55,7 +55,7 @@ class GPUSpec(BaseModel):
     parameters (docs/energy.md), ``[low, central, high]`` bands.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)  # a rate of inf or nan is no GPU
 
     name: str = "custom"
     description: str = ""
