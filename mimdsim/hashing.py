@@ -5,6 +5,9 @@ with the record schema version: the same inputs always give the same key, in any
 
 >>> canonical_json({"b": (1, 2), "a": 0.5})
 '{"a":0.5,"b":[1,2]}'
+>>> import numpy as np
+>>> canonical_json({"k": np.int64(3), "f": np.bool_(True)}) == canonical_json({"k": 3, "f": True})
+True
 >>> input_hash({"x": 1}) == input_hash({"x": 1}) != input_hash({"x": 2})
 True
 """
@@ -30,8 +33,12 @@ def canonical_json(obj: Any) -> str:
 
 
 def _jsonable(o: Any) -> Any:
+    import numpy as np
+
     if isinstance(o, tuple):
         return list(o)
+    if isinstance(o, np.generic):  # a numpy integer or boolean: as the Python value it equals (the same hash)
+        return o.item()
     if hasattr(o, "model_dump"):
         return o.model_dump(mode="json")
     raise TypeError(f"not JSON-serialisable: {type(o).__name__}")

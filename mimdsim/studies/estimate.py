@@ -35,6 +35,7 @@ from mimdsim.snn.lowering import kept
 from mimdsim.snn.lowering.lower import LoweringOptions, check_batch, lower_snn
 from mimdsim.snn.model.spec import RunHints, SNNSpec
 from mimdsim.studies.energy import ENERGY_SCOPES
+from mimdsim.studies.estimate_args import check_estimate_arguments
 from mimdsim.studies.placement import mapping_of_tiles, place
 from mimdsim.studies.preflight import preflight
 from mimdsim.studies.record import estimate_input_hash
@@ -60,17 +61,16 @@ def _estimate_signature() -> inspect.Signature:
 
 
 def _check_values(args: dict[str, Any]) -> None:
-    """Refuse argument values that cannot run: the engine, the partitioner, the energy scope, neurons per tile."""
+    """Refuse argument values that cannot run: any of the wrong kind, the engine, the partitioner, the energy scope."""
     from mimdsim.engines import ENGINES
+
+    check_estimate_arguments(args)
 
     if args["engine"] not in ENGINES:
         raise ConfigError(f"engine: {args['engine']!r} is not one of {', '.join(sorted(ENGINES))}")
     check_method(args["partitioner"])
     if args["energy_scope"] not in ENERGY_SCOPES:
         raise ConfigError(f"energy_scope: {args['energy_scope']!r} is not one of {', '.join(ENERGY_SCOPES)}")
-    k = args["neurons_per_tile"]
-    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-        raise ConfigError(f"neurons_per_tile: {k!r} must be a positive integer (or None: the smallest that fits)")
 
 
 def training_step_hash(spec: SNNSpec, machine: MachineSpec, **kwargs: Any) -> str:
@@ -262,6 +262,7 @@ def estimate_training_step(
     >>> est.neurons_per_tile, est.cycles_per_step == sum(est.breakdown_cycles.values())
     (2, True)
     """
+    check_estimate_arguments(locals())  # the kind of every argument, before any work
     if activity is not None:
         warnings.warn("activity= is renamed activity_source= (the source of the spike counts)", DeprecationWarning, stacklevel=2)
         activity_source = activity

@@ -169,6 +169,7 @@ def source_of(
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ConfigError(f"seed: {seed!r} must be an integer >= 0")
+    rate, input_rate = (x.item() if isinstance(x, np.generic) else x for x in (rate, input_rate))  # numpy scalars as Python's
     if isinstance(source, ActivitySource) and not isinstance(source, str | os.PathLike):
         return source
     if input_data is not None and source != "functional":
