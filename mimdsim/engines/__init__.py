@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from mimdsim.arch.spec import MachineSpec
+from mimdsim.arguments import FLAG, NAME, POSITIVE_INT, POSITIVE_INT_OR_NONE, Kind, check_kinds
 from mimdsim.cost.bounds import check_cycle_bound
 from mimdsim.engines.result import (
     CATEGORIES,
@@ -84,6 +85,14 @@ ENGINES: dict[str, Engine] = {
 """The engines by name; every one an :class:`Engine`."""
 
 
+_SIMULATE_KINDS: dict[str, Kind] = {
+    "engine": NAME, "max_steps": POSITIVE_INT, "max_events": POSITIVE_INT_OR_NONE, "progress": FLAG,
+    "check_memory_fits": FLAG, "max_timeline_events": POSITIVE_INT,
+    "timeline": (lambda v: isinstance(v, bool | str | TimelineRequest), "True, False, 'tiles' or a TimelineRequest"),
+}  # fmt: skip
+"""The kinds of value :func:`simulate`'s options take (:mod:`mimdsim.arguments`)."""
+
+
 def simulate(
     program: Program,
     machine: MachineSpec,
@@ -115,6 +124,7 @@ def simulate(
     :class:`~mimdsim.engines.timeline_detail.TimelineRequest`: these options as one record. The
     figures of the result are the same with or without a timeline.
     """
+    check_kinds(locals(), _SIMULATE_KINDS)
     if engine not in ENGINES:
         raise ConfigError(f"engine: {engine!r} is not one of {', '.join(sorted(ENGINES))}")
     if isinstance(timeline, TimelineRequest):  # the options as one record (its iterations resolved in this program)

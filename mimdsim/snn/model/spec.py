@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, model_validator
 
+from mimdsim.arguments import NUMBER_OR_NONE, check_kinds, is_int
 from mimdsim.errors import ConfigError
 from mimdsim.snn.model.connectivity import Explicit, Local2D, SmallWorld
 
@@ -201,6 +202,11 @@ def snn_from_sizes(
 ) -> SNNSpec:
     """Build an :class:`SNNSpec` from ``[n_inputs, N_1, ..., N_L]`` and a maximum activity
     (``max_activity``, which sets every sparse size; ``activity`` is its old name)."""
+    check_kinds(
+        {"layer_sizes": layer_sizes, "max_activity": max_activity, "activity": activity},
+        {"layer_sizes": (lambda v: isinstance(v, list | tuple) and all(is_int(n) for n in v), "a list of layer sizes"),
+         "max_activity": NUMBER_OR_NONE, "activity": NUMBER_OR_NONE},  # NaN: the range check says "outside (0, 1]"
+    )  # fmt: skip
     if activity is not None:
         max_activity = _renamed("activity", "max_activity", activity)
     if max_activity is None:
