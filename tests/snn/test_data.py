@@ -156,6 +156,8 @@ def test_shd_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_shd(tmp_path / "ok.h5", [([0.0], [1])], [0])
     with pytest.raises(DatasetError, match="indices: 3..3 outside 0..0"):
         load_shd(path, n_timesteps=2, sparse_size=2, indices=[3])
+    with pytest.raises(DatasetError, match=r"indices: \['a'\] are not sample numbers"):  # the caller's, not the file's
+        load_shd(path, n_timesteps=2, sparse_size=2, indices=["a"])
     for samples, words in (
         ([([], [])], "sample 0: no spikes"),
         ([([0.0, float("nan")], [1, 2])], "sample 0: spike time nan s is not a finite time >= 0"),

@@ -381,8 +381,13 @@ def load_shd(
     except OSError as err:
         raise DatasetError(f"{path}: not a readable HDF5 file ({err})") from None
     try:
+        picked = None if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
+    except (TypeError, ValueError) as err:
+        fh.close()
+        raise DatasetError(f"indices: {indices!r} are not sample numbers ({err})") from None
+    try:
         with fh:
-            return _read_shd(fh, path, n_timesteps, sparse_size, indices, bin_us, seed)
+            return _read_shd(fh, path, n_timesteps, sparse_size, picked, bin_us, seed)
     except DatasetError:
         raise
     except Exception as err:  # h5py raises many kinds (KeyError, RuntimeError, ...) on a damaged file; it is the user's
@@ -390,14 +395,14 @@ def load_shd(
 
 
 def _read_shd(
-    fh: Any, path: Path, n_timesteps: int, sparse_size: int, indices: list[int] | np.ndarray | None, bin_us: float, seed: int
+    fh: Any, path: Path, n_timesteps: int, sparse_size: int, indices: np.ndarray | None, bin_us: float, seed: int
 ) -> SpikeBatch:
     """:func:`load_shd` of an open file."""
     times, units, labels = (_h5_get(fh, path, key) for key in ("spikes/times", "spikes/units", "labels"))
     n = len(labels)
     if len(times) != n or len(units) != n:
         raise DatasetError(f"{path}: spikes/times, spikes/units and labels hold {len(times)}, {len(units)}, {n} samples")
-    sel = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64)
+    sel = np.arange(n) if indices is None else indices
     if sel.size == 0:
         raise DatasetError(f"{path}: indices: no samples selected")
     if sel.min() < 0 or sel.max() >= n:
