@@ -177,7 +177,14 @@ def npy_header(f: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
     return shape, dtype
 
 
-def _members(zf: zipfile.ZipFile) -> dict[str, tuple[str, tuple[int, ...], bool, np.dtype, int]]:
+_Members = dict[str, tuple[str, tuple[int, ...], bool, np.dtype, int]]
+
+
+def _headers(members: _Members) -> NpzHeaders:
+    return {k: (shape, dtype) for k, (_, shape, _, dtype, _) in members.items()}
+
+
+def _members(zf: zipfile.ZipFile) -> _Members:
     """Every member's key, name, shape, Fortran order, dtype and the offset of its data (its header's length)."""
     out = {}
     for name in zf.namelist():
@@ -212,7 +219,7 @@ def npz_headers(path: str | os.PathLike[str], what: str, error: type[Exception])
     beyond them)."""
     try:
         with zipfile.ZipFile(path) as zf:
-            return {k: (shape, dtype) for k, (_, shape, _, dtype, _) in _members(zf).items()}
+            return _headers(_members(zf))
     except FileNotFoundError:
         raise error(f"{path}: file not found") from None
     except NUMPY_FILE_ERRORS as err:
@@ -253,7 +260,7 @@ def read_npz(
     try:
         with zipfile.ZipFile(path) as zf:
             members = _members(zf)
-            headers = {k: (shape, dtype) for k, (_, shape, _, dtype, _) in members.items()}
+            headers = _headers(members)
             if check is not None:
                 check(headers)
             sizes = {k: n for k, n in npz_nbytes(headers).items() if keys is None or k in keys}

@@ -17,8 +17,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 __all__ = ["SCHEMA_VERSION", "canonical_json", "input_hash", "input_value"]
 
@@ -33,8 +36,6 @@ def canonical_json(obj: Any) -> str:
 
 
 def _jsonable(o: Any) -> Any:
-    import numpy as np
-
     if isinstance(o, tuple):
         return list(o)
     if isinstance(o, np.generic):  # a numpy integer or boolean: as the Python value it equals (the same hash)
@@ -52,10 +53,6 @@ def input_hash(inputs: Mapping[str, Any]) -> str:
 
 def input_value(v: Any) -> Any:
     """A run option as hashable JSON: files by their content, arrays by their bytes, specs by their fields."""
-    import os
-
-    import numpy as np
-
     if isinstance(v, os.PathLike) or (isinstance(v, str) and v.endswith((".npz", ".h5", ".hdf5", ".npy", ".toml"))):
         try:
             with open(v, "rb") as f:

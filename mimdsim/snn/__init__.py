@@ -16,9 +16,10 @@ from mimdsim.snn.gpu.model import GpuEstimate, GPUSpec, Kernel, KernelTime, esti
 from mimdsim.snn.lowering.lower import LoweringOptions, lower_snn
 from mimdsim.snn.model.nir import snn_from_nir
 from mimdsim.snn.model.spec import LayerSpec, RunHints, SNNSpec, load_snn_model, snn_from_sizes, sparse_size_for_activity
-from mimdsim.snn.reference.data import SpikeBatch, bin_events, load_nmnist, load_shd, poisson_input, read_nmnist_events
+from mimdsim.snn.reference.data import SpikeBatch, bin_events, load_nmnist, poisson_input, read_nmnist_events
 from mimdsim.snn.reference.dense import DenseRun, dense_input, run_dense
 from mimdsim.snn.reference.functional import SparseRun, connection_mask, init_weights, run_sparse, train_step
+from mimdsim.snn.reference.shd import load_shd
 
 __all__ = [
     "SNNSpec",

@@ -65,7 +65,6 @@ def _check_values(args: dict[str, Any]) -> None:
     from mimdsim.engines import ENGINES
 
     check_estimate_arguments(args)
-
     if args["engine"] not in ENGINES:
         raise ConfigError(f"engine: {args['engine']!r} is not one of {', '.join(sorted(ENGINES))}")
     check_method(args["partitioner"])
@@ -262,15 +261,12 @@ def estimate_training_step(
     >>> est.neurons_per_tile, est.cycles_per_step == sum(est.breakdown_cycles.values())
     (2, True)
     """
-    check_estimate_arguments(locals())  # the kind of every argument, before any work
+    _check_values(locals())  # every argument's kind, the engine, partitioner and energy scope: before any work
     if activity is not None:
         warnings.warn("activity= is renamed activity_source= (the source of the spike counts)", DeprecationWarning, stacklevel=2)
         activity_source = activity
     check_batch(spec, machine)
-    check_method(partitioner)  # before the activity is computed
     tl = TimelineRequest.of(timeline)
-    if energy_scope not in ENERGY_SCOPES:
-        raise ConfigError(f"energy_scope: {energy_scope!r} is not one of {', '.join(ENERGY_SCOPES)}")
     preflight(spec, machine, neurons_per_tile=neurons_per_tile, allow_oom=allow_oom)
     gpu_pair, gpu_spec = None, None
     if gpu is not None:  # a bad GPU, framework or precision fails before the run

@@ -306,18 +306,13 @@ def _check_names(
     ...
     mimdsim.errors.ConfigError: s.toml: base.machine: 5 is not a name or a file path (a string)
     """  # fmt: skip
-    where = [("base", base)] + [(f"grid.{k}", {k: v}) for k, v in grid.items()]
-    where += [(f"zip.{k}", {k: v}) for z in zips for k, v in z.items()]
-    where += [(f"points[{i}]", p) for i, p in enumerate(points)]
-    for label, table in where:
-        for key in PATH_KEYS:
-            if key not in table:
-                continue
-            values = table[key] if label.startswith(("grid.", "zip.")) else [table[key]]
-            for v in values:
-                if isinstance(v, bool | int | float | list | dict):
-                    at = label if label.startswith(("grid.", "zip.")) else f"{label}.{key}"
-                    raise ConfigError(f"{source}: {at}: {v!r} is not a name or a file path (a string)")
+    values = [(f"base.{k}", [v]) for k, v in base.items()] + [(f"grid.{k}", v) for k, v in grid.items()]
+    values += [(f"zip.{k}", v) for z in zips for k, v in z.items()]
+    values += [(f"points[{i}].{k}", [v]) for i, p in enumerate(points) for k, v in p.items()]
+    for at, vs in values:
+        bad = [v for v in vs if isinstance(v, bool | int | float | list | dict)]
+        if at.rsplit(".", 1)[-1] in PATH_KEYS and bad:
+            raise ConfigError(f"{source}: {at}: {bad[0]!r} is not a name or a file path (a string)")
 
 
 def _relative_to(folder: Path, d: Mapping[str, Any]) -> dict[str, Any]:

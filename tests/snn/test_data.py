@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from mimdsim.errors import DatasetError
 from mimdsim.snn.model.spec import snn_from_sizes
-from mimdsim.snn.reference.data import bin_events, load_nmnist, load_shd, poisson_input, read_nmnist_events
+from mimdsim.snn.reference.data import bin_events, load_nmnist, poisson_input, read_nmnist_events
+from mimdsim.snn.reference.shd import load_shd
 
 
 def spec_for(n_in: int, s_in: int, batch: int = 4, steps: int = 10):

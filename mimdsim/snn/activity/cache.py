@@ -42,7 +42,7 @@ LOWERING_MACHINE_FIELDS = ("n_ipus", "tiles_per_ipu", "tiles_per_supertile", "nu
 checks that two machines agreeing on these give the same program)."""
 
 _FUNCTIONAL_SOURCES = (
-    "reference/functional.py", "reference/lif_kernels.py", "reference/weights.py", "reference/data.py", "activity/counts.py",
+    "reference/functional.py", "reference/lif_kernels.py", "reference/weights.py", "reference/data.py", "reference/shd.py", "activity/counts.py",
     "model/spec.py",
 )  # fmt: skip
 """The files (below ``mimdsim/snn/``) whose code the functional counts come from: the disk cache's key hashes them."""

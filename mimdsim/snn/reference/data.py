@@ -1,4 +1,4 @@
-"""Input spikes for the SNN: Poisson inputs and readers for locally held NMNIST and SHD files.
+"""Input spikes for the SNN: Poisson inputs, the NMNIST reader and the dataset dispatcher (:func:`load_input_batch`).
 
 Every function returns the network's sparse input format: ``ids[T, B, S_in]`` int32 plus
 ``counts[T, B]`` int32, ids of each step sorted and unique, padding slots 0. Nothing is ever
@@ -20,9 +20,7 @@ holding more than ``S_in`` distinct addresses keeps a uniformly random subset of
   tonic's ``Denoise(filter_time=10000)``) and downsample by 24/34 (``x, y ->
   floor(x 24/34), floor(y 24/34)``), giving ``24 x 24 x 2 = 1152`` addresses:
   :func:`load_input_batch` does so for a model whose ``input_addresses`` is 1152.
-* SHD (Cramer et al. 2020 HDF5): ``spikes/times`` (ragged, seconds), ``spikes/units``
-  (ragged channel ids 0..699) and ``labels``; id = unit. Needs ``h5py`` (``pip install
-  mimdsim[data]``).
+* SHD (Cramer et al. 2020 HDF5): read by :mod:`mimdsim.snn.reference.shd`.
 """
 
 from __future__ import annotations
@@ -45,7 +43,6 @@ __all__ = [
     "bin_events",
     "read_nmnist_events",
     "load_nmnist",
-    "load_shd",
     "load_input_batch",
     "denoise_events",
     "NMNIST_DENOISE_US",
@@ -56,7 +53,6 @@ __all__ = [
 NMNIST_DENOISE_US = 10_000  # the scripts' denoise filter time (nmnist_util.py)
 NMNIST_SCRIPT_SIZE = 24  # the scripts' downsampled sensor: 24 x 24 x 2 = 1152 addresses
 NMNIST_OVERFLOW_Y = 240  # y value of a timestamp-overflow marker event
-SHD_UNITS = 700  # input channels of the Spiking Heidelberg Digits (Cramer et al. 2020)
 NMNIST_OVERFLOW_US = 2**13  # µs added to all later events per marker
 
 
@@ -345,95 +341,6 @@ def load_nmnist(
     return SpikeBatch(ids, counts, labels)
 
 
-def load_shd(
-    path: str | os.PathLike[str],
-    *,
-    n_timesteps: int,
-    sparse_size: int,
-    indices: list[int] | np.ndarray | None = None,
-    bin_us: float = 1000.0,
-    seed: int = 0,
-) -> SpikeBatch:
-    """Load samples of a Spiking Heidelberg Digits HDF5 file as one batch.
-
-    Parameters
-    ----------
-    path : path-like
-        ``shd_train.h5`` / ``shd_test.h5`` (or any file with the same layout).
-    indices : sequence of int, optional
-        Samples to load (default: all; ``B`` = their number).
-
-    Raises
-    ------
-    DatasetError
-        h5py missing, file missing or not HDF5, a missing key, ragged arrays of different
-        lengths, or an index out of range.
-    """
-    try:
-        import h5py
-    except ImportError:
-        raise DatasetError(f"{path}: reading SHD needs h5py (pip install 'mimdsim[data]')") from None
-    path = Path(path)
-    if not path.exists():
-        raise DatasetError(f"{path}: file not found")
-    try:
-        fh = h5py.File(path, "r")
-    except OSError as err:
-        raise DatasetError(f"{path}: not a readable HDF5 file ({err})") from None
-    try:
-        picked = None if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
-    except (TypeError, ValueError) as err:
-        fh.close()
-        raise DatasetError(f"indices: {indices!r} are not sample numbers ({err})") from None
-    try:
-        with fh:
-            return _read_shd(fh, path, n_timesteps, sparse_size, picked, bin_us, seed)
-    except DatasetError:
-        raise
-    except Exception as err:  # h5py raises many kinds (KeyError, RuntimeError, ...) on a damaged file; it is the user's
-        raise DatasetError(f"{path}: not a readable SHD file ({type(err).__name__}: {err})") from None
-
-
-def _read_shd(
-    fh: Any, path: Path, n_timesteps: int, sparse_size: int, indices: np.ndarray | None, bin_us: float, seed: int
-) -> SpikeBatch:
-    """:func:`load_shd` of an open file."""
-    times, units, labels = (_h5_get(fh, path, key) for key in ("spikes/times", "spikes/units", "labels"))
-    n = len(labels)
-    if len(times) != n or len(units) != n:
-        raise DatasetError(f"{path}: spikes/times, spikes/units and labels hold {len(times)}, {len(units)}, {n} samples")
-    sel = np.arange(n) if indices is None else indices
-    if sel.size == 0:
-        raise DatasetError(f"{path}: indices: no samples selected")
-    if sel.min() < 0 or sel.max() >= n:
-        raise DatasetError(f"{path}: indices: {sel.min()}..{sel.max()} outside 0..{n - 1}")
-    rng = np.random.default_rng(seed)
-    ids = np.zeros((n_timesteps, len(sel), sparse_size), dtype=np.int32)
-    counts = np.zeros((n_timesteps, len(sel)), dtype=np.int32)
-    for b, i in enumerate(sel):
-        t_s, u = np.asarray(times[i], dtype=np.float64), np.asarray(units[i], dtype=np.int64)
-        if t_s.shape != u.shape:
-            raise DatasetError(f"{path}: sample {i}: {t_s.size} times but {u.size} units")
-        if u.size == 0:
-            raise DatasetError(f"{path}: sample {i}: no spikes (an empty sample would drive the network with nothing)")
-        if u.min() < 0 or u.max() >= SHD_UNITS:
-            bad = int(u[(u < 0) | (u >= SHD_UNITS)][0])
-            raise DatasetError(f"{path}: sample {i}: unit {bad} outside 0..{SHD_UNITS - 1} (SHD has {SHD_UNITS} input channels)")
-        if not np.isfinite(t_s).all() or t_s.min() < 0:
-            bad_t = float(t_s[~np.isfinite(t_s) | (t_s < 0)][0])
-            raise DatasetError(f"{path}: sample {i}: spike time {bad_t!r} s is not a finite time >= 0")
-        ids[:, b], counts[:, b] = bin_events(
-            t_s * 1e6, u, n_timesteps=n_timesteps, sparse_size=sparse_size, bin_us=bin_us, rng=rng
-        )
-    return SpikeBatch(ids, counts, np.asarray(labels[:], dtype=np.int64)[sel])
-
-
-def _h5_get(fh: Any, path: Path, key: str) -> Any:
-    if key not in fh:
-        raise DatasetError(f"{path}: key {key!r} missing (an SHD file holds spikes/times, spikes/units, labels)")
-    return fh[key]
-
-
 def load_input_batch(spec: SNNSpec, path: str | os.PathLike[str], *, seed: int = 0, bin_us: float = 1000.0) -> SpikeBatch:
     """The first ``B`` samples of a dataset a user holds, in ``spec``'s input format.
 
@@ -452,6 +359,8 @@ def load_input_batch(spec: SNNSpec, path: str | os.PathLike[str], *, seed: int =
         Missing path, unknown format, fewer than ``B`` samples, or ids that do not fit
         ``spec.n_inputs`` (e.g. 34x34x2 NMNIST for a 24x24x2 model).
     """
+    from mimdsim.snn.reference.shd import SHD_UNITS, load_shd  # the SHD reader builds on this module's batches
+
     p = Path(path)
     common: dict[str, Any] = {
         "n_timesteps": spec.n_timesteps,
@@ -492,3 +401,13 @@ def load_input_batch(spec: SNNSpec, path: str | os.PathLike[str], *, seed: int =
             f"{spec.input_addresses} addresses (n_inputs / n_input_addresses)"
         )
     return batch
+
+
+def __getattr__(name: str) -> Any:
+    """``load_shd`` and ``SHD_UNITS`` as before they moved to :mod:`mimdsim.snn.reference.shd` (imported on use: that
+    module builds on this one)."""
+    if name in ("load_shd", "SHD_UNITS"):
+        from mimdsim.snn.reference import shd
+
+        return getattr(shd, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
